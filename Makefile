@@ -1,0 +1,144 @@
+# msf: build, test, benchmark and install.
+#
+#   make            library build/libmsf.a and the CLI bin/msf
+#   make test       Check suites and CLI tests (the CI command)
+#   make test SANITIZE=1   the same under AddressSanitizer + UBSan (separate build dir)
+#   make check-full full-size cross-checks against PyTorch (needs python3-torch; not in CI)
+#   make bench      operator benchmarks against raw OpenBLAS sgemm
+#   make deps       install the Debian packages (apt-get when root, else print the command)
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+PYTHON ?= /usr/bin/python3
+CC ?= cc
+
+PKGS := openblas hdf5-serial fftw3f libpng zlib
+DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
+            zlib1g-dev check libsubunit-dev
+DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+# -std=c11 keeps GCC from contracting a*b+c into FMAs behind our back
+# (-ffp-contract=off stated anyway): the reference kernels must match PyTorch.
+OPT ?= -O2
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) -g -fopenmp -ffp-contract=off \
+               -Wall -Wextra -Wshadow -Wno-unused-parameter -Isrc -I.
+LDLIBS_BASE := -fopenmp $(PKG_LIBS) -lm
+
+# V=1 shows the full compiler command lines.
+Q := $(if $(filter 1,$(V)),,@)
+
+BUILD := build
+ifeq ($(SANITIZE),1)
+  BUILD := build/san
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDLIBS_BASE += -fsanitize=address,undefined
+endif
+ifeq ($(WERROR),1)
+  CFLAGS_BASE += -Werror
+endif
+
+ALL_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c eval/*.c))
+CLI_MAIN := src/cli/msf.c
+CLI_SRC := $(filter-out $(CLI_MAIN),$(sort $(wildcard src/cli/*.c)))
+TEST_UTIL_SRC := tests/testutil.c
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+
+LIB := $(BUILD)/libmsf.a
+CLI_LIB := $(BUILD)/libmsfcli.a
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_MAIN_OBJ := $(CLI_MAIN:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+ifeq ($(SANITIZE),1)
+  MSF := $(BUILD)/bin/msf
+else
+  MSF := bin/msf
+endif
+
+.PHONY: all test check-full bench clean install deps golden
+all: $(LIB) $(MSF)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The build commit is compiled into version.o, rebuilt when the commit changes.
+GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(shell mkdir -p $(BUILD) && (echo '$(GIT_COMMIT)' | cmp -s - $(BUILD)/commit.txt || echo '$(GIT_COMMIT)' >$(BUILD)/commit.txt))
+$(BUILD)/obj/src/core/version.o: ALL_CFLAGS += -DMSF_GIT_COMMIT='"$(GIT_COMMIT)"'
+$(BUILD)/obj/src/core/version.o: $(BUILD)/commit.txt
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+# The CLI's helpers (progress bar, ...) are a library too, so tests can link them.
+$(CLI_LIB): $(CLI_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(MSF): $(CLI_MAIN_OBJ) $(CLI_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_MAIN_OBJ) $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_UTIL_SRC) tests/testutil.h $(CLI_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(CLI_LIB) $(LIB) $(CHECK_LIBS) $(LDLIBS_BASE)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE)
+
+# Each suite runs from the repository root (golden files are read from tests/golden/).
+test: $(TEST_BIN) $(MSF)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+	@set -e; for s in tests/cli_*.sh; do echo "== $$s"; MSF=$(MSF) sh $$s; done
+	@echo "all tests passed"
+
+# Full-size cross-checks: PyTorch writes inputs and outputs at real model
+# shapes to a temporary directory; the same C suites then compare against them.
+check-full: $(TEST_BIN)
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	for g in tools/golden/gen_*.py; do $(PYTHON) $$g --full --out "$$d"; done; \
+	for t in $(TEST_BIN); do echo "== $$t (full)"; MSF_GOLDEN_DIR="$$d" $$t; done
+
+# Regenerate the committed golden files (needs python3-torch, python3-h5py).
+golden:
+	@set -e; for g in tools/golden/gen_*.py; do $(PYTHON) $$g --out tests/golden; done
+
+bench: $(BENCH_BIN)
+	@set -e; for b in $(BENCH_BIN); do $$b; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/msf
+	install -m 755 bin/msf $(DESTDIR)$(PREFIX)/bin/msf
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libmsf.a
+	cd src && find core nn io -name '*.h' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/include/msf/{} \;
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS); \
+	else \
+	  echo "run as root: apt-get update && apt-get install -y $(DEB_PKGS)"; \
+	  echo "for golden files and check-full also: apt-get install -y $(DEB_PY_PKGS)"; \
+	fi
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d)

@@ -1,0 +1,43 @@
+// cli.h: pieces shared by the subcommands of bin/msf.
+#ifndef MSF_CLI_H
+#define MSF_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/progress.h"
+
+// A subcommand: `msf NAME ...` calls run(argc, argv) with argv[0] = NAME.
+typedef struct {
+    const char *name;
+    const char *summary;  // one line for `msf --help`
+    const char *usage;    // full text for `msf NAME --help`
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+// True if argv holds -h or --help.
+int cli_wants_help(int argc, char **argv);
+
+// Print "msf NAME: <message of the last library error>" to stderr; returns 1
+// (the exit status for a failed command).
+int cli_fail(const char *command);
+
+// Progress bar on stderr: redrawn in place with items/s and ETA when stderr is
+// a terminal, otherwise one line every few seconds and one at the end.
+typedef struct {
+    FILE *out;
+    int is_tty;
+    double interval;       // seconds between lines when not a terminal
+    double start, last;    // times of the task's start and of the last line
+    char label[64];
+} cli_progress_bar;
+
+void cli_progress_bar_init(cli_progress_bar *bar, FILE *out);
+// An msf_progress that reports to `bar`.
+msf_progress cli_progress_bar_callback(cli_progress_bar *bar);
+// The line the bar shows for `done` of `total` items after `elapsed` seconds
+// (no newline): "label  42/100 [#####.....]  3.5 it/s  ETA 0:17".
+void cli_progress_format(char *buf, size_t size, const char *label, int64_t done, int64_t total, double elapsed,
+                         int width);
+
+#endif

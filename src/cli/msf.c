@@ -1,0 +1,94 @@
+// msf.c: entry point of bin/msf, a git-style dispatcher over subcommands.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/status.h"
+#include "core/version.h"
+
+int cmd_info(int argc, char **argv);
+extern const char cmd_info_usage[];
+
+static const cli_command commands[] = {
+    {"info", "show a weight file's config attributes and tensors", cmd_info_usage, cmd_info},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static msf_log_level log_threshold = MSF_LOG_INFO;
+
+static void log_to_stderr(void *user, msf_log_level level, const char *message) {
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    if (level < log_threshold) return;
+    fprintf(stderr, "msf: %s: %s\n", names[level], message);
+}
+
+static void print_help(FILE *out) {
+    fprintf(out,
+            "usage: msf [--quiet | --verbose] <command> [options]\n"
+            "       msf <command> --help\n\n"
+            "MSF (multi-scale latent factorisation) and DiT diffusion harness.\n\ncommands:\n");
+    for (int i = 0; i < n_commands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\noptions:\n  --quiet     only warnings and errors\n  --verbose   debug messages too\n"
+                 "  --version   print the version and build commit\n");
+}
+
+int cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+    return 0;
+}
+
+int cli_fail(const char *command) {
+    fprintf(stderr, "msf %s: %s\n", command, msf_error_message());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    msf_set_log_callback(log_to_stderr, NULL);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) log_threshold = MSF_LOG_WARN;
+        else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) log_threshold = MSF_LOG_DEBUG;
+        else if (!strcmp(argv[i], "--version")) {
+            printf("msf %s (commit %s)\n", msf_version(), msf_git_commit());
+            return 0;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_help(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "msf: unknown option '%s'\n\n", argv[i]);
+            print_help(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        print_help(stderr);
+        return 2;
+    }
+    const char *name = argv[i];
+    if (!strcmp(name, "help")) {
+        if (i + 1 >= argc) {
+            print_help(stdout);
+            return 0;
+        }
+        name = argv[i + 1];
+        for (int c = 0; c < n_commands; c++)
+            if (!strcmp(commands[c].name, name)) {
+                fputs(commands[c].usage, stdout);
+                return 0;
+            }
+        fprintf(stderr, "msf: no such command '%s'\n", name);
+        return 2;
+    }
+    for (int c = 0; c < n_commands; c++) {
+        if (strcmp(commands[c].name, name)) continue;
+        if (cli_wants_help(argc - i, argv + i)) {
+            fputs(commands[c].usage, stdout);
+            return 0;
+        }
+        return commands[c].run(argc - i, argv + i);
+    }
+    fprintf(stderr, "msf: no such command '%s' (see msf --help)\n", name);
+    return 2;
+}

@@ -1,0 +1,371 @@
+// weights.c: HDF5 weight files (one dataset per state_dict tensor, config in attributes).
+#include "io/weights.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/tensor.h"
+
+struct msf_weights {
+    char *path;
+    hid_t file;
+    int count, capacity;
+    msf_weight_info *info;  // sorted by name
+};
+
+// -----------------------------------------------------------------------------
+// Helpers
+
+// HDF5 prints its own error stack by default; the library must stay silent.
+static void hdf5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static const char *dtype_name(hid_t type) {
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    if (cls == H5T_FLOAT) return size == 2 ? "float16" : size == 4 ? "float32" : size == 8 ? "float64" : "float";
+    if (cls == H5T_INTEGER) {
+        int is_signed = H5Tget_sign(type) == H5T_SGN_2;
+        switch (size) {
+        case 1: return is_signed ? "int8" : "uint8";
+        case 2: return is_signed ? "int16" : "uint16";
+        case 4: return is_signed ? "int32" : "uint32";
+        case 8: return is_signed ? "int64" : "uint64";
+        }
+        return "int";
+    }
+    if (cls == H5T_ENUM) return "enum";
+    if (cls == H5T_STRING) return "string";
+    return "other";
+}
+
+static char *dup_string(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static herr_t collect_dataset(hid_t root, const char *name, const H5O_info_t *oinfo, void *data) {
+    msf_weights *w = data;
+    if (oinfo->type != H5O_TYPE_DATASET) return 0;
+    if (w->count == w->capacity) {
+        int cap = w->capacity ? 2 * w->capacity : 64;
+        msf_weight_info *grown = realloc(w->info, (size_t)cap * sizeof *grown);
+        if (!grown) return -1;
+        w->info = grown;
+        w->capacity = cap;
+    }
+    msf_weight_info *t = &w->info[w->count];
+    memset(t, 0, sizeof *t);
+    hid_t ds = H5Dopen2(root, name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t space = H5Dget_space(ds);
+    hid_t type = H5Dget_type(ds);
+    int ndim = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5S_MAX_RANK];
+    if (ndim < 0 || ndim > MSF_WEIGHTS_MAX_DIMS) ndim = -1;
+    else H5Sget_simple_extent_dims(space, dims, NULL);
+    t->dtype = dtype_name(type);
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(ds);
+    if (ndim < 0) return -1;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = (int64_t)dims[i];
+    t->name = dup_string(name);
+    if (!t->name) return -1;
+    w->count++;
+    return 0;
+}
+
+static int info_cmp(const void *a, const void *b) {
+    return strcmp(((const msf_weight_info *)a)->name, ((const msf_weight_info *)b)->name);
+}
+
+// -----------------------------------------------------------------------------
+// Open / close
+
+msf_status msf_weights_open(msf_weights **out, const char *path) {
+    *out = NULL;
+    hdf5_quiet();
+    FILE *f = fopen(path, "rb");
+    if (!f) return msf_fail(MSF_ERR_IO, "cannot open weight file %s: %s", path, strerror(errno));
+    fclose(f);
+    if (H5Fis_hdf5(path) <= 0)
+        return msf_fail(MSF_ERR_FORMAT, "%s is not an HDF5 file (expected an msf weight file, see `msf info --help`)",
+                        path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) return msf_fail(MSF_ERR_FORMAT, "cannot read HDF5 file %s (truncated or corrupt?)", path);
+    msf_weights *w = calloc(1, sizeof *w);
+    if (!w) {
+        H5Fclose(file);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory opening %s", path);
+    }
+    w->file = file;
+    w->path = dup_string(path);
+    if (!w->path || H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, w) < 0) {
+        msf_weights_close(w);
+        return msf_fail(MSF_ERR_FORMAT, "cannot list the tensors of %s (corrupt HDF5 file?)", path);
+    }
+    qsort(w->info, (size_t)w->count, sizeof *w->info, info_cmp);
+    *out = w;
+    return MSF_OK;
+}
+
+void msf_weights_close(msf_weights *w) {
+    if (!w) return;
+    for (int i = 0; i < w->count; i++) free((char *)w->info[i].name);
+    free(w->info);
+    if (w->file >= 0) H5Fclose(w->file);
+    free(w->path);
+    free(w);
+}
+
+const char *msf_weights_path(const msf_weights *w) { return w->path; }
+int msf_weights_count(const msf_weights *w) { return w->count; }
+
+const msf_weight_info *msf_weights_get_info(const msf_weights *w, int index) {
+    return index >= 0 && index < w->count ? &w->info[index] : NULL;
+}
+
+const msf_weight_info *msf_weights_find(const msf_weights *w, const char *name) {
+    msf_weight_info key = {.name = name};
+    return bsearch(&key, w->info, (size_t)w->count, sizeof key, info_cmp);
+}
+
+// -----------------------------------------------------------------------------
+// Tensors
+
+static msf_status check_tensor(msf_weights *w, const char *name, int ndim, const int64_t *shape,
+                               msf_weight_info **found) {
+    msf_weight_info *t = (msf_weight_info *)msf_weights_find(w, name);
+    if (!t) return msf_fail(MSF_ERR_NOT_FOUND, "tensor '%s' not found in %s", name, w->path);
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = shape[i] < 0 || shape[i] == t->shape[i];
+    if (!ok) {
+        char got[128], want[128];
+        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has shape %s, expected %s", name, w->path,
+                        msf_shape_str(got, sizeof got, t->ndim, t->shape), msf_shape_str(want, sizeof want, ndim, shape));
+    }
+    *found = t;
+    return MSF_OK;
+}
+
+static msf_status read_dataset(msf_weights *w, msf_weight_info *t, hid_t memtype, void *dst) {
+    hid_t ds = H5Dopen2(w->file, t->name, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    if (ds >= 0) H5Dclose(ds);
+    if (rc < 0) return msf_fail(MSF_ERR_FORMAT, "cannot read tensor '%s' (%s) from %s", t->name, t->dtype, w->path);
+    t->used = 1;
+    return MSF_OK;
+}
+
+msf_status msf_weights_read(msf_weights *w, const char *name, float *dst, int ndim, const int64_t *shape) {
+    msf_weight_info *t;
+    msf_status s = check_tensor(w, name, ndim, shape, &t);
+    if (s) return s;
+    if (strncmp(t->dtype, "float", 5) && strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
+        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has dtype %s, expected a number type", name, w->path,
+                        t->dtype);
+    return read_dataset(w, t, H5T_NATIVE_FLOAT, dst);
+}
+
+msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const int64_t *shape, float **out) {
+    *out = NULL;
+    msf_weight_info *t;
+    msf_status s = check_tensor(w, name, ndim, shape, &t);
+    if (s) return s;
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
+    float *buf = msf_aligned_alloc(n * sizeof *buf);
+    if (!buf) return msf_fail(MSF_ERR_NOMEM, "out of memory loading tensor '%s' from %s", name, w->path);
+    s = msf_weights_read(w, name, buf, ndim, shape);
+    if (s) {
+        msf_aligned_free(buf);
+        return s;
+    }
+    *out = buf;
+    return MSF_OK;
+}
+
+msf_status msf_weights_read_i64(msf_weights *w, const char *name, int64_t *dst, int ndim, const int64_t *shape) {
+    msf_weight_info *t;
+    msf_status s = check_tensor(w, name, ndim, shape, &t);
+    if (s) return s;
+    if (strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
+        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has dtype %s, expected an integer type", name, w->path,
+                        t->dtype);
+    return read_dataset(w, t, H5T_NATIVE_INT64, dst);
+}
+
+int msf_weights_report_unused(const msf_weights *w) {
+    int unused = 0;
+    for (int i = 0; i < w->count; i++) {
+        if (w->info[i].used) continue;
+        msf_log(MSF_LOG_WARN, "%s: tensor '%s' was not used", w->path, w->info[i].name);
+        unused++;
+    }
+    return unused;
+}
+
+// -----------------------------------------------------------------------------
+// Attributes
+
+static const char *obj_path(const char *obj) { return obj && *obj ? obj : "."; }
+
+static msf_status open_attr(const msf_weights *w, const char *obj, const char *name, hid_t *attr) {
+    htri_t exists = H5Aexists_by_name(w->file, obj_path(obj), name, H5P_DEFAULT);
+    if (exists <= 0)
+        return msf_fail(MSF_ERR_NOT_FOUND, "attribute '%s' not found on %s in %s", name, obj && *obj ? obj : "/",
+                        w->path);
+    *attr = H5Aopen_by_name(w->file, obj_path(obj), name, H5P_DEFAULT, H5P_DEFAULT);
+    if (*attr < 0) return msf_fail(MSF_ERR_FORMAT, "cannot open attribute '%s' in %s", name, w->path);
+    return MSF_OK;
+}
+
+// Number of elements of an attribute's dataspace (1 for a scalar).
+static hssize_t attr_count(hid_t attr) {
+    hid_t space = H5Aget_space(attr);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    H5Sclose(space);
+    return n;
+}
+
+// Read a numeric attribute of `n` elements as int64 or double; h5py's bools are
+// enums over int8, read through their base type.
+static herr_t read_numeric(hid_t attr, hid_t type, int as_double, void *dst) {
+    H5T_class_t cls = H5Tget_class(type);
+    if (cls == H5T_ENUM) {
+        // Read the raw enum values, then convert the base integers in place
+        // (H5Tconvert needs a buffer the size of the destination type).
+        hssize_t n = attr_count(attr);
+        unsigned char *buf = calloc((size_t)n, 8);
+        if (!buf) return -1;
+        hid_t base = H5Tget_super(type);
+        herr_t rc = H5Aread(attr, type, buf);
+        if (rc >= 0)
+            rc = H5Tconvert(base, as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, (size_t)n, buf, NULL, H5P_DEFAULT);
+        if (rc >= 0) memcpy(dst, buf, (size_t)n * 8);
+        H5Tclose(base);
+        free(buf);
+        return rc;
+    }
+    return H5Aread(attr, as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, dst);
+}
+
+static msf_status attr_scalar(const msf_weights *w, const char *obj, const char *name, int as_double, void *out) {
+    hid_t attr;
+    msf_status s = open_attr(w, obj, name, &attr);
+    if (s) return s;
+    hid_t type = H5Aget_type(attr);
+    H5T_class_t cls = H5Tget_class(type);
+    int numeric = cls == H5T_INTEGER || cls == H5T_ENUM || (as_double && cls == H5T_FLOAT);
+    herr_t rc = -1;
+    if (numeric && attr_count(attr) == 1) rc = read_numeric(attr, type, as_double, out);
+    H5Tclose(type);
+    H5Aclose(attr);
+    if (rc < 0)
+        return msf_fail(MSF_ERR_FORMAT, "attribute '%s' in %s is not a single %s", name, w->path,
+                        as_double ? "number" : "integer");
+    return MSF_OK;
+}
+
+msf_status msf_weights_attr_int(const msf_weights *w, const char *obj, const char *name, int64_t *out) {
+    return attr_scalar(w, obj, name, 0, out);
+}
+
+msf_status msf_weights_attr_double(const msf_weights *w, const char *obj, const char *name, double *out) {
+    return attr_scalar(w, obj, name, 1, out);
+}
+
+// Read a string attribute (variable-length as h5py writes them, or fixed-length).
+static herr_t read_string(hid_t attr, hid_t type, char *buf, size_t size) {
+    if (size == 0) return -1;
+    buf[0] = '\0';
+    if (H5Tis_variable_str(type) > 0) {
+        char *s = NULL;
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, H5T_VARIABLE);
+        H5Tset_cset(mem, H5Tget_cset(type));
+        herr_t rc = H5Aread(attr, mem, &s);
+        if (rc >= 0 && s) snprintf(buf, size, "%s", s);
+        if (s) H5free_memory(s);
+        H5Tclose(mem);
+        return rc;
+    }
+    size_t len = H5Tget_size(type);
+    char *tmp = calloc(len + 1, 1);
+    if (!tmp) return -1;
+    herr_t rc = H5Aread(attr, type, tmp);
+    if (rc >= 0) snprintf(buf, size, "%s", tmp);
+    free(tmp);
+    return rc;
+}
+
+msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf,
+                                   size_t size) {
+    hid_t attr;
+    msf_status s = open_attr(w, obj, name, &attr);
+    if (s) return s;
+    hid_t type = H5Aget_type(attr);
+    herr_t rc = H5Tget_class(type) == H5T_STRING && attr_count(attr) == 1 ? read_string(attr, type, buf, size) : -1;
+    H5Tclose(type);
+    H5Aclose(attr);
+    if (rc < 0) return msf_fail(MSF_ERR_FORMAT, "attribute '%s' in %s is not a string", name, w->path);
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Display
+
+typedef struct {
+    msf_attr_visit_fn fn;
+    void *user;
+} visit_ctx;
+
+static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, void *data) {
+    visit_ctx *ctx = data;
+    char value[512] = "";
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    if (attr < 0) return -1;
+    hid_t type = H5Aget_type(attr);
+    H5T_class_t cls = H5Tget_class(type);
+    hssize_t n = attr_count(attr);
+    if (cls == H5T_STRING && n == 1) {
+        read_string(attr, type, value, sizeof value);
+    } else if ((cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_ENUM) && n >= 1) {
+        int as_double = cls == H5T_FLOAT;
+        void *vals = malloc((size_t)n * 8);
+        if (vals && read_numeric(attr, type, as_double, vals) >= 0) {
+            size_t off = 0;
+            if (n > 1) off += (size_t)snprintf(value + off, sizeof value - off, "[");
+            for (hssize_t i = 0; i < n && off < sizeof value - 32; i++) {
+                if (i) off += (size_t)snprintf(value + off, sizeof value - off, ", ");
+                if (as_double) off += (size_t)snprintf(value + off, sizeof value - off, "%.10g", ((double *)vals)[i]);
+                else off += (size_t)snprintf(value + off, sizeof value - off, "%lld", (long long)((int64_t *)vals)[i]);
+            }
+            if (n > 1) snprintf(value + off, sizeof value - off, "]");
+        } else {
+            snprintf(value, sizeof value, "<unreadable %s>", dtype_name(type));
+        }
+        free(vals);
+    } else {
+        snprintf(value, sizeof value, "<%s>", dtype_name(type));
+    }
+    H5Tclose(type);
+    H5Aclose(attr);
+    ctx->fn(ctx->user, name, value);
+    return 0;
+}
+
+msf_status msf_weights_visit_attrs(const msf_weights *w, msf_attr_visit_fn fn, void *user) {
+    visit_ctx ctx = {fn, user};
+    hsize_t idx = 0;
+    if (H5Aiterate2(w->file, H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx) < 0)
+        return msf_fail(MSF_ERR_FORMAT, "cannot list the attributes of %s", w->path);
+    return MSF_OK;
+}

@@ -1,0 +1,64 @@
+// weights.h: HDF5 weight files.
+//
+// A weight file holds one dataset per tensor, named exactly as its PyTorch
+// state_dict key ("blocks.0.attn.qkv.weight"; groups such as "base/" may
+// prefix the names of a multi-model file), plus attributes holding the model
+// configuration. The same reader serves the golden test files.
+//
+// Every error names the file and the tensor or attribute, and for shape
+// errors the expected and the actual shape.
+#ifndef MSF_IO_WEIGHTS_H
+#define MSF_IO_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define MSF_WEIGHTS_MAX_DIMS 8
+
+typedef struct msf_weights msf_weights;
+
+typedef struct {
+    const char *name;                     // full path without the leading '/'
+    int ndim;
+    int64_t shape[MSF_WEIGHTS_MAX_DIMS];
+    const char *dtype;                    // "float32", "float64", "float16", "int64", "uint8", ...
+    int used;                             // set once the tensor has been read
+} msf_weight_info;
+
+// Open for reading. MSF_ERR_IO if the file is missing or unreadable,
+// MSF_ERR_FORMAT if it is not an HDF5 file.
+msf_status msf_weights_open(msf_weights **out, const char *path);
+void msf_weights_close(msf_weights *w);
+const char *msf_weights_path(const msf_weights *w);
+
+// Tensors, sorted by name.
+int msf_weights_count(const msf_weights *w);
+const msf_weight_info *msf_weights_get_info(const msf_weights *w, int index);
+const msf_weight_info *msf_weights_find(const msf_weights *w, const char *name);  // NULL if absent
+
+// Read tensor `name` as float32 into dst, checking its shape against
+// (ndim, shape); a -1 in `shape` accepts any size in that dimension.
+// Integer and other float datasets are converted. MSF_ERR_NOT_FOUND if
+// absent, MSF_ERR_SHAPE if the shape differs.
+msf_status msf_weights_read(msf_weights *w, const char *name, float *dst, int ndim, const int64_t *shape);
+// As msf_weights_read into a new 64-byte aligned buffer (free with msf_aligned_free).
+msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const int64_t *shape, float **out);
+// The same for int64 data (labels, timesteps); float datasets are rejected.
+msf_status msf_weights_read_i64(msf_weights *w, const char *name, int64_t *dst, int ndim, const int64_t *shape);
+
+// Names of tensors never read, logged at warning level; returns their number.
+int msf_weights_report_unused(const msf_weights *w);
+
+// Attributes of the object at `obj` (NULL or "" for the file root).
+// MSF_ERR_NOT_FOUND if absent, MSF_ERR_FORMAT if of another type.
+msf_status msf_weights_attr_int(const msf_weights *w, const char *obj, const char *name, int64_t *out);
+msf_status msf_weights_attr_double(const msf_weights *w, const char *obj, const char *name, double *out);
+msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf, size_t size);
+
+// Root attributes for display: calls fn(user, name, value-as-text) for each, sorted by name.
+typedef void (*msf_attr_visit_fn)(void *user, const char *name, const char *value);
+msf_status msf_weights_visit_attrs(const msf_weights *w, msf_attr_visit_fn fn, void *user);
+
+#endif

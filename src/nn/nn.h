@@ -1,0 +1,160 @@
+// nn.h: neural-network operators of the msf core.
+//
+// Every operator comes as a pair: `nn_<op>_ref`, a plain loop kept as the
+// reference for tests, and `nn_<op>`, the fast version (OpenBLAS sgemm for the
+// matrix work, OpenMP over outer independent dimensions). Arguments follow
+// llm.c's order: outputs first, then inputs, then weights, then dimensions.
+// Images are NCHW, token sequences (N,T,D), all float32 and contiguous.
+//
+// Determinism: the fast operators split work into pieces that depend only on
+// the shapes, never on the thread count, and each output element is computed
+// by one thread in a fixed order; so results are identical bit for bit for
+// any OMP_NUM_THREADS. BLAS calls are made single-threaded from inside our own
+// parallel regions (never a threaded BLAS call inside an OpenMP region).
+//
+// Unless stated, `y` may not alias `x`; the elementwise activations allow y == x.
+#ifndef MSF_NN_H
+#define MSF_NN_H
+
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+
+// -----------------------------------------------------------------------------
+// Linear: y (M,N) = x (M,K) . w^T + b, w (N,K) as in torch.nn.Linear; b (N) or NULL.
+
+void nn_linear_ref(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
+void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
+
+// -----------------------------------------------------------------------------
+// 2-D convolution (groups 1, dilation 1): x (n, c_in, h, w), w (c_out, c_in, kh, kw),
+// b (c_out) or NULL, y (n, c_out, out_h, out_w) with
+// out_h = (h + pad_top + pad_bottom - kh) / stride_h + 1 (likewise out_w).
+// Padding is zeros and may be asymmetric (the SD VAE pads (0,1,0,1) before a
+// stride-2 conv).
+
+typedef struct {
+    int n, c_in, h, w;
+    int c_out, kh, kw;
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+} nn_conv2d_shape;
+
+int nn_conv2d_out_h(const nn_conv2d_shape *s);
+int nn_conv2d_out_w(const nn_conv2d_shape *s);
+// MSF_OK, or MSF_ERR_INVALID with a message when the shape is impossible.
+msf_status nn_conv2d_check(const nn_conv2d_shape *s);
+// Scratch bytes the fast conv2d takes from its arena (im2col buffers, one per
+// OpenMP thread, so this depends on omp_get_max_threads(); the result does not).
+size_t nn_conv2d_workspace_bytes(const nn_conv2d_shape *s);
+
+void nn_conv2d_ref(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s);
+// MSF_ERR_NOMEM (message set) if `ws` has less than nn_conv2d_workspace_bytes free.
+msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s,
+                     msf_arena *ws);
+
+// -----------------------------------------------------------------------------
+// Normalisation. Statistics use the biased variance (as PyTorch).
+
+// GroupNorm: x (n, c, hw), `groups` divides c; gamma, beta (c) or NULL (no affine).
+void nn_group_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
+                       int groups, float eps);
+void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
+                   int groups, float eps);
+
+// LayerNorm over the last dimension: x (rows, dim); gamma, beta (dim) or NULL.
+void nn_layer_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim, float eps);
+void nn_layer_norm(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim, float eps);
+
+// BatchNorm in inference mode: y = (x - mean) / sqrt(var + eps) * gamma + beta
+// per channel of x (n, c, hw); gamma, beta may be NULL.
+void nn_batch_norm_ref(float *y, const float *x, const float *mean, const float *var, const float *gamma,
+                       const float *beta, int n, int c, int hw, float eps);
+void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma,
+                   const float *beta, int n, int c, int hw, float eps);
+
+// -----------------------------------------------------------------------------
+// Softmax over the last dimension of x (rows, dim); y may alias x.
+
+void nn_softmax_ref(float *y, const float *x, int rows, int dim);
+void nn_softmax(float *y, const float *x, int rows, int dim);
+
+// -----------------------------------------------------------------------------
+// Multi-head self-attention core (the part between the qkv and output
+// projections, as in timm's Attention used by DiT):
+// qkv (n, t, 3*heads*head_dim) holds q in columns [0,D), k in [D,2D), v in
+// [2D,3D) with D = heads*head_dim, head h using columns h*head_dim..+head_dim;
+// out (n, t, D) = concat over heads of softmax(q k^T / sqrt(head_dim)) v.
+
+void nn_attention_ref(float *out, const float *qkv, int n, int t, int heads, int head_dim);
+size_t nn_attention_workspace_bytes(int n, int t, int heads, int head_dim);
+msf_status nn_attention(float *out, const float *qkv, int n, int t, int heads, int head_dim, msf_arena *ws);
+
+// -----------------------------------------------------------------------------
+// Activations (elementwise over `count` values; y may alias x).
+
+void nn_gelu_ref(float *y, const float *x, size_t count);       // exact: x/2 (1 + erf(x/sqrt 2))
+void nn_gelu(float *y, const float *x, size_t count);
+void nn_gelu_tanh_ref(float *y, const float *x, size_t count);  // tanh approximation (GELU(approximate='tanh'))
+void nn_gelu_tanh(float *y, const float *x, size_t count);
+void nn_silu_ref(float *y, const float *x, size_t count);
+void nn_silu(float *y, const float *x, size_t count);
+void nn_relu_ref(float *y, const float *x, size_t count);
+void nn_relu(float *y, const float *x, size_t count);
+
+// -----------------------------------------------------------------------------
+// Pooling over x (n, c, h, w), floor output size as PyTorch (ceil_mode off):
+// out = (h + 2 pad_h - kh) / stride_h + 1. Max pooling ignores padding;
+// average pooling divides by kh*kw when count_include_pad, else by the number
+// of in-bounds elements (Inception's pools exclude the padding).
+
+typedef struct {
+    int n, c, h, w;
+    int kh, kw;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int count_include_pad;
+} nn_pool2d_shape;
+
+int nn_pool2d_out_h(const nn_pool2d_shape *s);
+int nn_pool2d_out_w(const nn_pool2d_shape *s);
+void nn_max_pool2d_ref(float *y, const float *x, const nn_pool2d_shape *s);
+void nn_max_pool2d(float *y, const float *x, const nn_pool2d_shape *s);
+void nn_avg_pool2d_ref(float *y, const float *x, const nn_pool2d_shape *s);
+void nn_avg_pool2d(float *y, const float *x, const nn_pool2d_shape *s);
+
+// -----------------------------------------------------------------------------
+// Resizing x (n, c, h, w) to y (n, c, out_h, out_w).
+
+// Nearest, PyTorch's mode='nearest': src = min(floor(dst * in/out), in-1).
+void nn_upsample_nearest_ref(float *y, const float *x, int n, int c, int h, int w, int out_h, int out_w);
+void nn_upsample_nearest(float *y, const float *x, int n, int c, int h, int w, int out_h, int out_w);
+
+typedef enum {
+    // PyTorch F.interpolate(mode='bilinear', align_corners=False), no antialias:
+    // src = max((dst + 0.5) * in/out - 0.5, 0).
+    NN_BILINEAR_HALF_PIXEL = 0,
+    // TF1 legacy resize_bilinear (align_corners=False, half_pixel_centers=False),
+    // the resize inside ADM's Inception graph: src = dst * in/out.
+    NN_BILINEAR_TF1_LEGACY = 1,
+} nn_bilinear_mode;
+
+void nn_resize_bilinear_ref(float *y, const float *x, int n, int c, int h, int w, int out_h, int out_w,
+                            nn_bilinear_mode mode);
+void nn_resize_bilinear(float *y, const float *x, int n, int c, int h, int w, int out_h, int out_w,
+                        nn_bilinear_mode mode);
+
+// Area (average) resize, PyTorch's mode='area' = adaptive_avg_pool2d: output
+// cell i averages input rows floor(i*h/out_h) .. ceil((i+1)*h/out_h)-1 (likewise
+// columns). With out = in/s this is s x s average pooling.
+void nn_resize_area_ref(float *y, const float *x, int n, int c, int h, int w, int out_h, int out_w);
+void nn_resize_area(float *y, const float *x, int n, int c, int h, int w, int out_h, int out_w);
+
+// -----------------------------------------------------------------------------
+// Channel concat: y (n, ca+cb, hw) = [a (n, ca, hw), b (n, cb, hw)].
+
+void nn_concat_channels_ref(float *y, const float *a, const float *b, int n, int ca, int cb, int hw);
+void nn_concat_channels(float *y, const float *a, const float *b, int n, int ca, int cb, int hw);
+
+#endif

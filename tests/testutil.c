@@ -1,0 +1,85 @@
+// testutil.c: tensor comparison and golden-file access for the Check suites.
+#include "testutil.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/arena.h"
+
+tu_cmp tu_compare(const float *got, const float *want, size_t n) {
+    tu_cmp c = {0};
+    double ref_max = 0, err2 = 0, ref2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) c.nonfinite++;
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= c.max_abs)) {  // also catches NaN
+            c.max_abs = isnan(d) ? INFINITY : d;
+            c.worst = i;
+        }
+        double a = fabs((double)want[i]);
+        if (a > ref_max) ref_max = a;
+        err2 += d * d;
+        ref2 += (double)want[i] * want[i];
+    }
+    c.rel = ref_max > 0 ? c.max_abs / ref_max : c.max_abs;
+    c.nmse = ref2 > 0 ? err2 / ref2 : err2;
+    return c;
+}
+
+int tu_expect_close(const char *what, const float *got, const float *want, size_t n, double tol) {
+    tu_cmp c = tu_compare(got, want, n);
+    int ok = c.nonfinite == 0 && c.rel <= tol;
+    if (!ok) {
+        fprintf(stderr,
+                "FAIL %s: rel %.3e > tol %.1e (max abs %.3e, NMSE %.3e, %zu non-finite of %zu); "
+                "worst element %zu: got %.9g want %.9g\n",
+                what, c.rel, tol, c.max_abs, c.nmse, c.nonfinite, n, c.worst, n ? got[c.worst] : 0.0,
+                n ? want[c.worst] : 0.0);
+    }
+    return ok;
+}
+
+const char *tu_golden_path(const char *file) {
+    static char path[4096];
+    const char *dir = getenv("MSF_GOLDEN_DIR");
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/golden", file);
+    return path;
+}
+
+msf_weights *tu_golden_open(const char *file) {
+    msf_weights *g = NULL;
+    const char *path = tu_golden_path(file);
+    if (msf_weights_open(&g, path) != MSF_OK)
+        ck_abort_msg("cannot open golden file %s (%s); regenerate with `make golden`", path, msf_error_message());
+    return g;
+}
+
+float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, int64_t *shape) {
+    const msf_weight_info *info = msf_weights_find(g, name);
+    if (!info) ck_abort_msg("golden file %s has no dataset '%s'", msf_weights_path(g), name);
+    size_t count = 1;
+    for (int i = 0; i < info->ndim; i++) count *= (size_t)info->shape[i];
+    float *buf = malloc((count ? count : 1) * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
+    if (msf_weights_read(g, name, buf, info->ndim, info->shape) != MSF_OK)
+        ck_abort_msg("reading golden dataset: %s", msf_error_message());
+    if (n) *n = count;
+    if (ndim) *ndim = info->ndim;
+    if (shape)
+        for (int i = 0; i < info->ndim; i++) shape[i] = info->shape[i];
+    return buf;
+}
+
+int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name) {
+    int64_t v = 0;
+    if (msf_weights_attr_int(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
+    return v;
+}
+
+double tu_golden_double(msf_weights *g, const char *obj, const char *name) {
+    double v = 0;
+    if (msf_weights_attr_double(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
+    return v;
+}

@@ -1,0 +1,48 @@
+// testutil.h: helpers shared by the Check suites: tensor comparison with a
+// stated error measure, and access to golden HDF5 files.
+//
+// Error measure used throughout: rel = max_i |got_i - want_i| / max_i |want_i|
+// (max abs error normalised by the reference's largest magnitude; for an
+// all-zero reference, the max abs error itself), and NMSE = sum (got-want)^2 /
+// sum want^2. A comparison passes when rel <= tol.
+#ifndef MSF_TESTUTIL_H
+#define MSF_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/weights.h"
+
+typedef struct {
+    double max_abs;   // max |got - want|
+    double rel;       // max_abs / max |want|
+    double nmse;
+    size_t worst;     // index of the element with the largest |got - want|
+    size_t nonfinite; // elements of `got` that are NaN or Inf
+} tu_cmp;
+
+tu_cmp tu_compare(const float *got, const float *want, size_t n);
+
+// Compare and, on failure, print the measure and the worst element (index,
+// got, want) to stderr; returns 1 if within tolerance. Use as
+// ck_assert(tu_expect_close("conv2d case3", got, want, n, 1e-5)).
+int tu_expect_close(const char *what, const float *got, const float *want, size_t n, double tol);
+
+// Golden files: path of tests/golden/<file>, or of $MSF_GOLDEN_DIR/<file> when
+// that variable is set (make check-full points it at full-size files).
+// Returns a static buffer.
+const char *tu_golden_path(const char *file);
+
+// Open a golden file; aborts the test with a message naming the file and the
+// generator to run when it cannot be opened.
+msf_weights *tu_golden_open(const char *file);
+
+// Load a dataset of any shape as float32 (malloc'd, caller frees); *n gets
+// the element count, and shape/ndim if non-NULL. Aborts the test if absent.
+float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, int64_t *shape);
+
+// Integer attribute of a group (aborts if absent).
+int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name);
+double tu_golden_double(msf_weights *g, const char *obj, const char *name);
+
+#endif
