@@ -22,6 +22,12 @@ int cli_wants_help(int argc, char **argv);
 // (the exit status for a failed command).
 int cli_fail(const char *command);
 
+// Numeric option values: on a malformed or out-of-range value print
+// "msf CMD: OPTION expects ..." and return 0.
+int cli_parse_long(const char *cmd, const char *opt, const char *text, long min, long max, long *out);
+int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
+int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);
+
 // Progress bar on stderr: redrawn in place with items/s and ETA when stderr is
 // a terminal, otherwise one line every few seconds and one at the end.
 typedef struct {

@@ -1,0 +1,43 @@
+// options.c: parsing of numeric command-line values with clear messages.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+int cli_parse_long(const char *cmd, const char *opt, const char *text, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "msf %s: %s expects an integer in [%ld, %ld], got '%s'\n", cmd, opt, min, max, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-') {
+        fprintf(stderr, "msf %s: %s expects a non-negative integer, got '%s'\n", cmd, opt, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v)) {
+        fprintf(stderr, "msf %s: %s expects a number, got '%s'\n", cmd, opt, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}

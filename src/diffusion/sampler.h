@@ -1,0 +1,93 @@
+// sampler.h: the sampling loop of DiT's sample.py around any denoiser:
+// classifier-free guidance, DDPM or DDIM steps, and noise keyed by
+// (seed, global sample index, stage, step) so that a sample's trajectory does
+// not depend on the batch it was computed in or on the thread count.
+#ifndef MSF_DIFFUSION_SAMPLER_H
+#define MSF_DIFFUSION_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/progress.h"
+#include "core/status.h"
+#include "diffusion/diffusion.h"
+
+typedef enum { DIFF_SAMPLER_DDPM = 0, DIFF_SAMPLER_DDIM = 1 } diff_sampler_kind;
+
+typedef enum {
+    // DiT's forward_with_cfg: guidance on output channels 0..2 only (a GLIDE
+    // leftover DiT kept; with fewer than 3 eps channels it reaches into the
+    // variance channels, exactly as DiT's slice model_out[:, :3] does).
+    DIFF_CFG_DIT3 = 0,
+    DIFF_CFG_ALL = 1,  // standard: every eps channel, never the variance channels
+} diff_cfg_mode;
+
+const char *diff_sampler_name(diff_sampler_kind k);
+msf_status diff_sampler_parse(const char *name, diff_sampler_kind *k);
+const char *diff_cfg_mode_name(diff_cfg_mode m);
+msf_status diff_cfg_mode_parse(const char *name, diff_cfg_mode *m);
+
+// The network: out (m, out_channels, H, W) = f(x (m, in_channels, H, W), t, y)
+// for m rows. With guidance the sampler passes 2n rows: [x; x] with labels
+// [y; null]; `first_sample` is the global index of the first of the n samples
+// (a conditional denoiser such as MSF's residual model uses it to find its
+// conditioning).
+typedef msf_status (*diff_denoise_fn)(void *user, float *out, const float *x, const float *t, const int64_t *y,
+                                      int m, int64_t first_sample);
+
+typedef struct {
+    diff_denoise_fn fn;
+    void *user;
+    int channels;       // C of x
+    int out_channels;   // C, or 2C with learned variance
+    int height, width;
+    int null_label;     // label of "no class" for the unconditional half
+} diff_denoiser;
+
+// Noise source: the initial x_T (step = -1) or the noise drawn at the i-th
+// step taken (step = i, spaced index K-1-i) for samples first..first+n-1,
+// written to out (n, C, H, W).
+typedef msf_status (*diff_noise_fn)(void *user, int step, int64_t first_sample, int n, float *out);
+
+typedef struct {
+    diff_sampler_kind sampler;
+    float eta;                 // DDIM only
+    float cfg_scale;           // guidance when > 1
+    diff_cfg_mode cfg_mode;
+    uint64_t seed;
+    uint32_t stage;            // RNG stage (0 for DiT; MSF numbers its stages)
+    diff_noise_fn noise;       // NULL: the Philox streams of msf_diffusion_noise
+    void *noise_user;
+    msf_progress progress;     // reports steps taken
+} diff_sample_opts;
+
+// Philox noise of sampler step `step` (-1 = x_T) for samples first..first+n-1,
+// each (C,H,W) = `numel` values: stream = sample index, substream =
+// (stage, step + 1), elements 0..numel-1.
+msf_status msf_diffusion_noise(uint64_t seed, uint32_t stage, int step, int64_t first_sample, int n, size_t numel,
+                               float *out);
+
+// Workspace floats diff_sample needs for n samples (pass a buffer this large,
+// 8-byte aligned or better).
+size_t diff_sample_workspace_floats(const diff_denoiser *d, int n, int guided);
+
+// Run the reverse process for samples first..first+n-1 with labels y (n):
+// x (n, C, H, W) receives the final sample. `work` holds
+// diff_sample_workspace_floats(d, n, cfg_scale > 1) floats.
+msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const diff_sample_opts *o, float *x,
+                       const int64_t *y, int64_t first_sample, int n, float *work);
+
+// -----------------------------------------------------------------------------
+// Labels
+
+typedef enum {
+    DIFF_LABELS_UNIFORM = 0,   // sample i: floor(u * classes), u the Philox uniform of (seed, i, labels substream)
+    DIFF_LABELS_BALANCED = 1,  // sample i: i mod classes
+} diff_label_mode;
+
+msf_status diff_label_mode_parse(const char *name, diff_label_mode *m);
+// Labels of samples first..first+n-1: a pure function of (mode, seed, index).
+msf_status diff_sample_labels(int64_t *labels, diff_label_mode mode, uint64_t seed, int64_t first, int n,
+                              int num_classes);
+
+#endif

@@ -1,0 +1,391 @@
+// dit.c: DiT forward pass (facebookresearch/DiT models.py), on the src/nn operators.
+#include "models/dit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+
+// -----------------------------------------------------------------------------
+// Configs
+
+msf_status dit_config_named(dit_config *c, const char *name, int input_size) {
+    static const struct {
+        const char *size;
+        int depth, hidden, heads;
+    } sizes[] = {{"S", 12, 384, 6}, {"B", 12, 768, 12}, {"L", 24, 1024, 16}, {"XL", 28, 1152, 16}};
+    char size[8];
+    int patch;
+    if (sscanf(name, "DiT-%7[A-Z]/%d", size, &patch) != 2 || (patch != 2 && patch != 4 && patch != 8))
+        return msf_fail(MSF_ERR_NOT_FOUND, "unknown DiT config '%s' (expected DiT-S/2 .. DiT-XL/8)", name);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (strcmp(size, sizes[i].size)) continue;
+        *c = (dit_config){.input_size = input_size, .patch_size = patch, .in_channels = 4, .out_channels = 8,
+                          .hidden_size = sizes[i].hidden, .depth = sizes[i].depth, .num_heads = sizes[i].heads,
+                          .mlp_hidden = 4 * sizes[i].hidden, .num_classes = 1000, .has_null_class = 1,
+                          .learn_sigma = 1, .freq_dim = 256};
+        if (input_size % patch)
+            return msf_fail(MSF_ERR_INVALID, "%s: input size %d is not a multiple of the patch size", name, input_size);
+        return MSF_OK;
+    }
+    return msf_fail(MSF_ERR_NOT_FOUND, "unknown DiT config '%s' (expected DiT-S/2 .. DiT-XL/8)", name);
+}
+
+double dit_gflops(const dit_config *c) {
+    double D = c->hidden_size, T = dit_tokens(c), M = c->mlp_hidden, p2 = (double)c->patch_size * c->patch_size;
+    double block = T * D * 3 * D      // qkv
+                   + T * D * D        // attention output projection
+                   + 2 * T * T * D    // q k^T and attention-weighted v
+                   + 2 * T * D * M    // MLP
+                   + D * 6 * D;       // adaLN modulation
+    double total = c->depth * block
+                   + T * D * c->in_channels * p2          // patch embedding
+                   + D * c->freq_dim + D * D              // timestep MLP
+                   + D * 2 * D + T * D * p2 * c->out_channels;  // final layer
+    return total * 1e-9;
+}
+
+// -----------------------------------------------------------------------------
+// Loading
+
+static msf_status attr_int(const msf_weights *w, const char *group, const char *name, int64_t *v) {
+    msf_status s = msf_weights_attr_int(w, group, name, v);
+    if (s) return msf_fail_context(s, "DiT config");
+    return MSF_OK;
+}
+
+msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *group) {
+    memset(c, 0, sizeof *c);
+    char model[32] = "";
+    if (msf_weights_attr_string(w, group, "model", model, sizeof model) == MSF_OK && strcmp(model, "dit"))
+        return msf_fail(MSF_ERR_FORMAT, "%s%s%s holds a '%s' model, expected 'dit'", msf_weights_path(w),
+                        group && *group ? ":" : "", group ? group : "", model);
+    int64_t v[9];
+    static const char *names[9] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
+                                   "num_heads",  "num_classes", "learn_sigma", "frequency_embedding_size"};
+    for (int i = 0; i < 9; i++) {
+        msf_status s = attr_int(w, group, names[i], &v[i]);
+        if (s) return s;
+        if (v[i] < 0 || v[i] > (1 << 24) || (v[i] == 0 && i != 7))
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute %s = %lld is out of range", msf_weights_path(w),
+                            names[i], (long long)v[i]);
+    }
+    double mlp_ratio = 4.0, dropout = 0.1;
+    if (msf_weights_attr_double(w, group, "mlp_ratio", &mlp_ratio) != MSF_OK) mlp_ratio = 4.0;
+    if (msf_weights_attr_double(w, group, "class_dropout_prob", &dropout) != MSF_OK)
+        return msf_fail_context(MSF_ERR_FORMAT, "DiT config");
+    c->input_size = (int)v[0];
+    c->patch_size = (int)v[1];
+    c->in_channels = (int)v[2];
+    c->hidden_size = (int)v[3];
+    c->depth = (int)v[4];
+    c->num_heads = (int)v[5];
+    c->num_classes = (int)v[6];
+    c->learn_sigma = v[7] != 0;
+    c->freq_dim = (int)v[8];
+    c->out_channels = c->learn_sigma ? 2 * c->in_channels : c->in_channels;
+    c->mlp_hidden = (int)(c->hidden_size * mlp_ratio);
+    c->has_null_class = dropout > 0;
+    if (c->input_size % c->patch_size || c->hidden_size % c->num_heads || c->freq_dim % 2)
+        return msf_fail(MSF_ERR_FORMAT,
+                        "%s: inconsistent DiT config (input %d, patch %d, hidden %d, heads %d, frequency size %d)",
+                        msf_weights_path(w), c->input_size, c->patch_size, c->hidden_size, c->num_heads, c->freq_dim);
+    return MSF_OK;
+}
+
+// The tensor table: state_dict key, rank, shape, and where the pointer goes.
+typedef struct {
+    char name[64];
+    int ndim;
+    int64_t shape[4];
+    float **dst;
+} dit_tensor;
+
+static void add_tensor(dit_tensor *t, int *n, float **dst, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3,
+                       const char *fmt, int index) {
+    dit_tensor *e = &t[(*n)++];
+    snprintf(e->name, sizeof e->name, fmt, index);
+    e->ndim = ndim;
+    e->shape[0] = s0, e->shape[1] = s1, e->shape[2] = s2, e->shape[3] = s3;
+    e->dst = dst;
+}
+
+static int dit_tensor_table(dit_model *m, dit_tensor *t) {
+    const dit_config *c = &m->cfg;
+    int64_t D = c->hidden_size, C = c->in_channels, p = c->patch_size, M = c->mlp_hidden;
+    int64_t out = p * p * c->out_channels;
+    int n = 0;
+    add_tensor(t, &n, &m->patch_w, 4, D, C, p, p, "x_embedder.proj.weight", 0);
+    add_tensor(t, &n, &m->patch_b, 1, D, 0, 0, 0, "x_embedder.proj.bias", 0);
+    add_tensor(t, &n, &m->pos_embed, 3, 1, dit_tokens(c), D, 0, "pos_embed", 0);
+    add_tensor(t, &n, &m->t_w0, 2, D, c->freq_dim, 0, 0, "t_embedder.mlp.0.weight", 0);
+    add_tensor(t, &n, &m->t_b0, 1, D, 0, 0, 0, "t_embedder.mlp.0.bias", 0);
+    add_tensor(t, &n, &m->t_w2, 2, D, D, 0, 0, "t_embedder.mlp.2.weight", 0);
+    add_tensor(t, &n, &m->t_b2, 1, D, 0, 0, 0, "t_embedder.mlp.2.bias", 0);
+    add_tensor(t, &n, &m->y_table, 2, c->num_classes + c->has_null_class, D, 0, 0, "y_embedder.embedding_table.weight",
+               0);
+    for (int i = 0; i < c->depth; i++) {
+        dit_block *b = &m->blocks[i];
+        add_tensor(t, &n, &b->qkv_w, 2, 3 * D, D, 0, 0, "blocks.%d.attn.qkv.weight", i);
+        add_tensor(t, &n, &b->qkv_b, 1, 3 * D, 0, 0, 0, "blocks.%d.attn.qkv.bias", i);
+        add_tensor(t, &n, &b->proj_w, 2, D, D, 0, 0, "blocks.%d.attn.proj.weight", i);
+        add_tensor(t, &n, &b->proj_b, 1, D, 0, 0, 0, "blocks.%d.attn.proj.bias", i);
+        add_tensor(t, &n, &b->fc1_w, 2, M, D, 0, 0, "blocks.%d.mlp.fc1.weight", i);
+        add_tensor(t, &n, &b->fc1_b, 1, M, 0, 0, 0, "blocks.%d.mlp.fc1.bias", i);
+        add_tensor(t, &n, &b->fc2_w, 2, D, M, 0, 0, "blocks.%d.mlp.fc2.weight", i);
+        add_tensor(t, &n, &b->fc2_b, 1, D, 0, 0, 0, "blocks.%d.mlp.fc2.bias", i);
+        add_tensor(t, &n, &b->ada_w, 2, 6 * D, D, 0, 0, "blocks.%d.adaLN_modulation.1.weight", i);
+        add_tensor(t, &n, &b->ada_b, 1, 6 * D, 0, 0, 0, "blocks.%d.adaLN_modulation.1.bias", i);
+    }
+    add_tensor(t, &n, &m->final_ada_w, 2, 2 * D, D, 0, 0, "final_layer.adaLN_modulation.1.weight", 0);
+    add_tensor(t, &n, &m->final_ada_b, 1, 2 * D, 0, 0, 0, "final_layer.adaLN_modulation.1.bias", 0);
+    add_tensor(t, &n, &m->final_w, 2, out, D, 0, 0, "final_layer.linear.weight", 0);
+    add_tensor(t, &n, &m->final_b, 1, out, 0, 0, 0, "final_layer.linear.bias", 0);
+    return n;
+}
+
+// Scratch floats of one forward pass at batch n (besides the attention scratch).
+static size_t dit_activation_floats(const dit_config *c, int n) {
+    size_t D = (size_t)c->hidden_size, T = (size_t)dit_tokens(c), p2 = (size_t)c->patch_size * c->patch_size;
+    size_t wide = 3 * D > (size_t)c->mlp_hidden ? 3 * D : (size_t)c->mlp_hidden;
+    if (p2 * (size_t)c->out_channels > wide) wide = p2 * (size_t)c->out_channels;
+    if (p2 * (size_t)c->in_channels > wide) wide = p2 * (size_t)c->in_channels;
+    return (size_t)n * (T * D * 3          // x, normalised x, attention output
+                        + T * wide          // qkv / MLP hidden / patches / final tokens
+                        + 6 * D             // block modulation
+                        + (size_t)c->freq_dim + 3 * D)  // timestep frequencies, embeddings, SiLU(c)
+           + 16 * 64;                       // alignment slack (one per buffer)
+}
+
+msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch) {
+    memset(m, 0, sizeof *m);
+    msf_status s = dit_config_read(&m->cfg, w, group);
+    if (s) return s;
+    const dit_config *c = &m->cfg;
+    if (max_batch < 1) return msf_fail(MSF_ERR_INVALID, "DiT batch size %d must be at least 1", max_batch);
+    m->blocks = calloc((size_t)c->depth, sizeof *m->blocks);
+    int cap = 12 + 10 * c->depth;
+    dit_tensor *table = calloc((size_t)cap, sizeof *table);
+    if (!m->blocks || !table) {
+        free(table);
+        dit_free(m);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory loading a DiT of depth %d", c->depth);
+    }
+    int n = dit_tensor_table(m, table);
+
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < table[i].ndim; d++) numel *= (size_t)table[i].shape[d];
+        total += msf_align_up(numel * sizeof(float)) / sizeof(float);
+    }
+    m->num_params = total;
+    m->params = msf_aligned_alloc(total * sizeof(float));
+    if (!m->params) {
+        free(table);
+        dit_free(m);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory: DiT weights need %zu MB", total * 4 >> 20);
+    }
+
+    const char *prefix = group && *group ? group : "";
+    size_t plen = strlen(prefix);
+    int slash = plen && prefix[plen - 1] != '/';
+    float *next = m->params;
+    for (int i = 0; i < n && !s; i++) {
+        char full[192];
+        snprintf(full, sizeof full, "%s%s%s", prefix, slash ? "/" : "", table[i].name);
+        s = msf_weights_read(w, full, next, table[i].ndim, table[i].shape);
+        *table[i].dst = next;
+        size_t numel = 1;
+        for (int d = 0; d < table[i].ndim; d++) numel *= (size_t)table[i].shape[d];
+        next += msf_align_up(numel * sizeof(float)) / sizeof(float);
+    }
+    // Any other tensor in the group means the config attributes do not describe
+    // these weights (e.g. a depth mismatch): refuse rather than guess.
+    for (int i = 0; !s && i < msf_weights_count(w); i++) {
+        const msf_weight_info *info = msf_weights_get_info(w, i);
+        if (strncmp(info->name, prefix, plen) || (slash && info->name[plen] != '/') || info->used) continue;
+        s = msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of a DiT with depth %d", info->name,
+                     msf_weights_path(w), c->depth);
+    }
+    free(table);
+    if (s) {
+        dit_free(m);
+        return msf_fail_context(s, "loading DiT");
+    }
+
+    size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) +
+                nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
+    s = msf_arena_init(&m->ws, ws);
+    if (s) {
+        dit_free(m);
+        return s;
+    }
+    m->max_batch = max_batch;
+    return MSF_OK;
+}
+
+void dit_free(dit_model *m) {
+    msf_aligned_free(m->params);
+    free(m->blocks);
+    msf_arena_free(&m->ws);
+    memset(m, 0, sizeof *m);
+}
+
+// -----------------------------------------------------------------------------
+// Forward pieces
+
+// Sinusoidal timestep frequencies as DiT computes them, in float32:
+// freqs_k = exp(-ln(10000) k / half); emb = [cos(t freqs), sin(t freqs)].
+static void timestep_frequencies(float *emb, const float *t, int n, int dim) {
+    int half = dim / 2;
+    const float neg_log_period = (float)-log(10000.0);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < half; k++) {
+            float freq = expf(neg_log_period * (float)k / (float)half);
+            float arg = t[i] * freq;
+            emb[(size_t)i * dim + k] = cosf(arg);
+            emb[(size_t)i * dim + half + k] = sinf(arg);
+        }
+}
+
+// x (n, C, H, W) -> patches (n*T, C*p*p), column order (c, pi, pj) as the
+// conv weight (D, C, p, p) flattens, rows (n, h, w): token index h*G + w.
+static void patchify(float *patches, const float *x, int n, int C, int H, int p) {
+    int G = H / p, K = C * p * p;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int h = 0; h < G; h++)
+            for (int w = 0; w < G; w++) {
+                float *row = patches + ((size_t)b * G * G + (size_t)h * G + w) * K;
+                for (int c = 0; c < C; c++)
+                    for (int pi = 0; pi < p; pi++)
+                        for (int pj = 0; pj < p; pj++)
+                            row[(c * p + pi) * p + pj] = x[(((size_t)b * C + c) * H + h * p + pi) * H + w * p + pj];
+            }
+}
+
+// tokens (n*T, p*p*C_out), element (pi*p + pj)*C_out + ch of token (h, w)
+// -> out[b, ch, h*p + pi, w*p + pj].
+static void unpatchify(float *out, const float *tokens, int n, int C_out, int H, int p) {
+    int G = H / p;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < C_out; ch++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < H; x++) {
+                    int h = y / p, pi = y % p, w = x / p, pj = x % p;
+                    const float *tok = tokens + ((size_t)b * G * G + (size_t)h * G + w) * p * p * C_out;
+                    out[(((size_t)b * C_out + ch) * H + y) * H + x] = tok[(pi * p + pj) * C_out + ch];
+                }
+}
+
+// h (n, T, D) = LN(x) * (1 + scale) + shift, with shift/scale rows (n, D) at
+// stride `mod_stride` floats per sample.
+static void norm_modulate(float *h, const float *x, const float *shift, const float *scale, int mod_stride, int n,
+                          int T, int D) {
+    nn_layer_norm(h, x, NULL, NULL, n * T, D, 1e-6f);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int t = 0; t < T; t++) {
+            float *row = h + ((size_t)b * T + t) * D;
+            const float *sh = shift + (size_t)b * mod_stride, *sc = scale + (size_t)b * mod_stride;
+            for (int d = 0; d < D; d++) row[d] = row[d] * (1.0f + sc[d]) + sh[d];
+        }
+}
+
+// x (n, T, D) += gate (n, D; stride mod_stride) * y (n, T, D).
+static void gated_add(float *x, const float *gate, const float *y, int mod_stride, int n, int T, int D) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int t = 0; t < T; t++) {
+            float *xr = x + ((size_t)b * T + t) * D;
+            const float *yr = y + ((size_t)b * T + t) * D, *g = gate + (size_t)b * mod_stride;
+            for (int d = 0; d < D; d++) xr[d] += g[d] * yr[d];
+        }
+}
+
+// -----------------------------------------------------------------------------
+
+msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n) {
+    const dit_config *c = &m->cfg;
+    if (n < 1 || n > m->max_batch)
+        return msf_fail(MSF_ERR_INVALID, "DiT forward: batch %d outside 1..%d (the batch the model was loaded for)",
+                        n, m->max_batch);
+    int classes = c->num_classes + c->has_null_class;
+    for (int i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= classes)
+            return msf_fail(MSF_ERR_INVALID, "DiT forward: label %lld of sample %d outside 0..%d", (long long)y[i], i,
+                            classes - 1);
+    const int D = c->hidden_size, T = dit_tokens(c), p = c->patch_size, H = c->input_size, NT = n * T;
+    const int heads = c->num_heads, M = c->mlp_hidden;
+    msf_arena *ws = &m->ws;
+    size_t mark = msf_arena_mark(ws);
+    size_t width = (size_t)(3 * D > M ? 3 * D : M);
+    if ((size_t)p * p * c->out_channels > width) width = (size_t)p * p * c->out_channels;
+    if ((size_t)p * p * c->in_channels > width) width = (size_t)p * p * c->in_channels;
+    float *xs = msf_arena_alloc(ws, (size_t)NT * D * sizeof(float));
+    float *hs = msf_arena_alloc(ws, (size_t)NT * D * sizeof(float));
+    float *att = msf_arena_alloc(ws, (size_t)NT * D * sizeof(float));
+    float *big = msf_arena_alloc(ws, (size_t)NT * width * sizeof(float));
+    float *mod = msf_arena_alloc(ws, (size_t)n * 6 * D * sizeof(float));
+    float *freq = msf_arena_alloc(ws, (size_t)n * c->freq_dim * sizeof(float));
+    float *temb = msf_arena_alloc(ws, (size_t)n * D * sizeof(float));
+    float *cond = msf_arena_alloc(ws, (size_t)n * D * sizeof(float));
+    float *silu_c = msf_arena_alloc(ws, (size_t)n * D * sizeof(float));
+    if (!xs || !hs || !att || !big || !mod || !freq || !temb || !cond || !silu_c) {
+        msf_arena_release(ws, mark);
+        return msf_fail_context(MSF_ERR_NOMEM, "DiT forward");
+    }
+
+    // 1. Patch embedding (a conv with kernel = stride = p, as a matmul) + pos_embed.
+    patchify(big, x, n, c->in_channels, H, p);
+    nn_linear(xs, big, m->patch_w, m->patch_b, NT, c->in_channels * p * p, D);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < NT; r++)
+        for (int d = 0; d < D; d++) xs[(size_t)r * D + d] += m->pos_embed[(size_t)(r % T) * D + d];
+
+    // 2-4. Conditioning c = t_emb + y_emb; every adaLN takes SiLU(c).
+    timestep_frequencies(freq, t, n, c->freq_dim);
+    nn_linear(temb, freq, m->t_w0, m->t_b0, n, c->freq_dim, D);
+    nn_silu(temb, temb, (size_t)n * D);
+    nn_linear(cond, temb, m->t_w2, m->t_b2, n, D, D);
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < D; d++) cond[(size_t)i * D + d] += m->y_table[(size_t)y[i] * D + d];
+    nn_silu(silu_c, cond, (size_t)n * D);
+
+    // 5. Blocks. mod holds (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp).
+    msf_status s = MSF_OK;
+    for (int l = 0; l < c->depth && !s; l++) {
+        const dit_block *b = &m->blocks[l];
+        nn_linear(mod, silu_c, b->ada_w, b->ada_b, n, D, 6 * D);
+        norm_modulate(hs, xs, mod, mod + D, 6 * D, n, T, D);
+        nn_linear(big, hs, b->qkv_w, b->qkv_b, NT, D, 3 * D);
+        s = nn_attention(att, big, n, T, heads, D / heads, ws);
+        if (s) break;
+        nn_linear(hs, att, b->proj_w, b->proj_b, NT, D, D);
+        gated_add(xs, mod + 2 * D, hs, 6 * D, n, T, D);
+        norm_modulate(hs, xs, mod + 3 * D, mod + 4 * D, 6 * D, n, T, D);
+        nn_linear(big, hs, b->fc1_w, b->fc1_b, NT, D, M);
+        nn_gelu_tanh(big, big, (size_t)NT * M);
+        nn_linear(att, big, b->fc2_w, b->fc2_b, NT, M, D);
+        gated_add(xs, mod + 5 * D, att, 6 * D, n, T, D);
+    }
+    if (s) {
+        msf_arena_release(ws, mark);
+        return msf_fail_context(s, "DiT forward");
+    }
+
+    // 6. Final layer: (shift, scale) -- shift first here -- then linear.
+    nn_linear(mod, silu_c, m->final_ada_w, m->final_ada_b, n, D, 2 * D);
+    norm_modulate(hs, xs, mod, mod + D, 2 * D, n, T, D);
+    int out_width = p * p * c->out_channels;
+    nn_linear(big, hs, m->final_w, m->final_b, NT, D, out_width);
+
+    // 7. Unpatchify.
+    unpatchify(out, big, n, c->out_channels, H, p);
+    msf_arena_release(ws, mark);
+    return MSF_OK;
+}

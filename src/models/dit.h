@@ -1,0 +1,81 @@
+// dit.h: the DiT network (Peebles & Xie, "Scalable Diffusion Models with
+// Transformers"), forward pass only, as in facebookresearch/DiT models.py.
+//
+// A model is a config plus pointers into one weight allocation, loaded from an
+// HDF5 weight file whose datasets are named by the official state_dict keys
+// (optionally under a group such as "base/"), and one workspace sized at load
+// for a maximum batch.
+#ifndef MSF_MODELS_DIT_H
+#define MSF_MODELS_DIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "io/weights.h"
+
+typedef struct {
+    int input_size;    // latent side H = W
+    int patch_size;    // p
+    int in_channels;   // C
+    int out_channels;  // 2C with learn_sigma, else C
+    int hidden_size;   // D
+    int depth;
+    int num_heads;
+    int mlp_hidden;    // D * mlp_ratio
+    int num_classes;   // without the null class
+    int has_null_class;  // class_dropout_prob > 0: label num_classes is "no class"
+    int learn_sigma;
+    int freq_dim;      // sinusoidal timestep embedding size (256)
+} dit_config;
+
+// Official configs by name ("DiT-XL/2", ..., "DiT-S/8") with ImageNet defaults
+// (input 32, 4 channels, 1000 classes, learn_sigma); MSF_ERR_NOT_FOUND if unknown.
+msf_status dit_config_named(dit_config *c, const char *name, int input_size);
+
+static inline int dit_grid(const dit_config *c) { return c->input_size / c->patch_size; }
+static inline int dit_tokens(const dit_config *c) { return dit_grid(c) * dit_grid(c); }
+
+// GFLOPs of one forward pass of one sample, counting a multiply-add as one
+// FLOP as DiT's Table 4 does (linear and attention matmuls, patch embedding,
+// the conditioning MLPs).
+double dit_gflops(const dit_config *c);
+
+typedef struct {
+    float *qkv_w, *qkv_b;    // (3D, D), (3D)
+    float *proj_w, *proj_b;  // (D, D), (D)
+    float *fc1_w, *fc1_b;    // (M, D), (M)
+    float *fc2_w, *fc2_b;    // (D, M), (D)
+    float *ada_w, *ada_b;    // (6D, D), (6D)
+} dit_block;
+
+typedef struct {
+    dit_config cfg;
+    float *params;  // one allocation; the pointers below point into it
+    size_t num_params;
+    float *patch_w, *patch_b;  // x_embedder.proj: (D, C, p, p), (D)
+    float *pos_embed;          // (T, D)
+    float *t_w0, *t_b0;        // t_embedder.mlp.0: (D, freq_dim), (D)
+    float *t_w2, *t_b2;        // t_embedder.mlp.2: (D, D), (D)
+    float *y_table;            // y_embedder.embedding_table: (classes [+1], D)
+    dit_block *blocks;
+    float *final_ada_w, *final_ada_b;  // (2D, D), (2D)
+    float *final_w, *final_b;          // (p*p*out, D), (p*p*out)
+    int max_batch;
+    msf_arena ws;
+} dit_model;
+
+// Read the config from the attributes of `group` (NULL or "" = the file root)
+// and every tensor under that group, checking each shape against the config.
+// A missing, mis-shaped or unexpected tensor is an error naming it.
+msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *group);
+msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch);
+void dit_free(dit_model *m);
+
+// out (n, out_channels, H, W) = DiT(x (n, C, H, W), t (n), y (n)), n <= max_batch.
+// t is the original diffusion step (0..999, may be fractional); y in
+// [0, num_classes], num_classes being the null class when the model has one.
+msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n);
+
+#endif
