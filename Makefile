@@ -99,10 +99,10 @@ $(BUILD)/tests/%: tests/%.c $(TEST_UTIL_SRC) tests/testutil.h $(CLI_LIB) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(CLI_LIB) $(LIB) $(CHECK_LIBS) $(LDLIBS_BASE)
 
-$(BUILD)/bench/%: bench/%.c $(LIB)
+$(BUILD)/bench/%: bench/%.c $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
 
 # Each suite runs from the repository root (golden files are read from tests/golden/).
 test: $(TEST_BIN) $(MSF)

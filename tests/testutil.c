@@ -72,6 +72,19 @@ float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, in
     return buf;
 }
 
+double *tu_golden_load_f64(msf_weights *g, const char *name, size_t *n) {
+    const msf_weight_info *info = msf_weights_find(g, name);
+    if (!info) ck_abort_msg("golden file %s has no dataset '%s'", msf_weights_path(g), name);
+    size_t count = 1;
+    for (int i = 0; i < info->ndim; i++) count *= (size_t)info->shape[i];
+    double *buf = malloc((count ? count : 1) * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
+    if (msf_weights_read_f64(g, name, buf, info->ndim, info->shape) != MSF_OK)
+        ck_abort_msg("reading golden dataset: %s", msf_error_message());
+    *n = count;
+    return buf;
+}
+
 int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name) {
     int64_t v = 0;
     if (msf_weights_attr_int(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());

@@ -41,6 +41,9 @@ msf_weights *tu_golden_open(const char *file);
 // the element count, and shape/ndim if non-NULL. Aborts the test if absent.
 float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, int64_t *shape);
 
+// The same in float64.
+double *tu_golden_load_f64(msf_weights *g, const char *name, size_t *n);
+
 // Integer attribute of a group (aborts if absent).
 int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name);
 double tu_golden_double(msf_weights *g, const char *obj, const char *name);

@@ -15,6 +15,11 @@ typedef struct {
     int (*run)(int argc, char **argv);
 } cli_command;
 
+// Re-execute once with OPENBLAS_CORETYPE set when OpenBLAS fell back to a
+// generic kernel on a CPU with AVX2 / AVX-512 (see blas_select.c). Call first
+// thing in main(); returns when nothing needs doing.
+void cli_select_blas_kernel(char **argv);
+
 // True if argv holds -h or --help.
 int cli_wants_help(int argc, char **argv);
 

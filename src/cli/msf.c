@@ -21,6 +21,8 @@ static const cli_command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
+char *openblas_get_config(void);
+
 static msf_log_level log_threshold = MSF_LOG_INFO;
 
 static void log_to_stderr(void *user, msf_log_level level, const char *message) {
@@ -51,13 +53,14 @@ int cli_fail(const char *command) {
 }
 
 int main(int argc, char **argv) {
+    cli_select_blas_kernel(argv);
     msf_set_log_callback(log_to_stderr, NULL);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) log_threshold = MSF_LOG_WARN;
         else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) log_threshold = MSF_LOG_DEBUG;
         else if (!strcmp(argv[i], "--version")) {
-            printf("msf %s (commit %s)\n", msf_version(), msf_git_commit());
+            printf("msf %s (commit %s)\nOpenBLAS: %s\n", msf_version(), msf_git_commit(), openblas_get_config());
             return 0;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             print_help(stdout);

@@ -66,8 +66,8 @@ msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const dif
     msf_status st = o->noise ? o->noise(o->noise_user, -1, first_sample, n, x)
                              : msf_diffusion_noise(o->seed, o->stage, -1, first_sample, n, xs, x);
     if (st) return st;
-    // Guided output channels: DiT's model_out[:, :3], or the eps channels.
-    int g = o->cfg_mode == DIFF_CFG_DIT3 ? (OC < 3 ? OC : 3) : C;
+    // Guided channels: eps channels 0..2 (dit3) or all eps channels.
+    int g = o->cfg_mode == DIFF_CFG_DIT3 && C > 3 ? 3 : C;
     const int K = s->num_steps;
     msf_progress_report(&o->progress, "sample", 0, K);
     for (int i = 0; i < K; i++) {

@@ -15,9 +15,11 @@
 typedef enum { DIFF_SAMPLER_DDPM = 0, DIFF_SAMPLER_DDIM = 1 } diff_sampler_kind;
 
 typedef enum {
-    // DiT's forward_with_cfg: guidance on output channels 0..2 only (a GLIDE
-    // leftover DiT kept; with fewer than 3 eps channels it reaches into the
-    // variance channels, exactly as DiT's slice model_out[:, :3] does).
+    // DiT's forward_with_cfg: guidance on eps channels 0..2 only (a GLIDE
+    // leftover DiT kept). With fewer than 3 eps channels DiT's slice
+    // model_out[:, :3] would reach into the variance channels; we guide only
+    // the eps channels there (so dit3 = all), as REFERENCE.md states the
+    // variance channels come unguided.
     DIFF_CFG_DIT3 = 0,
     DIFF_CFG_ALL = 1,  // standard: every eps channel, never the variance channels
 } diff_cfg_mode;

@@ -174,6 +174,16 @@ msf_status msf_weights_read(msf_weights *w, const char *name, float *dst, int nd
     return read_dataset(w, t, H5T_NATIVE_FLOAT, dst);
 }
 
+msf_status msf_weights_read_f64(msf_weights *w, const char *name, double *dst, int ndim, const int64_t *shape) {
+    msf_weight_info *t;
+    msf_status s = check_tensor(w, name, ndim, shape, &t);
+    if (s) return s;
+    if (strncmp(t->dtype, "float", 5) && strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
+        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has dtype %s, expected a number type", name, w->path,
+                        t->dtype);
+    return read_dataset(w, t, H5T_NATIVE_DOUBLE, dst);
+}
+
 msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const int64_t *shape, float **out) {
     *out = NULL;
     msf_weight_info *t;

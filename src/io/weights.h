@@ -45,6 +45,8 @@ const msf_weight_info *msf_weights_find(const msf_weights *w, const char *name);
 msf_status msf_weights_read(msf_weights *w, const char *name, float *dst, int ndim, const int64_t *shape);
 // As msf_weights_read into a new 64-byte aligned buffer (free with msf_aligned_free).
 msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const int64_t *shape, float **out);
+// As msf_weights_read in float64 (statistics, schedules: no rounding to float32).
+msf_status msf_weights_read_f64(msf_weights *w, const char *name, double *dst, int ndim, const int64_t *shape);
 // The same for int64 data (labels, timesteps); float datasets are rejected.
 msf_status msf_weights_read_i64(msf_weights *w, const char *name, int64_t *dst, int ndim, const int64_t *shape);
 

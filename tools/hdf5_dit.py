@@ -1,0 +1,94 @@
+"""hdf5_dit.py: read and write DiT weights in the msf HDF5 format.
+
+Schema (format_version 1), at the file root or under a group such as "base/":
+- one float32 dataset per state_dict key, named by the key, same shape
+  (e.g. "blocks.3.attn.qkv.weight" [3D, D], "pos_embed" [1, T, D]);
+- attributes on that root or group:
+    model="dit", format_version=1, input_size, patch_size, in_channels,
+    hidden_size, depth, num_heads, num_classes (without the null class),
+    learn_sigma (0/1), frequency_embedding_size=256 (all int64);
+    mlp_ratio, class_dropout_prob (float64); source (str, where the weights
+    came from).
+The label table has num_classes + (class_dropout_prob > 0) rows; the extra
+last row is the null class used for classifier-free guidance.
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference.dit import DiT, FREQUENCY_EMBEDDING_SIZE  # noqa: E402
+
+FORMAT_VERSION = 1
+INT_ATTRS = ("input_size", "patch_size", "in_channels", "hidden_size", "depth", "num_heads", "num_classes")
+FLOAT_ATTRS = ("mlp_ratio", "class_dropout_prob")
+
+
+def write_dit_group(g, state_dict, config, source):
+    """Write a state_dict and its config into an open h5py File or Group `g`."""
+    for key, value in state_dict.items():
+        a = value.detach().cpu().to(torch.float32).numpy() if torch.is_tensor(value) else np.asarray(value)
+        g.create_dataset(key, data=np.ascontiguousarray(a, dtype=np.float32))
+    g.attrs["model"] = "dit"
+    g.attrs["format_version"] = np.int64(FORMAT_VERSION)
+    for name in INT_ATTRS:
+        g.attrs[name] = np.int64(config[name])
+    g.attrs["learn_sigma"] = np.int64(1 if config["learn_sigma"] else 0)
+    for name in FLOAT_ATTRS:
+        g.attrs[name] = np.float64(config[name])
+    g.attrs["frequency_embedding_size"] = np.int64(FREQUENCY_EMBEDDING_SIZE)
+    g.attrs["source"] = str(source)
+
+
+def atomic_h5(path, fill):
+    """Create `path` by calling fill(h5py.File) on a temporary file in the same
+    directory and renaming it when complete; on any error nothing is left behind."""
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            fill(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_dit_h5(path, state_dict, config, group=None, source=""):
+    """Write one model to a new file `path`, at the root or under `group`."""
+    def fill(f):
+        write_dit_group(f.create_group(group) if group else f, state_dict, config, source)
+    atomic_h5(path, fill)
+
+
+def read_dit_group(g):
+    """(config dict, state_dict of float32 tensors) from an open h5py File or Group."""
+    a = g.attrs
+    if a.get("model") != "dit":
+        raise ValueError(f"{g.file.filename}:{g.name}: attribute model is {a.get('model')!r}, expected 'dit'")
+    if int(a.get("format_version", -1)) != FORMAT_VERSION:
+        raise ValueError(f"{g.file.filename}:{g.name}: format_version {a.get('format_version')}, "
+                         f"expected {FORMAT_VERSION}")
+    config = {name: int(a[name]) for name in INT_ATTRS}
+    config.update({name: float(a[name]) for name in FLOAT_ATTRS})
+    config["learn_sigma"] = bool(int(a["learn_sigma"]))
+    state = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            state[name] = torch.from_numpy(obj[()].astype(np.float32))
+    g.visititems(visit)
+    return config, state
+
+
+def load_reference_from_h5(path, group=None):
+    """The reference DiT (float32, eval mode) stored at the root or under `group` of `path`."""
+    with h5py.File(path, "r") as f:
+        config, state = read_dit_group(f[group] if group else f)
+    model = DiT(**config)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
