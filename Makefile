@@ -6,6 +6,7 @@
 #   make check-full full-size cross-checks against PyTorch (needs python3-torch; not in CI)
 #   make bench      operator benchmarks against raw OpenBLAS sgemm
 #   make deps       install the Debian packages (apt-get when root, else print the command)
+#   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy)
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -24,7 +25,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 # -std=c11 keeps GCC from contracting a*b+c into FMAs behind our back
 # (-ffp-contract=off stated anyway): the reference kernels must match PyTorch.
-OPT ?= -O2
+OPT ?= -O3
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) -g -fopenmp -ffp-contract=off \
                -Wall -Wextra -Wshadow -Wno-unused-parameter -Isrc -I.
 LDLIBS_BASE := -fopenmp $(PKG_LIBS) -lm
@@ -64,7 +65,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: all test check-full bench clean install deps golden
+.PHONY: all test check-full bench clean install deps deps-python golden
 all: $(LIB) $(MSF)
 
 $(BUILD)/obj/%.o: %.c
@@ -130,12 +131,16 @@ install: all
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libmsf.a
 	cd src && find core nn io -name '*.h' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/include/msf/{} \;
 
+# deps: what the build and `make test` need; deps-python: the Python tools
+# (converters, golden generators, check-full, the converter tests in make test).
 deps:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS); \
+	@$(call apt_install,$(DEB_PKGS))
+deps-python:
+	@$(call apt_install,$(DEB_PY_PKGS))
+apt_install = if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1); \
 	else \
-	  echo "run as root: apt-get update && apt-get install -y $(DEB_PKGS)"; \
-	  echo "for golden files and check-full also: apt-get install -y $(DEB_PY_PKGS)"; \
+	  echo "run as root: apt-get update && apt-get install -y $(1)"; \
 	fi
 
 clean:

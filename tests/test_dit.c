@@ -65,6 +65,45 @@ START_TEST(test_forward) {
 }
 END_TEST
 
+START_TEST(test_pos_embed_and_save) {
+    msf_weights *g = tu_golden_open(GOLDEN);
+    dit_model m;
+    load_model(&m, g, "sigma", 1);
+    const dit_config *c = &m.cfg;
+    size_t n = (size_t)dit_tokens(c) * c->hidden_size;
+    float *pe = malloc(n * sizeof *pe);
+    dit_pos_embed(pe, c->hidden_size, dit_grid(c));
+    ck_assert(tu_expect_close("pos_embed vs DiT's numpy table", pe, m.pos_embed, n, 1e-7));
+    free(pe);
+
+    // Saved weights load back identically.
+    char path[] = "/tmp/msf_dit_save_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(dit_save(&m, path, "test"), MSF_OK);
+    msf_weights *w;
+    ck_assert_int_eq(msf_weights_open(&w, path), MSF_OK);
+    dit_model back;
+    load_model(&back, w, NULL, 1);
+    ck_assert_uint_eq(back.num_params, m.num_params);
+    ck_assert(memcmp(back.params, m.params, m.num_params * sizeof(float)) == 0);
+    dit_free(&back);
+    msf_weights_close(w);
+    unlink(path);
+
+    // Random init: deterministic, finite, with the sin-cos table.
+    dit_model r1, r2;
+    ck_assert_int_eq(dit_init_random(&r1, c, 7, 0.02f, 1), MSF_OK);
+    ck_assert_int_eq(dit_init_random(&r2, c, 7, 0.02f, 1), MSF_OK);
+    ck_assert(memcmp(r1.params, r2.params, r1.num_params * sizeof(float)) == 0);
+    ck_assert(memcmp(r1.pos_embed, m.pos_embed, n * sizeof(float)) == 0);
+    dit_free(&r1), dit_free(&r2);
+    dit_free(&m);
+    msf_weights_close(g);
+}
+END_TEST
+
 START_TEST(test_config_and_flops) {
     msf_weights *g = tu_golden_open(GOLDEN);
     dit_config c;
@@ -339,6 +378,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_forward);
     tcase_add_test(tc, test_config_and_flops);
+    tcase_add_test(tc, test_pos_embed_and_save);
     tcase_add_test(tc, test_trajectories);
     tcase_add_test(tc, test_sampling_independent_of_batch_and_threads);
     tcase_add_test(tc, test_loader_errors);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "io/h5write.h"
 #include "nn/nn.h"
 
 // -----------------------------------------------------------------------------
@@ -103,6 +105,12 @@ typedef struct {
     float **dst;
 } dit_tensor;
 
+static size_t dit_tensor_numel(const dit_tensor *t) {
+    size_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
+    return n;
+}
+
 static void add_tensor(dit_tensor *t, int *n, float **dst, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3,
                        const char *fmt, int index) {
     dit_tensor *e = &t[(*n)++];
@@ -159,48 +167,62 @@ static size_t dit_activation_floats(const dit_config *c, int n) {
            + 16 * 64;                       // alignment slack (one per buffer)
 }
 
-msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch) {
-    memset(m, 0, sizeof *m);
-    msf_status s = dit_config_read(&m->cfg, w, group);
-    if (s) return s;
+// Allocate weights (one block, laid out by the tensor table) and workspace
+// for config m->cfg; *table gets the table (caller frees).
+static msf_status dit_alloc(dit_model *m, int max_batch, dit_tensor **table_out, int *count) {
     const dit_config *c = &m->cfg;
     if (max_batch < 1) return msf_fail(MSF_ERR_INVALID, "DiT batch size %d must be at least 1", max_batch);
     m->blocks = calloc((size_t)c->depth, sizeof *m->blocks);
-    int cap = 12 + 10 * c->depth;
-    dit_tensor *table = calloc((size_t)cap, sizeof *table);
+    dit_tensor *table = calloc((size_t)(12 + 10 * c->depth), sizeof *table);
     if (!m->blocks || !table) {
         free(table);
-        dit_free(m);
-        return msf_fail(MSF_ERR_NOMEM, "out of memory loading a DiT of depth %d", c->depth);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory for a DiT of depth %d", c->depth);
     }
     int n = dit_tensor_table(m, table);
-
     size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < table[i].ndim; d++) numel *= (size_t)table[i].shape[d];
-        total += msf_align_up(numel * sizeof(float)) / sizeof(float);
-    }
+    for (int i = 0; i < n; i++) total += msf_align_up(dit_tensor_numel(&table[i]) * sizeof(float)) / sizeof(float);
     m->num_params = total;
     m->params = msf_aligned_alloc(total * sizeof(float));
     if (!m->params) {
         free(table);
-        dit_free(m);
         return msf_fail(MSF_ERR_NOMEM, "out of memory: DiT weights need %zu MB", total * 4 >> 20);
     }
+    float *next = m->params;
+    for (int i = 0; i < n; i++) {
+        *table[i].dst = next;
+        next += msf_align_up(dit_tensor_numel(&table[i]) * sizeof(float)) / sizeof(float);
+    }
+    size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) +
+                nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
+    msf_status s = msf_arena_init(&m->ws, ws);
+    if (s) {
+        free(table);
+        return s;
+    }
+    m->max_batch = max_batch;
+    *table_out = table;
+    *count = n;
+    return MSF_OK;
+}
 
+msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch) {
+    memset(m, 0, sizeof *m);
+    msf_status s = dit_config_read(&m->cfg, w, group);
+    if (s) return s;
+    dit_tensor *table = NULL;
+    int n = 0;
+    s = dit_alloc(m, max_batch, &table, &n);
+    if (s) {
+        dit_free(m);
+        return s;
+    }
     const char *prefix = group && *group ? group : "";
     size_t plen = strlen(prefix);
     int slash = plen && prefix[plen - 1] != '/';
-    float *next = m->params;
     for (int i = 0; i < n && !s; i++) {
         char full[192];
         snprintf(full, sizeof full, "%s%s%s", prefix, slash ? "/" : "", table[i].name);
-        s = msf_weights_read(w, full, next, table[i].ndim, table[i].shape);
-        *table[i].dst = next;
-        size_t numel = 1;
-        for (int d = 0; d < table[i].ndim; d++) numel *= (size_t)table[i].shape[d];
-        next += msf_align_up(numel * sizeof(float)) / sizeof(float);
+        s = msf_weights_read(w, full, *table[i].dst, table[i].ndim, table[i].shape);
     }
     // Any other tensor in the group means the config attributes do not describe
     // these weights (e.g. a depth mismatch): refuse rather than guess.
@@ -208,23 +230,85 @@ msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_bat
         const msf_weight_info *info = msf_weights_get_info(w, i);
         if (strncmp(info->name, prefix, plen) || (slash && info->name[plen] != '/') || info->used) continue;
         s = msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of a DiT with depth %d", info->name,
-                     msf_weights_path(w), c->depth);
+                     msf_weights_path(w), m->cfg.depth);
     }
     free(table);
     if (s) {
         dit_free(m);
         return msf_fail_context(s, "loading DiT");
     }
+    return MSF_OK;
+}
 
-    size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) +
-                nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
-    s = msf_arena_init(&m->ws, ws);
+void dit_pos_embed(float *out, int D, int G) {
+    // Row-major token (i, j) = i*G + j; dims [0, D/2) encode the column j,
+    // [D/2, D) the row i; each half is [sin(pos w_k), cos(pos w_k)] with
+    // w_k = 10000^(-k / (D/4)), computed in float64 as DiT's numpy code does.
+    int quarter = D / 4;
+    for (int i = 0; i < G; i++)
+        for (int j = 0; j < G; j++) {
+            float *row = out + ((size_t)i * G + j) * D;
+            for (int half = 0; half < 2; half++) {
+                double pos = half == 0 ? j : i;
+                for (int k = 0; k < quarter; k++) {
+                    double omega = 1.0 / pow(10000.0, (double)k / quarter);
+                    row[half * 2 * quarter + k] = (float)sin(pos * omega);
+                    row[half * 2 * quarter + quarter + k] = (float)cos(pos * omega);
+                }
+            }
+        }
+}
+
+msf_status dit_init_random(dit_model *m, const dit_config *c, uint64_t seed, float scale, int max_batch) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *c;
+    if (c->hidden_size % 4 || c->input_size % c->patch_size || c->hidden_size % c->num_heads)
+        return msf_fail(MSF_ERR_INVALID, "inconsistent DiT config for random weights");
+    dit_tensor *table = NULL;
+    int n = 0;
+    msf_status s = dit_alloc(m, max_batch, &table, &n);
+    for (int i = 0; i < n && !s; i++) {
+        size_t numel = dit_tensor_numel(&table[i]);
+        msf_rng_key key = {.seed = seed, .stream = (uint64_t)i};
+        s = msf_rng_normal(*table[i].dst, numel, key, 0);
+        for (size_t e = 0; e < numel; e++) (*table[i].dst)[e] *= scale;
+    }
+    if (!s) dit_pos_embed(m->pos_embed, c->hidden_size, dit_grid(c));
+    free(table);
+    if (s) dit_free(m);
+    return s;
+}
+
+msf_status dit_save(dit_model *m, const char *path, const char *source) {
+    const dit_config *c = &m->cfg;
+    dit_tensor *table = calloc((size_t)(12 + 10 * c->depth), sizeof *table);
+    if (!table) return msf_fail(MSF_ERR_NOMEM, "out of memory saving %s", path);
+    int n = dit_tensor_table(m, table);
+    msf_h5_writer *w;
+    msf_status s = msf_h5_create(&w, path);
     if (s) {
-        dit_free(m);
+        free(table);
         return s;
     }
-    m->max_batch = max_batch;
-    return MSF_OK;
+    static const char *ints[] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
+                                 "num_heads",  "num_classes", "learn_sigma", "frequency_embedding_size",
+                                 "format_version"};
+    int64_t vals[] = {c->input_size, c->patch_size, c->in_channels, c->hidden_size, c->depth,
+                      c->num_heads,  c->num_classes, c->learn_sigma, c->freq_dim, 1};
+    for (int i = 0; !s && i < 10; i++) s = msf_h5_attr_int(w, NULL, ints[i], vals[i]);
+    if (!s) s = msf_h5_attr_string(w, NULL, "model", "dit");
+    if (!s) s = msf_h5_attr_string(w, NULL, "source", source);
+    if (!s) s = msf_h5_attr_double(w, NULL, "mlp_ratio", (double)c->mlp_hidden / c->hidden_size);
+    // Only whether a null class exists is known; DiT trains with 0.1.
+    if (!s) s = msf_h5_attr_double(w, NULL, "class_dropout_prob", c->has_null_class ? 0.1 : 0.0);
+    for (int i = 0; !s && i < n; i++)
+        s = msf_h5_write_f32(w, table[i].name, table[i].ndim, table[i].shape, *table[i].dst);
+    free(table);
+    if (s) {
+        msf_h5_abort(w);
+        return s;
+    }
+    return msf_h5_commit(w);
 }
 
 void dit_free(dit_model *m) {

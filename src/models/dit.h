@@ -73,6 +73,15 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
 msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch);
 void dit_free(dit_model *m);
 
+// A model of config c with random weights: every tensor from its own Philox
+// normal stream (seed, tensor index) times `scale`, pos_embed the fixed
+// sin-cos table. For benchmarks and cost measurements.
+msf_status dit_init_random(dit_model *m, const dit_config *c, uint64_t seed, float scale, int max_batch);
+// Write the model in the weight-file format (state_dict names, config attributes).
+msf_status dit_save(dit_model *m, const char *path, const char *source);
+// DiT's 2-D sin-cos position table (T = G*G tokens, D dims) into out (T, D).
+void dit_pos_embed(float *out, int D, int G);
+
 // out (n, out_channels, H, W) = DiT(x (n, C, H, W), t (n), y (n)), n <= max_batch.
 // t is the original diffusion step (0..999, may be fractional); y in
 // [0, num_classes], num_classes being the null class when the model has one.
