@@ -45,7 +45,7 @@ endif
 
 ALL_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c eval/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c src/msf/*.c eval/*.c))
 CLI_MAIN := src/cli/msf.c
 CLI_SRC := $(filter-out $(CLI_MAIN),$(sort $(wildcard src/cli/*.c)))
 TEST_UTIL_SRC := tests/testutil.c
@@ -129,7 +129,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/msf
 	install -m 755 bin/msf $(DESTDIR)$(PREFIX)/bin/msf
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libmsf.a
-	cd src && find core nn io -name '*.h' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/include/msf/{} \;
+	cd src && find core nn io models diffusion msf -name '*.h' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/include/msf/{} \;
 
 # deps: what the build and `make test` need; deps-python: the Python tools
 # (converters, golden generators, check-full, the converter tests in make test).

@@ -1,25 +1,74 @@
 // cmd_flops.c: `msf flops`, the cost of a DiT forward pass and of a sampling run.
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "io/weights.h"
 #include "models/dit.h"
+#include "msf/msf_model.h"
 
 const char cmd_flops_usage[] =
     "usage: msf flops (--weights W.h5 [--group G] | --model DiT-XL/2 [--input-size 32])\n"
-    "                 [--steps N] [--cfg-scale S]\n\n"
+    "                 [--steps N] [--cfg-scale S]\n"
+    "       msf flops --weights MSF.h5 [--base-steps N] [--residual-steps N]\n"
+    "                 [--base-cfg-scale S] [--residual-cfg-scale S] [--compare DiT-XL/2]\n\n"
     "Print the GFLOPs of one DiT forward pass per sample, counting one\n"
     "multiply-add as one FLOP as DiT's Table 4 does (matmuls of the linear\n"
     "layers and attention, patch embedding, conditioning MLPs). With --steps,\n"
     "also the cost per sample of a sampling run: steps x forward x 2 when\n"
     "guidance doubles the batch (--cfg-scale > 1).\n"
-    "--input-size is the latent side (32 for 256px images, 64 for 512px).\n";
+    "--input-size is the latent side (32 for 256px images, 64 for 512px).\n"
+    "For an MSF model: GFLOPs per forward of each stage, the cost per sample\n"
+    "of a run (each stage: steps x forward x guidance factor; steps default to\n"
+    "--steps, guidance to --cfg-scale), and the ratio to a DiT at the full\n"
+    "resolution with the same steps and guidance as the base stage: by default\n"
+    "the base stage's architecture, or --compare NAME (an official config).\n";
+
+static int flops_msf(const char *weights, long base_steps, long residual_steps, double base_cfg,
+                     double residual_cfg, const char *compare) {
+    msf_weights *w;
+    if (msf_weights_open(&w, weights)) return cli_fail("flops");
+    msf_model m = {0};
+    msf_status s = msf_model_load(&m, w, 1);
+    msf_weights_close(w);
+    if (s) return cli_fail("flops");
+    char spec[MSF_MAX_LEVELS][16];
+    msf_stage_opts st[MSF_MAX_LEVELS];
+    for (int k = 0; k < m.num_stages; k++) {
+        snprintf(spec[k], sizeof spec[k], "%ld", k == 0 ? base_steps : residual_steps);
+        st[k] = (msf_stage_opts){.steps = spec[k], .cfg_scale = (float)(k == 0 ? base_cfg : residual_cfg)};
+    }
+    double per_stage[MSF_MAX_LEVELS], total = msf_sample_gflops(&m, st, per_stage);
+    for (int k = 0; k < m.num_stages; k++) {
+        const dit_config *c = &m.stage[k].cfg;
+        printf("stage %-10s DiT depth %d hidden %d patch %d on %dx%dx%d: %.2f GFLOPs per forward; "
+               "%s steps, cfg %.3g: %.1f GFLOPs per sample\n",
+               m.group[k], c->depth, c->hidden_size, c->patch_size, c->in_channels, c->input_size, c->input_size,
+               dit_gflops(c), spec[k], st[k].cfg_scale, per_stage[k]);
+    }
+    printf("MSF total: %.1f GFLOPs per sample\n", total);
+    dit_config ref = m.stage[0].cfg;
+    if (compare && dit_config_named(&ref, compare, m.size)) {
+        msf_model_free(&m);
+        return cli_fail("flops");
+    }
+    ref.input_size = m.size;
+    ref.in_channels = m.channels;
+    ref.out_channels = ref.learn_sigma ? 2 * m.channels : m.channels;
+    double dit = (double)base_steps * dit_gflops(&ref) * (base_cfg > 1.0 ? 2 : 1);
+    printf("DiT depth %d hidden %d patch %d on %dx%dx%d, %ld steps, cfg %.3g: %.1f GFLOPs per sample; "
+           "DiT / MSF = %.2fx\n",
+           ref.depth, ref.hidden_size, ref.patch_size, ref.in_channels, ref.input_size, ref.input_size, base_steps,
+           base_cfg, dit, dit / total);
+    msf_model_free(&m);
+    return 0;
+}
 
 int cmd_flops(int argc, char **argv) {
-    const char *weights = NULL, *group = NULL, *name = NULL;
-    long input_size = 32, steps = 0;
-    double cfg_scale = 1.0;
+    const char *weights = NULL, *group = NULL, *name = NULL, *compare = NULL;
+    long input_size = 32, steps = 0, base_steps = -1, residual_steps = -1;
+    double cfg_scale = 1.0, base_cfg = NAN, residual_cfg = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -33,6 +82,11 @@ int cmd_flops(int argc, char **argv) {
         else if (!strcmp(a, "--input-size")) ok = cli_parse_long("flops", a, v, 1, 4096, &input_size);
         else if (!strcmp(a, "--steps")) ok = cli_parse_long("flops", a, v, 1, 100000, &steps);
         else if (!strcmp(a, "--cfg-scale")) ok = cli_parse_double("flops", a, v, &cfg_scale);
+        else if (!strcmp(a, "--base-steps")) ok = cli_parse_long("flops", a, v, 1, 100000, &base_steps);
+        else if (!strcmp(a, "--residual-steps")) ok = cli_parse_long("flops", a, v, 1, 100000, &residual_steps);
+        else if (!strcmp(a, "--base-cfg-scale")) ok = cli_parse_double("flops", a, v, &base_cfg);
+        else if (!strcmp(a, "--residual-cfg-scale")) ok = cli_parse_double("flops", a, v, &residual_cfg);
+        else if (!strcmp(a, "--compare")) compare = v;
         else {
             fprintf(stderr, "msf flops: unknown option '%s'\n\n%s", a, cmd_flops_usage);
             return 2;
@@ -48,6 +102,13 @@ int cmd_flops(int argc, char **argv) {
     if (weights) {
         msf_weights *w;
         if (msf_weights_open(&w, weights)) return cli_fail("flops");
+        if (msf_weights_is_msf(w)) {
+            msf_weights_close(w);
+            long st = steps ? steps : 250;
+            return flops_msf(weights, base_steps > 0 ? base_steps : st, residual_steps > 0 ? residual_steps : st,
+                             isnan(base_cfg) ? cfg_scale : base_cfg, isnan(residual_cfg) ? cfg_scale : residual_cfg,
+                             compare);
+        }
         msf_status s = dit_config_read(&c, w, group);
         msf_weights_close(w);
         if (s) return cli_fail("flops");

@@ -12,7 +12,7 @@
 #include "models/dit.h"
 
 const char cmd_forward_usage[] =
-    "usage: msf forward --weights W.h5 --in IN.h5 --out OUT.h5 [--group G] [--batch B]\n\n"
+    "usage: msf forward --weights W.h5 --in IN.h5 --out OUT.h5 [--group G | --stage S] [--batch B]\n\n"
     "Run one DiT forward pass on the datasets of IN.h5:\n"
     "  x  float32 [N, C, H, W]   the noisy input\n"
     "  t  int64 or float [N]     the original diffusion step (0..999)\n"
@@ -20,7 +20,10 @@ const char cmd_forward_usage[] =
     "and write the network output [N, out_channels, H, W] to dataset `out` of\n"
     "OUT.h5 (written to a temporary name, then renamed).\n\n"
     "  --weights W.h5  DiT weights (see `msf info`)\n"
-    "  --group G       read the model from group G of the weight file (e.g. base)\n"
+    "  --group G       read the model from group G of the weight file\n"
+    "  --stage S       MSF weights: run stage S (base, residual, or residual1..\n"
+    "                  for more levels); a residual stage takes x = concat(noisy\n"
+    "                  residual, U(base)) with 2C channels\n"
     "  --batch B       samples per forward call (default 8)\n";
 
 int cmd_forward(int argc, char **argv) {
@@ -35,7 +38,7 @@ int cmd_forward(int argc, char **argv) {
         if (!strcmp(a, "--weights")) weights = v;
         else if (!strcmp(a, "--in")) in = v;
         else if (!strcmp(a, "--out")) out_path = v;
-        else if (!strcmp(a, "--group")) group = v;
+        else if (!strcmp(a, "--group") || !strcmp(a, "--stage")) group = v;
         else if (!strcmp(a, "--batch")) {
             if (!cli_parse_long("forward", a, v, 1, 4096, &batch)) return 2;
         } else {

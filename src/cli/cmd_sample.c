@@ -1,5 +1,6 @@
 // cmd_sample.c: `msf sample`, class-conditional sampling from a DiT as DiT's
-// sample.py / sample_ddp.py do it, with keyed noise (or replayed noise).
+// sample.py / sample_ddp.py do it, or from an MSF model stage by stage, with
+// keyed noise (or replayed noise).
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -13,13 +14,16 @@
 #include "io/h5write.h"
 #include "io/weights.h"
 #include "models/dit.h"
+#include "msf/msf_model.h"
 
 const char cmd_sample_usage[] =
     "usage: msf sample --weights W.h5 --out OUT.h5 [options]\n\n"
-    "Sample latents from a class-conditional DiT and write them to dataset\n"
-    "`latents` [N, C, H, W] of OUT.h5, the labels to `labels` [N], and the full\n"
-    "sampling config as attributes. Sample i's noise is a pure function of\n"
-    "(seed, i, step): results do not depend on --batch or the thread count.\n\n"
+    "Sample latents from a class-conditional DiT, or from an MSF model (base\n"
+    "first, then each residual level), and write them to dataset `latents`\n"
+    "[N, C, H, W] of OUT.h5, the labels to `labels` [N] (MSF: also `base` and\n"
+    "`residual`), and the full sampling config as attributes. Sample i's noise\n"
+    "is a pure function of (seed, i, stage, step): results do not depend on\n"
+    "--batch or the thread count.\n\n"
     "  --num N              samples (default 8)\n"
     "  --seed S             seed (default 0)\n"
     "  --first-index I      global index of the first sample (default 0), to\n"
@@ -28,53 +32,100 @@ const char cmd_sample_usage[] =
     "  --sampler ddpm|ddim  reverse step (default ddpm)\n"
     "  --eta E              DDIM eta (default 0)\n"
     "  --cfg-scale S        classifier-free guidance scale; <= 1 means none (default 1.5)\n"
-    "  --cfg-mode dit3|all  dit3: DiT's, guidance on output channels 0..2 only;\n"
+    "  --cfg-mode dit3|all  dit3: DiT's, guidance on eps channels 0..2 only;\n"
     "                       all: every eps channel (default dit3)\n"
     "  --variance V         learned_range (default with learned sigma),\n"
     "                       fixed_small, fixed_large (default without)\n"
     "  --labels 1,4,7       the labels, one per sample\n"
     "  --label-mode M       uniform (default: drawn from the seed) or balanced (i mod classes)\n"
     "  --batch B            samples per network call (default 8)\n"
-    "  --group G            read the model from group G of the weight file\n"
+    "  --group G            read a DiT from group G of the weight file\n"
     "  --noise-file F.h5    replay noise: x_T [N, C, H, W] and z [steps, M, C, H, W],\n"
     "                       z[i] drawn at the i-th step taken; M = N, or 2N as DiT\n"
-    "                       draws for the guided batch (only the first N rows used)\n";
+    "                       draws for the guided batch (only the first N rows used).\n"
+    "                       For MSF one pair per stage: base/x_T, base/z, residual/...\n\n"
+    "MSF models: the options above set every stage; these override one stage\n"
+    "(the residual ones apply to every residual level):\n"
+    "  --base-steps, --base-sampler, --base-eta, --base-cfg-scale, --base-cfg-mode\n"
+    "  --residual-steps, --residual-sampler, --residual-eta, --residual-cfg-scale,\n"
+    "  --residual-cfg-mode\n"
+    "  --residual-start noise|T   pure noise (default), or start at original step T\n"
+    "                       from the forward-noised zero residual (truncated start)\n";
 
 // -----------------------------------------------------------------------------
+// Options
 
 typedef struct {
-    dit_model *model;
-} dit_denoiser_ctx;
+    const char *steps, *sampler, *cfg_mode, *eta, *cfg_scale;  // NULL = inherit
+} stage_args;
 
-static msf_status dit_denoise(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
-                              int64_t first_sample) {
-    (void)first_sample;
-    return dit_forward(((dit_denoiser_ctx *)user)->model, out, x, t, y, m);
+typedef struct {
+    const char *weights, *out, *group, *noise, *labels, *label_mode, *variance;
+    long num, batch;
+    unsigned long long seed, first_index;
+    stage_args all, base, residual;
+    const char *residual_start;
+} sample_args;
+
+static int parse_args(int argc, char **argv, sample_args *a) {
+    *a = (sample_args){.label_mode = "uniform", .num = 8, .batch = 8,
+                       .all = {.steps = "250", .sampler = "ddpm", .cfg_mode = "dit3", .eta = "0", .cfg_scale = "1.5"}};
+    struct {
+        const char *name;
+        const char **dst;
+    } strings[] = {{"--weights", &a->weights}, {"--out", &a->out}, {"--group", &a->group},
+                   {"--noise-file", &a->noise}, {"--labels", &a->labels}, {"--label-mode", &a->label_mode},
+                   {"--variance", &a->variance}, {"--residual-start", &a->residual_start},
+                   {"--steps", &a->all.steps}, {"--sampler", &a->all.sampler}, {"--cfg-mode", &a->all.cfg_mode},
+                   {"--eta", &a->all.eta}, {"--cfg-scale", &a->all.cfg_scale},
+                   {"--base-steps", &a->base.steps}, {"--base-sampler", &a->base.sampler},
+                   {"--base-cfg-mode", &a->base.cfg_mode}, {"--base-eta", &a->base.eta},
+                   {"--base-cfg-scale", &a->base.cfg_scale}, {"--residual-steps", &a->residual.steps},
+                   {"--residual-sampler", &a->residual.sampler}, {"--residual-cfg-mode", &a->residual.cfg_mode},
+                   {"--residual-eta", &a->residual.eta}, {"--residual-cfg-scale", &a->residual.cfg_scale}};
+    for (int i = 1; i < argc; i += 2) {
+        const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "msf sample: %s needs a value\n\n%s", opt, cmd_sample_usage);
+            return 0;
+        }
+        int ok = 1, known = 0;
+        for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++)
+            if (!strcmp(opt, strings[k].name)) *strings[k].dst = v, known = 1;
+        if (known) continue;
+        if (!strcmp(opt, "--num")) ok = cli_parse_long("sample", opt, v, 1, 100000000, &a->num);
+        else if (!strcmp(opt, "--batch")) ok = cli_parse_long("sample", opt, v, 1, 4096, &a->batch);
+        else if (!strcmp(opt, "--seed")) ok = cli_parse_u64("sample", opt, v, &a->seed);
+        else if (!strcmp(opt, "--first-index")) ok = cli_parse_u64("sample", opt, v, &a->first_index);
+        else {
+            fprintf(stderr, "msf sample: unknown option '%s'\n\n%s", opt, cmd_sample_usage);
+            return 0;
+        }
+        if (!ok) return 0;
+    }
+    if (!a->weights || !a->out) {
+        fputs(cmd_sample_usage, stderr);
+        return 0;
+    }
+    return 1;
 }
 
-typedef struct {
-    const float *x_T, *z;  // whole arrays from the noise file
-    int64_t num, rows;     // samples in the file, rows per step of z (N or 2N)
-    size_t numel;          // C*H*W
-} replay_noise;
-
-static msf_status replay(void *user, int step, int64_t first, int n, float *out) {
-    const replay_noise *r = user;
-    const float *src = step < 0 ? r->x_T + (size_t)first * r->numel
-                                : r->z + ((size_t)step * r->rows + (size_t)first) * r->numel;
-    memcpy(out, src, (size_t)n * r->numel * sizeof *out);
-    return MSF_OK;
-}
-
-typedef struct {
-    cli_progress_bar bar;
-    int64_t done_before, total;
-} sample_progress;
-
-static void on_step(void *user, const char *label, int64_t done, int64_t total) {
-    sample_progress *p = user;
-    msf_progress inner = cli_progress_bar_callback(&p->bar);
-    inner.fn(inner.user, "sample steps", p->done_before + done, p->total);
+// Resolve one stage's options: its own, else the shared ones.
+static int stage_options(const stage_args *own, const stage_args *all, diff_sample_opts *o, const char **steps,
+                         const char *which) {
+    const char *sampler = own->sampler ? own->sampler : all->sampler;
+    const char *mode = own->cfg_mode ? own->cfg_mode : all->cfg_mode;
+    const char *eta = own->eta ? own->eta : all->eta, *scale = own->cfg_scale ? own->cfg_scale : all->cfg_scale;
+    *steps = own->steps ? own->steps : all->steps;
+    double e, sc;
+    if (!cli_parse_double("sample", which, eta, &e) || !cli_parse_double("sample", which, scale, &sc)) return 0;
+    if (diff_sampler_parse(sampler, &o->sampler) || diff_cfg_mode_parse(mode, &o->cfg_mode)) {
+        fprintf(stderr, "msf sample: %s\n", msf_error_message());
+        return 0;
+    }
+    o->eta = (float)e;
+    o->cfg_scale = (float)sc;
+    return 1;
 }
 
 // "1,4,7" -> labels; returns the count or -1.
@@ -97,82 +148,207 @@ static int64_t parse_labels(const char *text, int64_t **out) {
     return n;
 }
 
-int cmd_sample(int argc, char **argv) {
-    const char *weights = NULL, *out_path = NULL, *steps = "250", *group = NULL, *noise_path = NULL;
-    const char *labels_text = NULL, *sampler_name = "ddpm", *cfg_mode_name = "dit3", *variance_name = NULL;
-    const char *label_mode_name = "uniform";
-    long num = 8, batch = 8;
-    unsigned long long seed = 0, first_index = 0;
-    double cfg_scale = 1.5, eta = 0.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "msf sample: %s needs a value\n\n%s", a, cmd_sample_usage);
-            return 2;
+static msf_status make_labels(const sample_args *a, int num_classes, int64_t *labels, const char **mode_name) {
+    if (a->labels) {
+        int64_t *given = NULL;
+        int64_t count = parse_labels(a->labels, &given);
+        if (count != a->num) {
+            free(given);
+            return msf_fail(MSF_ERR_INVALID, "--labels: expected %ld comma-separated labels (one per sample), got '%s'",
+                            a->num, a->labels);
         }
-        int ok = 1;
-        if (!strcmp(a, "--weights")) weights = v;
-        else if (!strcmp(a, "--out")) out_path = v;
-        else if (!strcmp(a, "--steps")) steps = v;
-        else if (!strcmp(a, "--group")) group = v;
-        else if (!strcmp(a, "--noise-file")) noise_path = v;
-        else if (!strcmp(a, "--labels")) labels_text = v;
-        else if (!strcmp(a, "--label-mode")) label_mode_name = v;
-        else if (!strcmp(a, "--sampler")) sampler_name = v;
-        else if (!strcmp(a, "--cfg-mode")) cfg_mode_name = v;
-        else if (!strcmp(a, "--variance")) variance_name = v;
-        else if (!strcmp(a, "--num")) ok = cli_parse_long("sample", a, v, 1, 100000000, &num);
-        else if (!strcmp(a, "--batch")) ok = cli_parse_long("sample", a, v, 1, 4096, &batch);
-        else if (!strcmp(a, "--seed")) ok = cli_parse_u64("sample", a, v, &seed);
-        else if (!strcmp(a, "--first-index")) ok = cli_parse_u64("sample", a, v, &first_index);
-        else if (!strcmp(a, "--cfg-scale")) ok = cli_parse_double("sample", a, v, &cfg_scale);
-        else if (!strcmp(a, "--eta")) ok = cli_parse_double("sample", a, v, &eta);
-        else {
-            fprintf(stderr, "msf sample: unknown option '%s'\n\n%s", a, cmd_sample_usage);
-            return 2;
-        }
-        if (!ok) return 2;
-        i++;
+        for (int64_t i = 0; i < count; i++)
+            if (given[i] < 0 || given[i] >= num_classes) {
+                msf_status s = msf_fail(MSF_ERR_INVALID, "--labels: label %lld outside 0..%d", (long long)given[i],
+                                        num_classes - 1);
+                free(given);
+                return s;
+            }
+        memcpy(labels, given, (size_t)count * sizeof *labels);
+        free(given);
+        *mode_name = "given";
+        return MSF_OK;
     }
-    if (!weights || !out_path) {
-        fputs(cmd_sample_usage, stderr);
-        return 2;
-    }
-    diff_sample_opts opts = {.eta = (float)eta, .cfg_scale = (float)cfg_scale, .seed = seed};
-    diff_label_mode label_mode;
-    if (diff_sampler_parse(sampler_name, &opts.sampler) || diff_cfg_mode_parse(cfg_mode_name, &opts.cfg_mode) ||
-        diff_label_mode_parse(label_mode_name, &label_mode)) {
-        fprintf(stderr, "msf sample: %s\n", msf_error_message());
-        return 2;
-    }
+    diff_label_mode mode;
+    msf_status s = diff_label_mode_parse(a->label_mode, &mode);
+    if (s) return s;
+    *mode_name = a->label_mode;
+    return diff_sample_labels(labels, mode, a->seed, (int64_t)a->first_index, (int)a->num, num_classes);
+}
 
-    msf_weights *wf = NULL, *nf = NULL;
+// -----------------------------------------------------------------------------
+// Replayed noise: x_T and z of one stage, read whole.
+
+typedef struct {
+    float *x_T, *z;
+    int64_t rows, steps;  // rows per step of z (N or 2N), steps in the file
+    size_t numel;         // C*h*w
+} replay_noise;
+
+static msf_status replay_load(replay_noise *r, msf_weights *f, const char *group, int64_t N, int steps, int C,
+                              int side) {
+    char xn[64], zn[64];
+    snprintf(xn, sizeof xn, "%s%sx_T", group ? group : "", group ? "/" : "");
+    snprintf(zn, sizeof zn, "%s%sz", group ? group : "", group ? "/" : "");
+    const msf_weight_info *zi = msf_weights_find(f, zn);
+    int64_t rows = zi && zi->ndim == 5 ? zi->shape[1] : -1;
+    if (rows != N && rows != 2 * N)
+        return msf_fail(MSF_ERR_SHAPE, "%s: %s must be [%d, %lld or %lld, %d, %d, %d]", msf_weights_path(f), zn, steps,
+                        (long long)N, (long long)(2 * N), C, side, side);
+    int64_t xs[4] = {N, C, side, side}, zs[5] = {steps, rows, C, side, side};
+    r->numel = (size_t)C * side * side;
+    r->rows = rows;
+    r->steps = steps;
+    msf_status s = msf_weights_load(f, xn, 4, xs, &r->x_T);
+    if (s) return s;
+    r->z = msf_aligned_alloc((size_t)steps * rows * r->numel * sizeof *r->z);
+    if (!r->z) return msf_fail(MSF_ERR_NOMEM, "out of memory for the noise of %s", msf_weights_path(f));
+    return msf_weights_read(f, zn, r->z, 5, zs);
+}
+
+static void replay_free(replay_noise *r) {
+    msf_aligned_free(r->x_T);
+    msf_aligned_free(r->z);
+}
+
+static void replay_copy(const replay_noise *r, int step, int64_t first, int n, float *out) {
+    const float *src = step < 0 ? r->x_T + (size_t)first * r->numel
+                                : r->z + ((size_t)step * r->rows + (size_t)first) * r->numel;
+    memcpy(out, src, (size_t)n * r->numel * sizeof *out);
+}
+
+static msf_status replay_dit(void *user, int step, int64_t first, int n, float *out) {
+    replay_copy(user, step, first, n, out);
+    return MSF_OK;
+}
+
+static msf_status replay_msf(void *user, int stage, int step, int64_t first, int n, float *out) {
+    replay_copy((replay_noise *)user + stage, step, first, n, out);
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Progress over all batches (and stages)
+
+typedef struct {
+    cli_progress_bar bar;
+    int64_t done_before, total;
+} sample_progress;
+
+static void on_step(void *user, const char *label, int64_t done, int64_t total) {
+    sample_progress *p = user;
+    msf_progress inner = cli_progress_bar_callback(&p->bar);
+    inner.fn(inner.user, "sample steps", p->done_before + done, p->total);
+    if (done == total) p->done_before += total;
+}
+
+// -----------------------------------------------------------------------------
+// Output
+
+typedef struct {
+    const float *latents, *base, *residual;
+    const int64_t *labels;
+    int C, H, base_side;
+} sample_result;
+
+static msf_status write_common(msf_h5_writer *w, const sample_args *a, const sample_result *r,
+                               const char *label_mode) {
+    int64_t N = a->num, ls[4] = {N, r->C, r->H, r->H}, ns[1] = {N};
+    msf_status s;
+    if ((s = msf_h5_write_f32(w, "latents", 4, ls, r->latents)) || (s = msf_h5_write_i64(w, "labels", 1, ns, r->labels)))
+        return s;
+    if (r->base) {
+        int64_t bs[4] = {N, r->C, r->base_side, r->base_side};
+        if ((s = msf_h5_write_f32(w, "base", 4, bs, r->base)) || (s = msf_h5_write_f32(w, "residual", 4, ls, r->residual)))
+            return s;
+    }
+    if ((s = msf_h5_attr_string(w, NULL, "weights", a->weights)) ||
+        (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)a->seed)) ||
+        (s = msf_h5_attr_int(w, NULL, "first_index", (int64_t)a->first_index)) ||
+        (s = msf_h5_attr_int(w, NULL, "num", N)) || (s = msf_h5_attr_string(w, NULL, "label_mode", label_mode)) ||
+        (s = msf_h5_attr_string(w, NULL, "noise", a->noise ? a->noise : "philox4x32-10")) ||
+        (s = msf_h5_attr_int(w, NULL, "batch", a->batch)) ||
+        (s = msf_h5_attr_int(w, NULL, "threads", omp_get_max_threads())) ||
+        (s = msf_h5_attr_string(w, NULL, "msf_version", msf_version())) ||
+        (s = msf_h5_attr_string(w, NULL, "git_commit", msf_git_commit())))
+        return s;
+    return MSF_OK;
+}
+
+// Attributes of one stage's sampling config, prefixed ("" for DiT, "base_", "residual_").
+static msf_status write_stage(msf_h5_writer *w, const char *prefix, const char *steps, int num_steps,
+                              const diff_sample_opts *o, diff_var_type var) {
+    char name[64];
+    msf_status s;
+#define ATTR(kind, key, value)                                    \
+    snprintf(name, sizeof name, "%s%s", prefix, key);             \
+    if ((s = msf_h5_attr_##kind(w, NULL, name, value))) return s;
+    ATTR(string, "steps", steps);
+    ATTR(int, "num_steps", num_steps);
+    ATTR(string, "sampler", diff_sampler_name(o->sampler));
+    ATTR(double, "eta", o->eta);
+    ATTR(double, "cfg_scale", o->cfg_scale);
+    ATTR(string, "cfg_mode", diff_cfg_mode_name(o->cfg_mode));
+    ATTR(string, "variance", diff_var_type_name(var));
+    ATTR(int, "start_t", o->start_t);
+#undef ATTR
+    return MSF_OK;
+}
+
+static int check_finite(const float *x, size_t count, size_t per_sample) {
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(x[i])) {
+            msf_fail(MSF_ERR_NUMERIC, "sample %zu has a non-finite value (NaN/Inf from the model?); nothing written",
+                     i / per_sample);
+            return 0;
+        }
+    return 1;
+}
+
+// -----------------------------------------------------------------------------
+// DiT
+
+typedef struct {
+    dit_model *model;
+} dit_denoiser_ctx;
+
+static msf_status dit_denoise(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
+                              int64_t first_sample) {
+    return dit_forward(((dit_denoiser_ctx *)user)->model, out, x, t, y, m);
+}
+
+static int run_dit(const sample_args *a, msf_weights *wf) {
     dit_model model = {0};
     diff_schedule sched = {0};
     int64_t *labels = NULL;
-    float *latents = NULL, *work = NULL, *x_T = NULL, *z = NULL;
-    msf_h5_writer *writer = NULL;
+    float *latents = NULL, *work = NULL;
+    msf_weights *nf = NULL;
     replay_noise rp = {0};
-    int rc = 1, guided = cfg_scale > 1.0;
+    msf_h5_writer *writer = NULL;
+    int rc = 1;
+    diff_sample_opts opts = {.seed = a->seed};
+    const char *steps, *label_mode;
+    if (!stage_options(&a->all, &a->all, &opts, &steps, "--cfg-scale/--eta")) return 2;
+    int guided = opts.cfg_scale > 1.0f;
 
     dit_config cfg;
-    if (msf_weights_open(&wf, weights) || dit_config_read(&cfg, wf, group)) goto done;
+    if (dit_config_read(&cfg, wf, a->group)) goto done;
     diff_var_type var = cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
-    if (variance_name && diff_var_type_parse(variance_name, &var)) goto done;
+    if (a->variance && diff_var_type_parse(a->variance, &var)) goto done;
     if (cfg.learn_sigma != (var == DIFF_VAR_LEARNED_RANGE)) {
         msf_fail(MSF_ERR_INVALID, "--variance %s needs a model %s learned sigma", diff_var_type_name(var),
                  cfg.learn_sigma ? "without" : "with");
         goto done;
     }
     if (guided && !cfg.has_null_class) {
-        msf_fail(MSF_ERR_INVALID, "%s has no null class (class_dropout_prob = 0): use --cfg-scale 1", weights);
+        msf_fail(MSF_ERR_INVALID, "%s has no null class (class_dropout_prob = 0): use --cfg-scale 1", a->weights);
         goto done;
     }
-    if (dit_load(&model, wf, group, (int)(guided ? 2 * batch : batch)) ||
+    if (dit_load(&model, wf, a->group, (int)(guided ? 2 * a->batch : a->batch)) ||
         diff_schedule_create(&sched, 1000, steps, var))
         goto done;
 
-    const int64_t N = num;
+    const int64_t N = a->num;
     const size_t numel = (size_t)cfg.in_channels * cfg.input_size * cfg.input_size;
     labels = malloc((size_t)N * sizeof *labels);
     latents = malloc((size_t)N * numel * sizeof *latents);
@@ -180,50 +356,12 @@ int cmd_sample(int argc, char **argv) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
         goto done;
     }
-    if (labels_text) {
-        int64_t *given = NULL;
-        int64_t count = parse_labels(labels_text, &given);
-        if (count != N) {
-            free(given);
-            msf_fail(MSF_ERR_INVALID, "--labels: expected %lld comma-separated labels (one per sample), got '%s'",
-                     (long long)N, labels_text);
+    if (make_labels(a, cfg.num_classes, labels, &label_mode)) goto done;
+    if (a->noise) {
+        if (msf_weights_open(&nf, a->noise) ||
+            replay_load(&rp, nf, NULL, N, sched.num_steps, cfg.in_channels, cfg.input_size))
             goto done;
-        }
-        for (int64_t i = 0; i < N; i++)
-            if (given[i] < 0 || given[i] >= cfg.num_classes) {
-                msf_fail(MSF_ERR_INVALID, "--labels: label %lld outside 0..%d", (long long)given[i],
-                         cfg.num_classes - 1);
-                free(given);
-                goto done;
-            }
-        memcpy(labels, given, (size_t)N * sizeof *labels);
-        free(given);
-        label_mode_name = "given";
-    } else if (diff_sample_labels(labels, label_mode, seed, (int64_t)first_index, (int)N, cfg.num_classes)) {
-        goto done;
-    }
-
-    if (noise_path) {
-        if (msf_weights_open(&nf, noise_path)) goto done;
-        const msf_weight_info *zi = msf_weights_find(nf, "z");
-        int64_t K = sched.num_steps, rows = zi && zi->ndim == 5 ? zi->shape[1] : -1;
-        if (rows != N && rows != 2 * N) {
-            msf_fail(MSF_ERR_SHAPE, "%s: z must be [%lld, %lld or %lld, %d, %d, %d]", noise_path, (long long)K,
-                     (long long)N, (long long)(2 * N), cfg.in_channels, cfg.input_size, cfg.input_size);
-            goto done;
-        }
-        int64_t xs[4] = {N, cfg.in_channels, cfg.input_size, cfg.input_size};
-        int64_t zs[5] = {K, rows, cfg.in_channels, cfg.input_size, cfg.input_size};
-        if (msf_weights_load(nf, "x_T", 4, xs, &x_T)) goto done;
-        z = malloc((size_t)K * rows * numel * sizeof *z);
-        if (!z) {
-            msf_fail(MSF_ERR_NOMEM, "out of memory for the noise of %s", noise_path);
-            goto done;
-        }
-        // A 5-D read: the weights API checks up to 8 dims.
-        if (msf_weights_read(nf, "z", z, 5, zs)) goto done;
-        rp = (replay_noise){.x_T = x_T, .z = z, .num = N, .rows = rows, .numel = numel};
-        opts.noise = replay;
+        opts.noise = replay_dit;
         opts.noise_user = &rp;
     }
 
@@ -231,46 +369,27 @@ int cmd_sample(int argc, char **argv) {
     diff_denoiser den = {.fn = dit_denoise, .user = &ctx, .channels = cfg.in_channels,
                          .out_channels = cfg.out_channels, .height = cfg.input_size, .width = cfg.input_size,
                          .null_label = cfg.num_classes};
-    work = msf_aligned_alloc(diff_sample_workspace_floats(&den, (int)batch, guided) * sizeof *work);
+    work = msf_aligned_alloc(diff_sample_workspace_floats(&den, (int)a->batch, guided) * sizeof *work);
     if (!work) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for the sampler workspace");
         goto done;
     }
-    sample_progress prog = {.total = (int64_t)sched.num_steps * ((N + batch - 1) / batch)};
+    sample_progress prog = {.total = (int64_t)sched.num_steps * ((N + a->batch - 1) / a->batch)};
     cli_progress_bar_init(&prog.bar, stderr);
     opts.progress = (msf_progress){on_step, &prog};
-    for (int64_t b = 0; b < N; b += batch) {
-        int n = (int)(N - b < batch ? N - b : batch);
+    for (int64_t b = 0; b < N; b += a->batch) {
+        int n = (int)(N - b < a->batch ? N - b : a->batch);
         // Replayed noise is indexed within the file; keyed noise by global index.
-        int64_t first = noise_path ? b : (int64_t)first_index + b;
+        int64_t first = a->noise ? b : (int64_t)a->first_index + b;
         if (diff_sample(&sched, &den, &opts, latents + (size_t)b * numel, labels + b, first, n, work)) goto done;
-        prog.done_before += sched.num_steps;
     }
-    for (size_t i = 0; i < (size_t)N * numel; i++)
-        if (!isfinite(latents[i])) {
-            msf_fail(MSF_ERR_NUMERIC, "sample %zu has a non-finite value (NaN/Inf from the model?); nothing written",
-                     i / numel);
-            goto done;
-        }
+    if (!check_finite(latents, (size_t)N * numel, numel)) goto done;
 
-    int64_t ls[4] = {N, cfg.in_channels, cfg.input_size, cfg.input_size}, ns[1] = {N};
-    if (msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "latents", 4, ls, latents) ||
-        msf_h5_write_i64(writer, "labels", 1, ns, labels) || msf_h5_attr_string(writer, NULL, "weights", weights) ||
-        msf_h5_attr_string(writer, NULL, "group", group ? group : "") ||
-        msf_h5_attr_int(writer, NULL, "seed", (int64_t)seed) ||
-        msf_h5_attr_int(writer, NULL, "first_index", (int64_t)first_index) ||
-        msf_h5_attr_int(writer, NULL, "num", N) || msf_h5_attr_string(writer, NULL, "steps", steps) ||
-        msf_h5_attr_int(writer, NULL, "num_steps", sched.num_steps) ||
-        msf_h5_attr_string(writer, NULL, "sampler", sampler_name) || msf_h5_attr_double(writer, NULL, "eta", eta) ||
-        msf_h5_attr_double(writer, NULL, "cfg_scale", cfg_scale) ||
-        msf_h5_attr_string(writer, NULL, "cfg_mode", cfg_mode_name) ||
-        msf_h5_attr_string(writer, NULL, "variance", diff_var_type_name(var)) ||
-        msf_h5_attr_string(writer, NULL, "label_mode", label_mode_name) ||
-        msf_h5_attr_string(writer, NULL, "noise", noise_path ? noise_path : "philox4x32-10") ||
-        msf_h5_attr_int(writer, NULL, "batch", batch) ||
-        msf_h5_attr_int(writer, NULL, "threads", omp_get_max_threads()) ||
-        msf_h5_attr_string(writer, NULL, "msf_version", msf_version()) ||
-        msf_h5_attr_string(writer, NULL, "git_commit", msf_git_commit()))
+    sample_result res = {.latents = latents, .labels = labels, .C = cfg.in_channels, .H = cfg.input_size};
+    if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
+        msf_h5_attr_string(writer, NULL, "model", "dit") ||
+        msf_h5_attr_string(writer, NULL, "group", a->group ? a->group : "") ||
+        write_stage(writer, "", steps, sched.num_steps, &opts, var))
         goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;
@@ -279,11 +398,137 @@ done:
     if (rc) cli_fail("sample");
     msf_h5_abort(writer);
     msf_aligned_free(work);
-    msf_aligned_free(x_T);
-    free(z), free(labels), free(latents);
+    replay_free(&rp);
+    free(labels), free(latents);
     diff_schedule_free(&sched);
     dit_free(&model);
     msf_weights_close(nf);
+    return rc;
+}
+
+// -----------------------------------------------------------------------------
+// MSF
+
+static int run_msf(const sample_args *a, msf_weights *wf) {
+    msf_model model = {0};
+    msf_stage_opts st[MSF_MAX_LEVELS];
+    diff_sample_opts so[MSF_MAX_LEVELS];
+    const char *steps[MSF_MAX_LEVELS];
+    replay_noise rp[MSF_MAX_LEVELS];
+    memset(rp, 0, sizeof rp);
+    int64_t *labels = NULL;
+    float *latents = NULL, *base = NULL, *residual = NULL;
+    msf_weights *nf = NULL;
+    msf_h5_writer *writer = NULL;
+    int rc = 1, guided = 0, start_t = 0;
+    const char *label_mode;
+    if (a->variance) {
+        fprintf(stderr, "msf sample: --variance applies to DiT models; MSF stages use their model's variance\n");
+        return 2;
+    }
+    if (a->residual_start && strcmp(a->residual_start, "noise")) {
+        long t0;
+        if (!cli_parse_long("sample", "--residual-start", a->residual_start, 1, 999, &t0)) return 2;
+        start_t = (int)t0;
+    }
+    // Read the level count first to size per-stage options.
+    int64_t levels;
+    if (msf_weights_attr_int(wf, NULL, "levels", &levels) || levels < 2 || levels > MSF_MAX_LEVELS) {
+        msf_fail(MSF_ERR_FORMAT, "%s: MSF attribute levels missing or outside 2..%d", a->weights, MSF_MAX_LEVELS);
+        cli_fail("sample");
+        return 1;
+    }
+    for (int k = 0; k < levels; k++) {
+        so[k] = (diff_sample_opts){0};
+        if (!stage_options(k == 0 ? &a->base : &a->residual, &a->all, &so[k], &steps[k],
+                           k == 0 ? "--base-*" : "--residual-*"))
+            return 2;
+        guided |= so[k].cfg_scale > 1.0f;
+    }
+    if (msf_model_load(&model, wf, (int)(guided ? 2 * a->batch : a->batch))) goto done;
+    const int C = model.channels, H = model.size, L = model.num_stages, hb = msf_stage_side(&model, 0);
+    for (int k = 0; k < L; k++) {
+        const dit_config *c = &model.stage[k].cfg;
+        st[k] = (msf_stage_opts){.steps = steps[k], .var = c->learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE,
+                                 .sampler = so[k].sampler, .eta = so[k].eta, .cfg_scale = so[k].cfg_scale,
+                                 .cfg_mode = so[k].cfg_mode, .start_t = k > 0 ? start_t : 0};
+        so[k].start_t = st[k].start_t;
+    }
+    const int64_t N = a->num;
+    const size_t numel = (size_t)C * H * H;
+    labels = malloc((size_t)N * sizeof *labels);
+    latents = malloc((size_t)N * numel * sizeof *latents);
+    residual = malloc((size_t)N * numel * sizeof *residual);
+    base = malloc((size_t)N * C * hb * hb * sizeof *base);
+    if (!labels || !latents || !residual || !base) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
+        goto done;
+    }
+    if (make_labels(a, model.stage[0].cfg.num_classes, labels, &label_mode)) goto done;
+
+    int stage_steps[MSF_MAX_LEVELS];
+    int64_t total = 0;
+    for (int k = 0; k < L; k++) {
+        diff_schedule sched;
+        if (diff_schedule_create(&sched, 1000, st[k].steps, st[k].var)) goto done;
+        stage_steps[k] = diff_sample_steps(&sched, &so[k]);
+        diff_schedule_free(&sched);
+        if (stage_steps[k] < 1) {
+            msf_fail(MSF_ERR_INVALID, "--residual-start %d leaves no residual step of '%s'", start_t, st[k].steps);
+            goto done;
+        }
+        total += stage_steps[k];
+    }
+    if (a->noise) {
+        if (msf_weights_open(&nf, a->noise)) goto done;
+        for (int k = 0; k < L; k++)
+            if (replay_load(&rp[k], nf, model.group[k], N, stage_steps[k], C, msf_stage_side(&model, k))) goto done;
+    }
+    sample_progress prog = {.total = total * ((N + a->batch - 1) / a->batch)};
+    cli_progress_bar_init(&prog.bar, stderr);
+    msf_progress progress = {on_step, &prog};
+    for (int64_t b = 0; b < N; b += a->batch) {
+        int n = (int)(N - b < a->batch ? N - b : a->batch);
+        int64_t first = a->noise ? b : (int64_t)a->first_index + b;
+        if (msf_sample(&model, st, a->seed, a->noise ? replay_msf : NULL, rp, latents + (size_t)b * numel,
+                       base + (size_t)b * C * hb * hb, residual + (size_t)b * numel, labels + b, first, n, &progress))
+            goto done;
+    }
+    if (!check_finite(latents, (size_t)N * numel, numel)) goto done;
+
+    sample_result res = {.latents = latents, .base = base, .residual = residual, .labels = labels, .C = C, .H = H,
+                         .base_side = hb};
+    char factor[128];
+    msf_factor_opts_format(factor, sizeof factor, &model.factor);
+    if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
+        msf_h5_attr_string(writer, NULL, "model", "msf") || msf_h5_attr_string(writer, NULL, "factorization", factor))
+        goto done;
+    for (int k = 0; k < L; k++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "%s_", model.group[k]);
+        if (write_stage(writer, prefix, st[k].steps, stage_steps[k], &so[k], st[k].var)) goto done;
+    }
+    double per_stage[MSF_MAX_LEVELS];
+    if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", msf_sample_gflops(&model, st, per_stage))) goto done;
+    msf_status s = msf_h5_commit(writer);
+    writer = NULL;
+    if (!s) rc = 0;
+done:
+    if (rc) cli_fail("sample");
+    msf_h5_abort(writer);
+    for (int k = 0; k < MSF_MAX_LEVELS; k++) replay_free(&rp[k]);
+    free(labels), free(latents), free(base), free(residual);
+    msf_model_free(&model);
+    msf_weights_close(nf);
+    return rc;
+}
+
+int cmd_sample(int argc, char **argv) {
+    sample_args a;
+    if (!parse_args(argc, argv, &a)) return 2;
+    msf_weights *wf = NULL;
+    if (msf_weights_open(&wf, a.weights)) return cli_fail("sample");
+    int rc = msf_weights_is_msf(wf) ? run_msf(&a, wf) : run_dit(&a, wf);
     msf_weights_close(wf);
     return rc;
 }

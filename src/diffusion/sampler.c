@@ -1,6 +1,7 @@
 // sampler.c: DiT's sampling loop (sample.py + p_sample_loop / ddim_sample_loop).
 #include "diffusion/sampler.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,13 @@ msf_status msf_diffusion_noise(uint64_t seed, uint32_t stage, int step, int64_t 
     return MSF_OK;
 }
 
+int diff_sample_steps(const diff_schedule *s, const diff_sample_opts *o) {
+    if (o->start_t <= 0) return s->num_steps;
+    int K = 0;
+    while (K < s->num_steps && s->timestep_map[K] <= o->start_t) K++;
+    return K;
+}
+
 size_t diff_sample_workspace_floats(const diff_denoiser *d, int n, int guided) {
     size_t plane = (size_t)d->height * d->width, m = (size_t)n * (guided ? 2 : 1);
     size_t labels = (3 * m + 15) / 16 * 16;  // y (int64, 2 floats each) and t, padded to 64 bytes
@@ -68,7 +76,13 @@ msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const dif
     if (st) return st;
     // Guided channels: eps channels 0..2 (dit3) or all eps channels.
     int g = o->cfg_mode == DIFF_CFG_DIT3 && C > 3 ? 3 : C;
-    const int K = s->num_steps;
+    const int K = diff_sample_steps(s, o);
+    if (K < 1)
+        return msf_fail(MSF_ERR_INVALID, "sampler: no spaced step at or below the start timestep %d", o->start_t);
+    if (K < s->num_steps) {
+        float a = (float)sqrt(1.0 - s->alphas_cumprod[K - 1]);
+        for (size_t e = 0; e < (size_t)n * xs; e++) x[e] *= a;
+    }
     msf_progress_report(&o->progress, "sample", 0, K);
     for (int i = 0; i < K; i++) {
         int k = K - 1 - i;

@@ -61,7 +61,16 @@ typedef struct {
     diff_noise_fn noise;       // NULL: the Philox streams of msf_diffusion_noise
     void *noise_user;
     msf_progress progress;     // reports steps taken
+    // Truncated start: 0 runs every spaced step from x_T. t0 > 0 keeps only the
+    // spaced steps whose original timestep is <= t0 and starts at the largest,
+    // k0, from x = sqrt(1 - alphas_cumprod[k0]) x_T: the forward-noised state of
+    // a zero-mean target (MSF's residual prior). Steps are then numbered from
+    // that start (noise of step i is used at spaced index k0 - i).
+    int start_t;
 } diff_sample_opts;
+
+// Spaced steps diff_sample takes under these options (K, or k0 + 1).
+int diff_sample_steps(const diff_schedule *s, const diff_sample_opts *o);
 
 // Philox noise of sampler step `step` (-1 = x_T) for samples first..first+n-1,
 // each (C,H,W) = `numel` values: stream = sample index, substream =

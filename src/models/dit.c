@@ -88,6 +88,18 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
     c->learn_sigma = v[7] != 0;
     c->freq_dim = (int)v[8];
     c->out_channels = c->learn_sigma ? 2 * c->in_channels : c->in_channels;
+    // A conditional DiT (MSF's residual model: noisy residual + condition in,
+    // eps [+ variance] of the residual out) states its output width.
+    int64_t out_channels;
+    if (msf_weights_attr_int(w, group, "out_channels", &out_channels) == MSF_OK) {
+        if (out_channels < 1 || out_channels > (1 << 16))
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute out_channels = %lld is out of range", msf_weights_path(w),
+                            (long long)out_channels);
+        c->out_channels = (int)out_channels;
+    }
+    if (c->learn_sigma && c->out_channels % 2)
+        return msf_fail(MSF_ERR_FORMAT, "%s: a DiT with learned sigma needs an even out_channels, got %d",
+                        msf_weights_path(w), c->out_channels);
     c->mlp_hidden = (int)(c->hidden_size * mlp_ratio);
     c->has_null_class = dropout > 0;
     if (c->input_size % c->patch_size || c->hidden_size % c->num_heads || c->freq_dim % 2)
@@ -292,10 +304,10 @@ msf_status dit_save(dit_model *m, const char *path, const char *source) {
     }
     static const char *ints[] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
                                  "num_heads",  "num_classes", "learn_sigma", "frequency_embedding_size",
-                                 "format_version"};
+                                 "format_version", "out_channels"};
     int64_t vals[] = {c->input_size, c->patch_size, c->in_channels, c->hidden_size, c->depth,
-                      c->num_heads,  c->num_classes, c->learn_sigma, c->freq_dim, 1};
-    for (int i = 0; !s && i < 10; i++) s = msf_h5_attr_int(w, NULL, ints[i], vals[i]);
+                      c->num_heads,  c->num_classes, c->learn_sigma, c->freq_dim, 1, c->out_channels};
+    for (int i = 0; !s && i < 11; i++) s = msf_h5_attr_int(w, NULL, ints[i], vals[i]);
     if (!s) s = msf_h5_attr_string(w, NULL, "model", "dit");
     if (!s) s = msf_h5_attr_string(w, NULL, "source", source);
     if (!s) s = msf_h5_attr_double(w, NULL, "mlp_ratio", (double)c->mlp_hidden / c->hidden_size);

@@ -19,7 +19,8 @@ typedef struct {
     int input_size;    // latent side H = W
     int patch_size;    // p
     int in_channels;   // C
-    int out_channels;  // 2C with learn_sigma, else C
+    int out_channels;  // 2C with learn_sigma, else C; or the out_channels attribute
+                       // (a conditional model such as MSF's residual DiT)
     int hidden_size;   // D
     int depth;
     int num_heads;

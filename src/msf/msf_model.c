@@ -1,0 +1,230 @@
+// msf_model.c: loading an MSF model and its multi-stage sampler.
+#include "msf/msf_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+
+int msf_weights_is_msf(const msf_weights *w) {
+    char model[16];
+    return msf_weights_attr_string(w, NULL, "model", model, sizeof model) == MSF_OK && !strcmp(model, "msf");
+}
+
+void msf_stage_group(char *buf, int size, int levels, int stage) {
+    if (stage == 0) snprintf(buf, (size_t)size, "base");
+    else if (levels == 2) snprintf(buf, (size_t)size, "residual");
+    else snprintf(buf, (size_t)size, "residual%d", stage);
+}
+
+int msf_stage_side(const msf_model *m, int stage) {
+    int side = m->size;
+    for (int k = stage; k < m->num_stages - 1; k++) side /= m->factor.scale;
+    return side;
+}
+
+void msf_model_free(msf_model *m) {
+    for (int k = 0; k < m->num_stages; k++) dit_free(&m->stage[k]);
+    memset(m, 0, sizeof *m);
+}
+
+static msf_status root_int(const msf_weights *w, const char *name, int64_t *v) {
+    msf_status s = msf_weights_attr_int(w, NULL, name, v);
+    return s ? msf_fail_context(s, "MSF config") : MSF_OK;
+}
+
+msf_status msf_model_load(msf_model *m, msf_weights *w, int max_rows) {
+    memset(m, 0, sizeof *m);
+    const char *path = msf_weights_path(w);
+    if (!msf_weights_is_msf(w)) return msf_fail(MSF_ERR_FORMAT, "%s is not an MSF weight file (model != \"msf\")", path);
+    int64_t scale, levels, channels, size;
+    char down[32], up[32];
+    msf_status s;
+    if ((s = root_int(w, "scale", &scale)) || (s = root_int(w, "levels", &levels)) ||
+        (s = root_int(w, "channels", &channels)) || (s = root_int(w, "input_size", &size)))
+        return s;
+    if (msf_weights_attr_string(w, NULL, "down", down, sizeof down) ||
+        msf_weights_attr_string(w, NULL, "up", up, sizeof up))
+        return msf_fail_context(MSF_ERR_FORMAT, "MSF config");
+    if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2 || channels < 1 || size < 1)
+        return msf_fail(MSF_ERR_FORMAT, "%s: MSF levels %lld, scale %lld, channels %lld, size %lld out of range", path,
+                        (long long)levels, (long long)scale, (long long)channels, (long long)size);
+    m->factor = (msf_factor_opts){.scale = (int)scale, .levels = (int)levels};
+    if ((s = msf_down_parse(down, &m->factor.down)) || (s = msf_up_parse(up, &m->factor.up)) ||
+        (s = msf_factor_check(&m->factor, (int)size, (int)size)))
+        return msf_fail_context(s, "%s", path);
+    m->channels = (int)channels;
+    m->size = (int)size;
+    m->num_stages = (int)levels;
+    for (int k = 0; k < m->num_stages; k++) {
+        msf_stage_group(m->group[k], sizeof m->group[k], m->num_stages, k);
+        dit_config c;
+        if ((s = dit_config_read(&c, w, m->group[k]))) {
+            msf_model_free(m);
+            return msf_fail_context(s, "%s: MSF stage '%s'", path, m->group[k]);
+        }
+        int side = msf_stage_side(m, k), want_in = k == 0 ? m->channels : 2 * m->channels;
+        int want_out = c.learn_sigma ? 2 * m->channels : m->channels;
+        if (c.input_size != side || c.in_channels != want_in || c.out_channels != want_out) {
+            msf_model_free(m);
+            return msf_fail(MSF_ERR_FORMAT,
+                            "%s: MSF stage '%s' is a DiT on %dx%dx%d -> %d channels, expected %dx%dx%d -> %d", path,
+                            m->group[k], c.in_channels, c.input_size, c.input_size, c.out_channels, want_in, side,
+                            side, want_out);
+        }
+        m->residual_scale[k] = 1.0f;
+        if (k > 0) {
+            double rs;
+            if (msf_weights_attr_double(w, m->group[k], "residual_scale", &rs) || !(rs > 0)) {
+                msf_model_free(m);
+                return msf_fail(MSF_ERR_FORMAT, "%s: MSF stage '%s' needs a positive residual_scale attribute", path,
+                                m->group[k]);
+            }
+            m->residual_scale[k] = (float)rs;
+        }
+        if ((s = dit_load(&m->stage[k], w, m->group[k], max_rows))) {
+            msf_model_free(m);
+            return s;
+        }
+    }
+    return MSF_OK;
+}
+
+msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int channels, int size,
+                                 const dit_config *configs, float residual_scale, uint64_t seed, int max_rows) {
+    memset(m, 0, sizeof *m);
+    msf_status s = msf_factor_check(f, size, size);
+    if (s) return s;
+    if (f->levels > MSF_MAX_LEVELS) return msf_fail(MSF_ERR_INVALID, "at most %d MSF levels", MSF_MAX_LEVELS);
+    m->factor = *f;
+    m->channels = channels;
+    m->size = size;
+    m->num_stages = f->levels;
+    for (int k = 0; k < m->num_stages && !s; k++) {
+        msf_stage_group(m->group[k], sizeof m->group[k], m->num_stages, k);
+        m->residual_scale[k] = k ? residual_scale : 1.0f;
+        s = dit_init_random(&m->stage[k], &configs[k], seed + (uint64_t)k, 0.02f, max_rows);
+    }
+    if (s) msf_model_free(m);
+    return s;
+}
+
+// -----------------------------------------------------------------------------
+// Denoisers: the base DiT as is; a residual DiT on concat(x, cond).
+
+typedef struct {
+    dit_model *model;
+    const float *cond;  // (n, C, h, w): U(lower levels) of the batch's samples
+    int n;
+    size_t plane;       // C*h*w
+    float *buf;         // (rows, 2C, h, w)
+} stage_denoiser;
+
+static msf_status denoise_base(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
+                               int64_t first) {
+    return dit_forward(((stage_denoiser *)user)->model, out, x, t, y, m);
+}
+
+static msf_status denoise_residual(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
+                                   int64_t first) {
+    stage_denoiser *d = user;
+    for (int r = 0; r < m; r++) {
+        float *row = d->buf + (size_t)r * 2 * d->plane;
+        memcpy(row, x + (size_t)r * d->plane, d->plane * sizeof *row);
+        memcpy(row + d->plane, d->cond + (size_t)(r % d->n) * d->plane, d->plane * sizeof *row);
+    }
+    return dit_forward(d->model, out, d->buf, t, y, m);
+}
+
+typedef struct {
+    msf_noise_fn fn;
+    void *user;
+    int stage;
+} stage_noise;
+
+static msf_status noise_of_stage(void *user, int step, int64_t first, int n, float *out) {
+    stage_noise *s = user;
+    return s->fn(s->user, s->stage, step, first, n, out);
+}
+
+msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                      float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
+                      const msf_progress *progress) {
+    const int C = m->channels, H = m->size, L = m->num_stages;
+    const size_t full = (size_t)n * C * H * H;
+    int guided_any = 0;
+    for (int k = 0; k < L; k++) guided_any |= opts[k].cfg_scale > 1.0f;
+    int rows = guided_any ? 2 * n : n;
+    diff_denoiser probe = {.channels = C, .out_channels = 2 * C, .height = H, .width = H};
+    size_t work_floats = diff_sample_workspace_floats(&probe, n, guided_any);
+    // acc: the levels so far; cond: U(acc); r: a residual sample; buf: concat input.
+    float *acc = malloc(full * sizeof *acc), *cond = malloc(full * sizeof *cond), *r = malloc(full * sizeof *r);
+    float *buf = malloc((size_t)rows * 2 * C * H * H * sizeof *buf);
+    float *work = msf_aligned_alloc(work_floats * sizeof(float));
+    msf_status s = MSF_OK;
+    if (!acc || !cond || !r || !buf || !work) s = msf_fail(MSF_ERR_NOMEM, "out of memory for MSF sampling of %d", n);
+    stage_noise sn = {noise, noise_user, 0};
+    for (int k = 0; k < L && !s; k++) {
+        const msf_stage_opts *o = &opts[k];
+        int side = msf_stage_side(m, k);
+        diff_schedule sched;
+        if ((s = diff_schedule_create(&sched, 1000, o->steps, o->var))) {
+            msf_fail_context(s, "MSF stage '%s'", m->group[k]);
+            break;
+        }
+        const dit_config *c = &m->stage[k].cfg;
+        stage_denoiser sd = {.model = &m->stage[k], .cond = cond, .n = n, .plane = (size_t)C * side * side,
+                             .buf = buf};
+        diff_denoiser d = {.fn = k == 0 ? denoise_base : denoise_residual, .user = &sd, .channels = C,
+                           .out_channels = c->out_channels, .height = side, .width = side,
+                           .null_label = c->num_classes};
+        diff_sample_opts so = {.sampler = o->sampler, .eta = o->eta, .cfg_scale = o->cfg_scale,
+                               .cfg_mode = o->cfg_mode, .seed = seed, .stage = (uint32_t)k, .start_t = o->start_t,
+                               .progress = progress ? *progress : (msf_progress){0}};
+        if (noise) {
+            sn.stage = k;
+            so.noise = noise_of_stage;
+            so.noise_user = &sn;
+        }
+        if (o->cfg_scale > 1.0f && !c->has_null_class) {
+            s = msf_fail(MSF_ERR_INVALID, "MSF stage '%s' has no null class: use a guidance scale of 1", m->group[k]);
+        } else if (k == 0) {
+            s = diff_sample(&sched, &d, &so, acc, y, first, n, work);
+            if (!s && base) memcpy(base, acc, (size_t)n * C * side * side * sizeof *base);
+        } else {
+            msf_up(cond, acc, n, C, side, side, &m->factor);
+            s = diff_sample(&sched, &d, &so, r, y, first, n, work);
+            float rs = m->residual_scale[k];
+            size_t count = (size_t)n * C * side * side;
+            for (size_t i = 0; !s && i < count; i++) {
+                float detail = rs * r[i];
+                acc[i] = cond[i] + detail;
+                if (residual && k == L - 1) residual[i] = detail;
+            }
+        }
+        if (s) msf_fail_context(s, "MSF stage '%s'", m->group[k]);
+        diff_schedule_free(&sched);
+    }
+    if (!s) memcpy(z, acc, full * sizeof *z);
+    free(acc), free(cond), free(r), free(buf);
+    msf_aligned_free(work);
+    return s;
+}
+
+double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage) {
+    double total = 0;
+    for (int k = 0; k < m->num_stages; k++) {
+        diff_schedule sched;
+        int steps = 0;
+        if (diff_schedule_create(&sched, 1000, opts[k].steps, opts[k].var) == MSF_OK) {
+            diff_sample_opts so = {.start_t = opts[k].start_t};
+            steps = diff_sample_steps(&sched, &so);
+            diff_schedule_free(&sched);
+        }
+        double g = steps * dit_gflops(&m->stage[k].cfg) * (opts[k].cfg_scale > 1.0f ? 2 : 1);
+        if (per_stage) per_stage[k] = g;
+        total += g;
+    }
+    return total;
+}

@@ -1,0 +1,79 @@
+// msf_model.h: an MSF model (a base DiT plus one conditional residual DiT per
+// finer level) and its multi-stage sampler.
+//
+// Weight file: root attributes model="msf", format_version, scale, levels,
+// down, up, channels, input_size (the full-resolution side); group "base/" is
+// a DiT over base latents (side input_size / s^(L-1)); residual DiTs are in
+// "residual/" (L = 2) or "residual1/" .. "residual{L-1}/" in generation order
+// (coarsest first). A residual DiT takes concat(noisy residual, U(lower
+// levels)) -- 2C channels, noisy residual first -- and states out_channels
+// (2C with learned sigma, else C) and residual_scale: its diffusion target is
+// the residual divided by residual_scale.
+//
+// Sampling: stage 0 draws the base; stage k draws residual k conditioned on
+// U(g), g being the levels so far, and g <- U(g) + residual_scale * sample.
+// Noise of stage k is keyed by (seed, sample index, stage k, step), as DiT's.
+#ifndef MSF_MSF_MODEL_H
+#define MSF_MSF_MODEL_H
+
+#include <stdint.h>
+
+#include "core/progress.h"
+#include "diffusion/sampler.h"
+#include "io/weights.h"
+#include "models/dit.h"
+#include "msf/factorize.h"
+
+#define MSF_MAX_LEVELS 8
+
+typedef struct {
+    msf_factor_opts factor;
+    int channels, size;   // full-resolution C and H (= W)
+    int num_stages;       // = factor.levels
+    dit_model stage[MSF_MAX_LEVELS];
+    float residual_scale[MSF_MAX_LEVELS];  // stage 0 (the base): 1
+    char group[MSF_MAX_LEVELS][16];
+} msf_model;
+
+// Whether the file holds an MSF model (root attribute model = "msf").
+int msf_weights_is_msf(const msf_weights *w);
+// Group name of a stage for `levels` levels ("base", "residual", "residual2", ...).
+void msf_stage_group(char *buf, int size, int levels, int stage);
+// Side of the tensors a stage generates.
+int msf_stage_side(const msf_model *m, int stage);
+
+// A model with random weights (dit_init_random per stage): configs[0] is the
+// base DiT, configs[k] residual stage k (in_channels 2C, out_channels set).
+// For benchmarks and cost measurements.
+msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int channels, int size,
+                                 const dit_config *configs, float residual_scale, uint64_t seed, int max_rows);
+
+// max_rows: rows per network call (2x the batch with guidance).
+msf_status msf_model_load(msf_model *m, msf_weights *w, int max_rows);
+void msf_model_free(msf_model *m);
+
+// Options of one stage. start_t as diff_sample_opts.start_t (0: from pure noise).
+typedef struct {
+    const char *steps;           // respacing spec
+    diff_var_type var;
+    diff_sampler_kind sampler;
+    float eta;
+    float cfg_scale;
+    diff_cfg_mode cfg_mode;
+    int start_t;
+} msf_stage_opts;
+
+// Noise of `stage` (x_T when step = -1), as diff_noise_fn with a stage.
+typedef msf_status (*msf_noise_fn)(void *user, int stage, int step, int64_t first, int n, float *out);
+
+// Sample first..first+n-1 with labels y: z (n, C, H, W); base (n, C, hb, hb)
+// and residual (the finest level's detail z - U(g), in z units, (n, C, H, W))
+// when not NULL. opts has num_stages entries; noise NULL = Philox.
+msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                      float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
+                      const msf_progress *progress);
+
+// GFLOPs per sample of a run: sum over stages of steps x forward x (2 with guidance).
+double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage);
+
+#endif
