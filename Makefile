@@ -13,9 +13,9 @@ PREFIX ?= /usr/local
 PYTHON ?= /usr/bin/python3
 CC ?= cc
 
-PKGS := openblas hdf5-serial fftw3f libpng zlib
+PKGS := openblas hdf5-serial fftw3f libpng zlib libzip
 DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
-            zlib1g-dev check libsubunit-dev
+            zlib1g-dev libzip-dev check libsubunit-dev gnuplot-nox
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

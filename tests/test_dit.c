@@ -18,6 +18,8 @@
 #include "testutil.h"
 
 #define GOLDEN "dit_tiny.h5"
+
+char *openblas_get_corename(void);
 #define TRAJ_TOL 1e-4
 
 static void load_model(dit_model *m, msf_weights *g, const char *group, int batch) {
@@ -265,6 +267,10 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
     ck_assert_int_eq(diff_sample_labels(labels, DIFF_LABELS_UNIFORM, 11, 0, N, m.cfg.num_classes), MSF_OK);
     size_t total = (size_t)N * m.cfg.in_channels * m.cfg.input_size * m.cfg.input_size;
     float *ref = malloc(total * sizeof *ref), *x = malloc(total * sizeof *x);
+    // Identical bits on the OpenBLAS kernels measured (see nn_linear), within
+    // 1e-6 elsewhere; thread count never matters.
+    const char *core = openblas_get_corename();
+    int exact = !strcmp(core, "SkylakeX") || !strcmp(core, "Prescott") || !strcmp(core, "Sandybridge");
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
     sample_all(&m, &s, 8, ref, labels, N);
@@ -273,9 +279,12 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
         omp_set_num_threads(threads);
         for (int b = 0; b < 3; b++) {
             sample_all(&m, &s, batches[b], x, labels, N);
-            ck_assert_msg(memcmp(x, ref, total * sizeof *x) == 0,
-                          "latents differ with batch %d and %d threads (rel %.3g)", batches[b], threads,
-                          tu_compare(x, ref, total).rel);
+            if (exact)
+                ck_assert_msg(memcmp(x, ref, total * sizeof *x) == 0,
+                              "latents differ with batch %d and %d threads (rel %.3g, OpenBLAS %s)", batches[b],
+                              threads, tu_compare(x, ref, total).rel, core);
+            else
+                ck_assert(tu_expect_close("latents, other batch (kernel not measured)", x, ref, total, 1e-6));
         }
     }
     omp_set_num_threads(saved);

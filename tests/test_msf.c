@@ -17,6 +17,8 @@
 
 #define GOLDEN "msf_tiny.h5"
 
+char *openblas_get_corename(void);
+
 static float *random_tensor(size_t n, uint64_t seed) {
     float *x = malloc(n * sizeof *x);
     msf_rng_key k = {.seed = seed};
@@ -156,6 +158,171 @@ START_TEST(test_factorize_vs_golden) {
 }
 END_TEST
 
+// Each stage's DiT alone against the reference (traces a trajectory failure
+// to the network).
+START_TEST(test_stage_forward) {
+    msf_weights *g = tu_golden_open(GOLDEN);
+    double tol = tu_golden_double(g, NULL, "tolerance");
+    msf_model m;
+    ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
+    ck_assert_int_eq(m.num_stages, 2);
+    ck_assert(m.residual_scale[1] == 0.5f);
+    for (int k = 0; k < 2; k++) {
+        char name[96];
+        size_t nx, nt, no;
+        snprintf(name, sizeof name, "model_io/%s/x", m.group[k]);
+        float *x = tu_golden_load(g, name, &nx, NULL, NULL);
+        snprintf(name, sizeof name, "model_io/%s/t", m.group[k]);
+        float *t = tu_golden_load(g, name, &nt, NULL, NULL);
+        snprintf(name, sizeof name, "model_io/%s/y", m.group[k]);
+        float *yf = tu_golden_load(g, name, NULL, NULL, NULL);
+        snprintf(name, sizeof name, "model_io/%s/out", m.group[k]);
+        float *want = tu_golden_load(g, name, &no, NULL, NULL), *out = malloc(no * sizeof *out);
+        int64_t y[4];
+        for (size_t i = 0; i < nt; i++) y[i] = (int64_t)yf[i];
+        ck_assert_int_eq(dit_forward(&m.stage[k], out, x, t, y, (int)nt), MSF_OK);
+        ck_assert(tu_expect_close(name, out, want, no, tol));
+        free(x), free(t), free(yf), free(want), free(out);
+    }
+    msf_model_free(&m);
+    msf_weights_close(g);
+}
+END_TEST
+
+typedef struct {
+    const float *x_T[2], *z[2];
+    int rows[2];
+    size_t numel[2];
+} msf_replay;
+
+static msf_status replay(void *user, int stage, int step, int64_t first, int n, float *out) {
+    const msf_replay *r = user;
+    const float *src = step < 0 ? r->x_T[stage] + first * r->numel[stage]
+                                : r->z[stage] + ((size_t)step * r->rows[stage] + first) * r->numel[stage];
+    memcpy(out, src, (size_t)n * r->numel[stage] * sizeof *out);
+    return MSF_OK;
+}
+
+static void stage_attrs(msf_weights *g, const char *obj, const char *stage, msf_stage_opts *o, char *steps) {
+    char name[64], buf[32];
+    snprintf(name, sizeof name, "%s_steps", stage);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, steps, 16), MSF_OK);
+    o->steps = steps;
+    snprintf(name, sizeof name, "%s_sampler", stage);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(diff_sampler_parse(buf, &o->sampler), MSF_OK);
+    snprintf(name, sizeof name, "%s_cfg_mode", stage);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(diff_cfg_mode_parse(buf, &o->cfg_mode), MSF_OK);
+    snprintf(name, sizeof name, "%s_variance", stage);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(diff_var_type_parse(buf, &o->var), MSF_OK);
+    snprintf(name, sizeof name, "%s_eta", stage);
+    o->eta = (float)tu_golden_double(g, obj, name);
+    snprintf(name, sizeof name, "%s_cfg_scale", stage);
+    o->cfg_scale = (float)tu_golden_double(g, obj, name);
+}
+
+// Two-stage trajectories with replayed noise against tools/reference/msf.py.
+START_TEST(test_two_stage_trajectories) {
+    msf_weights *g = tu_golden_open(GOLDEN);
+    double tol = tu_golden_double(g, NULL, "traj_tolerance");
+    msf_model m;
+    ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
+    int cases = 0;
+    for (int i = 0;; i++) {
+        char obj[32], name[96], start[16], steps[2][16];
+        snprintf(obj, sizeof obj, "traj/case%d", i);
+        snprintf(name, sizeof name, "%s/out", obj);
+        if (!msf_weights_find(g, name)) break;
+        msf_stage_opts o[2] = {{0}};
+        stage_attrs(g, obj, "base", &o[0], steps[0]);
+        stage_attrs(g, obj, "residual", &o[1], steps[1]);
+        ck_assert_int_eq(msf_weights_attr_string(g, obj, "residual_start", start, sizeof start), MSF_OK);
+        o[1].start_t = strcmp(start, "noise") ? atoi(start) : 0;
+
+        msf_replay r;
+        static const char *stage_names[2] = {"base", "residual"};
+        float *bufs[4];
+        for (int k = 0; k < 2; k++) {
+            size_t nx, nz;
+            int64_t zshape[8];
+            snprintf(name, sizeof name, "%s/%s_x_T", obj, stage_names[k]);
+            bufs[2 * k] = tu_golden_load(g, name, &nx, NULL, NULL);
+            snprintf(name, sizeof name, "%s/%s_noise", obj, stage_names[k]);
+            bufs[2 * k + 1] = tu_golden_load(g, name, &nz, NULL, zshape);
+            r.x_T[k] = bufs[2 * k];
+            r.z[k] = bufs[2 * k + 1];
+            r.rows[k] = (int)zshape[1];
+            r.numel[k] = nx / 2;
+        }
+        size_t nl, nout, nbase, nres;
+        snprintf(name, sizeof name, "%s/labels", obj);
+        float *lf = tu_golden_load(g, name, &nl, NULL, NULL);
+        int64_t labels[2] = {(int64_t)lf[0], (int64_t)lf[1]};
+        snprintf(name, sizeof name, "%s/out", obj);
+        float *want = tu_golden_load(g, name, &nout, NULL, NULL);
+        snprintf(name, sizeof name, "%s/base_out", obj);
+        float *want_base = tu_golden_load(g, name, &nbase, NULL, NULL);
+        snprintf(name, sizeof name, "%s/residual_out", obj);
+        float *want_res = tu_golden_load(g, name, &nres, NULL, NULL);
+        float *z = malloc(nout * sizeof *z), *base = malloc(nbase * sizeof *base), *res = malloc(nres * sizeof *res);
+        ck_assert_msg(msf_sample(&m, o, 0, replay, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
+                      msf_error_message());
+        // residual is returned in z units: residual_scale x the sampled residual.
+        for (size_t e = 0; e < nres; e++) want_res[e] *= m.residual_scale[1];
+        char what[96];
+        snprintf(what, sizeof what, "%s base", obj);
+        ck_assert(tu_expect_close(what, base, want_base, nbase, tol));
+        snprintf(what, sizeof what, "%s residual", obj);
+        ck_assert(tu_expect_close(what, res, want_res, nres, tol));
+        snprintf(what, sizeof what, "%s z", obj);
+        ck_assert(tu_expect_close(what, z, want, nout, tol));
+        for (int b = 0; b < 4; b++) free(bufs[b]);
+        free(lf), free(want), free(want_base), free(want_res), free(z), free(base), free(res);
+        cases++;
+    }
+    ck_assert_int_ge(cases, 4);
+    msf_model_free(&m);
+    msf_weights_close(g);
+}
+END_TEST
+
+// Same seed, batch 1 / 2 / 3 and 1 / 2 threads: identical MSF samples.
+START_TEST(test_sampling_independent_of_batch) {
+    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_model m;
+    ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
+    msf_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_DIT3},
+                           {.steps = "4", .cfg_scale = 1.0f, .sampler = DIFF_SAMPLER_DDIM}};
+    enum { N = 3 };
+    int64_t labels[N] = {3, 7, 10 - 1};
+    size_t numel = (size_t)m.channels * m.size * m.size;
+    float ref[N * 4 * 8 * 8], x[N * 4 * 8 * 8];
+    ck_assert_uint_eq(numel * N, sizeof ref / sizeof ref[0]);
+    const char *core = openblas_get_corename();
+    int exact = !strcmp(core, "SkylakeX") || !strcmp(core, "Prescott") || !strcmp(core, "Sandybridge");
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    ck_assert_int_eq(msf_sample(&m, o, 5, NULL, NULL, ref, NULL, NULL, labels, 0, N, NULL), MSF_OK);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int batch = 1; batch <= 2; batch++) {
+            for (int b = 0; b < N; b += batch) {
+                int n = N - b < batch ? N - b : batch;
+                ck_assert_int_eq(msf_sample(&m, o, 5, NULL, NULL, x + b * numel, NULL, NULL, labels + b, b, n, NULL),
+                                 MSF_OK);
+            }
+            if (exact) ck_assert_msg(memcmp(x, ref, sizeof x) == 0, "batch %d, %d threads differ", batch, threads);
+            else ck_assert(tu_expect_close("MSF batch (kernel not measured)", x, ref, N * numel, 1e-6));
+        }
+    }
+    omp_set_num_threads(saved);
+    msf_model_free(&m);
+    msf_weights_close(g);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("msf");
     TCase *tc = tcase_create("msf");
@@ -164,6 +331,9 @@ int main(void) {
     tcase_add_test(tc, test_reconstruction);
     tcase_add_test(tc, test_haar_detail_zero_mean);
     tcase_add_test(tc, test_factorize_vs_golden);
+    tcase_add_test(tc, test_stage_forward);
+    tcase_add_test(tc, test_two_stage_trajectories);
+    tcase_add_test(tc, test_sampling_independent_of_batch);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "core/arena.h"
+
+char *openblas_get_corename(void);
 #include "core/rng.h"
 #include "nn/nn.h"
 #include "testutil.h"
@@ -68,6 +70,15 @@ static void fill_nan(float *p, size_t n) {
 
 // An output buffer of n floats, all NaN, so that an element a kernel forgets
 // to write fails the comparison.
+// Standard normal values from the Philox stream of `seed` (malloc'd).
+static float *random_buffer(size_t n, uint64_t seed) {
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    msf_rng_key key = {.seed = seed};
+    ck_assert_int_eq(msf_rng_normal(x, n, key, 0), MSF_OK);
+    return x;
+}
+
 static float *nan_buffer(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof *p);
     ck_assert_ptr_nonnull(p);
@@ -122,6 +133,42 @@ START_TEST(test_linear) {
         free(x), free(w), free(b), free(want), free(got);
     }
     finish_cases(g, &r);
+}
+END_TEST
+
+// A row of nn_linear's output must not depend on how many rows the call has
+// (a DiT's adaLN linear has M = batch): same bits for every M, including the
+// shapes where OpenBLAS would take its small-matrix kernels. Rows keep their
+// position modulo 16 (offsets are multiples of 16), as tokens of a sample do
+// when a sample has a multiple of 16 tokens: OpenBLAS's Haswell kernel rounds
+// a row differently by its place in a 16-row tile, so that part is not
+// promised (see nn_linear).
+START_TEST(test_linear_batch_independent) {
+    static const int shapes[][2] = {{64, 192}, {64, 384}, {256, 10}, {1152, 6912}, {37, 29}, {1152, 1152}};
+    enum { MAXM = 40 };
+    // Bit-identical rows are promised for the kernels measured (see nn_linear);
+    // elsewhere within 1e-6.
+    const char *core = openblas_get_corename();
+    int exact = !strcmp(core, "SkylakeX") || !strcmp(core, "Prescott") || !strcmp(core, "Sandybridge");
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        int K = shapes[sh][0], N = shapes[sh][1];
+        float *x = random_buffer((size_t)MAXM * K, 11), *w = random_buffer((size_t)N * K, 12);
+        float *b = random_buffer((size_t)N, 13);
+        float *ref = malloc((size_t)MAXM * N * sizeof *ref), *y = malloc((size_t)MAXM * N * sizeof *y);
+        nn_linear(ref, x, w, b, MAXM, K, N);
+        for (int M = 1; M < MAXM; M++)
+            for (int off = 0; off + M <= MAXM; off += 16) {
+                nn_linear(y, x + (size_t)off * K, w, b, M, K, N);
+                if (exact)
+                    ck_assert_msg(memcmp(y, ref + (size_t)off * N, (size_t)M * N * sizeof *y) == 0,
+                                  "linear K=%d N=%d: rows %d..%d differ when computed %d at a time (OpenBLAS %s)", K,
+                                  N, off, off + M - 1, M, core);
+                else
+                    ck_assert(tu_expect_close("linear rows, other kernel", y, ref + (size_t)off * N, (size_t)M * N,
+                                              1e-6));
+            }
+        free(x), free(w), free(b), free(ref), free(y);
+    }
 }
 END_TEST
 
@@ -666,6 +713,7 @@ static void add_case(Suite *s, const char *name, const TTest *test, int loop) {
 int main(void) {
     Suite *s = suite_create("nn");
     add_case(s, "linear", test_linear, -1);
+    add_case(s, "linear_batch", test_linear_batch_independent, -1);
     add_case(s, "conv2d", test_conv2d, -1);
     add_case(s, "group_norm", test_group_norm, -1);
     add_case(s, "layer_norm", test_layer_norm, -1);

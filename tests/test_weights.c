@@ -147,7 +147,7 @@ static void collect(void *user, const char *name, const char *value) {
 START_TEST(test_visit_attrs) {
     msf_weights *w = open_fixture();
     attr_list l = {0};
-    ck_assert_int_eq(msf_weights_visit_attrs(w, collect, &l), MSF_OK);
+    ck_assert_int_eq(msf_weights_visit_attrs(w, NULL, collect, &l), MSF_OK);
     ck_assert_int_eq(l.n, 8);
     ck_assert_str_eq(l.names[0], "depth");
     ck_assert_str_eq(l.values[0], "2");
@@ -155,6 +155,12 @@ START_TEST(test_visit_attrs) {
     ck_assert_str_eq(l.values[4], "[4, 4]");
     ck_assert_str_eq(l.names[6], "model");
     ck_assert_str_eq(l.values[6], "tiny");
+    attr_list g = {0};
+    ck_assert_int_eq(msf_weights_visit_attrs(w, "base", collect, &g), MSF_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.names[0], "depth");
+    ck_assert_str_eq(g.values[0], "1");
+    ck_assert_int_eq(msf_weights_visit_attrs(w, "nope", collect, &g), MSF_ERR_FORMAT);
     msf_weights_close(w);
 }
 END_TEST

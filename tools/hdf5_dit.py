@@ -6,9 +6,12 @@ Schema (format_version 1), at the file root or under a group such as "base/":
 - attributes on that root or group:
     model="dit", format_version=1, input_size, patch_size, in_channels,
     hidden_size, depth, num_heads, num_classes (without the null class),
-    learn_sigma (0/1), frequency_embedding_size=256 (all int64);
+    learn_sigma (0/1), frequency_embedding_size=256, out_channels (all int64);
     mlp_ratio, class_dropout_prob (float64); source (str, where the weights
     came from).
+out_channels is written always (2 * in_channels with learn_sigma, else
+in_channels, unless the model sets it, as MSF's residual DiT does: 2C in, 2C
+out); a reader takes that default when the attribute is absent (older files).
 The label table has num_classes + (class_dropout_prob > 0) rows; the extra
 last row is the null class used for classifier-free guidance.
 """
@@ -40,6 +43,10 @@ def write_dit_group(g, state_dict, config, source):
     for name in FLOAT_ATTRS:
         g.attrs[name] = np.float64(config[name])
     g.attrs["frequency_embedding_size"] = np.int64(FREQUENCY_EMBEDDING_SIZE)
+    out_channels = config.get("out_channels")
+    if out_channels is None:
+        out_channels = 2 * config["in_channels"] if config["learn_sigma"] else config["in_channels"]
+    g.attrs["out_channels"] = np.int64(out_channels)
     g.attrs["source"] = str(source)
 
 
@@ -76,6 +83,8 @@ def read_dit_group(g):
     config = {name: int(a[name]) for name in INT_ATTRS}
     config.update({name: float(a[name]) for name in FLOAT_ATTRS})
     config["learn_sigma"] = bool(int(a["learn_sigma"]))
+    if "out_channels" in a:
+        config["out_channels"] = int(a["out_channels"])
     state = {}
 
     def visit(name, obj):

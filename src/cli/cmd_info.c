@@ -27,9 +27,32 @@ static void print_attr(void *user, const char *name, const char *value) {
     printf("  %s = %s\n", name, value);
 }
 
+static void print_attr_indented(void *user, const char *name, const char *value) {
+    (void)user;
+    printf("    %s = %s\n", name, value);
+}
+
+// Attributes of every group that holds tensors (a multi-model file keeps each
+// model's config on its group), each group once, in name order.
+static int print_group_attrs(msf_weights *w) {
+    char last[256] = "";
+    for (int i = 0; i < msf_weights_count(w); i++) {
+        const char *name = msf_weights_get_info(w, i)->name, *slash = strrchr(name, '/');
+        if (!slash || (size_t)(slash - name) >= sizeof last) continue;
+        char group[256];
+        memcpy(group, name, (size_t)(slash - name));
+        group[slash - name] = '\0';
+        if (!strcmp(group, last)) continue;
+        strcpy(last, group);
+        printf("  %s/\n", group);
+        if (msf_weights_visit_attrs(w, group, print_attr_indented, NULL) != MSF_OK) return cli_fail("info");
+    }
+    return 0;
+}
+
 static int print_all(msf_weights *w, const char *path) {
     printf("file: %s\nattributes:\n", path);
-    if (msf_weights_visit_attrs(w, print_attr, NULL) != MSF_OK) return cli_fail("info");
+    if (msf_weights_visit_attrs(w, NULL, print_attr, NULL) != MSF_OK || print_group_attrs(w)) return cli_fail("info");
     int n = msf_weights_count(w);
     int64_t values = 0;
     printf("tensors:\n");

@@ -79,7 +79,7 @@ msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const dif
     const int K = diff_sample_steps(s, o);
     if (K < 1)
         return msf_fail(MSF_ERR_INVALID, "sampler: no spaced step at or below the start timestep %d", o->start_t);
-    if (K < s->num_steps) {
+    if (o->start_t > 0) {
         float a = (float)sqrt(1.0 - s->alphas_cumprod[K - 1]);
         for (size_t e = 0; e < (size_t)n * xs; e++) x[e] *= a;
     }

@@ -63,9 +63,10 @@ typedef struct {
     msf_progress progress;     // reports steps taken
     // Truncated start: 0 runs every spaced step from x_T. t0 > 0 keeps only the
     // spaced steps whose original timestep is <= t0 and starts at the largest,
-    // k0, from x = sqrt(1 - alphas_cumprod[k0]) x_T: the forward-noised state of
-    // a zero-mean target (MSF's residual prior). Steps are then numbered from
-    // that start (noise of step i is used at spaced index k0 - i).
+    // k0, from x = sqrt(1 - alphas_cumprod[k0]) x_T (always scaled, even when
+    // t0 >= 999 keeps every step): the forward-noised state of a zero-mean
+    // target (MSF's residual prior). Steps are then numbered from that start
+    // (noise of step i is used at spaced index k0 - i).
     int start_t;
 } diff_sample_opts;
 

@@ -372,10 +372,10 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
     return 0;
 }
 
-msf_status msf_weights_visit_attrs(const msf_weights *w, msf_attr_visit_fn fn, void *user) {
+msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_attr_visit_fn fn, void *user) {
     visit_ctx ctx = {fn, user};
     hsize_t idx = 0;
-    if (H5Aiterate2(w->file, H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx) < 0)
-        return msf_fail(MSF_ERR_FORMAT, "cannot list the attributes of %s", w->path);
+    if (H5Aiterate_by_name(w->file, obj_path(obj), H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx, H5P_DEFAULT) < 0)
+        return msf_fail(MSF_ERR_FORMAT, "cannot list the attributes of %s in %s", obj && *obj ? obj : "/", w->path);
     return MSF_OK;
 }

@@ -59,8 +59,9 @@ msf_status msf_weights_attr_int(const msf_weights *w, const char *obj, const cha
 msf_status msf_weights_attr_double(const msf_weights *w, const char *obj, const char *name, double *out);
 msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf, size_t size);
 
-// Root attributes for display: calls fn(user, name, value-as-text) for each, sorted by name.
+// Attributes of `obj` (NULL or "" = root) for display: calls fn(user, name,
+// value-as-text) for each, sorted by name.
 typedef void (*msf_attr_visit_fn)(void *user, const char *name, const char *value);
-msf_status msf_weights_visit_attrs(const msf_weights *w, msf_attr_visit_fn fn, void *user);
+msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_attr_visit_fn fn, void *user);
 
 #endif

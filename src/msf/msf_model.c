@@ -29,23 +29,26 @@ void msf_model_free(msf_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-static msf_status root_int(const msf_weights *w, const char *name, int64_t *v) {
-    msf_status s = msf_weights_attr_int(w, NULL, name, v);
+static msf_status root_int(const msf_weights *w, const char *root, const char *name, int64_t *v) {
+    msf_status s = msf_weights_attr_int(w, root, name, v);
     return s ? msf_fail_context(s, "MSF config") : MSF_OK;
 }
 
-msf_status msf_model_load(msf_model *m, msf_weights *w, int max_rows) {
+msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows) {
     memset(m, 0, sizeof *m);
     const char *path = msf_weights_path(w);
-    if (!msf_weights_is_msf(w)) return msf_fail(MSF_ERR_FORMAT, "%s is not an MSF weight file (model != \"msf\")", path);
+    char model[16] = "";
+    if (msf_weights_attr_string(w, root, "model", model, sizeof model) || strcmp(model, "msf"))
+        return msf_fail(MSF_ERR_FORMAT, "%s%s%s is not an MSF model (attribute model != \"msf\")", path,
+                        root && *root ? ":" : "", root ? root : "");
     int64_t scale, levels, channels, size;
     char down[32], up[32];
     msf_status s;
-    if ((s = root_int(w, "scale", &scale)) || (s = root_int(w, "levels", &levels)) ||
-        (s = root_int(w, "channels", &channels)) || (s = root_int(w, "input_size", &size)))
+    if ((s = root_int(w, root, "scale", &scale)) || (s = root_int(w, root, "levels", &levels)) ||
+        (s = root_int(w, root, "channels", &channels)) || (s = root_int(w, root, "input_size", &size)))
         return s;
-    if (msf_weights_attr_string(w, NULL, "down", down, sizeof down) ||
-        msf_weights_attr_string(w, NULL, "up", up, sizeof up))
+    if (msf_weights_attr_string(w, root, "down", down, sizeof down) ||
+        msf_weights_attr_string(w, root, "up", up, sizeof up))
         return msf_fail_context(MSF_ERR_FORMAT, "MSF config");
     if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2 || channels < 1 || size < 1)
         return msf_fail(MSF_ERR_FORMAT, "%s: MSF levels %lld, scale %lld, channels %lld, size %lld out of range", path,
@@ -59,8 +62,10 @@ msf_status msf_model_load(msf_model *m, msf_weights *w, int max_rows) {
     m->num_stages = (int)levels;
     for (int k = 0; k < m->num_stages; k++) {
         msf_stage_group(m->group[k], sizeof m->group[k], m->num_stages, k);
+        char group[96];
+        snprintf(group, sizeof group, "%s%s%s", root && *root ? root : "", root && *root ? "/" : "", m->group[k]);
         dit_config c;
-        if ((s = dit_config_read(&c, w, m->group[k]))) {
+        if ((s = dit_config_read(&c, w, group))) {
             msf_model_free(m);
             return msf_fail_context(s, "%s: MSF stage '%s'", path, m->group[k]);
         }
@@ -76,14 +81,14 @@ msf_status msf_model_load(msf_model *m, msf_weights *w, int max_rows) {
         m->residual_scale[k] = 1.0f;
         if (k > 0) {
             double rs;
-            if (msf_weights_attr_double(w, m->group[k], "residual_scale", &rs) || !(rs > 0)) {
+            if (msf_weights_attr_double(w, group, "residual_scale", &rs) || !(rs > 0)) {
                 msf_model_free(m);
                 return msf_fail(MSF_ERR_FORMAT, "%s: MSF stage '%s' needs a positive residual_scale attribute", path,
                                 m->group[k]);
             }
             m->residual_scale[k] = (float)rs;
         }
-        if ((s = dit_load(&m->stage[k], w, m->group[k], max_rows))) {
+        if ((s = dit_load(&m->stage[k], w, group, max_rows))) {
             msf_model_free(m);
             return s;
         }

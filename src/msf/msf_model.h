@@ -48,8 +48,9 @@ int msf_stage_side(const msf_model *m, int stage);
 msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int channels, int size,
                                  const dit_config *configs, float residual_scale, uint64_t seed, int max_rows);
 
-// max_rows: rows per network call (2x the batch with guidance).
-msf_status msf_model_load(msf_model *m, msf_weights *w, int max_rows);
+// Load from the file root (root NULL or "") or from a group holding the same
+// layout. max_rows: rows per network call (2x the batch with guidance).
+msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows);
 void msf_model_free(msf_model *m);
 
 // Options of one stage. start_t as diff_sample_opts.start_t (0: from pure noise).

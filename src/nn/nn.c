@@ -13,6 +13,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn.h"
@@ -61,30 +62,88 @@ static size_t block_size(size_t total, size_t count, size_t align) {
 // equal shares.
 #define LINEAR_BLOCK 512
 
-void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
-    if (M <= 0 || N <= 0) return;
-    int split_rows = M >= N;
-    size_t dim = split_rows ? (size_t)M : (size_t)N;
+// Batch independence: a row of y must come out the same whatever the call's
+// M (a DiT's adaLN linear has M = batch; its token linears M = batch x tokens).
+// OpenBLAS's result for a row depends on the call in two ways (measured with
+// 0.3.21): (1) rows in the last, partial tile of its micro-kernel go through
+// tail kernels that round differently (Prescott: every odd M); (2) "small"
+// GEMMs go to separate kernels (SkylakeX: M N K <= 1e6 and, in this layout,
+// M N <= 1200). On the regular path, rows in full tiles come out identical
+// whatever M, their offset and the column blocking. So every call has a
+// multiple of LINEAR_ROW_TILE rows (16: a multiple of every x86 kernel's
+// unroll) and stays regular (twice OpenBLAS's bounds, as margin): rows beyond
+// the last multiple of 16, and problems too small as a whole, are computed on
+// a copy padded with zero rows; a row thus keeps its place modulo 16. That
+// place matters to some kernels (Haswell's rounds a row differently by its
+// slot in the tile; SkylakeX's and Prescott's do not, measured): there a row
+// that moves within the tile with the batch, such as a per-sample
+// conditioning row, may differ in the last bit. tests/test_nn.c checks the rest.
+#define LINEAR_ROW_TILE 16
+
+static int gemm_is_regular(size_t m, size_t n, size_t k) { return (double)m * n * k > 2e6 || m * n > 2400; }
+
+// y (rows m0..m1, cols n0..n1) = bias + x w^T, one sgemm.
+static void linear_block(float *y, const float *x, const float *w, const float *b, int K, int N, size_t m0, size_t m1,
+                         size_t n0, size_t n1) {
+    // y starts as the bias and sgemm adds x.w^T with beta 1: one pass over y.
+    for (size_t m = m0; m < m1; m++) {
+        float *yr = y + m * N;
+        if (b)
+            memcpy(yr + n0, b + n0, (n1 - n0) * sizeof(float));
+        else
+            memset(yr + n0, 0, (n1 - n0) * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(m1 - m0), (int)(n1 - n0), K, 1.0f, x + m0 * K, K,
+                w + n0 * K, K, 1.0f, y + m0 * N + n0, N);
+}
+
+// M a multiple of LINEAR_ROW_TILE. Returns 0 (nothing computed) if even one
+// call over the whole problem would not be regular.
+static int linear_tiled(float *y, const float *x, const float *w, const float *b, size_t M, int K, int N) {
+    int split_rows = M >= (size_t)N;
+    size_t dim = split_rows ? M : (size_t)N;
     size_t count = ceil_div(ceil_div(dim, LINEAR_BLOCK), 4) * 4;
-    size_t size = block_size(dim, count, 16);
+    size_t size = block_size(dim, count, LINEAR_ROW_TILE);
     long nblocks = (long)ceil_div(dim, size);
+    size_t last = dim - (size_t)(nblocks - 1) * size;  // the smallest block
+    if (!gemm_is_regular(split_rows ? last : M, split_rows ? (size_t)N : last, (size_t)K)) {
+        if (!gemm_is_regular(M, (size_t)N, (size_t)K)) return 0;
+        size = dim;
+        nblocks = 1;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (long blk = 0; blk < nblocks; blk++) {
         size_t lo = (size_t)blk * size, hi = lo + size < dim ? lo + size : dim;
-        // The rows (M range) and columns (N range) of y this block computes.
-        size_t m0 = split_rows ? lo : 0, m1 = split_rows ? hi : (size_t)M;
-        size_t n0 = split_rows ? 0 : lo, n1 = split_rows ? (size_t)N : hi;
-        // y starts as the bias and sgemm adds x.w^T with beta 1: one pass over y.
-        for (size_t m = m0; m < m1; m++) {
-            float *yr = y + m * N;
-            if (b)
-                memcpy(yr + n0, b + n0, (n1 - n0) * sizeof(float));
-            else
-                memset(yr + n0, 0, (n1 - n0) * sizeof(float));
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(m1 - m0), (int)(n1 - n0), K, 1.0f,
-                    x + m0 * K, K, w + n0 * K, K, 1.0f, y + m0 * N + n0, N);
+        linear_block(y, x, w, b, K, N, split_rows ? lo : 0, split_rows ? hi : M, split_rows ? 0 : lo,
+                     split_rows ? (size_t)N : hi);
     }
+    return 1;
+}
+
+// Rows that do not fill a tile, or a problem too small to be regular: copy x
+// into zero-padded scratch rows (a few hundred KB for DiT's adaLN at batch <
+// 16; more only for tiny layers) and compute the padded problem.
+static void linear_padded(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
+    size_t rows = ceil_div((size_t)M, LINEAR_ROW_TILE) * LINEAR_ROW_TILE;
+    while (!gemm_is_regular(rows, (size_t)N, (size_t)K)) rows += LINEAR_ROW_TILE;
+    float *xp = calloc(rows * (size_t)K + rows * (size_t)N, sizeof(float));
+    if (!xp) {  // out of memory: still correct, only not bit-identical to other batch sizes
+        nn_linear_ref(y, x, w, b, M, K, N);
+        return;
+    }
+    float *yp = xp + rows * (size_t)K;
+    memcpy(xp, x, (size_t)M * K * sizeof(float));
+    linear_tiled(yp, xp, w, b, rows, K, N);
+    memcpy(y, yp, (size_t)M * N * sizeof(float));
+    free(xp);
+}
+
+void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
+    if (M <= 0 || N <= 0) return;
+    size_t main_rows = (size_t)M / LINEAR_ROW_TILE * LINEAR_ROW_TILE;
+    if (main_rows && !linear_tiled(y, x, w, b, main_rows, K, N)) main_rows = 0;
+    if (main_rows < (size_t)M)
+        linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N);
 }
 
 // -----------------------------------------------------------------------------

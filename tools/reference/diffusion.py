@@ -166,8 +166,19 @@ class SpacedDiffusion:
     # -------------------------------------------------------------------------
     # The loop
 
+    def start_index(self, start=None):
+        """The spaced index a loop starts from: num_timesteps-1 for start None or "noise";
+        for an integer start t0 (an ORIGINAL step, 0..999), the largest k with
+        timestep_map[k] <= t0 (a truncated loop, e.g. MSF's residual stage)."""
+        if start is None or start == "noise":
+            return self.num_timesteps - 1
+        t0 = int(start)
+        if t0 < 0:
+            raise ValueError(f"start step {t0} is negative")
+        return int(np.nonzero(self.timestep_map <= t0)[0].max())
+
     def sample_loop(self, model_fn, x_T, noise, labels, cfg_scale=1.0, cfg_mode="dit3", sampler="ddpm", eta=0.0,
-                    null_class=None, dtype=torch.float32, trace=None):
+                    null_class=None, dtype=torch.float32, trace=None, start=None):
         """Run all steps k = num_timesteps-1 .. 0 and return the final x (N rows).
 
         model_fn: a reference DiT (called as model_fn(x, t, y), and with guidance as
@@ -177,6 +188,9 @@ class SpacedDiffusion:
         null_class defaults to model_fn.num_classes. dtype: float32 reproduces DiT; float64
         runs the same steps in float64 (constants still rounded through float32).
         trace: if a list, x (first N rows) after each step is appended to it.
+        start: None or "noise" (all steps), or an original step t0: only the steps
+        k = k0 .. 0 are taken, k0 = start_index(t0); x_T is then the state at k0 as
+        given (the caller noises it) and noise has k0+1 rows, noise[i] used at k = k0-i.
         """
         if sampler not in ("ddpm", "ddim"):
             raise ValueError(f"unknown sampler '{sampler}' (expected 'ddpm' or 'ddim')")
@@ -186,15 +200,16 @@ class SpacedDiffusion:
         n = x.shape[0]
         guided = cfg_scale > 1
         m = 2 * n if guided else n
-        if noise.shape != (self.num_timesteps, m) + tuple(x.shape[1:]):
+        k0 = self.start_index(start)
+        if noise.shape != (k0 + 1, m) + tuple(x.shape[1:]):
             raise ValueError(f"noise has shape {list(noise.shape)}, expected "
-                             f"{[self.num_timesteps, m] + list(x.shape[1:])}")
+                             f"{[k0 + 1, m] + list(x.shape[1:])}")
         if guided:
             null = model_fn.num_classes if null_class is None else null_class
             x = torch.cat([x, x], dim=0)
             y = torch.cat([y, torch.full_like(y, null)], dim=0)
         with torch.no_grad():
-            for i, k in enumerate(range(self.num_timesteps - 1, -1, -1)):
+            for i, k in enumerate(range(k0, -1, -1)):
                 t = torch.full((m,), int(self.timestep_map[k]), dtype=torch.int64)
                 if guided:
                     out = model_fn.forward_with_cfg(x, t, y, cfg_scale, cfg_mode)

@@ -192,14 +192,20 @@ class DiT(nn.Module):
     table); load a state_dict before use."""
 
     def __init__(self, input_size=32, patch_size=2, in_channels=4, hidden_size=1152, depth=28, num_heads=16,
-                 mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True, device=None):
+                 mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True, out_channels=None,
+                 device=None):
         super().__init__()
         if input_size % patch_size:
             raise ValueError(f"input_size {input_size} is not a multiple of patch_size {patch_size}")
         self.input_size = input_size
         self.patch_size = patch_size
         self.in_channels = in_channels
-        self.out_channels = 2 * in_channels if learn_sigma else in_channels
+        # out_channels is explicit for a conditional model whose input carries extra
+        # channels (MSF's residual DiT: 2C in, eps [+ variance] of C channels out).
+        self.out_channels = int(out_channels) if out_channels is not None else \
+            (2 * in_channels if learn_sigma else in_channels)
+        if learn_sigma and self.out_channels % 2:
+            raise ValueError(f"learn_sigma needs an even out_channels, got {self.out_channels}")
         self.hidden_size = hidden_size
         self.depth = depth
         self.num_heads = num_heads
@@ -225,7 +231,12 @@ class DiT(nn.Module):
         return dict(input_size=self.input_size, patch_size=self.patch_size, in_channels=self.in_channels,
                     hidden_size=self.hidden_size, depth=self.depth, num_heads=self.num_heads,
                     mlp_ratio=self.mlp_ratio, class_dropout_prob=self.class_dropout_prob,
-                    num_classes=self.num_classes, learn_sigma=self.learn_sigma)
+                    num_classes=self.num_classes, learn_sigma=self.learn_sigma, out_channels=self.out_channels)
+
+    @property
+    def eps_channels(self):
+        """Channels of the predicted noise: out_channels, halved with learn_sigma."""
+        return self.out_channels // 2 if self.learn_sigma else self.out_channels
 
     def unpatchify(self, x):
         """(N, T, p*p*C) -> (N, C, H, W); within a token the channel index is fastest."""
@@ -246,12 +257,13 @@ class DiT(nn.Module):
         """Classifier-free guidance on a batch [x_cond; x_uncond] with labels [y; null].
         As the official code, both halves are evaluated on the FIRST half of x.
         mode "dit3": guide eps channels 0..2 only (official DiT); "all": guide all
-        in_channels eps channels. Variance channels are never guided: each half
-        keeps its own. The guided eps is written to both halves."""
+        eps channels (eps_channels: in_channels for a plain DiT). Variance channels
+        are never guided: each half keeps its own. The guided eps is written to
+        both halves."""
         if mode == "dit3":
-            g = min(3, self.in_channels)
+            g = min(3, self.eps_channels)
         elif mode == "all":
-            g = self.in_channels
+            g = self.eps_channels
         else:
             raise ValueError(f"unknown guidance mode '{mode}' (expected 'dit3' or 'all')")
         half = x[: len(x) // 2]

@@ -1,0 +1,141 @@
+#!/bin/sh
+# cli_train.sh: tools/train.py smoke test: each model type (dit, msf-base,
+# msf-residual) trains 2 steps of a tiny config, exports our HDF5 format, and
+# `msf info` reads the exported DiT and MSF files.
+# Run from the repository root by `make test` with MSF set to the binary.
+# Needs /usr/bin/python3 with torch, h5py and numpy (CI: make deps-python);
+# without them it prints a skip line and passes. Data: Fashion-MNIST's t10k
+# split when /usr/share/datasets/fashion-mnist holds it (Debian package
+# dataset-fashion-mnist; MSF_FASHION_MNIST overrides the directory), else 64
+# random 1x32x32 "latents" written on the fly.
+set -u
+MSF=${MSF:-bin/msf}
+PY=/usr/bin/python3
+if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
+    echo "cli_train.sh: skipped (no $PY with torch, h5py and numpy)"
+    exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+fails=0
+
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# expect STATUS PATTERN CMD...: run CMD, check its exit status and that its
+# stdout+stderr contains PATTERN (a grep regex).
+expect() {
+    want=$1 pattern=$2
+    shift 2
+    "$@" >"$tmp/log" 2>&1
+    got=$?
+    if [ "$got" -ne "$want" ] || ! grep -q -- "$pattern" "$tmp/log"; then
+        fail "$* -> exit $got (want $want), output lacks '$pattern':"
+        sed 's/^/    /' "$tmp/log"
+    fi
+}
+
+FASHION=${MSF_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+if [ -f "$FASHION/t10k-images-idx3-ubyte.gz" ]; then
+    DATA="--data $FASHION --split t10k"
+else
+    echo "cli_train.sh: no Fashion-MNIST in $FASHION: random latents"
+    "$PY" - "$tmp/latents.h5" <<'EOF' || fail "cannot write $tmp/latents.h5"
+import sys
+import h5py
+import numpy as np
+rng = np.random.default_rng(0)
+with h5py.File(sys.argv[1], "w") as f:
+    f["latents"] = rng.standard_normal((64, 1, 32, 32)).astype(np.float32)
+    f["labels"] = rng.integers(0, 10, 64)
+    f.attrs["num_classes"] = 10
+EOF
+    DATA="--data $tmp/latents.h5"
+fi
+# Both data sources give 1 channel at 32x32 and 10 classes.
+TRAIN="$PY tools/train.py $DATA --steps 2 --batch 4 --depth 1 --hidden 32 --heads 2 --patch 2 --log-every 1
+       --threads 2 --residual-scale-samples 256"
+
+# -----------------------------------------------------------------------------
+# 1. Train and export.
+expect 0 "wrote DiT file $tmp/dit.h5" $TRAIN --model-type dit --out-dir "$tmp/dit" --out-h5 "$tmp/dit.h5"
+expect 0 "step       2  loss" cat "$tmp/dit/log.txt"
+expect 0 "wrote DiT file $tmp/base_dit.h5" \
+    $TRAIN --model-type msf-base --out-dir "$tmp/base" --out-h5 "$tmp/base_dit.h5"
+expect 0 "wrote MSF file $tmp/msf.h5" $TRAIN --model-type msf-residual --out-dir "$tmp/res" \
+    --base-ckpt "$tmp/base/checkpoint.pt" --out-h5 "$tmp/msf.h5"
+expect 0 "wrote $tmp/msf2.h5" $PY tools/train.py --export-msf "$tmp/base/checkpoint.pt" "$tmp/res/checkpoint.pt" \
+    "$tmp/msf2.h5"
+expect 1 "needs --base-ckpt" $TRAIN --model-type msf-residual --out-dir "$tmp/res_bad" --out-h5 "$tmp/bad.h5"
+
+# -----------------------------------------------------------------------------
+# 2. The C side reads the exports.
+expect 0 "model = dit" "$MSF" info "$tmp/dit.h5"
+expect 0 "x_embedder.proj.weight  *\[32, 1, 2, 2\] *float32" "$MSF" info "$tmp/dit.h5"
+expect 0 "input_size = 16" "$MSF" info "$tmp/base_dit.h5"
+expect 0 "model = msf" "$MSF" info "$tmp/msf.h5"
+expect 0 "levels = 2" "$MSF" info "$tmp/msf.h5"
+expect 0 "base/x_embedder.proj.weight  *\[32, 1, 2, 2\] *float32" "$MSF" info "$tmp/msf.h5"
+expect 0 "residual/x_embedder.proj.weight  *\[32, 2, 2, 2\] *float32" "$MSF" info "$tmp/msf.h5"
+expect 0 "residual/final_layer.linear.weight  *\[8, 32\] *float32" "$MSF" info "$tmp/msf.h5"
+
+# -----------------------------------------------------------------------------
+# 3. MSF sampling of the exported file in C.
+# The exported DiT and MSF sample in C; the MSF sample equals
+# tools/reference/msf.py's on the same replayed noise (rel <= 1e-4).
+expect 0 "" "$MSF" sample --weights "$tmp/dit.h5" --num 2 --steps 3 --cfg-scale 2 --out "$tmp/dit_s.h5"
+expect 0 "latents  *\[2, 1, 32, 32\] *float32" "$MSF" info "$tmp/dit_s.h5"
+expect 0 "" "$MSF" sample --weights "$tmp/msf.h5" --num 2 --base-steps 3 --residual-steps 2 --cfg-scale 2 \
+    --residual-cfg-scale 1 --out "$tmp/msf_s.h5"
+expect 0 "base  *\[2, 1, 16, 16\] *float32" "$MSF" info "$tmp/msf_s.h5"
+expect 0 "non-finite 0" "$MSF" info "$tmp/msf_s.h5" --tensor latents
+cat >"$tmp/ref.py" <<'EOF'
+import sys
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, "tools")
+from hdf5_msf import load_msf_reference  # noqa: E402
+from reference.msf import Stage  # noqa: E402
+
+tmp = sys.argv[1]
+model = load_msf_reference(f"{tmp}/msf.h5")
+stages = [Stage("3", cfg_scale=2.0), Stage("2", cfg_scale=1.0)]
+labels = torch.tensor([3, 7])
+rng = np.random.default_rng(0)
+noises = [tuple(rng.standard_normal(s).astype(np.float32) for s in shape) for shape in model.noise_shapes(2, stages)]
+with h5py.File(f"{tmp}/noise.h5", "w") as f:
+    for name, (x_T, z) in zip(["base", "residual"], noises):
+        f[f"{name}/x_T"], f[f"{name}/z"] = x_T, z
+with torch.no_grad():
+    want = model.sample(labels, stages, noises)["out"].numpy()
+np.save(f"{tmp}/want.npy", want)
+print("reference MSF sample written")
+EOF
+cat >"$tmp/cmp.py" <<'EOF'
+import sys
+
+import h5py
+import numpy as np
+
+got = h5py.File(sys.argv[1] + "/msf_replay.h5", "r")["latents"][:]
+want = np.load(sys.argv[1] + "/want.npy")
+rel = np.abs(got - want).max() / np.abs(want).max()
+print(f"C vs reference MSF sample: rel {rel:.3g}")
+sys.exit(0 if rel <= 1e-4 else 1)
+EOF
+expect 0 "reference MSF sample written" $PY "$tmp/ref.py" "$tmp"
+expect 0 "" "$MSF" sample --weights "$tmp/msf.h5" --num 2 --base-steps 3 --residual-steps 2 --cfg-scale 2 \
+    --residual-cfg-scale 1 --labels 3,7 --noise-file "$tmp/noise.h5" --out "$tmp/msf_replay.h5"
+expect 0 "C vs reference MSF sample: rel" $PY "$tmp/cmp.py" "$tmp"
+
+if [ "$fails" -ne 0 ]; then
+    echo "cli_train.sh: $fails failure(s)"
+    exit 1
+fi
+echo "cli_train.sh: all passed"
