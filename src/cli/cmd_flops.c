@@ -30,7 +30,7 @@ static int flops_msf(const char *weights, long base_steps, long residual_steps, 
     msf_weights *w;
     if (msf_weights_open(&w, weights)) return cli_fail("flops");
     msf_model m = {0};
-    msf_status s = msf_model_load(&m, w, 1);
+    msf_status s = msf_model_load(&m, w, NULL, 1);
     msf_weights_close(w);
     if (s) return cli_fail("flops");
     char spec[MSF_MAX_LEVELS][16];

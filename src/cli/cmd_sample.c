@@ -445,7 +445,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
             return 2;
         guided |= so[k].cfg_scale > 1.0f;
     }
-    if (msf_model_load(&model, wf, (int)(guided ? 2 * a->batch : a->batch))) goto done;
+    if (msf_model_load(&model, wf, NULL, (int)(guided ? 2 * a->batch : a->batch))) goto done;
     const int C = model.channels, H = model.size, L = model.num_stages, hb = msf_stage_side(&model, 0);
     for (int k = 0; k < L; k++) {
         const dit_config *c = &model.stage[k].cfg;
