@@ -15,8 +15,8 @@ CC ?= cc
 
 PKGS := openblas hdf5-serial fftw3f libpng zlib libzip
 DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
-            zlib1g-dev libzip-dev check libsubunit-dev gnuplot-nox
-DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy
+            zlib1g-dev libzip-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist
+DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy python3-pywt
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -12,12 +12,15 @@ int cmd_forward(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_flops(int argc, char **argv);
 extern const char cmd_info_usage[], cmd_forward_usage[], cmd_sample_usage[], cmd_flops_usage[];
+int cmd_spectrum(int argc, char **argv);
+extern const char cmd_spectrum_usage[];
 
 static const cli_command commands[] = {
     {"info", "show a weight file's config attributes and tensors", cmd_info_usage, cmd_info},
     {"forward", "one network forward pass on the tensors of an HDF5 file", cmd_forward_usage, cmd_forward},
-    {"sample", "sample latents from a class-conditional DiT", cmd_sample_usage, cmd_sample},
-    {"flops", "GFLOPs of a DiT forward pass and of a sampling run", cmd_flops_usage, cmd_flops},
+    {"sample", "sample latents from a class-conditional DiT or MSF model", cmd_sample_usage, cmd_sample},
+    {"flops", "GFLOPs of a DiT or MSF forward pass and of a sampling run", cmd_flops_usage, cmd_flops},
+    {"spectrum", "FFT and wavelet spectra of z, base and residual, with plots", cmd_spectrum_usage, cmd_spectrum},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

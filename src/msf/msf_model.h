@@ -32,7 +32,7 @@ typedef struct {
     int num_stages;       // = factor.levels
     dit_model stage[MSF_MAX_LEVELS];
     float residual_scale[MSF_MAX_LEVELS];  // stage 0 (the base): 1
-    char group[MSF_MAX_LEVELS][16];
+    char group[MSF_MAX_LEVELS][24];
 } msf_model;
 
 // Whether the file holds an MSF model (root attribute model = "msf").

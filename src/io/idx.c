@@ -1,0 +1,167 @@
+// idx.c: IDX (MNIST / Fashion-MNIST) readers through zlib's gz* functions,
+// which read gzip files and pass plain files through unchanged.
+#include "io/idx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "core/arena.h"
+
+static const char *range_names[] = {"unit", "signed"};
+
+const char *msf_byte_range_name(msf_byte_range r) { return range_names[r]; }
+
+msf_status msf_byte_range_parse(const char *name, msf_byte_range *r) {
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(name, range_names[i])) {
+            *r = (msf_byte_range)i;
+            return MSF_OK;
+        }
+    return msf_fail(MSF_ERR_INVALID, "unknown pixel range '%s' (expected unit for [0, 1] or signed for [-1, 1])",
+                    name);
+}
+
+msf_idx_opts msf_idx_defaults(void) {
+    return (msf_idx_opts){.pad_to = 32, .rows = 28, .cols = 28, .range = MSF_BYTES_UNIT, .max_images = 0};
+}
+
+// -----------------------------------------------------------------------------
+
+static msf_status open_gz(gzFile *out, const char *path) {
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return msf_fail(MSF_ERR_IO, "cannot open IDX file %s: %s", path, errno ? strerror(errno) : "out of memory");
+    gzbuffer(f, 1 << 17);
+    *out = f;
+    return MSF_OK;
+}
+
+// Read exactly `bytes`; `what` names the part for a truncation message.
+static msf_status read_exact(gzFile f, const char *path, void *dst, size_t bytes, const char *what) {
+    unsigned char *p = dst;
+    size_t done = 0;
+    while (done < bytes) {
+        size_t chunk = bytes - done > (1u << 30) ? (1u << 30) : bytes - done;
+        int got = gzread(f, p + done, (unsigned)chunk);
+        if (got < 0) {
+            int err;
+            const char *msg = gzerror(f, &err);
+            return msf_fail(MSF_ERR_FORMAT, "%s: corrupt gzip data (zlib: %s)", path, msg);
+        }
+        if (got == 0) break;
+        done += (size_t)got;
+    }
+    if (done < bytes) {
+        int err;
+        const char *msg = gzerror(f, &err);
+        if (err != Z_OK && err != Z_STREAM_END)
+            return msf_fail(MSF_ERR_FORMAT, "%s: corrupt gzip data (zlib: %s)", path, msg);
+        return msf_fail(MSF_ERR_FORMAT, "%s: truncated: %s needs %zu bytes, the file ends after %zu", path, what, bytes,
+                        done);
+    }
+    return MSF_OK;
+}
+
+// Header: magic check (ubyte, `ndim` dimensions) and the dimensions.
+static msf_status read_header(gzFile f, const char *path, int ndim, const char *kind, uint32_t *dims) {
+    unsigned char m[4];
+    msf_status s = read_exact(f, path, m, 4, "the IDX header");
+    if (s) return s;
+    if (m[0] || m[1] || m[2] != 0x08 || m[3] != ndim)
+        return msf_fail(MSF_ERR_FORMAT,
+                        "%s: magic 0x%02x%02x%02x%02x is not an IDX file of %s (expected 0x000008%02x: unsigned "
+                        "bytes, %d dimension%s)",
+                        path, m[0], m[1], m[2], m[3], kind, ndim, ndim, ndim > 1 ? "s" : "");
+    unsigned char d[12];
+    if ((s = read_exact(f, path, d, (size_t)4 * ndim, "the IDX dimensions"))) return s;
+    for (int i = 0; i < ndim; i++)
+        dims[i] = (uint32_t)d[4 * i] << 24 | (uint32_t)d[4 * i + 1] << 16 | (uint32_t)d[4 * i + 2] << 8 | d[4 * i + 3];
+    return MSF_OK;
+}
+
+msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **out, int64_t *n, int *h, int *w) {
+    *out = NULL;
+    gzFile f = NULL;
+    msf_status s = open_gz(&f, path);
+    if (s) return s;
+    uint32_t dims[3] = {0};
+    unsigned char *raw = NULL;
+    float *img = NULL;
+    if ((s = read_header(f, path, 3, "images", dims))) goto done;
+    int64_t count = dims[0];
+    int rows = (int)dims[1], cols = (int)dims[2];
+    if (rows < 1 || cols < 1 || rows > 65536 || cols > 65536 || count < 1) {
+        s = msf_fail(MSF_ERR_SHAPE, "%s: header gives %lld images of %ux%u", path, (long long)count, dims[1], dims[2]);
+        goto done;
+    }
+    if ((o->rows && rows != o->rows) || (o->cols && cols != o->cols)) {
+        s = msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d, expected %dx%d", path, rows, cols, o->rows, o->cols);
+        goto done;
+    }
+    int side_h = o->pad_to ? o->pad_to : rows, side_w = o->pad_to ? o->pad_to : cols;
+    if (side_h < rows || side_w < cols) {
+        s = msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d, larger than the padded size %d", path, rows, cols, o->pad_to);
+        goto done;
+    }
+    if (o->max_images > 0 && o->max_images < count) count = o->max_images;
+    size_t pixels = (size_t)rows * cols, plane = (size_t)side_h * side_w;
+    raw = malloc(pixels * (size_t)count);
+    img = msf_aligned_alloc(plane * (size_t)count * sizeof *img);
+    if (!raw || !img) {
+        s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld images", path, (long long)count);
+        goto done;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%lld images of %dx%d", (long long)count, rows, cols);
+    if ((s = read_exact(f, path, raw, pixels * (size_t)count, what))) goto done;
+    float background = msf_byte_value(0, o->range);
+    int top = (side_h - rows) / 2, left = (side_w - cols) / 2;
+    for (int64_t i = 0; i < count; i++) {
+        float *dst = img + (size_t)i * plane;
+        const unsigned char *src = raw + (size_t)i * pixels;
+        for (size_t k = 0; k < plane; k++) dst[k] = background;
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < cols; x++)
+                dst[(size_t)(y + top) * side_w + x + left] = msf_byte_value(src[(size_t)y * cols + x], o->range);
+    }
+    *out = img, *n = count, *h = side_h, *w = side_w;
+    img = NULL;
+done:
+    free(raw);
+    msf_aligned_free(img);
+    gzclose(f);
+    return s;
+}
+
+msf_status msf_idx_read_labels(const char *path, int64_t max, int64_t **out, int64_t *n) {
+    *out = NULL;
+    gzFile f = NULL;
+    msf_status s = open_gz(&f, path);
+    if (s) return s;
+    uint32_t dims[1] = {0};
+    unsigned char *raw = NULL;
+    int64_t *labels = NULL;
+    if ((s = read_header(f, path, 1, "labels", dims))) goto done;
+    int64_t count = dims[0];
+    if (max > 0 && max < count) count = max;
+    raw = malloc(count ? (size_t)count : 1);
+    labels = malloc((count ? (size_t)count : 1) * sizeof *labels);
+    if (!raw || !labels) {
+        s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld labels", path, (long long)count);
+        goto done;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%lld labels", (long long)count);
+    if ((s = read_exact(f, path, raw, (size_t)count, what))) goto done;
+    for (int64_t i = 0; i < count; i++) labels[i] = raw[i];
+    *out = labels, *n = count;
+    labels = NULL;
+done:
+    free(raw), free(labels);
+    gzclose(f);
+    return s;
+}

@@ -1,0 +1,407 @@
+// images.c: .npz (libzip) and PNG (libpng) image files.
+//
+// .npy format 1.0 (numpy/lib/format.py): the magic "\x93NUMPY", version
+// bytes 1 0, a little-endian uint16 header length, then an ASCII Python dict
+// {'descr': '|u1', 'fortran_order': False, 'shape': (N, H, W, 3), } padded
+// with spaces and a final newline so the data starts at a multiple of 64
+// bytes; version 2.0 and 3.0 differ only in a uint32 header length.
+// Writing streams the array to a temporary .npy next to the target, then
+// libzip stores it (uncompressed, as np.savez does) into a temporary zip,
+// which is renamed onto the target.
+#include "io/images.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <zip.h>
+
+// -----------------------------------------------------------------------------
+// .npy headers
+
+static int64_t numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n;
+}
+
+// Header (magic to newline) of a uint8 C-order array into buf; returns its length.
+static size_t npy_header(char *buf, size_t size, int ndim, const int64_t *shape) {
+    char dict[512];
+    int len = snprintf(dict, sizeof dict, "{'descr': '|u1', 'fortran_order': False, 'shape': (");
+    for (int d = 0; d < ndim; d++)
+        len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)shape[d],
+                        ndim == 1 || d < ndim - 1 ? ", " : "");
+    len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
+    size_t total = 10 + (size_t)len + 1;
+    size_t padded = (total + 63) / 64 * 64;
+    if (padded > size) return 0;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    size_t hlen = padded - 10;
+    buf[8] = (char)(hlen & 0xff), buf[9] = (char)(hlen >> 8);
+    memcpy(buf + 10, dict, (size_t)len);
+    memset(buf + 10 + len, ' ', padded - total);
+    buf[padded - 1] = '\n';
+    return padded;
+}
+
+// Parse the dict of a header: uint8, C order, shape. Returns 0 or -1 with `why` set.
+static int npy_parse(const char *dict, int *ndim, int64_t *shape, const char **why) {
+    const char *d = strstr(dict, "'descr'");
+    if (!d || !(d = strchr(d + 7, '\''))) return *why = "no 'descr' entry", -1;
+    if (strncmp(d, "'|u1'", 5) && strncmp(d, "'<u1'", 5) && strncmp(d, "'>u1'", 5) && strncmp(d, "'u1'", 4))
+        return *why = "the array is not uint8 (descr must be '|u1')", -1;
+    const char *f = strstr(dict, "'fortran_order'");
+    if (!f || !strstr(f, "False") || (strstr(f, "True") && strstr(f, "True") < strstr(f, "False")))
+        return *why = "the array is in Fortran order", -1;
+    const char *s = strstr(dict, "'shape'");
+    if (!s || !(s = strchr(s, '('))) return *why = "no 'shape' entry", -1;
+    *ndim = 0;
+    for (s++;;) {
+        while (*s == ' ' || *s == ',') s++;
+        if (*s == ')') break;
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 0 || *ndim >= MSF_NPY_MAX_DIMS) return *why = "unreadable shape", -1;
+        shape[(*ndim)++] = v;
+        s = end;
+    }
+    return 0;
+}
+
+// -----------------------------------------------------------------------------
+// Writer
+
+struct msf_npz_writer {
+    char *path, *tmp_npy, *tmp_zip, *entry;
+    FILE *npy;
+    uint64_t expected, written;
+};
+
+// malloc'd "<a><b>".
+static char *concat(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s", a, b);
+    return s;
+}
+
+// malloc'd "<path>.tmp-<pid><suffix>", a temporary name next to path.
+static char *temp_name(const char *path, const char *suffix) {
+    char tail[64];
+    snprintf(tail, sizeof tail, ".tmp-%ld%s", (long)getpid(), suffix);
+    return concat(path, tail);
+}
+
+static void writer_free(msf_npz_writer *w) {
+    free(w->path), free(w->tmp_npy), free(w->tmp_zip), free(w->entry);
+    free(w);
+}
+
+msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char *name, int ndim,
+                             const int64_t *shape) {
+    *out = NULL;
+    if (ndim < 1 || ndim > MSF_NPY_MAX_DIMS || numel(ndim, shape) < 0)
+        return msf_fail(MSF_ERR_INVALID, "%s: array '%s' needs 1 to %d dimensions", path, name, MSF_NPY_MAX_DIMS);
+    msf_npz_writer *w = calloc(1, sizeof *w);
+    if (!w) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    w->path = concat(path, "");
+    w->tmp_npy = temp_name(path, ".npy");
+    w->tmp_zip = temp_name(path, "");
+    w->entry = concat(name, ".npy");
+    if (!w->path || !w->tmp_npy || !w->tmp_zip || !w->entry) {
+        writer_free(w);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    }
+    w->npy = fopen(w->tmp_npy, "wb");
+    if (!w->npy) {
+        msf_status s = msf_fail(MSF_ERR_IO, "cannot create %s: %s", w->tmp_npy, strerror(errno));
+        writer_free(w);
+        return s;
+    }
+    char header[1024];
+    size_t len = npy_header(header, sizeof header, ndim, shape);
+    if (!len || fwrite(header, 1, len, w->npy) != len) {
+        msf_status s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_npy, strerror(errno));
+        msf_npz_abort(w);
+        return s;
+    }
+    w->expected = (uint64_t)numel(ndim, shape);
+    *out = w;
+    return MSF_OK;
+}
+
+msf_status msf_npz_append(msf_npz_writer *w, const void *data, size_t bytes) {
+    if (w->written + bytes > w->expected)
+        return msf_fail(MSF_ERR_INVALID, "%s: %llu bytes appended to an array of %llu", w->path,
+                        (unsigned long long)(w->written + bytes), (unsigned long long)w->expected);
+    if (fwrite(data, 1, bytes, w->npy) != bytes)
+        return msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_npy, strerror(errno));
+    w->written += bytes;
+    return MSF_OK;
+}
+
+msf_status msf_npz_commit(msf_npz_writer *w) {
+    msf_status s = MSF_OK;
+    if (w->written != w->expected)
+        s = msf_fail(MSF_ERR_INVALID, "%s: %llu of the array's %llu bytes written", w->path,
+                     (unsigned long long)w->written, (unsigned long long)w->expected);
+    FILE *f = w->npy;
+    w->npy = NULL;
+    if (fclose(f) != 0 && !s) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_npy, strerror(errno));
+    zip_t *za = NULL;
+    if (!s) {
+        int err = 0;
+        za = zip_open(w->tmp_zip, ZIP_CREATE | ZIP_TRUNCATE, &err);
+        if (!za) {
+            zip_error_t ze;
+            zip_error_init_with_code(&ze, err);
+            s = msf_fail(MSF_ERR_IO, "cannot create %s: %s", w->tmp_zip, zip_error_strerror(&ze));
+            zip_error_fini(&ze);
+        }
+    }
+    if (!s) {
+        zip_source_t *src = zip_source_file(za, w->tmp_npy, 0, -1);
+        zip_int64_t idx = src ? zip_file_add(za, w->entry, src, ZIP_FL_ENC_UTF_8) : -1;
+        if (idx < 0 && src) zip_source_free(src);
+        if (idx < 0 || zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) < 0 || zip_close(za) < 0) {
+            s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_zip, zip_strerror(za));
+            zip_discard(za);
+        }
+    }
+    if (!s && rename(w->tmp_zip, w->path) != 0)
+        s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", w->tmp_zip, w->path, strerror(errno));
+    if (s) unlink(w->tmp_zip);
+    unlink(w->tmp_npy);
+    writer_free(w);
+    return s;
+}
+
+void msf_npz_abort(msf_npz_writer *w) {
+    if (!w) return;
+    if (w->npy) fclose(w->npy);
+    unlink(w->tmp_npy);
+    unlink(w->tmp_zip);
+    writer_free(w);
+}
+
+// -----------------------------------------------------------------------------
+// Reader
+
+struct msf_npz_reader {
+    char *path;
+    zip_t *za;
+    zip_file_t *file;
+    int ndim;
+    int64_t shape[MSF_NPY_MAX_DIMS];
+    uint64_t remaining;
+};
+
+static msf_status read_exact(msf_npz_reader *r, void *dst, size_t bytes, const char *what) {
+    unsigned char *p = dst;
+    while (bytes > 0) {
+        zip_int64_t got = zip_fread(r->file, p, bytes);
+        if (got <= 0)
+            return msf_fail(MSF_ERR_FORMAT, "%s: %s ends early%s%s", r->path, what, got < 0 ? ": " : "",
+                            got < 0 ? zip_file_strerror(r->file) : "");
+        p += got, bytes -= (size_t)got;
+    }
+    return MSF_OK;
+}
+
+msf_status msf_npz_open_u8(msf_npz_reader **out, const char *path, const char *name) {
+    *out = NULL;
+    if (access(path, R_OK) != 0) return msf_fail(MSF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    msf_npz_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    }
+    int err = 0;
+    r->za = zip_open(path, ZIP_RDONLY, &err);
+    if (!r->za) {
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, err);
+        msf_status s = msf_fail(err == ZIP_ER_NOZIP ? MSF_ERR_FORMAT : MSF_ERR_IO, "cannot read %s as .npz: %s",
+                                path, zip_error_strerror(&ze));
+        zip_error_fini(&ze);
+        msf_npz_close(r);
+        return s;
+    }
+    char entry[256];
+    snprintf(entry, sizeof entry, "%s.npy", name);
+    zip_int64_t idx = zip_name_locate(r->za, entry, 0);
+    if (idx < 0) {
+        char list[512] = "";
+        zip_int64_t n = zip_get_num_entries(r->za, 0);
+        for (zip_int64_t i = 0; i < n && strlen(list) < sizeof list - 64; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     zip_get_name(r->za, (zip_uint64_t)i, 0));
+        msf_status s = msf_fail(MSF_ERR_NOT_FOUND, "%s has no array '%s' (it holds: %s)", path, name,
+                                *list ? list : "nothing");
+        msf_npz_close(r);
+        return s;
+    }
+    zip_stat_t st;
+    r->file = zip_fopen_index(r->za, (zip_uint64_t)idx, 0);
+    if (!r->file || zip_stat_index(r->za, (zip_uint64_t)idx, 0, &st) < 0) {
+        msf_status s = msf_fail(MSF_ERR_FORMAT, "%s: cannot read entry %s: %s", path, entry, zip_strerror(r->za));
+        msf_npz_close(r);
+        return s;
+    }
+    unsigned char pre[12];
+    msf_status s = read_exact(r, pre, 10, entry);
+    if (!s && memcmp(pre, "\x93NUMPY", 6))
+        s = msf_fail(MSF_ERR_FORMAT, "%s: %s is not a .npy array (bad magic)", path, entry);
+    uint64_t hlen = 0, hsize = 10;
+    if (!s) {
+        if (pre[6] == 1) {
+            hlen = pre[8] | (uint64_t)pre[9] << 8;
+        } else if (pre[6] == 2 || pre[6] == 3) {
+            s = read_exact(r, pre + 10, 2, entry);
+            hlen = pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
+            hsize = 12;
+        } else {
+            s = msf_fail(MSF_ERR_FORMAT, "%s: %s has .npy version %d.%d (expected 1.0 to 3.0)", path, entry, pre[6],
+                         pre[7]);
+        }
+    }
+    if (!s && hlen > 65536) s = msf_fail(MSF_ERR_FORMAT, "%s: %s has a %llu-byte header", path, entry,
+                                         (unsigned long long)hlen);
+    char *dict = s ? NULL : calloc(hlen + 1, 1);
+    if (!s && !dict) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+    if (!s) s = read_exact(r, dict, hlen, entry);
+    const char *why = NULL;
+    if (!s && npy_parse(dict, &r->ndim, r->shape, &why))
+        s = msf_fail(MSF_ERR_SHAPE, "%s: array '%s': %s (header %s)", path, name, why, dict);
+    free(dict);
+    if (!s) {
+        r->remaining = (uint64_t)numel(r->ndim, r->shape);
+        if (st.valid & ZIP_STAT_SIZE && st.size != hsize + hlen + r->remaining)
+            s = msf_fail(MSF_ERR_FORMAT, "%s: %s holds %llu bytes, its header says %llu", path, entry,
+                         (unsigned long long)st.size, (unsigned long long)(hsize + hlen + r->remaining));
+    }
+    if (s) {
+        msf_npz_close(r);
+        return s;
+    }
+    *out = r;
+    return MSF_OK;
+}
+
+int msf_npz_ndim(const msf_npz_reader *r) { return r->ndim; }
+const int64_t *msf_npz_shape(const msf_npz_reader *r) { return r->shape; }
+
+msf_status msf_npz_read(msf_npz_reader *r, void *dst, size_t bytes) {
+    if (bytes > r->remaining)
+        return msf_fail(MSF_ERR_INVALID, "%s: reading %zu bytes, %llu left in the array", r->path, bytes,
+                        (unsigned long long)r->remaining);
+    msf_status s = read_exact(r, dst, bytes, "the array");
+    if (!s) r->remaining -= bytes;
+    return s;
+}
+
+void msf_npz_close(msf_npz_reader *r) {
+    if (!r) return;
+    if (r->file) zip_fclose(r->file);
+    if (r->za) zip_discard(r->za);
+    free(r->path);
+    free(r);
+}
+
+// -----------------------------------------------------------------------------
+// PNG
+
+msf_status msf_png_write_rgb(const char *path, const uint8_t *pixels, int h, int w) {
+    char *tmp = temp_name(path, "");
+    if (!tmp) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = (png_uint_32)w;
+    img.height = (png_uint_32)h;
+    img.format = PNG_FORMAT_RGB;
+    msf_status s = MSF_OK;
+    if (!png_image_write_to_file(&img, tmp, 0, pixels, 3 * w, NULL))
+        s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", tmp, img.message);
+    else if (rename(tmp, path) != 0)
+        s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    png_image_free(&img);
+    if (s) unlink(tmp);
+    free(tmp);
+    return s;
+}
+
+msf_status msf_png_read_rgb(const char *path, uint8_t **pixels, int *h, int *w) {
+    *pixels = NULL;
+    if (access(path, R_OK) != 0) return msf_fail(MSF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path))
+        return msf_fail(MSF_ERR_FORMAT, "cannot read %s as PNG: %s", path, img.message);
+    img.format = PNG_FORMAT_RGB;
+    size_t bytes = PNG_IMAGE_SIZE(img);
+    uint8_t *buf = malloc(bytes ? bytes : 1);
+    if (!buf) {
+        png_image_free(&img);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory for %s (%ux%u)", path, img.width, img.height);
+    }
+    png_color black = {0, 0, 0};
+    if (!png_image_finish_read(&img, &black, buf, 0, NULL)) {
+        free(buf);
+        msf_status s = msf_fail(MSF_ERR_FORMAT, "cannot read %s as PNG: %s", path, img.message);
+        png_image_free(&img);
+        return s;
+    }
+    *pixels = buf;
+    *h = (int)img.height;
+    *w = (int)img.width;
+    png_image_free(&img);
+    return MSF_OK;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+msf_status msf_png_list(const char *dir, char ***names, int *count) {
+    *names = NULL, *count = 0;
+    DIR *d = opendir(dir);
+    if (!d) return msf_fail(MSF_ERR_IO, "cannot open directory %s: %s", dir, strerror(errno));
+    char **list = NULL;
+    int n = 0, cap = 0;
+    msf_status s = MSF_OK;
+    struct dirent *e;
+    while (!s && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcasecmp(e->d_name + len - 4, ".png") || e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **grown = realloc(list, (size_t)cap * sizeof *list);
+            if (!grown) {
+                s = msf_fail(MSF_ERR_NOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            list = grown;
+        }
+        if (!(list[n] = strdup(e->d_name))) s = msf_fail(MSF_ERR_NOMEM, "out of memory listing %s", dir);
+        else n++;
+    }
+    closedir(d);
+    if (!s && n == 0) s = msf_fail(MSF_ERR_NOT_FOUND, "no .png files in %s", dir);
+    if (s) {
+        msf_png_list_free(list, n);
+        return s;
+    }
+    qsort(list, (size_t)n, sizeof *list, name_cmp);
+    *names = list, *count = n;
+    return MSF_OK;
+}
+
+void msf_png_list_free(char **names, int count) {
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+}
