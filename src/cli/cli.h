@@ -33,6 +33,19 @@ int cli_parse_long(const char *cmd, const char *opt, const char *text, long min,
 int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);
 
+// Decode latents (N, C, h, w) with the VAE weights `vae` (group may be NULL)
+// to an ADM .npz batch (arr_0 uint8 [N, H, W, 3]) at `out`, and optionally a
+// PNG folder and a PNG grid. Prints errors as `msf decode: ...`; returns the
+// exit status.
+typedef struct {
+    const char *vae, *group, *out, *png_dir, *grid;
+    int grid_cols;       // 0: about sqrt(N)
+    const char *source;  // what the latents are, for messages ("dataset 'latents' of x.h5"); NULL: "latents"
+} cli_decode_opts;
+int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w);
+// The same for dataset `dataset` of the HDF5 file `in`.
+int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o);
+
 // Progress bar on stderr: redrawn in place with items/s and ETA when stderr is
 // a terminal, otherwise one line every few seconds and one at the end.
 typedef struct {

@@ -10,6 +10,7 @@
 #include "io/h5write.h"
 #include "io/weights.h"
 #include "models/dit.h"
+#include "models/vae.h"
 
 const char cmd_forward_usage[] =
     "usage: msf forward --weights W.h5 --in IN.h5 --out OUT.h5 [--group G | --stage S] [--batch B]\n\n"
@@ -24,10 +25,64 @@ const char cmd_forward_usage[] =
     "  --stage S       MSF weights: run stage S (base, residual, or residual1..\n"
     "                  for more levels); a residual stage takes x = concat(noisy\n"
     "                  residual, U(base)) with 2C channels\n"
-    "  --batch B       samples per forward call (default 8)\n";
+    "  --batch B       samples per forward call (default 8)\n\n"
+    "SD VAE weights (model = \"vae\"): x is the decoder's input z [N, 4, h, w]\n"
+    "(no latent scaling) or, with --part encoder, images in [-1, 1]\n"
+    "[N, 3, H, W]; `out` is the image [N, 3, 8h, 8w] or the encoder moments\n"
+    "[N, 8, H/8, W/8] (mean, then log-variance); t and y are not read.\n"
+    "  --part P        decoder (default) or encoder\n";
+
+// The VAE's raw passes on dataset x of `inf`.
+static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, const char *part, const char *in,
+                       const char *out_path, const char *weights) {
+    vae_config cfg;
+    vae_model vae = {0};
+    float *x = NULL, *out = NULL;
+    msf_h5_writer *writer = NULL;
+    int rc = 1, decoder = !part || !strcmp(part, "decoder");
+    if (part && !decoder && strcmp(part, "encoder")) {
+        fprintf(stderr, "msf forward: --part must be decoder or encoder, got '%s'\n", part);
+        return 2;
+    }
+    if (vae_config_read(&cfg, wf, group)) goto done;
+    const msf_weight_info *xi = msf_weights_find(inf, "x");
+    int want_c = decoder ? cfg.latent_channels : cfg.in_channels, f = vae_factor(&cfg);
+    if (!xi || xi->ndim != 4 || xi->shape[1] != want_c || xi->shape[0] < 1 || (!decoder && (xi->shape[2] % f || xi->shape[3] % f))) {
+        msf_fail(MSF_ERR_SHAPE, "%s: dataset 'x' must be float32 [N, %d, H, W]%s", in, want_c,
+                 decoder ? "" : " with H and W multiples of the VAE's downsampling");
+        goto done;
+    }
+    int64_t N = xi->shape[0], h = xi->shape[2], w = xi->shape[3];
+    int64_t oh = decoder ? h * f : h / f, ow = decoder ? w * f : w / f, oc = decoder ? cfg.out_channels : 2 * cfg.latent_channels;
+    int64_t oshape[4] = {N, oc, oh, ow};
+    x = malloc((size_t)(N * want_c * h * w) * sizeof *x);
+    out = malloc((size_t)(N * oc * oh * ow) * sizeof *out);
+    if (!x || !out) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory for %lld inputs", (long long)N);
+        goto done;
+    }
+    if (msf_weights_read(inf, "x", x, 4, xi->shape) ||
+        vae_load(&vae, wf, group, decoder ? VAE_DECODER : VAE_ENCODER, (int)(decoder ? oh : h), (int)(decoder ? ow : w)))
+        goto done;
+    msf_status s = decoder ? vae_decoder_forward(&vae, out, x, (int)N, (int)h, (int)w)
+                           : vae_encoder_forward(&vae, out, x, (int)N, (int)h, (int)w);
+    if (s || msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "out", 4, oshape, out) ||
+        msf_h5_attr_string(writer, NULL, "weights", weights) || msf_h5_attr_string(writer, NULL, "input", in) ||
+        msf_h5_attr_string(writer, NULL, "part", decoder ? "decoder" : "encoder"))
+        goto done;
+    s = msf_h5_commit(writer);
+    writer = NULL;
+    if (!s) rc = 0;
+done:
+    if (rc) cli_fail("forward");
+    msf_h5_abort(writer);
+    free(x), free(out);
+    vae_free(&vae);
+    return rc;
+}
 
 int cmd_forward(int argc, char **argv) {
-    const char *weights = NULL, *in = NULL, *out_path = NULL, *group = NULL;
+    const char *weights = NULL, *in = NULL, *out_path = NULL, *group = NULL, *part = NULL;
     long batch = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -39,6 +94,7 @@ int cmd_forward(int argc, char **argv) {
         else if (!strcmp(a, "--in")) in = v;
         else if (!strcmp(a, "--out")) out_path = v;
         else if (!strcmp(a, "--group") || !strcmp(a, "--stage")) group = v;
+        else if (!strcmp(a, "--part")) part = v;
         else if (!strcmp(a, "--batch")) {
             if (!cli_parse_long("forward", a, v, 1, 4096, &batch)) return 2;
         } else {
@@ -58,7 +114,20 @@ int cmd_forward(int argc, char **argv) {
     int64_t *y = NULL;
     msf_h5_writer *writer = NULL;
     int rc = 1;
-    if (msf_weights_open(&wf, weights) || dit_load(&model, wf, group, (int)batch)) goto done;
+    if (msf_weights_open(&wf, weights)) goto done;
+    char kind[16] = "";
+    if (msf_weights_attr_string(wf, group, "model", kind, sizeof kind) == MSF_OK && !strcmp(kind, "vae")) {
+        if (msf_weights_open(&inf, in)) goto done;
+        rc = forward_vae(wf, inf, group, part, in, out_path, weights);
+        msf_weights_close(inf);
+        msf_weights_close(wf);
+        return rc;
+    }
+    if (part) {
+        msf_fail(MSF_ERR_INVALID, "--part applies to VAE weights; %s holds a DiT", weights);
+        goto done;
+    }
+    if (dit_load(&model, wf, group, (int)batch)) goto done;
     const dit_config *c = &model.cfg;
     if (msf_weights_open(&inf, in)) goto done;
     const msf_weight_info *xi = msf_weights_find(inf, "x");

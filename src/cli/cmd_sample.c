@@ -50,7 +50,11 @@ const char cmd_sample_usage[] =
     "  --residual-steps, --residual-sampler, --residual-eta, --residual-cfg-scale,\n"
     "  --residual-cfg-mode\n"
     "  --residual-start noise|T   pure noise (default), or start at original step T\n"
-    "                       from the forward-noised zero residual (truncated start)\n";
+    "                       from the forward-noised zero residual (truncated start)\n\n"
+    "Decoding (latent models):\n"
+    "  --vae VAE.h5         also decode the latents with this SD VAE, as `msf decode`\n"
+    "  --vae-group G        read the VAE from group G of its file\n"
+    "  --images F.npz       where the images go (default: OUT with .npz for .h5)\n";
 
 // -----------------------------------------------------------------------------
 // Options
@@ -60,7 +64,7 @@ typedef struct {
 } stage_args;
 
 typedef struct {
-    const char *weights, *out, *group, *noise, *labels, *label_mode, *variance;
+    const char *weights, *out, *group, *noise, *labels, *label_mode, *variance, *vae, *vae_group, *images;
     long num, batch;
     unsigned long long seed, first_index;
     stage_args all, base, residual;
@@ -76,6 +80,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
     } strings[] = {{"--weights", &a->weights}, {"--out", &a->out}, {"--group", &a->group},
                    {"--noise-file", &a->noise}, {"--labels", &a->labels}, {"--label-mode", &a->label_mode},
                    {"--variance", &a->variance}, {"--residual-start", &a->residual_start},
+                   {"--vae", &a->vae}, {"--vae-group", &a->vae_group}, {"--images", &a->images},
                    {"--steps", &a->all.steps}, {"--sampler", &a->all.sampler}, {"--cfg-mode", &a->all.cfg_mode},
                    {"--eta", &a->all.eta}, {"--cfg-scale", &a->all.cfg_scale},
                    {"--base-steps", &a->base.steps}, {"--base-sampler", &a->base.sampler},
@@ -530,5 +535,12 @@ int cmd_sample(int argc, char **argv) {
     if (msf_weights_open(&wf, a.weights)) return cli_fail("sample");
     int rc = msf_weights_is_msf(wf) ? run_msf(&a, wf) : run_dit(&a, wf);
     msf_weights_close(wf);
-    return rc;
+    if (rc || !a.vae) return rc;
+    char images[4096];
+    size_t len = strlen(a.out);
+    if (a.images) snprintf(images, sizeof images, "%s", a.images);
+    else if (len > 3 && !strcmp(a.out + len - 3, ".h5")) snprintf(images, sizeof images, "%.*s.npz", (int)(len - 3), a.out);
+    else snprintf(images, sizeof images, "%s.npz", a.out);
+    cli_decode_opts o = {.vae = a.vae, .group = a.vae_group, .out = images};
+    return cli_decode_file(a.out, "latents", &o);
 }

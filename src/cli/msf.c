@@ -14,6 +14,9 @@ int cmd_flops(int argc, char **argv);
 extern const char cmd_info_usage[], cmd_forward_usage[], cmd_sample_usage[], cmd_flops_usage[];
 int cmd_spectrum(int argc, char **argv);
 extern const char cmd_spectrum_usage[];
+int cmd_decode(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+extern const char cmd_decode_usage[], cmd_encode_usage[];
 
 static const cli_command commands[] = {
     {"info", "show a weight file's config attributes and tensors", cmd_info_usage, cmd_info},
@@ -21,6 +24,8 @@ static const cli_command commands[] = {
     {"sample", "sample latents from a class-conditional DiT or MSF model", cmd_sample_usage, cmd_sample},
     {"flops", "GFLOPs of a DiT or MSF forward pass and of a sampling run", cmd_flops_usage, cmd_flops},
     {"spectrum", "FFT and wavelet spectra of z, base and residual, with plots", cmd_spectrum_usage, cmd_spectrum},
+    {"decode", "decode latents to images with the SD VAE (ADM .npz, PNGs)", cmd_decode_usage, cmd_decode},
+    {"encode", "encode images (.npz or PNG folder) to SD VAE latents", cmd_encode_usage, cmd_encode},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

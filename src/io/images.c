@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -56,8 +57,10 @@ static int npy_parse(const char *dict, int *ndim, int64_t *shape, const char **w
     if (strncmp(d, "'|u1'", 5) && strncmp(d, "'<u1'", 5) && strncmp(d, "'>u1'", 5) && strncmp(d, "'u1'", 4))
         return *why = "the array is not uint8 (descr must be '|u1')", -1;
     const char *f = strstr(dict, "'fortran_order'");
-    if (!f || !strstr(f, "False") || (strstr(f, "True") && strstr(f, "True") < strstr(f, "False")))
-        return *why = "the array is in Fortran order", -1;
+    if (!f) return *why = "no 'fortran_order' entry", -1;
+    f += strlen("'fortran_order'");
+    while (*f == ' ' || *f == ':') f++;
+    if (strncmp(f, "False", 5)) return *why = "the array is in Fortran order", -1;
     const char *s = strstr(dict, "'shape'");
     if (!s || !(s = strchr(s, '('))) return *why = "no 'shape' entry", -1;
     *ndim = 0;
@@ -168,7 +171,10 @@ msf_status msf_npz_commit(msf_npz_writer *w) {
         zip_source_t *src = zip_source_file(za, w->tmp_npy, 0, -1);
         zip_int64_t idx = src ? zip_file_add(za, w->entry, src, ZIP_FL_ENC_UTF_8) : -1;
         if (idx < 0 && src) zip_source_free(src);
-        if (idx < 0 || zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) < 0 || zip_close(za) < 0) {
+        // A fixed time stamp (1980-01-01, the first DOS date) keeps the bytes
+        // of the file a function of the array alone.
+        if (idx < 0 || zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) < 0 ||
+            zip_file_set_mtime(za, (zip_uint64_t)idx, (time_t)315532800, 0) < 0 || zip_close(za) < 0) {
             s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_zip, zip_strerror(za));
             zip_discard(za);
         }
@@ -276,6 +282,7 @@ msf_status msf_npz_open_u8(msf_npz_reader **out, const char *path, const char *n
     if (!s && !dict) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
     if (!s) s = read_exact(r, dict, hlen, entry);
     const char *why = NULL;
+    for (size_t i = s ? 0 : hlen; i > 0 && (dict[i - 1] == ' ' || dict[i - 1] == '\n'); i--) dict[i - 1] = '\0';
     if (!s && npy_parse(dict, &r->ndim, r->shape, &why))
         s = msf_fail(MSF_ERR_SHAPE, "%s: array '%s': %s (header %s)", path, name, why, dict);
     free(dict);

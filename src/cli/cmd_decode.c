@@ -1,0 +1,213 @@
+// cmd_decode.c: `msf decode`, latents to images with the SD VAE as DiT's
+// sample_ddp.py does it, written as an ADM-format sample batch (.npz).
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "core/tensor.h"
+#include "core/version.h"
+#include "io/images.h"
+#include "io/weights.h"
+#include "models/vae.h"
+
+const char cmd_decode_usage[] =
+    "usage: msf decode LATENTS.h5 --vae VAE.h5 --out IMAGES.npz [options]\n\n"
+    "Decode latents [N, 4, h, w] (dataset `latents`, as `msf sample` writes it)\n"
+    "as DiT's sample_ddp.py does: x = decoder(z / 0.18215), pixels =\n"
+    "clamp(127.5 x + 128, 0, 255) truncated to uint8. Writes an ADM-format sample\n"
+    "batch: IMAGES.npz with arr_0 uint8 [N, 8h, 8w, 3] (the evaluator's input),\n"
+    "through a temporary file renamed when complete. Images are decoded one at a\n"
+    "time (about 0.85 GB of workspace at 512x512) and streamed to disk.\n\n"
+    "  --vae VAE.h5      VAE weights (tools/convert_vae.py; the decoder is loaded)\n"
+    "  --group G         read the VAE from group G of the weight file\n"
+    "  --dataset NAME    the latents dataset (default latents)\n"
+    "  --png-dir DIR     also write image i as DIR/%06d.png (DIR is created)\n"
+    "  --grid FILE.png   also write the first up to 256 images as one grid\n"
+    "                    (2-pixel black gaps, as torchvision's save_image)\n"
+    "  --grid-cols K     images per grid row (default ceil(sqrt(count)))\n";
+
+typedef struct {
+    uint8_t *canvas;
+    int count, cols, rows, H, W, gh, gw;
+} grid;
+
+static msf_status grid_init(grid *g, int64_t N, int cols, int H, int W) {
+    g->count = N < 256 ? (int)N : 256;
+    g->cols = cols > 0 ? (cols < g->count ? cols : g->count) : (int)ceil(sqrt((double)g->count));
+    g->rows = (g->count + g->cols - 1) / g->cols;
+    g->H = H, g->W = W;
+    g->gh = 2 + g->rows * (H + 2), g->gw = 2 + g->cols * (W + 2);
+    g->canvas = calloc((size_t)g->gh * g->gw * 3, 1);
+    if (!g->canvas) return msf_fail(MSF_ERR_NOMEM, "out of memory for a %dx%d grid", g->gh, g->gw);
+    return MSF_OK;
+}
+
+static void grid_paste(grid *g, int64_t i, const uint8_t *img) {
+    if (i >= g->count) return;
+    int r = (int)i / g->cols, c = (int)i % g->cols;
+    for (int y = 0; y < g->H; y++)
+        memcpy(g->canvas + (((size_t)(2 + r * (g->H + 2) + y)) * g->gw + 2 + c * (g->W + 2)) * 3,
+               img + (size_t)y * g->W * 3, (size_t)g->W * 3);
+}
+
+int cmd_decode(int argc, char **argv) {
+    const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *dataset = "latents";
+    const char *png_dir = NULL, *grid_path = NULL;
+    long grid_cols = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            if (in) {
+                fprintf(stderr, "msf decode: one latents file expected, got '%s' and '%s'\n\n%s", in, a,
+                        cmd_decode_usage);
+                return 2;
+            }
+            in = a;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "msf decode: %s needs a value\n\n%s", a, cmd_decode_usage);
+            return 2;
+        }
+        if (!strcmp(a, "--vae")) vae_path = v;
+        else if (!strcmp(a, "--out")) out_path = v;
+        else if (!strcmp(a, "--group")) group = v;
+        else if (!strcmp(a, "--dataset")) dataset = v;
+        else if (!strcmp(a, "--png-dir")) png_dir = v;
+        else if (!strcmp(a, "--grid")) grid_path = v;
+        else if (!strcmp(a, "--grid-cols")) {
+            if (!cli_parse_long("decode", a, v, 1, 256, &grid_cols)) return 2;
+        } else {
+            fprintf(stderr, "msf decode: unknown option '%s'\n\n%s", a, cmd_decode_usage);
+            return 2;
+        }
+        i++;
+    }
+    if (!in || !vae_path || !out_path) {
+        fputs(cmd_decode_usage, stderr);
+        return 2;
+    }
+
+    cli_decode_opts o = {.vae = vae_path, .group = group, .out = out_path, .png_dir = png_dir, .grid = grid_path,
+                         .grid_cols = (int)grid_cols};
+    return cli_decode_file(in, dataset, &o);
+}
+
+int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o) {
+    msf_weights *lf = NULL;
+    float *latents = NULL;
+    if (msf_weights_open(&lf, in)) goto done;
+    const msf_weight_info *li = msf_weights_find(lf, dataset);
+    if (!li) {
+        msf_fail(MSF_ERR_NOT_FOUND, "%s has no dataset '%s' (expected float32 latents [N, C, h, w])", in, dataset);
+        goto done;
+    }
+    if (li->ndim != 4 || li->shape[0] < 1) {
+        char got[96];
+        msf_shape_str(got, sizeof got, li->ndim, li->shape);
+        msf_fail(MSF_ERR_SHAPE, "dataset '%s' of %s has shape %s, expected latents [N, C, h, w]", dataset, in, got);
+        goto done;
+    }
+    size_t count = (size_t)li->shape[0] * li->shape[1] * li->shape[2] * li->shape[3];
+    latents = malloc(count * sizeof *latents);
+    if (!latents) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory for the latents of %s", in);
+        goto done;
+    }
+    if (msf_weights_read(lf, dataset, latents, 4, li->shape)) goto done;
+    char source[512];
+    snprintf(source, sizeof source, "dataset '%s' of %s", dataset, in);
+    cli_decode_opts named = *o;
+    named.source = source;
+    int rc = cli_decode_latents(&named, latents, li->shape[0], (int)li->shape[1], (int)li->shape[2],
+                                (int)li->shape[3]);
+    msf_weights_close(lf);
+    free(latents);
+    return rc;
+done:
+    cli_fail("decode");
+    msf_weights_close(lf);
+    free(latents);
+    return 1;
+}
+
+// -----------------------------------------------------------------------------
+
+int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w) {
+    const char *vae_path = o->vae, *group = o->group, *out_path = o->out, *png_dir = o->png_dir,
+               *grid_path = o->grid;
+    msf_weights *vf = NULL;
+    vae_model vae = {0};
+    uint8_t *pixels = NULL;
+    msf_npz_writer *npz = NULL;
+    grid g = {0};
+    int rc = 1;
+    vae_config cfg;
+    if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
+    if (C != cfg.latent_channels) {
+        msf_fail(MSF_ERR_SHAPE, "%s has %d channels; the VAE %s takes %d latent channels",
+                 o->source ? o->source : "latents", C, vae_path, cfg.latent_channels);
+        goto done;
+    }
+    int f = vae_factor(&cfg);
+    if ((int64_t)h * f > 16384 || (int64_t)w * f > 16384 || h < 1 || w < 1) {
+        msf_fail(MSF_ERR_SHAPE, "latents of %dx%d give images over 16384 pixels a side", h, w);
+        goto done;
+    }
+    int H = h * f, W = w * f;
+    size_t zs = (size_t)cfg.latent_channels * h * w, ps = (size_t)3 * H * W;
+    if (cfg.out_channels != 3) {
+        msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", vae_path, cfg.out_channels);
+        goto done;
+    }
+    pixels = malloc(ps);
+    if (!pixels) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory for a %dx%d image", H, W);
+        goto done;
+    }
+    if (vae_load(&vae, vf, group, VAE_DECODER, H, W)) goto done;
+    if (png_dir && mkdir(png_dir, 0777) != 0 && errno != EEXIST) {
+        msf_fail(MSF_ERR_IO, "cannot create directory %s: %s", png_dir, strerror(errno));
+        goto done;
+    }
+    if (grid_path && grid_init(&g, N, o->grid_cols, H, W)) goto done;
+    int64_t shape[4] = {N, H, W, 3};
+    if (msf_npz_create_u8(&npz, out_path, "arr_0", 4, shape)) goto done;
+    msf_log(MSF_LOG_INFO, "decoding %lld latents %dx%d -> %dx%d images with %s (%d threads, OpenMP)", (long long)N,
+            h, w, H, W, vae_path, omp_get_max_threads());
+    cli_progress_bar bar;
+    cli_progress_bar_init(&bar, stderr);
+    msf_progress prog = cli_progress_bar_callback(&bar);
+    msf_progress_report(&prog, "decode", 0, N);
+    for (int64_t i = 0; i < N; i++) {
+        if (vae_decode(&vae, pixels, NULL, latents + (size_t)i * zs, 1, h, w, i)) goto done;
+        if (msf_npz_append(npz, pixels, ps)) goto done;
+        if (png_dir) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%06lld.png", png_dir, (long long)i);
+            if (msf_png_write_rgb(path, pixels, H, W)) goto done;
+        }
+        if (g.canvas) grid_paste(&g, i, pixels);
+        msf_progress_report(&prog, "decode", i + 1, N);
+    }
+    msf_status s = msf_npz_commit(npz);
+    npz = NULL;
+    if (s) goto done;
+    if (g.canvas && msf_png_write_rgb(grid_path, g.canvas, g.gh, g.gw)) goto done;
+    printf("wrote %s: arr_0 uint8 [%lld, %d, %d, 3] (msf %s, commit %s, VAE %s)\n", out_path, (long long)N, H, W,
+           msf_version(), msf_git_commit(), vae_path);
+    rc = 0;
+done:
+    if (rc) cli_fail("decode");
+    msf_npz_abort(npz);
+    free(pixels), free(g.canvas);
+    vae_free(&vae);
+    msf_weights_close(vf);
+    return rc;
+}

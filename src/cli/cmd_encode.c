@@ -1,0 +1,205 @@
+// cmd_encode.c: `msf encode`, images to SD VAE latents as DiT's train.py
+// makes them (posterior mean by default, or a keyed posterior sample).
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "core/tensor.h"
+#include "core/version.h"
+#include "io/h5write.h"
+#include "io/images.h"
+#include "io/weights.h"
+#include "models/vae.h"
+
+const char cmd_encode_usage[] =
+    "usage: msf encode IMAGES --vae VAE.h5 --out LATENTS.h5 [options]\n\n"
+    "Encode images with the SD VAE encoder: x = (pixel / 255 - 0.5) / 0.5, then\n"
+    "latents = posterior mean x scaling_factor (0.18215), or with --sample a draw\n"
+    "(mean + exp(logvar / 2) eps) x scaling_factor, eps keyed by (seed, image index)\n"
+    "so it does not depend on batching or threads. IMAGES is an .npz file (array\n"
+    "arr_0 uint8 [N, H, W, 3], as ADM batches and `msf decode` hold them) or a\n"
+    "directory of PNG files (taken in byte order of their names; all of one size).\n"
+    "H and W must be multiples of 8. Writes dataset `latents` float32\n"
+    "[N, 4, H/8, W/8] of LATENTS.h5 (temporary name, renamed when complete) with\n"
+    "the settings as attributes.\n\n"
+    "  --vae VAE.h5      VAE weights (tools/convert_vae.py; the encoder is loaded)\n"
+    "  --group G         read the VAE from group G of the weight file\n"
+    "  --array NAME      the .npz array (default arr_0)\n"
+    "  --sample          draw from the posterior instead of taking its mean\n"
+    "  --seed S          seed of --sample (default 0)\n";
+
+typedef struct {
+    msf_npz_reader *npz;
+    char **names;
+    int count;
+    const char *dir;
+    int64_t n;
+    int H, W;
+} image_source;
+
+static msf_status source_open(image_source *s, const char *path, const char *array) {
+    memset(s, 0, sizeof *s);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        s->dir = path;
+        msf_status e = msf_png_list(path, &s->names, &s->count);
+        if (e) return e;
+        uint8_t *first = NULL;
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", path, s->names[0]);
+        if ((e = msf_png_read_rgb(file, &first, &s->H, &s->W))) return e;
+        free(first);
+        s->n = s->count;
+        return MSF_OK;
+    }
+    msf_status e = msf_npz_open_u8(&s->npz, path, array);
+    if (e) return e;
+    const int64_t *shape = msf_npz_shape(s->npz);
+    if (msf_npz_ndim(s->npz) != 4 || shape[3] != 3 || shape[0] < 1 || shape[1] > 16384 || shape[2] > 16384) {
+        char got[96];
+        msf_shape_str(got, sizeof got, msf_npz_ndim(s->npz) < 4 ? msf_npz_ndim(s->npz) : 4, shape);
+        return msf_fail(MSF_ERR_SHAPE, "array '%s' of %s has shape %s, expected uint8 [N, H, W, 3]", array, path, got);
+    }
+    s->n = shape[0], s->H = (int)shape[1], s->W = (int)shape[2];
+    return MSF_OK;
+}
+
+// Image i (in order) into pixels (H, W, 3).
+static msf_status source_next(image_source *s, int64_t i, uint8_t *pixels) {
+    size_t bytes = (size_t)3 * s->H * s->W;
+    if (s->npz) return msf_npz_read(s->npz, pixels, bytes);
+    char file[4096];
+    snprintf(file, sizeof file, "%s/%s", s->dir, s->names[i]);
+    uint8_t *img = NULL;
+    int h, w;
+    msf_status e = msf_png_read_rgb(file, &img, &h, &w);
+    if (e) return e;
+    if (h != s->H || w != s->W) {
+        free(img);
+        return msf_fail(MSF_ERR_SHAPE, "%s is %dx%d, the first image (%s) %dx%d: all images must have one size", file,
+                        w, h, s->names[0], s->W, s->H);
+    }
+    memcpy(pixels, img, bytes);
+    free(img);
+    return MSF_OK;
+}
+
+static void source_close(image_source *s) {
+    msf_npz_close(s->npz);
+    msf_png_list_free(s->names, s->count);
+}
+
+int cmd_encode(int argc, char **argv) {
+    const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *array = "arr_0";
+    int sample = 0;
+    unsigned long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            if (in) {
+                fprintf(stderr, "msf encode: one image source expected, got '%s' and '%s'\n\n%s", in, a,
+                        cmd_encode_usage);
+                return 2;
+            }
+            in = a;
+            continue;
+        }
+        if (!strcmp(a, "--sample")) {
+            sample = 1;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "msf encode: %s needs a value\n\n%s", a, cmd_encode_usage);
+            return 2;
+        }
+        if (!strcmp(a, "--vae")) vae_path = v;
+        else if (!strcmp(a, "--out")) out_path = v;
+        else if (!strcmp(a, "--group")) group = v;
+        else if (!strcmp(a, "--array")) array = v;
+        else if (!strcmp(a, "--seed")) {
+            if (!cli_parse_u64("encode", a, v, &seed)) return 2;
+        } else {
+            fprintf(stderr, "msf encode: unknown option '%s'\n\n%s", a, cmd_encode_usage);
+            return 2;
+        }
+        i++;
+    }
+    if (!in || !vae_path || !out_path) {
+        fputs(cmd_encode_usage, stderr);
+        return 2;
+    }
+
+    msf_weights *vf = NULL;
+    vae_model vae = {0};
+    image_source src;
+    memset(&src, 0, sizeof src);
+    float *latents = NULL;
+    uint8_t *pixels = NULL;
+    msf_h5_writer *writer = NULL;
+    int rc = 1;
+    vae_config cfg;
+    if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
+    if (source_open(&src, in, array)) goto done;
+    int f = vae_factor(&cfg);
+    if (src.H % f || src.W % f) {
+        msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d; the VAE needs sides that are multiples of %d", in, src.W,
+                 src.H, f);
+        goto done;
+    }
+    if (cfg.in_channels != 3) {
+        msf_fail(MSF_ERR_FORMAT, "%s: the encoder takes %d channels; images have 3", vae_path, cfg.in_channels);
+        goto done;
+    }
+    int h = src.H / f, w = src.W / f;
+    size_t zs = (size_t)cfg.latent_channels * h * w;
+    latents = malloc((size_t)src.n * zs * sizeof *latents);
+    pixels = malloc((size_t)3 * src.H * src.W);
+    if (!latents || !pixels) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory for %lld latents", (long long)src.n);
+        goto done;
+    }
+    if (vae_load(&vae, vf, group, VAE_ENCODER, src.H, src.W)) goto done;
+    msf_log(MSF_LOG_INFO, "encoding %lld images %dx%d -> latents %dx%d with %s (%s, %d threads)", (long long)src.n,
+            src.W, src.H, w, h, vae_path, sample ? "posterior sample" : "posterior mean", omp_get_max_threads());
+    cli_progress_bar bar;
+    cli_progress_bar_init(&bar, stderr);
+    msf_progress prog = cli_progress_bar_callback(&bar);
+    msf_progress_report(&prog, "encode", 0, src.n);
+    vae_posterior mode = sample ? VAE_POSTERIOR_SAMPLE : VAE_POSTERIOR_MEAN;
+    for (int64_t i = 0; i < src.n; i++) {
+        if (source_next(&src, i, pixels) ||
+            vae_encode(&vae, latents + (size_t)i * zs, pixels, 1, src.H, src.W, mode, seed, i))
+            goto done;
+        msf_progress_report(&prog, "encode", i + 1, src.n);
+    }
+    int64_t shape[4] = {src.n, cfg.latent_channels, h, w};
+    if (msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "latents", 4, shape, latents) ||
+        msf_h5_attr_string(writer, NULL, "vae", vae_path) || msf_h5_attr_string(writer, NULL, "group", group ? group : "") ||
+        msf_h5_attr_string(writer, NULL, "input", in) ||
+        msf_h5_attr_string(writer, NULL, "input_kind", src.npz ? "npz" : "png directory (sorted names)") ||
+        msf_h5_attr_string(writer, NULL, "posterior", sample ? "sample" : "mean") ||
+        msf_h5_attr_int(writer, NULL, "seed", (int64_t)seed) ||
+        msf_h5_attr_double(writer, NULL, "scaling_factor", cfg.scaling_factor) ||
+        msf_h5_attr_int(writer, NULL, "num", src.n) ||
+        msf_h5_attr_int(writer, NULL, "threads", omp_get_max_threads()) ||
+        msf_h5_attr_string(writer, NULL, "msf_version", msf_version()) ||
+        msf_h5_attr_string(writer, NULL, "git_commit", msf_git_commit()))
+        goto done;
+    msf_status s = msf_h5_commit(writer);
+    writer = NULL;
+    if (s) goto done;
+    printf("wrote %s: latents float32 [%lld, %d, %d, %d]\n", out_path, (long long)src.n, cfg.latent_channels, h, w);
+    rc = 0;
+done:
+    if (rc) cli_fail("encode");
+    msf_h5_abort(writer);
+    source_close(&src);
+    free(latents), free(pixels);
+    vae_free(&vae);
+    msf_weights_close(vf);
+    return rc;
+}
