@@ -68,7 +68,10 @@ endif
 .PHONY: all test check-full bench clean install deps deps-python golden
 all: $(LIB) $(MSF)
 
-$(BUILD)/obj/%.o: %.c
+# Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
+$(shell mkdir -p $(BUILD) && (echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $(BUILD)/flags.txt || echo '$(CC) $(ALL_CFLAGS)' >$(BUILD)/flags.txt))
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@

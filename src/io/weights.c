@@ -268,7 +268,7 @@ static herr_t read_numeric(hid_t attr, hid_t type, int as_double, void *dst) {
 }
 
 static msf_status attr_scalar(const msf_weights *w, const char *obj, const char *name, int as_double, void *out) {
-    hid_t attr;
+    hid_t attr = -1;
     msf_status s = open_attr(w, obj, name, &attr);
     if (s) return s;
     hid_t type = H5Aget_type(attr);
@@ -318,7 +318,7 @@ static herr_t read_string(hid_t attr, hid_t type, char *buf, size_t size) {
 
 msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf,
                                    size_t size) {
-    hid_t attr;
+    hid_t attr = -1;
     msf_status s = open_attr(w, obj, name, &attr);
     if (s) return s;
     hid_t type = H5Aget_type(attr);
