@@ -19,51 +19,7 @@ MSF=${MSF:-bin/msf}
 PY=/usr/bin/python3
 W=tests/golden/dit_tiny.h5
 FIX=tests/golden/dit_cli_fixture.h5
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-# $tmp/w: results of commands that succeed; $tmp/e: the --out of commands that
-# must fail, which must stay empty (no output, no temporary file).
-mkdir "$tmp/w" "$tmp/e"
-fails=0
-# The tiny models make thousands of small OpenMP regions; with spinning waits a
-# machine busy with other work slows them ~100x. Passive waits change no result.
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-export OMP_WAIT_POLICY
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-
-# expect STATUS PATTERN CMD...: run CMD, check its exit status (STATUS may
-# list several: "1|2") and that its stdout+stderr contains PATTERN (a grep
-# regex; "" = anything, even nothing).
-expect() {
-    want=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/log" 2>&1
-    got=$?
-    case "|$want|" in
-    *"|$got|"*) status_ok=1 ;;
-    *) status_ok=0 ;;
-    esac
-    if [ "$status_ok" -eq 0 ] || { [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/log"; }; then
-        fail "$* -> exit $got (want $want), output lacks '$pattern':"
-        sed 's/^/    /' "$tmp/log"
-    fi
-}
-
-# expect_err STATUS PATTERN CMD...: expect, then require $tmp/e to be empty.
-expect_err() {
-    expect "$@"
-    shift 2
-    left=$(ls -A "$tmp/e")
-    if [ -n "$left" ]; then
-        fail "$* left files behind: $left"
-        rm -rf "$tmp/e"/* "$tmp/e"/.[!.]* 2>/dev/null
-    fi
-}
+. tests/testlib.sh
 
 # lacks PATTERN: the output of the last expect must not contain PATTERN.
 lacks() {
@@ -398,8 +354,4 @@ for f in "$tmp/w"/* "$tmp/w"/.[!.]* "$tmp/conv"/* "$tmp/conv"/.[!.]*; do
     esac
 done
 
-if [ "$fails" -ne 0 ]; then
-    echo "cli_dit.sh: $fails failure(s)"
-    exit 1
-fi
-echo "cli_dit.sh: all passed"
+finish cli_dit.sh

@@ -4,23 +4,7 @@
 set -u
 MSF=${MSF:-bin/msf}
 FIX=tests/golden/weights_fixture.h5
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-# expect STATUS PATTERN CMD...: run CMD, check its exit status and that its
-# stdout+stderr contains PATTERN.
-expect() {
-    want=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/out" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || ! grep -q -- "$pattern" "$tmp/out"; then
-        echo "FAIL: $* -> exit $got (want $want), output lacks '$pattern':"
-        sed 's/^/    /' "$tmp/out"
-        fails=$((fails + 1))
-    fi
-}
+. tests/testlib.sh
 
 expect 0 "usage: msf" "$MSF" --help
 expect 0 "info" "$MSF" --help
@@ -46,8 +30,4 @@ expect 1 "tensor 'blocks.0.mlp.fc1.weight' not found in $FIX" "$MSF" info $FIX -
 expect 1 "has shape \[8, 4, 2, 2\], expected \[8, 4, 3, 3\]" "$MSF" info $FIX --tensor x_embedder.proj.weight --shape 8,4,3,3
 expect 2 "not a comma-separated" "$MSF" info $FIX --tensor pos_embed --shape 1,x
 
-if [ "$fails" -ne 0 ]; then
-    echo "cli_info.sh: $fails failure(s)"
-    exit 1
-fi
-echo "cli_info.sh: all passed"
+finish cli_info.sh

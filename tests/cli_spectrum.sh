@@ -10,30 +10,7 @@
 set -u
 MSF=${MSF:-bin/msf}
 FMNIST=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-fails=0
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-export OMP_WAIT_POLICY
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-
-# expect STATUS PATTERN CMD...: run CMD, check its exit status and that its
-# stdout+stderr contains PATTERN (grep regex; "" = anything).
-expect() {
-    want=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/log" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/log"; }; then
-        fail "$* -> exit $got (want $want), output lacks '$pattern':"
-        sed 's/^/    /' "$tmp/log"
-    fi
-}
+. tests/testlib.sh
 
 # no_tmp DIR: no temporary file left behind.
 no_tmp() {
@@ -192,8 +169,4 @@ else
     echo "cli_spectrum.sh: $FMNIST not installed, real-data run skipped"
 fi
 
-if [ "$fails" -ne 0 ]; then
-    echo "cli_spectrum.sh: $fails failure(s)"
-    exit 1
-fi
-echo "cli_spectrum.sh: all passed"
+finish cli_spectrum.sh

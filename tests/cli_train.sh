@@ -15,28 +15,7 @@ if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
     echo "cli_train.sh: skipped (no $PY with torch, h5py and numpy)"
     exit 0
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-fails=0
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-
-# expect STATUS PATTERN CMD...: run CMD, check its exit status and that its
-# stdout+stderr contains PATTERN (a grep regex).
-expect() {
-    want=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/log" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || ! grep -q -- "$pattern" "$tmp/log"; then
-        fail "$* -> exit $got (want $want), output lacks '$pattern':"
-        sed 's/^/    /' "$tmp/log"
-    fi
-}
+. tests/testlib.sh
 
 FASHION=${MSF_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 if [ -f "$FASHION/t10k-images-idx3-ubyte.gz" ]; then
@@ -134,8 +113,4 @@ expect 0 "" "$MSF" sample --weights "$tmp/msf.h5" --num 2 --base-steps 3 --resid
     --residual-cfg-scale 1 --labels 3,7 --noise-file "$tmp/noise.h5" --out "$tmp/msf_replay.h5"
 expect 0 "C vs reference MSF sample: rel" $PY "$tmp/cmp.py" "$tmp"
 
-if [ "$fails" -ne 0 ]; then
-    echo "cli_train.sh: $fails failure(s)"
-    exit 1
-fi
-echo "cli_train.sh: all passed"
+finish cli_train.sh

@@ -15,45 +15,8 @@ set -u
 MSF=${MSF:-bin/msf}
 PY=/usr/bin/python3
 G=tests/golden/vae_tiny.h5
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-# $tmp/w: results of commands that succeed; $tmp/e: the --out of commands that
-# must fail, which must stay empty (no output, no temporary file).
-mkdir "$tmp/w" "$tmp/e"
-fails=0
-# Thousands of small OpenMP regions: passive waits keep a busy machine usable.
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-export OMP_WAIT_POLICY
+. tests/testlib.sh
 VAE="--vae $G --group vae"
-
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-
-# expect STATUS PATTERN CMD...: exit status and a grep pattern of stdout+stderr.
-expect() {
-    want=$1 pattern=$2
-    shift 2
-    "$@" >"$tmp/log" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/log"; }; then
-        fail "$* -> exit $got (want $want), output lacks '$pattern':"
-        sed 's/^/    /' "$tmp/log"
-    fi
-}
-
-# expect_err STATUS PATTERN CMD...: expect, then require $tmp/e to be empty.
-expect_err() {
-    expect "$@"
-    shift 2
-    left=$(ls -A "$tmp/e")
-    if [ -n "$left" ]; then
-        fail "$* left files behind: $left"
-        rm -rf "$tmp/e"/* "$tmp/e"/.[!.]* 2>/dev/null
-    fi
-}
 
 # py DESC SCRIPT ARGS...: run a Python check (stdin); a failure prints its output.
 py() {
@@ -426,8 +389,4 @@ fi
 left=$(find "$tmp/w" -name '*.tmp*')
 [ -z "$left" ] || fail "temporary files left in $tmp/w: $left"
 
-if [ "$fails" -ne 0 ]; then
-    echo "cli_vae.sh: $fails failure(s)"
-    exit 1
-fi
-echo "cli_vae.sh: all passed"
+finish cli_vae.sh
