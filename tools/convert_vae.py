@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from h5util import atomic_h5, group_state_dict  # noqa: E402
 from reference.vae import AutoencoderKL  # noqa: E402
 
 FORMAT_VERSION = 1
@@ -78,20 +79,6 @@ def write_vae_group(g, state_dict, config, source):
     g.attrs["source"] = str(source)
 
 
-def atomic_h5(path, fill):
-    """Create `path` through a temporary file in the same directory, renamed when complete."""
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            fill(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_vae_h5(path, state_dict, config, group=None, source=""):
     atomic_h5(path, lambda f: write_vae_group(f.create_group(group) if group else f, state_dict, config, source))
 
@@ -107,13 +94,7 @@ def read_vae_group(g):
     config = {name: int(a[name]) for name in INT_ATTRS}
     config["block_out_channels"] = tuple(int(c) for c in str(a["block_out_channels"]).split(","))
     config["scaling_factor"] = float(a["scaling_factor"])
-    state = {}
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            state[name] = torch.from_numpy(obj[()].astype(np.float32))
-    g.visititems(visit)
-    return config, state
+    return config, group_state_dict(g)
 
 
 def load_reference_from_h5(path, group=None):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from h5util import atomic_h5, group_state_dict  # noqa: E402
 from reference.dit import DiT, FREQUENCY_EMBEDDING_SIZE  # noqa: E402
 
 FORMAT_VERSION = 1
@@ -50,21 +51,6 @@ def write_dit_group(g, state_dict, config, source):
     g.attrs["source"] = str(source)
 
 
-def atomic_h5(path, fill):
-    """Create `path` by calling fill(h5py.File) on a temporary file in the same
-    directory and renaming it when complete; on any error nothing is left behind."""
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            fill(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_dit_h5(path, state_dict, config, group=None, source=""):
     """Write one model to a new file `path`, at the root or under `group`."""
     def fill(f):
@@ -85,13 +71,7 @@ def read_dit_group(g):
     config["learn_sigma"] = bool(int(a["learn_sigma"]))
     if "out_channels" in a:
         config["out_channels"] = int(a["out_channels"])
-    state = {}
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            state[name] = torch.from_numpy(obj[()].astype(np.float32))
-    g.visititems(visit)
-    return config, state
+    return config, group_state_dict(g)
 
 
 def load_reference_from_h5(path, group=None):
