@@ -438,23 +438,17 @@ void nn_gelu(float *y, const float *x, size_t count) {
     for (size_t i = 0; i < count; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
-void nn_gelu_tanh(float *y, const float *x, size_t count) {
+static void run_spans(void (*span)(float *, const float *, size_t), float *y, const float *x, size_t count) {
     long chunks = (long)ceil_div(count, SPAN_CHUNK);
 #pragma omp parallel for schedule(static)
     for (long c = 0; c < chunks; c++) {
         size_t lo = (size_t)c * SPAN_CHUNK, n = count - lo < SPAN_CHUNK ? count - lo : SPAN_CHUNK;
-        gelu_tanh_span(y + lo, x + lo, n);
+        span(y + lo, x + lo, n);
     }
 }
 
-void nn_silu(float *y, const float *x, size_t count) {
-    long chunks = (long)ceil_div(count, SPAN_CHUNK);
-#pragma omp parallel for schedule(static)
-    for (long c = 0; c < chunks; c++) {
-        size_t lo = (size_t)c * SPAN_CHUNK, n = count - lo < SPAN_CHUNK ? count - lo : SPAN_CHUNK;
-        silu_span(y + lo, x + lo, n);
-    }
-}
+void nn_gelu_tanh(float *y, const float *x, size_t count) { run_spans(gelu_tanh_span, y, x, count); }
+void nn_silu(float *y, const float *x, size_t count) { run_spans(silu_span, y, x, count); }
 
 void nn_relu(float *y, const float *x, size_t count) {
 #pragma omp parallel for schedule(static)
