@@ -403,7 +403,9 @@ def export_msf(ckpt_paths, out_path, which="ema"):
     if len(bases) != 1:
         raise TrainError(f"--export-msf needs exactly one msf-base checkpoint, got {len(bases)}")
     base_path, base = bases[0]
-    key = ("scale", "levels", "down", "up", "channels", "input_size")
+    # The base learns D^(L-1)(z), which does not involve the up operator: one
+    # base pairs with residuals trained for any U (all residuals must agree).
+    key = ("scale", "levels", "down", "channels", "input_size")
     want = {k: base["msf"][k] for k in key}
     by_level = {}
     for p, c in ckpts:
@@ -411,6 +413,10 @@ def export_msf(ckpt_paths, out_path, which="ema"):
         if got != want:
             raise TrainError(f"{p} was trained with {got}, {base_path} with {want}")
         if c["model_type"] == "msf-residual":
+            ups = {r["msf"]["up"] for _, r in ckpts if r["model_type"] == "msf-residual"}
+            if len(ups) != 1:
+                raise TrainError(f"the residual checkpoints were trained with different up operators {sorted(ups)}")
+            want["up"] = c["msf"]["up"]
             if c["msf"]["level"] in by_level:
                 raise TrainError(f"{p} and {by_level[c['msf']['level']][0]} both train residual level "
                                  f"{c['msf']['level']}")
