@@ -17,6 +17,10 @@ extern const char cmd_spectrum_usage[];
 int cmd_decode(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 extern const char cmd_decode_usage[], cmd_encode_usage[];
+int cmd_features(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+extern const char cmd_features_usage[], cmd_stats_usage[], cmd_evaluate_usage[];
 
 static const cli_command commands[] = {
     {"info", "show a weight file's config attributes and tensors", cmd_info_usage, cmd_info},
@@ -26,6 +30,9 @@ static const cli_command commands[] = {
     {"spectrum", "FFT and wavelet spectra of z, base and residual, with plots", cmd_spectrum_usage, cmd_spectrum},
     {"decode", "decode latents to images with the SD VAE (ADM .npz, PNGs)", cmd_decode_usage, cmd_decode},
     {"encode", "encode images (.npz or PNG folder) to SD VAE latents", cmd_encode_usage, cmd_encode},
+    {"features", "Inception / classifier features of images, to an HDF5 file", cmd_features_usage, cmd_features},
+    {"stats", "FID statistics (mu, sigma) of images or features, to an .npz", cmd_stats_usage, cmd_stats},
+    {"evaluate", "FID, sFID, IS, precision/recall (ADM's evaluator), KID", cmd_evaluate_usage, cmd_evaluate},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
