@@ -15,6 +15,7 @@
 #include "core/rng.h"
 
 // LAPACK from OpenBLAS (Fortran interface, hidden string lengths last).
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
              const int *lwork, int *iwork, const int *liwork, int *info, size_t jobz_len, size_t uplo_len);
 
@@ -126,43 +127,55 @@ static int sym_eig(double *a, double *w, int n, int vectors) {
     return info;
 }
 
+// Eigenvalues of a factor product: m = F^T s2 F for s1 = F F^T, into l.
+// Cholesky first (F = L, n^3/3 flops); a singular s1 (n < dim) has none, and
+// then F = V diag(sqrt(max(l, 0))) from the eigendecomposition of s1.
+static msf_status product_eigenvalues(double *l, double *f, double *t, const double *s1, const double *s2, int dim) {
+    size_t nn = (size_t)dim * dim;
+    int info = 0;
+    memcpy(f, s1, nn * sizeof(double));
+    // Symmetric matrices read the same in row- and column-major order; the
+    // LAPACK/BLAS calls below are column-major.
+    dpotrf_("L", &dim, f, &dim, &info, 1);
+    if (info == 0) {
+        memcpy(t, s2, nn * sizeof(double));
+        cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, dim, dim, 1.0, f, dim, t, dim);
+        cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, dim, dim, 1.0, f, dim, t, dim);
+    } else {
+        memcpy(f, s1, nn * sizeof(double));
+        if ((info = sym_eig(f, l, dim, 1)))
+            return msf_fail(MSF_ERR_NUMERIC, "eigendecomposition of a %dx%d covariance failed (dsyevd info %d)", dim,
+                            dim, info);
+        // Column k of f (contiguous) is eigenvector k; scale it by sqrt(l_k): f = F.
+        for (int k = 0; k < dim; k++) {
+            double r = l[k] > 0 ? sqrt(l[k]) : 0.0;
+            for (int i = 0; i < dim; i++) f[(size_t)k * dim + i] *= r;
+        }
+        double *u = malloc(nn * sizeof(double));
+        if (!u) return msf_fail(MSF_ERR_NOMEM, "no memory for a %dx%d matrix", dim, dim);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1.0, s2, dim, f, dim, 0.0, u, dim);
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, dim, dim, dim, 1.0, f, dim, u, dim, 0.0, t, dim);
+        free(u);
+    }
+    if ((info = sym_eig(t, l, dim, 0)))
+        return msf_fail(MSF_ERR_NUMERIC, "eigenvalues of a %dx%d covariance product failed (dsyevd info %d)", dim, dim,
+                        info);
+    return MSF_OK;
+}
+
 msf_status msf_trace_sqrt_product(double *out, const double *s1, const double *s2, int dim) {
     size_t nn = (size_t)dim * dim;
-    double *v = malloc(nn * sizeof(double)), *t = malloc(nn * sizeof(double)), *m = malloc(nn * sizeof(double));
+    double *f = malloc(nn * sizeof(double)), *t = malloc(nn * sizeof(double));
     double *l = malloc((size_t)dim * sizeof(double));
-    msf_status s = MSF_OK;
-    if (!v || !t || !m || !l) {
-        s = msf_fail(MSF_ERR_NOMEM, "no memory for a %dx%d matrix square root", dim, dim);
-        goto done;
+    msf_status s = !f || !t || !l ? msf_fail(MSF_ERR_NOMEM, "no memory for a %dx%d matrix square root", dim, dim)
+                                  : product_eigenvalues(l, f, t, s1, s2, dim);
+    if (!s) {
+        double tr = 0;
+        for (int k = 0; k < dim; k++) tr += l[k] > 0 ? sqrt(l[k]) : 0.0;
+        if (!isfinite(tr)) s = msf_fail(MSF_ERR_NUMERIC, "tr sqrtm(s1 s2) is not finite");
+        *out = tr;
     }
-    memcpy(v, s1, nn * sizeof(double));
-    int info = sym_eig(v, l, dim, 1);
-    if (info) {
-        s = msf_fail(MSF_ERR_NUMERIC, "eigendecomposition of a %dx%d covariance failed (dsyevd info %d)", dim, dim,
-                     info);
-        goto done;
-    }
-    // v holds eigenvectors as rows (column-major columns read row-major):
-    // W = V diag(sqrt l), stored transposed: wt[k][i] = sqrt(l_k) V[i][k].
-    for (int k = 0; k < dim; k++) {
-        double r = l[k] > 0 ? sqrt(l[k]) : 0.0;
-        for (int i = 0; i < dim; i++) v[(size_t)k * dim + i] *= r;
-    }
-    // t = s2 W (W = wt^T), m = W^T t = wt t.
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, dim, dim, dim, 1.0, s2, dim, v, dim, 0.0, t, dim);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1.0, v, dim, t, dim, 0.0, m, dim);
-    info = sym_eig(m, l, dim, 0);
-    if (info) {
-        s = msf_fail(MSF_ERR_NUMERIC, "eigenvalues of a %dx%d covariance product failed (dsyevd info %d)", dim, dim,
-                     info);
-        goto done;
-    }
-    double tr = 0;
-    for (int k = 0; k < dim; k++) tr += l[k] > 0 ? sqrt(l[k]) : 0.0;
-    if (!isfinite(tr)) s = msf_fail(MSF_ERR_NUMERIC, "tr sqrtm(s1 s2) is not finite");
-    *out = tr;
-done:
-    free(v), free(t), free(m), free(l);
+    free(f), free(t), free(l);
     return s;
 }
 

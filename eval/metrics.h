@@ -34,7 +34,9 @@ void msf_fid_stats_free(msf_fid_stats *s);
 msf_status msf_fid_stats_compute(msf_fid_stats *out, const float *feats, int64_t n, int dim, const char *what);
 
 // tr sqrtm(s1 s2) for symmetric positive semi-definite s1, s2 [dim, dim]:
-// with s1 = V diag(l) V^T (dsyevd) and W = V diag(sqrt(max(l, 0))), the
+// with s1 = L L^T (Cholesky) the eigenvalues of the symmetric L^T s2 L are
+// those of s1 s2; when s1 is singular (Cholesky fails), instead
+// s1 = V diag(l) V^T (dsyevd) and W = V diag(sqrt(max(l, 0))), and the
 // eigenvalues of the symmetric W^T s2 W are those of s1 s2, so the trace is
 // sum sqrt(max(lambda, 0)). Negative eigenvalues (rounding, or singular
 // covariances) are clamped to 0 where scipy's sqrtm would return small
