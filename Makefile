@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (separate build dir)
 #   make check-full full-size cross-checks against PyTorch (needs python3-torch; not in CI)
 #   make bench      operator benchmarks against raw OpenBLAS sgemm
+#   make paper      paper/REPRODUCTION.md from results/ (msf report)
 #   make deps       install the Debian packages (apt-get when root, else print the command)
 #   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy)
 #   make install PREFIX=/usr/local
@@ -13,9 +14,9 @@ PREFIX ?= /usr/local
 PYTHON ?= /usr/bin/python3
 CC ?= cc
 
-PKGS := openblas hdf5-serial fftw3f libpng zlib libzip
+PKGS := openblas hdf5-serial fftw3f libpng zlib libzip yaml-0.1
 DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
-            zlib1g-dev libzip-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist
+            zlib1g-dev libzip-dev libyaml-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy python3-pywt
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -45,7 +46,7 @@ endif
 
 ALL_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c src/msf/*.c eval/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c src/msf/*.c src/config/*.c src/run/*.c eval/*.c))
 CLI_MAIN := src/cli/msf.c
 CLI_SRC := $(filter-out $(CLI_MAIN),$(sort $(wildcard src/cli/*.c)))
 TEST_UTIL_SRC := tests/testutil.c
@@ -65,7 +66,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: all test check-full bench clean install deps deps-python golden
+.PHONY: all test check-full bench clean install deps deps-python golden paper
 all: $(LIB) $(MSF)
 
 # Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
@@ -124,6 +125,10 @@ check-full: $(TEST_BIN)
 # Regenerate the committed golden files (needs python3-torch, python3-h5py).
 golden:
 	@set -e; for g in tools/golden/gen_*.py; do $(PYTHON) $$g --out tests/golden; done
+
+# The reproduction report: reported (paper/reported.csv) vs reproduced (results/).
+paper: $(MSF)
+	$(MSF) report --results-dir results --reported paper/reported.csv --out paper/REPRODUCTION.md
 
 bench: $(BENCH_BIN)
 	@set -e; for b in $(BENCH_BIN); do $$b; done

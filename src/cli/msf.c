@@ -21,6 +21,9 @@ int cmd_features(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 extern const char cmd_features_usage[], cmd_stats_usage[], cmd_evaluate_usage[];
+int cmd_run(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+extern const char cmd_run_usage[], cmd_report_usage[];
 
 static const cli_command commands[] = {
     {"info", "show a weight file's config attributes and tensors", cmd_info_usage, cmd_info},
@@ -33,6 +36,8 @@ static const cli_command commands[] = {
     {"features", "Inception / classifier features of images, to an HDF5 file", cmd_features_usage, cmd_features},
     {"stats", "FID statistics (mu, sigma) of images or features, to an .npz", cmd_stats_usage, cmd_stats},
     {"evaluate", "FID, sFID, IS, precision/recall (ADM's evaluator), KID", cmd_evaluate_usage, cmd_evaluate},
+    {"run", "run an experiment file: sample, decode, metrics, spectra, results/", cmd_run_usage, cmd_run},
+    {"report", "paper/REPRODUCTION.md: reported vs reproduced numbers from results/", cmd_report_usage, cmd_report},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,290 @@
+// cmd_run.c: `msf run`, every grid point of an experiment file: sample ->
+// decode -> metrics -> spectra, resumably, into RESULTS/EXPERIMENT/.
+#define _XOPEN_SOURCE 700  // nftw
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "run/experiment.h"
+#include "run/runner.h"
+
+const char cmd_run_usage[] =
+    "usage: msf run EXPERIMENT.yaml [--dry-run] [--force] [--results-dir DIR]\n\n"
+    "Run every grid point of an experiment file (experiments/*.yaml; the format\n"
+    "is in configs/README.md): sample in shards -> decode (with the configured\n"
+    "VAE, else pixels) -> metrics (when an evaluator is configured) -> spectra\n"
+    "(when `spectrum` is configured), then write DIR/EXPERIMENT/: manifest.json,\n"
+    "metrics.json, metrics.csv, table.md, plots (gnuplot PNGs) and per point\n"
+    "points/POINT/ (images.npz, grid.png, point.json, shards/).\n\n"
+    "A rerun continues where an interrupted one stopped: complete shards and\n"
+    "finished points are reused, and the final numbers equal those of an\n"
+    "uninterrupted run. Only one `msf run` at a time writes an experiment's folder.\n\n"
+    "  --dry-run          print the expanded grid with sample counts and GFLOPs,\n"
+    "                     and any missing file; run nothing\n"
+    "  --force            delete DIR/EXPERIMENT first and start over\n"
+    "  --results-dir DIR  where results go (default results)\n\n"
+    "Exit status: 0 on success, 1 on a bad config, a missing file or a failed\n"
+    "stage, 2 on a usage error.\n";
+
+// -----------------------------------------------------------------------------
+// Missing files
+
+typedef struct {
+    const char *point;
+    char seen[64][512];
+    int count;
+    FILE *out;
+} missing_list;
+
+static void on_missing(void *user, const char *path, const char *what, const char *how) {
+    missing_list *m = user;
+    for (int i = 0; i < m->count && i < 64; i++)
+        if (!strcmp(m->seen[i], path)) return;
+    if (m->count < 64) snprintf(m->seen[m->count], sizeof m->seen[0], "%s", path);
+    m->count++;
+    fprintf(m->out, "  missing %s: %s (first needed by point %s)\n", what, path, m->point);
+    fprintf(m->out, "    to get it: %s\n", how ? how : "(the config says nothing; see experiments/README.md)");
+}
+
+static int list_missing(const msf_experiment *e, FILE *out) {
+    missing_list m = {.out = out};
+    for (int i = 0; i < e->num_points; i++) {
+        m.point = e->points[i].name;
+        msf_run_point_missing(&e->points[i], on_missing, &m);
+    }
+    return m.count;
+}
+
+// -----------------------------------------------------------------------------
+// Dry run
+
+static int dry_run(const msf_experiment *e) {
+    printf("experiment %s (%s): %d grid point%s\n\n", e->name, e->path, e->num_points, e->num_points == 1 ? "" : "s");
+    printf("%-44s %9s %7s %-12s %6s %14s %12s\n", "point", "samples", "shards", "steps", "cfg", "GFLOPs/sample",
+           "total TFLOPs");
+    double total = 0;
+    int64_t samples = 0;
+    for (int i = 0; i < e->num_points; i++) {
+        const msf_run_point *p = &e->points[i];
+        int64_t n = cfg_int(p->cfg, "num_samples", 0), shard = cfg_int(p->cfg, "shard_size", 1000);
+        int msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
+        const char *steps = cfg_str(p->cfg, "sampler.steps", "250");
+        char st[64];
+        if (msf)
+            snprintf(st, sizeof st, "%s+%s", cfg_str(p->cfg, "sampler.base_steps", steps),
+                     cfg_str(p->cfg, "sampler.residual_steps", steps));
+        else snprintf(st, sizeof st, "%s", steps);
+        double g;
+        printf("%-44s %9lld %7lld %-12s %6g ", p->name, (long long)n, shard > 0 ? (long long)((n + shard - 1) / shard) : 0LL,
+               st, cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5)));
+        if (msf_run_point_gflops(&g, p)) {
+            printf("%14s %12s  (%s)\n", "?", "?", msf_error_message());
+            continue;
+        }
+        printf("%14.2f %12.3f\n", g, g * (double)n / 1000);
+        total += g * (double)n;
+        samples += n;
+    }
+    printf("\ntotal: %lld samples, %.3f TFLOPs of sampling (one multiply-add = one FLOP, as DiT's Table 4)\n",
+           (long long)samples, total / 1000);
+    int missing = list_missing(e, stdout);
+    if (missing) printf("(%d missing file%s: `msf run` would stop before sampling)\n", missing, missing == 1 ? "" : "s");
+    return 0;
+}
+
+// -----------------------------------------------------------------------------
+// Helpers
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    return remove(path);
+}
+
+static void iso_now(char *buf, size_t size) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+// Run this binary again as `msf ARGS...`; returns its exit status.
+static int run_self(char *const *args) {
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// gnuplot plots.gp in dir (a warning, not a failure, without gnuplot).
+static void plot(const char *dir) {
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        // gnuplot's chatter (empty series, ranges) goes to plots.log.
+        if (chdir(dir) != 0 || !freopen("plots.log", "w", stderr)) _exit(126);
+        execlp("gnuplot", "gnuplot", "plots.gp", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) status = -1;
+    else status = WEXITSTATUS(status);
+    if (status == 127)
+        fprintf(stderr, "msf run: warning: gnuplot not found (package gnuplot-nox): plots skipped; run `cd %s && "
+                        "gnuplot plots.gp` later\n", dir);
+    else if (status) fprintf(stderr, "msf run: warning: gnuplot failed on %s/plots.gp (see plots.log there)\n", dir);
+}
+
+// The spectra of a point's latents: `msf spectrum` on latents.h5.
+static msf_status spectrum_stage(const msf_run_point *p, const char *dir) {
+    char in[4700], out[4700], max[32];
+    snprintf(in, sizeof in, "%s/latents.h5", dir);
+    snprintf(out, sizeof out, "%s/spectrum", dir);
+    char *args[16];
+    int n = 0;
+    args[n++] = "msf", args[n++] = "--quiet", args[n++] = "spectrum", args[n++] = in, args[n++] = "--out";
+    args[n++] = out, args[n++] = "--title", args[n++] = (char *)p->name;
+    const char *factorize = cfg_str(p->cfg, "spectrum.factorize", NULL);
+    if (factorize) args[n++] = "--factorize", args[n++] = (char *)factorize;
+    if (cfg_find(p->cfg, "spectrum.max")) {
+        snprintf(max, sizeof max, "%lld", (long long)cfg_int(p->cfg, "spectrum.max", 0));
+        args[n++] = "--max", args[n++] = max;
+    }
+    args[n] = NULL;
+    int rc = run_self(args);
+    if (rc) return msf_fail(MSF_ERR_IO, "%s: `msf spectrum %s --out %s` failed (exit %d)", p->name, in, out, rc);
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+
+static void show_progress(void *user, const char *label, int64_t done, int64_t total) {
+    msf_progress inner = cli_progress_bar_callback(user);
+    inner.fn(inner.user, label, done, total);
+}
+
+int cmd_run(int argc, char **argv) {
+    const char *file = NULL, *results = "results";
+    int dry = 0, force = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strcmp(a, "--force")) force = 1;
+        else if (!strcmp(a, "--results-dir")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "msf run: --results-dir needs a value\n\n%s", cmd_run_usage);
+                return 2;
+            }
+            results = argv[++i];
+        } else if (a[0] == '-' || file) {
+            fprintf(stderr, "msf run: unexpected argument '%s'\n\n%s", a, cmd_run_usage);
+            return 2;
+        } else file = a;
+    }
+    if (!file) {
+        fputs(cmd_run_usage, stderr);
+        return 2;
+    }
+    msf_experiment e;
+    if (msf_experiment_load(&e, file)) return cli_fail("run");
+    if (dry) {
+        int rc = dry_run(&e);
+        msf_experiment_free(&e);
+        return rc;
+    }
+    int rc = 1, lock = -1;
+    msf_point_result *res = NULL;
+    char dir[4096], lock_path[4200], points[4200], pdir[4500], command[4096] = "msf";
+    if (list_missing(&e, stderr)) {
+        fprintf(stderr, "msf run: %s: files missing (above); nothing was run\n", file);
+        goto done;
+    }
+    for (int i = 0; i < argc; i++) {
+        size_t len = strlen(command);
+        snprintf(command + len, sizeof command - len, " %s", argv[i]);
+    }
+    snprintf(dir, sizeof dir, "%s/%s", results, e.name);
+    snprintf(lock_path, sizeof lock_path, "%s/.%s.lock", results, e.name);
+    snprintf(points, sizeof points, "%s/points", dir);
+    if ((mkdir(results, 0777) != 0 && errno != EEXIST)) {
+        msf_fail(MSF_ERR_IO, "cannot create %s: %s", results, strerror(errno));
+        goto fail;
+    }
+    // One writer per experiment folder: the lock goes when the process does.
+    lock = open(lock_path, O_RDWR | O_CREAT, 0666);
+    if (lock < 0) {
+        msf_fail(MSF_ERR_IO, "cannot create %s: %s", lock_path, strerror(errno));
+        goto fail;
+    }
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        msf_fail(MSF_ERR_IO, "another `msf run` is writing %s (lock %s held); wait for it or stop it", dir, lock_path);
+        goto fail;
+    }
+    if (force && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
+        msf_fail(MSF_ERR_IO, "--force: cannot remove %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || (mkdir(points, 0777) != 0 && errno != EEXIST)) {
+        msf_fail(MSF_ERR_IO, "cannot create %s: %s", points, strerror(errno));
+        goto fail;
+    }
+    if (msf_run_clean_temporaries(dir)) goto fail;
+    msf_run_info info = {.command = command, .threads = omp_get_max_threads(), .processes = 1};
+    char started[32], ended[32];
+    iso_now(started, sizeof started);
+    info.started = started;
+    res = calloc((size_t)e.num_points, sizeof *res);
+    if (!res) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    cli_progress_bar bar;
+    cli_progress_bar_init(&bar, stderr);
+    msf_progress progress = {show_progress, &bar};
+    for (int i = 0; i < e.num_points; i++) {
+        const msf_run_point *p = &e.points[i];
+        snprintf(pdir, sizeof pdir, "%s/%s", points, p->name);
+        if (msf_run_point_load_done(&res[i], p, pdir)) {
+            printf("[%d/%d] %s: done before, reused\n", i + 1, e.num_points, p->name);
+            info.resumed = 1;
+            continue;
+        }
+        printf("[%d/%d] %s\n", i + 1, e.num_points, p->name);
+        int spectra = cfg_find(p->cfg, "spectrum") != NULL;
+        if (msf_run_point_generate(&res[i], p, pdir, spectra, &progress)) goto fail;
+        info.resumed |= res[i].shards_reused > 0;
+        if (cfg_find(p->cfg, "evaluator") && msf_run_point_metrics(&res[i], p, pdir, NULL)) goto fail;
+        if (spectra && spectrum_stage(p, pdir)) goto fail;
+        if (msf_run_point_write_done(&res[i], p, pdir)) goto fail;
+    }
+    iso_now(ended, sizeof ended);
+    info.ended = ended;
+    if (msf_run_write_results(dir, &e, res, &info)) goto fail;
+    plot(dir);
+    printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s\n", dir, e.num_points,
+           e.num_points == 1 ? "" : "s");
+    rc = 0;
+    goto done;
+fail:
+    cli_fail("run");
+done:
+    if (lock >= 0) close(lock);
+    free(res);
+    msf_experiment_free(&e);
+    return rc;
+}

@@ -1,0 +1,421 @@
+// experiment.c: the experiment schema, sweep expansion into grid points, and
+// what a point needs (files, sampling options, architecture, cost).
+#include "run/experiment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/dit.h"
+
+// -----------------------------------------------------------------------------
+// Schema
+
+static const char *const model_kinds[] = {"dit", "msf", NULL};
+static const char *const samplers[] = {"ddpm", "ddim", NULL};
+static const char *const cfg_modes[] = {"dit3", "all", NULL};
+static const char *const label_modes[] = {"uniform", "balanced", NULL};
+static const char *const variances[] = {"learned_range", "fixed_small", "fixed_large", NULL};
+static const char *const resize_modes[] = {"adm", "pytorch", "clean", NULL};
+
+static const cfg_field model_schema[] = {
+    {"kind", CFG_T_STRING, 1, NULL, model_kinds, "dit or msf"},
+    {"weights", CFG_T_STRING, 1, NULL, NULL, "the HDF5 weight file"},
+    {"group", CFG_T_STRING, 0, NULL, NULL, "group of the weight file holding the model"},
+    {"obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the weights (shown when missing)"},
+    {"arch", CFG_T_STRING, 0, NULL, NULL, "DiT-XL/2 ...: the (base) architecture, for costs without weights"},
+    {"residual_arch", CFG_T_STRING, 0, NULL, NULL, "MSF: the residual architecture (default arch)"},
+    {"input_size", CFG_T_INT, 0, NULL, NULL, "latent side at full resolution (default 32)"},
+    {"channels", CFG_T_INT, 0, NULL, NULL, "latent channels (default 4)"},
+    {"scale", CFG_T_INT, 0, NULL, NULL, "MSF scale factor (default 2)"},
+    {"levels", CFG_T_INT, 0, NULL, NULL, "MSF levels (default 2)"},
+    {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]"},
+    {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file"},
+    {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE"},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+static const cfg_field sampler_schema[] = {
+    {"steps", CFG_T_STRING, 0, NULL, NULL, "respacing, \"250\", \"ddim50\" (default 250)"},
+    {"sampler", CFG_T_STRING, 0, NULL, samplers, "ddpm or ddim"},
+    {"eta", CFG_T_NUMBER, 0, NULL, NULL, "DDIM eta"},
+    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "guidance scale (default 1.5; <= 1: none)"},
+    {"cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "dit3 or all"},
+    {"labels", CFG_T_STRING, 0, NULL, label_modes, "uniform or balanced"},
+    {"variance", CFG_T_STRING, 0, NULL, variances, "DiT: the variance type"},
+    {"base_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: base stage respacing (default steps)"},
+    {"residual_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: residual stage respacing (default steps)"},
+    {"base_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: base guidance (default cfg_scale)"},
+    {"residual_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual guidance (default cfg_scale)"},
+    {"base_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: base sampler"},
+    {"residual_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: residual sampler"},
+    {"residual_start", CFG_T_STRING, 0, NULL, NULL, "MSF: noise, or an original step T"},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+static const cfg_field evaluator_schema[] = {
+    {"featnet", CFG_T_STRING, 1, NULL, NULL, "feature network weights (inception or fmnist_classifier)"},
+    {"featnet_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the feature network"},
+    {"reference", CFG_T_STRING, 1, NULL, NULL, "reference batch (.npz images, or statistics)"},
+    {"reference_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain the reference batch"},
+    {"resize", CFG_T_STRING, 0, NULL, resize_modes, "adm (default), pytorch or clean"},
+    {"batch", CFG_T_INT, 0, NULL, NULL, "images per feature network call"},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+static const cfg_field spectrum_schema[] = {
+    {"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC"},
+    {"max", CFG_T_INT, 0, NULL, NULL, "use the first N samples"},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+static const cfg_field reproduces_schema[] = {
+    {"model", CFG_T_STRING, 1, NULL, NULL, "the model column of paper/reported.csv"},
+    {"resolution", CFG_T_INT, 0, NULL, NULL, "its resolution column"},
+    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "its cfg_scale column"},
+    {"steps", CFG_T_STRING, 0, NULL, NULL, "its steps column"},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+const cfg_field msf_run_schema[] = {
+    {"name", CFG_T_STRING, 1, NULL, NULL, "the run's name"},
+    {"seed", CFG_T_INT, 0, NULL, NULL, "sampling seed (default 0)"},
+    {"num_samples", CFG_T_INT, 1, NULL, NULL, "samples per grid point"},
+    {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call (default 8)"},
+    {"shard_size", CFG_T_INT, 0, NULL, NULL, "samples per shard file (default 1000)"},
+    {"grid", CFG_T_INT, 0, NULL, NULL, "images in the sample grid PNG (default 16)"},
+    {"model", CFG_T_MAP, 1, model_schema, NULL, "a model mapping (use: ../configs/models/...)"},
+    {"sampler", CFG_T_MAP, 0, sampler_schema, NULL, NULL},
+    {"evaluator", CFG_T_MAP, 0, evaluator_schema, NULL, NULL},
+    {"spectrum", CFG_T_MAP, 0, spectrum_schema, NULL, NULL},
+    {"reproduces", CFG_T_MAP, 0, reproduces_schema, NULL, NULL},
+    {"sweep", CFG_T_SWEEP, 0, NULL, NULL, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+static const cfg_field top_schema[] = {
+    {"experiment", CFG_T_STRING, 1, NULL, NULL, "the experiment's name (its results folder)"},
+    {"description", CFG_T_STRING, 0, NULL, NULL, NULL},
+    {"defaults", CFG_T_MAP, 0, NULL, NULL, NULL},   // run keys, checked in each run
+    {"runs", CFG_T_MAPLIST, 1, NULL, NULL, "a list of runs"},
+    {NULL, 0, 0, NULL, NULL, NULL}};
+
+// -----------------------------------------------------------------------------
+// Loading and sweeps
+
+// Remove `key` from map n (no-op if absent).
+static void map_remove(cfg_node *n, const char *key) {
+    for (int i = 0; i < n->count; i++) {
+        if (strcmp(n->keys[i], key)) continue;
+        free(n->keys[i]);
+        cfg_free(n->items[i]);
+        n->count--;
+        memmove(&n->keys[i], &n->keys[i + 1], (size_t)(n->count - i) * sizeof *n->keys);
+        memmove(&n->items[i], &n->items[i + 1], (size_t)(n->count - i) * sizeof *n->items);
+        memmove(&n->key_lines[i], &n->key_lines[i + 1], (size_t)(n->count - i) * sizeof *n->key_lines);
+        return;
+    }
+}
+
+static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep) {
+    if (e->num_points >= MSF_RUN_MAX_POINTS) {
+        cfg_free(cfg);
+        return msf_fail(MSF_ERR_INVALID, "%s: more than %d grid points", e->path, MSF_RUN_MAX_POINTS);
+    }
+    msf_run_point *p = &e->points[e->num_points++];
+    memset(p, 0, sizeof *p);
+    p->cfg = cfg;
+    const char *run = cfg_str(cfg, "name", "");
+    snprintf(p->run, sizeof p->run, "%s", run);
+    snprintf(p->sweep, sizeof p->sweep, "%s", sweep);
+    snprintf(p->name, sizeof p->name, "%s%s%s", run, *sweep ? "," : "", sweep);
+    p->hash = cfg_hash(cfg);
+    // What decides the samples (not num_samples: more samples extend a run).
+    cfg_node *key = cfg_clone(cfg);
+    if (!key) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    static const char *const ignore[] = {"name", "num_samples", "grid", "evaluator", "spectrum", "reproduces", "sweep"};
+    for (size_t k = 0; k < sizeof ignore / sizeof ignore[0]; k++) map_remove(key, ignore[k]);
+    p->sample_hash = cfg_hash(key);
+    cfg_free(key);
+    return MSF_OK;
+}
+
+// Expand sweep keys k.. of `sweep` over `cfg` (a resolved run without `sweep`).
+static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node *sweep, int k, const char *desc) {
+    if (!sweep || k == sweep->count) {
+        cfg_node *c = cfg_clone(cfg);
+        if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+        return add_point(e, c, desc);
+    }
+    const cfg_node *values = sweep->items[k];
+    const char *leaf = strrchr(sweep->keys[k], '.');
+    leaf = leaf ? leaf + 1 : sweep->keys[k];
+    for (int i = 0; i < values->count; i++) {
+        cfg_node *c = cfg_clone(cfg);
+        if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+        msf_status s = cfg_set(c, sweep->keys[k], values->items[i]);
+        char d[160];
+        int len = snprintf(d, sizeof d, "%s%s%s=%s", desc, *desc ? "," : "", leaf, values->items[i]->text);
+        if (!s && (len < 0 || (size_t)len >= sizeof d))
+            s = msf_fail(MSF_ERR_INVALID, "%s:%d: the grid point name '%s...' is longer than %zu characters",
+                         values->items[i]->file, values->items[i]->line, d, sizeof d - 1);
+        if (!s) s = expand(e, c, sweep, k + 1, d);
+        cfg_free(c);
+        if (s) return s;
+    }
+    return MSF_OK;
+}
+
+static msf_status check_sweep(const cfg_node *sweep, const char *where) {
+    for (int k = 0; k < sweep->count; k++) {
+        const cfg_field *f = cfg_schema_find(msf_run_schema, sweep->keys[k]);
+        if (!f || f->type == CFG_T_MAP || f->type == CFG_T_MAPLIST || f->type == CFG_T_SWEEP ||
+            !strcmp(sweep->keys[k], "name"))
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s.sweep: '%s' is not a field that can be swept (e.g. "
+                            "sampler.residual_steps, sampler.cfg_scale, seed)", sweep->file, sweep->key_lines[k],
+                            where, sweep->keys[k]);
+        char path[256];
+        snprintf(path, sizeof path, "%s.sweep.%s", where, sweep->keys[k]);
+        for (int i = 0; i < sweep->items[k]->count; i++) {
+            const cfg_node *v = sweep->items[k]->items[i];
+            msf_status s = v->kind == CFG_SCALAR ? cfg_validate_value(v, f, path)
+                                                 : msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' lists values, not %s",
+                                                            v->file, v->line, path,
+                                                            v->kind == CFG_MAP ? "mappings" : "lists");
+            if (s) return s;
+        }
+    }
+    return MSF_OK;
+}
+
+msf_status msf_experiment_load(msf_experiment *e, const char *path) {
+    memset(e, 0, sizeof *e);
+    msf_status s;
+    if (!(e->path = strdup(path))) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    if ((s = cfg_parse_file(&e->root, path)) || (s = cfg_resolve_uses(e->root)) ||
+        (s = cfg_validate(e->root, top_schema, "")))
+        goto fail;
+    const char *name = cfg_str(e->root, "experiment", "");
+    if (strlen(name) >= sizeof e->name || strpbrk(name, "/ \t") || name[0] == '.') {
+        const cfg_node *n = cfg_get(e->root, "experiment");
+        s = msf_fail(MSF_ERR_INVALID, "%s:%d: 'experiment' must be a folder name under %zu characters without "
+                     "'/', spaces or a leading dot, got '%s'", n->file, n->line, sizeof e->name, name);
+        goto fail;
+    }
+    snprintf(e->name, sizeof e->name, "%s", name);
+    if (!(e->points = calloc(MSF_RUN_MAX_POINTS, sizeof *e->points))) {
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    const cfg_node *defaults = cfg_get(e->root, "defaults"), *runs = cfg_get(e->root, "runs");
+    for (int r = 0; r < runs->count; r++) {
+        char where[32];
+        snprintf(where, sizeof where, "runs[%d]", r);
+        cfg_node *run = defaults ? cfg_clone(defaults) : NULL;
+        if (defaults && !run) {
+            s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (run) {
+            // The run's own file:line for a missing key.
+            free(run->file);
+            run->file = strdup(runs->items[r]->file);
+            run->line = runs->items[r]->line;
+            s = run->file ? cfg_merge(run, runs->items[r]) : msf_fail(MSF_ERR_NOMEM, "out of memory");
+        } else if (!(run = cfg_clone(runs->items[r]))) {
+            s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+        }
+        if (!s) s = cfg_validate(run, msf_run_schema, where);
+        const char *rn = s ? "" : cfg_str(run, "name", "");
+        if (!s && (strlen(rn) >= sizeof e->points[0].run || strpbrk(rn, "/,= \t") || rn[0] == '.')) {
+            const cfg_node *n = cfg_get(run, "name");
+            s = msf_fail(MSF_ERR_INVALID, "%s:%d: %s.name must be a short folder name without '/', ',', '=', "
+                         "spaces or a leading dot, got '%s'", n->file, n->line, where, rn);
+        }
+        const cfg_node *sweep = s ? NULL : cfg_get(run, "sweep");
+        if (sweep) s = check_sweep(sweep, where);
+        if (!s) {
+            // Expand without the sweep key itself.
+            cfg_node *base = cfg_clone(run), *sw = sweep ? cfg_clone(sweep) : NULL;
+            if (!base || (sweep && !sw)) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+            if (base) map_remove(base, "sweep");
+            if (!s) s = expand(e, base, sw, 0, "");
+            cfg_free(base), cfg_free(sw);
+        }
+        cfg_free(run);
+        if (s) goto fail;
+    }
+    for (int i = 0; i < e->num_points; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(e->points[i].name, e->points[j].name)) {
+                s = msf_fail(MSF_ERR_INVALID, "%s: two grid points are both named '%s' (give the runs different "
+                             "names)", path, e->points[i].name);
+                goto fail;
+            }
+    return MSF_OK;
+fail:
+    msf_experiment_free(e);
+    return s;
+}
+
+void msf_experiment_free(msf_experiment *e) {
+    for (int i = 0; i < e->num_points; i++) cfg_free(e->points[i].cfg);
+    free(e->points);
+    cfg_free(e->root);
+    free(e->path);
+    memset(e, 0, sizeof *e);
+}
+
+// -----------------------------------------------------------------------------
+// What a point needs
+
+static int file_missing(const char *path) { return access(path, R_OK) != 0; }
+
+int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user) {
+    static const struct {
+        const char *key, *how, *what;
+    } files[] = {{"model.weights", "model.obtain", "model weights"},
+                 {"model.vae", "model.vae_obtain", "VAE weights"},
+                 {"evaluator.featnet", "evaluator.featnet_obtain", "feature network weights"},
+                 {"evaluator.reference", "evaluator.reference_obtain", "reference batch"}};
+    int count = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *path = cfg_str(p->cfg, files[i].key, NULL);
+        if (!path || !file_missing(path)) continue;
+        count++;
+        if (fn) fn(user, path, files[i].what, cfg_str(p->cfg, files[i].how, NULL));
+    }
+    return count;
+}
+
+static msf_status named_arch(dit_config *c, const char *arch, int side, int in_c, int out_c) {
+    msf_status s = dit_config_named(c, arch, side);
+    if (s) return s;
+    c->in_channels = in_c;
+    c->out_channels = out_c;
+    return MSF_OK;
+}
+
+msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
+    memset(m, 0, sizeof *m);
+    const cfg_node *c = p->cfg;
+    const char *weights = cfg_str(c, "model.weights", ""), *group = cfg_str(c, "model.group", NULL);
+    int msf = !strcmp(cfg_str(c, "model.kind", "dit"), "msf");
+    msf_status s = MSF_OK;
+    if (!file_missing(weights)) {
+        msf_weights *w;
+        if ((s = msf_weights_open(&w, weights))) return s;
+        if (!msf) {
+            m->num_stages = 1;
+            s = dit_config_read(&m->stage[0].cfg, w, group);
+            m->size = m->stage[0].cfg.input_size, m->channels = m->stage[0].cfg.in_channels;
+        } else {
+            int64_t levels = 0, size = 0, channels = 0;
+            if ((s = msf_weights_attr_int(w, group, "levels", &levels)) ||
+                (s = msf_weights_attr_int(w, group, "input_size", &size)) ||
+                (s = msf_weights_attr_int(w, group, "channels", &channels)) || levels < 2 ||
+                levels > MSF_MAX_LEVELS) {
+                msf_weights_close(w);
+                return msf_fail(MSF_ERR_FORMAT, "%s%s%s: not an MSF model (attributes levels 2..%d, input_size, "
+                                "channels; model.kind is msf)", weights, group ? ":" : "", group ? group : "",
+                                MSF_MAX_LEVELS);
+            }
+            m->num_stages = (int)levels, m->size = (int)size, m->channels = (int)channels;
+            for (int k = 0; k < m->num_stages && !s; k++) {
+                char g[MSF_MAX_LEVELS * 4], full[256];
+                msf_stage_group(g, sizeof g, m->num_stages, k);
+                snprintf(full, sizeof full, "%s%s%s", group ? group : "", group ? "/" : "", g);
+                s = dit_config_read(&m->stage[k].cfg, w, full);
+            }
+        }
+        msf_weights_close(w);
+        return s;
+    }
+    const char *arch = cfg_str(c, "model.arch", NULL);
+    if (!arch)
+        return msf_fail(MSF_ERR_INVALID, "%s is missing and the model has no 'arch' to estimate its cost from",
+                        weights);
+    int size = (int)cfg_int(c, "model.input_size", 32), C = (int)cfg_int(c, "model.channels", 4);
+    m->size = size, m->channels = C;
+    if (!msf) {
+        m->num_stages = 1;
+        return named_arch(&m->stage[0].cfg, arch, size, C, 2 * C);
+    }
+    int scale = (int)cfg_int(c, "model.scale", 2), levels = (int)cfg_int(c, "model.levels", 2);
+    if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2)
+        return msf_fail(MSF_ERR_INVALID, "model.levels must be 2..%d and model.scale >= 2", MSF_MAX_LEVELS);
+    m->num_stages = levels;
+    int side = size;
+    for (int k = 1; k < levels; k++) side /= scale;
+    s = named_arch(&m->stage[0].cfg, arch, side, C, 2 * C);
+    for (int k = 1; k < levels && !s; k++) {
+        side *= scale;
+        s = named_arch(&m->stage[k].cfg, cfg_str(c, "model.residual_arch", arch), side, 2 * C, 2 * C);
+    }
+    return s;
+}
+
+msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages,
+                                 const int *learn_sigma) {
+    memset(o, 0, sizeof *o);
+    const cfg_node *c = p->cfg;
+    o->num_stages = num_stages;
+    static const char *const msf_only[] = {"base_steps", "residual_steps", "base_cfg_scale", "residual_cfg_scale",
+                                           "base_sampler", "residual_sampler", "residual_start"};
+    char key[64];
+    for (size_t i = 0; num_stages == 1 && i < sizeof msf_only / sizeof msf_only[0]; i++) {
+        snprintf(key, sizeof key, "sampler.%s", msf_only[i]);
+        const cfg_node *v = cfg_find(c, key);
+        if (v)
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: '%s' applies to MSF models; %s is a DiT", v->file, v->line,
+                            p->name, key, cfg_str(c, "model.weights", ""));
+    }
+    const cfg_node *var = cfg_find(c, "sampler.variance");
+    if (var && num_stages > 1)
+        return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: 'sampler.variance' applies to DiT models; MSF stages use their "
+                        "model's variance", var->file, var->line, p->name);
+    o->variance_given = var != NULL;
+    int start_t = 0;
+    const char *start = cfg_str(c, "sampler.residual_start", "noise");
+    if (strcmp(start, "noise")) {
+        char *end;
+        long t0 = strtol(start, &end, 10);
+        const cfg_node *v = cfg_find(c, "sampler.residual_start");
+        if (*end || t0 < 1 || t0 > 999)
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: 'sampler.residual_start' is 'noise' or a step 1..999, got '%s'",
+                            v->file, v->line, start);
+        start_t = (int)t0;
+    }
+    msf_status s = diff_label_mode_parse(cfg_str(c, "sampler.labels", "uniform"), &o->labels);
+    const char *steps = cfg_str(c, "sampler.steps", "250");
+    for (int k = 0; k < num_stages && !s; k++) {
+        const char *prefix = k == 0 ? "base" : "residual";
+        msf_stage_opts *st = &o->stage[k];
+        snprintf(key, sizeof key, "sampler.%s_steps", prefix);
+        snprintf(o->steps[k], sizeof o->steps[k], "%s", cfg_str(c, key, steps));
+        st->steps = o->steps[k];
+        snprintf(key, sizeof key, "sampler.%s_cfg_scale", prefix);
+        st->cfg_scale = (float)cfg_num(c, key, cfg_num(c, "sampler.cfg_scale", 1.5));
+        snprintf(key, sizeof key, "sampler.%s_sampler", prefix);
+        s = diff_sampler_parse(cfg_str(c, key, cfg_str(c, "sampler.sampler", "ddpm")), &st->sampler);
+        if (!s) s = diff_cfg_mode_parse(cfg_str(c, "sampler.cfg_mode", "dit3"), &st->cfg_mode);
+        st->eta = (float)cfg_num(c, "sampler.eta", 0.0);
+        st->var = learn_sigma[k] ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
+        if (!s && var) s = diff_var_type_parse(var->text, &st->var);
+        st->start_t = k > 0 ? start_t : 0;
+        // Check the respacing now rather than after loading the model.
+        int64_t *map = NULL;
+        int count;
+        if (!s && (s = diff_space_timesteps(1000, st->steps, &map, &count)))
+            msf_fail_context(s, "%s: stage %d steps", p->name, k);
+        free(map);
+    }
+    return s;
+}
+
+msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p) {
+    msf_model m;
+    msf_status s = msf_run_point_arch(&m, p);
+    if (s) return s;
+    int ls[MSF_MAX_LEVELS];
+    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
+    msf_run_sampling o;
+    if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
+    *gflops = msf_sample_gflops(&m, o.stage, NULL);
+    return MSF_OK;
+}

@@ -1,0 +1,82 @@
+// experiment.h: an experiment file (experiments/*.yaml) as a list of grid
+// points, each a fully resolved run config.
+//
+// File layout (every key is checked against the schema in experiment.c;
+// configs/README.md documents it):
+//   experiment: NAME          results go to RESULTS_DIR/NAME/
+//   description: TEXT
+//   defaults: {RUN KEYS}      laid under every run
+//   runs:                     one or more runs
+//     - name: NAME
+//       model: {use: ../configs/models/x.yaml, ...}
+//       sampler: {...}
+//       evaluator: {...}      optional: metrics
+//       spectrum: {...}       optional: spectra of the latents
+//       reproduces: {...}     optional: which reported row(s) this run reproduces
+//       sweep: {sampler.residual_steps: [1, 2, 5], sampler.cfg_scale: [1.0, 1.5]}
+// A sweep expands into the grid of all combinations (the first key varies
+// slowest); each combination is a point named "RUN,leaf=value,...".
+#ifndef MSF_RUN_EXPERIMENT_H
+#define MSF_RUN_EXPERIMENT_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/status.h"
+#include "msf/msf_model.h"
+
+#define MSF_RUN_MAX_POINTS 4096
+
+// The schema of one run (after `defaults` are laid under it).
+extern const cfg_field msf_run_schema[];
+
+typedef struct {
+    char name[232];      // "RUN" or "RUN,leaf=value,..." (a directory name)
+    char run[64];
+    char sweep[160];     // "leaf=value,..." or ""
+    cfg_node *cfg;       // the resolved run config of this point (owned)
+    uint64_t hash;       // cfg_hash of cfg
+    uint64_t sample_hash;  // of what decides the samples: model, sampler, seed
+} msf_run_point;
+
+typedef struct {
+    char *path;          // the experiment file
+    char name[64];
+    cfg_node *root;      // the file with `use:` resolved
+    int num_points;
+    msf_run_point *points;
+} msf_experiment;
+
+// Parse, resolve `use:`, validate and expand every run's sweep. Errors name
+// file:line and the key.
+msf_status msf_experiment_load(msf_experiment *e, const char *path);
+void msf_experiment_free(msf_experiment *e);
+
+// Sampling options of a point: stage options as msf_sample takes them
+// (a DiT has one stage), the label mode and the stage count.
+typedef struct {
+    int num_stages;
+    msf_stage_opts stage[MSF_MAX_LEVELS];
+    char steps[MSF_MAX_LEVELS][64];  // storage for stage[k].steps
+    diff_label_mode labels;
+    int variance_given;              // DiT: sampler.variance was set
+} msf_run_sampling;
+
+// The sampling options of point p for a model of `num_stages` stages whose
+// stage k learns sigma when learn_sigma[k].
+msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages,
+                                 const int *learn_sigma);
+
+// Files a point needs that are missing: calls fn(user, path, what, how) for
+// each (how: the config's hint on obtaining it, or NULL); returns the count.
+typedef void (*msf_missing_fn)(void *user, const char *path, const char *what, const char *how);
+int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user);
+
+// Stage configs of a point's model: from the weight file when it exists,
+// else from model.arch / residual_arch / input_size / channels / scale /
+// levels. Fills m->stage[k].cfg, m->num_stages, m->size, m->channels.
+msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p);
+// GFLOPs per sample of a point (msf_sample_gflops over its stages).
+msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p);
+
+#endif

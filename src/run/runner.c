@@ -1,0 +1,877 @@
+// runner.c: one grid point, shard by shard (sample, decode, merge, grid), and
+// the experiment's results files (metrics, table, plots, manifest).
+#include "run/runner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <yaml.h>
+#include <zip.h>
+#include <zlib.h>
+
+#include "core/arena.h"
+#include "core/timer.h"
+#include "core/version.h"
+#include "eval/evaluate.h"
+#include "eval/spectrum.h"
+#include "io/h5write.h"
+#include "io/images.h"
+#include "io/weights.h"
+#include "models/dit.h"
+#include "models/vae.h"
+
+char *openblas_get_config(void);
+
+// -----------------------------------------------------------------------------
+// Files
+
+static msf_status make_dir(const char *path) {
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return msf_fail(MSF_ERR_IO, "cannot create directory %s: %s", path, strerror(errno));
+    return MSF_OK;
+}
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+msf_status msf_run_clean_temporaries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    struct dirent *ent;
+    msf_status s = MSF_OK;
+    while ((ent = readdir(d)) && !s) {
+        if (!strstr(ent->d_name, ".tmp-")) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+        if (unlink(path) != 0) s = msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+        else msf_log(MSF_LOG_INFO, "removed %s (left by an interrupted run)", path);
+    }
+    closedir(d);
+    return s;
+}
+
+// A text file written to "<path>.tmp-<pid>" and renamed by text_commit.
+typedef struct {
+    FILE *f;
+    char path[4096], tmp[4200];
+} text_file;
+
+static msf_status text_open(text_file *t, const char *dir, const char *name) {
+    snprintf(t->path, sizeof t->path, "%s/%s", dir, name);
+    snprintf(t->tmp, sizeof t->tmp, "%s.tmp-%ld", t->path, (long)getpid());
+    t->f = fopen(t->tmp, "w");
+    if (!t->f) return msf_fail(MSF_ERR_IO, "cannot write %s: %s", t->tmp, strerror(errno));
+    return MSF_OK;
+}
+
+static msf_status text_commit(text_file *t) {
+    int bad = ferror(t->f);
+    bad |= fclose(t->f) != 0;
+    t->f = NULL;
+    if (bad || rename(t->tmp, t->path) != 0) {
+        msf_status s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", t->path, strerror(errno));
+        unlink(t->tmp);
+        return s;
+    }
+    return MSF_OK;
+}
+
+// A number for JSON (null for NaN) or CSV (empty for NaN).
+static void json_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.10g", v);
+    else fputs("null", f);
+}
+static void csv_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.10g", v);
+}
+
+// -----------------------------------------------------------------------------
+// Generator: a DiT or an MSF model with the point's sampling options
+
+typedef struct {
+    int is_msf, C, H, num_classes, batch;
+    uint64_t seed;
+    msf_run_sampling opts;
+    dit_model dit;
+    diff_schedule sched;
+    diff_sample_opts so;
+    diff_denoiser den;
+    float *work;
+    msf_model msf;
+} generator;
+
+static msf_status dit_denoise(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
+                              int64_t first_sample) {
+    return dit_forward(user, out, x, t, y, m);
+}
+
+static void generator_free(generator *g) {
+    dit_free(&g->dit);
+    diff_schedule_free(&g->sched);
+    msf_aligned_free(g->work);
+    msf_model_free(&g->msf);
+    memset(g, 0, sizeof *g);
+}
+
+static msf_status generator_open(generator *g, const msf_run_point *p) {
+    memset(g, 0, sizeof *g);
+    msf_model arch;
+    msf_status s = msf_run_point_arch(&arch, p);
+    if (s) return s;
+    int ls[MSF_MAX_LEVELS], guided = 0;
+    for (int k = 0; k < arch.num_stages; k++) ls[k] = arch.stage[k].cfg.learn_sigma;
+    if ((s = msf_run_sampling_make(&g->opts, p, arch.num_stages, ls))) return s;
+    for (int k = 0; k < arch.num_stages; k++) guided |= g->opts.stage[k].cfg_scale > 1.0f;
+    g->is_msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
+    g->batch = (int)cfg_int(p->cfg, "batch", 8);
+    g->seed = (uint64_t)cfg_int(p->cfg, "seed", 0);
+    if (g->batch < 1 || g->batch > 4096) return msf_fail(MSF_ERR_INVALID, "%s: batch must be 1..4096", p->name);
+    const char *path = cfg_str(p->cfg, "model.weights", ""), *group = cfg_str(p->cfg, "model.group", NULL);
+    msf_weights *w;
+    if ((s = msf_weights_open(&w, path))) return s;
+    int rows = guided ? 2 * g->batch : g->batch;
+    if (g->is_msf) {
+        s = msf_model_load(&g->msf, w, group, rows);
+        g->C = g->msf.channels, g->H = g->msf.size, g->num_classes = g->msf.stage[0].cfg.num_classes;
+    } else {
+        const msf_stage_opts *st = &g->opts.stage[0];
+        if (!(s = dit_load(&g->dit, w, group, rows))) {
+            const dit_config *c = &g->dit.cfg;
+            g->C = c->in_channels, g->H = c->input_size, g->num_classes = c->num_classes;
+            if (guided && !c->has_null_class)
+                s = msf_fail(MSF_ERR_INVALID, "%s has no null class: set sampler.cfg_scale to 1", path);
+            if (!s && c->learn_sigma != (st->var == DIFF_VAR_LEARNED_RANGE))
+                s = msf_fail(MSF_ERR_INVALID, "sampler.variance %s needs a model %s learned sigma",
+                             diff_var_type_name(st->var), c->learn_sigma ? "without" : "with");
+        }
+        if (!s) s = diff_schedule_create(&g->sched, 1000, st->steps, st->var);
+        if (!s) {
+            g->so = (diff_sample_opts){.sampler = st->sampler, .eta = st->eta, .cfg_scale = st->cfg_scale,
+                                       .cfg_mode = st->cfg_mode, .seed = g->seed};
+            g->den = (diff_denoiser){.fn = dit_denoise, .user = &g->dit, .channels = g->C,
+                                     .out_channels = g->dit.cfg.out_channels, .height = g->H, .width = g->H,
+                                     .null_label = g->num_classes};
+            g->work = msf_aligned_alloc(diff_sample_workspace_floats(&g->den, g->batch, guided) * sizeof(float));
+            if (!g->work) s = msf_fail(MSF_ERR_NOMEM, "out of memory for the sampler workspace");
+        }
+    }
+    msf_weights_close(w);
+    if (s) {
+        msf_fail_context(s, "%s", p->name);
+        generator_free(g);
+    }
+    return s;
+}
+
+// Samples first..first+n-1: latents (n, C, H, H), labels (n).
+static msf_status generator_run(generator *g, float *latents, int64_t *labels, int64_t first, int n) {
+    msf_status s = diff_sample_labels(labels, g->opts.labels, g->seed, first, n, g->num_classes);
+    size_t numel = (size_t)g->C * g->H * g->H;
+    for (int b = 0; b < n && !s; b += g->batch) {
+        int m = n - b < g->batch ? n - b : g->batch;
+        if (g->is_msf)
+            s = msf_sample(&g->msf, g->opts.stage, g->seed, NULL, NULL, latents + (size_t)b * numel, NULL, NULL,
+                           labels + b, first + b, m, NULL);
+        else s = diff_sample(&g->sched, &g->den, &g->so, latents + (size_t)b * numel, labels + b, first + b, m, g->work);
+    }
+    for (size_t i = 0; !s && i < (size_t)n * numel; i++)
+        if (!isfinite(latents[i]))
+            s = msf_fail(MSF_ERR_NUMERIC, "sample %lld has a non-finite value (NaN/Inf from the model?)",
+                         (long long)(first + (int64_t)(i / numel)));
+    return s;
+}
+
+// -----------------------------------------------------------------------------
+// Images: the VAE, or pixels straight from a pixel-space model
+
+typedef struct {
+    int use_vae;
+    vae_model vae;
+    int h, w, C;        // latents
+    int H, W, c;        // images (H, W, c)
+} decoder;
+
+static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
+    memset(d, 0, sizeof *d);
+    d->h = h, d->w = w, d->C = C;
+    const char *path = cfg_str(p->cfg, "model.vae", NULL), *group = cfg_str(p->cfg, "model.vae_group", NULL);
+    if (!path) {
+        if (C != 1 && C != 3)
+            return msf_fail(MSF_ERR_INVALID, "%s: the model makes %d channels; without model.vae the samples must "
+                            "be 1- or 3-channel pixels in [-1, 1]", p->name, C);
+        d->H = h, d->W = w, d->c = C;
+        return MSF_OK;
+    }
+    msf_weights *vf;
+    vae_config vc;
+    msf_status s = msf_weights_open(&vf, path);
+    if (s) return s;
+    if (!(s = vae_config_read(&vc, vf, group))) {
+        int f = vae_factor(&vc);
+        d->H = h * f, d->W = w * f, d->c = vc.out_channels;
+        if (vc.latent_channels != C)
+            s = msf_fail(MSF_ERR_SHAPE, "%s: the model makes %d channels; the VAE %s takes %d", p->name, C, path,
+                         vc.latent_channels);
+        else if (vc.out_channels != 3)
+            s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc.out_channels);
+        else s = vae_load(&d->vae, vf, group, VAE_DECODER, d->H, d->W);
+        d->use_vae = !s;
+    }
+    msf_weights_close(vf);
+    return s;
+}
+
+static void decoder_free(decoder *d) {
+    if (d->use_vae) vae_free(&d->vae);
+}
+
+// pixels (n, H, W, c) from latents (n, C, h, w); `first` names the sample in messages.
+static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents, int n, int64_t first) {
+    size_t zs = (size_t)d->C * d->h * d->w, ps = (size_t)d->H * d->W * d->c;
+    for (int i = 0; i < n; i++) {
+        msf_status s = d->use_vae ? vae_decode(&d->vae, pixels + i * ps, NULL, latents + i * zs, 1, d->h, d->w,
+                                               first + i)
+                                  : MSF_OK;
+        if (s) return s;
+        if (!d->use_vae) vae_pixels_from_float(pixels + i * ps, latents + i * zs, d->C, d->H, d->W);
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Shards
+
+static void hex64(char *buf, uint64_t v) { snprintf(buf, 17, "%016llx", (unsigned long long)v); }
+
+// An existing shard of this point's samples: 1 if it holds samples first..first+n-1
+// of the same sample hash (seconds set), 0 if absent or of another count;
+// MSF_ERR_INVALID (as -1) when made with another config.
+static int shard_check(const char *path, const msf_run_point *p, int64_t first, int n, double *seconds) {
+    if (!exists(path)) return 0;
+    msf_weights *w;
+    if (msf_weights_open(&w, path)) return -1;
+    char hash[32] = "", want[17];
+    int64_t f = -1, count = -1;
+    int ok = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK &&
+             msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
+             msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK &&
+             msf_weights_attr_double(w, NULL, "seconds", seconds) == MSF_OK;
+    msf_weights_close(w);
+    hex64(want, p->sample_hash);
+    if (!ok || strcmp(hash, want) || f != first) {
+        msf_fail(MSF_ERR_INVALID, "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
+                 "with --force to start over", path, p->name, ok ? hash : "?", want);
+        return -1;
+    }
+    return count == n;
+}
+
+static msf_status shard_write(const char *path, const msf_run_point *p, const generator *g, const float *latents,
+                              const int64_t *labels, int64_t first, int n, double seconds) {
+    msf_h5_writer *w;
+    char hash[17];
+    hex64(hash, p->sample_hash);
+    int64_t ls[4] = {n, g->C, g->H, g->H}, ys[1] = {n};
+    msf_status s = msf_h5_create(&w, path);
+    if (s) return s;
+    if ((s = msf_h5_write_f32(w, "latents", 4, ls, latents)) || (s = msf_h5_write_i64(w, "labels", 1, ys, labels)) ||
+        (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) || (s = msf_h5_attr_int(w, NULL, "first", first)) ||
+        (s = msf_h5_attr_int(w, NULL, "count", n)) || (s = msf_h5_attr_double(w, NULL, "seconds", seconds)) ||
+        (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)g->seed)) ||
+        (s = msf_h5_attr_string(w, NULL, "point", p->name)) ||
+        (s = msf_h5_attr_string(w, NULL, "git_commit", msf_git_commit()))) {
+        msf_h5_abort(w);
+        return s;
+    }
+    return msf_h5_commit(w);
+}
+
+static msf_status shard_read(const char *path, float *latents, int64_t *labels, int n, int C, int H) {
+    msf_weights *w;
+    msf_status s = msf_weights_open(&w, path);
+    if (s) return s;
+    int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
+    if (!(s = msf_weights_read(w, "latents", latents, 4, ls)) && labels) s = msf_weights_read_i64(w, "labels", labels, 1, ys);
+    msf_weights_close(w);
+    return s;
+}
+
+static msf_status npz_write(const char *path, const uint8_t *pixels, int n, int H, int W, int c) {
+    msf_npz_writer *w;
+    int64_t shape[4] = {n, H, W, c};
+    msf_status s = msf_npz_create_u8(&w, path, "arr_0", 4, shape);
+    if (s) return s;
+    if ((s = msf_npz_append(w, pixels, (size_t)n * H * W * c))) {
+        msf_npz_abort(w);
+        return s;
+    }
+    return msf_npz_commit(w);
+}
+
+// -----------------------------------------------------------------------------
+// Merging
+
+static msf_status npz_open_checked(msf_npz_reader **r, const char *path, int64_t n, int H, int W, int c) {
+    msf_status s = msf_npz_open_u8(r, path, "arr_0");
+    if (s) return s;
+    const int64_t *sh = msf_npz_shape(*r);
+    if (msf_npz_ndim(*r) != 4 || sh[0] != n || sh[1] != H || sh[2] != W || sh[3] != c) {
+        msf_npz_close(*r);
+        *r = NULL;
+        return msf_fail(MSF_ERR_SHAPE, "%s: arr_0 is not uint8 [%lld, %d, %d, %d]", path, (long long)n, H, W, c);
+    }
+    return MSF_OK;
+}
+
+static msf_status merge_images(const char *dir, int shards, int64_t N, int S, int H, int W, int c) {
+    char path[4096], shard[4096];
+    snprintf(path, sizeof path, "%s/images.npz", dir);
+    msf_npz_writer *w;
+    int64_t shape[4] = {N, H, W, c};
+    size_t img = (size_t)H * W * c;
+    uint8_t *buf = malloc(img);
+    if (!buf) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    msf_status s = msf_npz_create_u8(&w, path, "arr_0", 4, shape);
+    for (int k = 0; k < shards && !s; k++) {
+        int64_t n = N - (int64_t)k * S < S ? N - (int64_t)k * S : S;
+        msf_npz_reader *r;
+        snprintf(shard, sizeof shard, "%s/shards/shard_%05d.npz", dir, k);
+        if ((s = npz_open_checked(&r, shard, n, H, W, c))) break;
+        for (int64_t i = 0; i < n && !s; i++)
+            if (!(s = msf_npz_read(r, buf, img))) s = msf_npz_append(w, buf, img);
+        msf_npz_close(r);
+    }
+    free(buf);
+    if (s) {
+        msf_npz_abort(w);
+        return s;
+    }
+    return msf_npz_commit(w);
+}
+
+static msf_status merge_latents(const char *dir, int shards, int64_t N, int S, int C, int H) {
+    size_t numel = (size_t)C * H * H;
+    float *z = malloc((size_t)N * numel * sizeof *z);
+    int64_t *y = malloc((size_t)N * sizeof *y);
+    msf_status s = z && y ? MSF_OK : msf_fail(MSF_ERR_NOMEM, "out of memory for %lld latents", (long long)N);
+    char path[4096];
+    for (int k = 0; k < shards && !s; k++) {
+        int64_t first = (int64_t)k * S, n = N - first < S ? N - first : S;
+        snprintf(path, sizeof path, "%s/shards/shard_%05d.h5", dir, k);
+        s = shard_read(path, z + (size_t)first * numel, y + first, (int)n, C, H);
+    }
+    msf_h5_writer *w = NULL;
+    int64_t ls[4] = {N, C, H, H}, ys[1] = {N};
+    snprintf(path, sizeof path, "%s/latents.h5", dir);
+    if (!s && !(s = msf_h5_create(&w, path))) {
+        if ((s = msf_h5_write_f32(w, "latents", 4, ls, z)) || (s = msf_h5_write_i64(w, "labels", 1, ys, y)))
+            msf_h5_abort(w);
+        else s = msf_h5_commit(w);
+    }
+    free(z), free(y);
+    return s;
+}
+
+// The first up to `count` images of images.npz as one RGB grid with 2-pixel gaps.
+static msf_status write_grid(const char *dir, int64_t N, int count, int H, int W, int c) {
+    if (count <= 0) return MSF_OK;
+    if (count > N) count = (int)N;
+    int cols = (int)ceil(sqrt((double)count)), rows = (count + cols - 1) / cols;
+    int gh = 2 + rows * (H + 2), gw = 2 + cols * (W + 2);
+    size_t img = (size_t)H * W * c;
+    uint8_t *canvas = calloc((size_t)gh * gw * 3, 1), *buf = malloc(img);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/images.npz", dir);
+    msf_npz_reader *r = NULL;
+    msf_status s = canvas && buf ? npz_open_checked(&r, path, N, H, W, c) : msf_fail(MSF_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < count && !s; i++) {
+        if ((s = msf_npz_read(r, buf, img))) break;
+        int y0 = 2 + (i / cols) * (H + 2), x0 = 2 + (i % cols) * (W + 2);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int ch = 0; ch < 3; ch++)
+                    canvas[((size_t)(y0 + y) * gw + x0 + x) * 3 + ch] = buf[((size_t)y * W + x) * c + (c == 1 ? 0 : ch)];
+    }
+    msf_npz_close(r);
+    snprintf(path, sizeof path, "%s/grid.png", dir);
+    if (!s) s = msf_png_write_rgb(path, canvas, gh, gw);
+    free(canvas), free(buf);
+    return s;
+}
+
+// -----------------------------------------------------------------------------
+// A point
+
+msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
+                                  const msf_progress *progress) {
+    *r = (msf_point_result){.fid = NAN, .sfid = NAN, .is = NAN, .precision = NAN, .recall = NAN,
+                            .class_consistency = NAN, .decode_seconds_per_sample = NAN};
+    const int64_t N = cfg_int(p->cfg, "num_samples", 0), S64 = cfg_int(p->cfg, "shard_size", 1000);
+    if (N < 1 || S64 < 1 || S64 > (1 << 20))
+        return msf_fail(MSF_ERR_INVALID, "%s: num_samples must be >= 1 and shard_size 1..%d", p->name, 1 << 20);
+    const int S = (int)S64;
+    char shards_dir[4096], h5[4200], npz[4200], images[4096];
+    snprintf(shards_dir, sizeof shards_dir, "%s/shards", dir);
+    snprintf(images, sizeof images, "%s/images.npz", dir);
+    msf_status s;
+    if ((s = make_dir(dir)) || (s = make_dir(shards_dir)) || (s = msf_run_clean_temporaries(dir)) ||
+        (s = msf_run_clean_temporaries(shards_dir)) || (s = msf_run_point_gflops(&r->gflops_per_sample, p)))
+        return s;
+    msf_model arch;
+    if ((s = msf_run_point_arch(&arch, p))) return s;
+    const int C = arch.channels, H = arch.size;
+    const size_t numel = (size_t)C * H * H;
+    r->num_samples = N;
+    r->shards_total = (int)((N + S - 1) / S);
+
+    generator g = {0};
+    decoder d = {0};
+    int have_gen = 0, have_dec = 0;
+    float *z = malloc((size_t)S * numel * sizeof *z);
+    int64_t *y = malloc((size_t)S * sizeof *y);
+    uint8_t *pixels = NULL;
+    double sample_seconds = 0, decode_seconds = 0;
+    int64_t decoded = 0;
+    if (!z || !y) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of %d samples", S);
+    if (!s && (s = decoder_open(&d, p, C, H, H)) == MSF_OK) have_dec = 1;
+    r->img_h = d.H, r->img_w = d.W, r->img_c = d.c;
+    const size_t img = (size_t)d.H * d.W * d.c;
+    int images_done = !s && exists(images);
+    if (!s && !(pixels = malloc((size_t)S * img))) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of images");
+    msf_progress_report(progress, "shards", 0, r->shards_total);
+    for (int k = 0; k < r->shards_total && !s; k++) {
+        int64_t first = (int64_t)k * S;
+        int n = (int)(N - first < S ? N - first : S);
+        snprintf(h5, sizeof h5, "%s/shard_%05d.h5", shards_dir, k);
+        snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
+        double secs = 0;
+        int have = shard_check(h5, p, first, n, &secs);
+        if (have < 0) {
+            s = MSF_ERR_INVALID;
+            break;
+        }
+        int sampled = 0;
+        if (have) {
+            r->shards_reused++;
+        } else {
+            if (!have_gen && (s = generator_open(&g, p))) break;
+            have_gen = 1;
+            if (g.C != C || g.H != H) {
+                s = msf_fail(MSF_ERR_SHAPE, "%s: model size changed while loading", p->name);
+                break;
+            }
+            double t0 = msf_now();
+            if ((s = generator_run(&g, z, y, first, n))) break;
+            secs = msf_now() - t0;
+            if ((s = shard_write(h5, p, &g, z, y, first, n, secs))) break;
+            sampled = 1;
+        }
+        sample_seconds += secs;
+        if (!images_done && (sampled || !exists(npz))) {
+            if (!sampled && (s = shard_read(h5, z, NULL, n, C, H))) break;
+            double t0 = msf_now();
+            if ((s = decoder_run(&d, pixels, z, n, first))) break;
+            decode_seconds += msf_now() - t0;
+            decoded += n;
+            if ((s = npz_write(npz, pixels, n, d.H, d.W, d.c))) break;
+        }
+        msf_progress_report(progress, "shards", k + 1, r->shards_total);
+    }
+    if (have_gen) generator_free(&g);
+    if (have_dec) decoder_free(&d);
+    free(z), free(y), free(pixels);
+    if (s) return msf_fail_context(s, "%s", p->name);
+    r->seconds_per_sample = sample_seconds / (double)N;
+    if (decoded == N) r->decode_seconds_per_sample = decode_seconds / (double)N;
+    if (!images_done && (s = merge_images(dir, r->shards_total, N, S, d.H, d.W, d.c))) return s;
+    // The merged batch holds every image; the shard copies are no longer needed.
+    for (int k = 0; k < r->shards_total; k++) {
+        snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
+        unlink(npz);
+    }
+    snprintf(h5, sizeof h5, "%s/latents.h5", dir);
+    if (want_latents && !exists(h5) && (s = merge_latents(dir, r->shards_total, N, S, C, H))) return s;
+    return write_grid(dir, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
+}
+
+// -----------------------------------------------------------------------------
+// Metrics
+
+// The labels of every sample, from the shards (malloc'd [N]).
+static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S) {
+    int64_t *y = malloc((size_t)N * sizeof *y);
+    if (!y) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    msf_status s = MSF_OK;
+    char path[4096];
+    for (int k = 0; (int64_t)k * S < N && !s; k++) {
+        int64_t first = (int64_t)k * S, n = N - first < S ? N - first : S, shape[1] = {n};
+        msf_weights *w;
+        snprintf(path, sizeof path, "%s/shards/shard_%05d.h5", dir, k);
+        if (!(s = msf_weights_open(&w, path))) {
+            s = msf_weights_read_i64(w, "labels", y + first, 1, shape);
+            msf_weights_close(w);
+        }
+    }
+    if (s) free(y);
+    else *out = y;
+    return s;
+}
+
+msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
+                                 const msf_progress *progress) {
+    const char *net_path = cfg_str(p->cfg, "evaluator.featnet", ""), *ref = cfg_str(p->cfg, "evaluator.reference", "");
+    int batch = (int)cfg_int(p->cfg, "evaluator.batch", 50);
+    char images[4096];
+    snprintf(images, sizeof images, "%s/images.npz", dir);
+    msf_resize_mode mode;
+    msf_featnet *net = NULL;
+    msf_eval_input ref_in = {0}, smp_in = {0};
+    int have_ref = 0, have_smp = 0;
+    msf_status s = msf_resize_mode_parse(cfg_str(p->cfg, "evaluator.resize", "adm"), &mode);
+    if (!s && (batch < 1 || batch > 4096)) s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
+    if (!s) s = msf_featnet_load(net_path, &net);
+    if (!s && !(s = msf_eval_input_load(&ref_in, ref, net, mode, batch, progress))) have_ref = 1;
+    if (!s && !(s = msf_eval_input_load(&smp_in, images, net, mode, batch, progress))) have_smp = 1;
+    if (!s && smp_in.has_features && !smp_in.features.labels)
+        s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)cfg_int(p->cfg, "shard_size", 1000));
+    msf_metrics m;
+    msf_eval_opts o = msf_eval_opts_default();
+    if (!s) s = msf_evaluate(&m, &ref_in, &smp_in, &o);
+    if (!s) {
+        r->fid = m.present & MSF_METRIC_FID ? m.fid : NAN;
+        r->sfid = m.present & MSF_METRIC_SFID ? m.sfid : NAN;
+        r->is = m.present & MSF_METRIC_IS ? m.inception_score : NAN;
+        r->precision = m.present & MSF_METRIC_PR ? m.precision : NAN;
+        r->recall = m.present & MSF_METRIC_PR ? m.recall : NAN;
+        r->class_consistency = m.present & MSF_METRIC_CLASS ? m.class_consistency : NAN;
+    }
+    if (have_ref) msf_eval_input_free(&ref_in);
+    if (have_smp) msf_eval_input_free(&smp_in);
+    msf_featnet_free(net);
+    return s ? msf_fail_context(s, "%s: metrics", p->name) : MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// point.json
+
+static const struct {
+    const char *key;
+    size_t offset;
+} point_numbers[] = {
+    {"fid", offsetof(msf_point_result, fid)},
+    {"sfid", offsetof(msf_point_result, sfid)},
+    {"is", offsetof(msf_point_result, is)},
+    {"precision", offsetof(msf_point_result, precision)},
+    {"recall", offsetof(msf_point_result, recall)},
+    {"class_consistency", offsetof(msf_point_result, class_consistency)},
+    {"gflops_per_sample", offsetof(msf_point_result, gflops_per_sample)},
+    {"seconds_per_sample", offsetof(msf_point_result, seconds_per_sample)},
+    {"decode_seconds_per_sample", offsetof(msf_point_result, decode_seconds_per_sample)},
+};
+#define NUM_POINT_NUMBERS (sizeof point_numbers / sizeof point_numbers[0])
+
+static double *point_number(msf_point_result *r, size_t i) { return (double *)((char *)r + point_numbers[i].offset); }
+
+int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir) {
+    char path[4096], want[17];
+    snprintf(path, sizeof path, "%s/point.json", dir);
+    if (!exists(path)) return 0;
+    cfg_node *n;
+    if (cfg_parse_file(&n, path)) return 0;  // JSON is YAML flow syntax
+    hex64(want, p->hash);
+    int ok = !strcmp(cfg_str(n, "config_hash", ""), want);
+    if (ok) {
+        memset(r, 0, sizeof *r);
+        r->num_samples = cfg_int(n, "num_samples", 0);
+        for (size_t i = 0; i < NUM_POINT_NUMBERS; i++) *point_number(r, i) = cfg_num(n, point_numbers[i].key, NAN);
+        r->shards_total = (int)cfg_int(n, "shards", 0);
+        r->shards_reused = r->shards_total;
+        r->img_h = (int)cfg_int(n, "image_height", 0), r->img_w = (int)cfg_int(n, "image_width", 0);
+        r->img_c = (int)cfg_int(n, "image_channels", 0);
+    }
+    cfg_free(n);
+    return ok;
+}
+
+msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir) {
+    text_file t;
+    msf_status s = text_open(&t, dir, "point.json");
+    if (s) return s;
+    char h[17], sh[17];
+    hex64(h, p->hash), hex64(sh, p->sample_hash);
+    fprintf(t.f, "{\n  \"point\": ");
+    cfg_json_string(t.f, p->name);
+    fprintf(t.f, ",\n  \"config_hash\": \"%s\",\n  \"sample_hash\": \"%s\",\n  \"num_samples\": %lld,\n  \"shards\": %d,\n",
+            h, sh, (long long)r->num_samples, r->shards_total);
+    fprintf(t.f, "  \"image_height\": %d,\n  \"image_width\": %d,\n  \"image_channels\": %d", r->img_h, r->img_w,
+            r->img_c);
+    for (size_t i = 0; i < NUM_POINT_NUMBERS; i++) {
+        fprintf(t.f, ",\n  \"%s\": ", point_numbers[i].key);
+        json_num(t.f, *point_number((msf_point_result *)r, i));
+    }
+    fprintf(t.f, "\n}\n");
+    return text_commit(&t);
+}
+
+// -----------------------------------------------------------------------------
+// Experiment results
+
+// Stage steps of a point as the tables show them ("" when not applicable).
+static void point_steps(const msf_run_point *p, const char **steps, const char **base, const char **residual) {
+    int msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
+    *steps = cfg_str(p->cfg, "sampler.steps", "250");
+    *base = msf ? cfg_str(p->cfg, "sampler.base_steps", *steps) : "";
+    *residual = msf ? cfg_str(p->cfg, "sampler.residual_steps", *steps) : "";
+}
+
+static double point_cfg_scale(const msf_run_point *p) {
+    return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
+}
+
+static const char *metric_names[] = {"fid", "sfid", "is", "precision", "recall"};
+static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall"};
+#define NUM_METRICS 5
+
+static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, const msf_point_result *res) {
+    text_file t;
+    msf_status s = text_open(&t, dir, "metrics.csv");
+    if (s) return s;
+    fprintf(t.f, "point,run,sweep,kind,steps,base_steps,residual_steps,cfg_scale,num_samples,fid,sfid,is,precision,"
+                 "recall,class_consistency,seconds_per_sample,gflops_per_sample,config_hash,reproduces_model,reproduces_resolution,"
+                 "reproduces_cfg_scale,reproduces_steps\n");
+    for (int i = 0; i < e->num_points; i++) {
+        const msf_run_point *p = &e->points[i];
+        const msf_point_result *r = &res[i];
+        const char *steps, *base, *residual;
+        point_steps(p, &steps, &base, &residual);
+        // Sweep values hold commas: quote the fields that can.
+        fprintf(t.f, "\"%s\",%s,\"%s\",%s,\"%s\",\"%s\",\"%s\",%g,%lld", p->name, p->run, p->sweep,
+                cfg_str(p->cfg, "model.kind", "dit"), steps, base, residual, point_cfg_scale(p),
+                (long long)r->num_samples);
+        const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency,
+                            r->seconds_per_sample, r->gflops_per_sample};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+            fputc(',', t.f);
+            csv_num(t.f, v[k]);
+        }
+        fprintf(t.f, ",%016llx,\"%s\",%s,", (unsigned long long)p->hash, cfg_str(p->cfg, "reproduces.model", ""),
+                cfg_str(p->cfg, "reproduces.resolution", ""));
+        if (cfg_find(p->cfg, "reproduces.cfg_scale")) fprintf(t.f, "%g", cfg_num(p->cfg, "reproduces.cfg_scale", 0));
+        fprintf(t.f, ",%s\n", cfg_str(p->cfg, "reproduces.steps", ""));
+    }
+    return text_commit(&t);
+}
+
+static msf_status write_metrics_json(const char *dir, const msf_experiment *e, const msf_point_result *res) {
+    text_file t;
+    msf_status s = text_open(&t, dir, "metrics.json");
+    if (s) return s;
+    fprintf(t.f, "{\n  \"experiment\": ");
+    cfg_json_string(t.f, e->name);
+    fprintf(t.f, ",\n  \"points\": [");
+    for (int i = 0; i < e->num_points; i++) {
+        const msf_run_point *p = &e->points[i];
+        const msf_point_result *r = &res[i];
+        fprintf(t.f, "%s\n    {\"point\": ", i ? "," : "");
+        cfg_json_string(t.f, p->name);
+        fprintf(t.f, ", \"run\": ");
+        cfg_json_string(t.f, p->run);
+        fprintf(t.f, ", \"sweep\": ");
+        cfg_json_string(t.f, p->sweep);
+        fprintf(t.f, ", \"config_hash\": \"%016llx\", \"num_samples\": %lld", (unsigned long long)p->hash,
+                (long long)r->num_samples);
+        for (size_t k = 0; k < NUM_POINT_NUMBERS; k++) {
+            fprintf(t.f, ", \"%s\": ", point_numbers[k].key);
+            json_num(t.f, *point_number((msf_point_result *)r, k));
+        }
+        fputc('}', t.f);
+    }
+    fprintf(t.f, "\n  ]\n}\n");
+    return text_commit(&t);
+}
+
+static void md_num(FILE *f, double v, const char *fmt) {
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("n/a", f);
+}
+
+static msf_status write_table_md(const char *dir, const msf_experiment *e, const msf_point_result *res) {
+    text_file t;
+    msf_status s = text_open(&t, dir, "table.md");
+    if (s) return s;
+    fprintf(t.f, "# %s\n\n", e->name);
+    const char *desc = cfg_str(e->root, "description", NULL);
+    if (desc) fprintf(t.f, "%s\n\n", desc);
+    fprintf(t.f, "| point | model | steps | cfg | samples | FID | sFID | IS | Prec. | Rec. | s/sample | GFLOPs/sample |\n"
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < e->num_points; i++) {
+        const msf_run_point *p = &e->points[i];
+        const msf_point_result *r = &res[i];
+        const char *steps, *base, *residual;
+        point_steps(p, &steps, &base, &residual);
+        fprintf(t.f, "| %s | %s | ", p->name, cfg_str(p->cfg, "model.kind", "dit"));
+        if (*base) fprintf(t.f, "%s + %s", base, residual);
+        else fputs(steps, t.f);
+        fprintf(t.f, " | %g | %lld | ", point_cfg_scale(p), (long long)r->num_samples);
+        md_num(t.f, r->fid, "%.4g");
+        fputs(" | ", t.f);
+        md_num(t.f, r->sfid, "%.4g");
+        fputs(" | ", t.f);
+        md_num(t.f, r->is, "%.4g");
+        fputs(" | ", t.f);
+        md_num(t.f, r->precision, "%.3f");
+        fputs(" | ", t.f);
+        md_num(t.f, r->recall, "%.3f");
+        fputs(" | ", t.f);
+        md_num(t.f, r->seconds_per_sample, "%.4g");
+        fputs(" | ", t.f);
+        md_num(t.f, r->gflops_per_sample, "%.4g");
+        fputs(" |\n", t.f);
+    }
+    fprintf(t.f, "\nSteps of an MSF point: base + residual. s/sample: sampling wall time per sample on this machine "
+                 "(not the VAE decode). Per-point configs: manifest.json.\n");
+    return text_commit(&t);
+}
+
+// plots.dat: one gnuplot block per series (run and guidance scale), rows
+// "residual_steps gflops seconds fid sfid is precision recall".
+static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_experiment *e,
+                           const msf_point_result *res) {
+    int series = 0;
+    for (int i = 0; i < e->num_points; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s,cfg=%g", e->points[i].run, point_cfg_scale(&e->points[i]));
+        int known = 0;
+        for (int k = 0; k < series; k++) known |= !strcmp(names[k], name);
+        if (known || series == max_series) continue;
+        snprintf(names[series++], 96, "%s", name);
+        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", name);
+        for (int j = i; j < e->num_points; j++) {
+            const msf_run_point *p = &e->points[j];
+            char other[96];
+            snprintf(other, sizeof other, "%s,cfg=%g", p->run, point_cfg_scale(p));
+            if (strcmp(other, name)) continue;
+            const char *steps, *base, *residual;
+            point_steps(p, &steps, &base, &residual);
+            const msf_point_result *r = &res[j];
+            char *end;
+            double rs = strtod(residual, &end);
+            fprintf(f, "%.10g %.10g %.10g", *residual && !*end ? rs : NAN, r->gflops_per_sample, r->seconds_per_sample);
+            const double m[] = {r->fid, r->sfid, r->is, r->precision, r->recall};
+            for (int k = 0; k < NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
+            fputc('\n', f);
+        }
+    }
+    return series;
+}
+
+static msf_status write_plots(const char *dir, const msf_experiment *e, const msf_point_result *res) {
+    text_file dat, gp;
+    msf_status s = text_open(&dat, dir, "plots.dat");
+    if (s) return s;
+    char names[64][96];
+    int series = write_plot_data(dat.f, names, 64, e, res);
+    if ((s = text_commit(&dat))) return s;
+    if ((s = text_open(&gp, dir, "plots.gp"))) return s;
+    // Metrics with a value somewhere; seconds per sample when there are none.
+    int any[NUM_METRICS] = {0}, count = 0, residual_axis = 0;
+    for (int i = 0; i < e->num_points; i++) {
+        const double m[] = {res[i].fid, res[i].sfid, res[i].is, res[i].precision, res[i].recall};
+        for (int k = 0; k < NUM_METRICS; k++) any[k] |= isfinite(m[k]);
+        residual_axis |= !strcmp(cfg_str(e->points[i].cfg, "model.kind", "dit"), "msf");
+    }
+    FILE *f = gp.f;
+    fprintf(f, "# plots.gp: written by msf run for %s; run `gnuplot plots.gp` in this folder.\n", e->name);
+    fprintf(f, "set terminal pngcairo size 800,560 noenhanced\nset datafile missing 'NaN'\nset key outside right\n"
+               "set grid\nnames = \"");
+    for (int k = 0; k < series; k++) fprintf(f, "%s%s", k ? " " : "", names[k]);
+    fprintf(f, "\"\n");
+    for (int k = 0; k <= NUM_METRICS; k++) {
+        if (k < NUM_METRICS && !any[k]) continue;
+        if (k == NUM_METRICS && count) break;
+        count++;
+        const char *name = k < NUM_METRICS ? metric_names[k] : "seconds";
+        const char *title = k < NUM_METRICS ? metric_titles[k] : "seconds per sample";
+        int col = k < NUM_METRICS ? 4 + k : 3;
+        if (residual_axis) {
+            fprintf(f, "set output '%s_vs_residual_steps.png'\nset title '%s: %s vs residual steps'\n"
+                       "set xlabel 'residual steps'\nset ylabel '%s'\nset logscale x\n"
+                       "plot for [i=0:%d] 'plots.dat' index i using 1:%d with linespoints title word(names, i+1)\n"
+                       "unset logscale x\n",
+                    name, e->name, title, title, series - 1, col);
+        }
+        fprintf(f, "set output '%s_vs_gflops.png'\nset title '%s: %s vs cost'\nset xlabel 'GFLOPs per sample'\n"
+                   "set ylabel '%s'\nset logscale x\n"
+                   "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title word(names, i+1)\n"
+                   "unset logscale x\n",
+                name, e->name, title, title, series - 1, col);
+    }
+    return text_commit(&gp);
+}
+
+static void library_versions(FILE *f) {
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    fprintf(f, "{\"hdf5\": \"%u.%u.%u\", \"openblas\": ", maj, min, rel);
+    cfg_json_string(f, openblas_get_config());
+    fprintf(f, ", \"fftw\": ");
+    cfg_json_string(f, msf_fftw_version());
+    fprintf(f, ", \"libpng\": \"%s\", \"zlib\": \"%s\", \"libzip\": \"%s\", \"libyaml\": \"%s\"}",
+            png_get_libpng_ver(NULL), zlibVersion(), zip_libzip_version(), yaml_get_version_string());
+}
+
+static msf_status write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info) {
+    text_file t;
+    msf_status s = text_open(&t, dir, "manifest.json");
+    if (s) return s;
+    FILE *f = t.f;
+    struct utsname u;
+    char host[1024] = "unknown";
+    if (uname(&u) == 0) snprintf(host, sizeof host, "%s (%s %s %s)", u.nodename, u.sysname, u.release, u.machine);
+    fprintf(f, "{\n  \"experiment\": ");
+    cfg_json_string(f, e->name);
+    fprintf(f, ",\n  \"experiment_file\": ");
+    cfg_json_string(f, e->path);
+    fprintf(f, ",\n  \"command\": ");
+    cfg_json_string(f, info->command ? info->command : "");
+    fprintf(f, ",\n  \"msf_version\": \"%s\",\n  \"git_commit\": ", msf_version());
+    cfg_json_string(f, msf_git_commit());
+    fprintf(f, ",\n  \"config_hash\": \"%016llx\",\n  \"host\": ", (unsigned long long)cfg_hash(e->root));
+    cfg_json_string(f, host);
+    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": \"%s\",\n"
+               "  \"resumed\": %s,\n  \"libraries\": ",
+            info->threads, info->processes, info->started, info->ended, info->resumed ? "true" : "false");
+    library_versions(f);
+    fprintf(f, ",\n  \"config\": ");
+    cfg_write_json(f, e->root, 2);
+    fprintf(f, ",\n  \"points\": [");
+    for (int i = 0; i < e->num_points; i++) {
+        const msf_run_point *p = &e->points[i];
+        fprintf(f, "%s\n    {\"point\": ", i ? "," : "");
+        cfg_json_string(f, p->name);
+        fprintf(f, ", \"seed\": %lld, \"num_samples\": %lld, \"config_hash\": \"%016llx\", \"sample_hash\": "
+                   "\"%016llx\",\n     \"config\": ",
+                (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
+                (unsigned long long)p->hash, (unsigned long long)p->sample_hash);
+        cfg_write_json(f, p->cfg, -1);
+        fputc('}', f);
+    }
+    fprintf(f, "\n  ]\n}\n");
+    return text_commit(&t);
+}
+
+msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const msf_point_result *results,
+                                 const msf_run_info *info) {
+    msf_status s;
+    if ((s = write_metrics_csv(dir, e, results)) || (s = write_metrics_json(dir, e, results)) ||
+        (s = write_table_md(dir, e, results)) || (s = write_plots(dir, e, results)))
+        return s;
+    return write_manifest(dir, e, info);
+}

@@ -1,0 +1,74 @@
+// runner.h: running one grid point of an experiment, resumably, and writing
+// the experiment's results folder.
+//
+// A point's folder (RESULTS/EXPERIMENT/points/POINT/):
+//   shards/shard_NNNNN.h5   latents [n, C, H, W], labels [n] and attributes
+//                           (sample hash, first index, count, seconds) of
+//                           samples first..first+n-1
+//   shards/shard_NNNNN.npz  their images, arr_0 uint8 [n, H, W, c]
+//   images.npz              all images (an ADM sample batch)
+//   latents.h5              all latents (written when spectra are configured)
+//   grid.png                the first images as one grid
+//   point.json              the point's numbers; written last: a point with
+//                           point.json of its config hash is done
+// Every file is written under a temporary name and renamed when complete, so
+// a run killed at any moment leaves only complete files; the next run reuses
+// every shard whose sample hash matches and computes the rest. Sample i's
+// noise and label depend only on (seed, i), so the final numbers equal those
+// of an uninterrupted run, bit for bit.
+#ifndef MSF_RUN_RUNNER_H
+#define MSF_RUN_RUNNER_H
+
+#include <stdint.h>
+
+#include "core/progress.h"
+#include "core/status.h"
+#include "run/experiment.h"
+
+// The numbers of one point; NaN where not computed.
+typedef struct {
+    int64_t num_samples;
+    double fid, sfid, is, precision, recall, class_consistency;
+    double gflops_per_sample;
+    double seconds_per_sample;         // sampling (latents), summed over shards
+    double decode_seconds_per_sample;  // VAE decode or pixel conversion, NaN when every shard was decoded before
+    int shards_total, shards_reused;
+    int img_h, img_w, img_c;
+} msf_point_result;
+
+// Remove files named "*.tmp-*" (left by a killed writer) from `dir`; the
+// caller holds the experiment's lock.
+msf_status msf_run_clean_temporaries(const char *dir);
+
+// Sample (or reuse) every shard, decode each to images, then write
+// images.npz, grid.png and, when `want_latents`, latents.h5 in `dir`.
+// Fills everything in r but the metrics.
+msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
+                                  const msf_progress *progress);
+
+// The evaluator stage: features of images.npz and of evaluator.reference by
+// evaluator.featnet, then every metric they allow (msf_evaluate); the labels
+// the samples were drawn with come from the shards (class consistency).
+msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
+                                 const msf_progress *progress);
+
+// point.json of `dir` if it exists and was written for p's config hash: 1 and
+// r filled; 0 if absent or stale.
+int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir);
+// Write point.json (atomically).
+msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir);
+
+// Experiment-level files in `dir` (RESULTS/EXPERIMENT): metrics.json,
+// metrics.csv, table.md, plots.gp (gnuplot: metric vs residual steps, metric
+// vs GFLOPs; run it in `dir`) and manifest.json. `argv_line` is the command
+// line, `started`/`ended` ISO 8601 times.
+typedef struct {
+    const char *command;
+    const char *started, *ended;
+    int resumed;  // some shards or points came from an earlier run
+    int threads, processes;
+} msf_run_info;
+msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const msf_point_result *results,
+                                 const msf_run_info *info);
+
+#endif

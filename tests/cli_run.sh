@@ -1,0 +1,165 @@
+#!/bin/sh
+# cli_run.sh: `msf run` on experiment files: config errors with file:line,
+# missing checkpoints, sweeps and --dry-run, every smoke experiment end to end
+# (experiments/smoke/, tiny models from tests/golden), the lock, --force, a
+# changed config, kill -9 in the middle and resume (the final metrics and
+# images must equal those of an uninterrupted run), and `msf report`.
+# Run from the repository root by `make test` with MSF set to the binary.
+set -u
+MSF=${MSF:-bin/msf}
+. tests/testlib.sh
+
+# has FILE...: each file exists.
+has() {
+    for f in "$@"; do
+        [ -e "$f" ] || fail "missing output $f"
+    done
+}
+
+# yaml NAME: write stdin to $tmp/cfg/NAME (configs in a folder of their own).
+mkdir "$tmp/cfg"
+yaml() { cat >"$tmp/cfg/$1"; }
+
+# --- 1. config errors name file:line and the key ----------------------------
+yaml base.yaml <<'EOF'
+experiment: bad
+defaults:
+  num_samples: 4
+runs:
+  - name: a
+    model: {kind: dit, weights: tests/golden/run_pixel_dit.h5}
+EOF
+sed 's/^    model:/    modle: {}\n    model:/' "$tmp/cfg/base.yaml" >"$tmp/cfg/unknown.yaml"
+expect_err 1 "unknown.yaml:6: unknown key 'runs\[0\].modle'" "$MSF" run "$tmp/cfg/unknown.yaml" --results-dir "$tmp/e"
+sed 's/num_samples: 4/num_samples: many/' "$tmp/cfg/base.yaml" >"$tmp/cfg/type.yaml"
+expect_err 1 "type.yaml:3: 'runs\[0\].num_samples' expects an integer, got a scalar 'many'" \
+    "$MSF" run "$tmp/cfg/type.yaml" --results-dir "$tmp/e"
+sed 's/"1.5"/1.5/; s/^  num_samples: 4$/  num_samples: 4\n  sampler: {cfg_scale: "1.5"}/' "$tmp/cfg/base.yaml" >"$tmp/cfg/quoted.yaml"
+expect_err 1 "quoted.yaml:4: 'runs\[0\].sampler.cfg_scale' expects a number, got a quoted string '1.5'" \
+    "$MSF" run "$tmp/cfg/quoted.yaml" --results-dir "$tmp/e"
+sed 's/num_samples: 4/seed: 1/' "$tmp/cfg/base.yaml" >"$tmp/cfg/missing.yaml"
+expect_err 1 "missing.yaml:5: runs\[0\]: 'num_samples' is missing" "$MSF" run "$tmp/cfg/missing.yaml" --results-dir "$tmp/e"
+sed 's/kind: dit/kind: unet/' "$tmp/cfg/base.yaml" >"$tmp/cfg/choice.yaml"
+expect_err 1 "choice.yaml:6: 'runs\[0\].model.kind' is 'unet'; expected one of: dit, msf" \
+    "$MSF" run "$tmp/cfg/choice.yaml" --results-dir "$tmp/e"
+printf 'experiment: x\nruns:\n  - name: a\n    model: [1\n' >"$tmp/cfg/syntax.yaml"
+expect_err 1 "syntax.yaml:5: YAML syntax error" "$MSF" run "$tmp/cfg/syntax.yaml" --results-dir "$tmp/e"
+sed 's/^experiment: bad/experiment: bad\nexperiment: again/' "$tmp/cfg/base.yaml" >"$tmp/cfg/dup.yaml"
+expect_err 1 "dup.yaml:2: duplicate key 'experiment' (first at line 1)" "$MSF" run "$tmp/cfg/dup.yaml" --results-dir "$tmp/e"
+sed 's|model: {kind|model: {use: nowhere.yaml, kind|' "$tmp/cfg/base.yaml" >"$tmp/cfg/use.yaml"
+expect_err 1 "use.yaml:6: use: cannot open config $tmp/cfg/nowhere.yaml" "$MSF" run "$tmp/cfg/use.yaml" --results-dir "$tmp/e"
+cat "$tmp/cfg/base.yaml" - >"$tmp/cfg/sweep.yaml" <<'EOF'
+    sweep: {sampler.steps: [10, 20], sampler.cfgscale: [1.0]}
+EOF
+expect_err 1 "sweep.yaml:7: runs\[0\].sweep: 'sampler.cfgscale' is not a field that can be swept" \
+    "$MSF" run "$tmp/cfg/sweep.yaml" --results-dir "$tmp/e"
+sed 's/cfgscale: \[1.0\]/cfg_scale: [1.0, high]/' "$tmp/cfg/sweep.yaml" >"$tmp/cfg/sweep2.yaml"
+expect_err 1 "sweep2.yaml:7: 'runs\[0\].sweep.sampler.cfg_scale' expects a number, got a scalar 'high'" \
+    "$MSF" run "$tmp/cfg/sweep2.yaml" --results-dir "$tmp/e"
+# A piece pulled in with use: reports its own file:line.
+printf 'kind: dit\nweights: tests/golden/run_pixel_dit.h5\nheight: 3\n' >"$tmp/cfg/piece.yaml"
+sed 's|model: {kind: dit, weights: tests/golden/run_pixel_dit.h5}|model: {use: piece.yaml}|' "$tmp/cfg/base.yaml" >"$tmp/cfg/usebad.yaml"
+expect_err 1 "piece.yaml:3: unknown key 'runs\[0\].model.height'" "$MSF" run "$tmp/cfg/usebad.yaml" --results-dir "$tmp/e"
+expect_err 1 "cannot open config" "$MSF" run "$tmp/cfg/none.yaml" --results-dir "$tmp/e"
+expect 2 "usage: msf run" "$MSF" run
+expect 2 "unexpected argument '--bogus'" "$MSF" run "$tmp/cfg/base.yaml" --bogus
+
+# --- 2. the paper experiments: dry runs, and clear messages for missing files --
+for x in imagenet256 imagenet512 ablate_residual_steps spectrum_latents; do
+    expect 0 "total: .* samples" "$MSF" run "experiments/$x.yaml" --dry-run
+done
+expect 0 "msf,residual_steps=100,cfg_scale=1.5 *10000 *10 250+100" "$MSF" run experiments/ablate_residual_steps.yaml --dry-run
+expect 0 "^dit_xl2 *50000 *50 250 *1.5 *59310.71" "$MSF" run experiments/imagenet256.yaml --dry-run
+if [ ! -e checkpoints/dit_xl2_256.h5 ]; then
+    expect_err 1 "missing model weights: checkpoints/dit_xl2_256.h5" "$MSF" run experiments/imagenet256.yaml --results-dir "$tmp/e"
+    expect_err 1 "to get it: wget https://dl.fbaipublicfiles.com/DiT/models/DiT-XL-2-256x256.pt" \
+        "$MSF" run experiments/imagenet256.yaml --results-dir "$tmp/e"
+    expect_err 1 "missing reference batch: checkpoints/VIRTUAL_imagenet512.npz" \
+        "$MSF" run experiments/imagenet512.yaml --results-dir "$tmp/e"
+fi
+
+# --- 3. sweeps: the grid of a smoke experiment ------------------------------
+expect 0 "7 grid points" "$MSF" run experiments/smoke/ablate_residual_steps.yaml --dry-run
+for p in "msf,residual_steps=1,cfg_scale=1.0" "msf,residual_steps=1,cfg_scale=1.5" "msf,residual_steps=5,cfg_scale=1.5"; do
+    grep -q "^$p " "$tmp/log" || fail "dry run lacks grid point $p"
+done
+
+# --- 4. every smoke experiment end to end -----------------------------------
+R=$tmp/w/results
+for x in imagenet256 imagenet512 ablate_residual_steps spectrum_latents pixels_metrics; do
+    expect 0 "wrote $R/smoke_$x: manifest.json" "$MSF" run "experiments/smoke/$x.yaml" --results-dir "$R"
+    has "$R/smoke_$x/manifest.json" "$R/smoke_$x/metrics.json" "$R/smoke_$x/metrics.csv" "$R/smoke_$x/table.md" \
+        "$R/smoke_$x/plots.gp"
+done
+for p in dit dit_nocfg msf; do
+    has "$R/smoke_imagenet256/points/$p/grid.png" "$R/smoke_imagenet256/points/$p/images.npz" \
+        "$R/smoke_imagenet256/points/$p/point.json"
+done
+has "$R/smoke_spectrum_latents/points/msf/spectrum/bands.csv" "$R/smoke_spectrum_latents/points/dit/spectrum/spectrum.csv"
+if command -v gnuplot >/dev/null 2>&1; then
+    has "$R/smoke_ablate_residual_steps/seconds_vs_residual_steps.png" "$R/smoke_ablate_residual_steps/seconds_vs_gflops.png" \
+        "$R/smoke_pixels_metrics/fid_vs_gflops.png"
+fi
+grep -q '"git_commit"' "$R/smoke_imagenet256/manifest.json" || fail "manifest lacks git_commit"
+grep -q '"libyaml"' "$R/smoke_imagenet256/manifest.json" || fail "manifest lacks library versions"
+# 12 images of 16x16 RGB (tiny VAE), 24 of 32x32 grey (pixel model).
+expect 0 "12 images 3x16x16" "$MSF" spectrum "$R/smoke_imagenet256/points/msf/images.npz" --out "$tmp/w/sp" --no-plots
+expect 0 "" awk -F, 'NR > 1 && $10 == "" { bad = 1 } END { exit bad }' "$R/smoke_pixels_metrics/metrics.csv"
+[ "$(wc -l <"$R/smoke_ablate_residual_steps/metrics.csv")" -eq 8 ] || fail "ablation metrics.csv should have 7 rows"
+# A finished experiment is not run again.
+expect 0 "done before, reused" "$MSF" run experiments/smoke/imagenet256.yaml --results-dir "$R"
+
+# --- 5. one writer at a time; a changed config; --force ------------------------
+if command -v flock >/dev/null 2>&1; then
+    flock "$R/.smoke_imagenet256.lock" sleep 3 &
+    sleep 1
+    expect 1 "another .msf run. is writing $R/smoke_imagenet256" "$MSF" run experiments/smoke/imagenet256.yaml --results-dir "$R"
+    wait
+fi
+sed "s|\.\./\.\./configs|$PWD/configs|g; s/seed: 0/seed: 1/" experiments/smoke/imagenet256.yaml >"$tmp/cfg/changed.yaml"
+expect 1 "was made by another config of 'dit'.*--force" "$MSF" run "$tmp/cfg/changed.yaml" --results-dir "$R"
+expect 0 "wrote" "$MSF" run "$tmp/cfg/changed.yaml" --results-dir "$R" --force
+grep -q "reused" "$tmp/log" && fail "--force reused earlier results"
+
+# --- 6. kill -9 in the middle, resume: the same numbers -------------------------
+X=experiments/smoke/pixels_metrics.yaml
+"$MSF" --quiet run "$X" --results-dir "$tmp/w/b" >"$tmp/run.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$tmp/w/b/smoke_pixels_metrics/points/dit,cfg_scale=1.0/shards/shard_00001.h5" ] && [ $i -lt 600 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -e "$tmp/w/b/smoke_pixels_metrics/points/dit,cfg_scale=3.0/point.json" ] && echo "note: the run finished before the kill"
+expect 0 "wrote" "$MSF" run "$X" --results-dir "$tmp/w/b"
+# Every field but the timing (seconds per sample) must match; quoted fields
+# (point names) are dropped first, as they hold commas.
+sed 's/"[^"]*"//g' "$R/smoke_pixels_metrics/metrics.csv" | cut -d, -f1-15,17- >"$tmp/a.csv"
+sed 's/"[^"]*"//g' "$tmp/w/b/smoke_pixels_metrics/metrics.csv" | cut -d, -f1-15,17- >"$tmp/b.csv"
+cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "metrics after kill and resume differ: $(diff "$tmp/a.csv" "$tmp/b.csv")"
+for p in "dit,cfg_scale=1.0" "dit,cfg_scale=3.0"; do
+    cmp -s "$R/smoke_pixels_metrics/points/$p/images.npz" "$tmp/w/b/smoke_pixels_metrics/points/$p/images.npz" ||
+        fail "$p: images after kill and resume differ"
+done
+left=$(find "$tmp/w/b" -name '*.tmp-*')
+[ -z "$left" ] || fail "temporary files left after the resumed run: $left"
+
+# --- 7. msf report ---------------------------------------------------------------
+cat >"$tmp/reported.csv" <<'EOF'
+source,table,model,resolution,cfg_scale,steps,metric,value,note
+DiT paper,Table 2,DiT-XL/2,256,1.5,250,FID,2.27,DiT-XL/2-G
+DiT paper,Table 2,DiT-XL/2,256,1.0,250,IS,121.50,no guidance
+MSF paper,abstract,MSF,256,,,FID,2.08,headline
+EOF
+expect 0 "wrote $tmp/w/REPRODUCTION.md" "$MSF" report --results-dir "$R" --reported "$tmp/reported.csv" --out "$tmp/w/REPRODUCTION.md"
+grep -q "| DiT-XL/2 | 256 | 1.5 | 250 | FID | 2.27 | n/a | smoke_imagenet256 | dit |" "$tmp/w/REPRODUCTION.md" ||
+    fail "report lacks the reported vs reproduced row: $(cat "$tmp/w/REPRODUCTION.md")"
+grep -q "| MSF | 256 |  |  | FID | 2.08 | n/a | smoke_imagenet256 | msf |" "$tmp/w/REPRODUCTION.md" || fail "report lacks the MSF row"
+if command -v gnuplot >/dev/null 2>&1; then
+    grep -q "(results/smoke_pixels_metrics/fid_vs_gflops.png)" "$tmp/w/REPRODUCTION.md" || fail "report lacks the plots"
+fi
+expect_err 1 "cannot open $tmp/nothing.csv" "$MSF" report --results-dir "$R" --reported "$tmp/nothing.csv" --out "$tmp/e/R.md"
+
+finish cli_run.sh

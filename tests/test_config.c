@@ -1,0 +1,286 @@
+// test_config.c: YAML config trees (file:line), `use:` pieces and overrides,
+// schema errors (unknown key, wrong type, missing field), sweep expansion
+// into grid points, config hashes and JSON output.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "run/experiment.h"
+#include "testutil.h"
+
+// A temporary folder with files written by put().
+static char dir[64];
+
+static void setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/msf_test_config_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void put(const char *name, const char *text) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *path_of(const char *name) {
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
+// msf_experiment_load must fail with a message containing `want`.
+static void expect_load_error(const char *file, const char *want) {
+    msf_experiment e;
+    msf_status s = msf_experiment_load(&e, path_of(file));
+    ck_assert_int_ne(s, MSF_OK);
+    if (!strstr(msf_error_message(), want))
+        ck_abort_msg("error '%s' lacks '%s'", msf_error_message(), want);
+}
+
+// -----------------------------------------------------------------------------
+
+START_TEST(test_tree_lines_and_types) {
+    cfg_node *n;
+    ck_assert_int_eq(cfg_parse_text(&n, "a: 1\nb:\n  c: \"x\"\n  d: [1, 2.5, three]\ne: true\n", "t.yaml"), MSF_OK);
+    ck_assert_int_eq(n->kind, CFG_MAP);
+    ck_assert_int_eq(n->count, 3);
+    ck_assert_int_eq(cfg_find(n, "b.c")->line, 3);
+    ck_assert_int_eq(cfg_find(n, "b.c")->quoted, 1);
+    ck_assert_int_eq(cfg_find(n, "b.d")->count, 3);
+    ck_assert_int_eq(cfg_find(n, "b.d")->items[2]->line, 4);
+    ck_assert_str_eq(cfg_find(n, "b.d")->file, "t.yaml");
+    ck_assert_int_eq(cfg_int(n, "a", -1), 1);
+    ck_assert_int_eq(cfg_int(n, "b.c", -1), -1);  // quoted: a string, not a number
+    ck_assert_int_eq(cfg_bool(n, "e", 0), 1);
+    ck_assert_str_eq(cfg_str(n, "b.c", ""), "x");
+    ck_assert_ptr_null(cfg_find(n, "b.zz"));
+    cfg_free(n);
+    // Syntax errors and duplicate keys name the line.
+    ck_assert_int_eq(cfg_parse_text(&n, "a: 1\nb: [1, 2\n", "s.yaml"), MSF_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "s.yaml:3: YAML syntax error"));
+    ck_assert_int_eq(cfg_parse_text(&n, "a: 1\nb: 2\na: 3\n", "d.yaml"), MSF_ERR_FORMAT);
+    ck_assert_str_eq(msf_error_message(), "d.yaml:3: duplicate key 'a' (first at line 1)");
+    ck_assert_int_eq(cfg_parse_text(&n, "- 1\n- 2\n", "l.yaml"), MSF_ERR_FORMAT);
+    ck_assert_int_eq(cfg_parse_text(&n, "", "e.yaml"), MSF_ERR_FORMAT);
+}
+END_TEST
+
+static const char *const colours[] = {"red", "blue", NULL};
+static const cfg_field inner[] = {{"colour", CFG_T_STRING, 0, NULL, colours, NULL},
+                                  {"size", CFG_T_NUMBER, 1, NULL, NULL, "a number"},
+                                  {NULL, 0, 0, NULL, NULL, NULL}};
+static const cfg_field outer[] = {{"count", CFG_T_INT, 1, NULL, NULL, "how many"},
+                                  {"flag", CFG_T_BOOL, 0, NULL, NULL, NULL},
+                                  {"box", CFG_T_MAP, 0, inner, NULL, NULL},
+                                  {NULL, 0, 0, NULL, NULL, NULL}};
+
+static void expect_invalid(const char *text, const char *want) {
+    cfg_node *n;
+    ck_assert_int_eq(cfg_parse_text(&n, text, "v.yaml"), MSF_OK);
+    msf_status s = cfg_validate(n, outer, "top");
+    cfg_free(n);
+    ck_assert_int_eq(s, MSF_ERR_INVALID);
+    ck_assert_str_eq(msf_error_message(), want);
+}
+
+START_TEST(test_schema_errors) {
+    cfg_node *n;
+    ck_assert_int_eq(cfg_parse_text(&n, "count: 3\nflag: false\nbox: {colour: red, size: 2.5}\n", "v.yaml"), MSF_OK);
+    ck_assert_int_eq(cfg_validate(n, outer, "top"), MSF_OK);
+    ck_assert(fabs(cfg_num(n, "box.size", 0) - 2.5) == 0);
+    cfg_free(n);
+    expect_invalid("count: 3\nbox:\n  size: 1\n  colr: red\n",
+                   "v.yaml:4: unknown key 'top.box.colr' (known here: colour, size)");
+    expect_invalid("count: 3.5\n", "v.yaml:1: 'top.count' expects an integer, got a scalar '3.5'");
+    expect_invalid("count: \"3\"\n", "v.yaml:1: 'top.count' expects an integer, got a quoted string '3'");
+    expect_invalid("count: 1\nflag: yes\n", "v.yaml:2: 'top.flag' expects true or false, got a scalar 'yes'");
+    expect_invalid("count: 1\nbox: [1]\n", "v.yaml:2: 'top.box' expects a mapping (key: value lines), got a list");
+    expect_invalid("count: 1\nbox: {colour: green, size: 1}\n",
+                   "v.yaml:2: 'top.box.colour' is 'green'; expected one of: red, blue");
+    expect_invalid("flag: true\n", "v.yaml:1: top: 'count' is missing (required: how many)");
+    expect_invalid("count: 1\nbox:\n  colour: red\n", "v.yaml:3: top.box: 'size' is missing (required: a number)");
+    expect_invalid("count:\n", "v.yaml:1: 'top.count' expects an integer, got nothing ''");
+    ck_assert_ptr_eq(cfg_schema_find(outer, "box.size"), &inner[1]);
+    ck_assert_ptr_null(cfg_schema_find(outer, "box.weight"));
+    ck_assert_ptr_null(cfg_schema_find(outer, "count.x"));
+}
+END_TEST
+
+START_TEST(test_merge_set_and_json) {
+    cfg_node *a, *b;
+    ck_assert_int_eq(cfg_parse_text(&a, "x: 1\nm: {p: 1, q: [1, 2]}\n", "a.yaml"), MSF_OK);
+    ck_assert_int_eq(cfg_parse_text(&b, "m: {q: [3], r: \"s\\\"t\"}\ny: z\n", "b.yaml"), MSF_OK);
+    ck_assert_int_eq(cfg_merge(a, b), MSF_OK);
+    // Maps merge key by key, lists are replaced; each value keeps its file:line.
+    ck_assert_int_eq(cfg_int(a, "m.p", 0), 1);
+    ck_assert_int_eq(cfg_find(a, "m.q")->count, 1);
+    ck_assert_str_eq(cfg_find(a, "m.q")->file, "b.yaml");
+    ck_assert_str_eq(cfg_find(a, "m.p")->file, "a.yaml");
+    ck_assert_str_eq(cfg_str(a, "y", ""), "z");
+    ck_assert_int_eq(cfg_set(a, "n.deep.k", cfg_get(b, "y")), MSF_OK);
+    ck_assert_str_eq(cfg_str(a, "n.deep.k", ""), "z");
+    ck_assert_int_eq(cfg_set(a, "x", cfg_get(b, "y")), MSF_OK);
+    ck_assert_str_eq(cfg_str(a, "x", ""), "z");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cfg_write_json(f, a, -1);
+    fclose(f);
+    ck_assert_str_eq(buf, "{\"x\":\"z\",\"m\":{\"p\":1,\"q\":[3],\"r\":\"s\\\"t\"},\"y\":\"z\",\"n\":{\"deep\":{\"k\":\"z\"}}}");
+    free(buf);
+    // Equal configs hash equally wherever they were written; any change shows.
+    cfg_node *c;
+    ck_assert_int_eq(cfg_parse_text(&c, "x: z\nm:\n  p: 1\n  q: [3]\n  r: 's\"t'\ny: z\nn: {deep: {k: z}}\n", "c.yaml"),
+                     MSF_OK);
+    ck_assert_uint_eq(cfg_hash(a), cfg_hash(c));
+    ck_assert_int_eq(cfg_set(c, "m.p", cfg_get(b, "y")), MSF_OK);
+    ck_assert_uint_ne(cfg_hash(a), cfg_hash(c));
+    cfg_free(a), cfg_free(b), cfg_free(c);
+}
+END_TEST
+
+static const char model_piece[] = "kind: msf\nweights: nowhere.h5\narch: DiT-S/2\ninput_size: 8\n";
+
+START_TEST(test_use_and_sweep) {
+    put("model.yaml", model_piece);
+    put("exp.yaml", "experiment: demo\n"
+                    "defaults:\n"
+                    "  num_samples: 10\n"
+                    "  sampler: {steps: \"20\", cfg_scale: 1.5}\n"
+                    "runs:\n"
+                    "  - name: base\n"
+                    "    model: {use: model.yaml, arch: DiT-B/2}\n"
+                    "  - name: msf\n"
+                    "    model: {use: model.yaml}\n"
+                    "    seed: 4\n"
+                    "    sweep:\n"
+                    "      sampler.residual_steps: [1, 5, 25]\n"
+                    "      sampler.cfg_scale: [1.0, 4.0]\n");
+    msf_experiment e;
+    ck_assert_int_eq(msf_experiment_load(&e, path_of("exp.yaml")), MSF_OK);
+    ck_assert_str_eq(e.name, "demo");
+    ck_assert_int_eq(e.num_points, 7);
+    ck_assert_str_eq(e.points[0].name, "base");
+    // The piece with the run's override; defaults laid under each run.
+    ck_assert_str_eq(cfg_str(e.points[0].cfg, "model.arch", ""), "DiT-B/2");
+    ck_assert_str_eq(cfg_str(e.points[1].cfg, "model.arch", ""), "DiT-S/2");
+    ck_assert_int_eq(cfg_int(e.points[1].cfg, "num_samples", 0), 10);
+    // First sweep key varies slowest.
+    static const char *names[] = {"msf,residual_steps=1,cfg_scale=1.0", "msf,residual_steps=1,cfg_scale=4.0",
+                                  "msf,residual_steps=5,cfg_scale=1.0", "msf,residual_steps=5,cfg_scale=4.0",
+                                  "msf,residual_steps=25,cfg_scale=1.0", "msf,residual_steps=25,cfg_scale=4.0"};
+    for (int i = 0; i < 6; i++) {
+        const msf_run_point *p = &e.points[1 + i];
+        ck_assert_str_eq(p->name, names[i]);
+        ck_assert_str_eq(p->run, "msf");
+        ck_assert_ptr_null(cfg_find(p->cfg, "sweep"));
+        ck_assert_int_eq(cfg_int(p->cfg, "seed", 0), 4);
+        ck_assert_str_eq(cfg_str(p->cfg, "sampler.residual_steps", ""), i < 2 ? "1" : i < 4 ? "5" : "25");
+        ck_assert(cfg_num(p->cfg, "sampler.cfg_scale", 0) == (i % 2 ? 4.0 : 1.0));
+        for (int j = 0; j < i; j++) ck_assert_uint_ne(p->sample_hash, e.points[1 + j].sample_hash);
+    }
+    // Sampling options and costs of a point (no weights: from arch).
+    msf_run_sampling o;
+    int ls[2] = {1, 1};
+    ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[6], 2, ls), MSF_OK);
+    ck_assert_str_eq(o.stage[0].steps, "20");
+    ck_assert_str_eq(o.stage[1].steps, "25");
+    ck_assert(o.stage[1].cfg_scale == 4.0f);
+    double g1, g2;
+    ck_assert_int_eq(msf_run_point_gflops(&g1, &e.points[1]), MSF_OK);  // 20 + 1 steps, no guidance
+    ck_assert_int_eq(msf_run_point_gflops(&g2, &e.points[3]), MSF_OK);  // 20 + 5 steps, no guidance
+    msf_model arch;
+    ck_assert_int_eq(msf_run_point_arch(&arch, &e.points[1]), MSF_OK);
+    ck_assert_int_eq(arch.num_stages, 2);
+    ck_assert_int_eq(arch.stage[0].cfg.input_size, 4);
+    ck_assert_int_eq(arch.stage[1].cfg.in_channels, 8);
+    double base = dit_gflops(&arch.stage[0].cfg), res = dit_gflops(&arch.stage[1].cfg);
+    ck_assert(fabs(g1 - (20 * base + 1 * res)) <= 1e-9 * g1);
+    ck_assert(fabs(g2 - (20 * base + 5 * res)) <= 1e-9 * g2);
+    // Loading again gives the same hashes.
+    msf_experiment e2;
+    ck_assert_int_eq(msf_experiment_load(&e2, path_of("exp.yaml")), MSF_OK);
+    for (int i = 0; i < 7; i++) ck_assert_uint_eq(e.points[i].hash, e2.points[i].hash);
+    msf_experiment_free(&e2);
+    msf_experiment_free(&e);
+}
+END_TEST
+
+START_TEST(test_experiment_errors) {
+    put("model.yaml", model_piece);
+    put("unknown.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+                        "    samplr: {}\n");
+    expect_load_error("unknown.yaml", "unknown.yaml:6: unknown key 'runs[0].samplr'");
+    put("type.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+                     "    sampler: {cfg_scale: lots}\n");
+    expect_load_error("type.yaml", "type.yaml:6: 'runs[0].sampler.cfg_scale' expects a number, got a scalar 'lots'");
+    put("missing.yaml", "experiment: x\nruns:\n  - name: a\n    model: {use: model.yaml}\n");
+    expect_load_error("missing.yaml", "missing.yaml:3: runs[0]: 'num_samples' is missing");
+    put("nomodel.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 3\n    model: {arch: DiT-S/2}\n");
+    expect_load_error("nomodel.yaml", "nomodel.yaml:5: runs[0].model: 'kind' is missing");
+    // A bad key inside a piece names the piece's own file and line.
+    put("badpiece.yaml", "kind: dit\nweights: w.h5\nwidth: 3\n");
+    put("usebad.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: badpiece.yaml}\n");
+    expect_load_error("usebad.yaml", "badpiece.yaml:3: unknown key 'runs[0].model.width'");
+    put("cycle.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: loop.yaml}\n");
+    put("loop.yaml", "use: loop.yaml\n");
+    expect_load_error("cycle.yaml", "nests more than 16 files deep");
+    put("sweep.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+                      "    sweep: {model: [1, 2]}\n");
+    expect_load_error("sweep.yaml", "sweep.yaml:6: runs[0].sweep: 'model' is not a field that can be swept");
+    put("sweep2.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+                       "    sweep:\n      seed: [1, x]\n");
+    expect_load_error("sweep2.yaml", "sweep2.yaml:7: 'runs[0].sweep.seed' expects an integer, got a scalar 'x'");
+    put("empty.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+                      "    sweep: {seed: []}\n");
+    expect_load_error("empty.yaml", "'runs[0].sweep.seed' expects a non-empty list of values");
+    put("twice.yaml", "experiment: x\nruns:\n  - {name: a, num_samples: 2, model: {use: model.yaml}}\n"
+                      "  - {name: a, num_samples: 3, model: {use: model.yaml}}\n");
+    expect_load_error("twice.yaml", "two grid points are both named 'a'");
+    put("name.yaml", "experiment: ../up\nruns:\n  - {name: a, num_samples: 2, model: {use: model.yaml}}\n");
+    expect_load_error("name.yaml", "name.yaml:1: 'experiment' must be a folder name");
+    put("dit.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n"
+                    "    model: {kind: dit, weights: w.h5, arch: DiT-S/2}\n    sampler: {residual_steps: \"5\"}\n");
+    msf_experiment e;
+    ck_assert_int_eq(msf_experiment_load(&e, path_of("dit.yaml")), MSF_OK);
+    msf_run_sampling o;
+    int ls[1] = {1};
+    ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[0], 1, ls), MSF_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "dit.yaml:6: a: 'sampler.residual_steps' applies to MSF models"));
+    msf_experiment_free(&e);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_tree_lines_and_types);
+    tcase_add_test(tc, test_schema_errors);
+    tcase_add_test(tc, test_merge_set_and_json);
+    tcase_add_test(tc, test_use_and_sweep);
+    tcase_add_test(tc, test_experiment_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
