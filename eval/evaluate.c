@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "io/h5write.h"
+#include "io/idx.h"
 #include "io/images.h"
 #include "io/weights.h"
 
@@ -28,20 +29,30 @@ static int is_dir(const char *path) {
 }
 
 // -----------------------------------------------------------------------------
-// Image sources: an .npz batch or a PNG folder, read a batch at a time.
+// Image sources: an .npz batch, a PNG folder or an IDX images file (MNIST /
+// Fashion-MNIST, gzip or plain; read whole), a batch at a time.
 
 typedef struct {
     const char *path;
     msf_npz_reader *npz;
+    uint8_t *idx;  // IDX images [n, h, w]
     char **names;  // PNG folder
     int count;
     int64_t n, next;
     int h, w, c;
 } image_source;
 
+static int is_idx_images(const char *path) {
+    return ends_with(path, "idx3-ubyte.gz") || ends_with(path, "idx3-ubyte");
+}
+
 static msf_status source_open(image_source *s, const char *path) {
     memset(s, 0, sizeof *s);
     s->path = path;
+    if (is_idx_images(path)) {
+        s->c = 1;
+        return msf_idx_read_u8(path, 0, &s->idx, &s->n, &s->h, &s->w);
+    }
     if (is_dir(path)) {
         msf_status e = msf_png_list(path, &s->names, &s->count);
         if (e) return e;
@@ -69,6 +80,11 @@ static msf_status source_open(image_source *s, const char *path) {
 // The next `count` images into px [count, h, w, c].
 static msf_status source_read(image_source *s, uint8_t *px, int count) {
     size_t bytes = (size_t)s->h * s->w * s->c;
+    if (s->idx) {
+        memcpy(px, s->idx + (size_t)s->next * bytes, bytes * (size_t)count);
+        s->next += count;
+        return MSF_OK;
+    }
     if (s->npz) {
         s->next += count;
         return msf_npz_read(s->npz, px, bytes * (size_t)count);
@@ -93,6 +109,7 @@ static msf_status source_read(image_source *s, uint8_t *px, int count) {
 
 static void source_close(image_source *s) {
     msf_npz_close(s->npz);
+    free(s->idx);
     if (s->names) msf_png_list_free(s->names, s->count);
 }
 
@@ -115,6 +132,28 @@ static msf_status npz_labels(const char *path, int64_t n, int64_t **out) {
     if (!*out) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n && !s; i++) (*out)[i] = (int64_t)v[i];
     free(v);
+    return s;
+}
+
+// Labels of an IDX images file: the labels file beside it
+// (X-images-idx3-ubyte[.gz] -> X-labels-idx1-ubyte[.gz]) when it exists.
+static msf_status idx_labels(const char *path, int64_t n, int64_t **out) {
+    *out = NULL;
+    const char *at = strstr(path, "images-idx3-ubyte");
+    if (!at) return MSF_OK;
+    char labels[4096];
+    snprintf(labels, sizeof labels, "%.*slabels-idx1-ubyte%s", (int)(at - path), path,
+             at + strlen("images-idx3-ubyte"));
+    struct stat st;
+    if (stat(labels, &st) != 0) return MSF_OK;
+    int64_t count = 0;
+    msf_status s = msf_idx_read_labels(labels, n, out, &count);
+    if (!s && count != n) {
+        free(*out);
+        *out = NULL;
+        s = msf_fail(MSF_ERR_SHAPE, "%s holds %lld labels for the %lld images of %s", labels, (long long)count,
+                     (long long)n, path);
+    }
     return s;
 }
 
@@ -153,7 +192,8 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
     }
     free(px);
     source_close(&src);
-    if (!s && !is_dir(images)) s = npz_labels(images, out->n, &out->labels);
+    if (!s && is_idx_images(images)) s = idx_labels(images, out->n, &out->labels);
+    else if (!s && !is_dir(images)) s = npz_labels(images, out->n, &out->labels);
     if (s) msf_feature_set_free(out);
     return s;
 }
@@ -342,7 +382,7 @@ msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featne
     memset(out, 0, sizeof *out);
     msf_status s;
     int stored = 0, images = 0;
-    if (!is_dir(path) && !ends_with(path, ".h5")) {
+    if (!is_dir(path) && !ends_with(path, ".h5") && !is_idx_images(path)) {
         if ((s = msf_ref_stats_read_npz(&out->stats, path, &stored))) return s;
         if ((s = msf_npz_contains(path, "arr_0", &images))) return s;
         if (!stored && !images)

@@ -9,6 +9,9 @@
 //                       guided-diffusion's sampler writes them); mu, sigma
 //                       (+ mu_s, sigma_s) stored statistics, which are then
 //                       used for FID/sFID (ADM's reference batches)
+//   *idx3-ubyte[.gz]    IDX images [N, H, W] (MNIST, Fashion-MNIST; gzip or
+//                       plain); labels from the *labels-idx1-ubyte[.gz] file
+//                       beside it when present
 //   X.npz without arr_0 statistics only (mu, sigma [+ mu_s, sigma_s]):
 //                       pytorch-fid's and our `msf stats` files; FID/sFID only
 //   X.h5 with pool_3    a features file written by msf_features_write_h5

@@ -1,7 +1,8 @@
 // metrics.c: FID/sFID statistics and distance, Inception Score,
 // precision/recall, KID and class consistency on feature rows.
 //
-// Threads: BLAS (dsyrk, dgemm, LAPACK) runs threaded from serial code; the
+// Threads: BLAS (dsyrk, dgemm) runs threaded from serial code, except the
+// FID's factorisations (single-threaded, see product_eigenvalues); the
 // distance kernels parallelise over row blocks with OpenMP and call sgemm
 // inside, where the OpenMP OpenBLAS runs single-threaded. Every block has the
 // same shape whatever the thread count, so the bits do not change with it.
@@ -130,6 +131,13 @@ static int sym_eig(double *a, double *w, int n, int vectors) {
 // Eigenvalues of a factor product: m = F^T s2 F for s1 = F F^T, into l.
 // Cholesky first (F = L, n^3/3 flops); a singular s1 (n < dim) has none, and
 // then F = V diag(sqrt(max(l, 0))) from the eigendecomposition of s1.
+//
+// BLAS and LAPACK run single-threaded here. With OpenBLAS's OpenMP threads,
+// the tridiagonal reduction (a sequence of n matrix-vector products, each a
+// fork/join) and the Cholesky factorisation spin on a loaded machine: at
+// n = 2048 with more runnable threads than cores, dsyevd took 71 s and dpotrf
+// 5.3 s on 2 threads against 0.76 s and 0.07 s on one. One thread also makes
+// the bits independent of the thread count.
 static msf_status product_eigenvalues(double *l, double *f, double *t, const double *s1, const double *s2, int dim) {
     size_t nn = (size_t)dim * dim;
     int info = 0;
@@ -167,8 +175,11 @@ msf_status msf_trace_sqrt_product(double *out, const double *s1, const double *s
     size_t nn = (size_t)dim * dim;
     double *f = malloc(nn * sizeof(double)), *t = malloc(nn * sizeof(double));
     double *l = malloc((size_t)dim * sizeof(double));
+    int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     msf_status s = !f || !t || !l ? msf_fail(MSF_ERR_NOMEM, "no memory for a %dx%d matrix square root", dim, dim)
                                   : product_eigenvalues(l, f, t, s1, s2, dim);
+    openblas_set_num_threads(threads);
     if (!s) {
         double tr = 0;
         for (int k = 0; k < dim; k++) tr += l[k] > 0 ? sqrt(l[k]) : 0.0;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # cli_eval.sh: `msf features`, `msf stats` and `msf evaluate` end to end with
 # the tiny Fashion-MNIST classifier (tests/golden/classifier_tiny.h5) as the
-# feature network: images (.npz with labels, PNG folder) -> features file ->
+# feature network: images (.npz with labels, PNG folder, IDX) -> features file ->
 # statistics file, the same statistics and FID whichever way, statistics that
 # numpy reads and agree with np.cov, ADM-style output lines and JSON; and bad
 # inputs (missing, corrupt, truncated, wrong shapes, mismatched dimensions,
@@ -21,7 +21,8 @@ if ! "$PY" -c "import numpy, h5py, PIL" 2>/dev/null; then
 fi
 
 # Inputs: 40 reference and 30 sample 28x28 grey images (the sample with
-# labels in arr_1), the sample also as a PNG folder, and bad files.
+# labels in arr_1), the sample also as a PNG folder and as IDX files (images
+# and labels, as Fashion-MNIST ships them), and bad files.
 "$PY" - "$tmp" <<'PYEOF'
 import os, sys
 import numpy as np
@@ -31,7 +32,13 @@ r = np.random.default_rng(0)
 ref = r.integers(0, 256, (40, 28, 28), dtype=np.uint8)
 sam = np.clip(ref[:30].astype(int) + r.integers(-40, 40, (30, 28, 28)), 0, 255).astype(np.uint8)
 np.savez(f"{t}/ref.npz", ref)
-np.savez(f"{t}/sam.npz", sam[..., None], r.integers(0, 7, 30))
+labels = r.integers(0, 7, 30)
+np.savez(f"{t}/sam.npz", sam[..., None], labels)
+import gzip, struct
+with gzip.open(f"{t}/sam-images-idx3-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 30, 28, 28) + sam.tobytes())
+with gzip.open(f"{t}/sam-labels-idx1-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 30) + labels.astype(np.uint8).tobytes())
 os.mkdir(f"{t}/png")
 for i, im in enumerate(sam):
     Image.fromarray(im, "L").save(f"{t}/png/{i:03d}.png")
@@ -77,6 +84,9 @@ for l in "Inception Score: " "Precision: " "Recall: " "KID: " "Class consistency
 done
 expect 0 "^FID: " "$MSF" evaluate "$tmp/ref.npz" "$tmp/png" $NET
 grep '^FID: ' "$tmp/log" | cmp -s - "$W/fid_img" || fail "FID from the PNG folder differs"
+expect 0 "^FID: " "$MSF" evaluate "$tmp/ref.npz" "$tmp/sam-images-idx3-ubyte.gz" $NET
+grep '^FID: ' "$tmp/log" | cmp -s - "$W/fid_img" || fail "FID from the IDX file differs"
+grep -q '^Class consistency: ' "$tmp/log" || fail "IDX input: labels file beside it not read"
 expect 0 "^FID: " "$MSF" evaluate "$W/r.npz" "$W/f.h5"
 grep '^FID: ' "$tmp/log" | cmp -s - "$W/fid_img" || fail "FID from statistics and features differs"
 grep -q "Precision unavailable" "$tmp/log" || fail "statistics input: precision not reported unavailable"

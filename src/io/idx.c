@@ -83,14 +83,13 @@ static msf_status read_header(gzFile f, const char *path, int ndim, const char *
     return MSF_OK;
 }
 
-msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **out, int64_t *n, int *h, int *w) {
+msf_status msf_idx_read_u8(const char *path, int64_t max, uint8_t **out, int64_t *n, int *h, int *w) {
     *out = NULL;
     gzFile f = NULL;
     msf_status s = open_gz(&f, path);
     if (s) return s;
     uint32_t dims[3] = {0};
-    unsigned char *raw = NULL;
-    float *img = NULL;
+    uint8_t *raw = NULL;
     if ((s = read_header(f, path, 3, "images", dims))) goto done;
     int64_t count = dims[0];
     int rows = (int)dims[1], cols = (int)dims[2];
@@ -98,6 +97,32 @@ msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **
         s = msf_fail(MSF_ERR_SHAPE, "%s: header gives %lld images of %ux%u", path, (long long)count, dims[1], dims[2]);
         goto done;
     }
+    if (max > 0 && max < count) count = max;
+    size_t bytes = (size_t)rows * cols * (size_t)count;
+    raw = malloc(bytes);
+    if (!raw) {
+        s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld images", path, (long long)count);
+        goto done;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%lld images of %dx%d", (long long)count, rows, cols);
+    if ((s = read_exact(f, path, raw, bytes, what))) goto done;
+    *out = raw, *n = count, *h = rows, *w = cols;
+    raw = NULL;
+done:
+    free(raw);
+    gzclose(f);
+    return s;
+}
+
+msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **out, int64_t *n, int *h, int *w) {
+    *out = NULL;
+    uint8_t *raw = NULL;
+    int64_t count = 0;
+    int rows = 0, cols = 0;
+    msf_status s = msf_idx_read_u8(path, o->max_images, &raw, &count, &rows, &cols);
+    if (s) return s;
+    float *img = NULL;
     if ((o->rows && rows != o->rows) || (o->cols && cols != o->cols)) {
         s = msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d, expected %dx%d", path, rows, cols, o->rows, o->cols);
         goto done;
@@ -107,22 +132,17 @@ msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **
         s = msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d, larger than the padded size %d", path, rows, cols, o->pad_to);
         goto done;
     }
-    if (o->max_images > 0 && o->max_images < count) count = o->max_images;
     size_t pixels = (size_t)rows * cols, plane = (size_t)side_h * side_w;
-    raw = malloc(pixels * (size_t)count);
     img = msf_aligned_alloc(plane * (size_t)count * sizeof *img);
-    if (!raw || !img) {
+    if (!img) {
         s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld images", path, (long long)count);
         goto done;
     }
-    char what[96];
-    snprintf(what, sizeof what, "%lld images of %dx%d", (long long)count, rows, cols);
-    if ((s = read_exact(f, path, raw, pixels * (size_t)count, what))) goto done;
     float background = msf_byte_value(0, o->range);
     int top = (side_h - rows) / 2, left = (side_w - cols) / 2;
     for (int64_t i = 0; i < count; i++) {
         float *dst = img + (size_t)i * plane;
-        const unsigned char *src = raw + (size_t)i * pixels;
+        const uint8_t *src = raw + (size_t)i * pixels;
         for (size_t k = 0; k < plane; k++) dst[k] = background;
         for (int y = 0; y < rows; y++)
             for (int x = 0; x < cols; x++)
@@ -133,7 +153,6 @@ msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **
 done:
     free(raw);
     msf_aligned_free(img);
-    gzclose(f);
     return s;
 }
 

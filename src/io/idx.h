@@ -49,6 +49,10 @@ msf_idx_opts msf_idx_defaults(void);
 // (n, 1, h, w) (free with msf_aligned_free); *n, *h, *w get the sizes.
 msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **out, int64_t *n, int *h, int *w);
 
+// The raw bytes of an IDX3 ubyte file: (n, h, w) uint8 in a new malloc'd
+// buffer, at most `max` images (0 = all).
+msf_status msf_idx_read_u8(const char *path, int64_t max, uint8_t **out, int64_t *n, int *h, int *w);
+
 // Labels of an IDX1 ubyte file into a new malloc'd buffer (at most `max`, 0 = all).
 msf_status msf_idx_read_labels(const char *path, int64_t max, int64_t **out, int64_t *n);
 
