@@ -1,0 +1,342 @@
+// classifier.c: the Fashion-MNIST feature network in C (see classifier.h),
+// and its featnet backend.
+#include "eval/classifier.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "eval/featnet_impl.h"
+#include "io/weights.h"
+#include "nn/nn.h"
+
+// Images per pass through the layers: bounds the activations (about 40 KB
+// per image for the trained widths) while giving the convolutions enough
+// blocks to share among threads. No result depends on it.
+#define CHUNK 32
+#define MAX_WIDTH 4096
+#define HW0 MSF_CLASSIFIER_INPUT  // 28
+#define HW1 (HW0 / 2)             // 14
+#define HW2 (HW1 / 2)             // 7
+#define HW3 (HW2 / 2)             // 3 (floor, as PyTorch's max_pool2d)
+
+struct msf_classifier {
+    msf_classifier_config cfg;
+    float *conv1_w, *conv1_b;  // (c1, 1, 3, 3), (c1)
+    float *conv2_w, *conv2_b;  // (c2, c1, 3, 3), (c2)
+    float *conv3_w, *conv3_b;  // (c3, c2, 3, 3), (c3)
+    float *fc1_w, *fc1_b;      // (F, 9 c3), (F)
+    float *fc2_w, *fc2_b;      // (classes, F), (classes)
+    float *params;             // one allocation holding all of the above
+    float *input;              // (CHUNK, 1, 28, 28) for the featnet path
+    msf_arena ws;              // activations of one chunk + conv scratch
+};
+
+// -----------------------------------------------------------------------------
+// Loading
+
+typedef struct {
+    const char *name;
+    float **dst;
+    int ndim;
+    int64_t shape[4];
+} cls_tensor;
+
+static int cls_tensor_table(msf_classifier *m, cls_tensor *t) {
+    const msf_classifier_config *c = &m->cfg;
+    int n = 0;
+    t[n++] = (cls_tensor){"conv1.weight", &m->conv1_w, 4, {c->conv1_channels, 1, 3, 3}};
+    t[n++] = (cls_tensor){"conv1.bias", &m->conv1_b, 1, {c->conv1_channels}};
+    t[n++] = (cls_tensor){"conv2.weight", &m->conv2_w, 4, {c->conv2_channels, c->conv1_channels, 3, 3}};
+    t[n++] = (cls_tensor){"conv2.bias", &m->conv2_b, 1, {c->conv2_channels}};
+    t[n++] = (cls_tensor){"conv3.weight", &m->conv3_w, 4, {c->conv3_channels, c->conv2_channels, 3, 3}};
+    t[n++] = (cls_tensor){"conv3.bias", &m->conv3_b, 1, {c->conv3_channels}};
+    t[n++] = (cls_tensor){"fc1.weight", &m->fc1_w, 2, {c->features, (int64_t)c->conv3_channels * HW3 * HW3}};
+    t[n++] = (cls_tensor){"fc1.bias", &m->fc1_b, 1, {c->features}};
+    t[n++] = (cls_tensor){"fc2.weight", &m->fc2_w, 2, {c->num_classes, c->features}};
+    t[n++] = (cls_tensor){"fc2.bias", &m->fc2_b, 1, {c->num_classes}};
+    return n;
+}
+
+static size_t numel(const cls_tensor *t) {
+    size_t k = 1;
+    for (int d = 0; d < t->ndim; d++) k *= (size_t)t->shape[d];
+    return k;
+}
+
+static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
+    const char *path = msf_weights_path(w);
+    char model[64] = "";
+    msf_status s = msf_weights_attr_string(w, NULL, "model", model, sizeof model);
+    if (s)
+        return msf_fail_context(MSF_ERR_FORMAT, "%s is not a classifier weight file (made by "
+                                                "tools/train_classifier.py)", path);
+    if (strcmp(model, "fmnist_classifier") != 0)
+        return msf_fail(MSF_ERR_FORMAT, "%s holds a '%s' model, expected 'fmnist_classifier'", path, model);
+    int64_t input_size = 0;
+    if ((s = msf_weights_attr_int(w, NULL, "input_size", &input_size))) return s;
+    if (input_size != HW0)
+        return msf_fail(MSF_ERR_FORMAT, "%s: input_size %lld, expected %d", path, (long long)input_size, HW0);
+    static const char *names[] = {"conv1_channels", "conv2_channels", "conv3_channels", "features", "num_classes"};
+    int *dst[] = {&c->conv1_channels, &c->conv2_channels, &c->conv3_channels, &c->features, &c->num_classes};
+    for (int i = 0; i < 5; i++) {
+        int64_t v = 0;
+        if ((s = msf_weights_attr_int(w, NULL, names[i], &v))) return s;
+        if (v < 1 || v > MAX_WIDTH)
+            return msf_fail(MSF_ERR_FORMAT, "%s: attribute %s = %lld, expected 1 to %d", path, names[i],
+                            (long long)v, MAX_WIDTH);
+        *dst[i] = (int)v;
+    }
+    return MSF_OK;
+}
+
+static msf_status load_tensors(msf_classifier *m, msf_weights *w) {
+    cls_tensor table[10];
+    int n = cls_tensor_table(m, table);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += msf_align_up(numel(&table[i]) * sizeof(float));
+    m->params = msf_aligned_alloc(total);
+    if (!m->params) return msf_fail(MSF_ERR_NOMEM, "out of memory for %zu bytes of classifier weights", total);
+    float *next = m->params;
+    for (int i = 0; i < n; i++) {
+        *table[i].dst = next;
+        next += msf_align_up(numel(&table[i]) * sizeof(float)) / sizeof(float);
+        msf_status s = msf_weights_read(w, table[i].name, *table[i].dst, table[i].ndim, table[i].shape);
+        if (s) return s;
+        for (size_t k = 0; k < numel(&table[i]); k++)
+            if (!isfinite((*table[i].dst)[k]))
+                return msf_fail(MSF_ERR_NUMERIC, "tensor '%s' in %s holds a non-finite value at %zu", table[i].name,
+                                msf_weights_path(w), k);
+    }
+    // Another tensor means the attributes do not describe these weights;
+    // check/ holds the exporter's reference outputs (tests only).
+    for (int i = 0; i < msf_weights_count(w); i++) {
+        const msf_weight_info *info = msf_weights_get_info(w, i);
+        if (info->used || strncmp(info->name, "check/", 6) == 0) continue;
+        return msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of the classifier", info->name,
+                        msf_weights_path(w));
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Workspace: one chunk's activations, then the convolutions' scratch.
+
+typedef struct {
+    float *a1, *p1, *a2, *p2, *a3, *p3, *feat;
+} cls_acts;
+
+static nn_conv2d_shape conv_shape(int c_in, int c_out, int hw) {
+    return (nn_conv2d_shape){.n = CHUNK, .c_in = c_in, .h = hw, .w = hw, .c_out = c_out, .kh = 3, .kw = 3,
+                             .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+                             .pad_right = 1};
+}
+
+// Float counts of the activation buffers, in cls_acts order.
+static void act_sizes(const msf_classifier_config *c, size_t sizes[7]) {
+    sizes[0] = (size_t)c->conv1_channels * HW0 * HW0;
+    sizes[1] = (size_t)c->conv1_channels * HW1 * HW1;
+    sizes[2] = (size_t)c->conv2_channels * HW1 * HW1;
+    sizes[3] = (size_t)c->conv2_channels * HW2 * HW2;
+    sizes[4] = (size_t)c->conv3_channels * HW2 * HW2;
+    sizes[5] = (size_t)c->conv3_channels * HW3 * HW3;
+    sizes[6] = (size_t)c->features;
+}
+
+static size_t workspace_bytes(const msf_classifier_config *c) {
+    size_t sizes[7], total = 0;
+    act_sizes(c, sizes);
+    for (int i = 0; i < 7; i++) total += msf_align_up(sizes[i] * CHUNK * sizeof(float));
+    nn_conv2d_shape s[3] = {conv_shape(1, c->conv1_channels, HW0), conv_shape(c->conv1_channels, c->conv2_channels, HW1),
+                            conv_shape(c->conv2_channels, c->conv3_channels, HW2)};
+    size_t conv = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t b = nn_conv2d_workspace_bytes(&s[i]);
+        conv = b > conv ? b : conv;
+    }
+    return total + conv;
+}
+
+// The conv scratch grows with omp_get_max_threads(), which may have risen since load.
+static msf_status ensure_workspace(msf_classifier *m) {
+    size_t need = workspace_bytes(&m->cfg);
+    if (m->ws.base && m->ws.capacity >= need) return MSF_OK;
+    msf_arena_free(&m->ws);
+    msf_status s = msf_arena_init(&m->ws, need);
+    if (s) return msf_fail_context(s, "classifier workspace");
+    return MSF_OK;
+}
+
+static cls_acts take_acts(msf_classifier *m) {
+    size_t sizes[7];
+    act_sizes(&m->cfg, sizes);
+    float *p[7];
+    for (int i = 0; i < 7; i++) p[i] = msf_arena_alloc(&m->ws, sizes[i] * CHUNK * sizeof(float));
+    return (cls_acts){p[0], p[1], p[2], p[3], p[4], p[5], p[6]};
+}
+
+// -----------------------------------------------------------------------------
+// Forward
+
+// y (n, c, hw/2, hw/2) = max_pool2d(relu(x), 2) with x (n, c, hw, hw); x is overwritten.
+static void relu_pool(float *y, float *x, int n, int c, int hw) {
+    nn_relu(x, x, (size_t)n * c * hw * hw);
+    nn_pool2d_shape p = {.n = n, .c = c, .h = hw, .w = hw, .kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2};
+    nn_max_pool2d(y, x, &p);
+}
+
+// y (n, N) = x (n, K) w^T + b, row by row (the same bits for any n).
+static void linear_rows(float *y, const float *x, const float *w, const float *b, int n, int K, int N) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) nn_linear_ref(y + (size_t)i * N, x + (size_t)i * K, w, b, 1, K, N);
+}
+
+// One chunk of n <= CHUNK images; acts from the arena, conv scratch after them.
+static msf_status forward_chunk(msf_classifier *m, const cls_acts *a, float *features, float *logits,
+                                const float *x, int n) {
+    const msf_classifier_config *c = &m->cfg;
+    nn_conv2d_shape s1 = conv_shape(1, c->conv1_channels, HW0), s2 = conv_shape(c->conv1_channels, c->conv2_channels, HW1),
+                    s3 = conv_shape(c->conv2_channels, c->conv3_channels, HW2);
+    s1.n = s2.n = s3.n = n;
+    msf_status s;
+    if ((s = nn_conv2d(a->a1, x, m->conv1_w, m->conv1_b, &s1, &m->ws))) return s;
+    relu_pool(a->p1, a->a1, n, c->conv1_channels, HW0);
+    if ((s = nn_conv2d(a->a2, a->p1, m->conv2_w, m->conv2_b, &s2, &m->ws))) return s;
+    relu_pool(a->p2, a->a2, n, c->conv2_channels, HW1);
+    if ((s = nn_conv2d(a->a3, a->p2, m->conv3_w, m->conv3_b, &s3, &m->ws))) return s;
+    relu_pool(a->p3, a->a3, n, c->conv3_channels, HW2);
+    int flat = c->conv3_channels * HW3 * HW3;
+    linear_rows(a->feat, a->p3, m->fc1_w, m->fc1_b, n, flat, c->features);
+    nn_relu(a->feat, a->feat, (size_t)n * c->features);
+    if (features) memcpy(features, a->feat, (size_t)n * c->features * sizeof(float));
+    if (logits) linear_rows(logits, a->feat, m->fc2_w, m->fc2_b, n, c->features, c->num_classes);
+    return MSF_OK;
+}
+
+msf_status msf_classifier_forward(msf_classifier *m, float *features, float *logits, const float *x, int n) {
+    if (n < 0) return msf_fail(MSF_ERR_INVALID, "classifier: negative batch %d", n);
+    msf_status s = ensure_workspace(m);
+    if (s) return s;
+    size_t mark = msf_arena_mark(&m->ws);
+    cls_acts a = take_acts(m);
+    const msf_classifier_config *c = &m->cfg;
+    for (int i = 0; i < n && !s; i += CHUNK) {
+        int k = n - i < CHUNK ? n - i : CHUNK;
+        s = forward_chunk(m, &a, features ? features + (size_t)i * c->features : NULL,
+                          logits ? logits + (size_t)i * c->num_classes : NULL, x + (size_t)i * HW0 * HW0, k);
+    }
+    msf_arena_release(&m->ws, mark);
+    return s ? msf_fail_context(s, "classifier forward") : MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Input
+
+msf_status msf_classifier_input(float *x, const uint8_t *images, int n, int h, int w, int c) {
+    if (c != 1 && c != 3 && c != 4)
+        return msf_fail(MSF_ERR_SHAPE, "classifier input: images have %d channels (expected 1, 3 or 4)", c);
+    int off;
+    if (h == 32 && w == 32)
+        off = 2;
+    else if (h == HW0 && w == HW0)
+        off = 0;
+    else
+        return msf_fail(MSF_ERR_SHAPE, "classifier input: images are %dx%d (expected 28x28 Fashion-MNIST, or 32x32 "
+                                       "padded by 2, centre-cropped)", h, w);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *img = images + (size_t)i * h * w * c;
+        for (int y = 0; y < HW0; y++) {
+            for (int xx = 0; xx < HW0; xx++) {
+                const uint8_t *p = img + ((size_t)(y + off) * w + xx + off) * c;
+                if (c > 1 && (p[1] != p[0] || p[2] != p[0]))
+                    return msf_fail(MSF_ERR_INVALID, "classifier input: image %d is in colour (RGB %u,%u,%u at "
+                                                     "row %d, column %d); the Fashion-MNIST classifier takes grey "
+                                                     "images (R = G = B)", i, p[0], p[1], p[2], y + off, xx + off);
+                x[((size_t)i * HW0 + y) * HW0 + xx] = (float)p[0] / 127.5f - 1.0f;
+            }
+        }
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Lifetime
+
+msf_status msf_classifier_load(const char *path, msf_classifier **out) {
+    *out = NULL;
+    msf_classifier *m = calloc(1, sizeof *m);
+    if (!m) return msf_fail(MSF_ERR_NOMEM, "out of memory loading %s", path);
+    msf_weights *w = NULL;
+    msf_status s = msf_weights_open(&w, path);
+    if (!s) s = read_config(&m->cfg, w);
+    if (!s) s = load_tensors(m, w);
+    msf_weights_close(w);
+    if (!s) {
+        m->input = msf_aligned_alloc((size_t)CHUNK * HW0 * HW0 * sizeof(float));
+        if (!m->input) s = msf_fail(MSF_ERR_NOMEM, "out of memory loading %s", path);
+    }
+    if (!s) s = ensure_workspace(m);
+    if (s) {
+        msf_classifier_free(m);
+        return msf_fail_context(s, "loading classifier");
+    }
+    *out = m;
+    return MSF_OK;
+}
+
+void msf_classifier_free(msf_classifier *m) {
+    if (!m) return;
+    msf_aligned_free(m->params);
+    msf_aligned_free(m->input);
+    msf_arena_free(&m->ws);
+    free(m);
+}
+
+const msf_classifier_config *msf_classifier_get_config(const msf_classifier *m) { return &m->cfg; }
+
+// -----------------------------------------------------------------------------
+// Featnet backend: pool = features, logits = logits, no spatial features.
+
+static msf_status featnet_run(void *impl, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode,
+                              float *pool, float *spatial, float *logits) {
+    msf_classifier *m = impl;
+    const msf_classifier_config *cfg = &m->cfg;
+    size_t img_bytes = (size_t)h * w * c;
+    for (int i = 0; i < n; i += CHUNK) {
+        int k = n - i < CHUNK ? n - i : CHUNK;
+        msf_status s = msf_classifier_input(m->input, images + (size_t)i * img_bytes, k, h, w, c);
+        if (s) return msf_fail_context(s, "images %d..%d", i, i + k - 1);
+        s = msf_classifier_forward(m, pool ? pool + (size_t)i * cfg->features : NULL,
+                                   logits ? logits + (size_t)i * cfg->num_classes : NULL, m->input, k);
+        if (s) return s;
+    }
+    return MSF_OK;
+}
+
+static void featnet_free_impl(void *impl) { msf_classifier_free(impl); }
+
+msf_status msf_classifier_featnet_load(const char *path, msf_featnet **out) {
+    *out = NULL;
+    msf_classifier *m = NULL;
+    msf_status s = msf_classifier_load(path, &m);
+    if (s) return s;
+    msf_featnet *net = calloc(1, sizeof *net);
+    if (!net) {
+        msf_classifier_free(m);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory loading %s", path);
+    }
+    msf_featnet_info *info = &net->info;
+    strcpy(info->kind, "fmnist_classifier");
+    info->in_c = 1, info->in_h = HW0, info->in_w = HW0;
+    info->pool_dim = m->cfg.features;
+    info->spatial_dim = 0;
+    info->logits_dim = m->cfg.num_classes;
+    info->num_classes = m->cfg.num_classes;
+    net->impl = m;
+    net->run = featnet_run;
+    net->free_impl = featnet_free_impl;
+    *out = net;
+    return MSF_OK;
+}
