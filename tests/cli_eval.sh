@@ -51,6 +51,14 @@ with h5py.File(f"{t}/nanfeat.h5", "w") as f:
     x = r.standard_normal((10, 12)).astype(np.float32)
     x[2, 3] = np.nan
     f["pool_3"] = x
+for d in ("pngbad", "pngmix"):
+    os.mkdir(f"{t}/{d}")
+    for i in range(3):
+        Image.fromarray(sam[i], "L").save(f"{t}/{d}/{i:03d}.png")
+png = open(f"{t}/pngbad/001.png", "rb").read()
+open(f"{t}/pngbad/001.png", "wb").write(png[: len(png) // 2])
+Image.fromarray(ref[0, :26], "L").save(f"{t}/pngmix/002.png")
+open(f"{t}/junk.h5", "wb").write(r.integers(0, 256, 5000, dtype=np.uint8).tobytes())
 data = open(f"{t}/ref.npz", "rb").read()
 open(f"{t}/trunc.npz", "wb").write(data[: len(data) // 2])
 PYEOF
@@ -104,6 +112,13 @@ expect_err 1 "cannot open" "$MSF" features "$tmp/missing.npz" $NET --out "$E/f.h
 expect_err 1 "as .npz" "$MSF" stats "$tmp/corrupt.npz" $NET --out "$E/s.npz"
 expect_err 1 "as .npz" "$MSF" evaluate "$tmp/trunc.npz" "$tmp/sam.npz" $NET --json "$E/m.json"
 expect_err 1 "arr_0 must be uint8 images" "$MSF" features "$tmp/flat.npz" $NET --out "$E/f.h5"
+expect_err 1 "cannot read .*001.png as PNG" "$MSF" features "$tmp/pngbad" $NET --out "$E/f.h5"
+expect_err 1 "002.png is 26x28, but .*000.png is 28x28" "$MSF" stats "$tmp/pngmix" $NET --out "$E/s.npz"
+expect_err 1 "junk.h5 is not an HDF5 file" "$MSF" evaluate "$tmp/junk.h5" "$W/f.h5" --json "$E/m.json"
+head -c 3000 "$W/f.h5" >"$tmp/trunc.h5"
+expect_err 1 "trunc.h5" "$MSF" evaluate "$W/r.npz" "$tmp/trunc.h5" --json "$E/m.json"
+head -c 2000 "$tmp/sam-images-idx3-ubyte.gz" >"$tmp/cut-images-idx3-ubyte.gz"
+expect_err 1 "cut-images-idx3-ubyte.gz" "$MSF" features "$tmp/cut-images-idx3-ubyte.gz" $NET --out "$E/f.h5"
 expect_err 1 "different dimensions" "$MSF" evaluate "$tmp/five.npz" "$W/s_feat.npz" --json "$E/m.json"
 expect_err 1 "mu.* element 0 is nan" "$MSF" evaluate "$tmp/nan.npz" "$W/s_feat.npz" --json "$E/m.json"
 expect_err 1 "row 2, column 3 is nan" "$MSF" evaluate "$W/r.npz" "$tmp/nanfeat.h5" --json "$E/m.json"

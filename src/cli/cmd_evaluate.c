@@ -19,7 +19,7 @@ const char cmd_evaluate_usage[] =
     "clean-fid's 100 subsets of 1000, our own subset draws) and class\n"
     "consistency (sample labels vs the network's argmax). REF and SAMPLE are\n"
     "image batches (.npz arr_0, ADM reference batches with stored statistics\n"
-    "included), PNG folders, `msf sample` output, features files (msf features)\n"
+    "included), PNG folders, IDX image files, `msf sample` output, features files (msf features)\n"
     "or statistics files (msf stats, pytorch-fid: FID and sFID only). Metrics\n"
     "the inputs do not allow are reported as unavailable on stderr.\n\n" CLI_EVAL_OPTS_USAGE
     "  --kid              also compute KID\n"

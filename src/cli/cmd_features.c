@@ -11,8 +11,10 @@
 const char cmd_features_usage[] =
     "usage: msf features INPUT --net W.h5 [--resize adm|pytorch|clean] [--batch 50] --out F.h5\n\n"
     "Feature vectors of every image of INPUT (an .npz batch with arr_0 uint8\n"
-    "[N, H, W, C], a PNG folder, or `msf sample` output X.h5 with its X.npz\n"
-    "images) as the feature network computes them: datasets pool_3 [N, pool],\n"
+    "[N, H, W, C], a PNG folder, an IDX images file such as Fashion-MNIST's\n"
+    "t10k-images-idx3-ubyte.gz (labels from the labels file beside it), or\n"
+    "`msf sample` output X.h5 with its X.npz images) as the feature network\n"
+    "computes them: datasets pool_3 [N, pool],\n"
     "spatial [N, 2023] (Inception) and logits [N, classes], plus labels when the\n"
     "input has them. `msf evaluate` and `msf stats` take the file as input.\n\n" CLI_EVAL_OPTS_USAGE
     "  --out F.h5         the features file (written atomically)\n\n"

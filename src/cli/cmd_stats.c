@@ -13,7 +13,7 @@ const char cmd_stats_usage[] =
     "FID statistics of INPUT: mu [d] and sigma [d, d] (mean and covariance with\n"
     "ddof 1, float64) of the pool features, and mu_s, sigma_s of the spatial\n"
     "features when the network has them (Inception: sFID). INPUT is images (an\n"
-    ".npz batch, a PNG folder, `msf sample` output; --net needed), a features\n"
+    ".npz batch, a PNG folder, an IDX file, `msf sample` output; --net needed), a features\n"
     "file from `msf features`, or an .npz with stored statistics (copied).\n\n" CLI_EVAL_OPTS_USAGE
     "  --out S.npz        the statistics file (written atomically)\n\n"
     "Exit status: 0 on success, 1 on a bad input file, 2 on a usage error.\n";
