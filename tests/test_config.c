@@ -216,6 +216,31 @@ START_TEST(test_use_and_sweep) {
     for (int i = 0; i < 7; i++) ck_assert_uint_eq(e.points[i].hash, e2.points[i].hash);
     msf_experiment_free(&e2);
     msf_experiment_free(&e);
+
+    // Swept paths name points by their last component (a point name is a
+    // directory name); values that still collide are an error.
+    put("paths.yaml", "experiment: paths\n"
+                      "runs:\n"
+                      "  - name: dit\n"
+                      "    num_samples: 4\n"
+                      "    model: {use: model.yaml}\n"
+                      "    sweep:\n"
+                      "      model.weights: [runs/a/dit.h5, \"b c.h5\"]\n");
+    ck_assert_int_eq(msf_experiment_load(&e, path_of("paths.yaml")), MSF_OK);
+    ck_assert_int_eq(e.num_points, 2);
+    ck_assert_str_eq(e.points[0].name, "dit,weights=dit.h5");
+    ck_assert_str_eq(e.points[1].name, "dit,weights=b_c.h5");
+    ck_assert_str_eq(cfg_str(e.points[0].cfg, "model.weights", ""), "runs/a/dit.h5");
+    msf_experiment_free(&e);
+    put("paths2.yaml", "experiment: paths\n"
+                       "runs:\n"
+                       "  - name: dit\n"
+                       "    num_samples: 4\n"
+                       "    model: {use: model.yaml}\n"
+                       "    sweep:\n"
+                       "      model.weights: [a/dit.h5, b/dit.h5]\n");
+    ck_assert_int_eq(msf_experiment_load(&e, path_of("paths2.yaml")), MSF_ERR_INVALID);
+    ck_assert_msg(strstr(msf_error_message(), "both named 'dit,weights=dit.h5'"), "%s", msf_error_message());
 }
 END_TEST
 

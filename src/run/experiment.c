@@ -135,6 +135,18 @@ static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep)
     return MSF_OK;
 }
 
+// A swept value as it appears in a grid point's name, which is a directory
+// name: a path gives its last component ("models/dit.h5" -> "dit.h5"), and
+// spaces become '_'. Two values that still collide make the duplicate-name
+// check below fail.
+static const char *point_value_text(char *buf, size_t size, const char *text) {
+    const char *slash = strrchr(text, '/');
+    snprintf(buf, size, "%s", slash && slash[1] ? slash + 1 : text);
+    for (char *c = buf; *c; c++)
+        if (*c == ' ' || *c == '\t' || *c == '/') *c = '_';
+    return buf;
+}
+
 // Expand sweep keys k.. of `sweep` over `cfg` (a resolved run without `sweep`).
 static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node *sweep, int k, const char *desc) {
     if (!sweep || k == sweep->count) {
@@ -149,8 +161,9 @@ static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node 
         cfg_node *c = cfg_clone(cfg);
         if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory");
         msf_status s = cfg_set(c, sweep->keys[k], values->items[i]);
-        char d[160];
-        int len = snprintf(d, sizeof d, "%s%s%s=%s", desc, *desc ? "," : "", leaf, values->items[i]->text);
+        char d[160], v[160];
+        int len = snprintf(d, sizeof d, "%s%s%s=%s", desc, *desc ? "," : "", leaf,
+                           point_value_text(v, sizeof v, values->items[i]->text));
         if (!s && (len < 0 || (size_t)len >= sizeof d))
             s = msf_fail(MSF_ERR_INVALID, "%s:%d: the grid point name '%s...' is longer than %zu characters",
                          values->items[i]->file, values->items[i]->line, d, sizeof d - 1);

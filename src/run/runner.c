@@ -709,8 +709,8 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
     fprintf(t.f, "# %s\n\n", e->name);
     const char *desc = cfg_str(e->root, "description", NULL);
     if (desc) fprintf(t.f, "%s\n\n", desc);
-    fprintf(t.f, "| point | model | steps | cfg | samples | FID | sFID | IS | Prec. | Rec. | s/sample | GFLOPs/sample |\n"
-                 "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(t.f, "| point | model | steps | cfg | samples | FID | sFID | IS | Prec. | Rec. | class cons. | s/sample | "
+                 "GFLOPs/sample |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         const msf_point_result *r = &res[i];
@@ -730,13 +730,17 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
         fputs(" | ", t.f);
         md_num(t.f, r->recall, "%.3f");
         fputs(" | ", t.f);
+        md_num(t.f, r->class_consistency, "%.3f");
+        fputs(" | ", t.f);
         md_num(t.f, r->seconds_per_sample, "%.4g");
         fputs(" | ", t.f);
         md_num(t.f, r->gflops_per_sample, "%.4g");
         fputs(" |\n", t.f);
     }
-    fprintf(t.f, "\nSteps of an MSF point: base + residual. s/sample: sampling wall time per sample on this machine "
-                 "(not the VAE decode). Per-point configs: manifest.json.\n");
+    fprintf(t.f, "\nSteps of an MSF point: base + residual. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
+                 "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "
+                 "samples the feature network classifies as the class they were conditioned on. s/sample: sampling "
+                 "wall time per sample on this machine (not the VAE decode). Per-point configs: manifest.json.\n");
     return text_commit(&t);
 }
 
