@@ -223,7 +223,9 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
     fprintf(out, "| model | resolution | cfg | steps | metric | reported | reproduced | experiment | point | samples | "
                  "source | config |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     int matched = 0;
-    for (int e = 0; e < n_exp; e++) {
+    char *hit = calloc((size_t)rep.rows + 1, 1);  // reported rows some result reproduces
+    if (!hit) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+    for (int e = 0; e < n_exp && !s; e++) {
         csv_table m;
         snprintf(path, sizeof path, "%s/%s/metrics.csv", results, exps[e]);
         if ((s = csv_read(&m, path))) break;
@@ -250,6 +252,7 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
                         csv_get(&rep, k, c_src), csv_get(&rep, k, c_tab), csv_get(&m, r, csv_col(&m, "config_hash")),
                         rel);
                 matched++;
+                hit[k] = 1;
             }
         }
         csv_free(&m);
@@ -257,6 +260,21 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
     if (!s && !matched) fprintf(out, "\n(No result names a reported row yet: add `reproduces:` to a run.)\n");
     if (!s) fprintf(out, "\nn/a: not measured (no evaluator configured, or the metric is not one we compute). "
                          "Reported numbers and their notes: `%s`.\n", reported);
+    int unmatched = 0;
+    for (int k = 1; hit && k < rep.rows; k++) unmatched += !hit[k];
+    if (!s && unmatched) {
+        fprintf(out, "\n## Not reproduced yet\n\nPublished numbers no result in `%s/` reproduces (the ImageNet "
+                     "experiments in `experiments/` name the checkpoints and reference batches they need).\n\n"
+                     "| model | resolution | cfg | steps | metric | reported | source |\n|---|---|---|---|---|---|---|\n",
+                results);
+        for (int k = 1; k < rep.rows; k++)
+            if (!hit[k])
+                fprintf(out, "| %s | %s | %s | %s | %s | %s | %s, %s |\n", csv_get(&rep, k, c_model),
+                        csv_get(&rep, k, c_res), csv_get(&rep, k, c_cfg), csv_get(&rep, k, c_steps),
+                        csv_get(&rep, k, c_metric), csv_get(&rep, k, c_value), csv_get(&rep, k, c_src),
+                        csv_get(&rep, k, c_tab));
+    }
+    free(hit);
     for (int e = 0; e < n_exp && !s; e++) {
         fprintf(out, "\n## %s\n", exps[e]);
         snprintf(path, sizeof path, "%s/%s/table.md", results, exps[e]);
