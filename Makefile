@@ -6,6 +6,8 @@
 #   make check-full full-size cross-checks against PyTorch (needs python3-torch; not in CI)
 #   make bench      operator benchmarks against raw OpenBLAS sgemm
 #   make paper      paper/REPRODUCTION.md from results/ (msf report)
+#   make demo       the main job: installs missing packages, builds, runs
+#                   experiments/fmnist_demo.yaml (trained Fashion-MNIST models)
 #   make deps       install the Debian packages (apt-get when root, else print the command)
 #   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy)
 #   make install PREFIX=/usr/local
@@ -66,7 +68,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: all test check-full bench clean install deps deps-python golden paper
+.PHONY: all test check-full bench clean install deps deps-python golden paper demo deps-if-missing
 all: $(LIB) $(MSF)
 
 # Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
@@ -129,6 +131,18 @@ golden:
 # The reproduction report: reported (paper/reported.csv) vs reproduced (results/).
 paper: $(MSF)
 	$(MSF) report --results-dir results --reported paper/reported.csv --out paper/REPRODUCTION.md
+
+# The main job on a fresh clone: packages (only when one is missing), build,
+# then the Fashion-MNIST demo experiment; prints its table at the end.
+demo:
+	@$(MAKE) --no-print-directory deps-if-missing
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	$(MSF) run experiments/fmnist_demo.yaml
+	@cat results/fmnist_demo/table.md
+
+deps-if-missing:
+	@dpkg-query -W -f='$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -c 'install ok installed' | \
+	  grep -qx "$(words $(DEB_PKGS))" || $(MAKE) --no-print-directory deps
 
 bench: $(BENCH_BIN)
 	@set -e; for b in $(BENCH_BIN); do $$b; done
