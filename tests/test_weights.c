@@ -9,6 +9,7 @@
 
 #include "core/arena.h"
 #include "core/status.h"
+#include "io/textfile.h"
 #include "io/weights.h"
 #include "testutil.h"
 
@@ -220,6 +221,41 @@ START_TEST(test_truncated_hdf5) {
 }
 END_TEST
 
+// Text result files appear only when committed: the temporary file holds the
+// text until then, an abort leaves nothing, a missing folder is an I/O error.
+START_TEST(test_text_file_atomic) {
+    char dir[] = "/tmp/msf_textfile_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    msf_text_file t;
+    ck_assert_int_eq(msf_text_create_in(&t, dir, "a.json"), MSF_OK);
+    fputs("{}\n", t.f);
+    ck_assert_int_ne(access(t.path, F_OK), 0);
+    ck_assert_int_eq(access(t.tmp, F_OK), 0);
+    char tmp[sizeof t.tmp];
+    snprintf(tmp, sizeof tmp, "%s", t.tmp);
+    ck_assert_int_eq(msf_text_commit(&t), MSF_OK);
+    ck_assert_int_eq(access(t.path, F_OK), 0);
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    FILE *f = fopen(t.path, "r");
+    char line[16] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_str_eq(line, "{}\n");
+    unlink(t.path);
+
+    ck_assert_int_eq(msf_text_create_in(&t, dir, "b.csv"), MSF_OK);
+    fputs("x\n", t.f);
+    snprintf(tmp, sizeof tmp, "%s", t.tmp);
+    msf_text_abort(&t);
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    ck_assert_int_ne(access(t.path, F_OK), 0);
+    ck_assert_int_eq(rmdir(dir), 0);  // empty: nothing left behind
+
+    ck_assert_int_eq(msf_text_create_in(&t, dir, "c.md"), MSF_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "c.md.tmp-"));
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("weights");
     TCase *tc = tcase_create("weights");
@@ -231,6 +267,7 @@ int main(void) {
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_not_hdf5);
     tcase_add_test(tc, test_truncated_hdf5);
+    tcase_add_test(tc, test_text_file_atomic);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/eval_opts.h"
+#include "io/textfile.h"
 
 const char cmd_evaluate_usage[] =
     "usage: msf evaluate REF SAMPLE [--net W.h5] [--resize adm|pytorch|clean] [--batch 50]\n"
@@ -58,13 +59,12 @@ static const char *const metric_keys[] = {"fid", "sfid", "inception_score", "pre
 
 static int write_json(const char *path, const msf_metrics *m, const char *ref, const char *sample,
                       const cli_eval_opts *eo, const msf_eval_opts *o) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "msf evaluate: cannot create %s: %s\n", tmp, strerror(errno));
+    msf_text_file t;
+    if (msf_text_create(&t, path)) {
+        fprintf(stderr, "msf evaluate: %s\n", msf_error_message());
         return 1;
     }
+    FILE *f = t.f;
     const double v[] = {m->fid, m->sfid, m->inception_score, m->precision, m->recall, m->kid, m->class_consistency};
     const unsigned bit[] = {MSF_METRIC_FID, MSF_METRIC_SFID, MSF_METRIC_IS, MSF_METRIC_PR,
                             MSF_METRIC_PR,  MSF_METRIC_KID,  MSF_METRIC_CLASS};
@@ -79,10 +79,8 @@ static int write_json(const char *path, const msf_metrics *m, const char *ref, c
     fprintf(f, ",\n  \"network\": "), json_string(f, eo->net ? eo->net : "");
     fprintf(f, ",\n  \"resize\": \"%s\",\n  \"is_split\": %d,\n  \"pr_k\": %d\n}\n", msf_resize_mode_name(eo->mode),
             o->is_split, o->pr_k);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "msf evaluate: cannot write %s: %s\n", path, strerror(errno));
-        unlink(tmp);
+    if (msf_text_commit(&t)) {
+        fprintf(stderr, "msf evaluate: %s\n", msf_error_message());
         return 1;
     }
     return 0;

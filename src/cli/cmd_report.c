@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "core/status.h"
 #include "core/version.h"
+#include "io/textfile.h"
 
 const char cmd_report_usage[] =
     "usage: msf report [--results-dir results] [--reported paper/reported.csv]\n"
@@ -310,23 +311,15 @@ int cmd_report(int argc, char **argv) {
         }
         *dst = argv[++i];
     }
-    char out_dir[PATH_MAX], tmp[PATH_MAX + 32];
+    char out_dir[PATH_MAX];
     const char *slash = strrchr(out_path, '/');
     snprintf(out_dir, sizeof out_dir, "%.*s", slash ? (int)(slash - out_path) : 1, slash ? out_path : ".");
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out_path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        msf_fail(MSF_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-        return cli_fail("report");
-    }
-    msf_status s = write_report(f, results, reported, out_dir);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (!s && (bad || rename(tmp, out_path) != 0)) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", out_path, strerror(errno));
-    if (s) {
-        unlink(tmp);
-        return cli_fail("report");
-    }
+    msf_text_file t;
+    if (msf_text_create(&t, out_path)) return cli_fail("report");
+    msf_status s = write_report(t.f, results, reported, out_dir);
+    if (s) msf_text_abort(&t);
+    else s = msf_text_commit(&t);
+    if (s) return cli_fail("report");
     printf("wrote %s\n", out_path);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "eval/image_input.h"
 #include "io/h5write.h"
 #include "io/idx.h"
+#include "io/textfile.h"
 #include "io/weights.h"
 
 const char cmd_spectrum_usage[] =
@@ -190,39 +191,13 @@ static msf_status summarise(summary *m, const msf_freq_result *r) {
 
 static void summary_free(summary *m) { free(m->power), free(m->band), free(m->wavelet); }
 
-// A file written under a temporary name and renamed into place by commit_file.
-typedef struct {
-    FILE *f;
-    char tmp[4200], path[4100];
-} out_file;
-
-static msf_status open_file(out_file *o, const char *dir, const char *name) {
-    snprintf(o->path, sizeof o->path, "%.4000s/%.64s", dir, name);
-    snprintf(o->tmp, sizeof o->tmp, "%s.tmp-%ld", o->path, (long)getpid());
-    if (!(o->f = fopen(o->tmp, "w"))) return msf_fail(MSF_ERR_IO, "cannot create %s: %s", o->tmp, strerror(errno));
-    return MSF_OK;
-}
-
-static msf_status commit_file(out_file *o) {
-    int bad = ferror(o->f);
-    if (fclose(o->f) != 0 || bad) {
-        unlink(o->tmp);
-        return msf_fail(MSF_ERR_IO, "error writing %s", o->tmp);
-    }
-    if (rename(o->tmp, o->path) != 0) {
-        unlink(o->tmp);
-        return msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", o->tmp, o->path, strerror(errno));
-    }
-    return MSF_OK;
-}
-
 static const char *ser_names[NSER] = {"z", "base", "residual"};
 
 static double ratio(double a, double b) { return b != 0 ? a / b : NAN; }
 
 static msf_status write_spectrum_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref) {
-    out_file o;
-    msf_status s = open_file(&o, dir, "spectrum.csv");
+    msf_text_file o;
+    msf_status s = msf_text_create_in(&o, dir, "spectrum.csv");
     if (s) return s;
     fprintf(o.f, "radius,z,base,residual%s\n", ref ? ",ref_z,ref_base,ref_residual" : "");
     for (int b = 0; b < p->bins; b++) {
@@ -231,7 +206,7 @@ static msf_status write_spectrum_csv(const char *dir, const msf_spectrum_plan *p
         for (int se = 0; ref && se < NSER; se++) fprintf(o.f, ",%.9g", ref->power[se * p->bins + b]);
         fputc('\n', o.f);
     }
-    return commit_file(&o);
+    return msf_text_commit(&o);
 }
 
 // bands.csv column numbers, for the plot script.
@@ -254,8 +229,8 @@ static void band_row(FILE *f, const char *name, double lo, double hi, int64_t fr
 }
 
 static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref) {
-    out_file o;
-    msf_status s = open_file(&o, dir, "bands.csv");
+    msf_text_file o;
+    msf_status s = msf_text_create_in(&o, dir, "bands.csv");
     if (s) return s;
     fprintf(o.f, "band,r_lo,r_hi,frequencies,z,base,residual,cross,base_share,residual_share,cross_share,"
                  "z_fraction,base_fraction,residual_fraction%s\n",
@@ -276,13 +251,13 @@ static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, c
                  all ? (int64_t)p->h * p->w : p->band_count[b], e, all ? m->cross_energy : m->cross_band[b],
                  m->energy, ref ? re : NULL, ref ? (all ? ref->cross_energy : ref->cross_band[b]) : 0);
     }
-    return commit_file(&o);
+    return msf_text_commit(&o);
 }
 
 // Series per subband in wavelet.csv: z, base, residual, cross (+ the reference's three).
 static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp, const summary *m, const summary *ref) {
-    out_file o;
-    msf_status s = open_file(&o, dir, "wavelet.csv");
+    msf_text_file o;
+    msf_status s = msf_text_create_in(&o, dir, "wavelet.csv");
     if (s) return s;
     fprintf(o.f, "level,subband,series,energy\n");
     for (int sb = 0; sb < wp->subbands; sb++) {
@@ -294,7 +269,7 @@ static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp
         for (int se = 0; ref && se < NSER; se++)
             fprintf(o.f, "%d,%s,ref_%s,%.9g\n", lvl, kind, ser_names[se], ref->wavelet[se * wp->subbands + sb]);
     }
-    return commit_file(&o);
+    return msf_text_commit(&o);
 }
 
 // -----------------------------------------------------------------------------
@@ -439,8 +414,8 @@ static const char *legends[NSER + 1] = {"z", "U(base)", "residual z - U(base)", 
 
 static msf_status write_plot_script(const char *dir, const run_info *ri, const msf_freq_analysis *a,
                                     const msf_freq_result *r, int has_ref) {
-    out_file o;
-    msf_status s = open_file(&o, dir, "plots.gp");
+    msf_text_file o;
+    msf_status s = msf_text_create_in(&o, dir, "plots.gp");
     if (s) return s;
     FILE *f = o.f;
     const msf_spectrum_plan *p = &a->spec;
@@ -589,7 +564,7 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
         fprintf(f, "\nunset arrow\n");
     }
     fprintf(f, "unset output\n");
-    return commit_file(&o);
+    return msf_text_commit(&o);
 }
 
 // Find `prog` on PATH.

@@ -23,6 +23,7 @@
 #include "eval/evaluate.h"
 #include "eval/spectrum.h"
 #include "io/h5write.h"
+#include "io/textfile.h"
 #include "io/images.h"
 #include "io/weights.h"
 #include "models/dit.h"
@@ -55,32 +56,6 @@ msf_status msf_run_clean_temporaries(const char *dir) {
     }
     closedir(d);
     return s;
-}
-
-// A text file written to "<path>.tmp-<pid>" and renamed by text_commit.
-typedef struct {
-    FILE *f;
-    char path[4096], tmp[4200];
-} text_file;
-
-static msf_status text_open(text_file *t, const char *dir, const char *name) {
-    snprintf(t->path, sizeof t->path, "%s/%s", dir, name);
-    snprintf(t->tmp, sizeof t->tmp, "%s.tmp-%ld", t->path, (long)getpid());
-    t->f = fopen(t->tmp, "w");
-    if (!t->f) return msf_fail(MSF_ERR_IO, "cannot write %s: %s", t->tmp, strerror(errno));
-    return MSF_OK;
-}
-
-static msf_status text_commit(text_file *t) {
-    int bad = ferror(t->f);
-    bad |= fclose(t->f) != 0;
-    t->f = NULL;
-    if (bad || rename(t->tmp, t->path) != 0) {
-        msf_status s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", t->path, strerror(errno));
-        unlink(t->tmp);
-        return s;
-    }
-    return MSF_OK;
 }
 
 // A number for JSON (null for NaN) or CSV (empty for NaN).
@@ -601,8 +576,8 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
 }
 
 msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir) {
-    text_file t;
-    msf_status s = text_open(&t, dir, "point.json");
+    msf_text_file t;
+    msf_status s = msf_text_create_in(&t, dir, "point.json");
     if (s) return s;
     char h[17], sh[17];
     hex64(h, p->hash), hex64(sh, p->sample_hash);
@@ -617,7 +592,7 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
         json_num(t.f, *point_number((msf_point_result *)r, i));
     }
     fprintf(t.f, "\n}\n");
-    return text_commit(&t);
+    return msf_text_commit(&t);
 }
 
 // -----------------------------------------------------------------------------
@@ -640,8 +615,8 @@ static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall"
 #define NUM_METRICS 5
 
 static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, const msf_point_result *res) {
-    text_file t;
-    msf_status s = text_open(&t, dir, "metrics.csv");
+    msf_text_file t;
+    msf_status s = msf_text_create_in(&t, dir, "metrics.csv");
     if (s) return s;
     fprintf(t.f, "point,run,sweep,kind,steps,base_steps,residual_steps,cfg_scale,num_samples,fid,sfid,is,precision,"
                  "recall,class_consistency,seconds_per_sample,gflops_per_sample,config_hash,reproduces_model,reproduces_resolution,"
@@ -666,12 +641,12 @@ static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, co
         if (cfg_find(p->cfg, "reproduces.cfg_scale")) fprintf(t.f, "%g", cfg_num(p->cfg, "reproduces.cfg_scale", 0));
         fprintf(t.f, ",%s\n", cfg_str(p->cfg, "reproduces.steps", ""));
     }
-    return text_commit(&t);
+    return msf_text_commit(&t);
 }
 
 static msf_status write_metrics_json(const char *dir, const msf_experiment *e, const msf_point_result *res) {
-    text_file t;
-    msf_status s = text_open(&t, dir, "metrics.json");
+    msf_text_file t;
+    msf_status s = msf_text_create_in(&t, dir, "metrics.json");
     if (s) return s;
     fprintf(t.f, "{\n  \"experiment\": ");
     cfg_json_string(t.f, e->name);
@@ -694,7 +669,7 @@ static msf_status write_metrics_json(const char *dir, const msf_experiment *e, c
         fputc('}', t.f);
     }
     fprintf(t.f, "\n  ]\n}\n");
-    return text_commit(&t);
+    return msf_text_commit(&t);
 }
 
 static void md_num(FILE *f, double v, const char *fmt) {
@@ -703,8 +678,8 @@ static void md_num(FILE *f, double v, const char *fmt) {
 }
 
 static msf_status write_table_md(const char *dir, const msf_experiment *e, const msf_point_result *res) {
-    text_file t;
-    msf_status s = text_open(&t, dir, "table.md");
+    msf_text_file t;
+    msf_status s = msf_text_create_in(&t, dir, "table.md");
     if (s) return s;
     fprintf(t.f, "# %s\n\n", e->name);
     const char *desc = cfg_str(e->root, "description", NULL);
@@ -741,7 +716,7 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
                  "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "
                  "samples the feature network classifies as the class they were conditioned on. s/sample: sampling "
                  "wall time per sample on this machine (not the VAE decode). Per-point configs: manifest.json.\n");
-    return text_commit(&t);
+    return msf_text_commit(&t);
 }
 
 // plots.dat: one gnuplot block per series (run and guidance scale), rows
@@ -777,13 +752,13 @@ static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_
 }
 
 static msf_status write_plots(const char *dir, const msf_experiment *e, const msf_point_result *res) {
-    text_file dat, gp;
-    msf_status s = text_open(&dat, dir, "plots.dat");
+    msf_text_file dat, gp;
+    msf_status s = msf_text_create_in(&dat, dir, "plots.dat");
     if (s) return s;
     char names[64][96];
     int series = write_plot_data(dat.f, names, 64, e, res);
-    if ((s = text_commit(&dat))) return s;
-    if ((s = text_open(&gp, dir, "plots.gp"))) return s;
+    if ((s = msf_text_commit(&dat))) return s;
+    if ((s = msf_text_create_in(&gp, dir, "plots.gp"))) return s;
     // Metrics with a value somewhere; seconds per sample when there are none.
     int any[NUM_METRICS] = {0}, count = 0, residual_axis = 0;
     for (int i = 0; i < e->num_points; i++) {
@@ -817,7 +792,7 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
                    "unset logscale x\n",
                 name, e->name, title, title, series - 1, col);
     }
-    return text_commit(&gp);
+    return msf_text_commit(&gp);
 }
 
 static void library_versions(FILE *f) {
@@ -832,8 +807,8 @@ static void library_versions(FILE *f) {
 }
 
 static msf_status write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info) {
-    text_file t;
-    msf_status s = text_open(&t, dir, "manifest.json");
+    msf_text_file t;
+    msf_status s = msf_text_create_in(&t, dir, "manifest.json");
     if (s) return s;
     FILE *f = t.f;
     struct utsname u;
@@ -868,7 +843,7 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
         fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");
-    return text_commit(&t);
+    return msf_text_commit(&t);
 }
 
 msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const msf_point_result *results,
