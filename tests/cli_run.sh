@@ -152,11 +152,17 @@ source,table,model,resolution,cfg_scale,steps,metric,value,note
 DiT paper,Table 2,DiT-XL/2,256,1.5,250,FID,2.27,DiT-XL/2-G
 DiT paper,Table 2,DiT-XL/2,256,1.0,250,IS,121.50,no guidance
 MSF paper,abstract,MSF,256,,,FID,2.08,headline
+Other paper,Table 9,DiT-XL/2,128,1.0,250,FID,9.99,nothing runs this
+DiT paper,Table 4,DiT-B/4,256,1.0,250,Gflops,5.56,
 EOF
 expect 0 "wrote $tmp/w/REPRODUCTION.md" "$MSF" report --results-dir "$R" --reported "$tmp/reported.csv" --out "$tmp/w/REPRODUCTION.md"
 grep -q "| DiT-XL/2 | 256 | 1.5 | 250 | FID | 2.27 | n/a | smoke_imagenet256 | dit |" "$tmp/w/REPRODUCTION.md" ||
     fail "report lacks the reported vs reproduced row: $(cat "$tmp/w/REPRODUCTION.md")"
 grep -q "| MSF | 256 |  |  | FID | 2.08 | n/a | smoke_imagenet256 | msf |" "$tmp/w/REPRODUCTION.md" || fail "report lacks the MSF row"
+grep -q "| DiT-B/4 | 256 | 1.0 | 250 | Gflops | 5.56 | 5.57 | (analytic) |" "$tmp/w/REPRODUCTION.md" ||
+    fail "report lacks DiT's Gflops from the architecture"
+sed -n '/^## Not reproduced yet/,/^## /p' "$tmp/w/REPRODUCTION.md" | grep -q "| DiT-XL/2 | 128 | 1.0 | 250 | FID | 9.99 | Other paper, Table 9 |" ||
+    fail "report does not list an unmatched number as not reproduced"
 if command -v gnuplot >/dev/null 2>&1; then
     grep -q "(results/smoke_pixels_metrics/fid_vs_gflops.png)" "$tmp/w/REPRODUCTION.md" || fail "report lacks the plots"
 fi

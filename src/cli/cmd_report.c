@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "core/version.h"
 #include "io/textfile.h"
+#include "models/dit.h"
 
 const char cmd_report_usage[] =
     "usage: msf report [--results-dir results] [--reported paper/reported.csv]\n"
@@ -257,6 +258,26 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
             }
         }
         csv_free(&m);
+    }
+    // DiT's Gflops (Table 4) need no run: dit_gflops counts them from the
+    // architecture, as `msf flops --model` does (latents: resolution / 8).
+    for (int k = 1; k < rep.rows && !s; k++) {
+        dit_config c;
+        const char *model = csv_get(&rep, k, c_model);
+        int res = atoi(csv_get(&rep, k, c_res));
+        if (strcmp(csv_get(&rep, k, c_metric), "Gflops") || res <= 0 || res % 8 ||
+            dit_config_named(&c, model, res / 8) != MSF_OK) {
+            msf_clear_error();
+            continue;
+        }
+        relative_path(rel, sizeof rel, out_dir, "src/models/dit.c");
+        fprintf(out, "| %s | %s | %s | %s | Gflops | %s | %.2f | (analytic) | `msf flops --model %s --input-size %d` "
+                     "| - | %s, %s | [dit_gflops](%s) |\n",
+                model, csv_get(&rep, k, c_res), csv_get(&rep, k, c_cfg), csv_get(&rep, k, c_steps),
+                csv_get(&rep, k, c_value), dit_gflops(&c), model, res / 8, csv_get(&rep, k, c_src),
+                csv_get(&rep, k, c_tab), rel);
+        matched++;
+        hit[k] = 1;
     }
     if (!s && !matched) fprintf(out, "\n(No result names a reported row yet: add `reproduces:` to a run.)\n");
     if (!s) fprintf(out, "\nn/a: not measured (no evaluator configured, or the metric is not one we compute). "
