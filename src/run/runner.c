@@ -695,21 +695,13 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
         if (*base) fprintf(t.f, "%s + %s", base, residual);
         else fputs(steps, t.f);
         fprintf(t.f, " | %g | %lld | ", point_cfg_scale(p), (long long)r->num_samples);
-        md_num(t.f, r->fid, "%.4g");
-        fputs(" | ", t.f);
-        md_num(t.f, r->sfid, "%.4g");
-        fputs(" | ", t.f);
-        md_num(t.f, r->is, "%.4g");
-        fputs(" | ", t.f);
-        md_num(t.f, r->precision, "%.3f");
-        fputs(" | ", t.f);
-        md_num(t.f, r->recall, "%.3f");
-        fputs(" | ", t.f);
-        md_num(t.f, r->class_consistency, "%.3f");
-        fputs(" | ", t.f);
-        md_num(t.f, r->seconds_per_sample, "%.4g");
-        fputs(" | ", t.f);
-        md_num(t.f, r->gflops_per_sample, "%.4g");
+        const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency,
+                            r->seconds_per_sample, r->gflops_per_sample};
+        static const char *const fmt[] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f", "%.4g", "%.4g"};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+            if (k) fputs(" | ", t.f);
+            md_num(t.f, v[k], fmt[k]);
+        }
         fputs(" |\n", t.f);
     }
     fprintf(t.f, "\nSteps of an MSF point: base + residual. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
