@@ -5,7 +5,8 @@
 # be downloaded here): the HDF5 tensors equal the input, the kept/dropped
 # tensors and the attributes (model, format_version, source, sha256), then
 # `msf info` reads it; a missing, mis-shaped or unexpected tensor, a wrapped
-# dict and a non-torch file fail naming the problem and leave no file.
+# dict and a non-torch file fail naming the problem and leave no file; then
+# the converted network end to end through msf features and msf evaluate.
 # Run from the repository root by `make test` with MSF set to the binary.
 # Needs /usr/bin/python3 with torch, h5py and numpy; skipped without them.
 set -u
@@ -95,6 +96,47 @@ rc, log = run(f"{d}/absent.pth", f"{e}/out.h5")
 assert rc == 1 and "No such file" in log and not os.listdir(e), log
 EOF
     fail "convert_inception.py contents and errors:"
+    sed 's/^/    /' "$tmp/pylog"
+fi
+
+# The converted network end to end: `msf features` and `msf evaluate` on two
+# small batches of 48x48 RGB images (resized to 299 in ADM's mode): every ADM
+# output line, features of the real shapes, and the FID and sFID that
+# scipy.linalg.sqrtm gives from the same features (N < dims: both sides
+# singular, as ADM's evaluator would see them).
+"$PY" - "$tmp" <<'EOF' || fail "cannot write the image batches"
+import sys
+import numpy as np
+r = np.random.default_rng(1)
+np.savez(f"{sys.argv[1]}/ref.npz", r.integers(0, 256, (6, 48, 48, 3), dtype=np.uint8))
+np.savez(f"{sys.argv[1]}/sam.npz", r.integers(0, 256, (5, 48, 48, 3), dtype=np.uint8))
+EOF
+expect 0 "6 images, pool 2048, spatial 2023, logits 1008" "$MSF" features "$tmp/ref.npz" --net "$c/inc.h5" --out "$c/fr.h5"
+expect 0 "" "$MSF" features "$tmp/sam.npz" --net "$c/inc.h5" --out "$c/fs.h5"
+expect 0 "^FID: " "$MSF" evaluate "$tmp/ref.npz" "$tmp/sam.npz" --net "$c/inc.h5" --json "$c/m.json"
+for l in "Inception Score: " "FID: " "sFID: " "Precision: " "Recall: "; do
+    grep -q "^$l" "$tmp/log" || fail "evaluate with Inception lacks '$l'"
+done
+if ! "$PY" - "$c" >"$tmp/pylog" 2>&1 <<'EOF'; then
+import json, sys
+import h5py, numpy as np, scipy.linalg
+c = sys.argv[1]
+def stats(path, name):
+    x = h5py.File(path, "r")[name][()].astype(np.float64)
+    return x.mean(0), np.cov(x, rowvar=False)
+def fid(a, b):
+    (m1, s1), (m2, s2) = a, b
+    covmean, _ = scipy.linalg.sqrtm(s1.dot(s2), disp=False)
+    return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
+f = h5py.File(f"{c}/fs.h5", "r")
+assert f["pool_3"].shape == (5, 2048) and f["spatial"].shape == (5, 2023) and f["logits"].shape == (5, 1008)
+m = json.load(open(f"{c}/m.json"))
+for key, name in (("fid", "pool_3"), ("sfid", "spatial")):
+    want = fid(stats(f"{c}/fr.h5", name), stats(f"{c}/fs.h5", name))
+    assert abs(m[key] - want) <= 1e-6 * abs(want), (key, m[key], want)
+print("fid", m["fid"], "sfid", m["sfid"])
+EOF
+    fail "FID/sFID from Inception features vs scipy:"
     sed 's/^/    /' "$tmp/pylog"
 fi
 
