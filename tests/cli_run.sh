@@ -106,6 +106,14 @@ grep -q '"libyaml"' "$R/smoke_imagenet256/manifest.json" || fail "manifest lacks
 expect 0 "12 images 3x16x16" "$MSF" spectrum "$R/smoke_imagenet256/points/msf/images.npz" --out "$tmp/w/sp" --no-plots
 expect 0 "" awk -F, 'NR > 1 && $10 == "" { bad = 1 } END { exit bad }' "$R/smoke_pixels_metrics/metrics.csv"
 [ "$(wc -l <"$R/smoke_ablate_residual_steps/metrics.csv")" -eq 8 ] || fail "ablation metrics.csv should have 7 rows"
+# The base cache: the ablation's points share the base stage, drawn once per
+# process; a point run alone (a fresh process, no cache) gives the same images.
+sed "s|\.\./\.\./configs|$PWD/configs|g; s/\[1, 2, 5\]/[5]/; s/\[1\.0, 1\.5\]/[1.5]/" \
+    experiments/smoke/ablate_residual_steps.yaml >"$tmp/cfg/one_point.yaml"
+expect 0 "wrote" "$MSF" run "$tmp/cfg/one_point.yaml" --results-dir "$tmp/w/one"
+P="msf,residual_steps=5,cfg_scale=1.5"
+cmp -s "$R/smoke_ablate_residual_steps/points/$P/images.npz" "$tmp/w/one/smoke_ablate_residual_steps/points/$P/images.npz" ||
+    fail "$P: images with a cached base differ from the same point run alone"
 # A finished experiment is not run again.
 expect 0 "done before, reused" "$MSF" run experiments/smoke/imagenet256.yaml --results-dir "$R"
 

@@ -323,6 +323,36 @@ START_TEST(test_sampling_independent_of_batch) {
 }
 END_TEST
 
+// msf_sample_base then msf_sample_from_base gives msf_sample's bits; a base
+// reused with other residual options gives what a full run with those options
+// gives (what the experiment runner's base cache relies on).
+START_TEST(test_split_sampling) {
+    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_model m;
+    ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
+    msf_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_ALL},
+                           {.steps = "4", .cfg_scale = 1.5f, .cfg_mode = DIFF_CFG_ALL}};
+    enum { N = 3 };
+    int64_t labels[N] = {1, 4, 9};
+    int hb = msf_stage_side(&m, 0);
+    size_t numel = (size_t)m.channels * m.size * m.size, bnumel = (size_t)m.channels * hb * hb;
+    float ref[N * 4 * 8 * 8], ref_base[N * 4 * 8 * 8], x[N * 4 * 8 * 8], base[N * 4 * 8 * 8];
+    ck_assert_uint_eq(numel * N, sizeof ref / sizeof ref[0]);
+    ck_assert_int_eq(msf_sample(&m, o, 11, NULL, NULL, ref, ref_base, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_int_eq(msf_sample_base(&m, o, 11, NULL, NULL, base, labels, 2, N, NULL), MSF_OK);
+    ck_assert_msg(memcmp(base, ref_base, bnumel * N * sizeof(float)) == 0, "base alone differs");
+    ck_assert_int_eq(msf_sample_from_base(&m, o, 11, NULL, NULL, x, base, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_msg(memcmp(x, ref, sizeof x) == 0, "base + residual in two calls differs from msf_sample");
+    // Other residual steps: the same base, a different (and still exact) result.
+    o[1].steps = "2";
+    ck_assert_int_eq(msf_sample(&m, o, 11, NULL, NULL, ref, NULL, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_int_eq(msf_sample_from_base(&m, o, 11, NULL, NULL, x, base, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_msg(memcmp(x, ref, sizeof x) == 0, "reused base with 2 residual steps differs");
+    msf_model_free(&m);
+    msf_weights_close(g);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("msf");
     TCase *tc = tcase_create("msf");
@@ -334,6 +364,7 @@ int main(void) {
     tcase_add_test(tc, test_stage_forward);
     tcase_add_test(tc, test_two_stage_trajectories);
     tcase_add_test(tc, test_sampling_independent_of_batch);
+    tcase_add_test(tc, test_split_sampling);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -283,6 +283,7 @@ int cmd_run(int argc, char **argv) {
 fail:
     cli_fail("run");
 done:
+    msf_run_base_cache_clear();
     if (lock >= 0) close(lock);
     free(res);
     msf_experiment_free(&e);

@@ -153,9 +153,13 @@ static msf_status noise_of_stage(void *user, int step, int64_t first, int n, flo
     return s->fn(s->user, s->stage, step, first, n, out);
 }
 
-msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise, void *noise_user,
-                      float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
-                      const msf_progress *progress) {
+// Stages k0..k1-1 of msf_sample. k0 > 0 starts from base_in (the base of the
+// batch, (n, C, hb, hb)); with k1 = 1 only the base is drawn, into `base`, and
+// z is not written.
+static msf_status sample_stages(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
+                                void *noise_user, float *z, float *base, const float *base_in, float *residual,
+                                const int64_t *y, int64_t first, int n, const msf_progress *progress, int k0,
+                                int k1) {
     const int C = m->channels, H = m->size, L = m->num_stages;
     const size_t full = (size_t)n * C * H * H;
     int guided_any = 0;
@@ -170,7 +174,8 @@ msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, m
     msf_status s = MSF_OK;
     if (!acc || !cond || !r || !buf || !work) s = msf_fail(MSF_ERR_NOMEM, "out of memory for MSF sampling of %d", n);
     stage_noise sn = {noise, noise_user, 0};
-    for (int k = 0; k < L && !s; k++) {
+    if (!s && k0 > 0) memcpy(acc, base_in, (size_t)n * C * msf_stage_side(m, 0) * msf_stage_side(m, 0) * sizeof *acc);
+    for (int k = k0; k < k1 && !s; k++) {
         const msf_stage_opts *o = &opts[k];
         int side = msf_stage_side(m, k);
         diff_schedule sched;
@@ -211,10 +216,34 @@ msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, m
         if (s) msf_fail_context(s, "MSF stage '%s'", m->group[k]);
         diff_schedule_free(&sched);
     }
-    if (!s) memcpy(z, acc, full * sizeof *z);
+    if (!s && k1 == L) memcpy(z, acc, full * sizeof *z);
     free(acc), free(cond), free(r), free(buf);
     msf_aligned_free(work);
     return s;
+}
+
+msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                      float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
+                      const msf_progress *progress) {
+    return sample_stages(m, opts, seed, noise, noise_user, z, base, NULL, residual, y, first, n, progress, 0,
+                         m->num_stages);
+}
+
+msf_status msf_sample_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
+                           void *noise_user, float *base, const int64_t *y, int64_t first, int n,
+                           const msf_progress *progress) {
+    return sample_stages(m, opts, seed, noise, noise_user, NULL, base, NULL, NULL, y, first, n, progress, 0, 1);
+}
+
+msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
+                                void *noise_user, float *z, const float *base, float *residual, const int64_t *y,
+                                int64_t first, int n, const msf_progress *progress) {
+    if (m->num_stages < 2) {
+        memcpy(z, base, (size_t)n * m->channels * m->size * m->size * sizeof *z);
+        return MSF_OK;
+    }
+    return sample_stages(m, opts, seed, noise, noise_user, z, NULL, base, residual, y, first, n, progress, 1,
+                         m->num_stages);
 }
 
 double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage) {

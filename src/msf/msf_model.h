@@ -74,6 +74,18 @@ msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, m
                       float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
                       const msf_progress *progress);
 
+// msf_sample in two parts: the base alone (stage 0, into base (n, C, hb, hb)),
+// then the residual stages from a given base. Together they give msf_sample's
+// bits (the base's noise and the residuals' noise do not depend on each other),
+// so a base drawn once can serve every residual setting of the same base
+// options, seed and labels.
+msf_status msf_sample_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
+                           void *noise_user, float *base, const int64_t *y, int64_t first, int n,
+                           const msf_progress *progress);
+msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
+                                void *noise_user, float *z, const float *base, float *residual, const int64_t *y,
+                                int64_t first, int n, const msf_progress *progress);
+
 // GFLOPs per sample of a run: sum over stages of steps x forward x (2 with guidance).
 double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage);
 

@@ -80,6 +80,7 @@ typedef struct {
     diff_denoiser den;
     float *work;
     msf_model msf;
+    uint64_t base_hash;  // MSF: the base network and its sampling options
 } generator;
 
 static msf_status dit_denoise(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
@@ -94,6 +95,8 @@ static void generator_free(generator *g) {
     msf_model_free(&g->msf);
     memset(g, 0, sizeof *g);
 }
+
+static uint64_t base_hash(const generator *g);
 
 static msf_status generator_open(generator *g, const msf_run_point *p) {
     memset(g, 0, sizeof *g);
@@ -114,6 +117,7 @@ static msf_status generator_open(generator *g, const msf_run_point *p) {
     int rows = guided ? 2 * g->batch : g->batch;
     if (g->is_msf) {
         s = msf_model_load(&g->msf, w, group, rows);
+        if (!s) g->base_hash = base_hash(g);
         g->C = g->msf.channels, g->H = g->msf.size, g->num_classes = g->msf.stage[0].cfg.num_classes;
     } else {
         const msf_stage_opts *st = &g->opts.stage[0];
@@ -145,16 +149,122 @@ static msf_status generator_open(generator *g, const msf_run_point *p) {
     return s;
 }
 
-// Samples first..first+n-1: latents (n, C, H, H), labels (n).
-static msf_status generator_run(generator *g, float *latents, int64_t *labels, int64_t first, int n) {
+// -----------------------------------------------------------------------------
+// Base cache: MSF points of one `msf run` that share the base stage (the same
+// base weights, base sampling options, seed and labels; an ablation of the
+// residual stage) draw each batch's base once. msf_sample_base followed by
+// msf_sample_from_base gives msf_sample's bits, and the key holds everything
+// the base depends on, so the samples do not depend on the cache. The time a
+// cached base took is added to every point that reuses it: seconds per sample
+// stay those of the whole two-stage sampler.
+
+typedef struct base_entry {
+    struct base_entry *next;
+    uint64_t key;
+    size_t floats;
+    float *base;
+    double seconds;
+} base_entry;
+
+static base_entry *base_cache;
+static size_t base_cache_floats;
+enum { BASE_CACHE_MAX_FLOATS = 64 << 20 };  // 256 MiB
+
+void msf_run_base_cache_clear(void) {
+    while (base_cache) {
+        base_entry *e = base_cache;
+        base_cache = e->next;
+        free(e->base);
+        free(e);
+    }
+    base_cache_floats = 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t size) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < size; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+// What the base of samples first..first+n-1 depends on (g->base_hash covers
+// the base network and its sampling options).
+static uint64_t base_key(const generator *g, const int64_t *labels, int64_t first, int n) {
+    uint64_t h = fnv1a(g->base_hash, &g->seed, sizeof g->seed);
+    h = fnv1a(h, &first, sizeof first);
+    h = fnv1a(h, &n, sizeof n);
+    return fnv1a(h, labels, (size_t)n * sizeof *labels);
+}
+
+static base_entry *base_cache_find(uint64_t key, size_t floats) {
+    for (base_entry *e = base_cache; e; e = e->next)
+        if (e->key == key && e->floats == floats) return e;
+    return NULL;
+}
+
+// Keep a copy of a base (silently skipped when out of memory or over the cap).
+static void base_cache_add(uint64_t key, const float *base, size_t floats, double seconds) {
+    if (base_cache_floats + floats > BASE_CACHE_MAX_FLOATS) return;
+    base_entry *e = malloc(sizeof *e);
+    float *copy = malloc(floats * sizeof *copy);
+    if (!e || !copy) {
+        free(e), free(copy);
+        return;
+    }
+    memcpy(copy, base, floats * sizeof *copy);
+    *e = (base_entry){.next = base_cache, .key = key, .floats = floats, .base = copy, .seconds = seconds};
+    base_cache = e;
+    base_cache_floats += floats;
+}
+
+// The base network and its sampling options, hashed once per point.
+static uint64_t base_hash(const generator *g) {
+    const dit_model *b = &g->msf.stage[0];
+    const msf_stage_opts *o = &g->opts.stage[0];
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, &b->cfg, sizeof b->cfg);
+    h = fnv1a(h, b->params, b->num_params * sizeof *b->params);
+    h = fnv1a(h, o->steps, strlen(o->steps) + 1);
+    int ints[] = {(int)o->var, (int)o->sampler, (int)o->cfg_mode, o->start_t, g->msf.channels,
+                  msf_stage_side(&g->msf, 0)};
+    float floats[] = {o->eta, o->cfg_scale};
+    h = fnv1a(h, ints, sizeof ints);
+    return fnv1a(h, floats, sizeof floats);
+}
+
+// Samples first..first+n-1: latents (n, C, H, H), labels (n). *reused_seconds:
+// the sampling time of the cached bases used (0 when none).
+static msf_status generator_run(generator *g, float *latents, int64_t *labels, int64_t first, int n,
+                                double *reused_seconds) {
     msf_status s = diff_sample_labels(labels, g->opts.labels, g->seed, first, n, g->num_classes);
     size_t numel = (size_t)g->C * g->H * g->H;
+    *reused_seconds = 0;
     for (int b = 0; b < n && !s; b += g->batch) {
         int m = n - b < g->batch ? n - b : g->batch;
-        if (g->is_msf)
+        if (g->is_msf && g->msf.num_stages > 1) {
+            int hb = msf_stage_side(&g->msf, 0);
+            size_t floats = (size_t)m * g->C * hb * hb;
+            uint64_t key = base_key(g, labels + b, first + b, m);
+            const base_entry *e = base_cache_find(key, floats);
+            float *base = e ? NULL : malloc(floats * sizeof *base);
+            if (!e && !base) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d base samples", m);
+            if (!e) {
+                double t0 = msf_now();
+                s = msf_sample_base(&g->msf, g->opts.stage, g->seed, NULL, NULL, base, labels + b, first + b, m,
+                                    NULL);
+                if (!s) base_cache_add(key, base, floats, msf_now() - t0);
+            } else {
+                *reused_seconds += e->seconds;
+            }
+            if (!s)
+                s = msf_sample_from_base(&g->msf, g->opts.stage, g->seed, NULL, NULL, latents + (size_t)b * numel,
+                                         e ? e->base : base, NULL, labels + b, first + b, m, NULL);
+            free(base);
+        } else if (g->is_msf) {
             s = msf_sample(&g->msf, g->opts.stage, g->seed, NULL, NULL, latents + (size_t)b * numel, NULL, NULL,
                            labels + b, first + b, m, NULL);
-        else s = diff_sample(&g->sched, &g->den, &g->so, latents + (size_t)b * numel, labels + b, first + b, m, g->work);
+        } else {
+            s = diff_sample(&g->sched, &g->den, &g->so, latents + (size_t)b * numel, labels + b, first + b, m,
+                            g->work);
+        }
     }
     for (size_t i = 0; !s && i < (size_t)n * numel; i++)
         if (!isfinite(latents[i]))
@@ -442,9 +552,9 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
                 s = msf_fail(MSF_ERR_SHAPE, "%s: model size changed while loading", p->name);
                 break;
             }
-            double t0 = msf_now();
-            if ((s = generator_run(&g, z, y, first, n))) break;
-            secs = msf_now() - t0;
+            double t0 = msf_now(), reused = 0;
+            if ((s = generator_run(&g, z, y, first, n, &reused))) break;
+            secs = msf_now() - t0 + reused;
             if ((s = shard_write(h5, p, &g, z, y, first, n, secs))) break;
             sampled = 1;
         }

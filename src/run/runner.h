@@ -46,6 +46,10 @@ msf_status msf_run_clean_temporaries(const char *dir);
 msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
                                   const msf_progress *progress);
 
+// Free the bases that MSF points of this process drew and kept for the next
+// point with the same base stage (see runner.c); call when the run ends.
+void msf_run_base_cache_clear(void);
+
 // The evaluator stage: features of images.npz and of evaluator.reference by
 // evaluator.featnet, then every metric they allow (msf_evaluate); the labels
 // the samples were drawn with come from the shards (class consistency).
