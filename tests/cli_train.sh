@@ -113,4 +113,28 @@ expect 0 "" "$MSF" sample --weights "$tmp/msf.h5" --num 2 --base-steps 3 --resid
     --residual-cfg-scale 1 --labels 3,7 --noise-file "$tmp/noise.h5" --out "$tmp/msf_replay.h5"
 expect 0 "C vs reference MSF sample: rel" $PY "$tmp/cmp.py" "$tmp"
 
+# -----------------------------------------------------------------------------
+# 4. Half-precision export (the committed demo weights): float16 datasets, the
+# C loader widens them, and the sample equals the reference's from the same
+# file; the tensors are the float32 ones rounded to half.
+expect 0 "wrote $tmp/msf16.h5" $PY tools/train.py --export-msf "$tmp/base/checkpoint.pt" "$tmp/res/checkpoint.pt" \
+    "$tmp/msf16.h5" --export-dtype float16
+expect 0 "base/x_embedder.proj.weight  *\[32, 1, 2, 2\] *float16" "$MSF" info "$tmp/msf16.h5"
+cp "$tmp/msf16.h5" "$tmp/msf.h5"
+expect 0 "reference MSF sample written" $PY "$tmp/ref.py" "$tmp"
+expect 0 "" "$MSF" sample --weights "$tmp/msf.h5" --num 2 --base-steps 3 --residual-steps 2 --cfg-scale 2 \
+    --residual-cfg-scale 1 --labels 3,7 --noise-file "$tmp/noise.h5" --out "$tmp/msf_replay.h5"
+expect 0 "C vs reference MSF sample: rel" $PY "$tmp/cmp.py" "$tmp"
+expect 0 "float16 = float32 rounded" $PY -c "
+import h5py, numpy as np
+a = h5py.File('$tmp/msf2.h5', 'r')['residual/blocks.0.mlp.fc1.weight'][:]
+b = h5py.File('$tmp/msf16.h5', 'r')['residual/blocks.0.mlp.fc1.weight'][:]
+assert b.dtype == np.float16 and np.array_equal(a.astype(np.float16), b)
+print('float16 = float32 rounded')"
+expect 1 "expected float32 or float16" $PY -c "
+import sys; sys.path.insert(0, 'tools')
+import h5py, torch
+from hdf5_dit import write_dit_group
+write_dit_group(h5py.File('$tmp/bad16.h5', 'w'), {'w': torch.zeros(2)}, {}, '', 'bfloat16')"
+
 finish cli_train.sh

@@ -2,7 +2,9 @@
 
 Schema (format_version 1), at the file root or under a group such as "base/":
 - one float32 dataset per state_dict key, named by the key, same shape
-  (e.g. "blocks.3.attn.qkv.weight" [3D, D], "pos_embed" [1, T, D]);
+  (e.g. "blocks.3.attn.qkv.weight" [3D, D], "pos_embed" [1, T, D]); float16
+  datasets are accepted too (written with dtype=float16 to halve a file; the
+  readers widen them to float32, the C loader through HDF5's conversion);
 - attributes on that root or group:
     model="dit", format_version=1, input_size, patch_size, in_channels,
     hidden_size, depth, num_heads, num_classes (without the null class),
@@ -31,11 +33,19 @@ INT_ATTRS = ("input_size", "patch_size", "in_channels", "hidden_size", "depth", 
 FLOAT_ATTRS = ("mlp_ratio", "class_dropout_prob")
 
 
-def write_dit_group(g, state_dict, config, source):
-    """Write a state_dict and its config into an open h5py File or Group `g`."""
+def write_dit_group(g, state_dict, config, source, dtype="float32"):
+    """Write a state_dict and its config into an open h5py File or Group `g`;
+    dtype "float16" stores every tensor rounded to half precision."""
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"weights dtype {dtype!r}: expected float32 or float16")
     for key, value in state_dict.items():
         a = value.detach().cpu().to(torch.float32).numpy() if torch.is_tensor(value) else np.asarray(value)
-        g.create_dataset(key, data=np.ascontiguousarray(a, dtype=np.float32))
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        if dtype == "float16":
+            if np.any(np.abs(a) > np.finfo(np.float16).max):
+                raise ValueError(f"tensor {key} exceeds the float16 range: store it as float32")
+            a = a.astype(np.float16)
+        g.create_dataset(key, data=a)
     g.attrs["model"] = "dit"
     g.attrs["format_version"] = np.int64(FORMAT_VERSION)
     for name in INT_ATTRS:
@@ -51,10 +61,10 @@ def write_dit_group(g, state_dict, config, source):
     g.attrs["source"] = str(source)
 
 
-def save_dit_h5(path, state_dict, config, group=None, source=""):
+def save_dit_h5(path, state_dict, config, group=None, source="", dtype="float32"):
     """Write one model to a new file `path`, at the root or under `group`."""
     def fill(f):
-        write_dit_group(f.create_group(group) if group else f, state_dict, config, source)
+        write_dit_group(f.create_group(group) if group else f, state_dict, config, source, dtype)
     atomic_h5(path, fill)
 
 

@@ -54,7 +54,7 @@ def check_configs(opts, channels, input_size, base_config, residual_configs):
             raise ValueError(f"{name} has {cfg['num_classes']} classes, the base {base_config['num_classes']}")
 
 
-def write_msf_group(g, opts, channels, input_size, base, residuals, source=""):
+def write_msf_group(g, opts, channels, input_size, base, residuals, source="", dtype="float32"):
     """Write into an open h5py File or Group. base = (state_dict, config);
     residuals = [(state_dict, config, residual_scale), ...] in generation order."""
     check_configs(opts, channels, input_size, base[1], [r[1] for r in residuals])
@@ -67,7 +67,7 @@ def write_msf_group(g, opts, channels, input_size, base, residuals, source=""):
     g.attrs["channels"] = np.int64(channels)
     g.attrs["input_size"] = np.int64(input_size)
     g.attrs["source"] = str(source)
-    write_dit_group(g.create_group("base"), base[0], base[1], source)
+    write_dit_group(g.create_group("base"), base[0], base[1], source, dtype)
     for name, (state, config, residual_scale) in zip(residual_group_names(opts.levels), residuals):
         if not float(residual_scale) > 0:
             raise ValueError(f"{name}: residual_scale {residual_scale} must be > 0")
@@ -75,14 +75,15 @@ def write_msf_group(g, opts, channels, input_size, base, residuals, source=""):
         if config.get("out_channels") is None:
             config["out_channels"] = 2 * channels if config["learn_sigma"] else channels
         sub = g.create_group(name)
-        write_dit_group(sub, state, config, source)
+        write_dit_group(sub, state, config, source, dtype)
         sub.attrs["residual_scale"] = np.float64(residual_scale)
 
 
-def save_msf_h5(path, opts, channels, input_size, base, residuals, group=None, source=""):
+def save_msf_h5(path, opts, channels, input_size, base, residuals, group=None, source="", dtype="float32"):
     """Write one MSF model to a new file `path` (atomically), at the root or under `group`."""
     def fill(f):
-        write_msf_group(f.create_group(group) if group else f, opts, channels, input_size, base, residuals, source)
+        write_msf_group(f.create_group(group) if group else f, opts, channels, input_size, base, residuals, source,
+                        dtype)
     atomic_h5(path, fill)
 
 

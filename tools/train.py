@@ -387,13 +387,14 @@ def source_of(path, ckpt, which):
     return f"tools/train.py {ckpt['model_type']} {os.path.abspath(path)} step {ckpt['step']} ({which} weights)"
 
 
-def export_dit(ckpt_path, out_path, which="ema"):
+def export_dit(ckpt_path, out_path, which="ema", dtype="float32"):
     ckpt = load_checkpoint(ckpt_path)
-    save_dit_h5(out_path, export_state(ckpt, which), ckpt["config"], source=source_of(ckpt_path, ckpt, which))
+    save_dit_h5(out_path, export_state(ckpt, which), ckpt["config"], source=source_of(ckpt_path, ckpt, which),
+                dtype=dtype)
     return out_path
 
 
-def export_msf(ckpt_paths, out_path, which="ema"):
+def export_msf(ckpt_paths, out_path, which="ema", dtype="float32"):
     """An MSF file from one msf-base and L-1 msf-residual checkpoints (any order)."""
     ckpts = [(p, load_checkpoint(p)) for p in ckpt_paths]
     for p, c in ckpts:
@@ -430,7 +431,7 @@ def export_msf(ckpt_paths, out_path, which="ema"):
     source = "; ".join(source_of(p, c, which) for p, c in [(base_path, base)] + [by_level[j] for j in
                                                                                    range(1, levels)])
     save_msf_h5(out_path, msf_options(want), want["channels"], want["input_size"],
-                (export_state(base, which), base["config"]), residuals, source=source)
+                (export_state(base, which), base["config"]), residuals, source=source, dtype=dtype)
     return out_path
 
 
@@ -597,10 +598,10 @@ def train(args):
 
     if rank == 0 and args.out_h5:
         if args.model_type == "msf-residual" and args.base_ckpt:
-            export_msf([args.base_ckpt, ckpt_path], args.out_h5, args.export_weights)
+            export_msf([args.base_ckpt, ckpt_path], args.out_h5, args.export_weights, args.export_dtype)
             log(f"wrote MSF file {args.out_h5} ({args.base_ckpt} + {ckpt_path}, {args.export_weights} weights)")
         else:
-            export_dit(ckpt_path, args.out_h5, args.export_weights)
+            export_dit(ckpt_path, args.out_h5, args.export_weights, args.export_dtype)
             log(f"wrote DiT file {args.out_h5} ({args.export_weights} weights)")
     if world > 1:
         dist.barrier()
@@ -625,6 +626,8 @@ def parse_args(argv=None):
                                      "(msf-residual with --base-ckpt)")
     ap.add_argument("--base-ckpt", help="the msf-base checkpoint to pair with this residual for --out-h5")
     ap.add_argument("--export-weights", choices=("ema", "model"), default="ema")
+    ap.add_argument("--export-dtype", choices=("float32", "float16"), default="float32",
+                    help="storage of the exported tensors (float16 halves the file; readers widen to float32)")
     ap.add_argument("--resume", nargs="?", const="auto", help="continue from OUT_DIR/checkpoint.pt (or PATH); the "
                                                               "model config and MSF options come from it")
     ap.add_argument("--steps", type=int, default=1000, help="total optimiser steps (also with --resume)")
@@ -673,10 +676,10 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     try:
         if args.export_msf:
-            out = export_msf(args.export_msf[:-1], args.export_msf[-1], args.export_weights)
+            out = export_msf(args.export_msf[:-1], args.export_msf[-1], args.export_weights, args.export_dtype)
             print(f"wrote {out}")
         elif args.export_dit:
-            out = export_dit(*args.export_dit, args.export_weights)
+            out = export_dit(*args.export_dit, args.export_weights, args.export_dtype)
             print(f"wrote {out}")
         else:
             train(args)
