@@ -25,7 +25,7 @@ const char cmd_report_usage[] =
     "(`reproduces:` in the experiment file: model, resolution, cfg_scale,\n"
     "steps), each matching row of reported.csv beside our number, with the\n"
     "point's config hash and manifest; then each experiment's table.md and\n"
-    "plots. A reported row matches when its model is equal and its resolution,\n"
+    "plots, and its FINDINGS.md when there is one. A reported row matches when its model is equal and its resolution,\n"
     "cfg_scale and steps are equal or empty on either side.\n";
 
 // -----------------------------------------------------------------------------
@@ -301,6 +301,13 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
         fprintf(out, "\n## %s\n", exps[e]);
         snprintf(path, sizeof path, "%s/%s/table.md", results, exps[e]);
         append_file(out, path, 1);
+        // FINDINGS.md: what a person read in the numbers (written by hand,
+        // kept beside the results it discusses).
+        snprintf(path, sizeof path, "%s/%s/FINDINGS.md", results, exps[e]);
+        if (access(path, R_OK) == 0) {
+            fputc('\n', out);
+            append_file(out, path, 1);
+        }
         snprintf(path, sizeof path, "%s/%s", results, exps[e]);
         char **pngs;
         int n_png = list_dir(path, &pngs, is_png);
