@@ -384,7 +384,9 @@ def export_state(ckpt, which):
 
 
 def source_of(path, ckpt, which):
-    return f"tools/train.py {ckpt['model_type']} {os.path.abspath(path)} step {ckpt['step']} ({which} weights)"
+    # The path as given (relative paths stay relative: a committed file names
+    # no directory of the machine that made it).
+    return f"tools/train.py {ckpt['model_type']} {path} step {ckpt['step']} ({which} weights)"
 
 
 def export_dit(ckpt_path, out_path, which="ema", dtype="float32"):
