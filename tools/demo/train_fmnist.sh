@@ -20,8 +20,13 @@
 # the raw weights (EXPORT_WEIGHTS=model; the EMA at decay 0.999 still holds
 # 0.999^2000 = 13.5% of the initial weights after 2,000 steps) stored as
 # float16 (EXPORT_DTYPE; the four committed files fit in 13 MB).
-# STEPS (default 2000) sets the total steps of every model named; the DiT in
-# models/ was trained longer than the MSF networks (see models/fmnist_*.log).
+# STEPS (default 2000) sets the total steps of every model named. The files
+# in models/: base, residual_bilinear and residual_nearest at STEPS=2000; the
+# DiT at 3,250 steps (STEPS=2000, then resumed with STEPS=8000 and stopped at
+# the step-3250 checkpoint; with a constant learning rate that is the run
+# STEPS=3250 gives). Logs: models/fmnist_dit.log, models/fmnist_msf_*.log.
+# Resuming replays the same data order and noise; PyTorch's CPU kernels may
+# still round differently with another thread count (the lanes used 1).
 # On a CUDA machine train.py picks the GPU by itself (--device auto).
 set -eu
 RUN=${1:-runs/fmnist}
