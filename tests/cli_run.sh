@@ -163,7 +163,8 @@ MSF paper,abstract,MSF,256,,,FID,2.08,headline
 Other paper,Table 9,DiT-XL/2,128,1.0,250,FID,9.99,nothing runs this
 DiT paper,Table 4,DiT-B/4,256,1.0,250,Gflops,5.56,
 EOF
-printf '# Findings\n\nThe residual saturates at 2 steps (a hand-written line).\n' >"$R/smoke_ablate_residual_steps/FINDINGS.md"
+printf '# Findings\n\nThe residual saturates at 2 steps (a hand-written line).\n\n## A finding\n' \
+    >"$R/smoke_ablate_residual_steps/FINDINGS.md"
 expect 0 "wrote $tmp/w/REPRODUCTION.md" "$MSF" report --results-dir "$R" --reported "$tmp/reported.csv" --out "$tmp/w/REPRODUCTION.md"
 grep -q "| DiT-XL/2 | 256 | 1.5 | 250 | FID | 2.27 | n/a | smoke_imagenet256 | dit |" "$tmp/w/REPRODUCTION.md" ||
     fail "report lacks the reported vs reproduced row: $(cat "$tmp/w/REPRODUCTION.md")"
@@ -178,6 +179,7 @@ fi
 sed -n '/^## smoke_ablate_residual_steps/,/^## /p' "$tmp/w/REPRODUCTION.md" | grep -q "^The residual saturates at 2 steps" ||
     fail "report lacks the experiment's FINDINGS.md"
 grep -q "^# Findings" "$tmp/w/REPRODUCTION.md" && fail "report kept FINDINGS.md's title"
+grep -q "^### A finding" "$tmp/w/REPRODUCTION.md" || fail "report did not put FINDINGS.md's headings under the experiment"
 expect_err 1 "cannot open $tmp/nothing.csv" "$MSF" report --results-dir "$R" --reported "$tmp/nothing.csv" --out "$tmp/e/R.md"
 
 finish cli_run.sh

@@ -183,7 +183,9 @@ static void relative_path(char *out, size_t size, const char *from, const char *
     strncat(out, b[common] ? b + common + 1 : ".", size - strlen(out) - 1);
 }
 
-static void append_file(FILE *out, const char *path, int skip_title) {
+// Copy a Markdown file into the report: skip_title drops a first '#' line;
+// demote puts its headings one level down (under the experiment's "##").
+static void append_file(FILE *out, const char *path, int skip_title, int demote) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[8192];
@@ -194,6 +196,7 @@ static void append_file(FILE *out, const char *path, int skip_title) {
             continue;
         }
         first = 0;
+        if (demote && line[0] == '#') fputc('#', out);
         fputs(line, out);
     }
     fclose(f);
@@ -300,13 +303,13 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
     for (int e = 0; e < n_exp && !s; e++) {
         fprintf(out, "\n## %s\n", exps[e]);
         snprintf(path, sizeof path, "%s/%s/table.md", results, exps[e]);
-        append_file(out, path, 1);
+        append_file(out, path, 1, 0);
         // FINDINGS.md: what a person read in the numbers (written by hand,
         // kept beside the results it discusses).
         snprintf(path, sizeof path, "%s/%s/FINDINGS.md", results, exps[e]);
         if (access(path, R_OK) == 0) {
             fputc('\n', out);
-            append_file(out, path, 1);
+            append_file(out, path, 1, 1);
         }
         snprintf(path, sizeof path, "%s/%s", results, exps[e]);
         char **pngs;
