@@ -3,60 +3,60 @@ set terminal pngcairo size 800,560 noenhanced
 set datafile missing 'NaN'
 set key outside right
 set grid
-names = "dit,cfg=1.5 msf_area_bilinear,cfg=1.5 msf_area_nearest,cfg=1.5"
+names = "dit,cfg=1.5 msf_area_bilinear,cfg=1.5 msf_area_nearest,cfg=1.5 msf_area_bilinear_ddim,cfg=1.5"
 set output 'fid_vs_residual_steps.png'
 set title 'fmnist_ablation: FID vs residual steps'
 set xlabel 'residual steps'
 set ylabel 'FID'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 1:4 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 1:4 with linespoints title word(names, i+1)
 unset logscale x
 set output 'fid_vs_gflops.png'
 set title 'fmnist_ablation: FID vs cost'
 set xlabel 'GFLOPs per sample'
 set ylabel 'FID'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 2:4 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 2:4 with linespoints title word(names, i+1)
 unset logscale x
 set output 'is_vs_residual_steps.png'
 set title 'fmnist_ablation: IS vs residual steps'
 set xlabel 'residual steps'
 set ylabel 'IS'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 1:6 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 1:6 with linespoints title word(names, i+1)
 unset logscale x
 set output 'is_vs_gflops.png'
 set title 'fmnist_ablation: IS vs cost'
 set xlabel 'GFLOPs per sample'
 set ylabel 'IS'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 2:6 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 2:6 with linespoints title word(names, i+1)
 unset logscale x
 set output 'precision_vs_residual_steps.png'
 set title 'fmnist_ablation: Precision vs residual steps'
 set xlabel 'residual steps'
 set ylabel 'Precision'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 1:7 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 1:7 with linespoints title word(names, i+1)
 unset logscale x
 set output 'precision_vs_gflops.png'
 set title 'fmnist_ablation: Precision vs cost'
 set xlabel 'GFLOPs per sample'
 set ylabel 'Precision'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 2:7 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 2:7 with linespoints title word(names, i+1)
 unset logscale x
 set output 'recall_vs_residual_steps.png'
 set title 'fmnist_ablation: Recall vs residual steps'
 set xlabel 'residual steps'
 set ylabel 'Recall'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 1:8 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 1:8 with linespoints title word(names, i+1)
 unset logscale x
 set output 'recall_vs_gflops.png'
 set title 'fmnist_ablation: Recall vs cost'
 set xlabel 'GFLOPs per sample'
 set ylabel 'Recall'
 set logscale x
-plot for [i=0:2] 'plots.dat' index i using 2:8 with linespoints title word(names, i+1)
+plot for [i=0:3] 'plots.dat' index i using 2:8 with linespoints title word(names, i+1)
 unset logscale x
