@@ -8,6 +8,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/hash.h"
+
 #define CFG_MAX_DEPTH 64
 #define CFG_MAX_USE_DEPTH 16
 
@@ -544,8 +546,7 @@ uint64_t cfg_hash(const cfg_node *n) {
     if (!f) return 0;
     write_json(f, n, -1, 0);
     fclose(f);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ull;
+    uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, buf, len);
     free(buf);
     return h;
 }

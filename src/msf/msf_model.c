@@ -154,8 +154,8 @@ static msf_status noise_of_stage(void *user, int step, int64_t first, int n, flo
 }
 
 // Stages k0..k1-1 of msf_sample. k0 > 0 starts from base_in (the base of the
-// batch, (n, C, hb, hb)); with k1 = 1 only the base is drawn, into `base`, and
-// z is not written.
+// batch, (n, C, hb, hb)); with k1 < num_stages (only the base) z is not
+// written. Every model has at least 2 stages (msf_factor_check).
 static msf_status sample_stages(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
                                 void *noise_user, float *z, float *base, const float *base_in, float *residual,
                                 const int64_t *y, int64_t first, int n, const msf_progress *progress, int k0,
@@ -238,10 +238,6 @@ msf_status msf_sample_base(msf_model *m, const msf_stage_opts *opts, uint64_t se
 msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
                                 void *noise_user, float *z, const float *base, float *residual, const int64_t *y,
                                 int64_t first, int n, const msf_progress *progress) {
-    if (m->num_stages < 2) {
-        memcpy(z, base, (size_t)n * m->channels * m->size * m->size * sizeof *z);
-        return MSF_OK;
-    }
     return sample_stages(m, opts, seed, noise, noise_user, z, NULL, base, residual, y, first, n, progress, 1,
                          m->num_stages);
 }

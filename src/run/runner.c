@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "core/arena.h"
+#include "core/hash.h"
 #include "core/timer.h"
 #include "core/version.h"
 #include "eval/evaluate.h"
@@ -180,19 +181,13 @@ void msf_run_base_cache_clear(void) {
     base_cache_floats = 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t size) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < size; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 // What the base of samples first..first+n-1 depends on (g->base_hash covers
 // the base network and its sampling options).
 static uint64_t base_key(const generator *g, const int64_t *labels, int64_t first, int n) {
-    uint64_t h = fnv1a(g->base_hash, &g->seed, sizeof g->seed);
-    h = fnv1a(h, &first, sizeof first);
-    h = fnv1a(h, &n, sizeof n);
-    return fnv1a(h, labels, (size_t)n * sizeof *labels);
+    uint64_t h = msf_fnv1a(g->base_hash, &g->seed, sizeof g->seed);
+    h = msf_fnv1a(h, &first, sizeof first);
+    h = msf_fnv1a(h, &n, sizeof n);
+    return msf_fnv1a(h, labels, (size_t)n * sizeof *labels);
 }
 
 static base_entry *base_cache_find(uint64_t key, size_t floats) {
@@ -220,14 +215,13 @@ static void base_cache_add(uint64_t key, const float *base, size_t floats, doubl
 static uint64_t base_hash(const generator *g) {
     const dit_model *b = &g->msf.stage[0];
     const msf_stage_opts *o = &g->opts.stage[0];
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, &b->cfg, sizeof b->cfg);
-    h = fnv1a(h, b->params, b->num_params * sizeof *b->params);
-    h = fnv1a(h, o->steps, strlen(o->steps) + 1);
-    int ints[] = {(int)o->var, (int)o->sampler, (int)o->cfg_mode, o->start_t, g->msf.channels,
-                  msf_stage_side(&g->msf, 0)};
+    uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, &b->cfg, sizeof b->cfg);
+    h = msf_fnv1a(h, b->params, b->num_params * sizeof *b->params);
+    h = msf_fnv1a(h, o->steps, strlen(o->steps) + 1);
+    int ints[] = {(int)o->var, (int)o->sampler, (int)o->cfg_mode, o->start_t};
     float floats[] = {o->eta, o->cfg_scale};
-    h = fnv1a(h, ints, sizeof ints);
-    return fnv1a(h, floats, sizeof floats);
+    h = msf_fnv1a(h, ints, sizeof ints);
+    return msf_fnv1a(h, floats, sizeof floats);
 }
 
 // Samples first..first+n-1: latents (n, C, H, H), labels (n). *reused_seconds:
@@ -239,7 +233,7 @@ static msf_status generator_run(generator *g, float *latents, int64_t *labels, i
     *reused_seconds = 0;
     for (int b = 0; b < n && !s; b += g->batch) {
         int m = n - b < g->batch ? n - b : g->batch;
-        if (g->is_msf && g->msf.num_stages > 1) {
+        if (g->is_msf) {
             int hb = msf_stage_side(&g->msf, 0);
             size_t floats = (size_t)m * g->C * hb * hb;
             uint64_t key = base_key(g, labels + b, first + b, m);
@@ -258,9 +252,6 @@ static msf_status generator_run(generator *g, float *latents, int64_t *labels, i
                 s = msf_sample_from_base(&g->msf, g->opts.stage, g->seed, NULL, NULL, latents + (size_t)b * numel,
                                          e ? e->base : base, NULL, labels + b, first + b, m, NULL);
             free(base);
-        } else if (g->is_msf) {
-            s = msf_sample(&g->msf, g->opts.stage, g->seed, NULL, NULL, latents + (size_t)b * numel, NULL, NULL,
-                           labels + b, first + b, m, NULL);
         } else {
             s = diff_sample(&g->sched, &g->den, &g->so, latents + (size_t)b * numel, labels + b, first + b, m,
                             g->work);
