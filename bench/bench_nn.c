@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "core/arena.h"
@@ -160,6 +161,30 @@ static void bench_conv(const char *name, nn_conv2d_shape s) {
 }
 
 // -----------------------------------------------------------------------------
+// Why the raw GEMM's threading is not ours: one sgemm at a DiT shape, run
+// with OpenBLAS's own threads at 1 and at the OpenMP thread count. Where the
+// two differ in any bit (measured: the Haswell and Zen kernels, which round a
+// row by its slot in the micro-tile; not SkylakeX, Cooperlake, Sandybridge or
+// Prescott), handing the threading to OpenBLAS would break the rule that a
+// result does not depend on the thread count. OPENBLAS_CORETYPE=Haswell shows it
+// on an AVX-512 machine.
+
+static void blas_thread_check(int M, int K, int N) {
+    int threads = omp_get_max_threads();
+    float *a = random_buffer((size_t)M * K, 12), *b = random_buffer((size_t)N * K, 13);
+    float *c1 = random_buffer((size_t)M * N, 14), *cn = random_buffer((size_t)M * N, 15);
+    openblas_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c1, N);
+    openblas_set_num_threads(threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, cn, N);
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(&c1[i], &cn[i], sizeof(float)) != 0;
+    printf("OpenBLAS-threaded sgemm %dx%dx%d, 1 vs %d threads: %zu of %zu elements differ (%s)\n", M, K, N,
+           threads, differ, (size_t)M * N, differ ? "thread-count dependent" : "identical");
+    msf_aligned_free(a), msf_aligned_free(b), msf_aligned_free(c1), msf_aligned_free(cn);
+}
+
+// -----------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
     (void)argc;
@@ -172,6 +197,7 @@ int main(int argc, char **argv) {
     bench_linear("DiT qkv", 512, 1152, 3456);
     bench_linear("DiT fc1", 512, 1152, 4608);
     bench_linear("DiT fc2", 512, 4608, 1152);
+    blas_thread_check(520, 1152, 4608);
 
     // InceptionV3 (batch 4; Mixed_6 at batch 16), {n, c_in, h, w, c_out, kh, kw, stride, pad t/b/l/r}.
     bench_conv("Conv2d_2a", (nn_conv2d_shape){4, 32, 149, 149, 32, 3, 3, 1, 1, 0, 0, 0, 0});
