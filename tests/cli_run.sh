@@ -129,6 +129,35 @@ expect 1 "was made by another config of 'dit'.*--force" "$MSF" run "$tmp/cfg/cha
 expect 0 "wrote" "$MSF" run "$tmp/cfg/changed.yaml" --results-dir "$R" --force
 grep -q "reused" "$tmp/log" && fail "--force reused earlier results"
 
+# --- 5b. new weights under the same path: the point and its shards are stale ----
+# The config text is unchanged, so only the inputs hash (the weight file's
+# content) tells the old results from what the new weights would give.
+if /usr/bin/python3 -c "import h5py, numpy" 2>/dev/null; then
+    mkdir "$tmp/wt"
+    cp tests/golden/run_pixel_dit.h5 "$tmp/wt/dit.h5"
+    sed "s|tests/golden/run_pixel_dit.h5|$tmp/wt/dit.h5|; s|tests/golden/|$PWD/tests/golden/|g; s/num_samples: 24/num_samples: 8/; s/\[1.0, 3.0\]/[3.0]/" \
+        experiments/smoke/pixels_metrics.yaml >"$tmp/cfg/weights.yaml"
+    W=$tmp/w/wt/smoke_pixels_metrics/points/dit,cfg_scale=3.0
+    expect 0 "wrote" "$MSF" run "$tmp/cfg/weights.yaml" --results-dir "$tmp/w/wt"
+    grep -q '"inputs_hash": "[0-9a-f]\{16\}"' "$W/point.json" || fail "point.json lacks the inputs hash"
+    cp "$W/images.npz" "$tmp/wt/before.npz"
+    expect 0 "done before, reused" "$MSF" run "$tmp/cfg/weights.yaml" --results-dir "$tmp/w/wt"
+    /usr/bin/python3 -c "import h5py, sys
+with h5py.File(sys.argv[1], 'r+') as f: f['final_layer.linear.bias'][...] += 0.5" "$tmp/wt/dit.h5" ||
+        fail "cannot edit $tmp/wt/dit.h5"
+    expect_err 1 "shard_00000.h5 was made with other model weights than 'dit,cfg_scale=3.0' has now.*--force" \
+        "$MSF" run "$tmp/cfg/weights.yaml" --results-dir "$tmp/w/wt"
+    grep -q "done before, reused" "$tmp/log" && fail "a point of changed weights was reused"
+    expect 0 "wrote" "$MSF" run "$tmp/cfg/weights.yaml" --results-dir "$tmp/w/wt" --force
+    cmp -s "$W/images.npz" "$tmp/wt/before.npz" && fail "new weights gave the same images"
+    # A point.json from before input hashing is reused, with a warning.
+    grep -v '"inputs_hash"' "$W/point.json" >"$tmp/wt/p.json" && cp "$tmp/wt/p.json" "$W/point.json"
+    expect 0 "done before, reused" "$MSF" run "$tmp/cfg/weights.yaml" --results-dir "$tmp/w/wt"
+    grep -q "point.json predates input hashing" "$tmp/log" || fail "no warning for a point.json without inputs hash"
+else
+    echo "cli_run.sh: skipping the changed-weights check (no python3 h5py)"
+fi
+
 # --- 6. kill -9 in the middle, resume: the same numbers -------------------------
 X=experiments/smoke/pixels_metrics.yaml
 "$MSF" --quiet run "$X" --results-dir "$tmp/w/b" >"$tmp/run.log" 2>&1 &

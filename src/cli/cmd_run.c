@@ -257,8 +257,9 @@ int cmd_run(int argc, char **argv) {
     cli_progress_bar_init(&bar, stderr);
     msf_progress progress = {show_progress, &bar};
     for (int i = 0; i < e.num_points; i++) {
-        const msf_run_point *p = &e.points[i];
+        msf_run_point *p = &e.points[i];
         snprintf(pdir, sizeof pdir, "%s/%s", points, p->name);
+        if (msf_run_point_hash_inputs(p)) goto fail;
         if (msf_run_point_load_done(&res[i], p, pdir)) {
             printf("[%d/%d] %s: done before, reused\n", i + 1, e.num_points, p->name);
             info.resumed = 1;

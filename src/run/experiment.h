@@ -37,6 +37,12 @@ typedef struct {
     cfg_node *cfg;       // the resolved run config of this point (owned)
     uint64_t hash;       // cfg_hash of cfg
     uint64_t sample_hash;  // of what decides the samples: model, sampler, seed
+    // Of the contents of the files the config names (msf_run_point_hash_inputs):
+    // a changed weight file makes earlier shards and point.json stale even
+    // though the config text, and so both hashes above, are unchanged.
+    uint64_t model_hash;   // model.weights and model.vae: what decides the samples besides the config
+    uint64_t inputs_hash;  // model_hash, evaluator.featnet and evaluator.reference: what decides the numbers
+    int inputs_hashed;     // both set
 } msf_run_point;
 
 typedef struct {

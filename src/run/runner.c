@@ -322,6 +322,73 @@ static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents,
 }
 
 // -----------------------------------------------------------------------------
+// Input files
+
+// FNV-1a of a file's bytes, remembered per path with its size and mtime, so a
+// point grid that names one weight file many times reads it once.
+#define INPUT_CACHE 16
+static struct {
+    char path[4096];
+    off_t size;
+    struct timespec mtime;
+    uint64_t hash;
+} input_cache[INPUT_CACHE];
+static int input_cache_next;
+
+static msf_status file_content_hash(const char *path, uint64_t *hash) {
+    struct stat st;
+    if (stat(path, &st) != 0) return msf_fail(MSF_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    for (int i = 0; i < INPUT_CACHE; i++)
+        if (!strcmp(input_cache[i].path, path) && input_cache[i].size == st.st_size &&
+            input_cache[i].mtime.tv_sec == st.st_mtim.tv_sec && input_cache[i].mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            *hash = input_cache[i].hash;
+            return MSF_OK;
+        }
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = malloc(1 << 20);
+    if (!f || !buf) {
+        free(buf);
+        if (f) fclose(f);
+        return msf_fail(f ? MSF_ERR_NOMEM : MSF_ERR_IO, "cannot read %s: %s", path, f ? "out of memory" : strerror(errno));
+    }
+    uint64_t h = MSF_FNV1A_INIT;
+    size_t got;
+    while ((got = fread(buf, 1, 1 << 20, f)) > 0) h = msf_fnv1a(h, buf, got);
+    int bad = ferror(f);
+    fclose(f);
+    free(buf);
+    if (bad) return msf_fail(MSF_ERR_IO, "error reading %s", path);
+    int slot = input_cache_next++ % INPUT_CACHE;
+    snprintf(input_cache[slot].path, sizeof input_cache[slot].path, "%s", path);
+    input_cache[slot].size = st.st_size, input_cache[slot].mtime = st.st_mtim, input_cache[slot].hash = h;
+    *hash = h;
+    return MSF_OK;
+}
+
+// Chain the config key and, when the config names it, the file's content hash.
+static msf_status hash_input(uint64_t *h, const msf_run_point *p, const char *key) {
+    const char *path = cfg_str(p->cfg, key, NULL);
+    if (!path) return MSF_OK;
+    uint64_t content = 0;
+    msf_status s = file_content_hash(path, &content);
+    if (s) return msf_fail_context(s, "%s", p->name);
+    *h = msf_fnv1a(*h, key, strlen(key) + 1);
+    *h = msf_fnv1a(*h, &content, sizeof content);
+    return MSF_OK;
+}
+
+msf_status msf_run_point_hash_inputs(msf_run_point *p) {
+    uint64_t h = MSF_FNV1A_INIT;
+    msf_status s;
+    if ((s = hash_input(&h, p, "model.weights")) || (s = hash_input(&h, p, "model.vae"))) return s;
+    p->model_hash = h;
+    if ((s = hash_input(&h, p, "evaluator.featnet")) || (s = hash_input(&h, p, "evaluator.reference"))) return s;
+    p->inputs_hash = h;
+    p->inputs_hashed = 1;
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
 // Shards
 
 static void hex64(char *buf, uint64_t v) { snprintf(buf, 17, "%016llx", (unsigned long long)v); }
@@ -335,15 +402,25 @@ static int shard_check(const char *path, const msf_run_point *p, int64_t first, 
     if (msf_weights_open(&w, path)) return -1;
     char hash[32] = "", want[17];
     int64_t f = -1, count = -1;
+    char model[32] = "", want_model[17];
     int ok = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK &&
              msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
              msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK &&
              msf_weights_attr_double(w, NULL, "seconds", seconds) == MSF_OK;
+    // Shards written before msf hashed its inputs have no model_hash.
+    int has_model = msf_weights_attr_string(w, NULL, "model_hash", model, sizeof model) == MSF_OK;
     msf_weights_close(w);
     hex64(want, p->sample_hash);
+    hex64(want_model, p->model_hash);
     if (!ok || strcmp(hash, want) || f != first) {
         msf_fail(MSF_ERR_INVALID, "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
                  "with --force to start over", path, p->name, ok ? hash : "?", want);
+        return -1;
+    }
+    if (!has_model || strcmp(model, want_model)) {
+        msf_fail(MSF_ERR_INVALID, "%s was made with %s model weights than '%s' has now (model hash %s, now %s): rerun "
+                 "with --force to start over", path, has_model ? "other" : "possibly other (unrecorded)", p->name,
+                 has_model ? model : "none", want_model);
         return -1;
     }
     return count == n;
@@ -352,13 +429,15 @@ static int shard_check(const char *path, const msf_run_point *p, int64_t first, 
 static msf_status shard_write(const char *path, const msf_run_point *p, const generator *g, const float *latents,
                               const int64_t *labels, int64_t first, int n, double seconds) {
     msf_h5_writer *w;
-    char hash[17];
+    char hash[17], model[17];
     hex64(hash, p->sample_hash);
+    hex64(model, p->model_hash);
     int64_t ls[4] = {n, g->C, g->H, g->H}, ys[1] = {n};
     msf_status s = msf_h5_create(&w, path);
     if (s) return s;
     if ((s = msf_h5_write_f32(w, "latents", 4, ls, latents)) || (s = msf_h5_write_i64(w, "labels", 1, ys, labels)) ||
-        (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) || (s = msf_h5_attr_int(w, NULL, "first", first)) ||
+        (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) || (s = msf_h5_attr_string(w, NULL, "model_hash", model)) ||
+        (s = msf_h5_attr_int(w, NULL, "first", first)) ||
         (s = msf_h5_attr_int(w, NULL, "count", n)) || (s = msf_h5_attr_double(w, NULL, "seconds", seconds)) ||
         (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)g->seed)) ||
         (s = msf_h5_attr_string(w, NULL, "point", p->name)) ||
@@ -663,6 +742,17 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     if (cfg_parse_file(&n, path)) return 0;  // JSON is YAML flow syntax
     hex64(want, p->hash);
     int ok = !strcmp(cfg_str(n, "config_hash", ""), want);
+    const char *inputs = cfg_str(n, "inputs_hash", NULL);
+    char want_inputs[17];
+    hex64(want_inputs, p->inputs_hash);
+    if (ok && inputs && strcmp(inputs, want_inputs)) {
+        msf_log(MSF_LOG_INFO, "%s: an input file (weights, feature network or reference) changed since it was "
+                "computed: computing it again", path);
+        ok = 0;
+    } else if (ok && !inputs) {
+        msf_log(MSF_LOG_WARN, "%s predates input hashing: reused without checking that the weights, feature network "
+                "and reference are the ones it was made with (--force recomputes)", path);
+    }
     if (ok) {
         memset(r, 0, sizeof *r);
         r->num_samples = cfg_int(n, "num_samples", 0);
@@ -680,12 +770,12 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
     msf_text_file t;
     msf_status s = msf_text_create_in(&t, dir, "point.json");
     if (s) return s;
-    char h[17], sh[17];
-    hex64(h, p->hash), hex64(sh, p->sample_hash);
+    char h[17], sh[17], ih[17];
+    hex64(h, p->hash), hex64(sh, p->sample_hash), hex64(ih, p->inputs_hash);
     fprintf(t.f, "{\n  \"point\": ");
     cfg_json_string(t.f, p->name);
-    fprintf(t.f, ",\n  \"config_hash\": \"%s\",\n  \"sample_hash\": \"%s\",\n  \"num_samples\": %lld,\n  \"shards\": %d,\n",
-            h, sh, (long long)r->num_samples, r->shards_total);
+    fprintf(t.f, ",\n  \"config_hash\": \"%s\",\n  \"sample_hash\": \"%s\",\n  \"inputs_hash\": \"%s\",\n", h, sh, ih);
+    fprintf(t.f, "  \"num_samples\": %lld,\n  \"shards\": %d,\n", (long long)r->num_samples, r->shards_total);
     fprintf(t.f, "  \"image_height\": %d,\n  \"image_width\": %d,\n  \"image_channels\": %d", r->img_h, r->img_w,
             r->img_c);
     for (size_t i = 0; i < NUM_POINT_NUMBERS; i++) {
@@ -929,9 +1019,9 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
         fprintf(f, "%s\n    {\"point\": ", i ? "," : "");
         cfg_json_string(f, p->name);
         fprintf(f, ", \"seed\": %lld, \"num_samples\": %lld, \"config_hash\": \"%016llx\", \"sample_hash\": "
-                   "\"%016llx\",\n     \"config\": ",
+                   "\"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
                 (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
-                (unsigned long long)p->hash, (unsigned long long)p->sample_hash);
+                (unsigned long long)p->hash, (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
         cfg_write_json(f, p->cfg, -1);
         fputc('}', f);
     }

@@ -3,17 +3,20 @@
 //
 // A point's folder (RESULTS/EXPERIMENT/points/POINT/):
 //   shards/shard_NNNNN.h5   latents [n, C, H, W], labels [n] and attributes
-//                           (sample hash, first index, count, seconds) of
-//                           samples first..first+n-1
+//                           (sample hash, model hash, first index, count,
+//                           seconds) of samples first..first+n-1
 //   shards/shard_NNNNN.npz  their images, arr_0 uint8 [n, H, W, c]
 //   images.npz              all images (an ADM sample batch)
 //   latents.h5              all latents (written when spectra are configured)
 //   grid.png                the first images as one grid
 //   point.json              the point's numbers; written last: a point with
-//                           point.json of its config hash is done
+//                           point.json of its config hash and inputs hash
+//                           (the contents of the weight, feature network and
+//                           reference files) is done
 // Every file is written under a temporary name and renamed when complete, so
 // a run killed at any moment leaves only complete files; the next run reuses
-// every shard whose sample hash matches and computes the rest. Sample i's
+// every shard whose sample and model hashes match and computes the rest (a
+// shard of other weights is an error: --force starts over). Sample i's
 // noise and label depend only on (seed, i), so the final numbers equal those
 // of an uninterrupted run, bit for bit.
 #ifndef MSF_RUN_RUNNER_H
@@ -56,8 +59,15 @@ void msf_run_base_cache_clear(void);
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
                                  const msf_progress *progress);
 
-// point.json of `dir` if it exists and was written for p's config hash: 1 and
-// r filled; 0 if absent or stale.
+// Hash the contents of the files p's config names (model.weights, model.vae,
+// evaluator.featnet, evaluator.reference; a file is read once per process and
+// path, keyed by its size and mtime) into p->model_hash and p->inputs_hash.
+// Call before msf_run_point_load_done and msf_run_point_generate.
+msf_status msf_run_point_hash_inputs(msf_run_point *p);
+
+// point.json of `dir` if it exists and was written for p's config hash and
+// input files: 1 and r filled; 0 if absent or stale. A point.json without an
+// inputs hash (written before msf hashed its inputs) is reused with a warning.
 int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir);
 // Write point.json (atomically).
 msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir);
