@@ -22,11 +22,13 @@
 # float16 (EXPORT_DTYPE; the four committed files fit in 13 MB).
 # STEPS (default 2000) sets the total steps of every model named. The files
 # in models/: base, residual_bilinear and residual_nearest at STEPS=2000; the
-# DiT at 3,250 steps (STEPS=2000, then resumed with STEPS=8000 and stopped at
-# the step-3250 checkpoint; with a constant learning rate that is the run
-# STEPS=3250 gives). Logs: models/fmnist_dit.log, models/fmnist_msf_*.log.
-# Resuming replays the same data order and noise; PyTorch's CPU kernels may
-# still round differently with another thread count (the lanes used 1).
+# DiT at 6,250 steps (STEPS=2000; resumed with STEPS=8000 and stopped at the
+# step-3250 checkpoint; resumed with STEPS=20000 THREADS=2 and stopped at the
+# step-6250 checkpoint, then exported with --export-dit; with a constant
+# learning rate that is the run STEPS=6250 gives). Logs: models/fmnist_dit.log,
+# models/fmnist_msf_*.log. Resuming replays the same data order and noise;
+# PyTorch's CPU kernels may still round differently with another thread count
+# (steps 1-3250 used 1 thread, 3251-6250 two).
 # On a CUDA machine train.py picks the GPU by itself (--device auto).
 set -eu
 RUN=${1:-runs/fmnist}
