@@ -42,7 +42,6 @@ typedef struct {
     // though the config text, and so both hashes above, are unchanged.
     uint64_t model_hash;   // model.weights and model.vae: what decides the samples besides the config
     uint64_t inputs_hash;  // model_hash, evaluator.featnet and evaluator.reference: what decides the numbers
-    int inputs_hashed;     // both set
 } msf_run_point;
 
 typedef struct {

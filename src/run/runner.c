@@ -384,7 +384,6 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p) {
     p->model_hash = h;
     if ((s = hash_input(&h, p, "evaluator.featnet")) || (s = hash_input(&h, p, "evaluator.reference"))) return s;
     p->inputs_hash = h;
-    p->inputs_hashed = 1;
     return MSF_OK;
 }
 
