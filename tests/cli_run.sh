@@ -98,8 +98,21 @@ done
 has "$R/smoke_spectrum_latents/points/msf/spectrum/bands.csv" "$R/smoke_spectrum_latents/points/dit/spectrum/spectrum.csv"
 if command -v gnuplot >/dev/null 2>&1; then
     has "$R/smoke_ablate_residual_steps/seconds_vs_residual_steps.png" "$R/smoke_ablate_residual_steps/seconds_vs_gflops.png" \
-        "$R/smoke_pixels_metrics/fid_vs_gflops.png"
+        "$R/smoke_pixels_metrics/fid_vs_gflops.png" "$R/smoke_pixels_metrics/class_consistency_vs_guidance.png" \
+        "$R/smoke_ablate_residual_steps/seconds_vs_guidance.png"
 fi
+# guidance.dat: one block per run and step setting swept over guidance, rows
+# in sweep order; the class-consistency column matches metrics.csv.
+G=$R/smoke_pixels_metrics/guidance.dat
+[ "$(grep -c '^# ' "$G")" -eq 1 ] && grep -q '^# dit,steps=20$' "$G" || fail "guidance.dat: expected one block 'dit,steps=20'"
+[ "$(awk '!/^#/ && NF' "$G" | cut -d' ' -f1 | tr '\n' ' ')" = "1 3 " ] || fail "guidance.dat: expected guidance 1 then 3"
+# (the quoted point name "dit,cfg_scale=3.0" holds one comma: class_consistency is field 16)
+cc_csv=$(awk -F, 'NR == 3 { print $16 }' "$R/smoke_pixels_metrics/metrics.csv")
+cc_dat=$(awk '!/^#/ && NF { n++ } n == 2 { print $9; exit }' "$G")
+awk -v a="$cc_csv" -v b="$cc_dat" 'BEGIN { exit !(a + 0 == b + 0 && a != "") }' ||
+    fail "guidance.dat class consistency '$cc_dat' differs from metrics.csv '$cc_csv'"
+[ "$(grep -c '^# msf,steps=10+' "$R/smoke_ablate_residual_steps/guidance.dat")" -eq 3 ] ||
+    fail "smoke_ablate_residual_steps/guidance.dat: expected a block per residual step setting"
 grep -q '"git_commit"' "$R/smoke_imagenet256/manifest.json" || fail "manifest lacks git_commit"
 grep -q '"libyaml"' "$R/smoke_imagenet256/manifest.json" || fail "manifest lacks library versions"
 # 12 images of 16x16 RGB (tiny VAE), 24 of 32x32 grey (pixel model).

@@ -800,9 +800,14 @@ static double point_cfg_scale(const msf_run_point *p) {
     return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
 }
 
-static const char *metric_names[] = {"fid", "sfid", "is", "precision", "recall"};
-static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall"};
-#define NUM_METRICS 5
+static const char *metric_names[] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
+static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
+#define NUM_METRICS 6
+
+static void point_metrics(const msf_point_result *r, double m[NUM_METRICS]) {
+    const double v[NUM_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
+    memcpy(m, v, sizeof v);
+}
 
 static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, const msf_point_result *res) {
     msf_text_file t;
@@ -902,7 +907,7 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
 }
 
 // plots.dat: one gnuplot block per series (run and guidance scale), rows
-// "residual_steps gflops seconds fid sfid is precision recall".
+// "residual_steps gflops seconds fid sfid is precision recall class_consistency".
 static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_experiment *e,
                            const msf_point_result *res) {
     int series = 0;
@@ -925,7 +930,49 @@ static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_
             char *end;
             double rs = strtod(residual, &end);
             fprintf(f, "%.10g %.10g %.10g", *residual && !*end ? rs : NAN, r->gflops_per_sample, r->seconds_per_sample);
-            const double m[] = {r->fid, r->sfid, r->is, r->precision, r->recall};
+            double m[NUM_METRICS];
+            point_metrics(r, m);
+            for (int k = 0; k < NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
+            fputc('\n', f);
+        }
+    }
+    return series;
+}
+
+// A guidance series: the points of one run at one step setting ("run,steps=S"),
+// told apart by their guidance scale.
+static void guidance_series_name(char name[96], const msf_run_point *p) {
+    const char *steps, *base, *residual;
+    point_steps(p, &steps, &base, &residual);
+    if (*base) snprintf(name, 96, "%s,steps=%s+%s", p->run, base, residual);
+    else snprintf(name, 96, "%s,steps=%s", p->run, steps);
+}
+
+// guidance.dat: one gnuplot block per guidance series with at least two
+// guidance scales, rows "cfg_scale gflops seconds fid sfid is precision recall
+// class_consistency" in sweep order. Returns the number of blocks.
+static int write_guidance_data(FILE *f, char names[][96], int max_series, const msf_experiment *e,
+                               const msf_point_result *res) {
+    int series = 0;
+    for (int i = 0; i < e->num_points && series < max_series; i++) {
+        char name[96], other[96];
+        guidance_series_name(name, &e->points[i]);
+        int known = 0, scales = 0;
+        for (int k = 0; k < series; k++) known |= !strcmp(names[k], name);
+        for (int j = i + 1; j < e->num_points && !known; j++) {
+            guidance_series_name(other, &e->points[j]);
+            scales |= !strcmp(other, name) && point_cfg_scale(&e->points[j]) != point_cfg_scale(&e->points[i]);
+        }
+        if (known || !scales) continue;
+        snprintf(names[series++], 96, "%s", name);
+        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", name);
+        for (int j = i; j < e->num_points; j++) {
+            guidance_series_name(other, &e->points[j]);
+            if (strcmp(other, name)) continue;
+            const msf_point_result *r = &res[j];
+            double m[NUM_METRICS];
+            point_metrics(r, m);
+            fprintf(f, "%.10g %.10g %.10g", point_cfg_scale(&e->points[j]), r->gflops_per_sample, r->seconds_per_sample);
             for (int k = 0; k < NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
             fputc('\n', f);
         }
@@ -937,14 +984,19 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
     msf_text_file dat, gp;
     msf_status s = msf_text_create_in(&dat, dir, "plots.dat");
     if (s) return s;
-    char names[64][96];
+    char names[64][96], gnames[64][96];
     int series = write_plot_data(dat.f, names, 64, e, res);
     if ((s = msf_text_commit(&dat))) return s;
+    msf_text_file gdat;
+    if ((s = msf_text_create_in(&gdat, dir, "guidance.dat"))) return s;
+    int gseries = write_guidance_data(gdat.f, gnames, 64, e, res);
+    if ((s = msf_text_commit(&gdat))) return s;
     if ((s = msf_text_create_in(&gp, dir, "plots.gp"))) return s;
     // Metrics with a value somewhere; seconds per sample when there are none.
     int any[NUM_METRICS] = {0}, count = 0, residual_axis = 0;
     for (int i = 0; i < e->num_points; i++) {
-        const double m[] = {res[i].fid, res[i].sfid, res[i].is, res[i].precision, res[i].recall};
+        double m[NUM_METRICS];
+        point_metrics(&res[i], m);
         for (int k = 0; k < NUM_METRICS; k++) any[k] |= isfinite(m[k]);
         residual_axis |= !strcmp(cfg_str(e->points[i].cfg, "model.kind", "dit"), "msf");
     }
@@ -953,6 +1005,8 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
     fprintf(f, "set terminal pngcairo size 800,560 noenhanced\nset datafile missing 'NaN'\nset key outside right\n"
                "set grid\nnames = \"");
     for (int k = 0; k < series; k++) fprintf(f, "%s%s", k ? " " : "", names[k]);
+    fprintf(f, "\"\ngnames = \"");
+    for (int k = 0; k < gseries; k++) fprintf(f, "%s%s", k ? " " : "", gnames[k]);
     fprintf(f, "\"\n");
     for (int k = 0; k <= NUM_METRICS; k++) {
         if (k < NUM_METRICS && !any[k]) continue;
@@ -973,6 +1027,11 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
                    "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title word(names, i+1)\n"
                    "unset logscale x\n",
                 name, e->name, title, title, series - 1, col);
+        if (gseries)
+            fprintf(f, "set output '%s_vs_guidance.png'\nset title '%s: %s vs guidance scale'\n"
+                       "set xlabel 'guidance scale (1 = none)'\nset ylabel '%s'\n"
+                       "plot for [i=0:%d] 'guidance.dat' index i using 1:%d with linespoints title word(gnames, i+1)\n",
+                    name, e->name, title, title, gseries - 1, col);
     }
     return msf_text_commit(&gp);
 }
