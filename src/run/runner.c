@@ -733,6 +733,34 @@ static const struct {
 
 static double *point_number(msf_point_result *r, size_t i) { return (double *)((char *)r + point_numbers[i].offset); }
 
+// A finished point whose input files have changed since: its shards, merged
+// images and latents hold samples of the old inputs, so they go before the
+// point is computed again (the grid, metrics and spectra are rewritten).
+static void remove_stale_point(const char *point_dir) {
+    char sdir[4096], path[4096 + 256];
+    snprintf(sdir, sizeof sdir, "%s/shards", point_dir);
+    int removed = 0;
+    DIR *d = opendir(sdir);
+    struct dirent *ent;
+    while (d && (ent = readdir(d))) {
+        size_t n = strlen(ent->d_name);
+        if (strncmp(ent->d_name, "shard_", 6) || n < 4 ||
+            (strcmp(ent->d_name + n - 3, ".h5") && strcmp(ent->d_name + n - 4, ".npz")))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", sdir, ent->d_name);
+        if (unlink(path) == 0) removed++;
+        else msf_log(MSF_LOG_WARN, "cannot remove stale %s: %s", path, strerror(errno));
+    }
+    if (d) closedir(d);
+    static const char *const merged[] = {"images.npz", "latents.h5", "point.json"};
+    for (size_t i = 0; i < sizeof merged / sizeof merged[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", point_dir, merged[i]);
+        if (unlink(path) != 0 && errno != ENOENT) msf_log(MSF_LOG_WARN, "cannot remove stale %s: %s", path, strerror(errno));
+    }
+    msf_log(MSF_LOG_INFO, "%s: removed the old inputs' samples (%d shard file%s, merged images)", point_dir, removed,
+            removed == 1 ? "" : "s");
+}
+
 int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir) {
     char path[4096], want[17];
     snprintf(path, sizeof path, "%s/point.json", dir);
@@ -747,6 +775,7 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     if (ok && inputs && strcmp(inputs, want_inputs)) {
         msf_log(MSF_LOG_INFO, "%s: an input file (weights, feature network or reference) changed since it was "
                 "computed: computing it again", path);
+        remove_stale_point(dir);
         ok = 0;
     } else if (ok && !inputs) {
         msf_log(MSF_LOG_WARN, "%s predates input hashing: reused without checking that the weights, feature network "
