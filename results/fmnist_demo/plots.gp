@@ -4,6 +4,7 @@ set datafile missing 'NaN'
 set key outside right
 set grid
 names = "dit,cfg=1.5 msf,cfg=1.5"
+gnames = ""
 set output 'fid_vs_residual_steps.png'
 set title 'fmnist_demo: FID vs residual steps'
 set xlabel 'residual steps'
@@ -59,4 +60,18 @@ set xlabel 'GFLOPs per sample'
 set ylabel 'Recall'
 set logscale x
 plot for [i=0:1] 'plots.dat' index i using 2:8 with linespoints title word(names, i+1)
+unset logscale x
+set output 'class_consistency_vs_residual_steps.png'
+set title 'fmnist_demo: class consistency vs residual steps'
+set xlabel 'residual steps'
+set ylabel 'class consistency'
+set logscale x
+plot for [i=0:1] 'plots.dat' index i using 1:9 with linespoints title word(names, i+1)
+unset logscale x
+set output 'class_consistency_vs_gflops.png'
+set title 'fmnist_demo: class consistency vs cost'
+set xlabel 'GFLOPs per sample'
+set ylabel 'class consistency'
+set logscale x
+plot for [i=0:1] 'plots.dat' index i using 2:9 with linespoints title word(names, i+1)
 unset logscale x

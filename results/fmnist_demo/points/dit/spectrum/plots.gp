@@ -1,5 +1,5 @@
 # plots.gp: made by `msf spectrum results/fmnist_demo/points/dit/latents.h5 --out results/fmnist_demo/points/dit/spectrum --title dit --factorize s=2,levels=2,down=area,up=bilinear`
-# (msf 0.1.0, commit 55659c54762a-dirty). Rerun with: cd DIR && gnuplot plots.gp
+# (msf 0.1.0, commit 98a4d3fe9c5b-dirty). Rerun with: cd DIR && gnuplot plots.gp
 if (!exists("suffix")) suffix = ''
 term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? "pngcairo enhanced font 'sans,11'" : 'png enhanced'
 set datafile separator ','
@@ -14,7 +14,7 @@ set format y '10^{%L}'
 set xlabel 'spatial frequency |f| (cycles/pixel; Nyquist = 0.5; the DC term is not shown)'
 set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2)'
 set key bottom left box opaque
-set yrange [3.00526e-08:*]
+set yrange [2.50501e-08:*]
 set label 'low' at 0.0721687836, graph 0.96 center tc rgb 'gray30'
 set arrow from 0.166666667, graph 0 to 0.166666667, graph 1 nohead dt 2 lc rgb 'gray50'
 set label 'mid' at 0.23570226, graph 0.96 center tc rgb 'gray30'
@@ -43,7 +43,7 @@ set xtics ('low' 0, 'mid' 1, 'high' 2, 'all' 3)
 set title 'energy per image and channel'
 set logscale y
 set ylabel 'energy (input units^2)'
-set yrange [0.0700375:21261.8]
+set yrange [0.0703393:19314.9]
 set format y '10^{%L}'
 plot 'bands.csv' skip 1 using ($0-0.2667):5:(0.2667) with boxes lc rgb '#222222' title "z" noenhanced, \
      'bands.csv' skip 1 using ($0+0.0000):6:(0.2667) with boxes lc rgb '#1f77b4' title "U(base)" noenhanced, \
@@ -77,7 +77,7 @@ set output 'wavelet.png'.suffix
 set title "dit: db2 wavelet (periodization, 3 levels) subband energies\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD" noenhanced
 set logscale y
 set format y '10^{%L}'
-set yrange [0.020516:18586.2]
+set yrange [0.0199952:16785.5]
 set ylabel 'energy per image and channel (input units^2)'
 set xlabel 'subband (LL = approximation; LH, HL, HH = detail) and level'
 set xrange [-0.6:9.6]

@@ -1,5 +1,5 @@
 # plots.gp: made by `msf spectrum results/fmnist_demo/points/msf/latents.h5 --out results/fmnist_demo/points/msf/spectrum --title msf --factorize s=2,levels=2,down=area,up=bilinear`
-# (msf 0.1.0, commit 55659c54762a-dirty). Rerun with: cd DIR && gnuplot plots.gp
+# (msf 0.1.0, commit 98a4d3fe9c5b-dirty). Rerun with: cd DIR && gnuplot plots.gp
 if (!exists("suffix")) suffix = ''
 term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? "pngcairo enhanced font 'sans,11'" : 'png enhanced'
 set datafile separator ','
