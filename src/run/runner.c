@@ -935,6 +935,16 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
     return msf_text_commit(&t);
 }
 
+// One plots.dat / guidance.dat row: "X gflops seconds" and the metrics (NaN
+// where absent).
+static void write_plot_row(FILE *f, double x, const msf_point_result *r) {
+    double m[NUM_METRICS];
+    point_metrics(r, m);
+    fprintf(f, "%.10g %.10g %.10g", x, r->gflops_per_sample, r->seconds_per_sample);
+    for (int k = 0; k < NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
+    fputc('\n', f);
+}
+
 // plots.dat: one gnuplot block per series (run and guidance scale), rows
 // "residual_steps gflops seconds fid sfid is precision recall class_consistency".
 static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_experiment *e,
@@ -958,11 +968,7 @@ static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_
             const msf_point_result *r = &res[j];
             char *end;
             double rs = strtod(residual, &end);
-            fprintf(f, "%.10g %.10g %.10g", *residual && !*end ? rs : NAN, r->gflops_per_sample, r->seconds_per_sample);
-            double m[NUM_METRICS];
-            point_metrics(r, m);
-            for (int k = 0; k < NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
-            fputc('\n', f);
+            write_plot_row(f, *residual && !*end ? rs : NAN, r);
         }
     }
     return series;
@@ -998,12 +1004,7 @@ static int write_guidance_data(FILE *f, char names[][96], int max_series, const 
         for (int j = i; j < e->num_points; j++) {
             guidance_series_name(other, &e->points[j]);
             if (strcmp(other, name)) continue;
-            const msf_point_result *r = &res[j];
-            double m[NUM_METRICS];
-            point_metrics(r, m);
-            fprintf(f, "%.10g %.10g %.10g", point_cfg_scale(&e->points[j]), r->gflops_per_sample, r->seconds_per_sample);
-            for (int k = 0; k < NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
-            fputc('\n', f);
+            write_plot_row(f, point_cfg_scale(&e->points[j]), &res[j]);
         }
     }
     return series;
