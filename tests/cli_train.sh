@@ -137,4 +137,76 @@ import h5py, torch
 from hdf5_dit import write_dit_group
 write_dit_group(h5py.File('$tmp/bad16.h5', 'w'), {'w': torch.zeros(2)}, {}, '', 'bfloat16')"
 
+# -----------------------------------------------------------------------------
+# 5. Training compute (issue 16): train.py's forward GFLOPs per sample equal
+# `msf flops`'s (the C count in src/models/dit.c) for the demo DiT and both MSF
+# stages; the log counts train_GFLOPs = steps x batch x forward GFLOPs; a run
+# started from an exported file (--init-from, --init-step) continues the count
+# and the data order, keeps its milestone checkpoints, and refuses a file of
+# another network.
+cat >"$tmp/flops.py" <<'EOF'
+import re
+import subprocess
+import sys
+
+import h5py
+
+sys.path.insert(0, "tools")
+from hdf5_dit import read_dit_group  # noqa: E402
+from train import forward_gflops  # noqa: E402
+
+msf = sys.argv[1]
+worst = 0.0
+for path, group, pattern in (("models/fmnist_dit.h5", None, r"forward: ([0-9.]+) GFLOPs per sample"),
+                             ("models/fmnist_msf_area_bilinear.h5", "base", r"stage base .*: ([0-9.]+) GFLOPs per forw"),
+                             ("models/fmnist_msf_area_bilinear.h5", "residual",
+                              r"stage residual .*: ([0-9.]+) GFLOPs per forw")):
+    out = subprocess.run([msf, "flops", "--weights", path], capture_output=True, text=True, check=True).stdout
+    c_value = float(re.search(pattern, out).group(1))
+    with h5py.File(path, "r") as f:
+        config, _ = read_dit_group(f[group] if group else f)
+    py_value = forward_gflops(config)
+    rel = abs(c_value - py_value) / c_value
+    worst = max(worst, rel)
+    print(f"{path}:{group or '/'}: msf flops {c_value} GFLOPs per forward, train.py {py_value:.6g}")
+print(f"forward GFLOPs agree: worst rel {worst:.2g}")
+# msf flops prints 5 significant digits.
+sys.exit(0 if worst < 1e-4 else 1)
+EOF
+expect 0 "forward GFLOPs agree" $PY "$tmp/flops.py" "$MSF"
+# The tiny DiT: 0.007455744 GFLOPs per forward x batch 4 x 2 steps.
+expect 0 "step       2 .* train_GFLOPs 0.059646" cat "$tmp/dit/log.txt"
+expect 0 "initialised from $tmp/dit.h5 .* as step 2" \
+    $TRAIN --model-type dit --out-dir "$tmp/init" --init-from "$tmp/dit.h5" --init-step 2 --steps 4 \
+    --milestone-steps 3 --warmup-steps 2
+expect 0 "step       4 .* train_GFLOPs 0.119292" cat "$tmp/init/log.txt"
+expect 0 "milestone: kept $tmp/init/ckpt_0000003.pt (step 3, training GFLOPs 0.0894689)" cat "$tmp/init/log.txt"
+[ -f "$tmp/init/ckpt_0000003.pt" ] && [ ! -f "$tmp/init/ckpt_0000002.pt" ] || fail "milestone checkpoint 3 only"
+# Started from the file: its weights are the run's weights before the first step.
+expect 0 "init = export" $PY -c "
+import sys; sys.path.insert(0, 'tools')
+import h5py, torch
+from hdf5_dit import read_dit_group
+from train import read_init_weights
+c, s, m = read_init_weights('$tmp/dit.h5', 'dit')
+_, want = read_dit_group(h5py.File('$tmp/dit.h5', 'r'))
+assert m is None and all(torch.equal(s[k], want[k]) for k in want)
+print('init = export')"
+# The residual takes the file's residual_scale, not one measured again.
+expect 0 "initialised from $tmp/msf.h5" $TRAIN --model-type msf-residual --out-dir "$tmp/init_r" \
+    --init-from "$tmp/msf.h5" --init-step 2 --steps 3
+expect 0 "scale equal" $PY -c "
+import h5py, torch
+want = float(h5py.File('$tmp/msf.h5', 'r')['residual'].attrs['residual_scale'])
+got = torch.load('$tmp/init_r/checkpoint.pt')['msf']['residual_scale']
+assert got == want, (got, want)
+print('scale equal')"
+expect 1 "is not the one the arguments describe" \
+    $TRAIN --model-type dit --out-dir "$tmp/init_bad" --init-from "$tmp/dit.h5" --init-step 2 --steps 3 --hidden 64
+expect 1 "cannot start a msf-residual run" \
+    $TRAIN --model-type msf-residual --out-dir "$tmp/init_bad" --init-from "$tmp/dit.h5" --steps 3
+expect 1 "cannot open as HDF5" \
+    $TRAIN --model-type dit --out-dir "$tmp/init_bad" --init-from "$tmp/missing.h5" --steps 3
+expect 2 "needs --init-from" $TRAIN --model-type dit --out-dir "$tmp/init_bad" --init-step 2 --steps 3
+
 finish cli_train.sh

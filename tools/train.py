@@ -60,7 +60,7 @@ import torch.nn as nn
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TOOLS)
-from hdf5_dit import save_dit_h5  # noqa: E402
+from hdf5_dit import read_dit_group, save_dit_h5  # noqa: E402
 from hdf5_msf import save_msf_h5  # noqa: E402
 from reference.diffusion import SpacedDiffusion  # noqa: E402
 from reference.dit import DiT  # noqa: E402
@@ -254,6 +254,49 @@ def model_config(args, data_shape, num_classes):
 
 def msf_options(msf):
     return FactorOptions(msf["scale"], msf["levels"], msf["down"], msf["up"])
+
+
+def forward_gflops(config):
+    """GFLOPs of one forward pass per sample, counted as `msf flops` and DiT's Table 4 count them
+    (one multiply-add = one FLOP; linear layers, attention matmuls, patch embedding, conditioning
+    MLPs): the same formula as dit_gflops in src/models/dit.c, so training and sampling compute
+    are in one unit. Training compute is this times the samples seen (backward not counted)."""
+    d, p = config["hidden_size"], config["patch_size"]
+    t = (config["input_size"] // p) ** 2
+    m = int(config["hidden_size"] * config["mlp_ratio"])
+    block = t * d * 3 * d + t * d * d + 2 * t * t * d + 2 * t * d * m + d * 6 * d
+    total = (config["depth"] * block + t * d * config["in_channels"] * p * p + d * 256 + d * d
+             + d * 2 * d + t * d * p * p * config["out_channels"])
+    return total * 1e-9
+
+
+def read_init_weights(path, model_type):
+    """(config, state_dict, msf dict or None) of the network in an exported HDF5 file to start
+    from: a DiT file for dit (or msf-base), the `base` group of an MSF file for msf-base, its
+    `residual` group (2 levels) for msf-residual."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise TrainError(f"--init-from {path}: cannot open as HDF5 ({e})") from e
+    with f:
+        kind = f.attrs.get("model")
+        if kind == "dit" and model_type != "msf-residual":
+            config, state = read_dit_group(f)
+            return config, state, None
+        if kind != "msf" or model_type == "dit":
+            raise TrainError(f"--init-from {path}: holds a {kind!r} model, cannot start a {model_type} run from it")
+        a = f.attrs
+        msf = dict(scale=int(a["scale"]), levels=int(a["levels"]), down=str(a["down"]), up=str(a["up"]),
+                   channels=int(a["channels"]), input_size=int(a["input_size"]))
+        if model_type == "msf-base":
+            config, state = read_dit_group(f["base"])
+            msf.update(level=0, residual_scale=None)
+        else:
+            if msf["levels"] != 2 or "residual" not in f:
+                raise TrainError(f"--init-from {path}: expected a 2-level MSF file with a 'residual' group")
+            config, state = read_dit_group(f["residual"])
+            msf.update(level=1, residual_scale=float(f["residual"].attrs["residual_scale"]))
+        return config, state, msf
 
 
 def residual_std(data, msf, j, samples, seed, batch=256):
@@ -500,10 +543,27 @@ def train(args):
         if resume["model_type"] != args.model_type:
             raise TrainError(f"--resume: the checkpoint is a {resume['model_type']} run, not {args.model_type}")
     data = open_data(args)
+    init = None
     if resume:
         config, msf = resume["config"], resume["msf"]
     else:
         config, msf = model_config(args, data.shape, args.num_classes or data.num_classes)
+        if args.init_from:
+            init_config, init_state, init_msf = read_init_weights(args.init_from, args.model_type)
+            # The file decides the network; it must be the one these arguments describe.
+            want = {k: v for k, v in config.items() if k != "mlp_ratio"}
+            have = {k: init_config.get(k) for k in want}
+            if have != want or float(init_config["mlp_ratio"]) != float(config["mlp_ratio"]):
+                raise TrainError(f"--init-from {args.init_from}: the file's network {json.dumps(init_config)} is not "
+                                 f"the one the arguments describe {json.dumps(config)}")
+            if init_msf is not None:
+                mismatch = [k for k in ("scale", "levels", "down", "up", "channels", "input_size")
+                            if init_msf[k] != msf[k]]
+                if mismatch:
+                    raise TrainError(f"--init-from {args.init_from}: MSF options {', '.join(mismatch)} differ "
+                                     f"from the arguments'")
+                msf["residual_scale"] = init_msf["residual_scale"]
+            init = init_state
     if args.model_type == "msf-residual" and args.out_h5 and (not args.base_ckpt or msf["levels"] != 2):
         raise TrainError("--out-h5 of an msf-residual run writes the MSF file: it needs --base-ckpt and 2 levels "
                          "(with more levels, use --export-msf once every level is trained)")
@@ -528,11 +588,25 @@ def train(args):
         p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     step = 0
+    fwd_gflops = forward_gflops(config)
+    train_gflops = 0.0
     if resume:
         model.load_state_dict(resume["model"])
         ema.load_state_dict(resume["ema"])
         opt.load_state_dict(resume["opt"])
         step = int(resume["step"])
+        # Checkpoints from before compute counting: the steps so far at this batch size.
+        train_gflops = float(resume.get("train_gflops", step * args.batch * fwd_gflops))
+    elif init is not None:
+        # Model and EMA both start from the file's weights, AdamW's moments from zero; the
+        # data order and noise continue at --init-step (they are functions of seed and step).
+        model.load_state_dict(init, strict=True)
+        ema.load_state_dict(init, strict=True)
+        step = args.init_step
+        train_gflops = step * args.batch * fwd_gflops
+    milestones = sorted(set(args.milestone_steps or []))
+    # The warm-up counts from the step this run started at; a --resume keeps that origin.
+    start_step = int(resume.get("warmup_start", 0)) if resume else step
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world > 1 else model
     net.train()
@@ -544,16 +618,24 @@ def train(args):
         f"global batch {args.batch}")
     if msf:
         log(f"msf {json.dumps(msf)}")
+    if init is not None:
+        log(f"initialised from {args.init_from} (model and EMA; fresh AdamW moments) as step {step}")
+    log(f"compute: {fwd_gflops:.6g} forward GFLOPs per sample (as msf flops counts them) x {args.batch} per step; "
+        f"training GFLOPs so far {train_gflops:.6g}" + (f"; milestones at steps {milestones}" if milestones else ""))
     ckpt_args = {k: v for k, v in vars(args).items()}
 
     def save():
         if rank != 0:
             return
         ckpt = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
-                "args": ckpt_args, "config": config, "model_type": args.model_type, "msf": msf}
+                "args": ckpt_args, "config": config, "model_type": args.model_type, "msf": msf,
+                "train_gflops": train_gflops, "forward_gflops": fwd_gflops, "warmup_start": start_step}
         atomic_save(ckpt, ckpt_path)
-        if args.keep_ckpts:
-            atomic_save(ckpt, os.path.join(args.out_dir, f"ckpt_{step:07d}.pt"))
+        if args.keep_ckpts or step in milestones:
+            kept = os.path.join(args.out_dir, f"ckpt_{step:07d}.pt")
+            atomic_save(ckpt, kept)
+            if step in milestones:
+                log(f"milestone: kept {kept} (step {step}, training GFLOPs {train_gflops:.6g})")
         log(f"saved {ckpt_path} (step {step})")
 
     sums, count, t_start = torch.zeros(3, dtype=torch.float64), 0, time.time()
@@ -572,6 +654,10 @@ def train(args):
         if config["class_dropout_prob"] > 0:
             drop = (torch.rand(len(y), generator=g) < config["class_dropout_prob"]).to(device)
             y = torch.where(drop, torch.full_like(y, config["num_classes"]), y)
+        if args.warmup_steps:
+            # Linear warm-up from this run's first step (after --init-from, AdamW's moments are new).
+            for group in opt.param_groups:
+                group["lr"] = args.lr * min(1.0, (step - start_step + 1) / args.warmup_steps)
         terms = diffusion.losses(net, x, t, y, noise, cond, config["learn_sigma"])
         loss = terms["loss"].mean()
         opt.zero_grad(set_to_none=True)
@@ -579,6 +665,7 @@ def train(args):
         opt.step()
         update_ema(ema, model, args.ema)
         step += 1
+        train_gflops += len(x) * world * fwd_gflops
         sums += torch.tensor([loss.item(), terms["mse"].mean().item(),
                               terms["vb"].mean().item() if "vb" in terms else 0.0], dtype=torch.float64)
         count += 1
@@ -591,9 +678,10 @@ def train(args):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             rate = count / (time.time() - t_start)
-            log(f"step {step:7d}  loss {avg[0]:.5f}  mse {avg[1]:.5f}  vb {avg[2]:.5f}  steps/s {rate:.3f}")
+            log(f"step {step:7d}  loss {avg[0]:.5f}  mse {avg[1]:.5f}  vb {avg[2]:.5f}  steps/s {rate:.3f}  "
+                f"train_GFLOPs {train_gflops:.6g}")
             sums, count, t_start = torch.zeros(3, dtype=torch.float64), 0, time.time()
-        if step % args.ckpt_every == 0 or step == args.steps:
+        if step % args.ckpt_every == 0 or step == args.steps or step in milestones:
             save()
             if world > 1:
                 dist.barrier()
@@ -662,11 +750,27 @@ def parse_args(argv=None):
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--ckpt-every", type=int, default=5000)
     ap.add_argument("--keep-ckpts", action="store_true", help="also keep OUT_DIR/ckpt_STEP.pt at each save")
+    ap.add_argument("--milestone-steps", type=lambda v: [int(x) for x in v.split(",") if x],
+                    help="S1,S2,..: save and keep OUT_DIR/ckpt_STEP.pt (model and EMA) at these steps, e.g. the "
+                         "steps where the training compute reaches fixed fractions of a budget")
+    ap.add_argument("--init-from", metavar="H5", help="start (no checkpoint to resume) from the weights of an "
+                    "exported HDF5 file: a DiT file, or an MSF file's base (msf-base) or residual (msf-residual) "
+                    "group; AdamW starts afresh")
+    ap.add_argument("--warmup-steps", type=int, default=0, help="linear learning-rate warm-up over the first N "
+                    "steps from where the run started (0 or --init-step; a --resume keeps that origin)")
+    ap.add_argument("--init-step", type=int, default=0, help="with --init-from: the step those weights were "
+                    "trained to (data order, noise and the compute count continue from it)")
     args = ap.parse_args(argv)
     if not args.export_msf and not args.export_dit:
         for name in ("data", "out_dir"):
             if getattr(args, name) is None:
                 ap.error(f"--{name.replace('_', '-')} is required for training")
+    if args.init_step and not args.init_from:
+        ap.error("--init-step needs --init-from")
+    if args.init_from and args.resume:
+        ap.error("--init-from starts a run; --resume continues one: give one of them")
+    if not 0 <= args.init_step <= args.steps:
+        ap.error(f"--init-step {args.init_step} outside 0..--steps ({args.steps})")
     if args.export_msf and len(args.export_msf) < 3:
         ap.error("--export-msf needs BASE.pt, at least one RESIDUAL.pt and OUT.h5")
     return args

@@ -15,7 +15,8 @@ const char cmd_flops_usage[] =
     "                 [--base-cfg-scale S] [--residual-cfg-scale S] [--compare DiT-XL/2]\n\n"
     "Print the GFLOPs of one DiT forward pass per sample, counting one\n"
     "multiply-add as one FLOP as DiT's Table 4 does (matmuls of the linear\n"
-    "layers and attention, patch embedding, conditioning MLPs). With --steps,\n"
+    "layers and attention, patch embedding, conditioning MLPs; 5 significant\n"
+    "digits). With --steps (1..1000, the diffusion's timesteps),\n"
     "also the cost per sample of a sampling run: steps x forward x 2 when\n"
     "guidance doubles the batch (--cfg-scale > 1).\n"
     "--input-size is the latent side (32 for 256px images, 64 for 512px).\n"
@@ -42,7 +43,7 @@ static int flops_msf(const char *weights, long base_steps, long residual_steps, 
     double per_stage[MSF_MAX_LEVELS], total = msf_sample_gflops(&m, st, per_stage);
     for (int k = 0; k < m.num_stages; k++) {
         const dit_config *c = &m.stage[k].cfg;
-        printf("stage %-10s DiT depth %d hidden %d patch %d on %dx%dx%d: %.2f GFLOPs per forward; "
+        printf("stage %-10s DiT depth %d hidden %d patch %d on %dx%dx%d: %.5g GFLOPs per forward; "
                "%s steps, cfg %.3g: %.1f GFLOPs per sample\n",
                m.group[k], c->depth, c->hidden_size, c->patch_size, c->in_channels, c->input_size, c->input_size,
                dit_gflops(c), spec[k], st[k].cfg_scale, per_stage[k]);
@@ -80,10 +81,10 @@ int cmd_flops(int argc, char **argv) {
         else if (!strcmp(a, "--group")) group = v;
         else if (!strcmp(a, "--model")) name = v;
         else if (!strcmp(a, "--input-size")) ok = cli_parse_long("flops", a, v, 1, 4096, &input_size);
-        else if (!strcmp(a, "--steps")) ok = cli_parse_long("flops", a, v, 1, 100000, &steps);
+        else if (!strcmp(a, "--steps")) ok = cli_parse_long("flops", a, v, 1, 1000, &steps);
         else if (!strcmp(a, "--cfg-scale")) ok = cli_parse_double("flops", a, v, &cfg_scale);
-        else if (!strcmp(a, "--base-steps")) ok = cli_parse_long("flops", a, v, 1, 100000, &base_steps);
-        else if (!strcmp(a, "--residual-steps")) ok = cli_parse_long("flops", a, v, 1, 100000, &residual_steps);
+        else if (!strcmp(a, "--base-steps")) ok = cli_parse_long("flops", a, v, 1, 1000, &base_steps);
+        else if (!strcmp(a, "--residual-steps")) ok = cli_parse_long("flops", a, v, 1, 1000, &residual_steps);
         else if (!strcmp(a, "--base-cfg-scale")) ok = cli_parse_double("flops", a, v, &base_cfg);
         else if (!strcmp(a, "--residual-cfg-scale")) ok = cli_parse_double("flops", a, v, &residual_cfg);
         else if (!strcmp(a, "--compare")) compare = v;
@@ -118,10 +119,10 @@ int cmd_flops(int argc, char **argv) {
     double g = dit_gflops(&c);
     printf("DiT depth %d, hidden %d, heads %d, patch %d, input %dx%dx%d, %d tokens\n", c.depth, c.hidden_size,
            c.num_heads, c.patch_size, c.in_channels, c.input_size, c.input_size, dit_tokens(&c));
-    printf("forward: %.2f GFLOPs per sample\n", g);
+    printf("forward: %.5g GFLOPs per sample\n", g);
     if (steps) {
         int factor = cfg_scale > 1.0 ? 2 : 1;
-        printf("sampling: %ld steps x %.2f x %d = %.1f GFLOPs per sample\n", steps, g, factor, steps * g * factor);
+        printf("sampling: %ld steps x %.5g x %d = %.1f GFLOPs per sample\n", steps, g, factor, steps * g * factor);
     }
     return 0;
 }
