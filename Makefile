@@ -9,7 +9,7 @@
 #   make demo       the main job: installs missing packages, builds, runs
 #                   experiments/fmnist_demo.yaml (trained Fashion-MNIST models)
 #   make deps       install the Debian packages (apt-get when root, else print the command)
-#   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy)
+#   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy, pywt, PIL)
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -19,7 +19,7 @@ CC ?= cc
 PKGS := openblas hdf5-serial fftw3f libpng zlib libzip yaml-0.1
 DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
             zlib1g-dev libzip-dev libyaml-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist
-DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy python3-pywt
+DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy python3-pywt python3-pil
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

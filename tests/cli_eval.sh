@@ -16,8 +16,8 @@ NET="--net tests/golden/classifier_tiny.h5"
 . tests/testlib.sh
 
 if ! "$PY" -c "import numpy, h5py, PIL" 2>/dev/null; then
-    echo "cli_eval.sh: skipped (needs /usr/bin/python3 with numpy, h5py, PIL)"
-    exit 0
+    skip "cli_eval.sh: needs /usr/bin/python3 with numpy, h5py, PIL (make deps-python)"
+    finish cli_eval.sh
 fi
 
 # Inputs: 40 reference and 30 sample 28x28 grey images (the sample with

@@ -15,7 +15,7 @@ PY=/usr/bin/python3
 . tests/testlib.sh
 
 if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
-    echo "cli_inception.sh: no $PY with torch+h5py+numpy: converter not checked"
+    skip "cli_inception.sh: the converter check needs $PY with torch, h5py, numpy (make deps-python)"
     finish cli_inception.sh
 fi
 

@@ -166,7 +166,7 @@ if [ -r "$FMNIST" ]; then
     awk -F, '$1 == "low" && $9 < 0.8 { bad = 1 } $1 == "high" && $10 < 0.9 { bad = 1 } END { exit bad }' \
         "$O/bands.csv" || fail "Fashion-MNIST: base share of low < 0.8 or residual share of high < 0.9"
 else
-    echo "cli_spectrum.sh: $FMNIST not installed, real-data run skipped"
+    skip "cli_spectrum.sh: $FMNIST not installed, the real-data run needs it (make deps)"
 fi
 
 finish cli_spectrum.sh

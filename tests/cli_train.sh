@@ -11,11 +11,11 @@
 set -u
 MSF=${MSF:-bin/msf}
 PY=/usr/bin/python3
-if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
-    echo "cli_train.sh: skipped (no $PY with torch, h5py and numpy)"
-    exit 0
-fi
 . tests/testlib.sh
+if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
+    skip "cli_train.sh: no $PY with torch, h5py and numpy (make deps-python)"
+    finish cli_train.sh
+fi
 
 FASHION=${MSF_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 if [ -f "$FASHION/t10k-images-idx3-ubyte.gz" ]; then

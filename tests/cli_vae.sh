@@ -337,7 +337,7 @@ assert got.shape == want.shape == (2, 20, 24, 3) and diff.max() <= 1 and (diff >
     (got.shape, diff.max(), (diff > 0).mean())
 EOF
 else
-    echo "cli_vae.sh: skipping converter checks (no python3-torch)"
+    skip "cli_vae.sh: converter checks need python3-torch (make deps-python)"
 fi
 
 # msf sample --vae: sample latents with the tiny DiT and decode them at once;
