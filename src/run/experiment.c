@@ -33,6 +33,8 @@ static const cfg_field model_schema[] = {
     {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]"},
     {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file"},
     {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE"},
+    {"train_gflops", CFG_T_NUMBER, 0, NULL, NULL,
+     "training compute of the weights (forward GFLOPs x samples seen, as tools/train.py logs it)"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
 static const cfg_field sampler_schema[] = {
@@ -75,6 +77,7 @@ static const cfg_field reproduces_schema[] = {
 
 const cfg_field msf_run_schema[] = {
     {"name", CFG_T_STRING, 1, NULL, NULL, "the run's name"},
+    {"series", CFG_T_STRING, 0, NULL, NULL, "the curve of the plots over seeds this run belongs to (default name)"},
     {"seed", CFG_T_INT, 0, NULL, NULL, "sampling seed (default 0)"},
     {"num_samples", CFG_T_INT, 1, NULL, NULL, "samples per grid point"},
     {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call (default 8)"},
@@ -128,7 +131,8 @@ static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep)
     // What decides the samples (not num_samples: more samples extend a run).
     cfg_node *key = cfg_clone(cfg);
     if (!key) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    static const char *const ignore[] = {"name", "num_samples", "grid", "evaluator", "spectrum", "reproduces", "sweep"};
+    static const char *const ignore[] = {"name", "series", "num_samples", "grid", "evaluator", "spectrum", "reproduces",
+                                         "sweep"};
     for (size_t k = 0; k < sizeof ignore / sizeof ignore[0]; k++) map_remove(key, ignore[k]);
     p->sample_hash = cfg_hash(key);
     cfg_free(key);

@@ -1,6 +1,7 @@
 // runner.c: one grid point, shard by shard (sample, decode, merge, grid), and
 // the experiment's results files (metrics, table, plots, manifest).
 #include "run/runner.h"
+#include "run/seeds.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -932,6 +933,14 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
                  "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "
                  "samples the feature network classifies as the class they were conditioned on. s/sample: sampling "
                  "wall time per sample on this machine (not the VAE decode). Per-point configs: manifest.json.\n");
+    msf_seed_group *groups = malloc((size_t)e->num_points * sizeof *groups);
+    if (!groups) {
+        msf_text_abort(&t);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    }
+    int n = msf_seed_groups(groups, e, res);
+    if (msf_seed_groups_any(groups, n)) msf_seed_table_md(t.f, groups, n, e);
+    free(groups);
     return msf_text_commit(&t);
 }
 
@@ -1010,6 +1019,20 @@ static int write_guidance_data(FILE *f, char names[][96], int max_series, const 
     return series;
 }
 
+// With seed sweeps: metrics_seeds.csv, seeds.dat and their plots (appended
+// to plots.gp); nothing when every setting has one seed.
+static msf_status write_seed_results(FILE *gp, const char *dir, const msf_experiment *e,
+                                     const msf_point_result *res) {
+    msf_seed_group *groups = malloc((size_t)e->num_points * sizeof *groups);
+    if (!groups) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    int n = msf_seed_groups(groups, e, res);
+    msf_status s = MSF_OK;
+    if (msf_seed_groups_any(groups, n) && !(s = msf_seed_write_csv(dir, groups, n, e)))
+        s = msf_seed_write_plots(gp, dir, groups, n, e);
+    free(groups);
+    return s;
+}
+
 static msf_status write_plots(const char *dir, const msf_experiment *e, const msf_point_result *res) {
     msf_text_file dat, gp;
     msf_status s = msf_text_create_in(&dat, dir, "plots.dat");
@@ -1062,6 +1085,10 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
                        "set xlabel 'guidance scale (1 = none)'\nset ylabel '%s'\n"
                        "plot for [i=0:%d] 'guidance.dat' index i using 1:%d with linespoints title word(gnames, i+1)\n",
                     name, e->name, title, title, gseries - 1, col);
+    }
+    if ((s = write_seed_results(f, dir, e, res))) {
+        msf_text_abort(&gp);
+        return s;
     }
     return msf_text_commit(&gp);
 }

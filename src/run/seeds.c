@@ -1,0 +1,244 @@
+// seeds.c: results aggregated over sample seeds (see seeds.h): grouping of
+// the points that differ only in `seed`, their mean and standard deviation,
+// and the writers of the seed-aggregated table section, metrics_seeds.csv
+// and seeds.dat (the error bars of the plots).
+#include "run/seeds.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/textfile.h"
+
+// -----------------------------------------------------------------------------
+// Grouping
+
+void msf_seed_group_name(char *out, size_t size, const char *point_name) {
+    // Copy the comma-separated parts of the name but "seed=...".
+    size_t j = 0;
+    const char *p = point_name;
+    int first = 1;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (first || strncmp(p, "seed=", 5)) {
+            if (!first && j + 1 < size) out[j++] = ',';
+            for (size_t k = 0; k < len && j + 1 < size; k++) out[j++] = p[k];
+        }
+        first = 0;
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (size) out[j < size ? j : size - 1] = '\0';
+}
+
+static void result_metrics(const msf_point_result *r, double m[MSF_SEED_METRICS]) {
+    const double v[MSF_SEED_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
+    memcpy(m, v, sizeof v);
+}
+
+int msf_seed_groups(msf_seed_group *groups, const msf_experiment *e, const msf_point_result *res) {
+    int n = 0;
+    int *group_of = calloc((size_t)e->num_points, sizeof *group_of);
+    if (!group_of) return 0;
+    for (int i = 0; i < e->num_points; i++) {
+        char name[232];
+        msf_seed_group_name(name, sizeof name, e->points[i].name);
+        int g = 0;
+        while (g < n && strcmp(groups[g].name, name)) g++;
+        if (g == n) {
+            msf_seed_group *G = &groups[n++];
+            memset(G, 0, sizeof *G);
+            snprintf(G->name, sizeof G->name, "%s", name);
+            snprintf(G->run, sizeof G->run, "%s", e->points[i].run);
+            snprintf(G->series, sizeof G->series, "%s", cfg_str(e->points[i].cfg, "series", e->points[i].run));
+            G->first = i;
+            G->gflops_per_sample = res[i].gflops_per_sample;
+            G->train_gflops = cfg_num(e->points[i].cfg, "model.train_gflops", NAN);
+        }
+        groups[g].count++;
+        group_of[i] = g;
+    }
+    // Mean, then the sample standard deviation from the deviations (two passes:
+    // no cancellation), over the seeds with a finite value.
+    for (int g = 0; g < n; g++) {
+        msf_seed_group *G = &groups[g];
+        double sum[MSF_SEED_METRICS] = {0}, ss[MSF_SEED_METRICS] = {0};
+        for (int i = 0; i < e->num_points; i++) {
+            if (group_of[i] != g) continue;
+            double m[MSF_SEED_METRICS];
+            result_metrics(&res[i], m);
+            for (int k = 0; k < MSF_SEED_METRICS; k++)
+                if (isfinite(m[k])) sum[k] += m[k], G->finite[k]++;
+        }
+        for (int k = 0; k < MSF_SEED_METRICS; k++) G->mean[k] = G->finite[k] ? sum[k] / G->finite[k] : NAN;
+        for (int i = 0; i < e->num_points; i++) {
+            if (group_of[i] != g) continue;
+            double m[MSF_SEED_METRICS];
+            result_metrics(&res[i], m);
+            for (int k = 0; k < MSF_SEED_METRICS; k++)
+                if (isfinite(m[k])) ss[k] += (m[k] - G->mean[k]) * (m[k] - G->mean[k]);
+        }
+        for (int k = 0; k < MSF_SEED_METRICS; k++) G->sd[k] = G->finite[k] > 1 ? sqrt(ss[k] / (G->finite[k] - 1)) : NAN;
+    }
+    free(group_of);
+    return n;
+}
+
+int msf_seed_groups_any(const msf_seed_group *groups, int n) {
+    for (int g = 0; g < n; g++)
+        if (groups[g].count > 1) return 1;
+    return 0;
+}
+
+// -----------------------------------------------------------------------------
+// Writers
+
+static const char *const metric_keys[MSF_SEED_METRICS] = {"fid", "sfid", "is", "precision", "recall",
+                                                          "class_consistency"};
+
+static void md_mean_sd(FILE *f, double mean, double sd, const char *fmt) {
+    if (!isfinite(mean)) {
+        fputs("n/a", f);
+        return;
+    }
+    fprintf(f, fmt, mean);
+    if (isfinite(sd)) {
+        fputs(" ± ", f);
+        fprintf(f, fmt, sd);
+    }
+}
+
+void msf_seed_table_md(FILE *f, const msf_seed_group *groups, int n, const msf_experiment *e) {
+    fprintf(f, "\n## Over seeds\n\nMean ± sample standard deviation (n - 1) over the seeds of each setting.\n\n"
+               "| setting | model | seeds | samples/seed | FID | sFID | IS | Prec. | Rec. | class cons. | "
+               "GFLOPs/sample | training GFLOPs |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    static const char *const fmt[MSF_SEED_METRICS] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f"};
+    for (int g = 0; g < n; g++) {
+        const msf_seed_group *G = &groups[g];
+        const msf_run_point *p = &e->points[G->first];
+        fprintf(f, "| %s | %s | %d | %lld | ", G->name, cfg_str(p->cfg, "model.kind", "dit"), G->count,
+                (long long)cfg_int(p->cfg, "num_samples", 0));
+        for (int k = 0; k < MSF_SEED_METRICS; k++) {
+            md_mean_sd(f, G->mean[k], G->sd[k], fmt[k]);
+            fputs(" | ", f);
+        }
+        fprintf(f, "%.4g | ", G->gflops_per_sample);
+        if (isfinite(G->train_gflops)) fprintf(f, "%.6g", G->train_gflops);
+        else fputs("n/a", f);
+        fputs(" |\n", f);
+    }
+}
+
+static void csv_value(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.10g", v);
+}
+
+msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int n, const msf_experiment *e) {
+    msf_text_file t;
+    msf_status s = msf_text_create_in(&t, dir, "metrics_seeds.csv");
+    if (s) return s;
+    fprintf(t.f, "setting,run,kind,num_seeds,seeds,num_samples_per_seed");
+    for (int k = 0; k < MSF_SEED_METRICS; k++) fprintf(t.f, ",%s_mean,%s_sd,%s_n", metric_keys[k], metric_keys[k],
+                                                        metric_keys[k]);
+    fprintf(t.f, ",gflops_per_sample,train_gflops\n");
+    for (int g = 0; g < n; g++) {
+        const msf_seed_group *G = &groups[g];
+        const msf_run_point *p0 = &e->points[G->first];
+        fprintf(t.f, "\"%s\",%s,%s,%d,\"", G->name, G->run, cfg_str(p0->cfg, "model.kind", "dit"), G->count);
+        // The seeds, in point order.
+        int listed = 0;
+        for (int i = G->first; i < e->num_points; i++) {
+            char name[232];
+            msf_seed_group_name(name, sizeof name, e->points[i].name);
+            if (strcmp(name, G->name)) continue;
+            fprintf(t.f, "%s%lld", listed++ ? " " : "", (long long)cfg_int(e->points[i].cfg, "seed", 0));
+        }
+        fprintf(t.f, "\",%lld", (long long)cfg_int(p0->cfg, "num_samples", 0));
+        for (int k = 0; k < MSF_SEED_METRICS; k++) {
+            fputc(',', t.f);
+            csv_value(t.f, G->mean[k]);
+            fputc(',', t.f);
+            csv_value(t.f, G->sd[k]);
+            fprintf(t.f, ",%d", G->finite[k]);
+        }
+        fputc(',', t.f);
+        csv_value(t.f, G->gflops_per_sample);
+        fputc(',', t.f);
+        csv_value(t.f, G->train_gflops);
+        fputc('\n', t.f);
+    }
+    return msf_text_commit(&t);
+}
+
+int msf_seed_write_dat(FILE *f, char names[][64], int max_series, const msf_seed_group *groups, int n) {
+    int series = 0;
+    for (int g = 0; g < n && series < max_series; g++) {
+        int known = 0;
+        for (int r = 0; r < series; r++) known |= !strcmp(names[r], groups[g].series);
+        if (known) continue;
+        snprintf(names[series++], 64, "%s", groups[g].series);
+        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", groups[g].series);
+        for (int h = g; h < n; h++) {
+            const msf_seed_group *G = &groups[h];
+            if (strcmp(G->series, groups[g].series)) continue;
+            fprintf(f, "%.10g %.10g", G->gflops_per_sample, isfinite(G->train_gflops) ? G->train_gflops : NAN);
+            for (int k = 0; k < MSF_SEED_METRICS; k++)
+                fprintf(f, " %.10g %.10g", isfinite(G->mean[k]) ? G->mean[k] : NAN,
+                        isfinite(G->sd[k]) ? G->sd[k] : 0.0);
+            fputc('\n', f);
+        }
+    }
+    return series;
+}
+
+// A single-quoted gnuplot string: no backquote or macro substitution happens
+// inside one; quotes are doubled and control characters become spaces.
+static void gp_literal(FILE *f, const char *text) {
+    fputc('\'', f);
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '\'') fputc('\'', f);
+        fputc(*c < 0x20 || *c == 0x7f ? ' ' : *c, f);
+    }
+    fputc('\'', f);
+}
+
+static const char *const metric_titles[MSF_SEED_METRICS] = {"FID", "sFID", "IS", "Precision", "Recall",
+                                                            "class consistency"};
+
+msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group *groups, int n,
+                                const msf_experiment *e) {
+    msf_text_file dat;
+    msf_status s = msf_text_create_in(&dat, dir, "seeds.dat");
+    if (s) return s;
+    char names[64][64];
+    int series = msf_seed_write_dat(dat.f, names, 64, groups, n);
+    if ((s = msf_text_commit(&dat))) return s;
+    int any_train = 0, any[MSF_SEED_METRICS] = {0};
+    for (int g = 0; g < n; g++) {
+        any_train |= isfinite(groups[g].train_gflops);
+        for (int k = 0; k < MSF_SEED_METRICS; k++) any[k] |= isfinite(groups[g].mean[k]);
+    }
+    fprintf(gp, "# Over seeds (seeds.dat): mean with error bars of one sample standard deviation.\n");
+    for (int k = 0; k < MSF_SEED_METRICS; k++) {
+        if (!any[k]) continue;
+        for (int x = any_train ? 2 : 1; x >= 1; x--) {
+            fprintf(gp, "set output '%s_vs_%s_seeds.png'\nset title ", metric_keys[k],
+                    x == 2 ? "train_gflops" : "gflops");
+            char title[300];
+            snprintf(title, sizeof title, "%s: %s vs %s, mean +- sd over seeds", e->name, metric_titles[k],
+                     x == 2 ? "training compute" : "sampling cost");
+            gp_literal(gp, title);
+            fprintf(gp, "\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\nplot ",
+                    x == 2 ? "training GFLOPs (forward GFLOPs x samples seen)" : "GFLOPs per sample",
+                    metric_titles[k]);
+            for (int r = 0; r < series; r++) {
+                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with yerrorlines title ", r ? ", \\\n     " : "", r,
+                        x, 3 + 2 * k, 4 + 2 * k);
+                gp_literal(gp, names[r]);
+            }
+            fprintf(gp, "\nunset logscale x\n");
+        }
+    }
+    return MSF_OK;
+}
