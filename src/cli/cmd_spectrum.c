@@ -375,9 +375,9 @@ static msf_status write_h5(const char *dir, const run_info *ri, const msf_freq_a
 // -----------------------------------------------------------------------------
 // Plots
 
-// The formatted text as one single-quoted gnuplot literal (io/gnuplot.h):
-// titles hold the input's and the reference's names, which may hold
-// anything. Two literals joined with ."\n". make a two-line title.
+// The formatted text as a quoted gnuplot string (msf_gp_quote): titles hold
+// the input's and the reference's names, which may hold anything. Two joined
+// with ."\n". make a two-line title.
 __attribute__((format(printf, 3, 4))) static const char *gp_text(char *dst, size_t size, const char *fmt, ...) {
     char text[2048];
     va_list ap;

@@ -11,23 +11,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// Inside a single-quoted literal, a quote of the text closes the literal,
+// joins "'" and opens the next literal. (gnuplot 5.4 reads a doubled quote
+// right after the opening quote, or next to another doubled quote, as the end
+// of the string: 'it''s' works, but '''x' and 'a''''b' are syntax errors.)
+static const char quote_join[] = "'.\"'\".'";
+
 // Copy src into dst[from .. size-reserve) with control characters replaced
-// by spaces and, when `quote`, quotes doubled; a character cut in two at the
-// end is dropped. Returns the new length.
+// by spaces and, when `quote`, quotes joined as above; a character cut in two
+// at the end is dropped. Returns the new length.
 static size_t copy_inert(char *dst, size_t from, size_t size, size_t reserve, const char *src, int quote) {
     const unsigned char *s = (const unsigned char *)(src ? src : "");
     size_t j = from;
     int cut = 0;
     for (size_t i = 0; s[i]; i++) {
         unsigned char c = s[i];
-        size_t need = quote && c == '\'' ? 2 : 1;
+        size_t need = quote && c == '\'' ? sizeof quote_join - 1 : 1;
         if (j + need + reserve > size) {
             cut = 1;
             break;
         }
         if (c < 0x20 || c == 0x7f) c = ' ';
-        dst[j++] = (char)c;
-        if (need == 2) dst[j++] = '\'';
+        if (need > 1) memcpy(dst + j, quote_join, need), j += need;
+        else dst[j++] = (char)c;
     }
     if (cut) {
         // Drop an incomplete UTF-8 sequence at the end.
@@ -108,15 +114,28 @@ static msf_status outputs_read(output_list *o, const char *path) {
             s = msf_fail(MSF_ERR_NOMEM, "out of memory");
             break;
         }
+        // Literals '...' and "'" joined by '.', then ".suffix" and the line's end.
         size_t n = 0;
-        for (;;) {
-            if (!*p || *p == '\n') break;
-            if (*p == '\'' && p[1] == '\'') name[n++] = '\'', p += 2;
-            else if (*p == '\'') break;
-            else name[n++] = *p++;
+        int ok = 0;
+        for (p--;;) {
+            if (*p == '\'') {
+                const char *end = strchr(p + 1, '\'');
+                if (!end) break;
+                memcpy(name + n, p + 1, (size_t)(end - p - 1));
+                n += (size_t)(end - p - 1), p = end + 1;
+            } else if (!strncmp(p, "\"'\"", 3)) {
+                name[n++] = '\'', p += 3;
+            } else {
+                break;
+            }
+            if (*p++ != '.') break;
+            if (!strncmp(p, "suffix", 6) && (!p[6] || p[6] == '\n')) {
+                ok = 1;
+                break;
+            }
         }
         name[n] = '\0';
-        if (*p != '\'' || strncmp(p + 1, ".suffix", 7) || !n) {
+        if (!ok || !n) {
             free(name);  // not an atomic output (or not ours): gnuplot writes it as it is
             continue;
         }

@@ -5,10 +5,10 @@
 // a single-quoted string, expands @macros outside quoted strings only, and
 // ends a command at a newline (a line ending in a backslash continues, even a
 // comment). Inside a single-quoted string every byte is literal (backslashes
-// too) except '', which stands for one quote. Such text therefore reaches a
-// script only as an msf_gp_quote literal (titles, labels, key entries, file
-// names), or through msf_gp_comment / msf_gp_inert (comments, data-file
-// headers), never inside double quotes or bare.
+// too) but the quote, which ends it. Such text therefore reaches a script
+// only as an msf_gp_quote string (titles, labels, key entries, file names),
+// or through msf_gp_comment / msf_gp_inert (comments, data-file headers),
+// never inside double quotes or bare.
 //
 // Outputs are written atomically: a script names each output with
 // msf_gp_set_output ("set output 'NAME'.suffix"); msf_gp_run sets suffix to
@@ -23,10 +23,14 @@
 
 #include "core/status.h"
 
-// src as one complete single-quoted gnuplot literal in dst ('...'): quotes
-// doubled, control characters (newline, CR, tab, DEL, ...) replaced by
-// spaces, cut at a UTF-8 character boundary to fit `size` (the closing quote
-// is always written; size >= 3, else dst gets ""). Returns dst.
+// src as a complete gnuplot string in dst: a single-quoted literal '...' in
+// which each quote of src is written as '."'".' (close, join a double-quoted
+// quote, reopen; gnuplot 5.4 misreads the doubled quote '' at the start of a
+// literal or twice in a row), control characters (newline, CR, tab, DEL, ...)
+// are replaced by spaces, cut at a UTF-8 character boundary to fit `size`
+// (the closing quote is always written; size >= 3, else dst gets ""). Usable
+// wherever gnuplot takes a string expression: titles, key entries, set
+// output, print, array values, tic labels. Returns dst.
 const char *msf_gp_quote(char *dst, size_t size, const char *src);
 
 // src with control characters replaced by spaces (cut to fit `size`), for
@@ -40,8 +44,8 @@ void msf_gp_comment(FILE *f, const char *text);
 // The line a script starts with: suffix is '' unless msf_gp_run sets it.
 void msf_gp_prologue(FILE *f);
 
-// "set output 'NAME'.suffix\n" (NAME quoted): the outputs msf_gp_run checks
-// and moves into place.
+// "set output 'NAME'.suffix\n" (NAME as msf_gp_quote writes it): the outputs
+// msf_gp_run checks and moves into place.
 void msf_gp_set_output(FILE *f, const char *name);
 
 // Run gnuplot (MSF_GNUPLOT if set, else gnuplot on PATH; fork and exec, no
