@@ -133,7 +133,8 @@ START_TEST(test_gnuplot_round_trip) {
     msf_gp_prologue(f);
     char q[512];
     fprintf(f, "set print 'printed.txt'\n");
-    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) fprintf(f, "print %s\n", msf_gp_quote(q, sizeof q, hostile[i]));
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++)
+        fprintf(f, "print %s\n", msf_gp_quote(q, sizeof q, hostile[i]));
     fprintf(f, "set terminal pngcairo size 200,100 noenhanced\n");
     msf_gp_set_output(f, png);
     fprintf(f, "set title %s\nplot x title %s\nunset output\n", msf_gp_quote(q, sizeof q, hostile[0]),

@@ -140,7 +140,7 @@ static int run_self(char *const *args) {
 static msf_status plot(const char *dir) {
     int missing;
     msf_status s = msf_gp_run(dir, "plots.gp", "plots.log", &missing);
-    if (s) return msf_fail_context(s, "plots of %s", dir);
+    if (s) return msf_fail_context(s, "plots of %s (the other results are written)", dir);
     if (missing)
         fprintf(stderr, "msf run: warning: gnuplot not found (package gnuplot-nox): plots skipped; run `cd %s && "
                         "gnuplot plots.gp` later\n", dir);

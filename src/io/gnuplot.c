@@ -289,8 +289,8 @@ msf_status msf_gp_run(const char *dir, const char *script, const char *log_name,
         char how[64];
         if (WIFSIGNALED(status)) snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
         else snprintf(how, sizeof how, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        s = msf_fail(MSF_ERR_IO, "%s failed on %s (%s)%s%s", gnuplot, path, how, log_name ? "; its messages are in " : "",
-                     log_path);
+        s = msf_fail(MSF_ERR_IO, "%s failed on %s (%s)%s%s", gnuplot, path, how,
+                     log_name ? "; its messages are in " : "", log_path);
         goto fail;
     }
     for (int i = 0; i < out.count; i++) {
@@ -298,7 +298,8 @@ msf_status msf_gp_run(const char *dir, const char *script, const char *log_name,
         tmp_path(tmp, sizeof tmp, dir, out.name[i], pid);
         struct stat st;
         if (stat(tmp, &st) != 0) {
-            s = msf_fail(MSF_ERR_IO, "%s did not write %s/%s (%s: %s)", gnuplot, dir, out.name[i], tmp, strerror(errno));
+            s = msf_fail(MSF_ERR_IO, "%s did not write %s/%s (%s: %s)", gnuplot, dir, out.name[i], tmp,
+                         strerror(errno));
             goto fail;
         }
         int png = ends_with(out.name[i], ".png");

@@ -1033,9 +1033,9 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         for (int k = 0; k < NUM_METRICS; k++) any[k] |= isfinite(m[k]);
         residual_axis |= !strcmp(cfg_str(e->points[i].cfg, "model.kind", "dit"), "msf");
     }
-    // Every name (experiment, runs, series) reaches the script only as a
-    // single-quoted literal (io/gnuplot.h): a run name may hold backquotes,
-    // quotes or newlines, and word() would split one holding blanks.
+    // Every name (experiment, runs, series) reaches the script only as an
+    // msf_gp_quote string (io/gnuplot.h): a name may hold backquotes, quotes or
+    // newlines. Series names go in arrays (word() would split one at a blank).
     FILE *f = gp.f;
     char text[512], q[1100], out[128];
     snprintf(text, sizeof text, "plots.gp: written by msf run for %s; run `gnuplot plots.gp` in this folder.", e->name);
@@ -1047,7 +1047,8 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         int n = g ? gseries : series;
         if (!n) continue;
         fprintf(f, "array %s[%d] = [", g ? "gnames" : "names", n);
-        for (int k = 0; k < n; k++) fprintf(f, "%s%s", k ? ", " : "", msf_gp_quote(q, sizeof q, g ? gnames[k] : names[k]));
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%s%s", k ? ", " : "", msf_gp_quote(q, sizeof q, g ? gnames[k] : names[k]));
         fprintf(f, "]\n");
     }
     for (int k = 0; k <= NUM_METRICS; k++) {
