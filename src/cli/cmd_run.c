@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/gnuplot.h"
 #include "run/experiment.h"
 #include "run/runner.h"
 
@@ -133,23 +134,17 @@ static int run_self(char *const *args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// gnuplot plots.gp in dir (a warning, not a failure, without gnuplot).
-static void plot(const char *dir) {
-    fflush(stdout), fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        // gnuplot's chatter (empty series, ranges) goes to plots.log.
-        if (chdir(dir) != 0 || !freopen("plots.log", "w", stderr)) _exit(126);
-        execlp("gnuplot", "gnuplot", "plots.gp", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) status = -1;
-    else status = WEXITSTATUS(status);
-    if (status == 127)
+// gnuplot plots.gp in dir, its messages going to plots.log there (io/gnuplot.h:
+// every PNG is checked and moved into place whole). Without gnuplot, a warning;
+// a failed gnuplot or an incomplete PNG (a full disk) fails the run.
+static msf_status plot(const char *dir) {
+    int missing;
+    msf_status s = msf_gp_run(dir, "plots.gp", "plots.log", &missing);
+    if (s) return msf_fail_context(s, "plots of %s (the other results are written)", dir);
+    if (missing)
         fprintf(stderr, "msf run: warning: gnuplot not found (package gnuplot-nox): plots skipped; run `cd %s && "
                         "gnuplot plots.gp` later\n", dir);
-    else if (status) fprintf(stderr, "msf run: warning: gnuplot failed on %s/plots.gp (see plots.log there)\n", dir);
+    return MSF_OK;
 }
 
 // The spectra of a point's latents: `msf spectrum` on latents.h5.
@@ -278,7 +273,7 @@ int cmd_run(int argc, char **argv) {
     iso_now(ended, sizeof ended);
     info.ended = ended;
     if (msf_run_write_results(dir, &e, res, &info)) goto fail;
-    plot(dir);
+    if (plot(dir)) goto fail;
     printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s\n", dir, e.num_points,
            e.num_points == 1 ? "" : "s");
     rc = 0;

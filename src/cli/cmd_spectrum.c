@@ -5,19 +5,19 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "core/version.h"
 #include "eval/freq_analysis.h"
 #include "eval/image_input.h"
+#include "io/gnuplot.h"
 #include "io/h5write.h"
 #include "io/idx.h"
 #include "io/textfile.h"
@@ -375,15 +375,16 @@ static msf_status write_h5(const char *dir, const run_info *ri, const msf_freq_a
 // -----------------------------------------------------------------------------
 // Plots
 
-// Text safe inside a gnuplot double-quoted string.
-static void gp_text(char *dst, size_t size, const char *src) {
-    size_t j = 0;
-    for (size_t i = 0; src[i] && j + 2 < size; i++) {
-        char ch = src[i];
-        if (ch == '"' || ch == '\\') dst[j++] = '\\';
-        dst[j++] = ch == '\n' ? ' ' : ch;
-    }
-    dst[j] = '\0';
+// The formatted text as a quoted gnuplot string (msf_gp_quote): titles hold
+// the input's and the reference's names, which may hold anything. Two joined
+// with ."\n". make a two-line title.
+__attribute__((format(printf, 3, 4))) static const char *gp_text(char *dst, size_t size, const char *fmt, ...) {
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return msf_gp_quote(dst, size, text);
 }
 
 // Smallest positive and largest value of v (1, 1 if none is positive).
@@ -420,29 +421,35 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     FILE *f = o.f;
     const msf_spectrum_plan *p = &a->spec;
     const msf_wavedec2_plan *wp = &a->wave;
-    char title[512], sub[1024];
-    gp_text(title, sizeof title, ri->title);
-    char refname[512] = "";
+    // title, refname, sub: plain text; q1, q2: gnuplot literals made of them.
+    char title[512], sub[1024], refname[512] = "", q1[2100], q2[2100];
+    snprintf(title, sizeof title, "%s", ri->title);
     if (has_ref) {
         const char *slash = strrchr(ri->reference, '/');
-        gp_text(refname, sizeof refname, slash && slash[1] ? slash + 1 : ri->reference);
+        snprintf(refname, sizeof refname, "%s", slash && slash[1] ? slash + 1 : ri->reference);
     }
     snprintf(sub, sizeof sub, "%lld images %dx%dx%d, factorisation %s", (long long)r->images, ri->in->c, ri->in->h,
              ri->in->w, ri->factor);
     int f_base = 1;
     for (int l = 1; l < ri->fo->factor.levels; l++) f_base *= ri->fo->factor.scale;
 
-    fprintf(f, "# plots.gp: made by `%s`\n# (msf %s, commit %s). Rerun with: cd DIR && gnuplot plots.gp\n",
-            ri->argv_line, msf_version(), msf_git_commit());
-    fprintf(f, "if (!exists(\"suffix\")) suffix = ''\n");
+    char comment[2300];
+    snprintf(comment, sizeof comment, "plots.gp: made by `%s`", ri->argv_line);
+    msf_gp_comment(f, comment);
+    snprintf(comment, sizeof comment, "(msf %s, commit %s). Rerun with: cd DIR && gnuplot plots.gp", msf_version(),
+             msf_git_commit());
+    msf_gp_comment(f, comment);
+    msf_gp_prologue(f);
     // pngcairo where gnuplot has it (gnuplot-nox does), else libgd's png.
     fprintf(f, "term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? \"pngcairo enhanced font 'sans,11'\" : "
                "'png enhanced'\n");
     fprintf(f, "set datafile separator ','\nset datafile missing 'nan'\nset grid lc rgb '#dddddd'\n\n");
 
     // 1. Radial spectra.
-    fprintf(f, "set terminal @term size 1000,650\nset output 'spectrum.png'.suffix\n");
-    fprintf(f, "set title \"%s: radially averaged power spectrum\\n%s\" noenhanced\n", title, sub);
+    fprintf(f, "set terminal @term size 1000,650\n");
+    msf_gp_set_output(f, "spectrum.png");
+    fprintf(f, "set title %s.\"\\n\".%s noenhanced\n",
+            gp_text(q1, sizeof q1, "%s: radially averaged power spectrum", title), gp_text(q2, sizeof q2, "%s", sub));
     fprintf(f, "set logscale xy\nset format y '10^{%%L}'\n");
     fprintf(f, "set xlabel 'spatial frequency |f| (cycles/pixel; Nyquist = 0.5; the DC term is not shown)'\n");
     fprintf(f, "set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2)'\n");
@@ -470,16 +477,20 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
         fprintf(f, "%s'spectrum.csv' skip 2 using 1:%d with linespoints lw 2 pt 7 ps 0.7 lc rgb '%s' title '%s%s'",
                 se ? ", \\\n     " : "", 2 + se, colors[se], legends[se], has_ref ? " (input)" : "");
     for (int se = 0; has_ref && se < NSER; se++)
-        fprintf(f, ", \\\n     'spectrum.csv' skip 2 using 1:%d with lines dt 2 lw 2 lc rgb '%s' title \"%s (reference %s)\" noenhanced",
-                5 + se, colors[se], legends[se], refname);
+        fprintf(f, ", \\\n     'spectrum.csv' skip 2 using 1:%d with lines dt 2 lw 2 lc rgb '%s' title %s noenhanced",
+                5 + se, colors[se], gp_text(q1, sizeof q1, "%s (reference %s)", legends[se], refname));
     fprintf(f, "\nunset arrow\nunset label\nunset logscale\nset format y '%%g'\nset yrange [*:*]\n\n");
 
     // 2. Band energies and shares.
     int nrows = p->bands + 1;
-    fprintf(f, "set terminal @term size 1400,650\nset output 'bands.png'.suffix\n");
-    fprintf(f, "set multiplot layout 1,2 title \"%s: energy per frequency band (band edges as fractions of the "
-               "Nyquist radius %s; 'all' = every frequency)\\n%s\" noenhanced\n",
-            title, ri->cuts, sub);
+    fprintf(f, "set terminal @term size 1400,650\n");
+    msf_gp_set_output(f, "bands.png");
+    fprintf(f, "set multiplot layout 1,2 title %s.\"\\n\".%s noenhanced\n",
+            gp_text(q1, sizeof q1,
+                    "%s: energy per frequency band (band edges as fractions of the Nyquist radius %s; "
+                    "'all' = every frequency)",
+                    title, ri->cuts),
+            gp_text(q2, sizeof q2, "%s", sub));
     fprintf(f, "set style fill solid 0.85 border lc rgb 'black'\nset boxwidth 0.2\nset xrange [-0.6:%d.6]\n", nrows - 1);
     fprintf(f, "set key top right box opaque\nset xlabel 'radial frequency band'\n");
     band_xtics(f, p);
@@ -517,10 +528,12 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
 
     // 3. Wavelet subband energies.
     int per = has_ref ? 7 : 4;
-    fprintf(f, "set terminal @term size 1200,650\nset output 'wavelet.png'.suffix\n");
-    fprintf(f, "set title \"%s: %s wavelet (%s, %d levels) subband energies\\n%s; level 1 is the finest; "
-               "LH = pywt cH, HL = cV, HH = cD\" noenhanced\n",
-            title, msf_wavelet_name(ri->fo->wavelet), msf_wavelet_mode_name(ri->fo->wavelet_mode), wp->levels, sub);
+    fprintf(f, "set terminal @term size 1200,650\n");
+    msf_gp_set_output(f, "wavelet.png");
+    fprintf(f, "set title %s.\"\\n\".%s noenhanced\n",
+            gp_text(q1, sizeof q1, "%s: %s wavelet (%s, %d levels) subband energies", title,
+                    msf_wavelet_name(ri->fo->wavelet), msf_wavelet_mode_name(ri->fo->wavelet_mode), wp->levels),
+            gp_text(q2, sizeof q2, "%s; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD", sub));
     double lo_w, hi_w;
     log_range(&lo_w, &hi_w, r->wavelet, (size_t)NSER * r->c * r->subbands);
     fprintf(f, "set logscale y\nset format y '10^{%%L}'\nset yrange [%.6g:%.6g]\n", lo_w / 3, hi_w * (has_ref ? 300 : 30));
@@ -545,9 +558,12 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
 
     // 4. Input vs reference.
     if (has_ref) {
-        fprintf(f, "set terminal @term size 1000,650\nset output 'bands_vs_reference.png'.suffix\n");
-        fprintf(f, "set title \"%s vs reference %s: band energy ratio (1 = the reference's energy)\\n%s\" noenhanced\n",
-                title, refname, sub);
+        fprintf(f, "set terminal @term size 1000,650\n");
+        msf_gp_set_output(f, "bands_vs_reference.png");
+        fprintf(f, "set title %s.\"\\n\".%s noenhanced\n",
+                gp_text(q1, sizeof q1, "%s vs reference %s: band energy ratio (1 = the reference's energy)", title,
+                        refname),
+                gp_text(q2, sizeof q2, "%s", sub));
         fprintf(f, "set ylabel 'energy of input / energy of reference'\nset xlabel 'radial frequency band'\n");
         fprintf(f, "set xrange [-0.6:%d.6]\nset yrange [0:*]\nset key top left box opaque\n", nrows - 1);
         band_xtics(f, p);
@@ -565,62 +581,6 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     }
     fprintf(f, "unset output\n");
     return msf_text_commit(&o);
-}
-
-// Find `prog` on PATH.
-static int on_path(const char *prog) {
-    if (strchr(prog, '/')) return access(prog, X_OK) == 0;
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[4200];
-    for (const char *p = path; *p;) {
-        const char *end = strchr(p, ':');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, len ? p : ".", prog);
-        if (access(buf, X_OK) == 0) return 1;
-        if (!end) break;
-        p = end + 1;
-    }
-    return 0;
-}
-
-// Run gnuplot on DIR/plots.gp writing "NAME.png.tmp-PID", then rename each PNG
-// into place. A missing gnuplot sets *missing (a warning, not an error).
-static msf_status run_gnuplot(const char *dir, int has_ref, int *missing) {
-    const char *gnuplot = getenv("MSF_GNUPLOT");
-    if (!gnuplot || !*gnuplot) gnuplot = "gnuplot";
-    *missing = 0;
-    if (!on_path(gnuplot)) {
-        *missing = 1;
-        return MSF_OK;
-    }
-    char suffix[64];
-    snprintf(suffix, sizeof suffix, "suffix='.tmp-%ld'", (long)getpid());
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return msf_fail(MSF_ERR_IO, "cannot start %s: %s", gnuplot, strerror(errno));
-    if (pid == 0) {
-        if (chdir(dir) != 0) _exit(126);
-        execlp(gnuplot, gnuplot, "-e", suffix, "plots.gp", (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return msf_fail(MSF_ERR_IO, "waiting for %s: %s", gnuplot, strerror(errno));
-    static const char *pngs[] = {"spectrum.png", "bands.png", "wavelet.png", "bands_vs_reference.png"};
-    int n = has_ref ? 4 : 3, ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    char tmp[4300], final[4300];
-    for (int i = 0; i < n; i++) {
-        snprintf(tmp, sizeof tmp, "%.4000s/%s.tmp-%ld", dir, pngs[i], (long)getpid());
-        snprintf(final, sizeof final, "%.4000s/%s", dir, pngs[i]);
-        if (!ok) unlink(tmp);
-        else if (rename(tmp, final) != 0)
-            return msf_fail(MSF_ERR_IO, "gnuplot did not write %s (%s)", tmp, strerror(errno));
-    }
-    if (!ok)
-        return msf_fail(MSF_ERR_IO, "%s failed on %s/plots.gp (exit status %d); the CSV and HDF5 files are written",
-                        gnuplot, dir, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return MSF_OK;
 }
 
 // -----------------------------------------------------------------------------
@@ -768,7 +728,10 @@ int cmd_spectrum(int argc, char **argv) {
     print_summary(&plan.spec, &m, mref);
     if (plots) {
         int missing;
-        if (run_gnuplot(out_dir, reference != NULL, &missing)) goto done;
+        if (msf_gp_run(out_dir, "plots.gp", NULL, &missing)) {
+            msf_fail_context(MSF_ERR_IO, "no plots (the CSV and HDF5 files are written)");
+            goto done;
+        }
         if (missing)
             fprintf(stderr,
                     "msf spectrum: warning: gnuplot not found (Debian package gnuplot-nox): wrote the CSV and HDF5 "

@@ -24,6 +24,7 @@
 #include "core/version.h"
 #include "eval/evaluate.h"
 #include "eval/spectrum.h"
+#include "io/gnuplot.h"
 #include "io/h5write.h"
 #include "io/textfile.h"
 #include "io/images.h"
@@ -966,7 +967,8 @@ static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_
         for (int k = 0; k < series; k++) known |= !strcmp(names[k], name);
         if (known || series == max_series) continue;
         snprintf(names[series++], 96, "%s", name);
-        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", name);
+        char header[96];  // one line, whatever the run name holds
+        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", msf_gp_inert(header, sizeof header, name));
         for (int j = i; j < e->num_points; j++) {
             const msf_run_point *p = &e->points[j];
             char other[96];
@@ -1009,7 +1011,8 @@ static int write_guidance_data(FILE *f, char names[][96], int max_series, const 
         }
         if (known || !scales) continue;
         snprintf(names[series++], 96, "%s", name);
-        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", name);
+        char header[96];  // one line, whatever the run name holds
+        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", msf_gp_inert(header, sizeof header, name));
         for (int j = i; j < e->num_points; j++) {
             guidance_series_name(other, &e->points[j]);
             if (strcmp(other, name)) continue;
@@ -1053,14 +1056,24 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         for (int k = 0; k < NUM_METRICS; k++) any[k] |= isfinite(m[k]);
         residual_axis |= !strcmp(cfg_str(e->points[i].cfg, "model.kind", "dit"), "msf");
     }
+    // Every name (experiment, runs, series) reaches the script only as an
+    // msf_gp_quote string (io/gnuplot.h): a name may hold backquotes, quotes or
+    // newlines. Series names go in arrays (word() would split one at a blank).
     FILE *f = gp.f;
-    fprintf(f, "# plots.gp: written by msf run for %s; run `gnuplot plots.gp` in this folder.\n", e->name);
+    char text[512], q[1100], out[128];
+    snprintf(text, sizeof text, "plots.gp: written by msf run for %s; run `gnuplot plots.gp` in this folder.", e->name);
+    msf_gp_comment(f, text);
+    msf_gp_prologue(f);
     fprintf(f, "set terminal pngcairo size 800,560 noenhanced\nset datafile missing 'NaN'\nset key outside right\n"
-               "set grid\nnames = \"");
-    for (int k = 0; k < series; k++) fprintf(f, "%s%s", k ? " " : "", names[k]);
-    fprintf(f, "\"\ngnames = \"");
-    for (int k = 0; k < gseries; k++) fprintf(f, "%s%s", k ? " " : "", gnames[k]);
-    fprintf(f, "\"\n");
+               "set grid\n");
+    for (int g = 0; g < 2; g++) {
+        int n = g ? gseries : series;
+        if (!n) continue;
+        fprintf(f, "array %s[%d] = [", g ? "gnames" : "names", n);
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%s%s", k ? ", " : "", msf_gp_quote(q, sizeof q, g ? gnames[k] : names[k]));
+        fprintf(f, "]\n");
+    }
     for (int k = 0; k <= NUM_METRICS; k++) {
         if (k < NUM_METRICS && !any[k]) continue;
         if (k == NUM_METRICS && count) break;
@@ -1069,22 +1082,29 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         const char *title = k < NUM_METRICS ? metric_titles[k] : "seconds per sample";
         int col = k < NUM_METRICS ? 4 + k : 3;
         if (residual_axis) {
-            fprintf(f, "set output '%s_vs_residual_steps.png'\nset title '%s: %s vs residual steps'\n"
-                       "set xlabel 'residual steps'\nset ylabel '%s'\nset logscale x\n"
-                       "plot for [i=0:%d] 'plots.dat' index i using 1:%d with linespoints title word(names, i+1)\n"
+            snprintf(out, sizeof out, "%s_vs_residual_steps.png", name);
+            msf_gp_set_output(f, out);
+            snprintf(text, sizeof text, "%s: %s vs residual steps", e->name, title);
+            fprintf(f, "set title %s\nset xlabel 'residual steps'\nset ylabel '%s'\nset logscale x\n"
+                       "plot for [i=0:%d] 'plots.dat' index i using 1:%d with linespoints title names[i+1]\n"
                        "unset logscale x\n",
-                    name, e->name, title, title, series - 1, col);
+                    msf_gp_quote(q, sizeof q, text), title, series - 1, col);
         }
-        fprintf(f, "set output '%s_vs_gflops.png'\nset title '%s: %s vs cost'\nset xlabel 'GFLOPs per sample'\n"
-                   "set ylabel '%s'\nset logscale x\n"
-                   "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title word(names, i+1)\n"
+        snprintf(out, sizeof out, "%s_vs_gflops.png", name);
+        msf_gp_set_output(f, out);
+        snprintf(text, sizeof text, "%s: %s vs cost", e->name, title);
+        fprintf(f, "set title %s\nset xlabel 'GFLOPs per sample'\nset ylabel '%s'\nset logscale x\n"
+                   "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title names[i+1]\n"
                    "unset logscale x\n",
-                name, e->name, title, title, series - 1, col);
-        if (gseries)
-            fprintf(f, "set output '%s_vs_guidance.png'\nset title '%s: %s vs guidance scale'\n"
-                       "set xlabel 'guidance scale (1 = none)'\nset ylabel '%s'\n"
-                       "plot for [i=0:%d] 'guidance.dat' index i using 1:%d with linespoints title word(gnames, i+1)\n",
-                    name, e->name, title, title, gseries - 1, col);
+                msf_gp_quote(q, sizeof q, text), title, series - 1, col);
+        if (gseries) {
+            snprintf(out, sizeof out, "%s_vs_guidance.png", name);
+            msf_gp_set_output(f, out);
+            snprintf(text, sizeof text, "%s: %s vs guidance scale", e->name, title);
+            fprintf(f, "set title %s\nset xlabel 'guidance scale (1 = none)'\nset ylabel '%s'\n"
+                       "plot for [i=0:%d] 'guidance.dat' index i using 1:%d with linespoints title gnames[i+1]\n",
+                    msf_gp_quote(q, sizeof q, text), title, gseries - 1, col);
+        }
     }
     if ((s = write_seed_results(f, dir, e, res))) {
         msf_text_abort(&gp);
