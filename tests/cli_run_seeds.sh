@@ -80,7 +80,8 @@ if command -v gnuplot >/dev/null 2>&1; then
     done
 fi
 # The series name reaches gnuplot only as a single-quoted literal.
-grep -q "title 'tiny'" "$S/plots.gp" || fail "plots.gp: series title not quoted"
+grep -q "yerrorlines title 'tiny'" "$S/plots.gp" || fail "plots.gp: series title not quoted"
+grep -q "^set output 'fid_vs_train_gflops_seeds.png'.suffix" "$S/plots.gp" || fail "plots.gp: seed plots not written through the launcher's outputs"
 
 # Without a seed sweep: no seed files, no section.
 sed 's/seed: \[0, 1, 2\]/seed: [0]/; s/seed: \[3, 4\]/seed: [3]/' "$tmp/cfg/seeds.yaml" >"$tmp/cfg/one.yaml"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/gnuplot.h"
 #include "io/textfile.h"
 
 // -----------------------------------------------------------------------------
@@ -178,7 +179,8 @@ int msf_seed_write_dat(FILE *f, char names[][64], int max_series, const msf_seed
         for (int r = 0; r < series; r++) known |= !strcmp(names[r], groups[g].series);
         if (known) continue;
         snprintf(names[series++], 64, "%s", groups[g].series);
-        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", groups[g].series);
+        char header[64];  // one line, whatever the series name holds
+        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", msf_gp_inert(header, sizeof header, groups[g].series));
         for (int h = g; h < n; h++) {
             const msf_seed_group *G = &groups[h];
             if (strcmp(G->series, groups[g].series)) continue;
@@ -190,17 +192,6 @@ int msf_seed_write_dat(FILE *f, char names[][64], int max_series, const msf_seed
         }
     }
     return series;
-}
-
-// A single-quoted gnuplot string: no backquote or macro substitution happens
-// inside one; quotes are doubled and control characters become spaces.
-static void gp_literal(FILE *f, const char *text) {
-    fputc('\'', f);
-    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-        if (*c == '\'') fputc('\'', f);
-        fputc(*c < 0x20 || *c == 0x7f ? ' ' : *c, f);
-    }
-    fputc('\'', f);
 }
 
 static const char *const metric_titles[MSF_SEED_METRICS] = {"FID", "sFID", "IS", "Precision", "Recall",
@@ -219,23 +210,22 @@ msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group 
         any_train |= isfinite(groups[g].train_gflops);
         for (int k = 0; k < MSF_SEED_METRICS; k++) any[k] |= isfinite(groups[g].mean[k]);
     }
-    fprintf(gp, "# Over seeds (seeds.dat): mean with error bars of one sample standard deviation.\n");
+    msf_gp_comment(gp, "Over seeds (seeds.dat): mean with error bars of one sample standard deviation.");
     for (int k = 0; k < MSF_SEED_METRICS; k++) {
         if (!any[k]) continue;
         for (int x = any_train ? 2 : 1; x >= 1; x--) {
-            fprintf(gp, "set output '%s_vs_%s_seeds.png'\nset title ", metric_keys[k],
-                    x == 2 ? "train_gflops" : "gflops");
-            char title[300];
+            char out[96], title[300], q[700];
+            snprintf(out, sizeof out, "%s_vs_%s_seeds.png", metric_keys[k], x == 2 ? "train_gflops" : "gflops");
+            msf_gp_set_output(gp, out);
             snprintf(title, sizeof title, "%s: %s vs %s, mean +- sd over seeds", e->name, metric_titles[k],
                      x == 2 ? "training compute" : "sampling cost");
-            gp_literal(gp, title);
-            fprintf(gp, "\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\nplot ",
+            fprintf(gp, "set title %s\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\nplot ",
+                    msf_gp_quote(q, sizeof q, title),
                     x == 2 ? "training GFLOPs (forward GFLOPs x samples seen)" : "GFLOPs per sample",
                     metric_titles[k]);
             for (int r = 0; r < series; r++) {
-                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with yerrorlines title ", r ? ", \\\n     " : "", r,
-                        x, 3 + 2 * k, 4 + 2 * k);
-                gp_literal(gp, names[r]);
+                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with yerrorlines title %s", r ? ", \\\n     " : "",
+                        r, x, 3 + 2 * k, 4 + 2 * k, msf_gp_quote(q, sizeof q, names[r]));
             }
             fprintf(gp, "\nunset logscale x\n");
         }
