@@ -6,7 +6,8 @@
 # KID about 0 (clean-fid's average over all pairs gives -2/(n-1)(mean k(x,x)
 # - mean k(x,y)) there), KID of sets sharing rows and of disjoint sets equal
 # to numpy computing the documented estimator; labels outside the network's
-# classes or not integers (.npz arr_1, IDX labels, features files) -> exit 1
+# classes or not integers (.npz arr_1, IDX labels, `msf sample` output,
+# features files) -> exit 1
 # naming the file and the label; `msf report` of a missing or empty results
 # folder -> exit 1, nothing written.
 # Run from the repository root by `make test` with MSF set to the binary;
@@ -81,6 +82,10 @@ with gzip.open(f"{t}/bad-images-idx3-ubyte.gz", "wb") as f:
     f.write(struct.pack(">IIII", 0x803, 6, 28, 28) + img.tobytes())
 with gzip.open(f"{t}/bad-labels-idx1-ubyte.gz", "wb") as f:
     f.write(struct.pack(">II", 0x801, 6) + bytes([0, 1, 200, 3, 4, 5]))
+np.savez(f"{t}/sampled.npz", img)  # `msf sample` output: images beside latents and labels
+with h5py.File(f"{t}/sampled.h5", "w") as f:
+    f["latents"] = r.standard_normal((6, 4, 4, 4)).astype(np.float32)
+    f["labels"] = np.array([0, 1, 2, 3, 4, 99], np.int64)
 with h5py.File(f"{t}/featlab.h5", "w") as f:
     f["pool_3"] = ref[:6]
     f["logits"] = r.standard_normal((6, 7)).astype(np.float32)
@@ -135,6 +140,8 @@ expect_err 1 "labint.npz: arr_1 (the class labels) is float64, not an integer ar
     "$MSF" features "$tmp/labint.npz" $NET --out "$E/f.h5"
 expect_err 1 "bad-labels-idx1-ubyte.gz: label 200 of sample 2 is outside the network's classes \[0, 7)" \
     "$MSF" features "$tmp/bad-images-idx3-ubyte.gz" $NET --out "$E/f.h5"
+expect_err 1 "sampled.h5, labels: label 99 of sample 5 is outside the network's classes \[0, 7)" \
+    "$MSF" features "$tmp/sampled.h5" $NET --out "$E/f.h5"
 expect_err 1 "lab99.npz, arr_1: label 99" "$MSF" evaluate "$tmp/lab_ok.npz" "$tmp/lab99.npz" $NET --json "$E/m.json"
 expect_err 1 "featlab.h5, labels: label 9 of sample 4 is outside the network's classes \[0, 7)" \
     "$MSF" evaluate "$tmp/ref.h5" "$tmp/featlab.h5" --json "$E/m.json"
