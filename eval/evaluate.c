@@ -113,12 +113,31 @@ static void source_close(image_source *s) {
     if (s->names) msf_png_list_free(s->names, s->count);
 }
 
-// Labels of an image input: arr_1 of an .npz when it is [N] integers.
-static msf_status npz_labels(const char *path, int64_t n, int64_t **out) {
+// Class labels as they enter: each in [0, classes) (classes = the feature
+// network's logits, 0 = no upper bound). `what` names the file and dataset.
+static msf_status check_labels(const int64_t *labels, int64_t n, int classes, const char *what) {
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (classes > 0 && labels[i] >= classes)) {
+            if (classes > 0)
+                return msf_fail(MSF_ERR_INVALID, "%s: label %lld of sample %lld is outside the network's classes "
+                                "[0, %d)", what, (long long)labels[i], (long long)i, classes);
+            return msf_fail(MSF_ERR_INVALID, "%s: label %lld of sample %lld is negative", what, (long long)labels[i],
+                            (long long)i);
+        }
+    return MSF_OK;
+}
+
+// Labels of an image input: arr_1 of an .npz when it is [N]; an integer
+// array (uint8 or int64) in [0, classes).
+static msf_status npz_labels(const char *path, int64_t n, int classes, int64_t **out) {
     *out = NULL;
     int present = 0;
     msf_status s = msf_npz_contains(path, "arr_1", &present);
     if (s || !present) return s;
+    msf_npz_reader *r;
+    if ((s = msf_npz_open(&r, path, "arr_1"))) return s;
+    msf_npy_dtype dt = msf_npz_dtype(r);
+    msf_npz_close(r);
     double *v;
     int nd;
     int64_t sh[MSF_NPY_MAX_DIMS];
@@ -128,16 +147,32 @@ static msf_status npz_labels(const char *path, int64_t n, int64_t **out) {
         msf_log(MSF_LOG_WARN, "%s: arr_1 is not [%lld] labels; ignored", path, (long long)n);
         return MSF_OK;
     }
-    *out = malloc((size_t)n * sizeof(int64_t));
+    if (dt != MSF_NPY_U8 && dt != MSF_NPY_I64) {
+        int64_t i = 0;
+        while (i < n && v[i] == floor(v[i])) i++;
+        if (i < n)
+            s = msf_fail(MSF_ERR_INVALID, "%s: arr_1 (the class labels) is %s, not integers: label %lld is %.17g",
+                         path, msf_npy_dtype_name(dt), (long long)i, v[i]);
+        else
+            s = msf_fail(MSF_ERR_INVALID, "%s: arr_1 (the class labels) is %s, not an integer array (save it as "
+                         "int64)", path, msf_npy_dtype_name(dt));
+        free(v);
+        return s;
+    }
+    *out = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
     if (!*out) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n && !s; i++) (*out)[i] = (int64_t)v[i];
     free(v);
+    char what[4200];
+    snprintf(what, sizeof what, "%s, arr_1", path);
+    if (!s) s = check_labels(*out, n, classes, what);
+    if (s) free(*out), *out = NULL;
     return s;
 }
 
 // Labels of an IDX images file: the labels file beside it
 // (X-images-idx3-ubyte[.gz] -> X-labels-idx1-ubyte[.gz]) when it exists.
-static msf_status idx_labels(const char *path, int64_t n, int64_t **out) {
+static msf_status idx_labels(const char *path, int64_t n, int classes, int64_t **out) {
     *out = NULL;
     const char *at = strstr(path, "images-idx3-ubyte");
     if (!at) return MSF_OK;
@@ -154,6 +189,7 @@ static msf_status idx_labels(const char *path, int64_t n, int64_t **out) {
         s = msf_fail(MSF_ERR_SHAPE, "%s holds %lld labels for the %lld images of %s", labels, (long long)count,
                      (long long)n, path);
     }
+    if (!s && (s = check_labels(*out, n, classes, labels))) free(*out), *out = NULL;
     return s;
 }
 
@@ -167,6 +203,9 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
     image_source src;
     msf_status s = source_open(&src, images);
     uint8_t *px = NULL;
+    int64_t *labels = NULL;  // read and checked before the features are computed
+    if (!s && is_idx_images(images)) s = idx_labels(images, src.n, info->logits_dim, &labels);
+    else if (!s && !is_dir(images)) s = npz_labels(images, src.n, info->logits_dim, &labels);
     if (!s) {
         out->n = src.n;
         out->pool_dim = info->pool_dim, out->spatial_dim = info->spatial_dim, out->logits_dim = info->logits_dim;
@@ -192,8 +231,7 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
     }
     free(px);
     source_close(&src);
-    if (!s && is_idx_images(images)) s = idx_labels(images, out->n, &out->labels);
-    else if (!s && !is_dir(images)) s = npz_labels(images, out->n, &out->labels);
+    out->labels = labels;
     if (s) msf_feature_set_free(out);
     return s;
 }
@@ -209,6 +247,12 @@ static msf_status features_of_sample_file(msf_feature_set *out, const char *path
     int64_t *labels = malloc((size_t)(li->shape[0] ? li->shape[0] : 1) * sizeof(int64_t));
     if (!labels) return msf_fail(MSF_ERR_NOMEM, "out of memory");
     msf_status s = msf_weights_read_i64(h5, "labels", labels, 1, li->shape);
+    char what[4200];
+    snprintf(what, sizeof what, "%s, labels", path);
+    if (!s && (s = check_labels(labels, li->shape[0], net ? msf_featnet_get_info(net)->logits_dim : 0, what))) {
+        free(labels);
+        return s;
+    }
     if (!s) s = features_of_images(out, images, net, mode, batch, progress);
     if (s) {
         free(labels);
@@ -296,6 +340,9 @@ msf_status msf_features_read_h5(msf_feature_set *out, const char *path) {
         out->labels = malloc((size_t)(out->n ? out->n : 1) * sizeof(int64_t));
         int64_t sh[1] = {out->n};
         s = out->labels ? msf_weights_read_i64(w, "labels", out->labels, 1, sh) : msf_fail(MSF_ERR_NOMEM, "no memory");
+        char what[4200];
+        snprintf(what, sizeof what, "%s, labels", path);
+        if (!s) s = check_labels(out->labels, out->n, out->logits_dim, what);
     }
     if (!s) {
         msf_weights_attr_string(w, NULL, "network", out->network, sizeof out->network);
@@ -337,7 +384,10 @@ static msf_status read_pair(msf_fid_stats *st, const char *path, const char *m, 
         return s;
     }
     st->dim = (int)sh1[0], st->mu = mu, st->sigma = sigma;
-    return MSF_OK;
+    char what[4200];
+    snprintf(what, sizeof what, "%s (%s, %s)", path, m, sg);
+    if ((s = msf_fid_stats_check(st, what))) msf_fid_stats_free(st);
+    return s;
 }
 
 msf_status msf_ref_stats_read_npz(msf_ref_stats *out, const char *path, int *found) {

@@ -45,7 +45,12 @@ void msf_feature_set_free(msf_feature_set *f);
 // Features of the images of `path` (an image input above) by `net` in
 // batches of `batch` images; or, if `path` is a features file, its contents
 // (net may then be NULL). MSF_ERR_INVALID if images need a network and net is
-// NULL; MSF_ERR_SHAPE on unusable image shapes.
+// NULL; MSF_ERR_SHAPE on unusable image shapes. Labels are checked as they
+// are read (before any feature is computed): an integer array (.npz arr_1
+// uint8 or int64; IDX; HDF5 integers) with every label in [0, classes), where
+// classes = the network's logits (a features file's logits dimension; no
+// upper bound without logits); else MSF_ERR_INVALID naming the file, the
+// label and its sample.
 msf_status msf_features_from_input(msf_feature_set *out, const char *path, msf_featnet *net, msf_resize_mode mode,
                                    int batch, const msf_progress *progress);
 
@@ -66,7 +71,9 @@ typedef struct {
 void msf_ref_stats_free(msf_ref_stats *s);
 msf_status msf_ref_stats_from_features(msf_ref_stats *out, const msf_feature_set *f);
 // mu/sigma (and mu_s/sigma_s if present) of an .npz; *found = 0 (and
-// MSF_OK) when it holds no mu. Shapes and finiteness are checked.
+// MSF_OK) when it holds no mu. Shapes are checked, and each pair by
+// msf_fid_stats_check (finite, sigma symmetric and positive semi-definite
+// within round-off); errors name the file and the pair.
 msf_status msf_ref_stats_read_npz(msf_ref_stats *out, const char *path, int *found);
 // np.savez_compressed-style float64 mu, sigma (+ mu_s, sigma_s), readable by
 // numpy, ADM's evaluator (as statistics of a batch) and pytorch-fid.

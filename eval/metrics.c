@@ -190,13 +190,78 @@ msf_status msf_trace_sqrt_product(double *out, const double *s1, const double *s
     return s;
 }
 
-static msf_status check_stats(const msf_fid_stats *a, const char *which) {
-    int64_t d = a->dim, bad = first_nonfinite_f64(a->mu, d);
-    if (bad >= 0) return msf_fail(MSF_ERR_NUMERIC, "%s statistics: mu[%lld] is %g", which, (long long)bad, a->mu[bad]);
-    bad = first_nonfinite_f64(a->sigma, d * d);
+// Whether sigma [d, d] (symmetric, trace tr > 0) + MSF_STATS_PSD_TOL tr I
+// has a Cholesky factorisation (single-threaded, see product_eigenvalues);
+// if not, *lmin = its smallest eigenvalue. Returns LAPACK's info of the
+// eigenvalues or -1000 (no memory); 0 also when the factorisation works.
+static int psd_within_tol(const double *sigma, int d, double tr, int *psd, double *lmin) {
+    size_t nn = (size_t)d * d;
+    double *a = malloc(nn * sizeof(double)), *w = malloc((size_t)d * sizeof(double));
+    int info = 0;
+    if (!a || !w) {
+        free(a), free(w);
+        return -1000;
+    }
+    int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    memcpy(a, sigma, nn * sizeof(double));
+    for (int i = 0; i < d; i++) a[(size_t)i * d + i] += MSF_STATS_PSD_TOL * tr;
+    dpotrf_("L", &d, a, &d, &info, 1);
+    *psd = info == 0;
+    info = 0;
+    if (!*psd) {
+        memcpy(a, sigma, nn * sizeof(double));
+        info = sym_eig(a, w, d, 0);
+        *lmin = w[0];
+    }
+    openblas_set_num_threads(threads);
+    free(a), free(w);
+    return info;
+}
+
+msf_status msf_fid_stats_check(const msf_fid_stats *st, const char *what) {
+    int64_t d = st->dim;
+    if (d < 1 || !st->mu || !st->sigma)
+        return msf_fail(MSF_ERR_SHAPE, "%s: empty statistics (dim %lld)", what, (long long)d);
+    int64_t bad = first_nonfinite_f64(st->mu, d);
+    if (bad >= 0) return msf_fail(MSF_ERR_NUMERIC, "%s: mu[%lld] is %g", what, (long long)bad, st->mu[bad]);
+    bad = first_nonfinite_f64(st->sigma, d * d);
     if (bad >= 0)
-        return msf_fail(MSF_ERR_NUMERIC, "%s statistics: sigma[%lld, %lld] is %g", which, (long long)(bad / d),
-                        (long long)(bad % d), a->sigma[bad]);
+        return msf_fail(MSF_ERR_NUMERIC, "%s: sigma[%lld, %lld] is %g", what, (long long)(bad / d),
+                        (long long)(bad % d), st->sigma[bad]);
+    const double *sg = st->sigma;
+    double mx = 0, tr = 0, worst = 0;
+    int64_t wi = 0, wj = 0;
+    for (int64_t i = 0; i < d * d; i++) mx = fmax(mx, fabs(sg[i]));
+    for (int64_t i = 0; i < d; i++) {
+        tr += sg[i * d + i];
+        for (int64_t j = i + 1; j < d; j++) {
+            double a = fabs(sg[i * d + j] - sg[j * d + i]);
+            if (a > worst) worst = a, wi = i, wj = j;
+        }
+    }
+    if (worst > MSF_STATS_SYM_TOL * mx)
+        return msf_fail(MSF_ERR_NUMERIC, "%s: sigma is not symmetric: sigma[%lld, %lld] = %.17g but sigma[%lld, %lld] "
+                        "= %.17g (asymmetry above %g x max|sigma| = %g)", what, (long long)wi, (long long)wj,
+                        sg[wi * d + wj], (long long)wj, (long long)wi, sg[wj * d + wi], MSF_STATS_SYM_TOL,
+                        MSF_STATS_SYM_TOL * mx);
+    if (mx == 0) return MSF_OK;  // constant features: sigma = 0 is a covariance
+    int psd = 0, info = 0;
+    double lmin = 0;
+    if (tr > 0) info = psd_within_tol(sg, (int)d, tr, &psd, &lmin);
+    else {  // a PSD matrix of trace <= 0 is zero; this one is not
+        double *a = malloc((size_t)(d * d) * sizeof(double)), *w = malloc((size_t)d * sizeof(double));
+        if (!a || !w) info = -1000;
+        else memcpy(a, sg, (size_t)(d * d) * sizeof(double)), info = sym_eig(a, w, (int)d, 0), lmin = w[0];
+        free(a), free(w);
+    }
+    if (info == -1000) return msf_fail(MSF_ERR_NOMEM, "%s: no memory to check sigma [%lld, %lld]", what, (long long)d,
+                                       (long long)d);
+    if (info)
+        return msf_fail(MSF_ERR_NUMERIC, "%s: eigenvalues of sigma failed (dsyevd info %d)", what, info);
+    if (!psd)
+        return msf_fail(MSF_ERR_NUMERIC, "%s: sigma is not a covariance (not positive semi-definite): smallest "
+                        "eigenvalue %.6g, trace %.6g (allowed: >= -%g x trace)", what, lmin, tr, MSF_STATS_PSD_TOL);
     return MSF_OK;
 }
 
@@ -204,7 +269,8 @@ msf_status msf_fid_from_stats(double *out, const msf_fid_stats *a, const msf_fid
     if (a->dim != b->dim)
         return msf_fail(MSF_ERR_SHAPE, "FID: statistics of different dimensions (%d and %d)", a->dim, b->dim);
     msf_status s;
-    if ((s = check_stats(a, "first")) || (s = check_stats(b, "second"))) return s;
+    if ((s = msf_fid_stats_check(a, "first statistics")) || (s = msf_fid_stats_check(b, "second statistics")))
+        return s;
     int d = a->dim;
     double dist = 0, tr1 = 0, tr2 = 0, trc = 0;
     for (int i = 0; i < d; i++) {
@@ -231,7 +297,11 @@ msf_status msf_fid_from_stats(double *out, const msf_fid_stats *a, const msf_fid
         free(s1), free(s2);
     }
     if (s) return s;
-    *out = dist + tr1 + tr2 - 2 * trc;
+    double fid = dist + tr1 + tr2 - 2 * trc, scale = dist + tr1 + tr2;
+    if (fid < -MSF_FID_NEG_TOL * scale)
+        return msf_fail(MSF_ERR_NUMERIC, "the Frechet distance is %.6g, below the round-off allowance -%g x "
+                        "(|mu1 - mu2|^2 + tr s1 + tr s2) = %.6g", fid, MSF_FID_NEG_TOL, -MSF_FID_NEG_TOL * scale);
+    *out = fid < 0 ? 0.0 : fid;
     return MSF_OK;
 }
 
@@ -461,6 +531,42 @@ static void kid_draw(int64_t *idx, int64_t *perm, int64_t n, int64_t m, uint64_t
     }
 }
 
+// FNV-1a of the bytes of row i of x [*, dim].
+static uint64_t row_hash(const float *x, int64_t i, int dim) {
+    const unsigned char *p = (const unsigned char *)(x + i * dim);
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (size_t k = 0; k < (size_t)dim * sizeof(float); k++) h = (h ^ p[k]) * UINT64_C(1099511628211);
+    return h;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+// Row hashes hs [n_sample], hr [n_ref]; the number of sample rows equal to
+// some reference row (0: the sets share no row).
+static int64_t shared_rows(uint64_t *hs, uint64_t *hr, const float *ref, int64_t n_ref, const float *sample,
+                           int64_t n_sample, int dim) {
+    for (int64_t i = 0; i < n_sample; i++) hs[i] = row_hash(sample, i, dim);
+    for (int64_t i = 0; i < n_ref; i++) hr[i] = row_hash(ref, i, dim);
+    uint64_t *sorted = malloc((size_t)n_ref * sizeof(uint64_t));
+    if (!sorted) return -1;
+    memcpy(sorted, hr, (size_t)n_ref * sizeof(uint64_t));
+    qsort(sorted, (size_t)n_ref, sizeof(uint64_t), cmp_u64);
+    int64_t shared = 0;
+    for (int64_t i = 0; i < n_sample; i++) {
+        if (!bsearch(&hs[i], sorted, (size_t)n_ref, sizeof(uint64_t), cmp_u64)) continue;
+        for (int64_t j = 0; j < n_ref; j++)
+            if (hr[j] == hs[i] && !memcmp(sample + i * dim, ref + j * dim, (size_t)dim * sizeof(float))) {
+                shared++;
+                break;
+            }
+    }
+    free(sorted);
+    return shared;
+}
+
 msf_status msf_kid(double *out, const float *ref, int64_t n_ref, const float *sample, int64_t n_sample, int dim,
                    const msf_kid_opts *o) {
     int64_t m = n_ref < n_sample ? n_ref : n_sample;
@@ -477,7 +583,15 @@ msf_status msf_kid(double *out, const float *ref, int64_t n_ref, const float *sa
     int64_t *idx = malloc((size_t)m * 2 * sizeof(int64_t));
     int64_t nmax = n_ref > n_sample ? n_ref : n_sample;
     int64_t *perm = malloc((size_t)nmax * sizeof(int64_t));
-    if (!x || !y || !kxx || !kyy || !kxy || !idx || !perm) s = msf_fail(MSF_ERR_NOMEM, "KID: out of memory");
+    uint64_t *hs = malloc((size_t)n_sample * sizeof(uint64_t)), *hr = malloc((size_t)n_ref * sizeof(uint64_t));
+    int64_t shared = 0;
+    if (!x || !y || !kxx || !kyy || !kxy || !idx || !perm || !hs || !hr ||
+        (shared = shared_rows(hs, hr, ref, n_ref, sample, n_sample, dim)) < 0)
+        s = msf_fail(MSF_ERR_NOMEM, "KID: out of memory");
+    if (!s && shared)
+        msf_log(MSF_LOG_WARN, "KID: %lld of the %lld sample feature rows equal reference rows; pairs of equal rows are "
+                "left out of the cross term (the sets are not independent samples)", (long long)shared,
+                (long long)n_sample);
     double t = 0;
     for (int sub = 0; sub < o->num_subsets && !s; sub++) {
         const int64_t *ix, *iy;
@@ -503,20 +617,28 @@ msf_status msf_kid(double *out, const float *ref, int64_t n_ref, const float *sa
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, mi, dim, 1.0, x, dim, 0.0, kxx, mi);
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, mi, dim, 1.0, y, dim, 0.0, kyy, mi);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mi, mi, dim, 1.0, x, dim, y, dim, 0.0, kxy, mi);
-        double a_off = 0, b_sum = 0;
+        double a_off = 0, b_sum = 0, b_kept = 0;
+        int64_t same = 0;  // cross pairs of equal rows
         for (int64_t i = 0; i < m; i++) {
             for (int64_t j = i + 1; j < m; j++) {
                 double px = kxx[i * m + j] / dim + 1, py = kyy[i * m + j] / dim + 1;
                 a_off += 2 * (px * px * px + py * py * py);
             }
             for (int64_t j = 0; j < m; j++) {
-                double pb = kxy[i * m + j] / dim + 1;
-                b_sum += pb * pb * pb;
+                double pb = kxy[i * m + j] / dim + 1, k3 = pb * pb * pb;
+                b_sum += k3;
+                if (shared && hs[ix[i]] == hr[iy[j]] &&
+                    !memcmp(sample + ix[i] * dim, ref + iy[j] * dim, (size_t)dim * sizeof(float)))
+                    same++;
+                else
+                    b_kept += k3;
             }
         }
-        t += a_off / (double)(m - 1) - b_sum * 2 / (double)m;
+        // clean-fid: a_off / (m - 1) - 2 b_sum / m, divided by m at the end.
+        if (same == 0 || same == m * m) t += a_off / (double)(m - 1) - b_sum * 2 / (double)m;
+        else t += a_off / (double)(m - 1) - b_kept * 2 * (double)m / (double)(m * m - same);
     }
-    free(x), free(y), free(kxx), free(kyy), free(kxy), free(idx), free(perm);
+    free(x), free(y), free(kxx), free(kyy), free(kxy), free(idx), free(perm), free(hs), free(hr);
     if (!s) *out = t / o->num_subsets / (double)m;
     return s;
 }

@@ -33,6 +33,20 @@ void msf_fid_stats_free(msf_fid_stats *s);
 // in messages ("sample pool_3"). MSF_ERR_NUMERIC on NaN/Inf features.
 msf_status msf_fid_stats_compute(msf_fid_stats *out, const float *feats, int64_t n, int dim, const char *what);
 
+// Whether s can be FID statistics, as they enter (files) and before every FID:
+// dim >= 1; mu and sigma finite; sigma symmetric, |s_ij - s_ji| <=
+// MSF_STATS_SYM_TOL * max|s|; and positive semi-definite within
+// MSF_STATS_PSD_TOL: sigma + MSF_STATS_PSD_TOL tr(sigma) I has a Cholesky
+// factorisation, i.e. (to round-off) its smallest eigenvalue is >=
+// -MSF_STATS_PSD_TOL tr(sigma) (a zero sigma, constant features, passes).
+// np.cov in float64 is off by ~1e-13 of the trace, float32-stored files by
+// ~1e-7; a matrix of the wrong sign or a corrupted one by far more. `what`
+// names the statistics in messages ("ref.npz, mu/sigma"); MSF_ERR_NUMERIC
+// (with the smallest eigenvalue when not PSD) or MSF_ERR_SHAPE.
+#define MSF_STATS_SYM_TOL 1e-6
+#define MSF_STATS_PSD_TOL 1e-6
+msf_status msf_fid_stats_check(const msf_fid_stats *s, const char *what);
+
 // tr sqrtm(s1 s2) for symmetric positive semi-definite s1, s2 [dim, dim]:
 // with s1 = L L^T (Cholesky) the eigenvalues of the symmetric L^T s2 L are
 // those of s1 s2; when s1 is singular (Cholesky fails), instead
@@ -44,10 +58,17 @@ msf_status msf_fid_stats_compute(msf_fid_stats *out, const float *feats, int64_t
 // LAPACK fails or the result is not finite.
 msf_status msf_trace_sqrt_product(double *out, const double *s1, const double *s2, int dim);
 
-// Frechet distance |mu1 - mu2|^2 + tr s1 + tr s2 - 2 tr sqrtm(s1 s2). As the
-// reference tools do, a non-finite result is retried once with 1e-6 added to
-// both diagonals (with a warning). MSF_ERR_SHAPE on different dims,
-// MSF_ERR_NUMERIC on NaN/Inf statistics or a failed retry.
+// Frechet distance |mu1 - mu2|^2 + tr s1 + tr s2 - 2 tr sqrtm(s1 s2). Both
+// statistics are checked first (msf_fid_stats_check). As the reference tools
+// do, a non-finite result is retried once with 1e-6 added to both diagonals
+// (with a warning). The distance is >= 0 in exact arithmetic; the terms that
+// cancel are of size scale = |mu1 - mu2|^2 + tr s1 + tr s2, and float64
+// eigenvalues (square roots of the near-zero ones of singular covariances)
+// leave ~1e-8 scale of round-off (measured, dim 128 and 2048). A result in
+// [-MSF_FID_NEG_TOL scale, 0) is round-off and returned as 0; below that,
+// MSF_ERR_NUMERIC. MSF_ERR_SHAPE on different dims, MSF_ERR_NUMERIC on
+// invalid statistics or a failed retry.
+#define MSF_FID_NEG_TOL 1e-6
 msf_status msf_fid_from_stats(double *out, const msf_fid_stats *a, const msf_fid_stats *b);
 
 // -----------------------------------------------------------------------------
@@ -89,9 +110,26 @@ typedef struct {
 } msf_kid_opts;
 
 // Unbiased MMD^2 with the kernel k(x, y) = (x.y/dim + 1)^3 averaged over
-// subsets of m rows drawn without replacement, in float64. Our own RNG draws
-// different subsets from numpy's np.random.choice, so KID agrees with
-// clean-fid only statistically unless `subsets` are given.
+// subsets of m rows drawn without replacement, in float64: per subset
+// sum_{i != j} (k(x_i, x_j) + k(y_i, y_j)) / (m (m - 1)) - 2 mean k(x_i, y_j).
+// Our own RNG draws different subsets from numpy's np.random.choice, so KID
+// agrees with clean-fid only statistically unless `subsets` are given.
+//
+// Rows the two sets share: the estimator assumes the sets are independent
+// samples, and clean-fid's kernel_distance averages the cross term over all
+// m^2 pairs. When a sample row is (bitwise) the same as a reference row, the
+// pair is one observation with itself, k(x, x) = (|x|^2/dim + 1)^3, the
+// largest value of its row, that the within-set terms leave out (their
+// diagonals). With clean-fid's average a set against itself (n rows) has the
+// expectation -2/(n - 1) (mean_i k(x_i, x_i) - mean_ij k(x_i, x_j)),
+// whatever m: e.g. -2.2 for 170 Fashion-MNIST classifier features. So pairs
+// of identical rows are left out of the cross term too, and the mean is over
+// the other pairs (all pairs if none is left): a set against itself has
+// expectation 0 (exactly 0 when m = n), and sets without a common row (any
+// real evaluation) get clean-fid's value bit for bit. Logs a warning naming
+// the number of shared rows. Negative values remain possible and are not
+// round-off: the estimator is unbiased, so on equal distributions half its
+// values are below 0 (clean-fid and torch-fidelity report them as they are).
 msf_status msf_kid(double *out, const float *ref, int64_t n_ref, const float *sample, int64_t n_sample, int dim,
                    const msf_kid_opts *o);
 

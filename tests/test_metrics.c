@@ -3,7 +3,9 @@
 // ADM computes it with scipy.linalg.sqrtm (well-conditioned, singular n < d,
 // identical statistics), Inception Score, precision/recall radii and shares,
 // KID on numpy's subsets, class consistency; plus properties (tr sqrtm(S S) =
-// tr S), the same bits for 1 and 2 threads, and bad-input errors.
+// tr S), the same bits for 1 and 2 threads, and bad-input errors; statistics
+// checks (symmetric, PSD within 1e-6 x trace), FID round-off below 0, KID of
+// sets that share rows.
 #include <check.h>
 #include <math.h>
 #include <omp.h>
@@ -110,6 +112,161 @@ START_TEST(test_trace_sqrt_property) {
     ck_assert_int_eq(msf_trace_sqrt_product(&got, s, s, d), MSF_OK);
     ck_assert_msg(fabs(got - tr) <= 1e-10 * tr, "tr sqrtm(S S) %.15g vs tr S %.15g", got, tr);
     free(a), free(s);
+}
+END_TEST
+
+// Statistics as they enter FID: covariances of real features pass (also
+// singular ones, n < d, and the zero covariance of constant features);
+// negative, asymmetric, non-finite ones and eigenvalues below -1e-6 x trace
+// do not, with a message naming them.
+START_TEST(test_stats_check) {
+    int d = 12;
+    float f[8 * 12];
+    srand(5);
+    for (int i = 0; i < 8 * d; i++) f[i] = rand() / (float)RAND_MAX;
+    msf_fid_stats a;
+    ck_assert_int_eq(msf_fid_stats_compute(&a, f, 8, d, "singular"), MSF_OK);  // rank 7 of 12
+    ck_assert_msg(msf_fid_stats_check(&a, "singular") == MSF_OK, "%s", msf_error_message());
+    size_t nn = (size_t)d * d;
+    double *keep = malloc(nn * sizeof(double)), tr = 0;
+    memcpy(keep, a.sigma, nn * sizeof(double));
+    for (int i = 0; i < d; i++) tr += keep[i * d + i];
+    // -I: not a covariance.
+    memset(a.sigma, 0, nn * sizeof(double));
+    for (int i = 0; i < d; i++) a.sigma[i * d + i] = -1;
+    ck_assert_int_eq(msf_fid_stats_check(&a, "minus I"), MSF_ERR_NUMERIC);
+    ck_assert_msg(strstr(msf_error_message(), "minus I: sigma is not a covariance") &&
+                      strstr(msf_error_message(), "smallest eigenvalue -1,"),
+                  "%s", msf_error_message());
+    double fid;
+    ck_assert_int_eq(msf_fid_from_stats(&fid, &a, &a), MSF_ERR_NUMERIC);
+    // Zero: constant features.
+    memset(a.sigma, 0, nn * sizeof(double));
+    ck_assert_int_eq(msf_fid_stats_check(&a, "zero"), MSF_OK);
+    // The tolerance: diag(1, ..., 1, l) passes with l = -0.5e-6 x trace, not
+    // with l = -2e-6 x trace; a negative variance is far outside.
+    for (int k = 0; k < 2; k++) {
+        double l = (k ? -2e-6 : -0.5e-6) * (d - 1);
+        memset(a.sigma, 0, nn * sizeof(double));
+        for (int i = 0; i < d; i++) a.sigma[i * d + i] = i == d - 1 ? l : 1;
+        ck_assert_int_eq(msf_fid_stats_check(&a, "diag"), k ? MSF_ERR_NUMERIC : MSF_OK);
+    }
+    memcpy(a.sigma, keep, nn * sizeof(double));
+    a.sigma[0] = -1e-3 * tr;
+    ck_assert_int_eq(msf_fid_stats_check(&a, "negative variance"), MSF_ERR_NUMERIC);
+    // Asymmetric.
+    memcpy(a.sigma, keep, nn * sizeof(double));
+    a.sigma[1 * d + 2] += 1e-3 * tr;
+    ck_assert_int_eq(msf_fid_stats_check(&a, "asym"), MSF_ERR_NUMERIC);
+    ck_assert_msg(strstr(msf_error_message(), "asym: sigma is not symmetric: sigma[1, 2]"), "%s", msf_error_message());
+    // Asymmetry within 1e-6 x max|sigma| (e.g. from float32 rounding) passes.
+    memcpy(a.sigma, keep, nn * sizeof(double));
+    a.sigma[1 * d + 2] *= 1 + 1e-9;
+    ck_assert_int_eq(msf_fid_stats_check(&a, "asym"), MSF_OK);
+    // Not finite.
+    a.mu[3] = NAN;
+    ck_assert_int_eq(msf_fid_stats_check(&a, "nan mu"), MSF_ERR_NUMERIC);
+    ck_assert_msg(strstr(msf_error_message(), "nan mu: mu[3] is nan"), "%s", msf_error_message());
+    free(keep);
+    msf_fid_stats_free(&a);
+}
+END_TEST
+
+// FID round-off: identical singular statistics give 0, not a small negative
+// number; a negative distance beyond 1e-6 x (|dmu|^2 + tr s1 + tr s2), here
+// from two eigenvalues each just inside the PSD tolerance, is an error.
+START_TEST(test_fid_round_off) {
+    int d = 24, n = 10;
+    float *f = malloc((size_t)n * d * sizeof(float));
+    srand(11);
+    for (int i = 0; i < n * d; i++) f[i] = 3 * (rand() / (float)RAND_MAX);
+    msf_fid_stats a;
+    ck_assert_int_eq(msf_fid_stats_compute(&a, f, n, d, "singular"), MSF_OK);
+    double fid = -1;
+    ck_assert_msg(msf_fid_from_stats(&fid, &a, &a) == MSF_OK, "%s", msf_error_message());
+    ck_assert_msg(fid == 0.0, "FID of identical singular statistics %.17g", fid);
+    // diag(1 x (d-2), l, l), l = -0.9e-6 x trace: each statistic passes the
+    // check; FID(a, a) = 2 (l + l) = -3.6e-6 tr, below -1e-6 x 2 tr.
+    size_t nn = (size_t)d * d;
+    memset(a.sigma, 0, nn * sizeof(double));
+    double l = -0.9e-6 * (d - 2);
+    for (int i = 0; i < d; i++) a.sigma[i * d + i] = i < d - 2 ? 1 : l;
+    ck_assert_int_eq(msf_fid_stats_check(&a, "two small negatives"), MSF_OK);
+    ck_assert_int_eq(msf_fid_from_stats(&fid, &a, &a), MSF_ERR_NUMERIC);
+    ck_assert_msg(strstr(msf_error_message(), "below the round-off allowance"), "%s", msf_error_message());
+    // One of them: -1.8e-6 tr, within the allowance: 0.
+    a.sigma[(d - 2) * d + d - 2] = 1;
+    ck_assert_msg(msf_fid_from_stats(&fid, &a, &a) == MSF_OK, "%s", msf_error_message());
+    ck_assert(fid == 0.0);
+    msf_fid_stats_free(&a);
+    free(f);
+}
+END_TEST
+
+static double kid_kernel(const float *x, const float *y, int dim) {
+    double dot = 0;
+    for (int j = 0; j < dim; j++) dot += (double)x[j] * y[j];
+    double p = dot / dim + 1;
+    return p * p * p;
+}
+
+// KID when the sets share rows: pairs of identical rows are left out of the
+// cross term (brute force of the documented estimator on given subsets); a
+// set against itself with m = n is 0 to round-off, where clean-fid's average
+// over all pairs gives -2/(n-1) (mean k(x, x) - mean k(x, y)).
+START_TEST(test_kid_shared_rows) {
+    enum { N = 30, D = 8, M = 20, S = 3 };
+    float ref[N * D], sample[N * D];
+    srand(17);
+    for (int i = 0; i < N * D; i++) ref[i] = 4 * (rand() / (float)RAND_MAX) - 1;
+    for (int i = 0; i < N * D; i++) sample[i] = i < 15 * D ? ref[i] : 4 * (rand() / (float)RAND_MAX) - 1.5f;
+    int64_t sub[S][2][M];
+    for (int s = 0; s < S; s++)
+        for (int w = 0; w < 2; w++) {  // the first M of a shuffled 0..N-1
+            int64_t p[N];
+            for (int i = 0; i < N; i++) p[i] = i;
+            for (int i = N - 1; i > 0; i--) {
+                int r = rand() % (i + 1);
+                int64_t t = p[i];
+                p[i] = p[r], p[r] = t;
+            }
+            memcpy(sub[s][w], p, sizeof sub[s][w]);
+        }
+    double want = 0;
+    for (int s = 0; s < S; s++) {
+        const int64_t *ix = sub[s][0], *iy = sub[s][1];
+        double within = 0, cross = 0;
+        int pairs = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < M; j++) {
+                if (i != j)
+                    within += kid_kernel(sample + ix[i] * D, sample + ix[j] * D, D) +
+                              kid_kernel(ref + iy[i] * D, ref + iy[j] * D, D);
+                if (ix[i] < 15 && ix[i] == iy[j]) continue;  // the same row in both sets
+                cross += kid_kernel(sample + ix[i] * D, ref + iy[j] * D, D);
+                pairs++;
+            }
+        want += within / (M * (M - 1.0)) - 2 * cross / pairs;
+    }
+    want /= S;
+    msf_kid_opts o = {.num_subsets = S, .max_subset_size = M, .subsets = &sub[0][0][0]};
+    double got;
+    ck_assert_msg(msf_kid(&got, ref, N, sample, N, D, &o) == MSF_OK, "%s", msf_error_message());
+    printf("KID with 15 shared rows: ours %.15g, brute force %.15g\n", got, want);
+    ck_assert_msg(fabs(got - want) <= 1e-12 * fmax(fabs(want), 1), "KID %.17g vs %.17g", got, want);
+    // A set against itself, m = n (every subset is the whole set).
+    double mean_diag = 0, mean_all = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double k = kid_kernel(ref + i * D, ref + j * D, D);
+            mean_all += k / (N * N);
+            if (i == j) mean_diag += k / N;
+        }
+    o = (msf_kid_opts){.num_subsets = 4, .max_subset_size = 1000, .seed = 3};
+    ck_assert_int_eq(msf_kid(&got, ref, N, ref, N, D, &o), MSF_OK);
+    printf("KID of a set against itself: %.3g (clean-fid's average over all pairs: %.6g)\n", got,
+           -2.0 / (N - 1) * (mean_diag - mean_all));
+    ck_assert_msg(fabs(got) <= 1e-12 * mean_all, "KID of a set against itself %.17g", got);
 }
 END_TEST
 
@@ -237,9 +394,12 @@ int main(void) {
     tcase_add_test(tc, test_stats_equal_numpy);
     tcase_add_test(tc, test_fid_equals_scipy_sqrtm);
     tcase_add_test(tc, test_trace_sqrt_property);
+    tcase_add_test(tc, test_stats_check);
+    tcase_add_test(tc, test_fid_round_off);
     tcase_add_test(tc, test_inception_score);
     tcase_add_test(tc, test_precision_recall);
     tcase_add_test(tc, test_kid);
+    tcase_add_test(tc, test_kid_shared_rows);
     tcase_add_test(tc, test_class_consistency);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);

@@ -146,7 +146,7 @@ static int list_dir(const char *dir, char ***out, int (*keep)(const char *dir, c
         (*out)[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(*out, (size_t)n, sizeof **out, cmp_names);
+    if (n > 1) qsort(*out, (size_t)n, sizeof **out, cmp_names);  // *out is NULL when n = 0
     return n;
 }
 
@@ -341,6 +341,22 @@ int cmd_report(int argc, char **argv) {
             return 2;
         }
         *dst = argv[++i];
+    }
+    // Results first: a report of nothing is an error, and nothing is written.
+    struct stat st;
+    int missing = stat(results, &st) != 0, err = errno;
+    if (missing || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "msf report: results folder %s: %s (run an experiment first: msf run)\n", results,
+                missing ? strerror(err) : "not a directory");
+        return 1;
+    }
+    char **exps;
+    int n_exp = list_dir(results, &exps, has_metrics);
+    free_names(exps, n_exp);
+    if (n_exp == 0) {
+        fprintf(stderr, "msf report: results folder %s holds no experiment results (no %s/*/metrics.csv; run an "
+                        "experiment first: msf run)\n", results, results);
+        return 1;
     }
     char out_dir[PATH_MAX];
     const char *slash = strrchr(out_path, '/');
