@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/tensor.h"
@@ -147,7 +148,8 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
     uint8_t *pixels = NULL;
     msf_npz_writer *npz = NULL;
     grid g = {0};
-    int rc = 1;
+    int rc = 1, made_dir = 0, grid_written = 0;
+    int64_t pngs = 0;  // PNGs written to png_dir, removed again on failure
     vae_config cfg;
     if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
     if (C != cfg.latent_channels) {
@@ -172,9 +174,12 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
         goto done;
     }
     if (vae_load(&vae, vf, group, VAE_DECODER, H, W)) goto done;
-    if (png_dir && mkdir(png_dir, 0777) != 0 && errno != EEXIST) {
-        msf_fail(MSF_ERR_IO, "cannot create directory %s: %s", png_dir, strerror(errno));
-        goto done;
+    if (png_dir) {
+        made_dir = mkdir(png_dir, 0777) == 0;
+        if (!made_dir && errno != EEXIST) {
+            msf_fail(MSF_ERR_IO, "cannot create directory %s: %s", png_dir, strerror(errno));
+            goto done;
+        }
     }
     if (grid_path && grid_init(&g, N, o->grid_cols, H, W)) goto done;
     int64_t shape[4] = {N, H, W, 3};
@@ -192,19 +197,33 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
             char path[4096];
             snprintf(path, sizeof path, "%s/%06lld.png", png_dir, (long long)i);
             if (msf_png_write_rgb(path, pixels, H, W)) goto done;
+            pngs = i + 1;
         }
         if (g.canvas) grid_paste(&g, i, pixels);
         msf_progress_report(&prog, "decode", i + 1, N);
     }
+    // The .npz last: if any output cannot be written, none is left.
+    if (g.canvas) {
+        if (msf_png_write_rgb(grid_path, g.canvas, g.gh, g.gw)) goto done;
+        grid_written = 1;
+    }
     msf_status s = msf_npz_commit(npz);
     npz = NULL;
     if (s) goto done;
-    if (g.canvas && msf_png_write_rgb(grid_path, g.canvas, g.gh, g.gw)) goto done;
     printf("wrote %s: arr_0 uint8 [%lld, %d, %d, 3] (msf %s, commit %s, VAE %s)\n", out_path, (long long)N, H, W,
            msf_version(), msf_git_commit(), vae_path);
     rc = 0;
 done:
-    if (rc) cli_fail("decode");
+    if (rc) {
+        cli_fail("decode");
+        for (int64_t i = 0; i < pngs; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%06lld.png", png_dir, (long long)i);
+            unlink(path);
+        }
+        if (made_dir) rmdir(png_dir);
+        if (grid_written) unlink(grid_path);
+    }
     msf_npz_abort(npz);
     free(pixels), free(g.canvas);
     vae_free(&vae);

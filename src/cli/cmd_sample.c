@@ -542,5 +542,10 @@ int cmd_sample(int argc, char **argv) {
     else if (len > 3 && !strcmp(a.out + len - 3, ".h5")) snprintf(images, sizeof images, "%.*s.npz", (int)(len - 3), a.out);
     else snprintf(images, sizeof images, "%s.npz", a.out);
     cli_decode_opts o = {.vae = a.vae, .group = a.vae_group, .out = images};
-    return cli_decode_file(a.out, "latents", &o);
+    rc = cli_decode_file(a.out, "latents", &o);
+    // The latents file is whole (and costly to remake): it stays.
+    if (rc)
+        fprintf(stderr, "msf sample: %s holds the complete latents; no images were written (msf decode makes them)\n",
+                a.out);
+    return rc;
 }

@@ -195,7 +195,8 @@ static const char *ser_names[NSER] = {"z", "base", "residual"};
 
 static double ratio(double a, double b) { return b != 0 ? a / b : NAN; }
 
-static msf_status write_spectrum_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref) {
+static msf_status write_spectrum_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref,
+                                   msf_staged_file *st) {
     msf_text_file o;
     msf_status s = msf_text_create_in(&o, dir, "spectrum.csv");
     if (s) return s;
@@ -206,7 +207,7 @@ static msf_status write_spectrum_csv(const char *dir, const msf_spectrum_plan *p
         for (int se = 0; ref && se < NSER; se++) fprintf(o.f, ",%.9g", ref->power[se * p->bins + b]);
         fputc('\n', o.f);
     }
-    return msf_text_commit(&o);
+    return msf_text_finish(&o, st);
 }
 
 // bands.csv column numbers, for the plot script.
@@ -228,7 +229,8 @@ static void band_row(FILE *f, const char *name, double lo, double hi, int64_t fr
     fputc('\n', f);
 }
 
-static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref) {
+static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref,
+                                msf_staged_file *st) {
     msf_text_file o;
     msf_status s = msf_text_create_in(&o, dir, "bands.csv");
     if (s) return s;
@@ -251,11 +253,12 @@ static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, c
                  all ? (int64_t)p->h * p->w : p->band_count[b], e, all ? m->cross_energy : m->cross_band[b],
                  m->energy, ref ? re : NULL, ref ? (all ? ref->cross_energy : ref->cross_band[b]) : 0);
     }
-    return msf_text_commit(&o);
+    return msf_text_finish(&o, st);
 }
 
 // Series per subband in wavelet.csv: z, base, residual, cross (+ the reference's three).
-static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp, const summary *m, const summary *ref) {
+static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp, const summary *m,
+                                   const summary *ref, msf_staged_file *st) {
     msf_text_file o;
     msf_status s = msf_text_create_in(&o, dir, "wavelet.csv");
     if (s) return s;
@@ -269,7 +272,7 @@ static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp
         for (int se = 0; ref && se < NSER; se++)
             fprintf(o.f, "%d,%s,ref_%s,%.9g\n", lvl, kind, ser_names[se], ref->wavelet[se * wp->subbands + sb]);
     }
-    return msf_text_commit(&o);
+    return msf_text_finish(&o, st);
 }
 
 // -----------------------------------------------------------------------------
@@ -312,7 +315,7 @@ static msf_status write_result_h5(msf_h5_writer *w, const char *group, const msf
 }
 
 static msf_status write_h5(const char *dir, const run_info *ri, const msf_freq_analysis *a, const msf_freq_result *r,
-                           const msf_freq_result *ref) {
+                           const msf_freq_result *ref, msf_staged_file *st) {
     char path[4200];
     snprintf(path, sizeof path, "%.4000s/spectrum.h5", dir);
     msf_h5_writer *w;
@@ -369,7 +372,27 @@ static msf_status write_h5(const char *dir, const run_info *ri, const msf_freq_a
         return s;
     }
     free(cnt);
-    return msf_h5_commit(w);
+    return msf_h5_finish(w, st);
+}
+
+// The data files (spectrum.csv, bands.csv, wavelet.csv, spectrum.h5) appear
+// together or not at all: each is written completely under its temporary
+// name, and only then are all renamed into place.
+static msf_status write_data_files(const char *dir, const run_info *ri, const msf_freq_analysis *a,
+                                   const msf_freq_result *r, const msf_freq_result *ref, const summary *m,
+                                   const summary *mref) {
+    msf_staged_file st[4];
+    int n = 0;
+    msf_status s;
+    if (!(s = write_spectrum_csv(dir, &a->spec, m, mref, &st[n]))) n++;
+    if (!s && !(s = write_bands_csv(dir, &a->spec, m, mref, &st[n]))) n++;
+    if (!s && !(s = write_wavelet_csv(dir, &a->wave, m, mref, &st[n]))) n++;
+    if (!s && !(s = write_h5(dir, ri, a, r, ref, &st[n]))) n++;
+    if (s) {
+        msf_staged_discard(st, n);
+        return s;
+    }
+    return msf_staged_publish(st, n);
 }
 
 // -----------------------------------------------------------------------------
@@ -684,7 +707,7 @@ int cmd_spectrum(int argc, char **argv) {
     msf_freq_result r = {0}, rr = {0};
     summary m = {0}, mr = {0};
     msf_freq_analysis plan = {0}, rplan = {0};
-    int rc = 1;
+    int rc = 1, made_dir = 0;
     char argv_line[2048] = "msf";
     for (int i = 0; i < argc; i++) {
         // Quoted as a shell would need it, so the line can be rerun.
@@ -711,7 +734,8 @@ int cmd_spectrum(int argc, char **argv) {
             goto done;
         }
     }
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+    made_dir = mkdir(out_dir, 0777) == 0;
+    if (!made_dir && errno != EEXIST) {
         msf_fail(MSF_ERR_IO, "cannot create output folder %s: %s", out_dir, strerror(errno));
         goto done;
     }
@@ -721,8 +745,7 @@ int cmd_spectrum(int argc, char **argv) {
         summarise(&m, &r) || (reference && summarise(&mr, &rr)))
         goto done;
     const summary *mref = reference ? &mr : NULL;
-    if (write_spectrum_csv(out_dir, &plan.spec, &m, mref) || write_bands_csv(out_dir, &plan.spec, &m, mref) ||
-        write_wavelet_csv(out_dir, &plan.wave, &m, mref) || write_h5(out_dir, &ri, &plan, &r, reference ? &rr : NULL) ||
+    if (write_data_files(out_dir, &ri, &plan, &r, reference ? &rr : NULL, &m, mref) ||
         write_plot_script(out_dir, &ri, &plan, &r, reference != NULL))
         goto done;
     print_summary(&plan.spec, &m, mref);
@@ -745,6 +768,7 @@ int cmd_spectrum(int argc, char **argv) {
     rc = 0;
 done:
     if (rc) cli_fail("spectrum");
+    if (rc && made_dir) rmdir(out_dir);  // removed only if nothing is in it
     msf_freq_free(&plan), msf_freq_free(&rplan);
     summary_free(&m), summary_free(&mr);
     msf_freq_result_free(&r), msf_freq_result_free(&rr);

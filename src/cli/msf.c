@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "core/status.h"
 #include "core/version.h"
+#include "io/h5write.h"
 
 int cmd_info(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
@@ -72,9 +73,7 @@ int cli_fail(const char *command) {
     return 1;
 }
 
-int main(int argc, char **argv) {
-    cli_select_blas_kernel(argv);
-    msf_set_log_callback(log_to_stderr, NULL);
+static int dispatch(int argc, char **argv) {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) log_threshold = MSF_LOG_WARN;
@@ -120,4 +119,15 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "msf: no such command '%s' (see msf --help)\n", name);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    // HDF5 is shut down here rather than by its own exit handler, and not at
+    // all after a failed file close (see msf_h5_shutdown in io/h5write.h).
+    msf_h5_dont_atexit();
+    cli_select_blas_kernel(argv);
+    msf_set_log_callback(log_to_stderr, NULL);
+    int rc = dispatch(argc, argv);
+    msf_h5_shutdown();
+    return rc;
 }

@@ -1,4 +1,5 @@
-// h5write.c: atomic HDF5 result files (write to a temporary name, then rename).
+// h5write.c: atomic HDF5 result files (built in memory, written to a
+// temporary name, then renamed; see h5write.h).
 #include "io/h5write.h"
 
 #include <hdf5.h>
@@ -9,26 +10,42 @@
 
 struct msf_h5_writer {
     hid_t file;
-    char *path, *tmp;
+    int fd;  // the temporary file
+    char path[4096], tmp[4200];
 };
+
+// Set once an H5Fclose has failed (see msf_h5_shutdown).
+static int close_failed;
+
+static void close_file(msf_h5_writer *w) {
+    if (w->file >= 0 && H5Fclose(w->file) < 0) close_failed = 1;
+    w->file = -1;
+}
 
 msf_status msf_h5_create(msf_h5_writer **out, const char *path) {
     *out = NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (strlen(path) >= sizeof((msf_h5_writer *)0)->path)
+        return msf_fail(MSF_ERR_INVALID, "path too long: %.80s...", path);
     msf_h5_writer *w = calloc(1, sizeof *w);
-    size_t n = strlen(path) + 32;
-    if (w) w->path = strdup(path);
-    if (w) w->tmp = malloc(n);
-    if (!w || !w->path || !w->tmp) {
-        if (w) free(w->path), free(w->tmp);
+    if (!w) return msf_fail(MSF_ERR_NOMEM, "out of memory creating %s", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    msf_status s = msf_outfile_temp_name(w->tmp, sizeof w->tmp, path);
+    if (s || (s = msf_outfile_open(&w->fd, w->tmp, path))) {
         free(w);
-        return msf_fail(MSF_ERR_NOMEM, "out of memory creating %s", path);
+        return s;
     }
-    snprintf(w->tmp, n, "%s.tmp-%ld", path, (long)getpid());
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    // The file lives in memory (core driver, no backing store), growing 1 MiB at a time.
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    w->file = fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0
+                  ? -1
+                  : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
     if (w->file < 0) {
-        msf_status s = msf_fail(MSF_ERR_IO, "cannot create %s (does its directory exist and is it writable?)", path);
-        free(w->path), free(w->tmp), free(w);
+        s = msf_fail(MSF_ERR_IO, "cannot create %s: HDF5 could not make an in-memory file", path);
+        close(w->fd);
+        unlink(w->tmp);
+        free(w);
         return s;
     }
     *out = w;
@@ -52,7 +69,7 @@ static msf_status write_dataset(msf_h5_writer *w, const char *name, hid_t type, 
     if (ds >= 0) H5Dclose(ds);
     H5Pclose(lcpl);
     H5Sclose(space);
-    if (rc < 0) return msf_fail(MSF_ERR_IO, "cannot write dataset '%s' to %s (disk full?)", name, w->path);
+    if (rc < 0) return msf_fail(MSF_ERR_IO, "cannot write dataset '%s' to %s (out of memory?)", name, w->path);
     return MSF_OK;
 }
 
@@ -108,24 +125,45 @@ msf_status msf_h5_attr_string(msf_h5_writer *w, const char *obj, const char *nam
     return s;
 }
 
-static void writer_free(msf_h5_writer *w) {
-    free(w->path);
-    free(w->tmp);
+msf_status msf_h5_finish(msf_h5_writer *w, msf_staged_file *st) {
+    msf_status s = MSF_OK;
+    void *image = NULL;
+    ssize_t n = -1;
+    if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0 || (n = H5Fget_file_image(w->file, NULL, 0)) < 0)
+        s = msf_fail(MSF_ERR_IO, "cannot finish writing %s: HDF5 could not flush its in-memory image", w->path);
+    else if (!(image = malloc(n ? (size_t)n : 1)))
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory for the %lld-byte image of %s", (long long)n, w->path);
+    else if (H5Fget_file_image(w->file, image, (size_t)n) != n)
+        s = msf_fail(MSF_ERR_IO, "cannot finish writing %s: HDF5 could not copy its in-memory image", w->path);
+    // Closing an in-memory file writes nothing to disk; free its memory
+    // before the image goes out.
+    close_file(w);
+    if (!s) s = msf_outfile_write(w->fd, image, (size_t)n, w->path);
+    free(image);
+    msf_status c = msf_outfile_close(w->fd, w->path);
+    if (!s) s = c;
+    if (s) unlink(w->tmp);
+    else if (st) msf_staged_set(st, w->path, w->tmp);
     free(w);
+    return s;
 }
 
 msf_status msf_h5_commit(msf_h5_writer *w) {
-    msf_status s = MSF_OK;
-    if (H5Fclose(w->file) < 0) s = msf_fail(MSF_ERR_IO, "cannot finish writing %s", w->path);
-    else if (rename(w->tmp, w->path) != 0) s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s", w->tmp, w->path);
-    if (s) unlink(w->tmp);
-    writer_free(w);
-    return s;
+    msf_staged_file st;
+    msf_status s = msf_h5_finish(w, &st);
+    return s ? s : msf_outfile_rename(st.tmp, st.path);
 }
 
 void msf_h5_abort(msf_h5_writer *w) {
     if (!w) return;
-    H5Fclose(w->file);
+    close_file(w);
+    close(w->fd);
     unlink(w->tmp);
-    writer_free(w);
+    free(w);
+}
+
+void msf_h5_dont_atexit(void) { H5dont_atexit(); }
+
+void msf_h5_shutdown(void) {
+    if (!close_failed) H5close();
 }

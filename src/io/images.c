@@ -1,6 +1,8 @@
 // images.c: PNG files (libpng); .npz batches are in npz.c.
 #include "io/images.h"
 
+#include "io/outfile.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <png.h>
@@ -10,34 +12,30 @@
 #include <strings.h>
 #include <unistd.h>
 
-// malloc'd "<path>.tmp-<pid>", a temporary name next to path.
-static char *temp_name(const char *path) {
-    size_t n = strlen(path) + 32;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s.tmp-%ld", path, (long)getpid());
-    return s;
-}
-
 // -----------------------------------------------------------------------------
 // PNG
 
+// The PNG is encoded in memory, then written through io/outfile.h (a
+// temporary file, every write and the close checked, renamed into place).
 msf_status msf_png_write_rgb(const char *path, const uint8_t *pixels, int h, int w) {
-    char *tmp = temp_name(path);
-    if (!tmp) return msf_fail(MSF_ERR_NOMEM, "out of memory");
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
     img.width = (png_uint_32)w;
     img.height = (png_uint_32)h;
     img.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0;
+    void *buf = NULL;
     msf_status s = MSF_OK;
-    if (!png_image_write_to_file(&img, tmp, 0, pixels, 3 * w, NULL))
-        s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", tmp, img.message);
-    else if (rename(tmp, path) != 0)
-        s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (!png_image_write_to_memory(&img, NULL, &size, 0, pixels, 3 * w, NULL))
+        s = msf_fail(MSF_ERR_IO, "cannot encode %s as PNG: %s", path, img.message);
+    else if (!(buf = malloc(size ? size : 1)))
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory encoding %s (%dx%d)", path, w, h);
+    else if (!png_image_write_to_memory(&img, buf, &size, 0, pixels, 3 * w, NULL))
+        s = msf_fail(MSF_ERR_IO, "cannot encode %s as PNG: %s", path, img.message);
     png_image_free(&img);
-    if (s) unlink(tmp);
-    free(tmp);
+    if (!s) s = msf_outfile_write_file(path, buf, (size_t)size);
+    free(buf);
     return s;
 }
 

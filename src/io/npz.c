@@ -170,14 +170,14 @@ msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char 
     }
     w->npy = fopen(w->tmp_npy, "wb");
     if (!w->npy) {
-        msf_status s = msf_fail(MSF_ERR_IO, "cannot create %s: %s", w->tmp_npy, strerror(errno));
+        msf_status s = msf_fail(MSF_ERR_IO, "cannot create %s: %s (temporary file %s)", path, strerror(errno), w->tmp_npy);
         writer_free(w);
         return s;
     }
     char header[1024];
     size_t len = npy_header(header, sizeof header, MSF_NPY_U8, ndim, shape);
     if (!len || fwrite(header, 1, len, w->npy) != len) {
-        msf_status s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_npy, strerror(errno));
+        msf_status s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         msf_npz_abort(w);
         return s;
     }
@@ -191,7 +191,7 @@ msf_status msf_npz_append(msf_npz_writer *w, const void *data, size_t bytes) {
         return msf_fail(MSF_ERR_INVALID, "%s: %llu bytes appended to an array of %llu", w->path,
                         (unsigned long long)(w->written + bytes), (unsigned long long)w->expected);
     if (fwrite(data, 1, bytes, w->npy) != bytes)
-        return msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_npy, strerror(errno));
+        return msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->path, strerror(errno));
     w->written += bytes;
     return MSF_OK;
 }
@@ -203,11 +203,13 @@ msf_status msf_npz_commit(msf_npz_writer *w) {
                      (unsigned long long)w->written, (unsigned long long)w->expected);
     FILE *f = w->npy;
     w->npy = NULL;
-    if (fclose(f) != 0 && !s) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_npy, strerror(errno));
+    // fflush first: its errno is that of the failed write (fclose's may not be).
+    if (fflush(f) != 0 && !s) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->path, strerror(errno));
+    if (fclose(f) != 0 && !s) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->path, strerror(errno));
     zip_t *za = NULL;
     if (!s) s = npz_zip_create(&za, w->tmp_zip);
     if (!s && (npz_zip_add(za, w->entry, zip_source_file(za, w->tmp_npy, 0, -1), ZIP_CM_STORE) || zip_close(za) < 0)) {
-        s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->tmp_zip, zip_strerror(za));
+        s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", w->path, zip_strerror(za));
         zip_discard(za);
     }
     if (!s && rename(w->tmp_zip, w->path) != 0)
@@ -255,9 +257,9 @@ msf_status msf_npz_write_f64(const char *path, const msf_npz_f64_array *arrays, 
         zip_source_t *src = zip_source_buffer(za, buf, hlen + bytes, 1);
         if (!src) free(buf);
         if (npz_zip_add(za, entry, src, ZIP_CM_DEFLATE))
-            s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", tmp, zip_strerror(za));
+            s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", path, zip_strerror(za));
     }
-    if (!s && zip_close(za) < 0) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", tmp, zip_strerror(za));
+    if (!s && zip_close(za) < 0) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", path, zip_strerror(za));
     if (s && za) zip_discard(za);
     if (!s && rename(tmp, path) != 0) s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (s) unlink(tmp);

@@ -894,6 +894,9 @@ static msf_status vae_alloc(vae_model *m, int parts, int max_h, int max_w, vae_t
         free(table);
         return msf_fail(MSF_ERR_NOMEM, "out of memory: VAE weights need %zu MB", total * 4 >> 20);
     }
+    // Zeroed: the alignment padding between tensors is then defined, and two
+    // models with the same weights have the same params bytes.
+    memset(m->params, 0, total * sizeof(float));
     float *next = m->params;
     for (int i = 0; i < n; i++) {
         if (!(table[i].part & parts)) {
