@@ -1,8 +1,10 @@
 // runner.c: one grid point, shard by shard (sample, decode, merge, grid), and
 // the experiment's results files (metrics, table, plots, manifest).
+#define _XOPEN_SOURCE 700  // nftw
 #include "run/runner.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
@@ -29,6 +31,7 @@
 #include "io/weights.h"
 #include "models/dit.h"
 #include "models/vae.h"
+#include "msf/factorize.h"
 
 char *openblas_get_config(void);
 
@@ -274,8 +277,12 @@ typedef struct {
     int H, W, c;        // images (H, W, c)
 } decoder;
 
-static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
+// The image shape of a point's samples; with a VAE, *vf and *vc are its file
+// (open, for the caller to close) and config.
+static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h, int w, msf_weights **vf,
+                               vae_config *vc) {
     memset(d, 0, sizeof *d);
+    *vf = NULL;
     d->h = h, d->w = w, d->C = C;
     const char *path = cfg_str(p->cfg, "model.vae", NULL), *group = cfg_str(p->cfg, "model.vae_group", NULL);
     if (!path) {
@@ -285,21 +292,31 @@ static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h,
         d->H = h, d->W = w, d->c = C;
         return MSF_OK;
     }
+    msf_status s = msf_weights_open(vf, path);
+    if (s) return s;
+    if (!(s = vae_config_read(vc, *vf, group))) {
+        int f = vae_factor(vc);
+        d->H = h * f, d->W = w * f, d->c = vc->out_channels;
+        if (vc->latent_channels != C)
+            s = msf_fail(MSF_ERR_SHAPE, "%s: the model makes %d channels; the VAE %s takes %d", p->name, C, path,
+                         vc->latent_channels);
+        else if (vc->out_channels != 3)
+            s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc->out_channels);
+    }
+    if (s) {
+        msf_weights_close(*vf);
+        *vf = NULL;
+    }
+    return s;
+}
+
+static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
     msf_weights *vf;
     vae_config vc;
-    msf_status s = msf_weights_open(&vf, path);
-    if (s) return s;
-    if (!(s = vae_config_read(&vc, vf, group))) {
-        int f = vae_factor(&vc);
-        d->H = h * f, d->W = w * f, d->c = vc.out_channels;
-        if (vc.latent_channels != C)
-            s = msf_fail(MSF_ERR_SHAPE, "%s: the model makes %d channels; the VAE %s takes %d", p->name, C, path,
-                         vc.latent_channels);
-        else if (vc.out_channels != 3)
-            s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc.out_channels);
-        else s = vae_load(&d->vae, vf, group, VAE_DECODER, d->H, d->W);
-        d->use_vae = !s;
-    }
+    msf_status s = decoder_plan(d, p, C, h, w, &vf, &vc);
+    if (s || !vf) return s;
+    s = vae_load(&d->vae, vf, cfg_str(p->cfg, "model.vae_group", NULL), VAE_DECODER, d->H, d->W);
+    d->use_vae = !s;
     msf_weights_close(vf);
     return s;
 }
@@ -317,6 +334,65 @@ static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents,
                                   : MSF_OK;
         if (s) return s;
         if (!d->use_vae) vae_pixels_from_float(pixels + i * ps, latents + i * zs, d->C, d->H, d->W);
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Checks before sampling
+
+// A file the config names exists but cannot be read (a missing one is
+// reported by msf_run_point_missing).
+static msf_status check_readable(const msf_run_point *p, const char *key) {
+    const char *path = cfg_str(p->cfg, key, NULL);
+    if (!path || access(path, F_OK) != 0) return MSF_OK;
+    FILE *f = fopen(path, "rb");
+    int ok = f && fgetc(f) != EOF;
+    int err = errno;
+    if (f) fclose(f);
+    if (!ok)
+        return msf_fail(MSF_ERR_IO, "%s: %s %s cannot be read: %s", p->name, key, path,
+                        f ? "the file is empty" : strerror(err));
+    return MSF_OK;
+}
+
+msf_status msf_run_point_check(const msf_run_point *p) {
+    msf_status s;
+    if ((s = check_readable(p, "model.weights")) || (s = check_readable(p, "model.vae")) ||
+        (s = check_readable(p, "evaluator.featnet")) || (s = check_readable(p, "evaluator.reference")))
+        return s;
+    const char *weights = cfg_str(p->cfg, "model.weights", "");
+    int have_weights = access(weights, R_OK) == 0;
+    if (!have_weights && !cfg_find(p->cfg, "model.arch")) return MSF_OK;  // missing: listed by msf_run_point_missing
+    msf_model m;
+    if ((s = msf_run_point_arch(&m, p))) return msf_fail_context(s, "%s", p->name);
+    int ls[MSF_MAX_LEVELS];
+    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
+    msf_run_sampling o;
+    if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
+    if (have_weights && m.num_stages == 1) {
+        // What generator_open finds once the weights are loaded.
+        const dit_config *c = &m.stage[0].cfg;
+        if (o.stage[0].cfg_scale > 1.0f && !c->has_null_class)
+            return msf_fail(MSF_ERR_INVALID, "%s: %s has no null class: set sampler.cfg_scale to 1", p->name, weights);
+        if (c->learn_sigma != (o.stage[0].var == DIFF_VAR_LEARNED_RANGE))
+            return msf_fail(MSF_ERR_INVALID, "%s: sampler.variance %s needs a model %s learned sigma", p->name,
+                            diff_var_type_name(o.stage[0].var), c->learn_sigma ? "without" : "with");
+    }
+    const char *vae = cfg_str(p->cfg, "model.vae", NULL);
+    if (!vae || access(vae, R_OK) == 0) {
+        decoder d;
+        msf_weights *vf;
+        vae_config vc;
+        if ((s = decoder_plan(&d, p, m.channels, m.size, m.size, &vf, &vc))) return s;
+        msf_weights_close(vf);
+    }
+    if (cfg_find(p->cfg, "spectrum")) {
+        // `msf spectrum` factorises the latents: the factorisation must fit them.
+        msf_factor_opts fo = msf_factor_defaults();
+        const char *spec = cfg_str(p->cfg, "spectrum.factorize", NULL);
+        if ((spec && (s = msf_factor_opts_parse(&fo, spec))) || (s = msf_factor_check(&fo, m.size, m.size)))
+            return msf_fail_context(s, "%s: spectrum.factorize", p->name);
     }
     return MSF_OK;
 }
@@ -1095,9 +1171,11 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
     cfg_json_string(f, msf_git_commit());
     fprintf(f, ",\n  \"config_hash\": \"%016llx\",\n  \"host\": ", (unsigned long long)cfg_hash(e->root));
     cfg_json_string(f, host);
-    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": \"%s\",\n"
-               "  \"resumed\": %s,\n  \"libraries\": ",
-            info->threads, info->processes, info->started, info->ended, info->resumed ? "true" : "false");
+    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": ",
+            info->threads, info->processes, info->started);
+    if (info->ended) fprintf(f, "\"%s\"", info->ended);
+    else fputs("null", f);
+    fprintf(f, ",\n  \"resumed\": %s,\n  \"libraries\": ", info->resumed ? "true" : "false");
     library_versions(f);
     fprintf(f, ",\n  \"config\": ");
     cfg_write_json(f, e->root, 2);
@@ -1124,4 +1202,98 @@ msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const
         (s = write_table_md(dir, e, results)) || (s = write_plots(dir, e, results)))
         return s;
     return write_manifest(dir, e, info);
+}
+
+msf_status msf_run_write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info) {
+    return write_manifest(dir, e, info);
+}
+
+// -----------------------------------------------------------------------------
+// The experiment's folder
+
+msf_status msf_run_check_folder(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    int entries = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)))
+        entries += strcmp(ent->d_name, ".") && strcmp(ent->d_name, "..");
+    closedir(d);
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    if (!entries || exists(manifest)) return MSF_OK;
+    return msf_fail(MSF_ERR_INVALID, "%s holds files but no manifest.json: msf run did not make it, so it neither "
+                    "writes into it nor deletes it (--force included); move it away or give the experiment another "
+                    "name", dir);
+}
+
+static int removed_files, remove_errors;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    if (remove(path) == 0) removed_files++;
+    else {
+        msf_log(MSF_LOG_WARN, "--force: cannot remove %s: %s", path, strerror(errno));
+        remove_errors++;
+    }
+    return 0;
+}
+
+// A top-level file of an experiment's folder that msf run writes.
+static int runner_file(const char *name) {
+    static const char *const files[] = {"metrics.json", "metrics.csv", "table.md", "plots.gp", "plots.dat",
+                                        "guidance.dat", "plots.log"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (!strcmp(name, files[i])) return 1;
+    if (strstr(name, ".tmp-")) return 1;
+    static const char *const axes[] = {"_vs_gflops.png", "_vs_residual_steps.png", "_vs_guidance.png"};
+    for (int k = 0; k <= NUM_METRICS; k++) {
+        const char *metric = k < NUM_METRICS ? metric_names[k] : "seconds";
+        size_t len = strlen(metric);
+        if (strncmp(name, metric, len)) continue;
+        for (size_t a = 0; a < sizeof axes / sizeof axes[0]; a++)
+            if (!strcmp(name + len, axes[a])) return 1;
+    }
+    return 0;
+}
+
+msf_status msf_run_remove_results(const char *dir) {
+    msf_status s = msf_run_check_folder(dir);
+    if (s) return s;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    removed_files = remove_errors = 0;
+    char path[4200], kept[600] = "";
+    int num_kept = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        const char *name = ent->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "manifest.json")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!strcmp(name, "points")) {
+            // Every point's folder: shards, merged files, grid, spectra.
+            if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) remove_errors++;
+        } else if (runner_file(name)) {
+            if (unlink(path) == 0) removed_files++;
+            else if (errno != ENOENT) {
+                msf_log(MSF_LOG_WARN, "--force: cannot remove %s: %s", path, strerror(errno));
+                remove_errors++;
+            }
+        } else {
+            size_t len = strlen(kept);
+            if (num_kept++ < 8) snprintf(kept + len, sizeof kept - len, "%s%.60s", len ? ", " : "", name);
+        }
+    }
+    closedir(d);
+    if (remove_errors)
+        return msf_fail(MSF_ERR_IO, "--force: cannot remove %d of the files in %s (above); nothing was run",
+                        remove_errors, dir);
+    // The manifest goes last: a --force killed half way is still recognised.
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return msf_fail(MSF_ERR_IO, "--force: cannot remove %s: %s", path, strerror(errno));
+    if (num_kept)
+        msf_log(MSF_LOG_INFO, "--force: kept %d file%s in %s that msf run did not write: %s%s", num_kept,
+                num_kept == 1 ? "" : "s", dir, kept, num_kept > 8 ? ", ..." : "");
+    return MSF_OK;
 }

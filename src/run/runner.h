@@ -39,6 +39,15 @@ typedef struct {
     int img_h, img_w, img_c;
 } msf_point_result;
 
+// What a run would find wrong with p before sampling, without sampling: input
+// files that exist but cannot be read, the weights' architecture against
+// model.kind, the sampler (respacing, guidance without a null class, variance
+// against learned sigma), the VAE against the model's channels, and the
+// spectrum's factorisation against the latent size. Checks needing a missing
+// file are skipped (msf_run_point_missing lists those). --dry-run and a run
+// call it for every point before anything is written.
+msf_status msf_run_point_check(const msf_run_point *p);
+
 // Remove files named "*.tmp-*" (left by a killed writer) from `dir`; the
 // caller holds the experiment's lock.
 msf_status msf_run_clean_temporaries(const char *dir);
@@ -84,5 +93,18 @@ typedef struct {
 } msf_run_info;
 msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const msf_point_result *results,
                                  const msf_run_info *info);
+// manifest.json alone: a run writes it (info->ended NULL: "ended": null) when
+// it starts in a folder without one, so the folder is known as msf run's
+// from its first file on.
+msf_status msf_run_write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info);
+
+// The experiment's folder `dir` (RESULTS/EXPERIMENT) is msf run's: absent,
+// empty or holding manifest.json. Otherwise MSF_ERR_INVALID: a run neither
+// writes into nor deletes a folder it did not make.
+msf_status msf_run_check_folder(const char *dir);
+// --force: after msf_run_check_folder, delete what msf run writes in `dir`:
+// points/, metrics, table, plots and their data, manifest.json (last). Other
+// files (a hand-written FINDINGS.md) stay, with a note in the log; `dir` stays.
+msf_status msf_run_remove_results(const char *dir);
 
 #endif
