@@ -468,45 +468,92 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p) {
 
 static void hex64(char *buf, uint64_t v) { snprintf(buf, 17, "%016llx", (unsigned long long)v); }
 
+// FNV-1a of a shard's or merged file's latents and labels: the "checksum"
+// attribute, compared when the file is reused.
+static uint64_t latents_checksum(const float *latents, const int64_t *labels, int64_t n, size_t numel) {
+    uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, latents, (size_t)n * numel * sizeof *latents);
+    return msf_fnv1a(h, labels, (size_t)n * sizeof *labels);
+}
+
+// A damaged file that a resume would have reused: reported and removed, so
+// that what it held is made again.
+static void drop_damaged(const char *path, const char *what) {
+    msf_log(MSF_LOG_WARN, "%s is damaged (%s): making it again", path, what);
+    if (unlink(path) != 0 && errno != ENOENT) msf_log(MSF_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+}
+
 // An existing shard of this point's samples: 1 if it holds samples first..first+n-1
-// of the same sample hash (seconds set), 0 if absent or of another count;
-// MSF_ERR_INVALID (as -1) when made with another config.
-static int shard_check(const char *path, const msf_run_point *p, int64_t first, int n, double *seconds) {
+// of the same sample and model hashes, whole (its latents [n, C, H, H] and
+// labels [n] read into `latents` and `labels` match its checksum; seconds
+// set); 0 if absent, of another count, or damaged (then reported and
+// removed); MSF_ERR_INVALID (as -1) when made with another config or other
+// weights.
+static int shard_check(const char *path, const msf_run_point *p, int64_t first, int n, int C, int H, float *latents,
+                       int64_t *labels, double *seconds) {
     if (!exists(path)) return 0;
     msf_weights *w;
-    if (msf_weights_open(&w, path)) return -1;
+    if (msf_weights_open(&w, path)) {
+        drop_damaged(path, msf_error_message());
+        return 0;
+    }
     char hash[32] = "", want[17];
     int64_t f = -1, count = -1;
-    char model[32] = "", want_model[17];
-    int ok = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK &&
-             msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
+    char model[32] = "", want_model[17], sum[32] = "";
+    int has_hash = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK;
+    int ok = msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
              msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK &&
              msf_weights_attr_double(w, NULL, "seconds", seconds) == MSF_OK;
-    // Shards written before msf hashed its inputs have no model_hash.
+    // Shards written before msf hashed its inputs have no model_hash, before
+    // it summed their contents no checksum.
     int has_model = msf_weights_attr_string(w, NULL, "model_hash", model, sizeof model) == MSF_OK;
-    msf_weights_close(w);
+    int has_sum = msf_weights_attr_string(w, NULL, "checksum", sum, sizeof sum) == MSF_OK;
     hex64(want, p->sample_hash);
     hex64(want_model, p->model_hash);
-    if (!ok || strcmp(hash, want) || f != first) {
+    if (has_hash && (strcmp(hash, want) || (ok && f != first))) {
+        msf_weights_close(w);
         msf_fail(MSF_ERR_INVALID, "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
-                 "with --force to start over", path, p->name, ok ? hash : "?", want);
+                 "with --force to start over", path, p->name, hash, want);
         return -1;
     }
-    if (!has_model || strcmp(model, want_model)) {
+    if (has_hash && ok && (!has_model || strcmp(model, want_model))) {
+        msf_weights_close(w);
         msf_fail(MSF_ERR_INVALID, "%s was made with %s model weights than '%s' has now (model hash %s, now %s): rerun "
                  "with --force to start over", path, has_model ? "other" : "possibly other (unrecorded)", p->name,
                  has_model ? model : "none", want_model);
         return -1;
     }
-    return count == n;
+    if (!has_hash || !ok) {
+        msf_weights_close(w);
+        drop_damaged(path, "attributes sample_hash, first, count or seconds missing");
+        return 0;
+    }
+    if (count != n) {
+        msf_weights_close(w);
+        return 0;
+    }
+    int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
+    msf_status s = msf_weights_read(w, "latents", latents, 4, ls);
+    if (!s) s = msf_weights_read_i64(w, "labels", labels, 1, ys);
+    msf_weights_close(w);
+    char got[17];
+    if (!s) hex64(got, latents_checksum(latents, labels, n, (size_t)C * H * H));
+    if (s || (has_sum && strcmp(got, sum))) {
+        char why[600];
+        if (s) snprintf(why, sizeof why, "%.580s", msf_error_message());
+        else snprintf(why, sizeof why, "checksum %s, recorded %s", got, sum);
+        drop_damaged(path, why);
+        return 0;
+    }
+    return 1;
 }
 
 static msf_status shard_write(const char *path, const msf_run_point *p, const generator *g, const float *latents,
                               const int64_t *labels, int64_t first, int n, double seconds) {
     msf_h5_writer *w;
-    char hash[17], model[17];
+    char hash[17], model[17], sum[17];
     hex64(hash, p->sample_hash);
     hex64(model, p->model_hash);
+    hex64(sum, latents_checksum(latents, labels, n, (size_t)g->C * g->H * g->H));
     int64_t ls[4] = {n, g->C, g->H, g->H}, ys[1] = {n};
     msf_status s = msf_h5_create(&w, path);
     if (s) return s;
@@ -516,6 +563,7 @@ static msf_status shard_write(const char *path, const msf_run_point *p, const ge
         (s = msf_h5_attr_int(w, NULL, "count", n)) || (s = msf_h5_attr_double(w, NULL, "seconds", seconds)) ||
         (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)g->seed)) ||
         (s = msf_h5_attr_string(w, NULL, "point", p->name)) ||
+        (s = msf_h5_attr_string(w, NULL, "checksum", sum)) ||
         (s = msf_h5_attr_string(w, NULL, "git_commit", msf_git_commit()))) {
         msf_h5_abort(w);
         return s;
@@ -560,6 +608,53 @@ static msf_status npz_open_checked(msf_npz_reader **r, const char *path, int64_t
     return MSF_OK;
 }
 
+// A merged or shard images file that holds n images [H, W, c] (`pixels`:
+// room for them all to read them through, or NULL to check the header only).
+// 1 if so, else 0 with the reason in `why`.
+static int images_file_ok(const char *path, int64_t n, int H, int W, int c, uint8_t *pixels, char *why, size_t size) {
+    msf_npz_reader *r;
+    msf_status s = npz_open_checked(&r, path, n, H, W, c);
+    if (!s && pixels) s = msf_npz_read(r, pixels, (size_t)n * H * W * c);
+    if (r) msf_npz_close(r);
+    if (s) snprintf(why, size, "%s", msf_error_message());
+    return !s;
+}
+
+// latents.h5 of a point: latents [N, C, H, H] and labels [N] (C = 0: any
+// C, H) of this point's sample and model hashes. 1 if so, else 0 with the
+// reason in `why`.
+static int latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int C, int H, char *why,
+                           size_t size) {
+    msf_weights *w;
+    if (msf_weights_open(&w, path)) {
+        snprintf(why, size, "%s", msf_error_message());
+        return 0;
+    }
+    const msf_weight_info *z = msf_weights_find(w, "latents"), *y = msf_weights_find(w, "labels");
+    char hash[32], want[17];
+    int64_t count;
+    int ok = 1;
+    if (!z || z->ndim != 4 || z->shape[0] != N || (C && (z->shape[1] != C || z->shape[2] != H || z->shape[3] != H)) ||
+        !y || y->ndim != 1 || y->shape[0] != N) {
+        snprintf(why, size, "expected latents [%lld, C, H, W] and labels [%lld]", (long long)N, (long long)N);
+        ok = 0;
+    } else if (msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK && count != N) {
+        snprintf(why, size, "attribute count %lld, expected %lld", (long long)count, (long long)N);
+        ok = 0;
+    }
+    static const char *const keys[] = {"sample_hash", "model_hash"};
+    const uint64_t values[] = {p->sample_hash, p->model_hash};
+    for (int k = 0; k < 2 && ok; k++) {
+        hex64(want, values[k]);
+        if (msf_weights_attr_string(w, NULL, keys[k], hash, sizeof hash) == MSF_OK && strcmp(hash, want)) {
+            snprintf(why, size, "%s %s, this point's %s", keys[k], hash, want);
+            ok = 0;
+        }
+    }
+    msf_weights_close(w);
+    return ok;
+}
+
 static msf_status merge_images(const char *dir, int shards, int64_t N, int S, int H, int W, int c) {
     char path[4096], shard[4096];
     snprintf(path, sizeof path, "%s/images.npz", dir);
@@ -586,7 +681,8 @@ static msf_status merge_images(const char *dir, int shards, int64_t N, int S, in
     return msf_npz_commit(w);
 }
 
-static msf_status merge_latents(const char *dir, int shards, int64_t N, int S, int C, int H) {
+static msf_status merge_latents(const char *dir, const msf_run_point *p, int shards, int64_t N, int S, int C,
+                                int H) {
     size_t numel = (size_t)C * H * H;
     float *z = malloc((size_t)N * numel * sizeof *z);
     int64_t *y = malloc((size_t)N * sizeof *y);
@@ -600,8 +696,15 @@ static msf_status merge_latents(const char *dir, int shards, int64_t N, int S, i
     msf_h5_writer *w = NULL;
     int64_t ls[4] = {N, C, H, H}, ys[1] = {N};
     snprintf(path, sizeof path, "%s/latents.h5", dir);
+    char hash[17], model[17], sum[17];
+    hex64(hash, p->sample_hash);
+    hex64(model, p->model_hash);
+    if (!s) hex64(sum, latents_checksum(z, y, N, numel));
     if (!s && !(s = msf_h5_create(&w, path))) {
-        if ((s = msf_h5_write_f32(w, "latents", 4, ls, z)) || (s = msf_h5_write_i64(w, "labels", 1, ys, y)))
+        if ((s = msf_h5_write_f32(w, "latents", 4, ls, z)) || (s = msf_h5_write_i64(w, "labels", 1, ys, y)) ||
+            (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) ||
+            (s = msf_h5_attr_string(w, NULL, "model_hash", model)) || (s = msf_h5_attr_int(w, NULL, "count", N)) ||
+            (s = msf_h5_attr_string(w, NULL, "checksum", sum)))
             msf_h5_abort(w);
         else s = msf_h5_commit(w);
     }
@@ -673,7 +776,12 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
     if (!s && (s = decoder_open(&d, p, C, H, H)) == MSF_OK) have_dec = 1;
     r->img_h = d.H, r->img_w = d.W, r->img_c = d.c;
     const size_t img = (size_t)d.H * d.W * d.c;
-    int images_done = !s && exists(images);
+    char why[1024];
+    int images_done = 0;
+    if (!s && exists(images)) {
+        images_done = images_file_ok(images, N, d.H, d.W, d.c, NULL, why, sizeof why);
+        if (!images_done) drop_damaged(images, why);
+    }
     if (!s && !(pixels = malloc((size_t)S * img))) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of images");
     msf_progress_report(progress, "shards", 0, r->shards_total);
     for (int k = 0; k < r->shards_total && !s; k++) {
@@ -682,7 +790,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         snprintf(h5, sizeof h5, "%s/shard_%05d.h5", shards_dir, k);
         snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
         double secs = 0;
-        int have = shard_check(h5, p, first, n, &secs);
+        int have = shard_check(h5, p, first, n, C, H, z, y, &secs);
         if (have < 0) {
             s = MSF_ERR_INVALID;
             break;
@@ -704,8 +812,14 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
             sampled = 1;
         }
         sample_seconds += secs;
-        if (!images_done && (sampled || !exists(npz))) {
-            if (!sampled && (s = shard_read(h5, z, NULL, n, C, H))) break;
+        // A shard's images that are there but damaged are decoded again (z
+        // holds the shard's latents, sampled or read by shard_check).
+        int decode = !images_done && (sampled || !exists(npz));
+        if (!images_done && !decode && !images_file_ok(npz, n, d.H, d.W, d.c, pixels, why, sizeof why)) {
+            drop_damaged(npz, why);
+            decode = 1;
+        }
+        if (decode) {
             double t0 = msf_now();
             if ((s = decoder_run(&d, pixels, z, n, first))) break;
             decode_seconds += msf_now() - t0;
@@ -727,7 +841,8 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         unlink(npz);
     }
     snprintf(h5, sizeof h5, "%s/latents.h5", dir);
-    if (want_latents && !exists(h5) && (s = merge_latents(dir, r->shards_total, N, S, C, H))) return s;
+    if (want_latents && exists(h5) && !latents_file_ok(h5, p, N, C, H, why, sizeof why)) drop_damaged(h5, why);
+    if (want_latents && !exists(h5) && (s = merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
     return write_grid(dir, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
 }
 
@@ -842,7 +957,10 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     snprintf(path, sizeof path, "%s/point.json", dir);
     if (!exists(path)) return 0;
     cfg_node *n;
-    if (cfg_parse_file(&n, path)) return 0;  // JSON is YAML flow syntax
+    if (cfg_parse_file(&n, path)) {  // JSON is YAML flow syntax
+        drop_damaged(path, msf_error_message());
+        return 0;
+    }
     hex64(want, p->hash);
     int ok = !strcmp(cfg_str(n, "config_hash", ""), want);
     const char *inputs = cfg_str(n, "inputs_hash", NULL);
@@ -856,6 +974,23 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     } else if (ok && !inputs) {
         msf_log(MSF_LOG_WARN, "%s predates input hashing: reused without checking that the weights, feature network "
                 "and reference are the ones it was made with (--force recomputes)", path);
+    }
+    if (ok) {
+        // The merged files the numbers came from must still be whole.
+        char file[4200], why[1024];
+        int64_t N = cfg_int(n, "num_samples", 0);
+        snprintf(file, sizeof file, "%s/images.npz", dir);
+        int damaged = !images_file_ok(file, N, (int)cfg_int(n, "image_height", 0), (int)cfg_int(n, "image_width", 0),
+                                      (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
+        if (!damaged && cfg_find(p->cfg, "spectrum")) {
+            snprintf(file, sizeof file, "%s/latents.h5", dir);
+            damaged = !latents_file_ok(file, p, N, 0, 0, why, sizeof why);
+        }
+        if (damaged) {
+            drop_damaged(file, why);
+            if (unlink(path) != 0) msf_log(MSF_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+            ok = 0;
+        }
     }
     if (ok) {
         memset(r, 0, sizeof *r);

@@ -4,10 +4,12 @@
 // A point's folder (RESULTS/EXPERIMENT/points/POINT/):
 //   shards/shard_NNNNN.h5   latents [n, C, H, W], labels [n] and attributes
 //                           (sample hash, model hash, first index, count,
-//                           seconds) of samples first..first+n-1
+//                           seconds, checksum of latents and labels) of
+//                           samples first..first+n-1
 //   shards/shard_NNNNN.npz  their images, arr_0 uint8 [n, H, W, c]
 //   images.npz              all images (an ADM sample batch)
-//   latents.h5              all latents (written when spectra are configured)
+//   latents.h5              all latents (written when spectra are configured;
+//                           attributes sample hash, model hash, count, checksum)
 //   grid.png                the first images as one grid
 //   point.json              the point's numbers; written last: a point with
 //                           point.json of its config hash and inputs hash
@@ -16,7 +18,12 @@
 // Every file is written under a temporary name and renamed when complete, so
 // a run killed at any moment leaves only complete files; the next run reuses
 // every shard whose sample and model hashes match and computes the rest (a
-// shard of other weights is an error: --force starts over). Sample i's
+// shard of other weights is an error: --force starts over). What a resume
+// reuses is checked first: a shard is read whole against its shape, count
+// and checksum, a shard's images and images.npz against their shape,
+// latents.h5 against its shape, count and hashes (also for a finished
+// point); a damaged one is reported (a warning naming it), removed and made
+// again: a shard is sampled again, merged files merged again. Sample i's
 // noise and label depend only on (seed, i), so the final numbers equal those
 // of an uninterrupted run, bit for bit.
 #ifndef MSF_RUN_RUNNER_H
