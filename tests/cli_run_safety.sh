@@ -180,6 +180,13 @@ check_same "images.npz"
 # A finished point is still reused when nothing is damaged.
 expect 0 "done before, reused" "$MSF" run "$tmp/cfg/small.yaml" --results-dir "$R"
 grep -q "damaged" "$tmp/log" && fail "an undamaged point was reported damaged"
+# Results shared without their bulky merged files keep their numbers.
+mv "$P/images.npz" "$tmp/images.moved" && mv "$P/latents.h5" "$tmp/latents.moved"
+expect 0 "done before, reused" "$MSF" run "$tmp/cfg/small.yaml" --results-dir "$R"
+grep -q "damaged" "$tmp/log" && fail "an absent merged file was reported damaged"
+metrics_of "$R/small" | cmp -s "$tmp/m.good" - || fail "absent merged files: metrics differ"
+[ -e "$P/images.npz" ] && fail "a reused point made images.npz again"
+mv "$tmp/images.moved" "$P/images.npz" && mv "$tmp/latents.moved" "$P/latents.h5"
 # An unfinished point (no point.json, no merged files) with a corrupt shard
 # (bytes flipped in the middle of its latents) and a truncated one: each
 # reported and sampled again, only those; the same images and numbers.

@@ -611,9 +611,13 @@ static msf_status npz_open_checked(msf_npz_reader **r, const char *path, int64_t
 // A merged or shard images file that holds n images [H, W, c] (`pixels`:
 // room for them all to read them through, or NULL to check the header only).
 // 1 if so, else 0 with the reason in `why`.
+// H = 0: any image shape (a point.json from before msf recorded it).
 static int images_file_ok(const char *path, int64_t n, int H, int W, int c, uint8_t *pixels, char *why, size_t size) {
-    msf_npz_reader *r;
-    msf_status s = npz_open_checked(&r, path, n, H, W, c);
+    msf_npz_reader *r = NULL;
+    msf_status s;
+    if (H > 0) s = npz_open_checked(&r, path, n, H, W, c);
+    else if (!(s = msf_npz_open_u8(&r, path, "arr_0")) && (msf_npz_ndim(r) != 4 || msf_npz_shape(r)[0] != n))
+        s = msf_fail(MSF_ERR_SHAPE, "%s: arr_0 is not uint8 [%lld, H, W, c]", path, (long long)n);
     if (!s && pixels) s = msf_npz_read(r, pixels, (size_t)n * H * W * c);
     if (r) msf_npz_close(r);
     if (s) snprintf(why, size, "%s", msf_error_message());
@@ -976,15 +980,17 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
                 "and reference are the ones it was made with (--force recomputes)", path);
     }
     if (ok) {
-        // The merged files the numbers came from must still be whole.
+        // The merged files the numbers came from, where they are (results
+        // shared without them keep their numbers), must still be whole.
         char file[4200], why[1024];
         int64_t N = cfg_int(n, "num_samples", 0);
         snprintf(file, sizeof file, "%s/images.npz", dir);
-        int damaged = !images_file_ok(file, N, (int)cfg_int(n, "image_height", 0), (int)cfg_int(n, "image_width", 0),
-                                      (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
-        if (!damaged && cfg_find(p->cfg, "spectrum")) {
+        int damaged = exists(file) && !images_file_ok(file, N, (int)cfg_int(n, "image_height", 0),
+                                                      (int)cfg_int(n, "image_width", 0),
+                                                      (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
+        if (!damaged) {
             snprintf(file, sizeof file, "%s/latents.h5", dir);
-            damaged = !latents_file_ok(file, p, N, 0, 0, why, sizeof why);
+            damaged = exists(file) && !latents_file_ok(file, p, N, 0, 0, why, sizeof why);
         }
         if (damaged) {
             drop_damaged(file, why);
