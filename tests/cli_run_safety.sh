@@ -71,6 +71,12 @@ for force in "" --force; do
     [ "$(ls -A "$R/mine")" = data.txt ] && [ "$(cat "$R/mine/data.txt")" = precious ] ||
         fail "msf run $force touched a folder it did not make: $(ls -A "$R/mine")"
 done
+# What a first run killed before its manifest leaves (an empty points/, a
+# temporary manifest) is msf run's own.
+mkdir -p "$R/early/points" && : >"$R/early/manifest.json.tmp-99"
+sed 's|^experiment: small|experiment: early|; s/num_samples: 12/num_samples: 4/' "$tmp/cfg/small.yaml" >"$tmp/cfg/early.yaml"
+expect 0 "wrote $R/early" "$MSF" run "$tmp/cfg/early.yaml" --results-dir "$R"
+[ -e "$R/early/manifest.json.tmp-99" ] && fail "the killed run's temporary manifest was left"
 
 # --- 3. YAML limits: alias bombs and deep nesting fail at once -------------------
 {

@@ -1352,13 +1352,31 @@ msf_status msf_run_write_manifest(const char *dir, const msf_experiment *e, cons
 // -----------------------------------------------------------------------------
 // The experiment's folder
 
+// 1 if path is a directory with no entries.
+static int empty_dir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int empty = 1;
+    struct dirent *ent;
+    while (empty && (ent = readdir(d))) empty = !strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
 msf_status msf_run_check_folder(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    // A run killed before its first manifest was written leaves at most an
+    // empty points/ and temporaries: nothing of anyone else's.
     int entries = 0;
     struct dirent *ent;
-    while ((ent = readdir(d)))
-        entries += strcmp(ent->d_name, ".") && strcmp(ent->d_name, "..");
+    char sub[4200];
+    while ((ent = readdir(d))) {
+        const char *name = ent->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strncmp(name, "manifest.json.tmp-", 18)) continue;
+        snprintf(sub, sizeof sub, "%s/%s", dir, name);
+        entries += strcmp(name, "points") || !empty_dir(sub);
+    }
     closedir(d);
     char manifest[4200];
     snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
