@@ -1,6 +1,8 @@
 // test_config.c: YAML config trees (file:line), `use:` pieces and overrides,
 // schema errors (unknown key, wrong type, missing field), sweep expansion
-// into grid points, config hashes and JSON output.
+// into grid points, config hashes and JSON output; the limits of a file
+// (aliases, nesting, values, use: pieces) and of an experiment (names, counts,
+// respacings, factorisations).
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -289,6 +291,180 @@ START_TEST(test_experiment_errors) {
 }
 END_TEST
 
+
+// A growing text buffer for generated YAML.
+typedef struct {
+    char *buf;
+    size_t len;
+    FILE *f;
+} text_buf;
+static void text_open(text_buf *t) { ck_assert_ptr_nonnull(t->f = open_memstream(&t->buf, &t->len)); }
+static char *text_close(text_buf *t) {
+    fclose(t->f);
+    return t->buf;
+}
+
+static void expect_parse_error(const char *text, const char *want) {
+    cfg_node *n = NULL;
+    ck_assert_int_eq(cfg_parse_text(&n, text, "l.yaml"), MSF_ERR_FORMAT);
+    ck_assert_ptr_null(n);
+    if (!strstr(msf_error_message(), want)) ck_abort_msg("error '%s' lacks '%s'", msf_error_message(), want);
+}
+
+START_TEST(test_yaml_limits) {
+    cfg_node *n;
+    // Aliases are copies of their anchor's value, with its lines.
+    ck_assert_int_eq(cfg_parse_text(&n, "a: &x {b: 1, c: [2, 3]}\nd: *x\ne: &s hi\nf: *s\n", "t.yaml"), MSF_OK);
+    ck_assert_int_eq(cfg_int(n, "d.b", 0), 1);
+    ck_assert_int_eq(cfg_find(n, "d.c")->count, 2);
+    ck_assert_int_eq(cfg_find(n, "d.b")->line, 1);
+    ck_assert_str_eq(cfg_str(n, "f", ""), "hi");
+    cfg_free(n);
+    expect_parse_error("a: *nothing\n", "l.yaml:1: alias *nothing names no earlier anchor");
+    expect_parse_error("a: &x [1, *x]\n", "l.yaml:1: alias *x refers to a value that contains it");
+    // Billion laughs: ten levels of ten aliases.
+    text_buf t;
+    text_open(&t);
+    fprintf(t.f, "l0: &l0 [a, a, a, a, a, a, a, a, a, a]\n");
+    for (int k = 1; k < 10; k++) {
+        fprintf(t.f, "l%d: &l%d [", k, k);
+        for (int i = 0; i < 10; i++) fprintf(t.f, "%s*l%d", i ? ", " : "", k - 1);
+        fprintf(t.f, "]\n");
+    }
+    char *bomb = text_close(&t);
+    expect_parse_error(bomb, "the config holds more than 100000 values once aliases are expanded");
+    free(bomb);
+    // CFG_MAX_ALIASES aliases pass, one more does not.
+    for (int extra = 0; extra < 2; extra++) {
+        text_open(&t);
+        fprintf(t.f, "a: &a 1\n");
+        for (int i = 0; i < CFG_MAX_ALIASES + extra; i++) fprintf(t.f, "k%d: *a\n", i);
+        char *text = text_close(&t);
+        if (extra) {
+            expect_parse_error(text, "l.yaml:1002: more than 1000 aliases");
+        } else {
+            ck_assert_int_eq(cfg_parse_text(&n, text, "l.yaml"), MSF_OK);
+            ck_assert_int_eq(n->count, CFG_MAX_ALIASES + 1);
+            cfg_free(n);
+        }
+        free(text);
+    }
+    // CFG_MAX_DEPTH levels pass, one more does not, however deep the file goes.
+    int depths[] = {CFG_MAX_DEPTH - 1, CFG_MAX_DEPTH, 100000};
+    for (int k = 0; k < 3; k++) {
+        text_open(&t);
+        fprintf(t.f, "a: ");
+        for (int i = 0; i < depths[k]; i++) fputc('[', t.f);
+        for (int i = 0; i < depths[k]; i++) fputc(']', t.f);
+        fputc('\n', t.f);
+        char *text = text_close(&t);
+        if (k < 1) {
+            ck_assert_int_eq(cfg_parse_text(&n, text, "l.yaml"), MSF_OK);
+            cfg_free(n);
+        } else {
+            expect_parse_error(text, "l.yaml:1: nesting deeper than 64 levels");
+        }
+        free(text);
+    }
+    // An alias that would nest its value too deep.
+    text_open(&t);
+    fprintf(t.f, "a: &d ");
+    for (int i = 0; i < 40; i++) fputc('[', t.f);
+    for (int i = 0; i < 40; i++) fputc(']', t.f);
+    fprintf(t.f, "\nb: ");
+    for (int i = 0; i < 30; i++) fputc('[', t.f);
+    fprintf(t.f, "*d");
+    for (int i = 0; i < 30; i++) fputc(']', t.f);
+    fputc('\n', t.f);
+    char *text = text_close(&t);
+    expect_parse_error(text, "l.yaml:2: nesting deeper than 64 levels (alias *d)");
+    free(text);
+    // Entries of one list.
+    text_open(&t);
+    fprintf(t.f, "a: [");
+    for (int i = 0; i <= CFG_MAX_ENTRIES; i++) fprintf(t.f, "%s%d", i ? "," : "", i);
+    fprintf(t.f, "]\n");
+    text = text_close(&t);
+    expect_parse_error(text, "l.yaml:1: a list with more than 10000 entries");
+    free(text);
+    // A file too large to be a config.
+    FILE *f = fopen(path_of("huge.yaml"), "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "a: \"");
+    for (int i = 0; i < CFG_MAX_FILE_BYTES / 64 + 1; i++)
+        fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", f);
+    fprintf(f, "\"\n");
+    fclose(f);
+    ck_assert_int_eq(cfg_parse_file(&n, path_of("huge.yaml")), MSF_ERR_FORMAT);
+    ck_assert_msg(strstr(msf_error_message(), "larger than 4194304 bytes"), "%s", msf_error_message());
+    // use: pieces fanning out (each naming the next level ten times).
+    for (int k = 0; k < 4; k++) {
+        char name[32], body[512] = "";
+        snprintf(name, sizeof name, "fan%d.yaml", k);
+        for (int i = 0; i < 10; i++) {
+            size_t len = strlen(body);
+            if (k < 3) snprintf(body + len, sizeof body - len, "k%d: {use: fan%d.yaml}\n", i, k + 1);
+            else snprintf(body + len, sizeof body - len, "k%d: leaf\n", i);
+        }
+        put(name, body);
+    }
+    ck_assert_int_eq(cfg_parse_file(&n, path_of("fan0.yaml")), MSF_OK);
+    ck_assert_int_eq(cfg_resolve_uses(n), MSF_ERR_INVALID);
+    ck_assert_msg(strstr(msf_error_message(), "more than 256 files pulled in with use:"), "%s", msf_error_message());
+    cfg_free(n);
+}
+END_TEST
+
+// An experiment file of one run: `experiment` and `name` as written (YAML),
+// num_samples, and one more line of the run ("" for none).
+static void put_run(const char *experiment, const char *name, const char *num, const char *extra) {
+    char text[1024];
+    snprintf(text, sizeof text, "experiment: %s\nruns:\n  - name: %s\n    num_samples: %s\n    model: {use: model.yaml}\n"
+             "%s%s\n", experiment, name, num, *extra ? "    " : "", extra);
+    put("x.yaml", text);
+}
+
+START_TEST(test_experiment_limits) {
+    put("model.yaml", model_piece);
+    static const struct {
+        const char *experiment, *name, *num, *extra, *want;
+    } bad[] = {
+        {"\"\"", "a", "2", "", "x.yaml:1: 'experiment' must be a folder name"},
+        {"../x", "a", "2", "", "x.yaml:1: 'experiment' must be a folder name"},
+        {"a/b", "a", "2", "", "x.yaml:1: 'experiment' must be a folder name"},
+        {"..", "a", "2", "", "x.yaml:1: 'experiment' must be a folder name"},
+        {"\"a\\nb\"", "a", "2", "", "x.yaml:1: 'experiment' must be a folder name"},
+        {"x", "\"\"", "2", "", "x.yaml:3: runs[0].name must be a folder name"},
+        {"x", "a", "1000000000000", "",
+         "x.yaml:4: 'runs[0].num_samples' must be an integer in [1, 100000000] (as msf sample --num), got 1000000000000"},
+        {"x", "a", "0", "", "x.yaml:4: 'runs[0].num_samples' must be an integer in [1, 100000000]"},
+        {"x", "a", "2", "seed: -2", "x.yaml:6: 'runs[0].seed' must be an integer in [0, 9223372036854775807]"},
+        {"x", "a", "2", "batch: 5000", "x.yaml:6: 'runs[0].batch' must be an integer in [1, 4096]"},
+        {"x", "a", "2", "shard_size: 0", "x.yaml:6: 'runs[0].shard_size' must be an integer in [1, 1048576]"},
+        {"x", "a", "2", "grid: 1000", "x.yaml:6: 'runs[0].grid' must be an integer in [0, 256]"},
+        {"x", "a", "2", "sampler: {steps: \"0\"}", "x.yaml:6: 'runs[0].sampler.steps' is '0'"},
+        {"x", "a", "2", "sampler: {residual_start: \"1000\"}",
+         "x.yaml:6: 'runs[0].sampler.residual_start' is 'noise' or a step 1..999, got '1000'"},
+        {"x", "a", "2", "spectrum: {factorize: \"levels=x\"}", "x.yaml:6: 'runs[0].spectrum.factorize' is 'levels=x'"},
+        {"x", "a", "2", "evaluator: {featnet: f.h5, reference: r.npz, batch: 0}",
+         "x.yaml:6: 'runs[0].evaluator.batch' must be an integer in [1, 4096]"},
+        {"x", "a", "2", "sweep: {num_samples: [2, 200000000]}",
+         "x.yaml:6: 'runs[0].num_samples' must be an integer in [1, 100000000]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put_run(bad[i].experiment, bad[i].name, bad[i].num, bad[i].extra);
+        expect_load_error("x.yaml", bad[i].want);
+    }
+    // Names of letters, digits, '-', '_' and '.' are fine, as are counts at the caps.
+    put_run("a-b_c.1", "run-1.x_y", "100000000", "seed: 9223372036854775807");
+    msf_experiment e;
+    ck_assert_int_eq(msf_experiment_load(&e, path_of("x.yaml")), MSF_OK);
+    ck_assert_str_eq(e.name, "a-b_c.1");
+    ck_assert_str_eq(e.points[0].name, "run-1.x_y");
+    msf_experiment_free(&e);
+}
+END_TEST
+
 static Suite *config_suite(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
@@ -298,6 +474,8 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_merge_set_and_json);
     tcase_add_test(tc, test_use_and_sweep);
     tcase_add_test(tc, test_experiment_errors);
+    tcase_add_test(tc, test_yaml_limits);
+    tcase_add_test(tc, test_experiment_limits);
     suite_add_tcase(s, tc);
     return s;
 }

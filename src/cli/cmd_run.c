@@ -31,10 +31,15 @@ const char cmd_run_usage[] =
     "points/POINT/ (images.npz, grid.png, point.json, shards/).\n\n"
     "A rerun continues where an interrupted one stopped: complete shards and\n"
     "finished points are reused, and the final numbers equal those of an\n"
-    "uninterrupted run. Only one `msf run` at a time writes an experiment's folder.\n\n"
+    "uninterrupted run; a damaged shard or merged file is reported and made\n"
+    "again. Only one `msf run` at a time writes an experiment's folder, and it\n"
+    "writes nowhere else; a folder DIR/EXPERIMENT without manifest.json that\n"
+    "holds files is not msf run's: it is left alone and the run stops.\n\n"
     "  --dry-run          print the expanded grid with sample counts and GFLOPs,\n"
     "                     and any missing file; run nothing\n"
-    "  --force            delete DIR/EXPERIMENT first and start over\n"
+    "  --force            delete what msf run wrote in DIR/EXPERIMENT (points,\n"
+    "                     metrics, tables, plots, manifest) and start over;\n"
+    "                     other files there stay\n"
     "  --results-dir DIR  where results go (default results)\n\n"
     "Exit status: 0 on success, 1 on a bad config, a missing file or a failed\n"
     "stage, 2 on a usage error.\n";
@@ -102,15 +107,14 @@ static int dry_run(const msf_experiment *e) {
            (long long)samples, total / 1000);
     int missing = list_missing(e, stdout);
     if (missing) printf("(%d missing file%s: `msf run` would stop before sampling)\n", missing, missing == 1 ? "" : "s");
+    // What a run would stop on before sampling.
+    for (int i = 0; i < e->num_points; i++)
+        if (msf_run_point_check(&e->points[i])) return cli_fail("run");
     return 0;
 }
 
 // -----------------------------------------------------------------------------
 // Helpers
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    return remove(path);
-}
 
 static void iso_now(char *buf, size_t size) {
     time_t t = time(NULL);
@@ -211,6 +215,8 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "msf run: %s: files missing (above); nothing was run\n", file);
         goto done;
     }
+    for (int i = 0; i < e.num_points; i++)
+        if (msf_run_point_check(&e.points[i])) goto fail;
     for (int i = 0; i < argc; i++) {
         size_t len = strlen(command);
         snprintf(command + len, sizeof command - len, " %s", argv[i]);
@@ -232,19 +238,19 @@ int cmd_run(int argc, char **argv) {
         msf_fail(MSF_ERR_IO, "another `msf run` is writing %s (lock %s held); wait for it or stop it", dir, lock_path);
         goto fail;
     }
-    if (force && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
-        msf_fail(MSF_ERR_IO, "--force: cannot remove %s: %s", dir, strerror(errno));
-        goto fail;
-    }
+    // Only the experiment's own folder, and only when msf run made it.
+    if (force ? msf_run_remove_results(dir) : msf_run_check_folder(dir)) goto fail;
     if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || (mkdir(points, 0777) != 0 && errno != EEXIST)) {
         msf_fail(MSF_ERR_IO, "cannot create %s: %s", points, strerror(errno));
         goto fail;
     }
     if (msf_run_clean_temporaries(dir)) goto fail;
     msf_run_info info = {.command = command, .threads = omp_get_max_threads(), .processes = 1};
-    char started[32], ended[32];
+    char started[32], ended[32], manifest[4300];
     iso_now(started, sizeof started);
     info.started = started;
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    if (access(manifest, F_OK) != 0 && msf_run_write_manifest(dir, &e, &info)) goto fail;
     res = calloc((size_t)e.num_points, sizeof *res);
     if (!res) {
         msf_fail(MSF_ERR_NOMEM, "out of memory");

@@ -10,8 +10,6 @@
 
 #include "core/hash.h"
 
-#define CFG_MAX_DEPTH 64
-#define CFG_MAX_USE_DEPTH 16
 
 // -----------------------------------------------------------------------------
 // Nodes
@@ -169,93 +167,257 @@ msf_status cfg_set(cfg_node *root, const char *path, const cfg_node *value) {
 
 // -----------------------------------------------------------------------------
 // Parsing
+//
+// libyaml's events are turned into the tree directly (not through
+// yaml_parser_load), so the limits below stop a hostile file at the event
+// that crosses them: nesting deeper than CFG_MAX_DEPTH, more than
+// CFG_MAX_ALIASES aliases, more than CFG_MAX_NODES values in all (aliases
+// expanded; an alias bomb), more than CFG_MAX_ENTRIES entries in one mapping
+// or list, or a file over CFG_MAX_FILE_BYTES.
 
-static msf_status convert(cfg_node **out, yaml_document_t *doc, yaml_node_t *yn, const char *file, int depth) {
-    *out = NULL;
-    int line = (int)yn->start_mark.line + 1;
-    if (depth > CFG_MAX_DEPTH) return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d", file, line, CFG_MAX_DEPTH);
-    cfg_node *n = NULL;
-    msf_status s = MSF_OK;
-    switch (yn->type) {
-    case YAML_SCALAR_NODE:
-        n = node_new(CFG_SCALAR, file, line);
-        if (!n || !(n->text = strndup((const char *)yn->data.scalar.value, yn->data.scalar.length))) goto nomem;
-        n->quoted = yn->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-                    yn->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-        break;
-    case YAML_SEQUENCE_NODE:
-        if (!(n = node_new(CFG_SEQ, file, line))) goto nomem;
-        for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top; it++) {
-            cfg_node *v;
-            if ((s = convert(&v, doc, yaml_document_get_node(doc, *it), file, depth + 1))) goto fail;
-            if ((s = node_append(n, NULL, 0, v))) {
-                cfg_free(v);
-                goto fail;
-            }
-        }
-        break;
-    case YAML_MAPPING_NODE:
-        if (!(n = node_new(CFG_MAP, file, line))) goto nomem;
-        for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(doc, p->key);
-            int kline = (int)k->start_mark.line + 1;
-            if (k->type != YAML_SCALAR_NODE) {
-                s = msf_fail(MSF_ERR_FORMAT, "%s:%d: a key must be a plain name", file, kline);
-                goto fail;
-            }
-            const char *key = (const char *)k->data.scalar.value;
-            int prev = map_index(n, key);
-            if (prev >= 0) {
-                s = msf_fail(MSF_ERR_FORMAT, "%s:%d: duplicate key '%s' (first at line %d)", file, kline, key,
-                             n->key_lines[prev]);
-                goto fail;
-            }
-            cfg_node *v;
-            if ((s = convert(&v, doc, yaml_document_get_node(doc, p->value), file, depth + 1))) goto fail;
-            if ((s = node_append(n, key, kline, v))) {
-                cfg_free(v);
-                goto fail;
-            }
-        }
-        break;
-    default:
-        s = msf_fail(MSF_ERR_FORMAT, "%s:%d: empty YAML node", file, line);
-        goto fail;
+typedef struct {
+    char *name;
+    cfg_node *node;
+    int open;  // the anchored node is still being read (an alias to it would be a cycle)
+} anchor;
+
+typedef struct {
+    cfg_node *node;
+    char *key;     // a mapping's key waiting for its value
+    int key_line;
+    int anchor;    // index in anchors of the node's anchor, or -1
+} frame;
+
+typedef struct {
+    const char *name;
+    frame stack[CFG_MAX_DEPTH + 1];
+    int depth;
+    anchor *anchors;
+    int num_anchors, cap_anchors;
+    int aliases;
+    int64_t nodes;
+    cfg_node *root;
+} builder;
+
+static void builder_free(builder *b) {
+    for (int i = 0; i < b->depth; i++) free(b->stack[i].key);
+    for (int i = 0; i < b->num_anchors; i++) free(b->anchors[i].name);
+    free(b->anchors);
+    cfg_free(b->root);
+}
+
+// Levels of mappings and lists in n (0 for a scalar).
+static int node_height(const cfg_node *n) {
+    int h = 0;
+    for (int i = 0; i < n->count; i++) {
+        int k = node_height(n->items[i]);
+        if (k > h) h = k;
     }
-    *out = n;
+    return n->kind == CFG_SCALAR ? 0 : h + 1;
+}
+
+// Nodes of the tree n, counting no further than `limit`.
+static int64_t count_nodes(const cfg_node *n, int64_t limit) {
+    int64_t c = 1;
+    for (int i = 0; i < n->count && c <= limit; i++) c += count_nodes(n->items[i], limit - c);
+    return c;
+}
+
+static msf_status too_many_nodes(const char *file, int line) {
+    return msf_fail(MSF_ERR_FORMAT, "%s:%d: the config holds more than %d values once aliases are expanded (an "
+                    "alias bomb?)", file, line, CFG_MAX_NODES);
+}
+
+static msf_status add_anchor(builder *b, const yaml_char_t *name, cfg_node *n, int open) {
+    if (b->num_anchors == b->cap_anchors) {
+        int cap = b->cap_anchors ? 2 * b->cap_anchors : 16;
+        anchor *a = realloc(b->anchors, (size_t)cap * sizeof *a);
+        if (!a) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
+        b->anchors = a, b->cap_anchors = cap;
+    }
+    char *copy = strdup((const char *)name);
+    if (!copy) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
+    b->anchors[b->num_anchors++] = (anchor){.name = copy, .node = n, .open = open};
     return MSF_OK;
-nomem:
-    s = msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", file);
-fail:
-    cfg_free(n);
+}
+
+// A new value v (a scalar, an alias's copy or a collection just opened) at
+// `line`: the root, a list item, a mapping's key or its value. Takes v.
+// *key_taken: v was a key (a scalar, freed here) rather than a value.
+static msf_status attach(builder *b, cfg_node *v, int line, int *key_taken) {
+    *key_taken = 0;
+    if (b->depth == 0) {
+        if (v->kind != CFG_MAP) {
+            cfg_free(v);
+            return msf_fail(MSF_ERR_FORMAT, "%s:%d: expected a mapping (key: value lines) at the top", b->name, line);
+        }
+        b->root = v;
+        return MSF_OK;
+    }
+    frame *f = &b->stack[b->depth - 1];
+    cfg_node *parent = f->node;
+    if (parent->count >= CFG_MAX_ENTRIES) {
+        cfg_free(v);
+        return msf_fail(MSF_ERR_FORMAT, "%s:%d: a %s with more than %d entries", b->name, line,
+                        parent->kind == CFG_MAP ? "mapping" : "list", CFG_MAX_ENTRIES);
+    }
+    if (parent->kind == CFG_MAP && !f->key) {
+        if (v->kind != CFG_SCALAR) {
+            cfg_free(v);
+            return msf_fail(MSF_ERR_FORMAT, "%s:%d: a key must be a plain name", b->name, line);
+        }
+        int prev = map_index(parent, v->text);
+        if (prev >= 0) {
+            msf_status s = msf_fail(MSF_ERR_FORMAT, "%s:%d: duplicate key '%s' (first at line %d)", b->name, line,
+                                    v->text, parent->key_lines[prev]);
+            cfg_free(v);
+            return s;
+        }
+        f->key = v->text;
+        v->text = NULL;
+        f->key_line = line;
+        cfg_free(v);
+        *key_taken = 1;
+        return MSF_OK;
+    }
+    msf_status s = node_append(parent, f->key, f->key_line, v);
+    if (s) cfg_free(v);
+    free(f->key);
+    f->key = NULL;
     return s;
 }
 
-static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name) {
-    yaml_document_t doc;
+static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
+    int line = (int)ev->start_mark.line + 1, key_taken;
+    msf_status s;
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        if (++b->nodes > CFG_MAX_NODES) return too_many_nodes(b->name, line);
+        cfg_node *n = node_new(ev->type == YAML_SCALAR_EVENT ? CFG_SCALAR
+                               : ev->type == YAML_SEQUENCE_START_EVENT ? CFG_SEQ : CFG_MAP, b->name, line);
+        if (!n) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
+        const yaml_char_t *anchor_name;
+        if (ev->type == YAML_SCALAR_EVENT) {
+            anchor_name = ev->data.scalar.anchor;
+            n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                        ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+            if (!(n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length))) {
+                cfg_free(n);
+                return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
+            }
+        } else {
+            anchor_name = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+                                                                : ev->data.mapping_start.anchor;
+            if (b->depth >= CFG_MAX_DEPTH) {
+                cfg_free(n);
+                return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d levels", b->name, line, CFG_MAX_DEPTH);
+            }
+        }
+        int is_scalar = n->kind == CFG_SCALAR;
+        if ((s = attach(b, n, line, &key_taken))) return s;
+        if (key_taken) {
+            if (anchor_name) return msf_fail(MSF_ERR_FORMAT, "%s:%d: an anchor on a key is not supported", b->name,
+                                             line);
+            return MSF_OK;
+        }
+        if (anchor_name && (s = add_anchor(b, anchor_name, n, !is_scalar))) return s;
+        if (!is_scalar)
+            b->stack[b->depth++] = (frame){.node = n, .key = NULL, .anchor = anchor_name ? b->num_anchors - 1 : -1};
+        return MSF_OK;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+        frame *f = &b->stack[--b->depth];
+        if (f->anchor >= 0) b->anchors[f->anchor].open = 0;
+        free(f->key);
+        f->key = NULL;
+        return MSF_OK;
+    }
+    case YAML_ALIAS_EVENT: {
+        const char *name = (const char *)ev->data.alias.anchor;
+        int a = b->num_anchors - 1;
+        while (a >= 0 && strcmp(b->anchors[a].name, name)) a--;
+        if (a < 0) return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s names no earlier anchor", b->name, line, name);
+        if (b->anchors[a].open)
+            return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s refers to a value that contains it", b->name, line,
+                            name);
+        if (++b->aliases > CFG_MAX_ALIASES)
+            return msf_fail(MSF_ERR_FORMAT, "%s:%d: more than %d aliases (an alias bomb?)", b->name, line,
+                            CFG_MAX_ALIASES);
+        int64_t size = count_nodes(b->anchors[a].node, CFG_MAX_NODES - b->nodes);
+        if (b->nodes + size > CFG_MAX_NODES) return too_many_nodes(b->name, line);
+        b->nodes += size;
+        if (b->depth + node_height(b->anchors[a].node) > CFG_MAX_DEPTH)
+            return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d levels (alias *%s)", b->name, line,
+                            CFG_MAX_DEPTH, name);
+        cfg_node *n = cfg_clone(b->anchors[a].node);
+        if (!n) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
+        return attach(b, n, line, &key_taken);
+    }
+    case YAML_DOCUMENT_END_EVENT:
+    case YAML_STREAM_END_EVENT: *done = 1; return MSF_OK;
+    default: return MSF_OK;
+    }
+}
+
+// Reads at most CFG_MAX_FILE_BYTES of a file for libyaml.
+typedef struct {
+    FILE *f;
+    size_t read;
+    int too_big;
+} file_input;
+
+static int read_file_input(void *data, unsigned char *buffer, size_t size, size_t *size_read) {
+    file_input *in = data;
+    if (in->read + size > (size_t)CFG_MAX_FILE_BYTES + 1) size = (size_t)CFG_MAX_FILE_BYTES + 1 - in->read;
+    *size_read = fread(buffer, 1, size, in->f);
+    in->read += *size_read;
+    if (in->read > (size_t)CFG_MAX_FILE_BYTES) {
+        in->too_big = 1;
+        return 0;
+    }
+    return !ferror(in->f);
+}
+
+static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name, const file_input *in) {
     *out = NULL;
-    if (!yaml_parser_load(parser, &doc)) {
-        msf_status s = msf_fail(MSF_ERR_FORMAT, "%s:%d: YAML syntax error: %s%s%s", name,
-                                (int)parser->problem_mark.line + 1, parser->problem ? parser->problem : "unknown",
-                                parser->context ? " " : "", parser->context ? parser->context : "");
+    builder b = {.name = name};
+    msf_status s = MSF_OK;
+    int done = 0, started = 0;
+    while (!done && !s) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(parser, &ev)) {
+            if (in && in->too_big)
+                s = msf_fail(MSF_ERR_FORMAT, "%s: larger than %d bytes (a config file is a few kB)", name,
+                             CFG_MAX_FILE_BYTES);
+            else
+                s = msf_fail(MSF_ERR_FORMAT, "%s:%d: YAML syntax error: %s%s%s", name,
+                             (int)parser->problem_mark.line + 1, parser->problem ? parser->problem : "unknown",
+                             parser->context ? " " : "", parser->context ? parser->context : "");
+            break;
+        }
+        started |= ev.type == YAML_DOCUMENT_START_EVENT;
+        s = on_event(&b, &ev, &done);
+        yaml_event_delete(&ev);
+    }
+    if (!s && (!started || !b.root)) s = msf_fail(MSF_ERR_FORMAT, "%s:1: the file holds no YAML document", name);
+    if (s) {
+        builder_free(&b);
         return s;
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    msf_status s;
-    if (!root) s = msf_fail(MSF_ERR_FORMAT, "%s:1: the file holds no YAML document", name);
-    else if (root->type != YAML_MAPPING_NODE)
-        s = msf_fail(MSF_ERR_FORMAT, "%s:%d: expected a mapping (key: value lines) at the top", name,
-                     (int)root->start_mark.line + 1);
-    else s = convert(out, &doc, root, name, 0);
-    yaml_document_delete(&doc);
-    return s;
+    *out = b.root;
+    b.root = NULL;
+    builder_free(&b);
+    return MSF_OK;
 }
 
 msf_status cfg_parse_text(cfg_node **out, const char *text, const char *name) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return msf_fail(MSF_ERR_NOMEM, "cannot start the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    msf_status s = parse(out, &parser, name);
+    msf_status s = parse(out, &parser, name, NULL);
     yaml_parser_delete(&parser);
     return s;
 }
@@ -268,8 +430,9 @@ msf_status cfg_parse_file(cfg_node **out, const char *path) {
         fclose(f);
         return msf_fail(MSF_ERR_NOMEM, "cannot start the YAML parser");
     }
-    yaml_parser_set_input_file(&parser, f);
-    msf_status s = parse(out, &parser, path);
+    file_input in = {.f = f};
+    yaml_parser_set_input(&parser, read_file_input, &in);
+    msf_status s = parse(out, &parser, path, &in);
     yaml_parser_delete(&parser);
     fclose(f);
     return s;
@@ -278,10 +441,15 @@ msf_status cfg_parse_file(cfg_node **out, const char *path) {
 // -----------------------------------------------------------------------------
 // use:
 
-static msf_status resolve(cfg_node *n, int depth) {
+typedef struct {
+    int files;      // pieces read
+    int64_t nodes;  // values read, the top file's included
+} use_budget;
+
+static msf_status resolve(cfg_node *n, int depth, use_budget *budget) {
     if (n->kind == CFG_SCALAR) return MSF_OK;
     for (int i = 0; i < n->count; i++) {
-        msf_status s = resolve(n->items[i], depth);
+        msf_status s = resolve(n->items[i], depth, budget);
         if (s) return s;
     }
     int u = map_index(n, "use");
@@ -297,10 +465,19 @@ static msf_status resolve(cfg_node *n, int depth) {
     const char *slash = strrchr(use->file, '/');
     if (use->text[0] == '/' || !slash) snprintf(path, sizeof path, "%s", use->text);
     else snprintf(path, sizeof path, "%.*s/%s", (int)(slash - use->file), use->file, use->text);
+    if (++budget->files > CFG_MAX_USE_FILES)
+        return msf_fail(MSF_ERR_INVALID, "%s:%d: 'use: %s': more than %d files pulled in with use:", use->file,
+                        use->line, use->text, CFG_MAX_USE_FILES);
     cfg_node *piece;
     msf_status s = cfg_parse_file(&piece, path);
     if (s) return msf_fail_context(s, "%s:%d: use", use->file, use->line);
-    if ((s = resolve(piece, depth + 1))) {
+    budget->nodes += count_nodes(piece, CFG_MAX_NODES);
+    if (budget->nodes > CFG_MAX_NODES) {
+        cfg_free(piece);
+        return msf_fail(MSF_ERR_INVALID, "%s:%d: 'use: %s': the config and its pieces hold more than %d values",
+                        use->file, use->line, use->text, CFG_MAX_NODES);
+    }
+    if ((s = resolve(piece, depth + 1, budget))) {
         cfg_free(piece);
         return s;
     }
@@ -319,7 +496,10 @@ static msf_status resolve(cfg_node *n, int depth) {
     return MSF_OK;
 }
 
-msf_status cfg_resolve_uses(cfg_node *root) { return resolve(root, 0); }
+msf_status cfg_resolve_uses(cfg_node *root) {
+    use_budget budget = {.nodes = count_nodes(root, CFG_MAX_NODES)};
+    return resolve(root, 0, &budget);
+}
 
 // -----------------------------------------------------------------------------
 // Scalars

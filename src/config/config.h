@@ -15,6 +15,19 @@
 
 #include "core/status.h"
 
+// Limits of one file, checked while it is read (a file crossing one is
+// MSF_ERR_FORMAT at the file:line where it does): hostile input (an alias
+// bomb, 100k nested brackets, a huge file) is rejected at once.
+#define CFG_MAX_FILE_BYTES (4 << 20)  // bytes of a file
+#define CFG_MAX_DEPTH 64              // nested mappings and lists
+#define CFG_MAX_ALIASES 1000          // aliases (*name) in a file
+#define CFG_MAX_NODES 100000          // values (keys' values, items, scalars) once aliases are expanded
+#define CFG_MAX_ENTRIES 10000         // entries of one mapping or list
+// `use:` pieces: nested at most CFG_MAX_USE_DEPTH deep, at most
+// CFG_MAX_USE_FILES in all, and the resolved tree at most CFG_MAX_NODES values.
+#define CFG_MAX_USE_DEPTH 16
+#define CFG_MAX_USE_FILES 256
+
 typedef enum { CFG_SCALAR = 0, CFG_MAP = 1, CFG_SEQ = 2 } cfg_kind;
 
 typedef struct cfg_node cfg_node;

@@ -2,12 +2,15 @@
 // what a point needs (files, sampling options, architecture, cost).
 #include "run/experiment.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "diffusion/diffusion.h"
 #include "models/dit.h"
+#include "msf/factorize.h"
 
 // -----------------------------------------------------------------------------
 // Schema
@@ -200,6 +203,79 @@ static msf_status check_sweep(const cfg_node *sweep, const char *where) {
     return MSF_OK;
 }
 
+// A folder name msf run may create: 1..size-1 letters, digits, '-', '_' and
+// '.', not starting with '.' (so never "", ".", ".." or a path).
+static int safe_name(const char *s, size_t size) {
+    size_t len = strlen(s);
+    if (len == 0 || len >= size || s[0] == '.') return 0;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '_' || *c == '.'))
+            return 0;
+    return 1;
+}
+
+// The counts of a point, capped as the CLI caps them.
+static const struct {
+    const char *key;
+    int64_t min, max;
+    const char *as;
+} count_limits[] = {
+    {"num_samples", 1, MSF_RUN_MAX_SAMPLES, "as msf sample --num"},
+    {"batch", 1, MSF_RUN_MAX_BATCH, "as msf sample --batch"},
+    {"shard_size", 1, MSF_RUN_MAX_SHARD, "samples per shard file"},
+    {"grid", 0, MSF_RUN_MAX_GRID, "as msf decode --grid"},
+    {"seed", 0, INT64_MAX, "as msf sample --seed"},
+    {"evaluator.batch", 1, MSF_RUN_MAX_BATCH, "as msf features --batch"},
+    {"spectrum.max", 0, (int64_t)1 << 40, "as msf spectrum --max"},
+    {"model.input_size", 1, 4096, "as msf flops --input-size"},
+    {"model.channels", 1, 4096, "latent channels"},
+    {"model.scale", 2, 64, "the MSF scale factor"},
+    {"model.levels", 2, MSF_MAX_LEVELS, "MSF levels"},
+};
+
+// Everything about a point's config that needs no file: counts in range,
+// respacings that parse, residual_start, the spectrum's factorisation. The
+// same checks for --dry-run and a run, with file:line of the value.
+static msf_status check_point(const msf_run_point *p, const char *where) {
+    for (size_t i = 0; i < sizeof count_limits / sizeof count_limits[0]; i++) {
+        const cfg_node *v = cfg_find(p->cfg, count_limits[i].key);
+        if (!v) continue;
+        int64_t x = cfg_int(p->cfg, count_limits[i].key, 0);
+        if (x < count_limits[i].min || x > count_limits[i].max)
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' must be an integer in [%lld, %lld] (%s), got %s",
+                            v->file, v->line, where, count_limits[i].key, (long long)count_limits[i].min,
+                            (long long)count_limits[i].max, count_limits[i].as, v->text);
+    }
+    static const char *const steps[] = {"sampler.steps", "sampler.base_steps", "sampler.residual_steps"};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const cfg_node *v = cfg_find(p->cfg, steps[i]);
+        if (!v) continue;
+        int64_t *map = NULL;
+        int count;
+        msf_status s = diff_space_timesteps(1000, v->text, &map, &count);
+        free(map);
+        if (s)
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' is '%s': %s", v->file, v->line, where, steps[i], v->text,
+                            msf_error_message());
+    }
+    const cfg_node *v = cfg_find(p->cfg, "sampler.residual_start");
+    if (v && strcmp(v->text, "noise")) {
+        char *end;
+        long t0 = strtol(v->text, &end, 10);
+        if (*end || end == v->text || t0 < 1 || t0 > 999)
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.sampler.residual_start' is 'noise' or a step 1..999, got '%s'",
+                            v->file, v->line, where, v->text);
+    }
+    if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
+        msf_factor_opts fo = msf_factor_defaults();
+        if (msf_factor_opts_parse(&fo, v->text))
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s': %s", v->file, v->line, where,
+                            v->text, msf_error_message());
+    }
+    return MSF_OK;
+}
+
 msf_status msf_experiment_load(msf_experiment *e, const char *path) {
     memset(e, 0, sizeof *e);
     msf_status s;
@@ -207,11 +283,12 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
     if ((s = cfg_parse_file(&e->root, path)) || (s = cfg_resolve_uses(e->root)) ||
         (s = cfg_validate(e->root, top_schema, "")))
         goto fail;
-    const char *name = cfg_str(e->root, "experiment", "");
-    if (strlen(name) >= sizeof e->name || strpbrk(name, "/ \t") || name[0] == '.') {
-        const cfg_node *n = cfg_get(e->root, "experiment");
-        s = msf_fail(MSF_ERR_INVALID, "%s:%d: 'experiment' must be a folder name under %zu characters without "
-                     "'/', spaces or a leading dot, got '%s'", n->file, n->line, sizeof e->name, name);
+    const cfg_node *name_node = cfg_get(e->root, "experiment");
+    const char *name = name_node->text;
+    if (!safe_name(name, sizeof e->name)) {
+        s = msf_fail(MSF_ERR_INVALID, "%s:%d: 'experiment' must be a folder name (results go to RESULTS_DIR/NAME/): "
+                     "1 to %zu letters, digits, '-', '_' or '.', not starting with '.'; got '%s'", name_node->file,
+                     name_node->line, sizeof e->name - 1, name);
         goto fail;
     }
     snprintf(e->name, sizeof e->name, "%s", name);
@@ -239,13 +316,15 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
         }
         if (!s) s = cfg_validate(run, msf_run_schema, where);
         const char *rn = s ? "" : cfg_str(run, "name", "");
-        if (!s && (strlen(rn) >= sizeof e->points[0].run || strpbrk(rn, "/,= \t") || rn[0] == '.')) {
+        if (!s && !safe_name(rn, sizeof e->points[0].run)) {
             const cfg_node *n = cfg_get(run, "name");
-            s = msf_fail(MSF_ERR_INVALID, "%s:%d: %s.name must be a short folder name without '/', ',', '=', "
-                         "spaces or a leading dot, got '%s'", n->file, n->line, where, rn);
+            s = msf_fail(MSF_ERR_INVALID, "%s:%d: %s.name must be a folder name: 1 to %zu letters, digits, '-', '_' "
+                         "or '.', not starting with '.'; got '%s'", n->file, n->line, where,
+                         sizeof e->points[0].run - 1, rn);
         }
         const cfg_node *sweep = s ? NULL : cfg_get(run, "sweep");
         if (sweep) s = check_sweep(sweep, where);
+        int first_point = e->num_points;
         if (!s) {
             // Expand without the sweep key itself.
             cfg_node *base = cfg_clone(run), *sw = sweep ? cfg_clone(sweep) : NULL;
@@ -255,6 +334,7 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
             cfg_free(base), cfg_free(sw);
         }
         cfg_free(run);
+        for (int i = first_point; i < e->num_points && !s; i++) s = check_point(&e->points[i], where);
         if (s) goto fail;
     }
     for (int i = 0; i < e->num_points; i++)

@@ -3,7 +3,8 @@
 //
 // File layout (every key is checked against the schema in experiment.c;
 // configs/README.md documents it):
-//   experiment: NAME          results go to RESULTS_DIR/NAME/
+//   experiment: NAME          results go to RESULTS_DIR/NAME/ (NAME: letters,
+//                             digits, '-', '_', '.'; not starting with '.')
 //   description: TEXT
 //   defaults: {RUN KEYS}      laid under every run
 //   runs:                     one or more runs
@@ -26,6 +27,14 @@
 #include "msf/msf_model.h"
 
 #define MSF_RUN_MAX_POINTS 4096
+// Counts of a point, capped at load (a bad value is an error naming file:line
+// in --dry-run and in a run alike) as the CLI caps them: num_samples as `msf
+// sample --num`, batch and evaluator.batch as `--batch`, grid as `msf decode
+// --grid`; seed >= 0, spectrum.max as `msf spectrum --max`.
+#define MSF_RUN_MAX_SAMPLES 100000000
+#define MSF_RUN_MAX_BATCH 4096
+#define MSF_RUN_MAX_SHARD (1 << 20)
+#define MSF_RUN_MAX_GRID 256
 
 // The schema of one run (after `defaults` are laid under it).
 extern const cfg_field msf_run_schema[];
@@ -52,8 +61,9 @@ typedef struct {
     msf_run_point *points;
 } msf_experiment;
 
-// Parse, resolve `use:`, validate and expand every run's sweep. Errors name
-// file:line and the key.
+// Parse, resolve `use:`, validate and expand every run's sweep, then check
+// each point's counts (the limits above), respacings, residual_start and
+// spectrum.factorize. Errors name file:line and the key.
 msf_status msf_experiment_load(msf_experiment *e, const char *path);
 void msf_experiment_free(msf_experiment *e);
 

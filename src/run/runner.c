@@ -1,9 +1,11 @@
 // runner.c: one grid point, shard by shard (sample, decode, merge, grid), and
 // the experiment's results files (metrics, table, plots, manifest).
+#define _XOPEN_SOURCE 700  // nftw
 #include "run/runner.h"
 #include "run/seeds.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
@@ -31,6 +33,7 @@
 #include "io/weights.h"
 #include "models/dit.h"
 #include "models/vae.h"
+#include "msf/factorize.h"
 
 char *openblas_get_config(void);
 
@@ -276,8 +279,12 @@ typedef struct {
     int H, W, c;        // images (H, W, c)
 } decoder;
 
-static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
+// The image shape of a point's samples; with a VAE, *vf and *vc are its file
+// (open, for the caller to close) and config.
+static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h, int w, msf_weights **vf,
+                               vae_config *vc) {
     memset(d, 0, sizeof *d);
+    *vf = NULL;
     d->h = h, d->w = w, d->C = C;
     const char *path = cfg_str(p->cfg, "model.vae", NULL), *group = cfg_str(p->cfg, "model.vae_group", NULL);
     if (!path) {
@@ -287,21 +294,31 @@ static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h,
         d->H = h, d->W = w, d->c = C;
         return MSF_OK;
     }
+    msf_status s = msf_weights_open(vf, path);
+    if (s) return s;
+    if (!(s = vae_config_read(vc, *vf, group))) {
+        int f = vae_factor(vc);
+        d->H = h * f, d->W = w * f, d->c = vc->out_channels;
+        if (vc->latent_channels != C)
+            s = msf_fail(MSF_ERR_SHAPE, "%s: the model makes %d channels; the VAE %s takes %d", p->name, C, path,
+                         vc->latent_channels);
+        else if (vc->out_channels != 3)
+            s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc->out_channels);
+    }
+    if (s) {
+        msf_weights_close(*vf);
+        *vf = NULL;
+    }
+    return s;
+}
+
+static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
     msf_weights *vf;
     vae_config vc;
-    msf_status s = msf_weights_open(&vf, path);
-    if (s) return s;
-    if (!(s = vae_config_read(&vc, vf, group))) {
-        int f = vae_factor(&vc);
-        d->H = h * f, d->W = w * f, d->c = vc.out_channels;
-        if (vc.latent_channels != C)
-            s = msf_fail(MSF_ERR_SHAPE, "%s: the model makes %d channels; the VAE %s takes %d", p->name, C, path,
-                         vc.latent_channels);
-        else if (vc.out_channels != 3)
-            s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc.out_channels);
-        else s = vae_load(&d->vae, vf, group, VAE_DECODER, d->H, d->W);
-        d->use_vae = !s;
-    }
+    msf_status s = decoder_plan(d, p, C, h, w, &vf, &vc);
+    if (s || !vf) return s;
+    s = vae_load(&d->vae, vf, cfg_str(p->cfg, "model.vae_group", NULL), VAE_DECODER, d->H, d->W);
+    d->use_vae = !s;
     msf_weights_close(vf);
     return s;
 }
@@ -319,6 +336,65 @@ static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents,
                                   : MSF_OK;
         if (s) return s;
         if (!d->use_vae) vae_pixels_from_float(pixels + i * ps, latents + i * zs, d->C, d->H, d->W);
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Checks before sampling
+
+// A file the config names exists but cannot be read (a missing one is
+// reported by msf_run_point_missing).
+static msf_status check_readable(const msf_run_point *p, const char *key) {
+    const char *path = cfg_str(p->cfg, key, NULL);
+    if (!path || access(path, F_OK) != 0) return MSF_OK;
+    FILE *f = fopen(path, "rb");
+    int ok = f && fgetc(f) != EOF;
+    int err = errno;
+    if (f) fclose(f);
+    if (!ok)
+        return msf_fail(MSF_ERR_IO, "%s: %s %s cannot be read: %s", p->name, key, path,
+                        f ? "the file is empty" : strerror(err));
+    return MSF_OK;
+}
+
+msf_status msf_run_point_check(const msf_run_point *p) {
+    msf_status s;
+    if ((s = check_readable(p, "model.weights")) || (s = check_readable(p, "model.vae")) ||
+        (s = check_readable(p, "evaluator.featnet")) || (s = check_readable(p, "evaluator.reference")))
+        return s;
+    const char *weights = cfg_str(p->cfg, "model.weights", "");
+    int have_weights = access(weights, R_OK) == 0;
+    if (!have_weights && !cfg_find(p->cfg, "model.arch")) return MSF_OK;  // missing: listed by msf_run_point_missing
+    msf_model m;
+    if ((s = msf_run_point_arch(&m, p))) return msf_fail_context(s, "%s", p->name);
+    int ls[MSF_MAX_LEVELS];
+    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
+    msf_run_sampling o;
+    if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
+    if (have_weights && m.num_stages == 1) {
+        // What generator_open finds once the weights are loaded.
+        const dit_config *c = &m.stage[0].cfg;
+        if (o.stage[0].cfg_scale > 1.0f && !c->has_null_class)
+            return msf_fail(MSF_ERR_INVALID, "%s: %s has no null class: set sampler.cfg_scale to 1", p->name, weights);
+        if (c->learn_sigma != (o.stage[0].var == DIFF_VAR_LEARNED_RANGE))
+            return msf_fail(MSF_ERR_INVALID, "%s: sampler.variance %s needs a model %s learned sigma", p->name,
+                            diff_var_type_name(o.stage[0].var), c->learn_sigma ? "without" : "with");
+    }
+    const char *vae = cfg_str(p->cfg, "model.vae", NULL);
+    if (!vae || access(vae, R_OK) == 0) {
+        decoder d;
+        msf_weights *vf;
+        vae_config vc;
+        if ((s = decoder_plan(&d, p, m.channels, m.size, m.size, &vf, &vc))) return s;
+        msf_weights_close(vf);
+    }
+    if (cfg_find(p->cfg, "spectrum")) {
+        // `msf spectrum` factorises the latents: the factorisation must fit them.
+        msf_factor_opts fo = msf_factor_defaults();
+        const char *spec = cfg_str(p->cfg, "spectrum.factorize", NULL);
+        if ((spec && (s = msf_factor_opts_parse(&fo, spec))) || (s = msf_factor_check(&fo, m.size, m.size)))
+            return msf_fail_context(s, "%s: spectrum.factorize", p->name);
     }
     return MSF_OK;
 }
@@ -394,45 +470,92 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p) {
 
 static void hex64(char *buf, uint64_t v) { snprintf(buf, 17, "%016llx", (unsigned long long)v); }
 
+// FNV-1a of a shard's or merged file's latents and labels: the "checksum"
+// attribute, compared when the file is reused.
+static uint64_t latents_checksum(const float *latents, const int64_t *labels, int64_t n, size_t numel) {
+    uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, latents, (size_t)n * numel * sizeof *latents);
+    return msf_fnv1a(h, labels, (size_t)n * sizeof *labels);
+}
+
+// A damaged file that a resume would have reused: reported and removed, so
+// that what it held is made again.
+static void drop_damaged(const char *path, const char *what) {
+    msf_log(MSF_LOG_WARN, "%s is damaged (%s): making it again", path, what);
+    if (unlink(path) != 0 && errno != ENOENT) msf_log(MSF_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+}
+
 // An existing shard of this point's samples: 1 if it holds samples first..first+n-1
-// of the same sample hash (seconds set), 0 if absent or of another count;
-// MSF_ERR_INVALID (as -1) when made with another config.
-static int shard_check(const char *path, const msf_run_point *p, int64_t first, int n, double *seconds) {
+// of the same sample and model hashes, whole (its latents [n, C, H, H] and
+// labels [n] read into `latents` and `labels` match its checksum; seconds
+// set); 0 if absent, of another count, or damaged (then reported and
+// removed); MSF_ERR_INVALID (as -1) when made with another config or other
+// weights.
+static int shard_check(const char *path, const msf_run_point *p, int64_t first, int n, int C, int H, float *latents,
+                       int64_t *labels, double *seconds) {
     if (!exists(path)) return 0;
     msf_weights *w;
-    if (msf_weights_open(&w, path)) return -1;
+    if (msf_weights_open(&w, path)) {
+        drop_damaged(path, msf_error_message());
+        return 0;
+    }
     char hash[32] = "", want[17];
     int64_t f = -1, count = -1;
-    char model[32] = "", want_model[17];
-    int ok = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK &&
-             msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
+    char model[32] = "", want_model[17], sum[32] = "";
+    int has_hash = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK;
+    int ok = msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
              msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK &&
              msf_weights_attr_double(w, NULL, "seconds", seconds) == MSF_OK;
-    // Shards written before msf hashed its inputs have no model_hash.
+    // Shards written before msf hashed its inputs have no model_hash, before
+    // it summed their contents no checksum.
     int has_model = msf_weights_attr_string(w, NULL, "model_hash", model, sizeof model) == MSF_OK;
-    msf_weights_close(w);
+    int has_sum = msf_weights_attr_string(w, NULL, "checksum", sum, sizeof sum) == MSF_OK;
     hex64(want, p->sample_hash);
     hex64(want_model, p->model_hash);
-    if (!ok || strcmp(hash, want) || f != first) {
+    if (has_hash && (strcmp(hash, want) || (ok && f != first))) {
+        msf_weights_close(w);
         msf_fail(MSF_ERR_INVALID, "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
-                 "with --force to start over", path, p->name, ok ? hash : "?", want);
+                 "with --force to start over", path, p->name, hash, want);
         return -1;
     }
-    if (!has_model || strcmp(model, want_model)) {
+    if (has_hash && ok && (!has_model || strcmp(model, want_model))) {
+        msf_weights_close(w);
         msf_fail(MSF_ERR_INVALID, "%s was made with %s model weights than '%s' has now (model hash %s, now %s): rerun "
                  "with --force to start over", path, has_model ? "other" : "possibly other (unrecorded)", p->name,
                  has_model ? model : "none", want_model);
         return -1;
     }
-    return count == n;
+    if (!has_hash || !ok) {
+        msf_weights_close(w);
+        drop_damaged(path, "attributes sample_hash, first, count or seconds missing");
+        return 0;
+    }
+    if (count != n) {
+        msf_weights_close(w);
+        return 0;
+    }
+    int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
+    msf_status s = msf_weights_read(w, "latents", latents, 4, ls);
+    if (!s) s = msf_weights_read_i64(w, "labels", labels, 1, ys);
+    msf_weights_close(w);
+    char got[17];
+    if (!s) hex64(got, latents_checksum(latents, labels, n, (size_t)C * H * H));
+    if (s || (has_sum && strcmp(got, sum))) {
+        char why[600];
+        if (s) snprintf(why, sizeof why, "%.580s", msf_error_message());
+        else snprintf(why, sizeof why, "checksum %s, recorded %s", got, sum);
+        drop_damaged(path, why);
+        return 0;
+    }
+    return 1;
 }
 
 static msf_status shard_write(const char *path, const msf_run_point *p, const generator *g, const float *latents,
                               const int64_t *labels, int64_t first, int n, double seconds) {
     msf_h5_writer *w;
-    char hash[17], model[17];
+    char hash[17], model[17], sum[17];
     hex64(hash, p->sample_hash);
     hex64(model, p->model_hash);
+    hex64(sum, latents_checksum(latents, labels, n, (size_t)g->C * g->H * g->H));
     int64_t ls[4] = {n, g->C, g->H, g->H}, ys[1] = {n};
     msf_status s = msf_h5_create(&w, path);
     if (s) return s;
@@ -442,6 +565,7 @@ static msf_status shard_write(const char *path, const msf_run_point *p, const ge
         (s = msf_h5_attr_int(w, NULL, "count", n)) || (s = msf_h5_attr_double(w, NULL, "seconds", seconds)) ||
         (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)g->seed)) ||
         (s = msf_h5_attr_string(w, NULL, "point", p->name)) ||
+        (s = msf_h5_attr_string(w, NULL, "checksum", sum)) ||
         (s = msf_h5_attr_string(w, NULL, "git_commit", msf_git_commit()))) {
         msf_h5_abort(w);
         return s;
@@ -486,6 +610,57 @@ static msf_status npz_open_checked(msf_npz_reader **r, const char *path, int64_t
     return MSF_OK;
 }
 
+// A merged or shard images file that holds n images [H, W, c] (`pixels`:
+// room for them all to read them through, or NULL to check the header only).
+// 1 if so, else 0 with the reason in `why`.
+// H = 0: any image shape (a point.json from before msf recorded it).
+static int images_file_ok(const char *path, int64_t n, int H, int W, int c, uint8_t *pixels, char *why, size_t size) {
+    msf_npz_reader *r = NULL;
+    msf_status s;
+    if (H > 0) s = npz_open_checked(&r, path, n, H, W, c);
+    else if (!(s = msf_npz_open_u8(&r, path, "arr_0")) && (msf_npz_ndim(r) != 4 || msf_npz_shape(r)[0] != n))
+        s = msf_fail(MSF_ERR_SHAPE, "%s: arr_0 is not uint8 [%lld, H, W, c]", path, (long long)n);
+    if (!s && pixels) s = msf_npz_read(r, pixels, (size_t)n * H * W * c);
+    if (r) msf_npz_close(r);
+    if (s) snprintf(why, size, "%s", msf_error_message());
+    return !s;
+}
+
+// latents.h5 of a point: latents [N, C, H, H] and labels [N] (C = 0: any
+// C, H) of this point's sample and model hashes. 1 if so, else 0 with the
+// reason in `why`.
+static int latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int C, int H, char *why,
+                           size_t size) {
+    msf_weights *w;
+    if (msf_weights_open(&w, path)) {
+        snprintf(why, size, "%s", msf_error_message());
+        return 0;
+    }
+    const msf_weight_info *z = msf_weights_find(w, "latents"), *y = msf_weights_find(w, "labels");
+    char hash[32], want[17];
+    int64_t count;
+    int ok = 1;
+    if (!z || z->ndim != 4 || z->shape[0] != N || (C && (z->shape[1] != C || z->shape[2] != H || z->shape[3] != H)) ||
+        !y || y->ndim != 1 || y->shape[0] != N) {
+        snprintf(why, size, "expected latents [%lld, C, H, W] and labels [%lld]", (long long)N, (long long)N);
+        ok = 0;
+    } else if (msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK && count != N) {
+        snprintf(why, size, "attribute count %lld, expected %lld", (long long)count, (long long)N);
+        ok = 0;
+    }
+    static const char *const keys[] = {"sample_hash", "model_hash"};
+    const uint64_t values[] = {p->sample_hash, p->model_hash};
+    for (int k = 0; k < 2 && ok; k++) {
+        hex64(want, values[k]);
+        if (msf_weights_attr_string(w, NULL, keys[k], hash, sizeof hash) == MSF_OK && strcmp(hash, want)) {
+            snprintf(why, size, "%s %s, this point's %s", keys[k], hash, want);
+            ok = 0;
+        }
+    }
+    msf_weights_close(w);
+    return ok;
+}
+
 static msf_status merge_images(const char *dir, int shards, int64_t N, int S, int H, int W, int c) {
     char path[4096], shard[4096];
     snprintf(path, sizeof path, "%s/images.npz", dir);
@@ -512,7 +687,8 @@ static msf_status merge_images(const char *dir, int shards, int64_t N, int S, in
     return msf_npz_commit(w);
 }
 
-static msf_status merge_latents(const char *dir, int shards, int64_t N, int S, int C, int H) {
+static msf_status merge_latents(const char *dir, const msf_run_point *p, int shards, int64_t N, int S, int C,
+                                int H) {
     size_t numel = (size_t)C * H * H;
     float *z = malloc((size_t)N * numel * sizeof *z);
     int64_t *y = malloc((size_t)N * sizeof *y);
@@ -526,8 +702,15 @@ static msf_status merge_latents(const char *dir, int shards, int64_t N, int S, i
     msf_h5_writer *w = NULL;
     int64_t ls[4] = {N, C, H, H}, ys[1] = {N};
     snprintf(path, sizeof path, "%s/latents.h5", dir);
+    char hash[17], model[17], sum[17];
+    hex64(hash, p->sample_hash);
+    hex64(model, p->model_hash);
+    if (!s) hex64(sum, latents_checksum(z, y, N, numel));
     if (!s && !(s = msf_h5_create(&w, path))) {
-        if ((s = msf_h5_write_f32(w, "latents", 4, ls, z)) || (s = msf_h5_write_i64(w, "labels", 1, ys, y)))
+        if ((s = msf_h5_write_f32(w, "latents", 4, ls, z)) || (s = msf_h5_write_i64(w, "labels", 1, ys, y)) ||
+            (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) ||
+            (s = msf_h5_attr_string(w, NULL, "model_hash", model)) || (s = msf_h5_attr_int(w, NULL, "count", N)) ||
+            (s = msf_h5_attr_string(w, NULL, "checksum", sum)))
             msf_h5_abort(w);
         else s = msf_h5_commit(w);
     }
@@ -599,7 +782,12 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
     if (!s && (s = decoder_open(&d, p, C, H, H)) == MSF_OK) have_dec = 1;
     r->img_h = d.H, r->img_w = d.W, r->img_c = d.c;
     const size_t img = (size_t)d.H * d.W * d.c;
-    int images_done = !s && exists(images);
+    char why[1024];
+    int images_done = 0;
+    if (!s && exists(images)) {
+        images_done = images_file_ok(images, N, d.H, d.W, d.c, NULL, why, sizeof why);
+        if (!images_done) drop_damaged(images, why);
+    }
     if (!s && !(pixels = malloc((size_t)S * img))) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of images");
     msf_progress_report(progress, "shards", 0, r->shards_total);
     for (int k = 0; k < r->shards_total && !s; k++) {
@@ -608,7 +796,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         snprintf(h5, sizeof h5, "%s/shard_%05d.h5", shards_dir, k);
         snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
         double secs = 0;
-        int have = shard_check(h5, p, first, n, &secs);
+        int have = shard_check(h5, p, first, n, C, H, z, y, &secs);
         if (have < 0) {
             s = MSF_ERR_INVALID;
             break;
@@ -630,8 +818,14 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
             sampled = 1;
         }
         sample_seconds += secs;
-        if (!images_done && (sampled || !exists(npz))) {
-            if (!sampled && (s = shard_read(h5, z, NULL, n, C, H))) break;
+        // A shard's images that are there but damaged are decoded again (z
+        // holds the shard's latents, sampled or read by shard_check).
+        int decode = !images_done && (sampled || !exists(npz));
+        if (!images_done && !decode && !images_file_ok(npz, n, d.H, d.W, d.c, pixels, why, sizeof why)) {
+            drop_damaged(npz, why);
+            decode = 1;
+        }
+        if (decode) {
             double t0 = msf_now();
             if ((s = decoder_run(&d, pixels, z, n, first))) break;
             decode_seconds += msf_now() - t0;
@@ -653,7 +847,8 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         unlink(npz);
     }
     snprintf(h5, sizeof h5, "%s/latents.h5", dir);
-    if (want_latents && !exists(h5) && (s = merge_latents(dir, r->shards_total, N, S, C, H))) return s;
+    if (want_latents && exists(h5) && !latents_file_ok(h5, p, N, C, H, why, sizeof why)) drop_damaged(h5, why);
+    if (want_latents && !exists(h5) && (s = merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
     return write_grid(dir, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
 }
 
@@ -768,7 +963,10 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     snprintf(path, sizeof path, "%s/point.json", dir);
     if (!exists(path)) return 0;
     cfg_node *n;
-    if (cfg_parse_file(&n, path)) return 0;  // JSON is YAML flow syntax
+    if (cfg_parse_file(&n, path)) {  // JSON is YAML flow syntax
+        drop_damaged(path, msf_error_message());
+        return 0;
+    }
     hex64(want, p->hash);
     int ok = !strcmp(cfg_str(n, "config_hash", ""), want);
     const char *inputs = cfg_str(n, "inputs_hash", NULL);
@@ -782,6 +980,25 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     } else if (ok && !inputs) {
         msf_log(MSF_LOG_WARN, "%s predates input hashing: reused without checking that the weights, feature network "
                 "and reference are the ones it was made with (--force recomputes)", path);
+    }
+    if (ok) {
+        // The merged files the numbers came from, where they are (results
+        // shared without them keep their numbers), must still be whole.
+        char file[4200], why[1024];
+        int64_t N = cfg_int(n, "num_samples", 0);
+        snprintf(file, sizeof file, "%s/images.npz", dir);
+        int damaged = exists(file) && !images_file_ok(file, N, (int)cfg_int(n, "image_height", 0),
+                                                      (int)cfg_int(n, "image_width", 0),
+                                                      (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
+        if (!damaged) {
+            snprintf(file, sizeof file, "%s/latents.h5", dir);
+            damaged = exists(file) && !latents_file_ok(file, p, N, 0, 0, why, sizeof why);
+        }
+        if (damaged) {
+            drop_damaged(file, why);
+            if (unlink(path) != 0) msf_log(MSF_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+            ok = 0;
+        }
     }
     if (ok) {
         memset(r, 0, sizeof *r);
@@ -1142,9 +1359,11 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
     cfg_json_string(f, msf_git_commit());
     fprintf(f, ",\n  \"config_hash\": \"%016llx\",\n  \"host\": ", (unsigned long long)cfg_hash(e->root));
     cfg_json_string(f, host);
-    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": \"%s\",\n"
-               "  \"resumed\": %s,\n  \"libraries\": ",
-            info->threads, info->processes, info->started, info->ended, info->resumed ? "true" : "false");
+    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": ",
+            info->threads, info->processes, info->started);
+    if (info->ended) fprintf(f, "\"%s\"", info->ended);
+    else fputs("null", f);
+    fprintf(f, ",\n  \"resumed\": %s,\n  \"libraries\": ", info->resumed ? "true" : "false");
     library_versions(f);
     fprintf(f, ",\n  \"config\": ");
     cfg_write_json(f, e->root, 2);
@@ -1171,4 +1390,116 @@ msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const
         (s = write_table_md(dir, e, results)) || (s = write_plots(dir, e, results)))
         return s;
     return write_manifest(dir, e, info);
+}
+
+msf_status msf_run_write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info) {
+    return write_manifest(dir, e, info);
+}
+
+// -----------------------------------------------------------------------------
+// The experiment's folder
+
+// 1 if path is a directory with no entries.
+static int empty_dir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int empty = 1;
+    struct dirent *ent;
+    while (empty && (ent = readdir(d))) empty = !strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+msf_status msf_run_check_folder(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    // A run killed before its first manifest was written leaves at most an
+    // empty points/ and temporaries: nothing of anyone else's.
+    int entries = 0;
+    struct dirent *ent;
+    char sub[4200];
+    while ((ent = readdir(d))) {
+        const char *name = ent->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strncmp(name, "manifest.json.tmp-", 18)) continue;
+        snprintf(sub, sizeof sub, "%s/%s", dir, name);
+        entries += strcmp(name, "points") || !empty_dir(sub);
+    }
+    closedir(d);
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    if (!entries || exists(manifest)) return MSF_OK;
+    return msf_fail(MSF_ERR_INVALID, "%s holds files but no manifest.json: msf run did not make it, so it neither "
+                    "writes into it nor deletes it (--force included); move it away or give the experiment another "
+                    "name", dir);
+}
+
+static int removed_files, remove_errors;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    if (remove(path) == 0) removed_files++;
+    else {
+        msf_log(MSF_LOG_WARN, "--force: cannot remove %s: %s", path, strerror(errno));
+        remove_errors++;
+    }
+    return 0;
+}
+
+// A top-level file of an experiment's folder that msf run writes.
+static int runner_file(const char *name) {
+    static const char *const files[] = {"metrics.json", "metrics.csv", "table.md", "plots.gp", "plots.dat",
+                                        "guidance.dat", "plots.log"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (!strcmp(name, files[i])) return 1;
+    if (strstr(name, ".tmp-")) return 1;
+    static const char *const axes[] = {"_vs_gflops.png", "_vs_residual_steps.png", "_vs_guidance.png"};
+    for (int k = 0; k <= NUM_METRICS; k++) {
+        const char *metric = k < NUM_METRICS ? metric_names[k] : "seconds";
+        size_t len = strlen(metric);
+        if (strncmp(name, metric, len)) continue;
+        for (size_t a = 0; a < sizeof axes / sizeof axes[0]; a++)
+            if (!strcmp(name + len, axes[a])) return 1;
+    }
+    return 0;
+}
+
+msf_status msf_run_remove_results(const char *dir) {
+    msf_status s = msf_run_check_folder(dir);
+    if (s) return s;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    removed_files = remove_errors = 0;
+    char path[4200], kept[600] = "";
+    int num_kept = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        const char *name = ent->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "manifest.json")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!strcmp(name, "points")) {
+            // Every point's folder: shards, merged files, grid, spectra.
+            if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) remove_errors++;
+        } else if (runner_file(name)) {
+            if (unlink(path) == 0) removed_files++;
+            else if (errno != ENOENT) {
+                msf_log(MSF_LOG_WARN, "--force: cannot remove %s: %s", path, strerror(errno));
+                remove_errors++;
+            }
+        } else {
+            size_t len = strlen(kept);
+            if (num_kept++ < 8) snprintf(kept + len, sizeof kept - len, "%s%.60s", len ? ", " : "", name);
+        }
+    }
+    closedir(d);
+    if (remove_errors)
+        return msf_fail(MSF_ERR_IO, "--force: cannot remove %d of the files in %s (above); nothing was run",
+                        remove_errors, dir);
+    // The manifest goes last: a --force killed half way is still recognised.
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return msf_fail(MSF_ERR_IO, "--force: cannot remove %s: %s", path, strerror(errno));
+    if (num_kept)
+        msf_log(MSF_LOG_INFO, "--force: kept %d file%s in %s that msf run did not write: %s%s", num_kept,
+                num_kept == 1 ? "" : "s", dir, kept, num_kept > 8 ? ", ..." : "");
+    return MSF_OK;
 }

@@ -4,10 +4,12 @@
 // A point's folder (RESULTS/EXPERIMENT/points/POINT/):
 //   shards/shard_NNNNN.h5   latents [n, C, H, W], labels [n] and attributes
 //                           (sample hash, model hash, first index, count,
-//                           seconds) of samples first..first+n-1
+//                           seconds, checksum of latents and labels) of
+//                           samples first..first+n-1
 //   shards/shard_NNNNN.npz  their images, arr_0 uint8 [n, H, W, c]
 //   images.npz              all images (an ADM sample batch)
-//   latents.h5              all latents (written when spectra are configured)
+//   latents.h5              all latents (written when spectra are configured;
+//                           attributes sample hash, model hash, count, checksum)
 //   grid.png                the first images as one grid
 //   point.json              the point's numbers; written last: a point with
 //                           point.json of its config hash and inputs hash
@@ -16,7 +18,12 @@
 // Every file is written under a temporary name and renamed when complete, so
 // a run killed at any moment leaves only complete files; the next run reuses
 // every shard whose sample and model hashes match and computes the rest (a
-// shard of other weights is an error: --force starts over). Sample i's
+// shard of other weights is an error: --force starts over). What a resume
+// reuses is checked first: a shard is read whole against its shape, count
+// and checksum, a shard's images and images.npz against their shape,
+// latents.h5 against its shape, count and hashes (also for a finished
+// point); a damaged one is reported (a warning naming it), removed and made
+// again: a shard is sampled again, merged files merged again. Sample i's
 // noise and label depend only on (seed, i), so the final numbers equal those
 // of an uninterrupted run, bit for bit.
 #ifndef MSF_RUN_RUNNER_H
@@ -38,6 +45,15 @@ typedef struct {
     int shards_total, shards_reused;
     int img_h, img_w, img_c;
 } msf_point_result;
+
+// What a run would find wrong with p before sampling, without sampling: input
+// files that exist but cannot be read, the weights' architecture against
+// model.kind, the sampler (respacing, guidance without a null class, variance
+// against learned sigma), the VAE against the model's channels, and the
+// spectrum's factorisation against the latent size. Checks needing a missing
+// file are skipped (msf_run_point_missing lists those). --dry-run and a run
+// call it for every point before anything is written.
+msf_status msf_run_point_check(const msf_run_point *p);
 
 // Remove files named "*.tmp-*" (left by a killed writer) from `dir`; the
 // caller holds the experiment's lock.
@@ -84,5 +100,18 @@ typedef struct {
 } msf_run_info;
 msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const msf_point_result *results,
                                  const msf_run_info *info);
+// manifest.json alone: a run writes it (info->ended NULL: "ended": null) when
+// it starts in a folder without one, so the folder is known as msf run's
+// from its first file on.
+msf_status msf_run_write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info);
+
+// The experiment's folder `dir` (RESULTS/EXPERIMENT) is msf run's: absent,
+// empty or holding manifest.json. Otherwise MSF_ERR_INVALID: a run neither
+// writes into nor deletes a folder it did not make.
+msf_status msf_run_check_folder(const char *dir);
+// --force: after msf_run_check_folder, delete what msf run writes in `dir`:
+// points/, metrics, table, plots and their data, manifest.json (last). Other
+// files (a hand-written FINDINGS.md) stay, with a note in the log; `dir` stays.
+msf_status msf_run_remove_results(const char *dir);
 
 #endif
