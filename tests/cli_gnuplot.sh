@@ -76,14 +76,16 @@ no_pwned "input and reference file names"
 pngs "$O" spectrum.png bands.png wavelet.png bands_vs_reference.png
 no_tmp "$O"
 
-# --- 3. msf run: experiment, run name and swept weights path -------------------
-# Names may not hold '/', ',', '=' or blanks: ${IFS} makes the blank.
+# --- 3. msf run: series name and swept weights path -----------------------------
+# (Experiment and run names are folder names, letters, digits and -_. only:
+# tests/cli_run_safety.sh.) The series name is free text and reaches plots.gp
+# with a seed sweep; ${IFS} makes a blank in the commands.
 W="$tmp/wts/w\`touch\${IFS}pwned_w\`'q\"\`touch\${IFS}pwned_w2\`.h5"
 mkdir "$tmp/wts"
 cp tests/golden/run_pixel_dit.h5 "$W"
 W_yaml=$(printf '%s' "$W" | sed 's/"/\\"/g')
 cat >"$tmp/exp.yaml" <<EOF
-experiment: "e\`touch\${IFS}pwned_e\`'x"
+experiment: e_names
 defaults:
   seed: 1
   num_samples: 4
@@ -92,26 +94,32 @@ defaults:
   grid: 4
   sampler: {steps: "3", sampler: ddpm, cfg_mode: all, labels: balanced}
   spectrum: {max: 4}
+  evaluator: {featnet: tests/golden/classifier_tiny.h5, reference: tests/golden/run_reference.npz, batch: 4}
 runs:
-  - name: "r\`touch\${IFS}pwned_r\`'q\"\\n@x\\r''\`touch\${IFS}pwned_r2\`"
+  - name: r
+    series: "s\`touch\${IFS}pwned_r\`'q\"\\n@x\\r''\`touch\${IFS}pwned_r2\`"
     model: {kind: dit, weights: tests/golden/run_pixel_dit.h5}
     sweep:
       model.weights: ["$W_yaml"]
       sampler.cfg_scale: [1.0, 3.0]
+      seed: [1, 2]
 EOF
 R=$tmp/w/results
-expect 0 "wrote $R/e.*2 points" "$MSF" run "$tmp/exp.yaml" --results-dir "$R"
+expect 0 "wrote $R/e_names.*4 points" "$MSF" run "$tmp/exp.yaml" --results-dir "$R"
 no_pwned "msf run names"
 E=$(find "$R" -mindepth 1 -maxdepth 1 -name 'e*' -type d)
 [ -d "$E" ] || fail "msf run: no experiment folder in $R"
-pngs "$E" seconds_vs_gflops.png seconds_vs_guidance.png
+pngs "$E" fid_vs_gflops.png fid_vs_guidance.png
 no_tmp "$E"
 n=0
 for sp in "$E"/points/*/spectrum; do
     pngs "$sp" spectrum.png bands.png wavelet.png
     n=$((n + 1))
 done
-[ "$n" -eq 2 ] || fail "msf run: expected 2 points with spectra, found $n"
+[ "$n" -eq 4 ] || fail "msf run: expected 4 points with spectra, found $n"
+pngs "$E" fid_vs_gflops_seeds.png
+grep -q "yerrorlines title 's" "$E/plots.gp" || fail "plots.gp: the series name is not a quoted key entry"
+[ "$(grep -c '^# s' "$E/seeds.dat")" -eq 1 ] || fail "seeds.dat: expected 1 one-line series header"
 # Series names with blanks stay whole (word() would split them).
 grep -q "^array names\[2\] = \['r" "$E/plots.gp" || fail "plots.gp: series names not in an array"
 # The data headers stay on one line each.
@@ -149,12 +157,12 @@ for mode in fail empty cut; do
     [ -s "$O/spectrum.csv" ] || fail "spectrum $mode: spectrum.csv missing"
     if ls "$O" | grep -q png; then fail "spectrum $mode: PNG files left: $(ls "$O" | tr '\n' ' ')"; fi
     # msf run: the points are reused, the plots fail.
-    msg=$(printf '%s' "$msg" | sed 's/spectrum\.png/seconds_vs_gflops.png/')
+    msg=$(printf '%s' "$msg" | sed 's/spectrum\.png/fid_vs_gflops.png/')
     expect 1 "plots of .*$msg" env MSF_GNUPLOT="$tmp/fake-gnuplot" FAKE_MODE=$mode "$MSF" run "$tmp/exp.yaml" \
         --results-dir "$R"
     no_tmp "$E"
 done
-[ -z "$have_gnuplot" ] || pngs "$E" seconds_vs_gflops.png seconds_vs_guidance.png  # earlier plots are kept
+[ -z "$have_gnuplot" ] || pngs "$E" fid_vs_gflops.png fid_vs_guidance.png  # earlier plots are kept
 
 # --- 5. no gnuplot: a warning, exit 0 -------------------------------------------
 O=$tmp/w/none
