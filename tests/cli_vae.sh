@@ -10,7 +10,8 @@
 # vae), latents dec/z with their decoded pixels dec/pixels, and images
 # enc/pixels with their latents enc/latents. Checks that read .npz files or
 # write test inputs need /usr/bin/python3 with h5py and numpy; the converter
-# checks need python3-torch. Without them those parts are skipped.
+# checks need python3-torch. Without them those parts say SKIP (a failure
+# under CI, which installs both).
 set -u
 MSF=${MSF:-bin/msf}
 PY=/usr/bin/python3
@@ -32,8 +33,19 @@ have_py=0
 if "$PY" -c 'import h5py, numpy' >/dev/null 2>&1; then
     have_py=1
 else
-    echo "cli_vae.sh: no $PY with h5py+numpy: .npz contents and generated inputs not checked"
+    skip "cli_vae.sh: .npz contents, generated inputs and msf forward need $PY with h5py and numpy (make deps-python)"
 fi
+
+# same_latents DESC A.h5 B.h5: identical `msf info --tensor latents` lines
+# (shape, min, max, mean, std, non-finite), and not empty.
+same_latents() {
+    a=$("$MSF" info "$2" --tensor latents 2>&1) b=$("$MSF" info "$3" --tensor latents 2>&1)
+    case $a in
+    "latents ["*) ;;
+    *) fail "$1: $2 has no latents: $a" ;;
+    esac
+    [ "$a" = "$b" ] || fail "$1: latents of $2 and $3 differ: '$a' vs '$b'"
+}
 
 # -----------------------------------------------------------------------------
 # 1. decode: the golden latents to an ADM .npz, PNGs and a grid.
@@ -106,16 +118,18 @@ fi
 # 2. encode: the decoded images from the .npz and from the PNG folder give
 # the same latents; posterior samples are keyed by seed and image.
 expect 0 "wrote $W/lat_npz.h5: latents float32 \[2, 4, 24, 22\]" "$MSF" encode "$W/img.npz" $VAE --out "$W/lat_npz.h5"
-expect 0 "" "$MSF" encode "$W/png" $VAE --out "$W/lat_png.h5"
+expect 0 "wrote $W/lat_png.h5: latents float32 \[2, 4, 24, 22\]" "$MSF" encode "$W/png" $VAE --out "$W/lat_png.h5"
+same_latents "latents from .npz and from PNGs" "$W/lat_npz.h5" "$W/lat_png.h5"
+expect 0 "input_kind = png" "$MSF" info "$W/lat_png.h5"
 a=$("$MSF" info "$W/lat_npz.h5" --tensor latents 2>&1 | sed -n 2p)
-b=$("$MSF" info "$W/lat_png.h5" --tensor latents 2>&1 | sed -n 2p)
-[ -n "$a" ] && [ "$a" = "$b" ] || fail "latents from .npz and from PNGs differ: '$a' vs '$b'"
 for attr in "posterior = mean" "input_kind = npz" "scaling_factor = 0.18215" "vae = $G" "num = 2"; do
     "$MSF" info "$W/lat_npz.h5" | grep -q -- "^ *$attr" || fail "msf info $W/lat_npz.h5 lacks '$attr'"
 done
-expect 0 "" "$MSF" encode "$W/img.npz" $VAE --out "$W/s3.h5" --sample --seed 3
-expect 0 "" env OMP_NUM_THREADS=1 "$MSF" encode "$W/img.npz" $VAE --out "$W/s3_t1.h5" --sample --seed 3
-expect 0 "" "$MSF" encode "$W/img.npz" $VAE --out "$W/s4.h5" --sample --seed 4
+LAT="latents float32 \[2, 4, 24, 22\]"
+expect 0 "wrote $W/s3.h5: $LAT" "$MSF" encode "$W/img.npz" $VAE --out "$W/s3.h5" --sample --seed 3
+expect 0 "wrote $W/s3_t1.h5: $LAT" \
+    env OMP_NUM_THREADS=1 "$MSF" encode "$W/img.npz" $VAE --out "$W/s3_t1.h5" --sample --seed 3
+expect 0 "wrote $W/s4.h5: $LAT" "$MSF" encode "$W/img.npz" $VAE --out "$W/s4.h5" --sample --seed 4
 expect 0 "posterior = sample" "$MSF" info "$W/s3.h5"
 s3=$("$MSF" info "$W/s3.h5" --tensor latents | sed -n 2p)
 [ "$s3" = "$("$MSF" info "$W/s3_t1.h5" --tensor latents | sed -n 2p)" ] || fail "sample with 1 thread differs"
@@ -158,7 +172,8 @@ for name in ("enc", "enc_deflate"):
     assert got.shape == want.shape and rel <= 1e-5, f"{name}: rel {rel:.3g}"
 EOF
     cp "$W/png/000000.png" "$tmp/mixed/a.png"
-    "$MSF" decode $G --dataset dec_odd/z $VAE --out "$tmp/odd_img.npz" --png-dir "$tmp/oddpng" >/dev/null 2>&1
+    expect 0 "wrote $tmp/odd_img.npz: arr_0 uint8 \[1, 14, 10, 3\]" \
+        "$MSF" decode $G --dataset dec_odd/z $VAE --out "$tmp/odd_img.npz" --png-dir "$tmp/oddpng"
     cp "$tmp/oddpng/000000.png" "$tmp/mixed/b.png"
 fi
 
@@ -186,7 +201,15 @@ if [ "$have_py" -eq 1 ]; then
         "$MSF" decode "$tmp/nan.h5" $VAE --out "$E"
     L=$tmp/e/lat.h5
     expect_err 1 "$tmp/other.npz has no array 'arr_0' (it holds: images.npy)" "$MSF" encode "$tmp/other.npz" $VAE --out "$L"
-    expect 0 "" "$MSF" encode "$tmp/other.npz" --array images $VAE --out "$W/other.h5"
+    expect 0 "wrote $W/other.h5: latents float32 \[2, 4, 27, 23\]" \
+        "$MSF" encode "$tmp/other.npz" --array images $VAE --out "$W/other.h5"
+    py "encode --array images = encode of the same pixels as arr_0" "$W" <<'EOF'
+import sys
+import h5py, numpy as np
+w = sys.argv[1]
+with h5py.File(f"{w}/enc.h5") as a, h5py.File(f"{w}/other.h5") as b:
+    assert np.array_equal(a["latents"][()], b["latents"][()]), "latents differ"
+EOF
     expect_err 1 "images are 46x53; the VAE needs sides that are multiples of 2" "$MSF" encode "$tmp/odd.npz" $VAE --out "$L"
     expect_err 1 "array 'arr_0' of $tmp/gray.npz has shape \[2, 54, 46\], expected uint8 \[N, H, W, 3\]" \
         "$MSF" encode "$tmp/gray.npz" $VAE --out "$L"
@@ -324,7 +347,10 @@ for k in ref:
     assert np.array_equal(t[k][1], ref[k][1].astype(np.float16).astype(np.float32)), ("half", k)
 EOF
     expect 0 "" "$MSF" decode "$c/z.h5" --vae "$c/ldm.h5" --out "$c/x.npz" --png-dir "$c/png"
-    expect 0 "" "$MSF" encode "$c/png" --vae "$c/ldm.h5" --out "$c/lat.h5"
+    # The PNGs of the decoded images encode back to latents of z's shape,
+    # with the converted scaling factor.
+    expect 0 "wrote $c/lat.h5: latents float32 \[2, 4, 5, 6\]" "$MSF" encode "$c/png" --vae "$c/ldm.h5" --out "$c/lat.h5"
+    expect 0 "scaling_factor = 0.13025" "$MSF" info "$c/lat.h5"
     py "convert_vae.py (LDM .ckpt) + msf decode vs PyTorch" "$c" <<'EOF'
 import sys
 import h5py, numpy as np
@@ -345,7 +371,7 @@ fi
 expect 0 "wrote $W/sv.npz: arr_0 uint8 \[3, 16, 16, 3\]" "$MSF" sample --weights tests/golden/dit_tiny.h5 \
     --group sigma --num 3 --steps 5 --vae $G --vae-group vae --out "$W/sv.h5"
 expect 0 "latents  *\[3, 4, 8, 8\]" "$MSF" info "$W/sv.h5"
-expect 0 "" "$MSF" decode "$W/sv.h5" $VAE --out "$W/sv_decoded.npz"
+expect 0 "wrote $W/sv_decoded.npz: arr_0 uint8 \[3, 16, 16, 3\]" "$MSF" decode "$W/sv.h5" $VAE --out "$W/sv_decoded.npz"
 cmp -s "$W/sv.npz" "$W/sv_decoded.npz" || fail "msf sample --vae and msf decode wrote different .npz files"
 expect 0 "wrote $W/named.npz" "$MSF" sample --weights tests/golden/dit_tiny.h5 --group sigma --num 1 --steps 2 \
     --vae $G --vae-group vae --out "$W/named.h5" --images "$W/named.npz"
