@@ -73,11 +73,16 @@ END_TEST
 
 START_TEST(test_fid_equals_scipy_sqrtm) {
     msf_weights *g = tu_golden_open(GOLDEN);
+    // The three cases of gen_metrics.py, each once.
+    static const char *expected[] = {"well-conditioned", "singular n < d", "identical"};
+    int seen[3] = {0};
     int64_t cases = tu_golden_int(g, NULL, "fid_cases");
+    ck_assert_int_eq(cases, 3);
     for (int64_t c = 0; c < cases; c++) {
         char obj[32], what[64];
         snprintf(obj, sizeof obj, "fid%lld", (long long)c);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
+        for (int k = 0; k < 3; k++) seen[k] += !strcmp(what, expected[k]);
         char mu1[64], s1[64], mu2[64], s2[64];
         snprintf(mu1, sizeof mu1, "%s/mu1", obj), snprintf(s1, sizeof s1, "%s/sigma1", obj);
         snprintf(mu2, sizeof mu2, "%s/mu2", obj), snprintf(s2, sizeof s2, "%s/sigma2", obj);
@@ -91,11 +96,13 @@ START_TEST(test_fid_equals_scipy_sqrtm) {
         ck_assert_msg(err <= tol, "FID %s: %.12g vs %.12g", what, got, want);
         msf_fid_stats_free(&a), msf_fid_stats_free(&b);
     }
+    for (int k = 0; k < 3; k++) ck_assert_msg(seen[k] == 1, "FID case '%s' checked %d times", expected[k], seen[k]);
     msf_weights_close(g);
 }
 END_TEST
 
-// tr sqrtm(S S) = tr S for a symmetric positive definite S; and FID(x, x) = 0.
+// tr sqrtm(S S) = tr S for a symmetric positive definite S (FID(x, x) = 0 is
+// the golden case "identical" above and test_fid_round_off below).
 START_TEST(test_trace_sqrt_property) {
     int d = 40;
     double *a = malloc((size_t)d * d * sizeof(double)), *s = calloc((size_t)d * d, sizeof(double));

@@ -36,18 +36,10 @@ typedef struct {
     double worst_ref, worst_fast;
 } op_report;
 
-// Cases are case0, case1, ... under the operator's group; count up to the
-// first one missing, so the small and the full-size file both work.
-static int count_cases(msf_weights *g, const char *op) {
-    char name[96];
-    int k = 0;
-    for (;; k++) {
-        snprintf(name, sizeof name, "%s/case%d/y", op, k);
-        if (!msf_weights_find(g, name)) break;
-    }
-    ck_assert_msg(k > 0, "golden file %s has no cases for %s", msf_weights_path(g), op);
-    return k;
-}
+// Cases are case0, case1, ... under the operator's group, as many as its
+// attribute `cases` says (the small and the full-size file have their own);
+// a missing one fails.
+static int count_cases(msf_weights *g, const char *op) { return tu_golden_cases(g, op, "y"); }
 
 static float *load(msf_weights *g, const char *obj, const char *name, size_t *n) {
     char path[128];
@@ -68,8 +60,6 @@ static void fill_nan(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = NAN;
 }
 
-// An output buffer of n floats, all NaN, so that an element a kernel forgets
-// to write fails the comparison.
 // Standard normal values from the Philox stream of `seed` (malloc'd).
 static float *random_buffer(size_t n, uint64_t seed) {
     float *x = malloc(n * sizeof *x);
@@ -79,6 +69,8 @@ static float *random_buffer(size_t n, uint64_t seed) {
     return x;
 }
 
+// An output buffer of n floats, all NaN, so that an element a kernel forgets
+// to write fails the comparison.
 static float *nan_buffer(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof *p);
     ck_assert_ptr_nonnull(p);

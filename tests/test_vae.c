@@ -106,7 +106,7 @@ START_TEST(test_decoder) {
     msf_weights *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance"), fraction = tu_golden_double(g, NULL, "pixel_fraction");
     check_decoder(g, "dec", tol, fraction);
-    if (msf_weights_find(g, "dec_odd/z")) check_decoder(g, "dec_odd", tol, fraction);
+    if (!tu_golden_full()) check_decoder(g, "dec_odd", tol, fraction);  // odd sizes: not in the full-size file
     msf_weights_close(g);
 }
 END_TEST

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/arena.h"
 
@@ -48,6 +49,18 @@ const char *tu_golden_path(const char *file) {
     return path;
 }
 
+int tu_golden_full(void) {
+    const char *dir = getenv("MSF_GOLDEN_DIR");
+    return dir && *dir;
+}
+
+void tu_skip(const char *what) {
+    const char *ci = getenv("CI");
+    if (ci && !strcmp(ci, "true")) ck_abort_msg("SKIP in CI: %s", what);
+    printf("SKIP: %s\n", what);
+    fflush(stdout);
+}
+
 msf_weights *tu_golden_open(const char *file) {
     msf_weights *g = NULL;
     const char *path = tu_golden_path(file);
@@ -83,6 +96,23 @@ double *tu_golden_load_f64(msf_weights *g, const char *name, size_t *n) {
         ck_abort_msg("reading golden dataset: %s", msf_error_message());
     *n = count;
     return buf;
+}
+
+int tu_golden_cases(msf_weights *g, const char *group, const char *dataset) {
+    int64_t n = tu_golden_int(g, group, "cases");
+    ck_assert_msg(n >= 1 && n <= 100000, "golden file %s: %s has cases = %lld", msf_weights_path(g),
+                  group ? group : "the root", (long long)n);
+    char name[256];
+    for (int64_t k = 0; k <= n; k++) {
+        snprintf(name, sizeof name, "%s%scase%lld/%s", group ? group : "", group ? "/" : "", (long long)k, dataset);
+        int found = msf_weights_find(g, name) != NULL;
+        if (k < n && !found)
+            ck_abort_msg("golden file %s lacks %s (%s says cases = %lld); regenerate with `make golden`",
+                         msf_weights_path(g), name, group ? group : "the root", (long long)n);
+        if (k == n && found)
+            ck_abort_msg("golden file %s holds %s beyond its cases = %lld", msf_weights_path(g), name, (long long)n);
+    }
+    return (int)n;
 }
 
 int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name) {

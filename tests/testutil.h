@@ -33,6 +33,16 @@ int tu_expect_close(const char *what, const float *got, const float *want, size_
 // Returns a static buffer.
 const char *tu_golden_path(const char *file);
 
+// 1 when the golden files are the full-size ones of make check-full
+// ($MSF_GOLDEN_DIR set), whose generators leave out some cases of the
+// committed small files (tools/golden/gen_*.py --full).
+int tu_golden_full(void);
+
+// A part of a test that cannot run here: prints "SKIP: <what>" and returns;
+// under CI (CI=true, where .ci/run installs every dependency) it fails the
+// test instead, as `skip` of tests/testlib.sh does.
+void tu_skip(const char *what);
+
 // Open a golden file; aborts the test with a message naming the file and the
 // generator to run when it cannot be opened.
 msf_weights *tu_golden_open(const char *file);
@@ -43,6 +53,13 @@ float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, in
 
 // The same in float64.
 double *tu_golden_load_f64(msf_weights *g, const char *name, size_t *n);
+
+// The cases of a golden group written as <group>/case0, case1, ... with an
+// integer attribute `cases` on the group (group NULL: the root and case0,
+// ...): returns that count after checking that it is at least 1, that each
+// case holds `dataset` and that no case follows the last; aborts otherwise,
+// so that no case can go unchecked.
+int tu_golden_cases(msf_weights *g, const char *group, const char *dataset);
 
 // Integer attribute of a group (aborts if absent).
 int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name);
