@@ -112,7 +112,7 @@ np.savez(f"{sys.argv[1]}/ref.npz", r.integers(0, 256, (6, 48, 48, 3), dtype=np.u
 np.savez(f"{sys.argv[1]}/sam.npz", r.integers(0, 256, (5, 48, 48, 3), dtype=np.uint8))
 EOF
 expect 0 "6 images, pool 2048, spatial 2023, logits 1008" "$MSF" features "$tmp/ref.npz" --net "$c/inc.h5" --out "$c/fr.h5"
-expect 0 "" "$MSF" features "$tmp/sam.npz" --net "$c/inc.h5" --out "$c/fs.h5"
+expect 0 "5 images, pool 2048, spatial 2023, logits 1008" "$MSF" features "$tmp/sam.npz" --net "$c/inc.h5" --out "$c/fs.h5"
 expect 0 "^FID: " "$MSF" evaluate "$tmp/ref.npz" "$tmp/sam.npz" --net "$c/inc.h5" --json "$c/m.json"
 for l in "Inception Score: " "FID: " "sFID: " "Precision: " "Recall: "; do
     grep -q "^$l" "$tmp/log" || fail "evaluate with Inception lacks '$l'"
