@@ -364,7 +364,8 @@ static msf_status load_model(inception_model **out, msf_weights *wf, const char 
     if (st == MSF_OK) st = msf_params_load(&table, wf, group);
     msf_params_free(&table);
     float *tmp = st == MSF_OK ? malloc((tmp_floats ? tmp_floats : 1) * sizeof(float)) : NULL;
-    if (st == MSF_OK && !tmp) st = msf_fail(MSF_ERR_NOMEM, "inception: out of memory for %zu weights", tmp_floats);
+    if (st == MSF_OK && !tmp)
+        st = msf_fail(MSF_ERR_NOMEM, "inception: out of memory folding BatchNorm (%zu floats)", tmp_floats);
     const char *g = group && *group ? group : "";
     const char *sep = *g && g[strlen(g) - 1] != '/' ? "/" : "";
     for (int i = 0; i < num_blocks && st == MSF_OK; i++) {
