@@ -9,6 +9,7 @@
 
 #include "core/arena.h"
 #include "eval/featnet_impl.h"
+#include "io/params.h"
 #include "io/weights.h"
 #include "nn/nn.h"
 
@@ -37,33 +38,22 @@ struct msf_classifier {
 // -----------------------------------------------------------------------------
 // Loading
 
-typedef struct {
-    const char *name;
-    float **dst;
-    int ndim;
-    int64_t shape[4];
-} cls_tensor;
-
-static int cls_tensor_table(msf_classifier *m, cls_tensor *t) {
+// Every tensor must be finite. Sub-groups (check/: the exporter's reference
+// outputs, read by the tests) are not part of the model.
+static void cls_tensor_table(msf_classifier *m, msf_params *t) {
     const msf_classifier_config *c = &m->cfg;
-    int n = 0;
-    t[n++] = (cls_tensor){"conv1.weight", &m->conv1_w, 4, {c->conv1_channels, 1, 3, 3}};
-    t[n++] = (cls_tensor){"conv1.bias", &m->conv1_b, 1, {c->conv1_channels}};
-    t[n++] = (cls_tensor){"conv2.weight", &m->conv2_w, 4, {c->conv2_channels, c->conv1_channels, 3, 3}};
-    t[n++] = (cls_tensor){"conv2.bias", &m->conv2_b, 1, {c->conv2_channels}};
-    t[n++] = (cls_tensor){"conv3.weight", &m->conv3_w, 4, {c->conv3_channels, c->conv2_channels, 3, 3}};
-    t[n++] = (cls_tensor){"conv3.bias", &m->conv3_b, 1, {c->conv3_channels}};
-    t[n++] = (cls_tensor){"fc1.weight", &m->fc1_w, 2, {c->features, (int64_t)c->conv3_channels * HW3 * HW3}};
-    t[n++] = (cls_tensor){"fc1.bias", &m->fc1_b, 1, {c->features}};
-    t[n++] = (cls_tensor){"fc2.weight", &m->fc2_w, 2, {c->num_classes, c->features}};
-    t[n++] = (cls_tensor){"fc2.bias", &m->fc2_b, 1, {c->num_classes}};
-    return n;
-}
-
-static size_t numel(const cls_tensor *t) {
-    size_t k = 1;
-    for (int d = 0; d < t->ndim; d++) k *= (size_t)t->shape[d];
-    return k;
+    const unsigned F = MSF_PARAM_FINITE;
+    msf_params_init(t, "the classifier");
+    msf_params_add(t, &m->conv1_w, F, MSF_SHAPE(c->conv1_channels, 1, 3, 3), "conv1.weight");
+    msf_params_add(t, &m->conv1_b, F, MSF_SHAPE(c->conv1_channels), "conv1.bias");
+    msf_params_add(t, &m->conv2_w, F, MSF_SHAPE(c->conv2_channels, c->conv1_channels, 3, 3), "conv2.weight");
+    msf_params_add(t, &m->conv2_b, F, MSF_SHAPE(c->conv2_channels), "conv2.bias");
+    msf_params_add(t, &m->conv3_w, F, MSF_SHAPE(c->conv3_channels, c->conv2_channels, 3, 3), "conv3.weight");
+    msf_params_add(t, &m->conv3_b, F, MSF_SHAPE(c->conv3_channels), "conv3.bias");
+    msf_params_add(t, &m->fc1_w, F, MSF_SHAPE(c->features, (int64_t)c->conv3_channels * HW3 * HW3), "fc1.weight");
+    msf_params_add(t, &m->fc1_b, F, MSF_SHAPE(c->features), "fc1.bias");
+    msf_params_add(t, &m->fc2_w, F, MSF_SHAPE(c->num_classes, c->features), "fc2.weight");
+    msf_params_add(t, &m->fc2_b, F, MSF_SHAPE(c->num_classes), "fc2.bias");
 }
 
 static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
@@ -93,32 +83,12 @@ static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
 }
 
 static msf_status load_tensors(msf_classifier *m, msf_weights *w) {
-    cls_tensor table[10];
-    int n = cls_tensor_table(m, table);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += msf_align_up(numel(&table[i]) * sizeof(float));
-    m->params = msf_aligned_alloc(total);
-    if (!m->params) return msf_fail(MSF_ERR_NOMEM, "out of memory for %zu bytes of classifier weights", total);
-    float *next = m->params;
-    for (int i = 0; i < n; i++) {
-        *table[i].dst = next;
-        next += msf_align_up(numel(&table[i]) * sizeof(float)) / sizeof(float);
-        msf_status s = msf_weights_read(w, table[i].name, *table[i].dst, table[i].ndim, table[i].shape);
-        if (s) return s;
-        for (size_t k = 0; k < numel(&table[i]); k++)
-            if (!isfinite((*table[i].dst)[k]))
-                return msf_fail(MSF_ERR_NUMERIC, "tensor '%s' in %s holds a non-finite value at %zu", table[i].name,
-                                msf_weights_path(w), k);
-    }
-    // Another tensor means the attributes do not describe these weights;
-    // check/ holds the exporter's reference outputs (tests only).
-    for (int i = 0; i < msf_weights_count(w); i++) {
-        const msf_weight_info *info = msf_weights_get_info(w, i);
-        if (info->used || strncmp(info->name, "check/", 6) == 0) continue;
-        return msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of the classifier", info->name,
-                        msf_weights_path(w));
-    }
-    return MSF_OK;
+    msf_params table;
+    cls_tensor_table(m, &table);
+    msf_status s = msf_params_alloc(&table, &m->params, NULL);
+    if (!s) s = msf_params_load(&table, w, NULL);
+    msf_params_free(&table);
+    return s;
 }
 
 // -----------------------------------------------------------------------------

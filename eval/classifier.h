@@ -45,7 +45,7 @@ typedef struct msf_classifier msf_classifier;
 // Load a weight file with root attribute model = "fmnist_classifier" (written
 // by tools/train_classifier.py). Every tensor's shape is checked against the
 // file's config attributes; a missing, mis-shaped, non-finite or unknown
-// tensor (outside the group check/) is an error naming it.
+// tensor (sub-groups such as check/ are not the model's) is an error naming it.
 msf_status msf_classifier_load(const char *path, msf_classifier **out);
 void msf_classifier_free(msf_classifier *m);
 const msf_classifier_config *msf_classifier_get_config(const msf_classifier *m);

@@ -105,7 +105,9 @@ typedef struct inception_model inception_model;
 // root) of w, named by pytorch-fid's state_dict keys ("Conv2d_1a_3x3.conv.
 // weight", "Mixed_5b.branch1x1.bn.running_mean", "fc.weight"; BatchNorm's
 // weight, bias, running_mean, running_var), checking every shape against c
-// (the error names the tensor, got vs expected). The workspace fits inputs up
+// (the error names the tensor, got vs expected); conv and fc weights must be
+// finite, and any other tensor of the group is refused (fc.bias, unused, is
+// allowed; sub-groups are not the network's). The workspace fits inputs up
 // to max_h x max_w with the current omp_get_max_threads().
 msf_status inception_load(inception_model **out, msf_weights *w, const char *group, const inception_config *c,
                           int max_h, int max_w);

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "io/h5write.h"
+#include "io/params.h"
 #include "nn/nn.h"
 
 // -----------------------------------------------------------------------------
@@ -109,61 +110,39 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
     return MSF_OK;
 }
 
-// The tensor table: state_dict key, rank, shape, and where the pointer goes.
-typedef struct {
-    char name[64];
-    int ndim;
-    int64_t shape[4];
-    float **dst;
-} dit_tensor;
-
-static size_t dit_tensor_numel(const dit_tensor *t) {
-    size_t n = 1;
-    for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
-    return n;
-}
-
-static void add_tensor(dit_tensor *t, int *n, float **dst, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3,
-                       const char *fmt, int index) {
-    dit_tensor *e = &t[(*n)++];
-    snprintf(e->name, sizeof e->name, fmt, index);
-    e->ndim = ndim;
-    e->shape[0] = s0, e->shape[1] = s1, e->shape[2] = s2, e->shape[3] = s3;
-    e->dst = dst;
-}
-
-static int dit_tensor_table(dit_model *m, dit_tensor *t) {
+// The tensor table, in state_dict order (the order of the random streams of
+// dit_init_random).
+static void dit_tensor_table(dit_model *m, msf_params *t) {
     const dit_config *c = &m->cfg;
     int64_t D = c->hidden_size, C = c->in_channels, p = c->patch_size, M = c->mlp_hidden;
     int64_t out = p * p * c->out_channels;
-    int n = 0;
-    add_tensor(t, &n, &m->patch_w, 4, D, C, p, p, "x_embedder.proj.weight", 0);
-    add_tensor(t, &n, &m->patch_b, 1, D, 0, 0, 0, "x_embedder.proj.bias", 0);
-    add_tensor(t, &n, &m->pos_embed, 3, 1, dit_tokens(c), D, 0, "pos_embed", 0);
-    add_tensor(t, &n, &m->t_w0, 2, D, c->freq_dim, 0, 0, "t_embedder.mlp.0.weight", 0);
-    add_tensor(t, &n, &m->t_b0, 1, D, 0, 0, 0, "t_embedder.mlp.0.bias", 0);
-    add_tensor(t, &n, &m->t_w2, 2, D, D, 0, 0, "t_embedder.mlp.2.weight", 0);
-    add_tensor(t, &n, &m->t_b2, 1, D, 0, 0, 0, "t_embedder.mlp.2.bias", 0);
-    add_tensor(t, &n, &m->y_table, 2, c->num_classes + c->has_null_class, D, 0, 0, "y_embedder.embedding_table.weight",
-               0);
+    msf_params_init(t, "a DiT with depth %d", c->depth);
+    msf_params_add(t, &m->patch_w, 0, MSF_SHAPE(D, C, p, p), "x_embedder.proj.weight");
+    msf_params_add(t, &m->patch_b, 0, MSF_SHAPE(D), "x_embedder.proj.bias");
+    msf_params_add(t, &m->pos_embed, 0, MSF_SHAPE(1, dit_tokens(c), D), "pos_embed");
+    msf_params_add(t, &m->t_w0, 0, MSF_SHAPE(D, c->freq_dim), "t_embedder.mlp.0.weight");
+    msf_params_add(t, &m->t_b0, 0, MSF_SHAPE(D), "t_embedder.mlp.0.bias");
+    msf_params_add(t, &m->t_w2, 0, MSF_SHAPE(D, D), "t_embedder.mlp.2.weight");
+    msf_params_add(t, &m->t_b2, 0, MSF_SHAPE(D), "t_embedder.mlp.2.bias");
+    msf_params_add(t, &m->y_table, 0, MSF_SHAPE(c->num_classes + c->has_null_class, D),
+                   "y_embedder.embedding_table.weight");
     for (int i = 0; i < c->depth; i++) {
         dit_block *b = &m->blocks[i];
-        add_tensor(t, &n, &b->qkv_w, 2, 3 * D, D, 0, 0, "blocks.%d.attn.qkv.weight", i);
-        add_tensor(t, &n, &b->qkv_b, 1, 3 * D, 0, 0, 0, "blocks.%d.attn.qkv.bias", i);
-        add_tensor(t, &n, &b->proj_w, 2, D, D, 0, 0, "blocks.%d.attn.proj.weight", i);
-        add_tensor(t, &n, &b->proj_b, 1, D, 0, 0, 0, "blocks.%d.attn.proj.bias", i);
-        add_tensor(t, &n, &b->fc1_w, 2, M, D, 0, 0, "blocks.%d.mlp.fc1.weight", i);
-        add_tensor(t, &n, &b->fc1_b, 1, M, 0, 0, 0, "blocks.%d.mlp.fc1.bias", i);
-        add_tensor(t, &n, &b->fc2_w, 2, D, M, 0, 0, "blocks.%d.mlp.fc2.weight", i);
-        add_tensor(t, &n, &b->fc2_b, 1, D, 0, 0, 0, "blocks.%d.mlp.fc2.bias", i);
-        add_tensor(t, &n, &b->ada_w, 2, 6 * D, D, 0, 0, "blocks.%d.adaLN_modulation.1.weight", i);
-        add_tensor(t, &n, &b->ada_b, 1, 6 * D, 0, 0, 0, "blocks.%d.adaLN_modulation.1.bias", i);
+        msf_params_add(t, &b->qkv_w, 0, MSF_SHAPE(3 * D, D), "blocks.%d.attn.qkv.weight", i);
+        msf_params_add(t, &b->qkv_b, 0, MSF_SHAPE(3 * D), "blocks.%d.attn.qkv.bias", i);
+        msf_params_add(t, &b->proj_w, 0, MSF_SHAPE(D, D), "blocks.%d.attn.proj.weight", i);
+        msf_params_add(t, &b->proj_b, 0, MSF_SHAPE(D), "blocks.%d.attn.proj.bias", i);
+        msf_params_add(t, &b->fc1_w, 0, MSF_SHAPE(M, D), "blocks.%d.mlp.fc1.weight", i);
+        msf_params_add(t, &b->fc1_b, 0, MSF_SHAPE(M), "blocks.%d.mlp.fc1.bias", i);
+        msf_params_add(t, &b->fc2_w, 0, MSF_SHAPE(D, M), "blocks.%d.mlp.fc2.weight", i);
+        msf_params_add(t, &b->fc2_b, 0, MSF_SHAPE(D), "blocks.%d.mlp.fc2.bias", i);
+        msf_params_add(t, &b->ada_w, 0, MSF_SHAPE(6 * D, D), "blocks.%d.adaLN_modulation.1.weight", i);
+        msf_params_add(t, &b->ada_b, 0, MSF_SHAPE(6 * D), "blocks.%d.adaLN_modulation.1.bias", i);
     }
-    add_tensor(t, &n, &m->final_ada_w, 2, 2 * D, D, 0, 0, "final_layer.adaLN_modulation.1.weight", 0);
-    add_tensor(t, &n, &m->final_ada_b, 1, 2 * D, 0, 0, 0, "final_layer.adaLN_modulation.1.bias", 0);
-    add_tensor(t, &n, &m->final_w, 2, out, D, 0, 0, "final_layer.linear.weight", 0);
-    add_tensor(t, &n, &m->final_b, 1, out, 0, 0, 0, "final_layer.linear.bias", 0);
-    return n;
+    msf_params_add(t, &m->final_ada_w, 0, MSF_SHAPE(2 * D, D), "final_layer.adaLN_modulation.1.weight");
+    msf_params_add(t, &m->final_ada_b, 0, MSF_SHAPE(2 * D), "final_layer.adaLN_modulation.1.bias");
+    msf_params_add(t, &m->final_w, 0, MSF_SHAPE(out, D), "final_layer.linear.weight");
+    msf_params_add(t, &m->final_b, 0, MSF_SHAPE(out), "final_layer.linear.bias");
 }
 
 // Scratch floats of one forward pass at batch n (besides the attention scratch).
@@ -179,41 +158,21 @@ static size_t dit_activation_floats(const dit_config *c, int n) {
            + 16 * 64;                       // alignment slack (one per buffer)
 }
 
-// Allocate weights (one block, laid out by the tensor table) and workspace
-// for config m->cfg; *table gets the table (caller frees).
-static msf_status dit_alloc(dit_model *m, int max_batch, dit_tensor **table_out, int *count) {
+// Allocate weights (one slab, laid out by the tensor table) and workspace
+// for config m->cfg; *table gets the table (caller frees it with msf_params_free).
+static msf_status dit_alloc(dit_model *m, int max_batch, msf_params *table) {
     const dit_config *c = &m->cfg;
+    memset(table, 0, sizeof *table);
     if (max_batch < 1) return msf_fail(MSF_ERR_INVALID, "DiT batch size %d must be at least 1", max_batch);
     m->blocks = calloc((size_t)c->depth, sizeof *m->blocks);
-    dit_tensor *table = calloc((size_t)(12 + 10 * c->depth), sizeof *table);
-    if (!m->blocks || !table) {
-        free(table);
-        return msf_fail(MSF_ERR_NOMEM, "out of memory for a DiT of depth %d", c->depth);
-    }
-    int n = dit_tensor_table(m, table);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += msf_align_up(dit_tensor_numel(&table[i]) * sizeof(float)) / sizeof(float);
-    m->num_params = total;
-    m->params = msf_aligned_alloc(total * sizeof(float));
-    if (!m->params) {
-        free(table);
-        return msf_fail(MSF_ERR_NOMEM, "out of memory: DiT weights need %zu MB", total * 4 >> 20);
-    }
-    float *next = m->params;
-    for (int i = 0; i < n; i++) {
-        *table[i].dst = next;
-        next += msf_align_up(dit_tensor_numel(&table[i]) * sizeof(float)) / sizeof(float);
-    }
+    if (!m->blocks) return msf_fail(MSF_ERR_NOMEM, "out of memory for a DiT of depth %d", c->depth);
+    dit_tensor_table(m, table);
+    msf_status s = msf_params_alloc(table, &m->params, &m->num_params);
+    if (s) return s;
     size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) +
                 nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
-    msf_status s = msf_arena_init(&m->ws, ws);
-    if (s) {
-        free(table);
-        return s;
-    }
+    if ((s = msf_arena_init(&m->ws, ws))) return s;
     m->max_batch = max_batch;
-    *table_out = table;
-    *count = n;
     return MSF_OK;
 }
 
@@ -221,30 +180,12 @@ msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_bat
     memset(m, 0, sizeof *m);
     msf_status s = dit_config_read(&m->cfg, w, group);
     if (s) return s;
-    dit_tensor *table = NULL;
-    int n = 0;
-    s = dit_alloc(m, max_batch, &table, &n);
-    if (s) {
-        dit_free(m);
-        return s;
-    }
-    const char *prefix = group && *group ? group : "";
-    size_t plen = strlen(prefix);
-    int slash = plen && prefix[plen - 1] != '/';
-    for (int i = 0; i < n && !s; i++) {
-        char full[192];
-        snprintf(full, sizeof full, "%s%s%s", prefix, slash ? "/" : "", table[i].name);
-        s = msf_weights_read(w, full, *table[i].dst, table[i].ndim, table[i].shape);
-    }
-    // Any other tensor in the group means the config attributes do not describe
-    // these weights (e.g. a depth mismatch): refuse rather than guess.
-    for (int i = 0; !s && i < msf_weights_count(w); i++) {
-        const msf_weight_info *info = msf_weights_get_info(w, i);
-        if (strncmp(info->name, prefix, plen) || (slash && info->name[plen] != '/') || info->used) continue;
-        s = msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of a DiT with depth %d", info->name,
-                     msf_weights_path(w), m->cfg.depth);
-    }
-    free(table);
+    // Any tensor of the group outside the table means the config attributes
+    // do not describe these weights (e.g. a depth mismatch): refused.
+    msf_params table;
+    s = dit_alloc(m, max_batch, &table);
+    if (!s) s = msf_params_load(&table, w, group);
+    msf_params_free(&table);
     if (s) {
         dit_free(m);
         return msf_fail_context(s, "loading DiT");
@@ -276,30 +217,34 @@ msf_status dit_init_random(dit_model *m, const dit_config *c, uint64_t seed, flo
     m->cfg = *c;
     if (c->hidden_size % 4 || c->input_size % c->patch_size || c->hidden_size % c->num_heads)
         return msf_fail(MSF_ERR_INVALID, "inconsistent DiT config for random weights");
-    dit_tensor *table = NULL;
-    int n = 0;
-    msf_status s = dit_alloc(m, max_batch, &table, &n);
-    for (int i = 0; i < n && !s; i++) {
-        size_t numel = dit_tensor_numel(&table[i]);
+    msf_params table;
+    msf_status s = dit_alloc(m, max_batch, &table);
+    for (int i = 0; i < table.count && !s; i++) {
+        const msf_param *e = &table.entries[i];
+        size_t numel = msf_param_numel(e);
         msf_rng_key key = {.seed = seed, .stream = (uint64_t)i};
-        s = msf_rng_normal(*table[i].dst, numel, key, 0);
-        for (size_t e = 0; e < numel; e++) (*table[i].dst)[e] *= scale;
+        s = msf_rng_normal(*e->dst, numel, key, 0);
+        for (size_t k = 0; k < numel; k++) (*e->dst)[k] *= scale;
     }
     if (!s) dit_pos_embed(m->pos_embed, c->hidden_size, dit_grid(c));
-    free(table);
+    msf_params_free(&table);
     if (s) dit_free(m);
     return s;
 }
 
 msf_status dit_save(dit_model *m, const char *path, const char *source) {
     const dit_config *c = &m->cfg;
-    dit_tensor *table = calloc((size_t)(12 + 10 * c->depth), sizeof *table);
-    if (!table) return msf_fail(MSF_ERR_NOMEM, "out of memory saving %s", path);
-    int n = dit_tensor_table(m, table);
+    msf_params table;
+    dit_tensor_table(m, &table);  // (re-derives the same pointers)
+    if (table.error) {
+        msf_status s = msf_fail(table.error, "saving %s: %s", path, table.error_msg);
+        msf_params_free(&table);
+        return s;
+    }
     msf_h5_writer *w;
     msf_status s = msf_h5_create(&w, path);
     if (s) {
-        free(table);
+        msf_params_free(&table);
         return s;
     }
     static const char *ints[] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
@@ -313,9 +258,11 @@ msf_status dit_save(dit_model *m, const char *path, const char *source) {
     if (!s) s = msf_h5_attr_double(w, NULL, "mlp_ratio", (double)c->mlp_hidden / c->hidden_size);
     // Only whether a null class exists is known; DiT trains with 0.1.
     if (!s) s = msf_h5_attr_double(w, NULL, "class_dropout_prob", c->has_null_class ? 0.1 : 0.0);
-    for (int i = 0; !s && i < n; i++)
-        s = msf_h5_write_f32(w, table[i].name, table[i].ndim, table[i].shape, *table[i].dst);
-    free(table);
+    for (int i = 0; !s && i < table.count; i++) {
+        const msf_param *e = &table.entries[i];
+        s = msf_h5_write_f32(w, e->name, e->ndim, e->shape, *e->dst);
+    }
+    msf_params_free(&table);
     if (s) {
         msf_h5_abort(w);
         return s;

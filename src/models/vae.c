@@ -28,6 +28,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "io/h5write.h"
+#include "io/params.h"
 #include "nn/nn.h"
 
 #define GN_EPS 1e-6f
@@ -99,46 +100,35 @@ msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *grou
 }
 
 // -----------------------------------------------------------------------------
-// The tensor table: canonical state_dict key, shape, destination, half.
+// The tensor table: canonical state_dict key, shape, destination; the tag
+// says which half (VAE_ENCODER or VAE_DECODER) an entry belongs to.
 
 typedef struct {
-    char name[96];
-    int ndim;
-    int64_t shape[4];
-    float **dst;
+    msf_params *t;
     int part;
-} vae_tensor;
-
-typedef struct {
-    vae_tensor *t;
-    int n, part;
     const char *prefix;  // "encoder." / "decoder." / ""
 } table_builder;
 
-static void add(table_builder *b, float **dst, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3,
-                const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-static void add(table_builder *b, float **dst, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3,
-                const char *fmt, ...) {
-    vae_tensor *e = &b->t[b->n++];
-    int len = snprintf(e->name, sizeof e->name, "%s", b->prefix);
+static void add(table_builder *b, float **dst, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void add(table_builder *b, float **dst, int ndim, const int64_t *shape, const char *fmt, ...) {
+    char key[MSF_PARAM_NAME_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->name + len, sizeof e->name - (size_t)len, fmt, ap);
+    vsnprintf(key, sizeof key, fmt, ap);
     va_end(ap);
-    e->ndim = ndim;
-    e->shape[0] = s0, e->shape[1] = s1, e->shape[2] = s2, e->shape[3] = s3;
-    e->dst = dst;
-    e->part = b->part;
+    msf_param *e = msf_params_add(b->t, dst, 0, ndim, shape, "%s%s", b->prefix, key);
+    if (e) e->tag = b->part;
 }
 
 static void add_conv(table_builder *b, float **w, float **bias, int cout, int cin, int k, const char *name) {
-    add(b, w, 4, cout, cin, k, k, "%s.weight", name);
-    add(b, bias, 1, cout, 0, 0, 0, "%s.bias", name);
+    add(b, w, MSF_SHAPE(cout, cin, k, k), "%s.weight", name);
+    add(b, bias, MSF_SHAPE(cout), "%s.bias", name);
 }
 
 static void add_norm(table_builder *b, float **w, float **bias, int c, const char *name) {
-    add(b, w, 1, c, 0, 0, 0, "%s.weight", name);
-    add(b, bias, 1, c, 0, 0, 0, "%s.bias", name);
+    add(b, w, MSF_SHAPE(c), "%s.weight", name);
+    add(b, bias, MSF_SHAPE(c), "%s.bias", name);
 }
 
 static void add_resnet(table_builder *b, vae_resnet *r, int in, int out, const char *path) {
@@ -165,22 +155,18 @@ static void add_mid(table_builder *b, vae_mid *mid, int c) {
     float **w[4] = {&a->q_w, &a->k_w, &a->v_w, &a->out_w}, **bias[4] = {&a->q_b, &a->k_b, &a->v_b, &a->out_b};
     static const char *proj[4] = {"to_q", "to_k", "to_v", "to_out.0"};
     for (int i = 0; i < 4; i++) {
-        add(b, w[i], 2, c, c, 0, 0, "mid_block.attentions.0.%s.weight", proj[i]);
-        add(b, bias[i], 1, c, 0, 0, 0, "mid_block.attentions.0.%s.bias", proj[i]);
+        add(b, w[i], MSF_SHAPE(c, c), "mid_block.attentions.0.%s.weight", proj[i]);
+        add(b, bias[i], MSF_SHAPE(c), "mid_block.attentions.0.%s.bias", proj[i]);
     }
     add_resnet(b, &mid->res[1], c, c, "mid_block.resnets.1");
 }
 
-static int table_capacity(const vae_config *c) {
-    int resnets = c->num_levels * (2 * c->layers_per_block + 1) + 4;
-    return resnets * 10 + c->num_levels * 4 + 2 * 10 + 40;
-}
-
 // Both halves, in state_dict order; m->resnets must hold num_levels * (2r + 1).
-static int vae_tensor_table(vae_model *m, vae_tensor *t) {
+static void vae_tensor_table(vae_model *m, msf_params *t) {
     const vae_config *c = &m->cfg;
     int L = c->num_levels, r = c->layers_per_block, z = c->latent_channels;
     char path[96];
+    msf_params_init(t, "a VAE with the file's config (%d levels, layers_per_block %d)", L, r);
     table_builder b = {.t = t, .part = VAE_ENCODER, .prefix = "encoder."};
     vae_coder *e = &m->enc, *d = &m->dec;
     vae_resnet *next = m->resnets;
@@ -226,13 +212,6 @@ static int vae_tensor_table(vae_model *m, vae_tensor *t) {
     add_conv(&b, &e->quant_w, &e->quant_b, 2 * z, 2 * z, 1, "quant_conv");
     b.part = VAE_DECODER;
     add_conv(&b, &d->quant_w, &d->quant_b, z, z, 1, "post_quant_conv");
-    return b.n;
-}
-
-static size_t tensor_numel(const vae_tensor *t) {
-    size_t n = 1;
-    for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
-    return n;
 }
 
 // -----------------------------------------------------------------------------
@@ -850,13 +829,13 @@ size_t vae_workspace_bytes(const vae_config *c, int parts, int h, int w) {
     if (check_config(c, "vae_workspace_bytes")) return 0;
     int L = c->num_levels, r = c->layers_per_block;
     m.resnets = calloc((size_t)L * (2 * r + 1), sizeof *m.resnets);
-    vae_tensor *t = calloc((size_t)table_capacity(c), sizeof *t);
     size_t bytes = 0;
-    if (m.resnets && t) {
-        vae_tensor_table(&m, t);
-        bytes = workspace_bytes(&m, parts, h, w);
+    if (m.resnets) {
+        msf_params t;
+        vae_tensor_table(&m, &t);  // (wires the resnets)
+        if (!t.error) bytes = workspace_bytes(&m, parts, h, w);
+        msf_params_free(&t);
     }
-    free(t);
     free(m.resnets);
     return bytes;
 }
@@ -872,48 +851,23 @@ static msf_status check_size(const vae_config *c, int H, int W, const char *what
     return MSF_OK;
 }
 
-static msf_status vae_alloc(vae_model *m, int parts, int max_h, int max_w, vae_tensor **table_out, int *count) {
+// The half not in `parts` stays in the table as SKIP entries: checked in the
+// file but not loaded, so a file is accepted or refused as a whole.
+static msf_status vae_alloc(vae_model *m, int parts, int max_h, int max_w, msf_params *table) {
     const vae_config *c = &m->cfg;
+    memset(table, 0, sizeof *table);
     msf_status s = check_size(c, max_h, max_w, "VAE workspace");
     if (s) return s;
     if (parts < 1 || parts > VAE_BOTH) return msf_fail(MSF_ERR_INVALID, "VAE parts %d: expected 1, 2 or 3", parts);
     int L = c->num_levels, r = c->layers_per_block;
     m->resnets = calloc((size_t)L * (2 * r + 1), sizeof *m->resnets);
-    vae_tensor *table = calloc((size_t)table_capacity(c), sizeof *table);
-    if (!m->resnets || !table) {
-        free(table);
-        return msf_fail(MSF_ERR_NOMEM, "out of memory for a VAE of %d levels", L);
-    }
-    int n = vae_tensor_table(m, table);
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        if (table[i].part & parts) total += msf_align_up(tensor_numel(&table[i]) * sizeof(float)) / sizeof(float);
-    m->num_params = total;
-    m->params = msf_aligned_alloc(total * sizeof(float));
-    if (!m->params) {
-        free(table);
-        return msf_fail(MSF_ERR_NOMEM, "out of memory: VAE weights need %zu MB", total * 4 >> 20);
-    }
-    // Zeroed: the alignment padding between tensors is then defined, and two
-    // models with the same weights have the same params bytes.
-    memset(m->params, 0, total * sizeof(float));
-    float *next = m->params;
-    for (int i = 0; i < n; i++) {
-        if (!(table[i].part & parts)) {
-            *table[i].dst = NULL;
-            continue;
-        }
-        *table[i].dst = next;
-        next += msf_align_up(tensor_numel(&table[i]) * sizeof(float)) / sizeof(float);
-    }
-    s = msf_arena_init(&m->ws, workspace_bytes(m, parts, max_h, max_w));
-    if (s) {
-        free(table);
-        return s;
-    }
+    if (!m->resnets) return msf_fail(MSF_ERR_NOMEM, "out of memory for a VAE of %d levels", L);
+    vae_tensor_table(m, table);
+    for (int i = 0; i < table->count; i++)
+        if (!(table->entries[i].tag & parts)) table->entries[i].flags |= MSF_PARAM_SKIP;
+    if ((s = msf_params_alloc(table, &m->params, &m->num_params))) return s;
+    if ((s = msf_arena_init(&m->ws, workspace_bytes(m, parts, max_h, max_w)))) return s;
     m->parts = parts, m->max_h = max_h, m->max_w = max_w;
-    *table_out = table;
-    *count = n;
     return MSF_OK;
 }
 
@@ -921,53 +875,12 @@ msf_status vae_load(vae_model *m, msf_weights *w, const char *group, int parts, 
     memset(m, 0, sizeof *m);
     msf_status s = vae_config_read(&m->cfg, w, group);
     if (s) return msf_fail_context(s, "loading VAE");
-    vae_tensor *table = NULL;
-    int n = 0;
-    if ((s = vae_alloc(m, parts, max_h, max_w, &table, &n))) {
-        vae_free(m);
-        return msf_fail_context(s, "loading VAE");
-    }
-    const char *prefix = group && *group ? group : "";
-    size_t plen = strlen(prefix);
-    int slash = plen && prefix[plen - 1] != '/';
-    for (int i = 0; i < n && !s; i++) {
-        char full[256];
-        snprintf(full, sizeof full, "%s%s%s", prefix, slash ? "/" : "", table[i].name);
-        if (*table[i].dst) {
-            s = msf_weights_read(w, full, *table[i].dst, table[i].ndim, table[i].shape);
-            continue;
-        }
-        // The half not loaded is still checked, so a file is accepted or refused as a whole.
-        const msf_weight_info *info = msf_weights_find(w, full);
-        char want[96], got[96];
-        msf_shape_str(want, sizeof want, table[i].ndim, table[i].shape);
-        if (!info) {
-            s = msf_fail(MSF_ERR_NOT_FOUND, "tensor '%s' not found in %s (expected %s)", full, msf_weights_path(w),
-                         want);
-            break;
-        }
-        int same = info->ndim == table[i].ndim;
-        for (int d = 0; same && d < info->ndim; d++) same = info->shape[d] == table[i].shape[d];
-        if (!same) {
-            msf_shape_str(got, sizeof got, info->ndim, info->shape);
-            s = msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has shape %s, expected %s", full, msf_weights_path(w),
-                         got, want);
-        }
-    }
-    // Any other tensor in the group means the attributes do not describe these
-    // weights (e.g. another layers_per_block): refuse rather than guess.
-    for (int i = 0; !s && i < msf_weights_count(w); i++) {
-        const msf_weight_info *info = msf_weights_get_info(w, i);
-        if (strncmp(info->name, prefix, plen) || (slash && info->name[plen] != '/') || info->used) continue;
-        const char *key = info->name + plen + slash;
-        int known = 0;
-        for (int j = 0; j < n && !known; j++) known = !strcmp(key, table[j].name);
-        if (known) continue;
-        s = msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of a VAE with the file's config "
-                                     "(%d levels, layers_per_block %d)", info->name, msf_weights_path(w),
-                     m->cfg.num_levels, m->cfg.layers_per_block);
-    }
-    free(table);
+    // Any tensor of the group outside the table means the attributes do not
+    // describe these weights (e.g. another layers_per_block): refused.
+    msf_params table;
+    s = vae_alloc(m, parts, max_h, max_w, &table);
+    if (!s) s = msf_params_load(&table, w, group);
+    msf_params_free(&table);
     if (s) {
         vae_free(m);
         return msf_fail_context(s, "loading VAE");
@@ -980,22 +893,23 @@ msf_status vae_init_random(vae_model *m, const vae_config *c, uint64_t seed, int
     m->cfg = *c;
     msf_status s = check_config(c, "random VAE");
     if (s) return s;
-    vae_tensor *table = NULL;
-    int n = 0;
-    if ((s = vae_alloc(m, parts, max_h, max_w, &table, &n))) {
+    msf_params table;
+    if ((s = vae_alloc(m, parts, max_h, max_w, &table))) {
+        msf_params_free(&table);
         vae_free(m);
         return s;
     }
-    for (int i = 0; i < n && !s; i++) {
-        float *dst = *table[i].dst;
+    for (int i = 0; i < table.count && !s; i++) {
+        const msf_param *e = &table.entries[i];
+        float *dst = *e->dst;
         if (!dst) continue;
-        size_t numel = tensor_numel(&table[i]);
+        size_t numel = msf_param_numel(e);
         s = msf_rng_normal(dst, numel, (msf_rng_key){.seed = seed, .stream = (uint64_t)i}, 0);
-        int is_gamma = table[i].ndim == 1 && strstr(table[i].name, "norm") && strstr(table[i].name, ".weight");
-        float std = table[i].ndim >= 2 ? (float)(1.0 / sqrt((double)numel / (double)table[i].shape[0])) : 0.1f;
-        for (size_t e = 0; e < numel; e++) dst[e] = (is_gamma ? 1.0f : 0.0f) + std * dst[e];
+        int is_gamma = e->ndim == 1 && strstr(e->name, "norm") && strstr(e->name, ".weight");
+        float std = e->ndim >= 2 ? (float)(1.0 / sqrt((double)numel / (double)e->shape[0])) : 0.1f;
+        for (size_t k = 0; k < numel; k++) dst[k] = (is_gamma ? 1.0f : 0.0f) + std * dst[k];
     }
-    free(table);
+    msf_params_free(&table);
     if (s) vae_free(m);
     return s;
 }
@@ -1004,13 +918,17 @@ msf_status vae_save(vae_model *m, const char *path, const char *source) {
     const vae_config *c = &m->cfg;
     if (m->parts != VAE_BOTH)
         return msf_fail(MSF_ERR_INVALID, "saving %s: only a VAE with both halves loaded can be saved", path);
-    vae_tensor *table = calloc((size_t)table_capacity(c), sizeof *table);
-    if (!table) return msf_fail(MSF_ERR_NOMEM, "out of memory saving %s", path);
-    int n = vae_tensor_table(m, table);  // (re-derives the same pointers)
+    msf_params table;
+    vae_tensor_table(m, &table);  // (re-derives the same pointers)
+    if (table.error) {
+        msf_status s = msf_fail(table.error, "saving %s: %s", path, table.error_msg);
+        msf_params_free(&table);
+        return s;
+    }
     msf_h5_writer *w;
     msf_status s = msf_h5_create(&w, path);
     if (s) {
-        free(table);
+        msf_params_free(&table);
         return s;
     }
     char chans[128] = "";
@@ -1024,9 +942,11 @@ msf_status vae_save(vae_model *m, const char *path, const char *source) {
     if (!s) s = msf_h5_attr_string(w, NULL, "block_out_channels", chans);
     if (!s) s = msf_h5_attr_double(w, NULL, "scaling_factor", c->scaling_factor);
     if (!s) s = msf_h5_attr_string(w, NULL, "source", source);
-    for (int i = 0; !s && i < n; i++)
-        s = msf_h5_write_f32(w, table[i].name, table[i].ndim, table[i].shape, *table[i].dst);
-    free(table);
+    for (int i = 0; !s && i < table.count; i++) {
+        const msf_param *e = &table.entries[i];
+        s = msf_h5_write_f32(w, e->name, e->ndim, e->shape, *e->dst);
+    }
+    msf_params_free(&table);
     if (s) {
         msf_h5_abort(w);
         return s;
