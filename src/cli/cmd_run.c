@@ -210,6 +210,10 @@ int cmd_run(int argc, char **argv) {
     }
     int rc = 1, lock = -1;
     msf_point_result *res = NULL;
+    // What the run keeps between its points: the content hashes of its input
+    // files and the bases its MSF points drew (for points sharing a base stage).
+    msf_run_input_cache *inputs = NULL;
+    msf_base_cache *bases = NULL;
     char dir[4096], lock_path[4200], points[4200], pdir[4500], command[4096] = "msf";
     if (list_missing(&e, stderr)) {
         fprintf(stderr, "msf run: %s: files missing (above); nothing was run\n", file);
@@ -256,13 +260,14 @@ int cmd_run(int argc, char **argv) {
         msf_fail(MSF_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if (msf_run_input_cache_create(&inputs) || msf_base_cache_create(&bases, MSF_RUN_BASE_CACHE_FLOATS)) goto fail;
     cli_progress_bar bar;
     cli_progress_bar_init(&bar, stderr);
     msf_progress progress = {show_progress, &bar};
     for (int i = 0; i < e.num_points; i++) {
         msf_run_point *p = &e.points[i];
         snprintf(pdir, sizeof pdir, "%s/%s", points, p->name);
-        if (msf_run_point_hash_inputs(p)) goto fail;
+        if (msf_run_point_hash_inputs(p, inputs)) goto fail;
         if (msf_run_point_load_done(&res[i], p, pdir)) {
             printf("[%d/%d] %s: done before, reused\n", i + 1, e.num_points, p->name);
             info.resumed = 1;
@@ -270,7 +275,7 @@ int cmd_run(int argc, char **argv) {
         }
         printf("[%d/%d] %s\n", i + 1, e.num_points, p->name);
         int spectra = cfg_find(p->cfg, "spectrum") != NULL;
-        if (msf_run_point_generate(&res[i], p, pdir, spectra, &progress)) goto fail;
+        if (msf_run_point_generate(&res[i], p, pdir, spectra, bases, &progress)) goto fail;
         info.resumed |= res[i].shards_reused > 0;
         if (cfg_find(p->cfg, "evaluator") && msf_run_point_metrics(&res[i], p, pdir, NULL)) goto fail;
         if (spectra && spectrum_stage(p, pdir)) goto fail;
@@ -287,7 +292,8 @@ int cmd_run(int argc, char **argv) {
 fail:
     cli_fail("run");
 done:
-    msf_run_base_cache_clear();
+    msf_base_cache_free(bases);
+    msf_run_input_cache_free(inputs);
     if (lock >= 0) close(lock);
     free(res);
     msf_experiment_free(&e);

@@ -14,6 +14,7 @@
 #include "io/h5write.h"
 #include "io/weights.h"
 #include "models/dit.h"
+#include "msf/generator.h"
 #include "msf/msf_model.h"
 
 const char cmd_sample_usage[] =
@@ -222,11 +223,6 @@ static void replay_copy(const replay_noise *r, int step, int64_t first, int n, f
     memcpy(out, src, (size_t)n * r->numel * sizeof *out);
 }
 
-static msf_status replay_dit(void *user, int step, int64_t first, int n, float *out) {
-    replay_copy(user, step, first, n, out);
-    return MSF_OK;
-}
-
 static msf_status replay_msf(void *user, int stage, int step, int64_t first, int n, float *out) {
     replay_copy((replay_noise *)user + stage, step, first, n, out);
     return MSF_OK;
@@ -300,33 +296,25 @@ static msf_status write_stage(msf_h5_writer *w, const char *prefix, const char *
     return MSF_OK;
 }
 
-static int check_finite(const float *x, size_t count, size_t per_sample) {
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(x[i])) {
-            msf_fail(MSF_ERR_NUMERIC, "sample %zu has a non-finite value (NaN/Inf from the model?); nothing written",
-                     i / per_sample);
-            return 0;
-        }
-    return 1;
+// msf_check_finite over the n samples written, numbered from 0.
+static int check_finite(const float *x, int64_t n, size_t per_sample) {
+    if (msf_check_finite(x, n, per_sample, 0) == MSF_OK) return 1;
+    char why[512];
+    snprintf(why, sizeof why, "%s", msf_error_message());
+    msf_fail(MSF_ERR_NUMERIC, "%s; nothing written", why);
+    return 0;
 }
+
+// Replayed noise is indexed within the file; keyed noise by global index.
+static int64_t first_sample(const sample_args *a) { return a->noise ? 0 : (int64_t)a->first_index; }
 
 // -----------------------------------------------------------------------------
 // DiT
 
-typedef struct {
-    dit_model *model;
-} dit_denoiser_ctx;
-
-static msf_status dit_denoise(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
-                              int64_t first_sample) {
-    return dit_forward(((dit_denoiser_ctx *)user)->model, out, x, t, y, m);
-}
-
 static int run_dit(const sample_args *a, msf_weights *wf) {
-    dit_model model = {0};
-    diff_schedule sched = {0};
+    msf_generator gen = {0};
     int64_t *labels = NULL;
-    float *latents = NULL, *work = NULL;
+    float *latents = NULL;
     msf_weights *nf = NULL;
     replay_noise rp = {0};
     msf_h5_writer *writer = NULL;
@@ -349,52 +337,36 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
         msf_fail(MSF_ERR_INVALID, "%s has no null class (class_dropout_prob = 0): use --cfg-scale 1", a->weights);
         goto done;
     }
-    if (dit_load(&model, wf, a->group, (int)(guided ? 2 * a->batch : a->batch)) ||
-        diff_schedule_create(&sched, 1000, steps, var))
-        goto done;
+    msf_generator_opts go = {.num_stages = 1, .seed = a->seed, .batch = (int)a->batch,
+                             .noise = a->noise ? replay_msf : NULL, .noise_user = &rp};
+    go.stage[0] = (msf_stage_opts){.steps = steps, .var = var, .sampler = opts.sampler, .eta = opts.eta,
+                                   .cfg_scale = opts.cfg_scale, .cfg_mode = opts.cfg_mode};
+    if (msf_generator_open(&gen, wf, a->group, 0, &go)) goto done;
 
     const int64_t N = a->num;
-    const size_t numel = (size_t)cfg.in_channels * cfg.input_size * cfg.input_size;
+    const size_t numel = (size_t)gen.channels * gen.size * gen.size;
     labels = malloc((size_t)N * sizeof *labels);
     latents = malloc((size_t)N * numel * sizeof *latents);
     if (!labels || !latents) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
         goto done;
     }
-    if (make_labels(a, cfg.num_classes, labels, &label_mode)) goto done;
-    if (a->noise) {
-        if (msf_weights_open(&nf, a->noise) ||
-            replay_load(&rp, nf, NULL, N, sched.num_steps, cfg.in_channels, cfg.input_size))
-            goto done;
-        opts.noise = replay_dit;
-        opts.noise_user = &rp;
-    }
-
-    dit_denoiser_ctx ctx = {&model};
-    diff_denoiser den = {.fn = dit_denoise, .user = &ctx, .channels = cfg.in_channels,
-                         .out_channels = cfg.out_channels, .height = cfg.input_size, .width = cfg.input_size,
-                         .null_label = cfg.num_classes};
-    work = msf_aligned_alloc(diff_sample_workspace_floats(&den, (int)a->batch, guided) * sizeof *work);
-    if (!work) {
-        msf_fail(MSF_ERR_NOMEM, "out of memory for the sampler workspace");
+    if (make_labels(a, gen.num_classes, labels, &label_mode)) goto done;
+    if (a->noise && (msf_weights_open(&nf, a->noise) ||
+                     replay_load(&rp, nf, NULL, N, gen.num_steps[0], gen.channels, gen.size)))
         goto done;
-    }
-    sample_progress prog = {.total = (int64_t)sched.num_steps * ((N + a->batch - 1) / a->batch)};
-    cli_progress_bar_init(&prog.bar, stderr);
-    opts.progress = (msf_progress){on_step, &prog};
-    for (int64_t b = 0; b < N; b += a->batch) {
-        int n = (int)(N - b < a->batch ? N - b : a->batch);
-        // Replayed noise is indexed within the file; keyed noise by global index.
-        int64_t first = a->noise ? b : (int64_t)a->first_index + b;
-        if (diff_sample(&sched, &den, &opts, latents + (size_t)b * numel, labels + b, first, n, work)) goto done;
-    }
-    if (!check_finite(latents, (size_t)N * numel, numel)) goto done;
 
-    sample_result res = {.latents = latents, .labels = labels, .C = cfg.in_channels, .H = cfg.input_size};
+    sample_progress prog = {.total = (int64_t)gen.num_steps[0] * ((N + a->batch - 1) / a->batch)};
+    cli_progress_bar_init(&prog.bar, stderr);
+    msf_progress progress = {on_step, &prog};
+    if (msf_generator_sample(&gen, latents, NULL, NULL, labels, first_sample(a), (int)N, &progress, NULL)) goto done;
+    if (!check_finite(latents, N, numel)) goto done;
+
+    sample_result res = {.latents = latents, .labels = labels, .C = gen.channels, .H = gen.size};
     if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
         msf_h5_attr_string(writer, NULL, "model", "dit") ||
         msf_h5_attr_string(writer, NULL, "group", a->group ? a->group : "") ||
-        write_stage(writer, "", steps, sched.num_steps, &opts, var))
+        write_stage(writer, "", steps, gen.num_steps[0], &opts, var))
         goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;
@@ -402,11 +374,9 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
 done:
     if (rc) cli_fail("sample");
     msf_h5_abort(writer);
-    msf_aligned_free(work);
     replay_free(&rp);
     free(labels), free(latents);
-    diff_schedule_free(&sched);
-    dit_free(&model);
+    msf_generator_free(&gen);
     msf_weights_close(nf);
     return rc;
 }
@@ -415,7 +385,8 @@ done:
 // MSF
 
 static int run_msf(const sample_args *a, msf_weights *wf) {
-    msf_model model = {0};
+    msf_generator gen = {0};
+    msf_model layout;
     msf_stage_opts st[MSF_MAX_LEVELS];
     diff_sample_opts so[MSF_MAX_LEVELS];
     const char *steps[MSF_MAX_LEVELS];
@@ -450,15 +421,21 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
             return 2;
         guided |= so[k].cfg_scale > 1.0f;
     }
-    if (msf_model_load(&model, wf, NULL, (int)(guided ? 2 * a->batch : a->batch))) goto done;
-    const int C = model.channels, H = model.size, L = model.num_stages, hb = msf_stage_side(&model, 0);
+    // Each stage's variance is its model's: the layout first, then the weights.
+    if (msf_model_read_layout(&layout, wf, NULL)) goto done;
+    const int L = layout.num_stages;
+    msf_generator_opts go = {.num_stages = L, .seed = a->seed, .batch = (int)a->batch,
+                             .noise = a->noise ? replay_msf : NULL, .noise_user = rp};
     for (int k = 0; k < L; k++) {
-        const dit_config *c = &model.stage[k].cfg;
+        const dit_config *c = &layout.stage[k].cfg;
         st[k] = (msf_stage_opts){.steps = steps[k], .var = c->learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE,
                                  .sampler = so[k].sampler, .eta = so[k].eta, .cfg_scale = so[k].cfg_scale,
                                  .cfg_mode = so[k].cfg_mode, .start_t = k > 0 ? start_t : 0};
         so[k].start_t = st[k].start_t;
+        go.stage[k] = st[k];
     }
+    if (msf_generator_open(&gen, wf, NULL, 1, &go)) goto done;
+    const int C = gen.channels, H = gen.size, hb = gen.base_side;
     const int64_t N = a->num;
     const size_t numel = (size_t)C * H * H;
     labels = malloc((size_t)N * sizeof *labels);
@@ -469,52 +446,43 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
         goto done;
     }
-    if (make_labels(a, model.stage[0].cfg.num_classes, labels, &label_mode)) goto done;
+    if (make_labels(a, gen.num_classes, labels, &label_mode)) goto done;
 
-    int stage_steps[MSF_MAX_LEVELS];
     int64_t total = 0;
     for (int k = 0; k < L; k++) {
-        diff_schedule sched;
-        if (diff_schedule_create(&sched, 1000, st[k].steps, st[k].var)) goto done;
-        stage_steps[k] = diff_sample_steps(&sched, &so[k]);
-        diff_schedule_free(&sched);
-        if (stage_steps[k] < 1) {
+        if (gen.num_steps[k] < 1) {
             msf_fail(MSF_ERR_INVALID, "--residual-start %d leaves no residual step of '%s'", start_t, st[k].steps);
             goto done;
         }
-        total += stage_steps[k];
+        total += gen.num_steps[k];
     }
     if (a->noise) {
         if (msf_weights_open(&nf, a->noise)) goto done;
         for (int k = 0; k < L; k++)
-            if (replay_load(&rp[k], nf, model.group[k], N, stage_steps[k], C, msf_stage_side(&model, k))) goto done;
+            if (replay_load(&rp[k], nf, gen.msf.group[k], N, gen.num_steps[k], C, msf_stage_side(&gen.msf, k)))
+                goto done;
     }
     sample_progress prog = {.total = total * ((N + a->batch - 1) / a->batch)};
     cli_progress_bar_init(&prog.bar, stderr);
     msf_progress progress = {on_step, &prog};
-    for (int64_t b = 0; b < N; b += a->batch) {
-        int n = (int)(N - b < a->batch ? N - b : a->batch);
-        int64_t first = a->noise ? b : (int64_t)a->first_index + b;
-        if (msf_sample(&model, st, a->seed, a->noise ? replay_msf : NULL, rp, latents + (size_t)b * numel,
-                       base + (size_t)b * C * hb * hb, residual + (size_t)b * numel, labels + b, first, n, &progress))
-            goto done;
-    }
-    if (!check_finite(latents, (size_t)N * numel, numel)) goto done;
+    if (msf_generator_sample(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress, NULL))
+        goto done;
+    if (!check_finite(latents, N, numel)) goto done;
 
     sample_result res = {.latents = latents, .base = base, .residual = residual, .labels = labels, .C = C, .H = H,
                          .base_side = hb};
     char factor[128];
-    msf_factor_opts_format(factor, sizeof factor, &model.factor);
+    msf_factor_opts_format(factor, sizeof factor, &gen.msf.factor);
     if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
         msf_h5_attr_string(writer, NULL, "model", "msf") || msf_h5_attr_string(writer, NULL, "factorization", factor))
         goto done;
     for (int k = 0; k < L; k++) {
         char prefix[32];
-        snprintf(prefix, sizeof prefix, "%s_", model.group[k]);
-        if (write_stage(writer, prefix, st[k].steps, stage_steps[k], &so[k], st[k].var)) goto done;
+        snprintf(prefix, sizeof prefix, "%s_", gen.msf.group[k]);
+        if (write_stage(writer, prefix, st[k].steps, gen.num_steps[k], &so[k], st[k].var)) goto done;
     }
     double per_stage[MSF_MAX_LEVELS];
-    if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", msf_sample_gflops(&model, st, per_stage))) goto done;
+    if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", msf_sample_gflops(&gen.msf, st, per_stage))) goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;
     if (!s) rc = 0;
@@ -523,7 +491,7 @@ done:
     msf_h5_abort(writer);
     for (int k = 0; k < MSF_MAX_LEVELS; k++) replay_free(&rp[k]);
     free(labels), free(latents), free(base), free(residual);
-    msf_model_free(&model);
+    msf_generator_free(&gen);
     msf_weights_close(nf);
     return rc;
 }

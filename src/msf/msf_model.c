@@ -34,7 +34,7 @@ static msf_status root_int(const msf_weights *w, const char *root, const char *n
     return s ? msf_fail_context(s, "MSF config") : MSF_OK;
 }
 
-msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows) {
+msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root) {
     memset(m, 0, sizeof *m);
     const char *path = msf_weights_path(w);
     char model[16] = "";
@@ -88,12 +88,20 @@ msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int ma
             }
             m->residual_scale[k] = (float)rs;
         }
-        if ((s = dit_load(&m->stage[k], w, group, max_rows))) {
-            msf_model_free(m);
-            return s;
-        }
+        m->stage[k].cfg = c;
     }
     return MSF_OK;
+}
+
+msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows) {
+    msf_status s = msf_model_read_layout(m, w, root);
+    for (int k = 0; k < m->num_stages && !s; k++) {
+        char group[96];
+        snprintf(group, sizeof group, "%s%s%s", root && *root ? root : "", root && *root ? "/" : "", m->group[k]);
+        s = dit_load(&m->stage[k], w, group, max_rows);
+    }
+    if (s) msf_model_free(m);
+    return s;
 }
 
 msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int channels, int size,
@@ -242,16 +250,22 @@ msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64
                          m->num_stages);
 }
 
+msf_status msf_stage_num_steps(const msf_stage_opts *o, int *steps) {
+    diff_schedule sched;
+    *steps = 0;
+    msf_status s = diff_schedule_create(&sched, 1000, o->steps, o->var);
+    if (s) return s;
+    diff_sample_opts so = {.start_t = o->start_t};
+    *steps = diff_sample_steps(&sched, &so);
+    diff_schedule_free(&sched);
+    return MSF_OK;
+}
+
 double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage) {
     double total = 0;
     for (int k = 0; k < m->num_stages; k++) {
-        diff_schedule sched;
-        int steps = 0;
-        if (diff_schedule_create(&sched, 1000, opts[k].steps, opts[k].var) == MSF_OK) {
-            diff_sample_opts so = {.start_t = opts[k].start_t};
-            steps = diff_sample_steps(&sched, &so);
-            diff_schedule_free(&sched);
-        }
+        int steps;
+        msf_stage_num_steps(&opts[k], &steps);  // 0 steps for a bad respacing
         double g = steps * dit_gflops(&m->stage[k].cfg) * (opts[k].cfg_scale > 1.0f ? 2 : 1);
         if (per_stage) per_stage[k] = g;
         total += g;

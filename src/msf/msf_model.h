@@ -51,6 +51,11 @@ msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int cha
 // Load from the file root (root NULL or "") or from a group holding the same
 // layout. max_rows: rows per network call (2x the batch with guidance).
 msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows);
+// The layout alone, checked as msf_model_load checks it: factorisation,
+// channels, size, stage groups, residual scales and each stage's config
+// (m->stage[k].cfg), no parameters. msf_model_free frees nothing then, but may
+// be called.
+msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root);
 void msf_model_free(msf_model *m);
 
 // Options of one stage. start_t as diff_sample_opts.start_t (0: from pure noise).
@@ -85,6 +90,10 @@ msf_status msf_sample_base(msf_model *m, const msf_stage_opts *opts, uint64_t se
 msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
                                 void *noise_user, float *z, const float *base, float *residual, const int64_t *y,
                                 int64_t first, int n, const msf_progress *progress);
+
+// Spaced steps a stage takes under o (its respacing from start_t, as
+// diff_sample_steps); *steps = 0 and the respacing's error for a bad one.
+msf_status msf_stage_num_steps(const msf_stage_opts *o, int *steps);
 
 // GFLOPs per sample of a run: sum over stages of steps x forward x (2 with guidance).
 double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage);

@@ -1,5 +1,7 @@
 // runner.h: running one grid point of an experiment, resumably, and writing
-// the experiment's results folder.
+// the experiment's results folder (point.c, shards.c, inputs.c,
+// point_results.c, results.c, folder.c; runner_internal.h says which does
+// what).
 //
 // A point's folder (RESULTS/EXPERIMENT/points/POINT/):
 //   shards/shard_NNNNN.h5   latents [n, C, H, W], labels [n] and attributes
@@ -33,6 +35,7 @@
 
 #include "core/progress.h"
 #include "core/status.h"
+#include "msf/generator.h"
 #include "run/experiment.h"
 
 // The numbers of one point; NaN where not computed.
@@ -59,15 +62,18 @@ msf_status msf_run_point_check(const msf_run_point *p);
 // caller holds the experiment's lock.
 msf_status msf_run_clean_temporaries(const char *dir);
 
+// The base cache a run gives its MSF points (msf/generator.h): at most this
+// many floats (256 MiB) of bases.
+#define MSF_RUN_BASE_CACHE_FLOATS ((size_t)64 << 20)
+
 // Sample (or reuse) every shard, decode each to images, then write
 // images.npz, grid.png and, when `want_latents`, latents.h5 in `dir`.
-// Fills everything in r but the metrics.
+// Fills everything in r but the metrics. `bases` (NULL: none): the run's base
+// cache, which MSF points sharing a base stage draw each base from once; the
+// time a cached base took is added to every point that reuses it, so seconds
+// per sample stay those of the whole two-stage sampler.
 msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
-                                  const msf_progress *progress);
-
-// Free the bases that MSF points of this process drew and kept for the next
-// point with the same base stage (see runner.c); call when the run ends.
-void msf_run_base_cache_clear(void);
+                                  msf_base_cache *bases, const msf_progress *progress);
 
 // The evaluator stage: features of images.npz and of evaluator.reference by
 // evaluator.featnet, then every metric they allow (msf_evaluate); the labels
@@ -75,11 +81,18 @@ void msf_run_base_cache_clear(void);
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
                                  const msf_progress *progress);
 
+// The content hashes of input files a run has read, per path with the file's
+// size and mtime (the last 16 paths), so a point grid that names one weight
+// file many times reads it once. The run creates it and frees it at its end.
+typedef struct msf_run_input_cache msf_run_input_cache;
+msf_status msf_run_input_cache_create(msf_run_input_cache **c);
+void msf_run_input_cache_free(msf_run_input_cache *c);
+
 // Hash the contents of the files p's config names (model.weights, model.vae,
-// evaluator.featnet, evaluator.reference; a file is read once per process and
-// path, keyed by its size and mtime) into p->model_hash and p->inputs_hash.
-// Call before msf_run_point_load_done and msf_run_point_generate.
-msf_status msf_run_point_hash_inputs(msf_run_point *p);
+// evaluator.featnet, evaluator.reference; through `cache`, or reading every
+// file when NULL) into p->model_hash and p->inputs_hash. Call before
+// msf_run_point_load_done and msf_run_point_generate.
+msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cache);
 
 // point.json of `dir` if it exists and was written for p's config hash and
 // input files: 1 and r filled; 0 if absent or stale. A point.json without an

@@ -1,0 +1,302 @@
+// point.c: one grid point's samples: the point's generator (msf/generator.h
+// with the point's model and sampling options), the decoder (the VAE, or
+// pixels straight from a pixel-space model), the checks a run makes before
+// sampling, and msf_run_point_generate, shard by shard.
+#include "run/runner_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/timer.h"
+#include "io/weights.h"
+#include "models/dit.h"
+#include "models/vae.h"
+#include "msf/factorize.h"
+#include "msf/generator.h"
+
+// -----------------------------------------------------------------------------
+// Generator: a DiT or an MSF model with the point's sampling options
+
+// The point's generator and label mode.
+typedef struct {
+    msf_generator gen;
+    diff_label_mode labels;
+} point_generator;
+
+static msf_status point_generator_open(point_generator *pg, const msf_run_point *p, msf_base_cache *bases) {
+    memset(pg, 0, sizeof *pg);
+    msf_model arch;
+    msf_status s = msf_run_point_arch(&arch, p);
+    if (s) return s;
+    int ls[MSF_MAX_LEVELS];
+    for (int k = 0; k < arch.num_stages; k++) ls[k] = arch.stage[k].cfg.learn_sigma;
+    msf_run_sampling o;
+    if ((s = msf_run_sampling_make(&o, p, arch.num_stages, ls))) return s;
+    int is_msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
+    int64_t batch = cfg_int(p->cfg, "batch", 8);
+    if (batch < 1 || batch > 4096) return msf_fail(MSF_ERR_INVALID, "%s: batch must be 1..4096", p->name);
+    msf_generator_opts go = {.num_stages = o.num_stages, .seed = (uint64_t)cfg_int(p->cfg, "seed", 0),
+                             .batch = (int)batch, .base_cache = is_msf ? bases : NULL};
+    memcpy(go.stage, o.stage, sizeof go.stage);
+    pg->labels = o.labels;
+    const char *path = cfg_str(p->cfg, "model.weights", ""), *group = cfg_str(p->cfg, "model.group", NULL);
+    msf_weights *w;
+    if ((s = msf_weights_open(&w, path))) return s;
+    s = msf_generator_open(&pg->gen, w, group, is_msf, &go);
+    msf_weights_close(w);
+    return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
+}
+
+// Samples first..first+n-1: latents (n, C, H, H), labels (n). *reused_seconds:
+// the sampling time of the cached bases used (0 when none).
+static msf_status point_generator_run(point_generator *pg, float *latents, int64_t *labels, int64_t first, int n,
+                                      double *reused_seconds) {
+    msf_generator *g = &pg->gen;
+    *reused_seconds = 0;
+    msf_status s = diff_sample_labels(labels, pg->labels, g->opts.seed, first, n, g->num_classes);
+    if (!s) s = msf_generator_sample(g, latents, NULL, NULL, labels, first, n, NULL, reused_seconds);
+    if (!s) s = msf_check_finite(latents, n, (size_t)g->channels * g->size * g->size, first);
+    return s;
+}
+
+// -----------------------------------------------------------------------------
+// Images: the VAE, or pixels straight from a pixel-space model
+
+typedef struct {
+    int use_vae;
+    vae_model vae;
+    int h, w, C;        // latents
+    int H, W, c;        // images (H, W, c)
+} decoder;
+
+// The image shape of a point's samples; with a VAE, *vf and *vc are its file
+// (open, for the caller to close) and config.
+static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h, int w, msf_weights **vf,
+                               vae_config *vc) {
+    memset(d, 0, sizeof *d);
+    *vf = NULL;
+    d->h = h, d->w = w, d->C = C;
+    const char *path = cfg_str(p->cfg, "model.vae", NULL), *group = cfg_str(p->cfg, "model.vae_group", NULL);
+    if (!path) {
+        if (C != 1 && C != 3)
+            return msf_fail(MSF_ERR_INVALID, "%s: the model makes %d channels; without model.vae the samples must "
+                            "be 1- or 3-channel pixels in [-1, 1]", p->name, C);
+        d->H = h, d->W = w, d->c = C;
+        return MSF_OK;
+    }
+    msf_status s = msf_weights_open(vf, path);
+    if (s) return s;
+    if (!(s = vae_config_read(vc, *vf, group))) {
+        int f = vae_factor(vc);
+        d->H = h * f, d->W = w * f, d->c = vc->out_channels;
+        if (vc->latent_channels != C)
+            s = msf_fail(MSF_ERR_SHAPE, "%s: the model makes %d channels; the VAE %s takes %d", p->name, C, path,
+                         vc->latent_channels);
+        else if (vc->out_channels != 3)
+            s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc->out_channels);
+    }
+    if (s) {
+        msf_weights_close(*vf);
+        *vf = NULL;
+    }
+    return s;
+}
+
+static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
+    msf_weights *vf;
+    vae_config vc;
+    msf_status s = decoder_plan(d, p, C, h, w, &vf, &vc);
+    if (s || !vf) return s;
+    s = vae_load(&d->vae, vf, cfg_str(p->cfg, "model.vae_group", NULL), VAE_DECODER, d->H, d->W);
+    d->use_vae = !s;
+    msf_weights_close(vf);
+    return s;
+}
+
+static void decoder_free(decoder *d) {
+    if (d->use_vae) vae_free(&d->vae);
+}
+
+// pixels (n, H, W, c) from latents (n, C, h, w); `first` names the sample in messages.
+static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents, int n, int64_t first) {
+    size_t zs = (size_t)d->C * d->h * d->w, ps = (size_t)d->H * d->W * d->c;
+    for (int i = 0; i < n; i++) {
+        msf_status s = d->use_vae ? vae_decode(&d->vae, pixels + i * ps, NULL, latents + i * zs, 1, d->h, d->w,
+                                               first + i)
+                                  : MSF_OK;
+        if (s) return s;
+        if (!d->use_vae) vae_pixels_from_float(pixels + i * ps, latents + i * zs, d->C, d->H, d->W);
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// Checks before sampling
+
+// A file the config names exists but cannot be read (a missing one is
+// reported by msf_run_point_missing).
+static msf_status check_readable(const msf_run_point *p, const char *key) {
+    const char *path = cfg_str(p->cfg, key, NULL);
+    if (!path || access(path, F_OK) != 0) return MSF_OK;
+    FILE *f = fopen(path, "rb");
+    int ok = f && fgetc(f) != EOF;
+    int err = errno;
+    if (f) fclose(f);
+    if (!ok)
+        return msf_fail(MSF_ERR_IO, "%s: %s %s cannot be read: %s", p->name, key, path,
+                        f ? "the file is empty" : strerror(err));
+    return MSF_OK;
+}
+
+msf_status msf_run_point_check(const msf_run_point *p) {
+    msf_status s;
+    if ((s = check_readable(p, "model.weights")) || (s = check_readable(p, "model.vae")) ||
+        (s = check_readable(p, "evaluator.featnet")) || (s = check_readable(p, "evaluator.reference")))
+        return s;
+    const char *weights = cfg_str(p->cfg, "model.weights", "");
+    int have_weights = access(weights, R_OK) == 0;
+    if (!have_weights && !cfg_find(p->cfg, "model.arch")) return MSF_OK;  // missing: listed by msf_run_point_missing
+    msf_model m;
+    if ((s = msf_run_point_arch(&m, p))) return msf_fail_context(s, "%s", p->name);
+    int ls[MSF_MAX_LEVELS];
+    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
+    msf_run_sampling o;
+    if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
+    if (have_weights && m.num_stages == 1) {
+        // What msf_generator_open finds once the weights are loaded.
+        const dit_config *c = &m.stage[0].cfg;
+        if (o.stage[0].cfg_scale > 1.0f && !c->has_null_class)
+            return msf_fail(MSF_ERR_INVALID, "%s: %s has no null class: set sampler.cfg_scale to 1", p->name, weights);
+        if (c->learn_sigma != (o.stage[0].var == DIFF_VAR_LEARNED_RANGE))
+            return msf_fail(MSF_ERR_INVALID, "%s: sampler.variance %s needs a model %s learned sigma", p->name,
+                            diff_var_type_name(o.stage[0].var), c->learn_sigma ? "without" : "with");
+    }
+    const char *vae = cfg_str(p->cfg, "model.vae", NULL);
+    if (!vae || access(vae, R_OK) == 0) {
+        decoder d;
+        msf_weights *vf;
+        vae_config vc;
+        if ((s = decoder_plan(&d, p, m.channels, m.size, m.size, &vf, &vc))) return s;
+        msf_weights_close(vf);
+    }
+    if (cfg_find(p->cfg, "spectrum")) {
+        // `msf spectrum` factorises the latents: the factorisation must fit them.
+        msf_factor_opts fo = msf_factor_defaults();
+        const char *spec = cfg_str(p->cfg, "spectrum.factorize", NULL);
+        if ((spec && (s = msf_factor_opts_parse(&fo, spec))) || (s = msf_factor_check(&fo, m.size, m.size)))
+            return msf_fail_context(s, "%s: spectrum.factorize", p->name);
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
+// A point
+
+msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
+                                  msf_base_cache *bases, const msf_progress *progress) {
+    *r = (msf_point_result){.fid = NAN, .sfid = NAN, .is = NAN, .precision = NAN, .recall = NAN,
+                            .class_consistency = NAN, .decode_seconds_per_sample = NAN};
+    const int64_t N = cfg_int(p->cfg, "num_samples", 0), S64 = cfg_int(p->cfg, "shard_size", 1000);
+    if (N < 1 || S64 < 1 || S64 > (1 << 20))
+        return msf_fail(MSF_ERR_INVALID, "%s: num_samples must be >= 1 and shard_size 1..%d", p->name, 1 << 20);
+    const int S = (int)S64;
+    char shards_dir[4096], h5[4200], npz[4200], images[4096];
+    snprintf(shards_dir, sizeof shards_dir, "%s/shards", dir);
+    snprintf(images, sizeof images, "%s/images.npz", dir);
+    msf_status s;
+    if ((s = run_make_dir(dir)) || (s = run_make_dir(shards_dir)) || (s = msf_run_clean_temporaries(dir)) ||
+        (s = msf_run_clean_temporaries(shards_dir)) || (s = msf_run_point_gflops(&r->gflops_per_sample, p)))
+        return s;
+    msf_model arch;
+    if ((s = msf_run_point_arch(&arch, p))) return s;
+    const int C = arch.channels, H = arch.size;
+    const size_t numel = (size_t)C * H * H;
+    r->num_samples = N;
+    r->shards_total = (int)((N + S - 1) / S);
+
+    point_generator g;
+    decoder d = {0};
+    int have_gen = 0, have_dec = 0;
+    float *z = malloc((size_t)S * numel * sizeof *z);
+    int64_t *y = malloc((size_t)S * sizeof *y);
+    uint8_t *pixels = NULL;
+    double sample_seconds = 0, decode_seconds = 0;
+    int64_t decoded = 0;
+    if (!z || !y) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of %d samples", S);
+    if (!s && (s = decoder_open(&d, p, C, H, H)) == MSF_OK) have_dec = 1;
+    r->img_h = d.H, r->img_w = d.W, r->img_c = d.c;
+    const size_t img = (size_t)d.H * d.W * d.c;
+    char why[1024];
+    int images_done = 0;
+    if (!s && run_exists(images)) {
+        images_done = run_images_file_ok(images, N, d.H, d.W, d.c, NULL, why, sizeof why);
+        if (!images_done) run_drop_damaged(images, why);
+    }
+    if (!s && !(pixels = malloc((size_t)S * img))) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of images");
+    msf_progress_report(progress, "shards", 0, r->shards_total);
+    for (int k = 0; k < r->shards_total && !s; k++) {
+        int64_t first = (int64_t)k * S;
+        int n = (int)(N - first < S ? N - first : S);
+        snprintf(h5, sizeof h5, "%s/shard_%05d.h5", shards_dir, k);
+        snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
+        double secs = 0;
+        int have = run_shard_check(h5, p, first, n, C, H, z, y, &secs);
+        if (have < 0) {
+            s = MSF_ERR_INVALID;
+            break;
+        }
+        int sampled = 0;
+        if (have) {
+            r->shards_reused++;
+        } else {
+            if (!have_gen && (s = point_generator_open(&g, p, bases))) break;
+            have_gen = 1;
+            if (g.gen.channels != C || g.gen.size != H) {
+                s = msf_fail(MSF_ERR_SHAPE, "%s: model size changed while loading", p->name);
+                break;
+            }
+            double t0 = msf_now(), reused = 0;
+            if ((s = point_generator_run(&g, z, y, first, n, &reused))) break;
+            secs = msf_now() - t0 + reused;
+            if ((s = run_shard_write(h5, p, C, H, g.gen.opts.seed, z, y, first, n, secs))) break;
+            sampled = 1;
+        }
+        sample_seconds += secs;
+        // A shard's images that are there but damaged are decoded again (z
+        // holds the shard's latents, sampled or read by shard_check).
+        int decode = !images_done && (sampled || !run_exists(npz));
+        if (!images_done && !decode && !run_images_file_ok(npz, n, d.H, d.W, d.c, pixels, why, sizeof why)) {
+            run_drop_damaged(npz, why);
+            decode = 1;
+        }
+        if (decode) {
+            double t0 = msf_now();
+            if ((s = decoder_run(&d, pixels, z, n, first))) break;
+            decode_seconds += msf_now() - t0;
+            decoded += n;
+            if ((s = run_npz_write(npz, pixels, n, d.H, d.W, d.c))) break;
+        }
+        msf_progress_report(progress, "shards", k + 1, r->shards_total);
+    }
+    if (have_gen) msf_generator_free(&g.gen);
+    if (have_dec) decoder_free(&d);
+    free(z), free(y), free(pixels);
+    if (s) return msf_fail_context(s, "%s", p->name);
+    r->seconds_per_sample = sample_seconds / (double)N;
+    if (decoded == N) r->decode_seconds_per_sample = decode_seconds / (double)N;
+    if (!images_done && (s = run_merge_images(dir, r->shards_total, N, S, d.H, d.W, d.c))) return s;
+    // The merged batch holds every image; the shard copies are no longer needed.
+    for (int k = 0; k < r->shards_total; k++) {
+        snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
+        unlink(npz);
+    }
+    snprintf(h5, sizeof h5, "%s/latents.h5", dir);
+    if (want_latents && run_exists(h5) && !run_latents_file_ok(h5, p, N, C, H, why, sizeof why)) run_drop_damaged(h5, why);
+    if (want_latents && !run_exists(h5) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
+    return run_write_grid(dir, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
+}
+
