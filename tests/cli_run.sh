@@ -132,7 +132,7 @@ expect 0 "done before, reused" "$MSF" run experiments/smoke/imagenet256.yaml --r
 
 # --- 5. one writer at a time; a changed config; --force ------------------------
 if command -v flock >/dev/null 2>&1; then
-    flock "$R/.smoke_imagenet256.lock" sleep 3 &
+    flock "$R/smoke_imagenet256/.lock" sleep 3 &
     sleep 1
     expect 1 "another .msf run. is writing $R/smoke_imagenet256" "$MSF" run experiments/smoke/imagenet256.yaml --results-dir "$R"
     wait

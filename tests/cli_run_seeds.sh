@@ -83,6 +83,13 @@ fi
 grep -q "yerrorlines title 'tiny'" "$S/plots.gp" || fail "plots.gp: series title not quoted"
 grep -q "^set output 'fid_vs_train_gflops_seeds.png'.suffix" "$S/plots.gp" || fail "plots.gp: seed plots not written through the launcher's outputs"
 
+# msf run writes nothing beside the experiment's folder (its lock is inside),
+# and --force removes the seed files as its own.
+[ "$(ls -A "$R")" = seeds ] || fail "msf run wrote beside its folder: $(ls -A "$R" | tr '\n' ' ')"
+[ -f "$S/.lock" ] || fail "no lock file inside $S"
+expect 0 "5 points" "$MSF" run "$tmp/cfg/seeds.yaml" --results-dir "$R" --force
+grep -q "kept" "$tmp/log" && fail "--force kept seed files: $(grep kept "$tmp/log")"
+
 # Without a seed sweep: no seed files, no section.
 sed 's/seed: \[0, 1, 2\]/seed: [0]/; s/seed: \[3, 4\]/seed: [3]/' "$tmp/cfg/seeds.yaml" >"$tmp/cfg/one.yaml"
 expect 0 "2 points" "$MSF" run "$tmp/cfg/one.yaml" --results-dir "$tmp/w/one"

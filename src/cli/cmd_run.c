@@ -226,13 +226,17 @@ int cmd_run(int argc, char **argv) {
         snprintf(command + len, sizeof command - len, " %s", argv[i]);
     }
     snprintf(dir, sizeof dir, "%s/%s", results, e.name);
-    snprintf(lock_path, sizeof lock_path, "%s/.%s.lock", results, e.name);
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", dir);
     snprintf(points, sizeof points, "%s/points", dir);
-    if ((mkdir(results, 0777) != 0 && errno != EEXIST)) {
-        msf_fail(MSF_ERR_IO, "cannot create %s: %s", results, strerror(errno));
+    // A folder msf run did not make is refused before anything is written in
+    // it (the lock included); under the lock the check is made again.
+    if (msf_run_check_folder(dir)) goto fail;
+    if ((mkdir(results, 0777) != 0 && errno != EEXIST) || (mkdir(dir, 0777) != 0 && errno != EEXIST)) {
+        msf_fail(MSF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
         goto fail;
     }
-    // One writer per experiment folder: the lock goes when the process does.
+    // One writer per experiment folder: the lock, a file inside the folder
+    // (nothing outside RESULTS_DIR/NAME/ is written), goes when the process does.
     lock = open(lock_path, O_RDWR | O_CREAT, 0666);
     if (lock < 0) {
         msf_fail(MSF_ERR_IO, "cannot create %s: %s", lock_path, strerror(errno));

@@ -36,7 +36,9 @@ msf_status msf_run_check_folder(const char *dir) {
     char sub[4200];
     while ((ent = readdir(d))) {
         const char *name = ent->d_name;
-        if (!strcmp(name, ".") || !strcmp(name, "..") || !strncmp(name, "manifest.json.tmp-", 18)) continue;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, ".lock") ||
+            !strncmp(name, "manifest.json.tmp-", 18))
+            continue;
         snprintf(sub, sizeof sub, "%s/%s", dir, name);
         entries += strcmp(name, "points") || !empty_dir(sub);
     }
@@ -63,12 +65,13 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 // A top-level file of an experiment's folder that msf run writes.
 static int runner_file(const char *name) {
-    static const char *const files[] = {"metrics.json", "metrics.csv", "table.md", "plots.gp", "plots.dat",
-                                        "guidance.dat", "plots.log"};
+    static const char *const files[] = {"metrics.json", "metrics.csv", "table.md",        "plots.gp", "plots.dat",
+                                        "guidance.dat", "plots.log",   "metrics_seeds.csv", "seeds.dat"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         if (!strcmp(name, files[i])) return 1;
     if (strstr(name, ".tmp-")) return 1;
-    static const char *const axes[] = {"_vs_gflops.png", "_vs_residual_steps.png", "_vs_guidance.png"};
+    static const char *const axes[] = {"_vs_gflops.png", "_vs_residual_steps.png", "_vs_guidance.png",
+                                       "_vs_gflops_seeds.png", "_vs_train_gflops_seeds.png"};
     for (int k = 0; k <= RUN_NUM_METRICS; k++) {
         const char *metric = k < RUN_NUM_METRICS ? run_metric_names[k] : "seconds";
         size_t len = strlen(metric);
@@ -90,7 +93,9 @@ msf_status msf_run_remove_results(const char *dir) {
     struct dirent *ent;
     while ((ent = readdir(d))) {
         const char *name = ent->d_name;
-        if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "manifest.json")) continue;
+        // The lock stays: this process holds it.
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "manifest.json") || !strcmp(name, ".lock"))
+            continue;
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (!strcmp(name, "points")) {
             // Every point's folder: shards, merged files, grid, spectra.
