@@ -1,5 +1,5 @@
 # plots.gp: made by `msf spectrum results/fmnist_demo/points/dit/latents.h5 --out results/fmnist_demo/points/dit/spectrum --title dit --factorize s=2,levels=2,down=area,up=bilinear`
-# (msf 0.1.0, commit 98a4d3fe9c5b-dirty). Rerun with: cd DIR && gnuplot plots.gp
+# (msf 0.1.0, commit d02b87d93e2d-dirty). Rerun with: cd DIR && gnuplot plots.gp
 if (!exists("suffix")) suffix = ''
 term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? "pngcairo enhanced font 'sans,11'" : 'png enhanced'
 set datafile separator ','
@@ -8,7 +8,7 @@ set grid lc rgb '#dddddd'
 
 set terminal @term size 1000,650
 set output 'spectrum.png'.suffix
-set title "dit: radially averaged power spectrum\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear" noenhanced
+set title 'dit: radially averaged power spectrum'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear' noenhanced
 set logscale xy
 set format y '10^{%L}'
 set xlabel 'spatial frequency |f| (cycles/pixel; Nyquist = 0.5; the DC term is not shown)'
@@ -33,7 +33,7 @@ set yrange [*:*]
 
 set terminal @term size 1400,650
 set output 'bands.png'.suffix
-set multiplot layout 1,2 title "dit: energy per frequency band (band edges as fractions of the Nyquist radius 1/3,2/3; 'all' = every frequency)\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear" noenhanced
+set multiplot layout 1,2 title 'dit: energy per frequency band (band edges as fractions of the Nyquist radius 1/3,2/3; '."'".'all'."'".' = every frequency)'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear' noenhanced
 set style fill solid 0.85 border lc rgb 'black'
 set boxwidth 0.2
 set xrange [-0.6:3.6]
@@ -74,7 +74,7 @@ set xrange [*:*]
 
 set terminal @term size 1200,650
 set output 'wavelet.png'.suffix
-set title "dit: db2 wavelet (periodization, 3 levels) subband energies\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD" noenhanced
+set title 'dit: db2 wavelet (periodization, 3 levels) subband energies'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD' noenhanced
 set logscale y
 set format y '10^{%L}'
 set yrange [0.0199952:16785.5]

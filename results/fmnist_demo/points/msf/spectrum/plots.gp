@@ -1,5 +1,5 @@
 # plots.gp: made by `msf spectrum results/fmnist_demo/points/msf/latents.h5 --out results/fmnist_demo/points/msf/spectrum --title msf --factorize s=2,levels=2,down=area,up=bilinear`
-# (msf 0.1.0, commit 98a4d3fe9c5b-dirty). Rerun with: cd DIR && gnuplot plots.gp
+# (msf 0.1.0, commit d02b87d93e2d-dirty). Rerun with: cd DIR && gnuplot plots.gp
 if (!exists("suffix")) suffix = ''
 term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? "pngcairo enhanced font 'sans,11'" : 'png enhanced'
 set datafile separator ','
@@ -8,13 +8,13 @@ set grid lc rgb '#dddddd'
 
 set terminal @term size 1000,650
 set output 'spectrum.png'.suffix
-set title "msf: radially averaged power spectrum\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear" noenhanced
+set title 'msf: radially averaged power spectrum'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear' noenhanced
 set logscale xy
 set format y '10^{%L}'
 set xlabel 'spatial frequency |f| (cycles/pixel; Nyquist = 0.5; the DC term is not shown)'
 set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2)'
 set key bottom left box opaque
-set yrange [2.87259e-08:*]
+set yrange [3.25778e-08:*]
 set label 'low' at 0.0721687836, graph 0.96 center tc rgb 'gray30'
 set arrow from 0.166666667, graph 0 to 0.166666667, graph 1 nohead dt 2 lc rgb 'gray50'
 set label 'mid' at 0.23570226, graph 0.96 center tc rgb 'gray30'
@@ -33,7 +33,7 @@ set yrange [*:*]
 
 set terminal @term size 1400,650
 set output 'bands.png'.suffix
-set multiplot layout 1,2 title "msf: energy per frequency band (band edges as fractions of the Nyquist radius 1/3,2/3; 'all' = every frequency)\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear" noenhanced
+set multiplot layout 1,2 title 'msf: energy per frequency band (band edges as fractions of the Nyquist radius 1/3,2/3; '."'".'all'."'".' = every frequency)'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear' noenhanced
 set style fill solid 0.85 border lc rgb 'black'
 set boxwidth 0.2
 set xrange [-0.6:3.6]
@@ -43,7 +43,7 @@ set xtics ('low' 0, 'mid' 1, 'high' 2, 'all' 3)
 set title 'energy per image and channel'
 set logscale y
 set ylabel 'energy (input units^2)'
-set yrange [0.079007:20247.6]
+set yrange [0.0700552:21765.6]
 set format y '10^{%L}'
 plot 'bands.csv' skip 1 using ($0-0.2667):5:(0.2667) with boxes lc rgb '#222222' title "z" noenhanced, \
      'bands.csv' skip 1 using ($0+0.0000):6:(0.2667) with boxes lc rgb '#1f77b4' title "U(base)" noenhanced, \
@@ -74,10 +74,10 @@ set xrange [*:*]
 
 set terminal @term size 1200,650
 set output 'wavelet.png'.suffix
-set title "msf: db2 wavelet (periodization, 3 levels) subband energies\n500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD" noenhanced
+set title 'msf: db2 wavelet (periodization, 3 levels) subband energies'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD' noenhanced
 set logscale y
 set format y '10^{%L}'
-set yrange [0.0195254:17460.6]
+set yrange [0.0159058:18686.6]
 set ylabel 'energy per image and channel (input units^2)'
 set xlabel 'subband (LL = approximation; LH, HL, HH = detail) and level'
 set xrange [-0.6:9.6]
