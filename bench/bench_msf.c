@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     dit_free(&dit);
 
     msf_model m;
-    msf_factor_opts f = msf_factor_defaults();
+    nn_pyramid_opts f = nn_pyramid_defaults();
     dit_config stages[2] = {base_cfg, res_cfg};
     if (msf_model_init_random(&m, &f, 4, 32, stages, 0.5f, 2, BATCH)) {
         fprintf(stderr, "bench_msf: %s\n", msf_error_message());

@@ -18,7 +18,7 @@ static const char *series_names[] = {"z", "base", "residual"};
 const char *msf_freq_series_name(msf_freq_series s) { return series_names[s]; }
 
 msf_freq_opts msf_freq_defaults(void) {
-    return (msf_freq_opts){.factor = msf_factor_defaults(), .spectrum = msf_spectrum_defaults(),
+    return (msf_freq_opts){.factor = nn_pyramid_defaults(), .spectrum = msf_spectrum_defaults(),
                            .wavelet = MSF_WAVELET_DB2, .wavelet_mode = MSF_WMODE_PERIODIZATION, .wavelet_levels = 3};
 }
 
@@ -26,7 +26,7 @@ msf_status msf_freq_init(msf_freq_analysis *a, int c, int h, int w, const msf_fr
     memset(a, 0, sizeof *a);
     if (c < 1) return msf_fail(MSF_ERR_INVALID, "frequency analysis of images with %d channels", c);
     if (o->factor.levels > 9) return msf_fail(MSF_ERR_INVALID, "at most 9 factorisation levels");
-    msf_status s = msf_factor_check(&o->factor, h, w);
+    msf_status s = nn_pyramid_check(&o->factor, h, w);
     if (s) return s;
     a->opts = *o, a->c = c, a->h = h, a->w = w;
     if ((s = msf_spectrum_plan_create(&a->spec, h, w, &o->spectrum))) return s;
@@ -41,7 +41,7 @@ msf_status msf_freq_init(msf_freq_analysis *a, int c, int h, int w, const msf_fr
     a->base = msf_aligned_alloc(full * sizeof(float));
     a->ub = msf_aligned_alloc(full * sizeof(float));
     a->res = msf_aligned_alloc(full * sizeof(float));
-    a->scratch = msf_aligned_alloc((size_t)msf_factor_scratch_floats(CHUNK, c, h, w) * sizeof(float));
+    a->scratch = msf_aligned_alloc((size_t)nn_pyramid_scratch_floats(CHUNK, c, h, w) * sizeof(float));
     a->coeffs = msf_aligned_alloc((size_t)a->threads * a->wave.total * sizeof(float));
     a->wave_work = msf_aligned_alloc((size_t)a->threads * a->wave.work_doubles * sizeof(double));
     a->item = msf_aligned_alloc((size_t)CHUNK * MSF_SERIES_COUNT * per_series * sizeof(double));
@@ -83,10 +83,10 @@ static void plane_stats(const msf_freq_analysis *a, double *item, const float *x
 }
 
 static msf_status add_chunk(msf_freq_analysis *a, const float *x, int m) {
-    const msf_factor_opts *fo = &a->opts.factor;
+    const nn_pyramid_opts *fo = &a->opts.factor;
     int c = a->c, h = a->h, w = a->w;
     size_t plane = (size_t)h * w, full = (size_t)m * c * plane;
-    msf_status s = msf_factorize(a->base, a->residuals, x, m, c, h, w, fo, a->scratch);
+    msf_status s = nn_pyramid_factorize(a->base, a->residuals, x, m, c, h, w, fo, a->scratch);
     if (s) return s;
     // U applied L-1 times, from the base's size up to (h, w).
     int f = 1;
@@ -94,7 +94,7 @@ static msf_status add_chunk(msf_freq_analysis *a, const float *x, int m) {
     const float *cur = a->base;
     for (int lh = h / f * fo->scale, lw = w / f * fo->scale; lh <= h; lh *= fo->scale, lw *= fo->scale) {
         float *dst = lh == h ? a->ub : (cur == a->scratch ? a->scratch + full : a->scratch);
-        msf_up(dst, cur, m, c, lh, lw, fo);
+        nn_pyramid_up(dst, cur, m, c, lh, lw, fo);
         cur = dst;
     }
     for (size_t i = 0; i < full; i++) a->res[i] = x[i] - a->ub[i];

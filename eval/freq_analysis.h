@@ -20,14 +20,14 @@
 #include "core/status.h"
 #include "eval/spectrum.h"
 #include "eval/wavelet.h"
-#include "msf/factorize.h"
+#include "nn/pyramid.h"
 
 typedef enum { MSF_SERIES_Z = 0, MSF_SERIES_BASE = 1, MSF_SERIES_RESIDUAL = 2, MSF_SERIES_COUNT = 3 } msf_freq_series;
 
 const char *msf_freq_series_name(msf_freq_series s);  // "z", "base", "residual"
 
 typedef struct {
-    msf_factor_opts factor;
+    nn_pyramid_opts factor;
     msf_spectrum_opts spectrum;
     msf_wavelet wavelet;
     msf_wavelet_mode wavelet_mode;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "msf/factorize.h"
+#include "nn/pyramid.h"
 #include "msf/msf_model.h"
 #include "testutil.h"
 
@@ -27,24 +27,24 @@ static float *random_tensor(size_t n, uint64_t seed) {
 }
 
 START_TEST(test_options) {
-    msf_factor_opts o = msf_factor_defaults();
+    nn_pyramid_opts o = nn_pyramid_defaults();
     ck_assert_int_eq(o.scale, 2);
     ck_assert_int_eq(o.levels, 2);
-    ck_assert_int_eq(o.down, MSF_DOWN_AREA);
-    ck_assert_int_eq(o.up, MSF_UP_BILINEAR);
-    ck_assert_int_eq(msf_factor_opts_parse(&o, "up=nearest,s=4,levels=3,down=bilinear"), MSF_OK);
+    ck_assert_int_eq(o.down, NN_DOWN_AREA);
+    ck_assert_int_eq(o.up, NN_UP_BILINEAR);
+    ck_assert_int_eq(nn_pyramid_opts_parse(&o, "up=nearest,s=4,levels=3,down=bilinear"), MSF_OK);
     char buf[128];
-    msf_factor_opts_format(buf, sizeof buf, &o);
+    nn_pyramid_opts_format(buf, sizeof buf, &o);
     ck_assert_str_eq(buf, "s=4,levels=3,down=bilinear,up=nearest");
-    ck_assert_int_eq(msf_factor_opts_parse(&o, "s=1"), MSF_ERR_INVALID);
-    ck_assert_int_eq(msf_factor_opts_parse(&o, "down=lanczos"), MSF_ERR_INVALID);
+    ck_assert_int_eq(nn_pyramid_opts_parse(&o, "s=1"), MSF_ERR_INVALID);
+    ck_assert_int_eq(nn_pyramid_opts_parse(&o, "down=lanczos"), MSF_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "lanczos"));
-    ck_assert_int_eq(msf_factor_opts_parse(&o, "scale"), MSF_ERR_INVALID);
-    ck_assert_int_eq(msf_factor_opts_parse(&o, "foo=2"), MSF_ERR_INVALID);
-    o = msf_factor_defaults();
+    ck_assert_int_eq(nn_pyramid_opts_parse(&o, "scale"), MSF_ERR_INVALID);
+    ck_assert_int_eq(nn_pyramid_opts_parse(&o, "foo=2"), MSF_ERR_INVALID);
+    o = nn_pyramid_defaults();
     o.levels = 3;
-    ck_assert_int_eq(msf_factor_check(&o, 12, 12), MSF_OK);
-    ck_assert_int_eq(msf_factor_check(&o, 12, 14), MSF_ERR_INVALID);
+    ck_assert_int_eq(nn_pyramid_check(&o, 12, 12), MSF_OK);
+    ck_assert_int_eq(nn_pyramid_check(&o, 12, 14), MSF_ERR_INVALID);
 }
 END_TEST
 
@@ -53,20 +53,20 @@ START_TEST(test_reconstruction) {
     const int n = 3, c = 5, h = 16, w = 24;
     size_t full = (size_t)n * c * h * w;
     float *z = random_tensor(full, 1), *back = malloc(full * sizeof *back);
-    float *scratch = malloc((size_t)msf_factor_scratch_floats(n, c, h, w) * sizeof(float));
+    float *scratch = malloc((size_t)nn_pyramid_scratch_floats(n, c, h, w) * sizeof(float));
     for (int down = 0; down < 2; down++)
         for (int up = 0; up < 2; up++)
             for (int s = 2; s <= 4; s += 2)
                 for (int levels = 2; levels <= 3; levels++) {
                     if (levels == 3 && s == 4) continue;  // 16/16 = 1 row: allowed but tiny; covered by s=2
-                    msf_factor_opts o = {.scale = s, .levels = levels, .down = (msf_down_op)down, .up = (msf_up_op)up};
+                    nn_pyramid_opts o = {.scale = s, .levels = levels, .down = (nn_down_op)down, .up = (nn_up_op)up};
                     float *res[4];
                     int lh = h, lw = w;
                     for (int k = 0; k < levels - 1; k++, lh /= s, lw /= s)
                         res[k] = malloc((size_t)n * c * lh * lw * sizeof(float));
                     float *base = malloc((size_t)n * c * lh * lw * sizeof(float));
-                    ck_assert_int_eq(msf_factorize(base, res, z, n, c, h, w, &o, scratch), MSF_OK);
-                    ck_assert_int_eq(msf_reconstruct(back, base, res, n, c, h, w, &o, scratch), MSF_OK);
+                    ck_assert_int_eq(nn_pyramid_factorize(base, res, z, n, c, h, w, &o, scratch), MSF_OK);
+                    ck_assert_int_eq(nn_pyramid_reconstruct(back, base, res, n, c, h, w, &o, scratch), MSF_OK);
                     char what[96];
                     snprintf(what, sizeof what, "reconstruction down=%d up=%d s=%d L=%d", down, up, s, levels);
                     ck_assert(tu_expect_close(what, back, z, full, 1e-6));
@@ -84,9 +84,9 @@ START_TEST(test_haar_detail_zero_mean) {
         size_t full = (size_t)n * c * h * w;
         float *z = random_tensor(full, 2), *r = malloc(full * sizeof *r);
         float *base = malloc(full * sizeof *base);
-        float *scratch = malloc((size_t)msf_factor_scratch_floats(n, c, h, w) * sizeof(float));
-        msf_factor_opts o = {.scale = s, .levels = 2, .down = MSF_DOWN_AREA, .up = MSF_UP_NEAREST};
-        ck_assert_int_eq(msf_factorize(base, &r, z, n, c, h, w, &o, scratch), MSF_OK);
+        float *scratch = malloc((size_t)nn_pyramid_scratch_floats(n, c, h, w) * sizeof(float));
+        nn_pyramid_opts o = {.scale = s, .levels = 2, .down = NN_DOWN_AREA, .up = NN_UP_NEAREST};
+        ck_assert_int_eq(nn_pyramid_factorize(base, &r, z, n, c, h, w, &o, scratch), MSF_OK);
         double worst = 0, energy = 0;
         for (int p = 0; p < n * c; p++)
             for (int by = 0; by < h / s; by++)
@@ -104,8 +104,8 @@ START_TEST(test_haar_detail_zero_mean) {
         ck_assert(energy > 1.0);  // and the detail is not trivially zero
         free(z), free(r), free(base), free(scratch);
     }
-    msf_factor_opts o = {.scale = 2, .levels = 3};
-    ck_assert_int_eq(msf_factor_check(&o, 12, 10), MSF_ERR_INVALID);
+    nn_pyramid_opts o = {.scale = 2, .levels = 3};
+    ck_assert_int_eq(nn_pyramid_check(&o, 12, 10), MSF_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "multiples of 4"));
 }
 END_TEST
@@ -124,11 +124,11 @@ START_TEST(test_factorize_vs_golden) {
         char obj[32], name[96], down[16], up[16];
         snprintf(obj, sizeof obj, "factor/case%d", i);
         snprintf(name, sizeof name, "%s/z", obj);
-        msf_factor_opts o = {.scale = (int)tu_golden_int(g, obj, "scale"), .levels = (int)tu_golden_int(g, obj, "levels")};
+        nn_pyramid_opts o = {.scale = (int)tu_golden_int(g, obj, "scale"), .levels = (int)tu_golden_int(g, obj, "levels")};
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "down", down, sizeof down), MSF_OK);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "up", up, sizeof up), MSF_OK);
-        ck_assert_int_eq(msf_down_parse(down, &o.down), MSF_OK);
-        ck_assert_int_eq(msf_up_parse(up, &o.up), MSF_OK);
+        ck_assert_int_eq(nn_down_parse(down, &o.down), MSF_OK);
+        ck_assert_int_eq(nn_up_parse(up, &o.up), MSF_OK);
         size_t nz;
         int64_t shape[8];
         float *z = tu_golden_load(g, name, &nz, NULL, shape);
@@ -142,8 +142,8 @@ START_TEST(test_factorize_vs_golden) {
         }
         snprintf(name, sizeof name, "%s/base", obj);
         float *want_base = tu_golden_load(g, name, &nb, NULL, NULL), *base = malloc(nb * sizeof *base);
-        float *scratch = malloc((size_t)msf_factor_scratch_floats(n, c, h, w) * sizeof(float));
-        ck_assert_int_eq(msf_factorize(base, res, z, n, c, h, w, &o, scratch), MSF_OK);
+        float *scratch = malloc((size_t)nn_pyramid_scratch_floats(n, c, h, w) * sizeof(float));
+        ck_assert_int_eq(nn_pyramid_factorize(base, res, z, n, c, h, w, &o, scratch), MSF_OK);
         char what[128];
         snprintf(what, sizeof what, "%s base (s=%d L=%d %s/%s)", obj, o.scale, o.levels, down, up);
         ck_assert(tu_expect_close(what, base, want_base, nb, tol));

@@ -393,7 +393,7 @@ START_TEST(test_analysis_identities) {
         for (int yy = 0; yy < h; yy++)
             for (int xx = 0; xx < w; xx++)
                 x[((size_t)i * h + yy) * w + xx] = x[((size_t)i * h + (yy & ~1)) * w + (xx & ~1)];
-    ck_assert_int_eq(msf_factor_opts_parse(&o.factor, "down=area,up=nearest"), MSF_OK);
+    ck_assert_int_eq(nn_pyramid_opts_parse(&o.factor, "down=area,up=nearest"), MSF_OK);
     analyse(&r, x, n, c, h, w, &o, 4);
     for (int ch = 0; ch < c; ch++) {
         ck_assert(fabs(r.energy[(size_t)MSF_SERIES_BASE * c + ch] - r.energy[ch]) <= 1e-6 * r.energy[ch]);
@@ -431,7 +431,7 @@ START_TEST(test_analysis_independent_of_batch_and_threads) {
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "image 2"));
     msf_freq_free(&a);
     // A size the factorisation cannot split.
-    ck_assert_int_eq(msf_freq_init(&a, 1, 30, 30, &(msf_freq_opts){.factor = {4, 2, MSF_DOWN_AREA, MSF_UP_BILINEAR},
+    ck_assert_int_eq(msf_freq_init(&a, 1, 30, 30, &(msf_freq_opts){.factor = {4, 2, NN_DOWN_AREA, NN_UP_BILINEAR},
                                                                     .spectrum = o.spectrum, .wavelet_levels = 3}),
                      MSF_ERR_INVALID);
     msf_aligned_free(x);

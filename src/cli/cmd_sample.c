@@ -472,7 +472,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     sample_result res = {.latents = latents, .base = base, .residual = residual, .labels = labels, .C = C, .H = H,
                          .base_side = hb};
     char factor[128];
-    msf_factor_opts_format(factor, sizeof factor, &gen.msf.factor);
+    nn_pyramid_opts_format(factor, sizeof factor, &gen.msf.factor);
     if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
         msf_h5_attr_string(writer, NULL, "model", "msf") || msf_h5_attr_string(writer, NULL, "factorization", factor))
         goto done;

@@ -691,7 +691,7 @@ int cmd_spectrum(int argc, char **argv) {
     fo.spectrum.bins = (int)bins;
     fo.wavelet_levels = (int)levels;
     lo.max = max, lo.pad_to = (int)pad;
-    if ((factor_text && msf_factor_opts_parse(&fo.factor, factor_text)) ||
+    if ((factor_text && nn_pyramid_opts_parse(&fo.factor, factor_text)) ||
         msf_window_parse(window, &fo.spectrum.window) || msf_radial_spacing_parse(spacing, &fo.spectrum.spacing) ||
         msf_spectrum_cuts_parse(&fo.spectrum, cuts) || msf_wavelet_parse(wavelet, &fo.wavelet) ||
         msf_wavelet_mode_parse(wmode, &fo.wavelet_mode) || msf_byte_range_parse(range, &lo.range)) {
@@ -718,7 +718,7 @@ int cmd_spectrum(int argc, char **argv) {
         snprintf(argv_line + len, sizeof argv_line - len, plain ? " %s" : " '%s'", argv[i]);
     }
     run_info ri = {.input = input, .reference = reference, .argv_line = argv_line, .in = &in, .fo = &fo, .lo = &lo};
-    msf_factor_opts_format(ri.factor, sizeof ri.factor, &fo.factor);
+    nn_pyramid_opts_format(ri.factor, sizeof ri.factor, &fo.factor);
     snprintf(ri.cuts, sizeof ri.cuts, "%s", cuts);
     if (!title) {
         const char *slash = strrchr(input, '/');

@@ -53,9 +53,9 @@ msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root)
     if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2 || channels < 1 || size < 1)
         return msf_fail(MSF_ERR_FORMAT, "%s: MSF levels %lld, scale %lld, channels %lld, size %lld out of range", path,
                         (long long)levels, (long long)scale, (long long)channels, (long long)size);
-    m->factor = (msf_factor_opts){.scale = (int)scale, .levels = (int)levels};
-    if ((s = msf_down_parse(down, &m->factor.down)) || (s = msf_up_parse(up, &m->factor.up)) ||
-        (s = msf_factor_check(&m->factor, (int)size, (int)size)))
+    m->factor = (nn_pyramid_opts){.scale = (int)scale, .levels = (int)levels};
+    if ((s = nn_down_parse(down, &m->factor.down)) || (s = nn_up_parse(up, &m->factor.up)) ||
+        (s = nn_pyramid_check(&m->factor, (int)size, (int)size)))
         return msf_fail_context(s, "%s", path);
     m->channels = (int)channels;
     m->size = (int)size;
@@ -104,10 +104,10 @@ msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int ma
     return s;
 }
 
-msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int channels, int size,
+msf_status msf_model_init_random(msf_model *m, const nn_pyramid_opts *f, int channels, int size,
                                  const dit_config *configs, float residual_scale, uint64_t seed, int max_rows) {
     memset(m, 0, sizeof *m);
-    msf_status s = msf_factor_check(f, size, size);
+    msf_status s = nn_pyramid_check(f, size, size);
     if (s) return s;
     if (f->levels > MSF_MAX_LEVELS) return msf_fail(MSF_ERR_INVALID, "at most %d MSF levels", MSF_MAX_LEVELS);
     m->factor = *f;
@@ -163,7 +163,7 @@ static msf_status noise_of_stage(void *user, int step, int64_t first, int n, flo
 
 // Stages k0..k1-1 of msf_sample. k0 > 0 starts from base_in (the base of the
 // batch, (n, C, hb, hb)); with k1 < num_stages (only the base) z is not
-// written. Every model has at least 2 stages (msf_factor_check).
+// written. Every model has at least 2 stages (nn_pyramid_check).
 static msf_status sample_stages(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
                                 void *noise_user, float *z, float *base, const float *base_in, float *residual,
                                 const int64_t *y, int64_t first, int n, const msf_progress *progress, int k0,
@@ -211,7 +211,7 @@ static msf_status sample_stages(msf_model *m, const msf_stage_opts *opts, uint64
             s = diff_sample(&sched, &d, &so, acc, y, first, n, work);
             if (!s && base) memcpy(base, acc, (size_t)n * C * side * side * sizeof *base);
         } else {
-            msf_up(cond, acc, n, C, side, side, &m->factor);
+            nn_pyramid_up(cond, acc, n, C, side, side, &m->factor);
             s = diff_sample(&sched, &d, &so, r, y, first, n, work);
             float rs = m->residual_scale[k];
             size_t count = (size_t)n * C * side * side;

@@ -22,12 +22,12 @@
 #include "diffusion/sampler.h"
 #include "io/weights.h"
 #include "models/dit.h"
-#include "msf/factorize.h"
+#include "nn/pyramid.h"
 
 #define MSF_MAX_LEVELS 8
 
 typedef struct {
-    msf_factor_opts factor;
+    nn_pyramid_opts factor;
     int channels, size;   // full-resolution C and H (= W)
     int num_stages;       // = factor.levels
     dit_model stage[MSF_MAX_LEVELS];
@@ -45,7 +45,7 @@ int msf_stage_side(const msf_model *m, int stage);
 // A model with random weights (dit_init_random per stage): configs[0] is the
 // base DiT, configs[k] residual stage k (in_channels 2C, out_channels set).
 // For benchmarks and cost measurements.
-msf_status msf_model_init_random(msf_model *m, const msf_factor_opts *f, int channels, int size,
+msf_status msf_model_init_random(msf_model *m, const nn_pyramid_opts *f, int channels, int size,
                                  const dit_config *configs, float residual_scale, uint64_t seed, int max_rows);
 
 // Load from the file root (root NULL or "") or from a group holding the same

@@ -10,7 +10,7 @@
 
 #include "diffusion/diffusion.h"
 #include "models/dit.h"
-#include "msf/factorize.h"
+#include "nn/pyramid.h"
 
 // -----------------------------------------------------------------------------
 // Schema
@@ -268,8 +268,8 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
                             v->file, v->line, where, v->text);
     }
     if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
-        msf_factor_opts fo = msf_factor_defaults();
-        if (msf_factor_opts_parse(&fo, v->text))
+        nn_pyramid_opts fo = nn_pyramid_defaults();
+        if (nn_pyramid_opts_parse(&fo, v->text))
             return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s': %s", v->file, v->line, where,
                             v->text, msf_error_message());
     }

@@ -15,7 +15,7 @@
 #include "io/weights.h"
 #include "models/dit.h"
 #include "models/vae.h"
-#include "msf/factorize.h"
+#include "nn/pyramid.h"
 #include "msf/generator.h"
 
 // -----------------------------------------------------------------------------
@@ -185,9 +185,9 @@ msf_status msf_run_point_check(const msf_run_point *p) {
     }
     if (cfg_find(p->cfg, "spectrum")) {
         // `msf spectrum` factorises the latents: the factorisation must fit them.
-        msf_factor_opts fo = msf_factor_defaults();
+        nn_pyramid_opts fo = nn_pyramid_defaults();
         const char *spec = cfg_str(p->cfg, "spectrum.factorize", NULL);
-        if ((spec && (s = msf_factor_opts_parse(&fo, spec))) || (s = msf_factor_check(&fo, m.size, m.size)))
+        if ((spec && (s = nn_pyramid_opts_parse(&fo, spec))) || (s = nn_pyramid_check(&fo, m.size, m.size)))
             return msf_fail_context(s, "%s: spectrum.factorize", p->name);
     }
     return MSF_OK;

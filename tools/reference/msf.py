@@ -5,7 +5,7 @@ No MSF code is public; this file implements the recipe of
 (see paper/ASSUMPTIONS.md). It is the reference the C side (src/msf/) is
 checked against, through tools/golden/gen_msf.py.
 
-Factorisation (src/msf/factorize.h): a Laplacian-style pyramid g_0 = z,
+Factorisation (src/nn/pyramid.h): a Laplacian-style pyramid g_0 = z,
 g_{k+1} = D(g_k); the base is g_{L-1}; residual k (k = 0 finest .. L-2) is
 r_k = g_k - U(g_{k+1}); reconstruction g_k = U(g_{k+1}) + r_k.
   D: "area" (s x s average, F.interpolate mode='area', the default) or

@@ -1,5 +1,5 @@
-// factorize.c: base / residual pyramid of MSF (see factorize.h).
-#include "msf/factorize.h"
+// pyramid.c: base / residual pyramid of MSF (see pyramid.h).
+#include "nn/pyramid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,32 +10,32 @@
 static const char *down_names[] = {"area", "bilinear"};
 static const char *up_names[] = {"bilinear", "nearest"};
 
-msf_factor_opts msf_factor_defaults(void) {
-    return (msf_factor_opts){.scale = 2, .levels = 2, .down = MSF_DOWN_AREA, .up = MSF_UP_BILINEAR};
+nn_pyramid_opts nn_pyramid_defaults(void) {
+    return (nn_pyramid_opts){.scale = 2, .levels = 2, .down = NN_DOWN_AREA, .up = NN_UP_BILINEAR};
 }
 
-const char *msf_down_name(msf_down_op d) { return down_names[d]; }
-const char *msf_up_name(msf_up_op u) { return up_names[u]; }
+const char *nn_down_name(nn_down_op d) { return down_names[d]; }
+const char *nn_up_name(nn_up_op u) { return up_names[u]; }
 
-msf_status msf_down_parse(const char *name, msf_down_op *d) {
+msf_status nn_down_parse(const char *name, nn_down_op *d) {
     for (int i = 0; i < 2; i++)
         if (!strcmp(name, down_names[i])) {
-            *d = (msf_down_op)i;
+            *d = (nn_down_op)i;
             return MSF_OK;
         }
     return msf_fail(MSF_ERR_INVALID, "unknown down operator '%s' (expected area or bilinear)", name);
 }
 
-msf_status msf_up_parse(const char *name, msf_up_op *u) {
+msf_status nn_up_parse(const char *name, nn_up_op *u) {
     for (int i = 0; i < 2; i++)
         if (!strcmp(name, up_names[i])) {
-            *u = (msf_up_op)i;
+            *u = (nn_up_op)i;
             return MSF_OK;
         }
     return msf_fail(MSF_ERR_INVALID, "unknown up operator '%s' (expected bilinear or nearest)", name);
 }
 
-msf_status msf_factor_opts_parse(msf_factor_opts *o, const char *text) {
+msf_status nn_pyramid_opts_parse(nn_pyramid_opts *o, const char *text) {
     char buf[256];
     if (strlen(text) >= sizeof buf) return msf_fail(MSF_ERR_INVALID, "factorisation spec too long: '%s'", text);
     strcpy(buf, text);
@@ -52,10 +52,10 @@ msf_status msf_factor_opts_parse(msf_factor_opts *o, const char *text) {
             if (!strcmp(key, "levels")) o->levels = (int)v;
             else o->scale = (int)v;
         } else if (!strcmp(key, "down")) {
-            msf_status s = msf_down_parse(val, &o->down);
+            msf_status s = nn_down_parse(val, &o->down);
             if (s) return s;
         } else if (!strcmp(key, "up")) {
-            msf_status s = msf_up_parse(val, &o->up);
+            msf_status s = nn_up_parse(val, &o->up);
             if (s) return s;
         } else {
             return msf_fail(MSF_ERR_INVALID, "factorisation '%s': unknown key '%s' (expected s, levels, down, up)",
@@ -65,13 +65,13 @@ msf_status msf_factor_opts_parse(msf_factor_opts *o, const char *text) {
     return MSF_OK;
 }
 
-void msf_factor_opts_format(char *buf, int size, const msf_factor_opts *o) {
-    snprintf(buf, (size_t)size, "s=%d,levels=%d,down=%s,up=%s", o->scale, o->levels, msf_down_name(o->down),
-             msf_up_name(o->up));
+void nn_pyramid_opts_format(char *buf, int size, const nn_pyramid_opts *o) {
+    snprintf(buf, (size_t)size, "s=%d,levels=%d,down=%s,up=%s", o->scale, o->levels, nn_down_name(o->down),
+             nn_up_name(o->up));
 }
 
-msf_status msf_factor_check(const msf_factor_opts *o, int h, int w) {
-    if (o->scale < 2 || o->levels < 2 || (unsigned)o->down > MSF_DOWN_BILINEAR || (unsigned)o->up > MSF_UP_NEAREST)
+msf_status nn_pyramid_check(const nn_pyramid_opts *o, int h, int w) {
+    if (o->scale < 2 || o->levels < 2 || (unsigned)o->down > NN_DOWN_BILINEAR || (unsigned)o->up > NN_UP_NEAREST)
         return msf_fail(MSF_ERR_INVALID, "invalid factorisation (s=%d, levels=%d)", o->scale, o->levels);
     long f = 1;
     for (int l = 1; l < o->levels; l++) f *= o->scale;
@@ -83,21 +83,21 @@ msf_status msf_factor_check(const msf_factor_opts *o, int h, int w) {
 
 // -----------------------------------------------------------------------------
 
-void msf_down(float *y, const float *x, int n, int c, int h, int w, const msf_factor_opts *o) {
+void nn_pyramid_down(float *y, const float *x, int n, int c, int h, int w, const nn_pyramid_opts *o) {
     int oh = h / o->scale, ow = w / o->scale;
-    if (o->down == MSF_DOWN_AREA) nn_resize_area(y, x, n, c, h, w, oh, ow);
+    if (o->down == NN_DOWN_AREA) nn_resize_area(y, x, n, c, h, w, oh, ow);
     else nn_resize_bilinear(y, x, n, c, h, w, oh, ow, NN_BILINEAR_HALF_PIXEL);
 }
 
-void msf_up(float *y, const float *x, int n, int c, int h, int w, const msf_factor_opts *o) {
+void nn_pyramid_up(float *y, const float *x, int n, int c, int h, int w, const nn_pyramid_opts *o) {
     int ih = h / o->scale, iw = w / o->scale;
-    if (o->up == MSF_UP_NEAREST) nn_upsample_nearest(y, x, n, c, ih, iw, h, w);
+    if (o->up == NN_UP_NEAREST) nn_upsample_nearest(y, x, n, c, ih, iw, h, w);
     else nn_resize_bilinear(y, x, n, c, ih, iw, h, w, NN_BILINEAR_HALF_PIXEL);
 }
 
-msf_status msf_factorize(float *base, float **residuals, const float *z, int n, int c, int h, int w,
-                         const msf_factor_opts *o, float *scratch) {
-    msf_status s = msf_factor_check(o, h, w);
+msf_status nn_pyramid_factorize(float *base, float **residuals, const float *z, int n, int c, int h, int w,
+                         const nn_pyramid_opts *o, float *scratch) {
+    msf_status s = nn_pyramid_check(o, h, w);
     if (s) return s;
     // g holds the current level g_k, d the next coarser g_{k+1}; both live in
     // scratch (the last one goes straight to `base`).
@@ -107,9 +107,9 @@ msf_status msf_factorize(float *base, float **residuals, const float *z, int n, 
     int lh = h, lw = w;
     for (int k = 0; k < o->levels - 1; k++) {
         float *coarse = k == o->levels - 2 ? base : d;
-        msf_down(coarse, g, n, c, lh, lw, o);
+        nn_pyramid_down(coarse, g, n, c, lh, lw, o);
         float *r = residuals[k];
-        msf_up(r, coarse, n, c, lh, lw, o);
+        nn_pyramid_up(r, coarse, n, c, lh, lw, o);
         size_t count = (size_t)n * c * lh * lw;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < count; i++) r[i] = g[i] - r[i];
@@ -119,9 +119,9 @@ msf_status msf_factorize(float *base, float **residuals, const float *z, int n, 
     return MSF_OK;
 }
 
-msf_status msf_reconstruct(float *z, const float *base, float *const *residuals, int n, int c, int h, int w,
-                           const msf_factor_opts *o, float *scratch) {
-    msf_status s = msf_factor_check(o, h, w);
+msf_status nn_pyramid_reconstruct(float *z, const float *base, float *const *residuals, int n, int c, int h, int w,
+                           const nn_pyramid_opts *o, float *scratch) {
+    msf_status s = nn_pyramid_check(o, h, w);
     if (s) return s;
     size_t full = (size_t)n * c * h * w;
     float *cur = scratch, *up = scratch + full;
@@ -131,7 +131,7 @@ msf_status msf_reconstruct(float *z, const float *base, float *const *residuals,
     memcpy(cur, base, (size_t)n * c * lh * lw * sizeof *cur);
     for (int k = o->levels - 2; k >= 0; k--) {
         lh *= o->scale, lw *= o->scale;
-        msf_up(up, cur, n, c, lh, lw, o);
+        nn_pyramid_up(up, cur, n, c, lh, lw, o);
         const float *r = residuals[k];
         float *dst = k == 0 ? z : cur;
         size_t count = (size_t)n * c * lh * lw;
