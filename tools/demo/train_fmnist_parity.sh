@@ -22,7 +22,8 @@
 # DiT's samples, 78%).
 #
 # The 2,000-step runs' checkpoints (optimiser state) were not kept, so each
-# network starts from its committed float16 weights in models/ as step 2,000
+# network starts from the first demo weights (float16, kept as
+# models/milestones/fmnist_msf_area_UP_b2000_r2000.h5) as step 2,000
 # (--init-from, --init-step 2000): model and EMA from the file, AdamW's moments
 # afresh with a 100-step linear learning-rate warm-up; data order and noise
 # continue from step 2,000 as they would have. Everything else as
@@ -60,12 +61,12 @@ for m in $MODELS; do
     case $m in
     base)
         $PY tools/train.py --model-type msf-base $COMMON --up bilinear --steps "$(last $BASE_STEPS)" \
-            --milestone-steps "$(comma $BASE_STEPS)" $(start "$RUN/base" models/fmnist_msf_area_bilinear.h5) \
+            --milestone-steps "$(comma $BASE_STEPS)" $(start "$RUN/base" models/milestones/fmnist_msf_area_bilinear_b2000_r2000.h5) \
             --out-dir "$RUN/base" ;;
     residual_bilinear | residual_nearest)
         up=${m#residual_}
         $PY tools/train.py --model-type msf-residual $COMMON --up "$up" --steps "$(last $RESIDUAL_STEPS)" \
-            --milestone-steps "$(comma $RESIDUAL_STEPS)" $(start "$RUN/$m" "models/fmnist_msf_area_$up.h5") \
+            --milestone-steps "$(comma $RESIDUAL_STEPS)" $(start "$RUN/$m" "models/milestones/fmnist_msf_area_${up}_b2000_r2000.h5") \
             --out-dir "$RUN/$m" ;;
     export)
         set -- $RESIDUAL_STEPS
