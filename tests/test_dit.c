@@ -189,12 +189,12 @@ START_TEST(test_trajectories) {
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "sampler", sampler, sizeof sampler), MSF_OK);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "cfg_mode", mode, sizeof mode), MSF_OK);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "variance", var, sizeof var), MSF_OK);
-        diff_sample_opts o = {.eta = (float)tu_golden_double(g, obj, "eta"),
+        diff_stage_opts so = {.steps = spec, .eta = (float)tu_golden_double(g, obj, "eta"),
                               .cfg_scale = (float)tu_golden_double(g, obj, "cfg_scale")};
-        ck_assert_int_eq(diff_sampler_parse(sampler, &o.sampler), MSF_OK);
-        ck_assert_int_eq(diff_cfg_mode_parse(mode, &o.cfg_mode), MSF_OK);
-        diff_var_type vt;
-        ck_assert_int_eq(diff_var_type_parse(var, &vt), MSF_OK);
+        ck_assert_int_eq(diff_sampler_parse(sampler, &so.sampler), MSF_OK);
+        ck_assert_int_eq(diff_cfg_mode_parse(mode, &so.cfg_mode), MSF_OK);
+        ck_assert_int_eq(diff_var_type_parse(var, &so.var), MSF_OK);
+        diff_sample_opts o = {0};
 
         size_t n_out, n_x, n_z, n_l;
         float *want = tu_golden_load(g, name, &n_out, NULL, NULL);
@@ -210,11 +210,12 @@ START_TEST(test_trajectories) {
         int64_t labels[16];
         for (int i = 0; i < n; i++) labels[i] = (int64_t)lf[i];
 
-        int guided = o.cfg_scale > 1;
+        int guided = so.cfg_scale > 1;
         dit_model m;
         load_model(&m, g, group, guided ? 2 * n : n);
-        diff_schedule s;
-        ck_assert_int_eq(diff_schedule_create(&s, 1000, spec, vt), MSF_OK);
+        diff_stage s;
+        ck_assert_int_eq(diff_stage_init(&s, &so), MSF_OK);
+        ck_assert_int_eq(s.sched.num_steps, (int)zshape[0]);
         ck_assert_int_eq(s.num_steps, (int)zshape[0]);
         size_t n_xs;
         snprintf(name, sizeof name, "%s/xs", obj);
@@ -224,7 +225,7 @@ START_TEST(test_trajectories) {
         float *work = malloc(diff_sample_workspace_floats(&d, n, guided) * sizeof(float));
         float *x = malloc(n_x * sizeof *x);
         char what[200];
-        snprintf(what, sizeof what, "%s (%s %s %s cfg %g)", obj, group, sampler, mode, o.cfg_scale);
+        snprintf(what, sizeof what, "%s (%s %s %s cfg %g)", obj, group, sampler, mode, so.cfg_scale);
         replay r = {.x_T = x_T, .z = z, .rows = (int)zshape[1], .numel = n_x / n,
                     .x = x, .xs = xs, .n = n, .failed_step = -1, .what = what};
         o.noise = replay_noise;
@@ -233,7 +234,7 @@ START_TEST(test_trajectories) {
         ck_assert_msg(r.failed_step < 0, "%s departs from the reference at step %d", what, r.failed_step);
         ck_assert(tu_expect_close(what, x, want, n_out, TRAJ_TOL));
         free(work), free(x), free(xs), free(want), free(x_T), free(z), free(lf);
-        diff_schedule_free(&s);
+        diff_stage_free(&s);
         dit_free(&m);
     }
     msf_weights_close(g);
@@ -243,8 +244,8 @@ END_TEST
 // -----------------------------------------------------------------------------
 // Sampling does not depend on batch size or thread count
 
-static void sample_all(dit_model *m, const diff_schedule *s, int batch, float *x, const int64_t *labels, int N) {
-    diff_sample_opts o = {.sampler = DIFF_SAMPLER_DDPM, .cfg_scale = 1.5f, .cfg_mode = DIFF_CFG_DIT3, .seed = 11};
+static void sample_all(dit_model *m, const diff_stage *s, int batch, float *x, const int64_t *labels, int N) {
+    diff_sample_opts o = {.seed = 11};
     diff_denoiser d = make_denoiser(m);
     size_t numel = (size_t)d.channels * d.height * d.width;
     float *work = malloc(diff_sample_workspace_floats(&d, batch, 1) * sizeof(float));
@@ -265,8 +266,10 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
     msf_weights *g = tu_golden_open(GOLDEN);
     dit_model m;
     load_model(&m, g, "sigma", 16);
-    diff_schedule s;
-    ck_assert_int_eq(diff_schedule_create(&s, 1000, "8", DIFF_VAR_LEARNED_RANGE), MSF_OK);
+    diff_stage s;
+    diff_stage_opts so = {.steps = "8", .var = DIFF_VAR_LEARNED_RANGE, .sampler = DIFF_SAMPLER_DDPM, .cfg_scale = 1.5f,
+                          .cfg_mode = DIFF_CFG_DIT3};
+    ck_assert_int_eq(diff_stage_init(&s, &so), MSF_OK);
     enum { N = 8 };
     int64_t labels[N];
     ck_assert_int_eq(diff_sample_labels(labels, DIFF_LABELS_UNIFORM, 11, 0, N, m.cfg.num_classes), MSF_OK);
@@ -294,7 +297,7 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
     }
     omp_set_num_threads(saved);
     free(ref), free(x);
-    diff_schedule_free(&s);
+    diff_stage_free(&s);
     dit_free(&m);
     msf_weights_close(g);
 }

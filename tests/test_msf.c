@@ -203,7 +203,7 @@ static msf_status replay(void *user, int stage, int step, int64_t first, int n, 
     return MSF_OK;
 }
 
-static void stage_attrs(msf_weights *g, const char *obj, const char *stage, msf_stage_opts *o, char *steps) {
+static void stage_attrs(msf_weights *g, const char *obj, const char *stage, diff_stage_opts *o, char *steps) {
     char name[64], buf[32];
     snprintf(name, sizeof name, "%s_steps", stage);
     ck_assert_int_eq(msf_weights_attr_string(g, obj, name, steps, 16), MSF_OK);
@@ -223,6 +223,13 @@ static void stage_attrs(msf_weights *g, const char *obj, const char *stage, msf_
     o->cfg_scale = (float)tu_golden_double(g, obj, name);
 }
 
+// A sampler of m with options o for up to `batch` samples per call.
+static msf_sampler sampler_of(const msf_model *m, const diff_stage_opts *o, int batch) {
+    msf_sampler sp;
+    ck_assert_msg(msf_sampler_init(&sp, m, o, batch) == MSF_OK, "%s", msf_error_message());
+    return sp;
+}
+
 // Two-stage trajectories with replayed noise against tools/reference/msf.py.
 START_TEST(test_two_stage_trajectories) {
     msf_weights *g = tu_golden_open(GOLDEN);
@@ -236,7 +243,7 @@ START_TEST(test_two_stage_trajectories) {
         char obj[32], name[96], start[16], steps[2][16];
         snprintf(obj, sizeof obj, "traj/case%d", i);
         snprintf(name, sizeof name, "%s/out", obj);
-        msf_stage_opts o[2] = {{0}};
+        diff_stage_opts o[2] = {{0}};
         stage_attrs(g, obj, "base", &o[0], steps[0]);
         stage_attrs(g, obj, "residual", &o[1], steps[1]);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "residual_start", start, sizeof start), MSF_OK);
@@ -268,8 +275,10 @@ START_TEST(test_two_stage_trajectories) {
         snprintf(name, sizeof name, "%s/residual_out", obj);
         float *want_res = tu_golden_load(g, name, &nres, NULL, NULL);
         float *z = malloc(nout * sizeof *z), *base = malloc(nbase * sizeof *base), *res = malloc(nres * sizeof *res);
-        ck_assert_msg(msf_sample(&m, o, 0, replay, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
+        msf_sampler sp = sampler_of(&m, o, 2);
+        ck_assert_msg(msf_sample(&m, &sp, 0, replay, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
                       msf_error_message());
+        msf_sampler_free(&sp);
         // residual is returned in z units: residual_scale x the sampled residual.
         for (size_t e = 0; e < nres; e++) want_res[e] *= m.residual_scale[1];
         char what[96];
@@ -292,7 +301,7 @@ START_TEST(test_sampling_independent_of_batch) {
     msf_weights *g = tu_golden_open(GOLDEN);
     msf_model m;
     ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
-    msf_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_DIT3},
+    diff_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_DIT3},
                            {.steps = "4", .cfg_scale = 1.0f, .sampler = DIFF_SAMPLER_DDIM}};
     enum { N = 3 };
     int64_t labels[N] = {3, 7, 10 - 1};
@@ -303,13 +312,14 @@ START_TEST(test_sampling_independent_of_batch) {
     int exact = !strcmp(core, "SkylakeX") || !strcmp(core, "Prescott") || !strcmp(core, "Sandybridge");
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
-    ck_assert_int_eq(msf_sample(&m, o, 5, NULL, NULL, ref, NULL, NULL, labels, 0, N, NULL), MSF_OK);
+    msf_sampler sp = sampler_of(&m, o, N);
+    ck_assert_int_eq(msf_sample(&m, &sp, 5, NULL, NULL, ref, NULL, NULL, labels, 0, N, NULL), MSF_OK);
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
         for (int batch = 1; batch <= 2; batch++) {
             for (int b = 0; b < N; b += batch) {
                 int n = N - b < batch ? N - b : batch;
-                ck_assert_int_eq(msf_sample(&m, o, 5, NULL, NULL, x + b * numel, NULL, NULL, labels + b, b, n, NULL),
+                ck_assert_int_eq(msf_sample(&m, &sp, 5, NULL, NULL, x + b * numel, NULL, NULL, labels + b, b, n, NULL),
                                  MSF_OK);
             }
             if (exact) ck_assert_msg(memcmp(x, ref, sizeof x) == 0, "batch %d, %d threads differ", batch, threads);
@@ -317,6 +327,9 @@ START_TEST(test_sampling_independent_of_batch) {
         }
     }
     omp_set_num_threads(saved);
+    // A batch over the sampler's is refused, not overrun.
+    ck_assert_int_eq(msf_sample(&m, &sp, 5, NULL, NULL, x, NULL, NULL, labels, 0, N + 1, NULL), MSF_ERR_INVALID);
+    msf_sampler_free(&sp);
     msf_model_free(&m);
     msf_weights_close(g);
 }
@@ -329,7 +342,7 @@ START_TEST(test_split_sampling) {
     msf_weights *g = tu_golden_open(GOLDEN);
     msf_model m;
     ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
-    msf_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_ALL},
+    diff_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_ALL},
                            {.steps = "4", .cfg_scale = 1.5f, .cfg_mode = DIFF_CFG_ALL}};
     enum { N = 3 };
     int64_t labels[N] = {1, 4, 9};
@@ -337,16 +350,23 @@ START_TEST(test_split_sampling) {
     size_t numel = (size_t)m.channels * m.size * m.size, bnumel = (size_t)m.channels * hb * hb;
     float ref[N * 4 * 8 * 8], ref_base[N * 4 * 8 * 8], x[N * 4 * 8 * 8], base[N * 4 * 8 * 8];
     ck_assert_uint_eq(numel * N, sizeof ref / sizeof ref[0]);
-    ck_assert_int_eq(msf_sample(&m, o, 11, NULL, NULL, ref, ref_base, NULL, labels, 2, N, NULL), MSF_OK);
-    ck_assert_int_eq(msf_sample_base(&m, o, 11, NULL, NULL, base, labels, 2, N, NULL), MSF_OK);
+    msf_sampler sp = sampler_of(&m, o, N);
+    ck_assert_int_eq(msf_sample(&m, &sp, 11, NULL, NULL, ref, ref_base, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_int_eq(msf_sample_base(&m, &sp, 11, NULL, NULL, base, labels, 2, N, NULL), MSF_OK);
     ck_assert_msg(memcmp(base, ref_base, bnumel * N * sizeof(float)) == 0, "base alone differs");
-    ck_assert_int_eq(msf_sample_from_base(&m, o, 11, NULL, NULL, x, base, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_int_eq(msf_sample_from_base(&m, &sp, 11, NULL, NULL, x, base, NULL, labels, 2, N, NULL), MSF_OK);
     ck_assert_msg(memcmp(x, ref, sizeof x) == 0, "base + residual in two calls differs from msf_sample");
+    msf_sampler_free(&sp);
     // Other residual steps: the same base, a different (and still exact) result.
     o[1].steps = "2";
-    ck_assert_int_eq(msf_sample(&m, o, 11, NULL, NULL, ref, NULL, NULL, labels, 2, N, NULL), MSF_OK);
-    ck_assert_int_eq(msf_sample_from_base(&m, o, 11, NULL, NULL, x, base, NULL, labels, 2, N, NULL), MSF_OK);
+    sp = sampler_of(&m, o, N);
+    ck_assert_int_eq(msf_sample(&m, &sp, 11, NULL, NULL, ref, NULL, NULL, labels, 2, N, NULL), MSF_OK);
+    ck_assert_int_eq(msf_sample_from_base(&m, &sp, 11, NULL, NULL, x, base, NULL, labels, 2, N, NULL), MSF_OK);
     ck_assert_msg(memcmp(x, ref, sizeof x) == 0, "reused base with 2 residual steps differs");
+    msf_sampler_free(&sp);
+    // A bad respacing is refused when the sampler is made.
+    o[1].steps = "4,x";
+    ck_assert_int_eq(msf_sampler_init(&sp, &m, o, N), MSF_ERR_INVALID);
     msf_model_free(&m);
     msf_weights_close(g);
 }

@@ -35,10 +35,10 @@ static int flops_msf(const char *weights, long base_steps, long residual_steps, 
     msf_weights_close(w);
     if (s) return cli_fail("flops");
     char spec[MSF_MAX_LEVELS][16];
-    msf_stage_opts st[MSF_MAX_LEVELS];
+    diff_stage_opts st[MSF_MAX_LEVELS];
     for (int k = 0; k < m.num_stages; k++) {
         snprintf(spec[k], sizeof spec[k], "%ld", k == 0 ? base_steps : residual_steps);
-        st[k] = (msf_stage_opts){.steps = spec[k], .cfg_scale = (float)(k == 0 ? base_cfg : residual_cfg)};
+        st[k] = (diff_stage_opts){.steps = spec[k], .cfg_scale = (float)(k == 0 ? base_cfg : residual_cfg)};
     }
     double per_stage[MSF_MAX_LEVELS], total = msf_sample_gflops(&m, st, per_stage);
     for (int k = 0; k < m.num_stages; k++) {

@@ -117,12 +117,11 @@ static int parse_args(int argc, char **argv, sample_args *a) {
 }
 
 // Resolve one stage's options: its own, else the shared ones.
-static int stage_options(const stage_args *own, const stage_args *all, diff_sample_opts *o, const char **steps,
-                         const char *which) {
+static int stage_options(const stage_args *own, const stage_args *all, diff_stage_opts *o, const char *which) {
     const char *sampler = own->sampler ? own->sampler : all->sampler;
     const char *mode = own->cfg_mode ? own->cfg_mode : all->cfg_mode;
     const char *eta = own->eta ? own->eta : all->eta, *scale = own->cfg_scale ? own->cfg_scale : all->cfg_scale;
-    *steps = own->steps ? own->steps : all->steps;
+    o->steps = own->steps ? own->steps : all->steps;
     double e, sc;
     if (!cli_parse_double("sample", which, eta, &e) || !cli_parse_double("sample", which, scale, &sc)) return 0;
     if (diff_sampler_parse(sampler, &o->sampler) || diff_cfg_mode_parse(mode, &o->cfg_mode)) {
@@ -277,20 +276,19 @@ static msf_status write_common(msf_h5_writer *w, const sample_args *a, const sam
 }
 
 // Attributes of one stage's sampling config, prefixed ("" for DiT, "base_", "residual_").
-static msf_status write_stage(msf_h5_writer *w, const char *prefix, const char *steps, int num_steps,
-                              const diff_sample_opts *o, diff_var_type var) {
+static msf_status write_stage(msf_h5_writer *w, const char *prefix, const diff_stage_opts *o, int num_steps) {
     char name[64];
     msf_status s;
 #define ATTR(kind, key, value)                                    \
     snprintf(name, sizeof name, "%s%s", prefix, key);             \
     if ((s = msf_h5_attr_##kind(w, NULL, name, value))) return s;
-    ATTR(string, "steps", steps);
+    ATTR(string, "steps", o->steps);
     ATTR(int, "num_steps", num_steps);
     ATTR(string, "sampler", diff_sampler_name(o->sampler));
     ATTR(double, "eta", o->eta);
     ATTR(double, "cfg_scale", o->cfg_scale);
     ATTR(string, "cfg_mode", diff_cfg_mode_name(o->cfg_mode));
-    ATTR(string, "variance", diff_var_type_name(var));
+    ATTR(string, "variance", diff_var_type_name(o->var));
     ATTR(int, "start_t", o->start_t);
 #undef ATTR
     return MSF_OK;
@@ -319,17 +317,17 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
     replay_noise rp = {0};
     msf_h5_writer *writer = NULL;
     int rc = 1;
-    diff_sample_opts opts = {.seed = a->seed};
-    const char *steps, *label_mode;
-    if (!stage_options(&a->all, &a->all, &opts, &steps, "--cfg-scale/--eta")) return 2;
+    diff_stage_opts opts = {0};
+    const char *label_mode;
+    if (!stage_options(&a->all, &a->all, &opts, "--cfg-scale/--eta")) return 2;
     int guided = opts.cfg_scale > 1.0f;
 
     dit_config cfg;
     if (dit_config_read(&cfg, wf, a->group)) goto done;
-    diff_var_type var = cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
-    if (a->variance && diff_var_type_parse(a->variance, &var)) goto done;
-    if (cfg.learn_sigma != (var == DIFF_VAR_LEARNED_RANGE)) {
-        msf_fail(MSF_ERR_INVALID, "--variance %s needs a model %s learned sigma", diff_var_type_name(var),
+    opts.var = cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
+    if (a->variance && diff_var_type_parse(a->variance, &opts.var)) goto done;
+    if (cfg.learn_sigma != (opts.var == DIFF_VAR_LEARNED_RANGE)) {
+        msf_fail(MSF_ERR_INVALID, "--variance %s needs a model %s learned sigma", diff_var_type_name(opts.var),
                  cfg.learn_sigma ? "without" : "with");
         goto done;
     }
@@ -339,8 +337,7 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
     }
     msf_generator_opts go = {.num_stages = 1, .seed = a->seed, .batch = (int)a->batch,
                              .noise = a->noise ? replay_msf : NULL, .noise_user = &rp};
-    go.stage[0] = (msf_stage_opts){.steps = steps, .var = var, .sampler = opts.sampler, .eta = opts.eta,
-                                   .cfg_scale = opts.cfg_scale, .cfg_mode = opts.cfg_mode};
+    go.stage[0] = opts;
     if (msf_generator_open(&gen, wf, a->group, 0, &go)) goto done;
 
     const int64_t N = a->num;
@@ -366,7 +363,7 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
     if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
         msf_h5_attr_string(writer, NULL, "model", "dit") ||
         msf_h5_attr_string(writer, NULL, "group", a->group ? a->group : "") ||
-        write_stage(writer, "", steps, gen.num_steps[0], &opts, var))
+        write_stage(writer, "", &opts, gen.num_steps[0]))
         goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;
@@ -387,16 +384,14 @@ done:
 static int run_msf(const sample_args *a, msf_weights *wf) {
     msf_generator gen = {0};
     msf_model layout;
-    msf_stage_opts st[MSF_MAX_LEVELS];
-    diff_sample_opts so[MSF_MAX_LEVELS];
-    const char *steps[MSF_MAX_LEVELS];
+    diff_stage_opts st[MSF_MAX_LEVELS];
     replay_noise rp[MSF_MAX_LEVELS];
     memset(rp, 0, sizeof rp);
     int64_t *labels = NULL;
     float *latents = NULL, *base = NULL, *residual = NULL;
     msf_weights *nf = NULL;
     msf_h5_writer *writer = NULL;
-    int rc = 1, guided = 0, start_t = 0;
+    int rc = 1, start_t = 0;
     const char *label_mode;
     if (a->variance) {
         fprintf(stderr, "msf sample: --variance applies to DiT models; MSF stages use their model's variance\n");
@@ -415,11 +410,9 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         return 1;
     }
     for (int k = 0; k < levels; k++) {
-        so[k] = (diff_sample_opts){0};
-        if (!stage_options(k == 0 ? &a->base : &a->residual, &a->all, &so[k], &steps[k],
-                           k == 0 ? "--base-*" : "--residual-*"))
+        st[k] = (diff_stage_opts){.start_t = k > 0 ? start_t : 0};
+        if (!stage_options(k == 0 ? &a->base : &a->residual, &a->all, &st[k], k == 0 ? "--base-*" : "--residual-*"))
             return 2;
-        guided |= so[k].cfg_scale > 1.0f;
     }
     // Each stage's variance is its model's: the layout first, then the weights.
     if (msf_model_read_layout(&layout, wf, NULL)) goto done;
@@ -427,11 +420,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     msf_generator_opts go = {.num_stages = L, .seed = a->seed, .batch = (int)a->batch,
                              .noise = a->noise ? replay_msf : NULL, .noise_user = rp};
     for (int k = 0; k < L; k++) {
-        const dit_config *c = &layout.stage[k].cfg;
-        st[k] = (msf_stage_opts){.steps = steps[k], .var = c->learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE,
-                                 .sampler = so[k].sampler, .eta = so[k].eta, .cfg_scale = so[k].cfg_scale,
-                                 .cfg_mode = so[k].cfg_mode, .start_t = k > 0 ? start_t : 0};
-        so[k].start_t = st[k].start_t;
+        st[k].var = layout.stage[k].cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         go.stage[k] = st[k];
     }
     if (msf_generator_open(&gen, wf, NULL, 1, &go)) goto done;
@@ -448,14 +437,8 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     }
     if (make_labels(a, gen.num_classes, labels, &label_mode)) goto done;
 
-    int64_t total = 0;
-    for (int k = 0; k < L; k++) {
-        if (gen.num_steps[k] < 1) {
-            msf_fail(MSF_ERR_INVALID, "--residual-start %d leaves no residual step of '%s'", start_t, st[k].steps);
-            goto done;
-        }
-        total += gen.num_steps[k];
-    }
+    int64_t total = 0;  // (msf_generator_open fails when --residual-start leaves a stage no step)
+    for (int k = 0; k < L; k++) total += gen.num_steps[k];
     if (a->noise) {
         if (msf_weights_open(&nf, a->noise)) goto done;
         for (int k = 0; k < L; k++)
@@ -479,7 +462,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     for (int k = 0; k < L; k++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "%s_", gen.msf.group[k]);
-        if (write_stage(writer, prefix, st[k].steps, gen.num_steps[k], &so[k], st[k].var)) goto done;
+        if (write_stage(writer, prefix, &st[k], gen.num_steps[k])) goto done;
     }
     double per_stage[MSF_MAX_LEVELS];
     if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", msf_sample_gflops(&gen.msf, st, per_stage))) goto done;

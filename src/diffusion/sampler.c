@@ -2,6 +2,7 @@
 #include "diffusion/sampler.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,11 +43,45 @@ msf_status msf_diffusion_noise(uint64_t seed, uint32_t stage, int step, int64_t 
     return MSF_OK;
 }
 
-int diff_sample_steps(const diff_schedule *s, const diff_sample_opts *o) {
-    if (o->start_t <= 0) return s->num_steps;
+// Spaced steps taken from a truncated start t0 (all K when t0 <= 0).
+static int steps_from(const diff_schedule *s, int start_t) {
+    if (start_t <= 0) return s->num_steps;
     int K = 0;
-    while (K < s->num_steps && s->timestep_map[K] <= o->start_t) K++;
+    while (K < s->num_steps && s->timestep_map[K] <= start_t) K++;
     return K;
+}
+
+void diff_stage_free(diff_stage *st) {
+    diff_schedule_free(&st->sched);
+    free(st->steps);
+    memset(st, 0, sizeof *st);
+}
+
+msf_status diff_stage_init(diff_stage *st, const diff_stage_opts *o) {
+    memset(st, 0, sizeof *st);
+    st->opts = *o;
+    st->steps = strdup(o->steps ? o->steps : "");
+    if (!st->steps) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    st->opts.steps = st->steps;
+    msf_status s = diff_schedule_create(&st->sched, 1000, st->steps, o->var);
+    if (!s) {
+        st->num_steps = steps_from(&st->sched, o->start_t);
+        if (st->num_steps < 1)
+            s = msf_fail(MSF_ERR_INVALID, "no spaced step of '%s' at or below the start timestep %d", st->steps,
+                         o->start_t);
+    }
+    if (s) diff_stage_free(st);
+    return s;
+}
+
+msf_status diff_stage_count_steps(const diff_stage_opts *o, int *steps) {
+    diff_schedule sched;
+    *steps = 0;
+    msf_status s = diff_schedule_create(&sched, 1000, o->steps ? o->steps : "", o->var);
+    if (s) return s;
+    *steps = steps_from(&sched, o->start_t);
+    diff_schedule_free(&sched);
+    return MSF_OK;
 }
 
 size_t diff_sample_workspace_floats(const diff_denoiser *d, int n, int guided) {
@@ -57,9 +92,11 @@ size_t diff_sample_workspace_floats(const diff_denoiser *d, int n, int guided) {
            + (size_t)n * d->channels * plane;  // noise
 }
 
-msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const diff_sample_opts *o, float *x,
+msf_status diff_sample(const diff_stage *stage, const diff_denoiser *d, const diff_sample_opts *o, float *x,
                        const int64_t *y, int64_t first_sample, int n, float *work) {
-    const int guided = o->cfg_scale > 1.0f, m = guided ? 2 * n : n, C = d->channels, OC = d->out_channels;
+    const diff_schedule *s = &stage->sched;
+    const diff_stage_opts *so = &stage->opts;
+    const int guided = so->cfg_scale > 1.0f, m = guided ? 2 * n : n, C = d->channels, OC = d->out_channels;
     const size_t hw = (size_t)d->height * d->width, xs = (size_t)C * hw, os = (size_t)OC * hw;
     if (s->var_type == DIFF_VAR_LEARNED_RANGE ? OC != 2 * C : OC != C)
         return msf_fail(MSF_ERR_INVALID, "sampler: a %d-channel model output does not fit %d channels with %s variance",
@@ -72,14 +109,13 @@ msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const dif
         if (guided) yv[n + i] = d->null_label;
     }
     msf_status st = o->noise ? o->noise(o->noise_user, -1, first_sample, n, x)
-                             : msf_diffusion_noise(o->seed, o->stage, -1, first_sample, n, xs, x);
+                             : msf_diffusion_noise(o->seed, o->rng_stage, -1, first_sample, n, xs, x);
     if (st) return st;
     // Guided channels: eps channels 0..2 (dit3) or all eps channels.
-    int g = o->cfg_mode == DIFF_CFG_DIT3 && C > 3 ? 3 : C;
-    const int K = diff_sample_steps(s, o);
-    if (K < 1)
-        return msf_fail(MSF_ERR_INVALID, "sampler: no spaced step at or below the start timestep %d", o->start_t);
-    if (o->start_t > 0) {
+    int g = so->cfg_mode == DIFF_CFG_DIT3 && C > 3 ? 3 : C;
+    const int K = stage->num_steps;
+    if (K < 1) return msf_fail(MSF_ERR_INVALID, "sampler: a stage with no steps (diff_stage_init not called?)");
+    if (so->start_t > 0) {
         float a = (float)sqrt(1.0 - s->alphas_cumprod[K - 1]);
         for (size_t e = 0; e < (size_t)n * xs; e++) x[e] *= a;
     }
@@ -95,12 +131,12 @@ msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const dif
             for (int b = 0; b < n; b++) {
                 float *cond = out + (size_t)b * os;
                 const float *uncond = out + (size_t)(n + b) * os;
-                for (size_t e = 0; e < (size_t)g * hw; e++) cond[e] = uncond[e] + o->cfg_scale * (cond[e] - uncond[e]);
+                for (size_t e = 0; e < (size_t)g * hw; e++) cond[e] = uncond[e] + so->cfg_scale * (cond[e] - uncond[e]);
             }
         st = o->noise ? o->noise(o->noise_user, i, first_sample, n, noise)
-                      : msf_diffusion_noise(o->seed, o->stage, i, first_sample, n, xs, noise);
+                      : msf_diffusion_noise(o->seed, o->rng_stage, i, first_sample, n, xs, noise);
         if (st) return st;
-        if (o->sampler == DIFF_SAMPLER_DDIM) diff_ddim_sample(s, k, o->eta, x, out, noise, n, C, OC, (int)hw);
+        if (so->sampler == DIFF_SAMPLER_DDIM) diff_ddim_sample(s, k, so->eta, x, out, noise, n, C, OC, (int)hw);
         else diff_p_sample(s, k, x, out, noise, n, C, OC, (int)hw);
         msf_progress_report(&o->progress, "sample", i + 1, K);
     }

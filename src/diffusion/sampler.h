@@ -51,16 +51,16 @@ typedef struct {
 // written to out (n, C, H, W).
 typedef msf_status (*diff_noise_fn)(void *user, int step, int64_t first_sample, int n, float *out);
 
+// How one stage samples: what an experiment file or the CLI sets. A DiT is
+// one stage; an MSF model has one per level. The only options type for a
+// stage (the generator, the MSF model, `msf sample`, `msf run`, `msf flops`).
 typedef struct {
+    const char *steps;         // DiT's respacing: "250", "ddim50", "10,20,30" (diff_space_timesteps)
+    diff_var_type var;         // the model's variance (learned_range when it learns sigma)
     diff_sampler_kind sampler;
     float eta;                 // DDIM only
     float cfg_scale;           // guidance when > 1
     diff_cfg_mode cfg_mode;
-    uint64_t seed;
-    uint32_t stage;            // RNG stage (0 for DiT; MSF numbers its stages)
-    diff_noise_fn noise;       // NULL: the Philox streams of msf_diffusion_noise
-    void *noise_user;
-    msf_progress progress;     // reports steps taken
     // Truncated start: 0 runs every spaced step from x_T. t0 > 0 keeps only the
     // spaced steps whose original timestep is <= t0 and starts at the largest,
     // k0, from x = sqrt(1 - alphas_cumprod[k0]) x_T (always scaled, even when
@@ -68,10 +68,34 @@ typedef struct {
     // target (MSF's residual prior). Steps are then numbered from that start
     // (noise of step i is used at spaced index k0 - i).
     int start_t;
-} diff_sample_opts;
+} diff_stage_opts;
 
-// Spaced steps diff_sample takes under these options (K, or k0 + 1).
-int diff_sample_steps(const diff_schedule *s, const diff_sample_opts *o);
+// A stage ready to sample: its options (steps copied) and its schedule, made
+// once (diff_stage_init) and used for every batch.
+typedef struct {
+    diff_stage_opts opts;      // opts.steps points at `steps`
+    char *steps;
+    diff_schedule sched;
+    int num_steps;             // spaced steps taken (K, or k0 + 1 with a truncated start); >= 1
+} diff_stage;
+
+// Parse o's respacing over DiT's 1000 steps and count the steps taken;
+// MSF_ERR_INVALID for a bad respacing or a start that leaves no step.
+msf_status diff_stage_init(diff_stage *st, const diff_stage_opts *o);
+void diff_stage_free(diff_stage *st);
+// The steps a stage takes under o without keeping it (0 and the error when
+// o's respacing is bad): for cost estimates.
+msf_status diff_stage_count_steps(const diff_stage_opts *o, int *steps);
+
+// What one sampling call needs besides its stage: where the noise comes from
+// and who hears about progress.
+typedef struct {
+    uint64_t seed;
+    uint32_t rng_stage;        // RNG stage (0 for DiT; MSF numbers its stages)
+    diff_noise_fn noise;       // NULL: the Philox streams of msf_diffusion_noise
+    void *noise_user;
+    msf_progress progress;     // reports steps taken
+} diff_sample_opts;
 
 // Philox noise of sampler step `step` (-1 = x_T) for samples first..first+n-1,
 // each (C,H,W) = `numel` values: stream = sample index, substream =
@@ -83,10 +107,10 @@ msf_status msf_diffusion_noise(uint64_t seed, uint32_t stage, int step, int64_t 
 // 8-byte aligned or better).
 size_t diff_sample_workspace_floats(const diff_denoiser *d, int n, int guided);
 
-// Run the reverse process for samples first..first+n-1 with labels y (n):
-// x (n, C, H, W) receives the final sample. `work` holds
-// diff_sample_workspace_floats(d, n, cfg_scale > 1) floats.
-msf_status diff_sample(const diff_schedule *s, const diff_denoiser *d, const diff_sample_opts *o, float *x,
+// Run the reverse process of stage st for samples first..first+n-1 with
+// labels y (n): x (n, C, H, W) receives the final sample. `work` holds
+// diff_sample_workspace_floats(d, n, st->opts.cfg_scale > 1) floats.
+msf_status diff_sample(const diff_stage *st, const diff_denoiser *d, const diff_sample_opts *o, float *x,
                        const int64_t *y, int64_t first_sample, int n, float *work);
 
 // -----------------------------------------------------------------------------

@@ -68,7 +68,7 @@ static void base_cache_add(msf_base_cache *c, uint64_t key, const float *base, s
 // The base network and its sampling options, hashed once per generator.
 static uint64_t base_hash(const msf_generator *g) {
     const dit_model *b = &g->msf.stage[0];
-    const msf_stage_opts *o = &g->opts.stage[0];
+    const diff_stage_opts *o = &g->opts.stage[0];
     uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, &b->cfg, sizeof b->cfg);
     h = msf_fnv1a(h, b->params, b->num_params * sizeof *b->params);
     h = msf_fnv1a(h, o->steps, strlen(o->steps) + 1);
@@ -105,7 +105,8 @@ static msf_status dit_noise(void *user, int step, int64_t first, int n, float *o
 
 void msf_generator_free(msf_generator *g) {
     dit_free(&g->dit);
-    diff_schedule_free(&g->sched);
+    diff_stage_free(&g->stage);
+    msf_sampler_free(&g->sampler);
     msf_aligned_free(g->work);
     msf_model_free(&g->msf);
     for (int k = 0; k < MSF_MAX_LEVELS; k++) free(g->steps[k]);
@@ -113,7 +114,7 @@ void msf_generator_free(msf_generator *g) {
 }
 
 static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, int guided) {
-    const msf_stage_opts *st = &g->opts.stage[0];
+    const diff_stage_opts *st = &g->opts.stage[0];
     msf_status s = dit_load(&g->dit, w, group, guided ? 2 * g->opts.batch : g->opts.batch);
     if (s) return s;
     const dit_config *c = &g->dit.cfg;
@@ -123,14 +124,13 @@ static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, 
     if (c->learn_sigma != (st->var == DIFF_VAR_LEARNED_RANGE))
         return msf_fail(MSF_ERR_INVALID, "variance %s needs a model %s learned sigma", diff_var_type_name(st->var),
                         c->learn_sigma ? "without" : "with");
-    if ((s = diff_schedule_create(&g->sched, 1000, st->steps, st->var))) return s;
-    g->so = (diff_sample_opts){.sampler = st->sampler, .eta = st->eta, .cfg_scale = st->cfg_scale,
-                               .cfg_mode = st->cfg_mode, .seed = g->opts.seed, .start_t = st->start_t};
+    if ((s = diff_stage_init(&g->stage, st))) return s;
+    g->so = (diff_sample_opts){.seed = g->opts.seed};
     if (g->opts.noise) g->so.noise = dit_noise, g->so.noise_user = g;
     g->den = (diff_denoiser){.fn = dit_denoise, .user = &g->dit, .channels = g->channels,
                              .out_channels = c->out_channels, .height = g->size, .width = g->size,
                              .null_label = g->num_classes};
-    g->num_steps[0] = diff_sample_steps(&g->sched, &g->so);
+    g->num_steps[0] = g->stage.num_steps;
     g->work = msf_aligned_alloc(diff_sample_workspace_floats(&g->den, g->opts.batch, guided) * sizeof(float));
     if (!g->work) return msf_fail(MSF_ERR_NOMEM, "out of memory for the sampler workspace");
     return MSF_OK;
@@ -144,8 +144,8 @@ static msf_status open_msf(msf_generator *g, msf_weights *w, const char *group, 
                         g->msf.num_stages, g->opts.num_stages);
     g->channels = g->msf.channels, g->size = g->msf.size, g->num_classes = g->msf.stage[0].cfg.num_classes;
     g->base_side = msf_stage_side(&g->msf, 0);
-    for (int k = 0; k < g->opts.num_stages; k++)
-        if ((s = msf_stage_num_steps(&g->opts.stage[k], &g->num_steps[k]))) return s;
+    if ((s = msf_sampler_init(&g->sampler, &g->msf, g->opts.stage, g->opts.batch))) return s;
+    for (int k = 0; k < g->opts.num_stages; k++) g->num_steps[k] = g->sampler.stage[k].num_steps;
     if (g->opts.base_cache) g->base_hash = base_hash(g);
     return MSF_OK;
 }
@@ -184,7 +184,7 @@ static msf_status sample_cached(msf_generator *g, float *latents, float *base, f
     msf_status s = MSF_OK;
     if (!e) {
         double t0 = msf_now();
-        s = msf_sample_base(&g->msf, g->opts.stage, g->opts.seed, g->opts.noise, g->opts.noise_user, own, labels,
+        s = msf_sample_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, own, labels,
                             first, m, progress);
         if (!s) base_cache_add(g->opts.base_cache, key, own, floats, msf_now() - t0);
     } else {
@@ -193,7 +193,7 @@ static msf_status sample_cached(msf_generator *g, float *latents, float *base, f
     const float *b = e ? e->base : own;
     if (!s && base) memcpy(base, b, floats * sizeof *base);
     if (!s)
-        s = msf_sample_from_base(&g->msf, g->opts.stage, g->opts.seed, g->opts.noise, g->opts.noise_user, latents, b,
+        s = msf_sample_from_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, latents, b,
                                  residual, labels, first, m, progress);
     free(own);
     return s;
@@ -212,11 +212,11 @@ msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, f
         float *z = latents + (size_t)b * numel;
         float *zb = base ? base + (size_t)b * base_numel : NULL, *zr = residual ? residual + (size_t)b * numel : NULL;
         if (!g->is_msf)
-            s = diff_sample(&g->sched, &g->den, &g->so, z, labels + b, first + b, m, g->work);
+            s = diff_sample(&g->stage, &g->den, &g->so, z, labels + b, first + b, m, g->work);
         else if (g->opts.base_cache)
             s = sample_cached(g, z, zb, zr, labels + b, first + b, m, progress, &cached);
         else
-            s = msf_sample(&g->msf, g->opts.stage, g->opts.seed, g->opts.noise, g->opts.noise_user, z, zb, zr,
+            s = msf_sample(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, z, zb, zr,
                            labels + b, first + b, m, progress);
     }
     g->so.progress = (msf_progress){0};

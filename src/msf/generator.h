@@ -38,7 +38,7 @@ void msf_base_cache_free(msf_base_cache *c);
 
 typedef struct {
     int num_stages;                        // entries of stage: 1 for a DiT, the model's levels for MSF
-    msf_stage_opts stage[MSF_MAX_LEVELS];  // (steps copied: the caller's strings need not outlive the generator)
+    diff_stage_opts stage[MSF_MAX_LEVELS]; // (steps copied: the caller's strings need not outlive the generator)
     uint64_t seed;
     int batch;                             // samples per network call, 1..4096
     msf_noise_fn noise;                    // replayed noise (DiT: stage 0); NULL: the Philox noise of seed
@@ -54,11 +54,12 @@ typedef struct {
     msf_generator_opts opts;
     char *steps[MSF_MAX_LEVELS];      // copies of opts.stage[k].steps
     dit_model dit;                    // a DiT
-    diff_schedule sched;
+    diff_stage stage;                 // its stage (options and schedule)
     diff_denoiser den;
     diff_sample_opts so;
     float *work;
     msf_model msf;                    // an MSF model
+    msf_sampler sampler;              // its stages and batch buffers
     uint64_t base_hash;               // MSF: the base network and its sampling options (the cache key)
 } msf_generator;
 

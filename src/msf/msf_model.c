@@ -161,58 +161,80 @@ static msf_status noise_of_stage(void *user, int step, int64_t first, int n, flo
     return s->fn(s->user, s->stage, step, first, n, out);
 }
 
+void msf_sampler_free(msf_sampler *s) {
+    for (int k = 0; k < MSF_MAX_LEVELS; k++) diff_stage_free(&s->stage[k]);
+    free(s->acc), free(s->cond), free(s->r), free(s->buf);
+    msf_aligned_free(s->work);
+    memset(s, 0, sizeof *s);
+}
+
+msf_status msf_sampler_init(msf_sampler *s, const msf_model *m, const diff_stage_opts *opts, int batch) {
+    memset(s, 0, sizeof *s);
+    if (batch < 1) return msf_fail(MSF_ERR_INVALID, "MSF sampling: batch %d", batch);
+    const int C = m->channels, H = m->size, L = m->num_stages;
+    int guided_any = 0;
+    msf_status st = MSF_OK;
+    s->num_stages = L;
+    s->batch = batch;
+    for (int k = 0; k < L && !st; k++) {
+        guided_any |= opts[k].cfg_scale > 1.0f;
+        if (opts[k].cfg_scale > 1.0f && !m->stage[k].cfg.has_null_class)
+            st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s' has no null class: use a guidance scale of 1", m->group[k]);
+        else if ((st = diff_stage_init(&s->stage[k], &opts[k])))
+            msf_fail_context(st, "MSF stage '%s'", m->group[k]);
+    }
+    if (!st) {
+        const size_t full = (size_t)batch * C * H * H;
+        const int rows = guided_any ? 2 * batch : batch;
+        diff_denoiser probe = {.channels = C, .out_channels = 2 * C, .height = H, .width = H};
+        s->acc = malloc(full * sizeof *s->acc), s->cond = malloc(full * sizeof *s->cond);
+        s->r = malloc(full * sizeof *s->r);
+        s->buf = malloc((size_t)rows * 2 * C * H * H * sizeof *s->buf);
+        s->work = msf_aligned_alloc(diff_sample_workspace_floats(&probe, batch, guided_any) * sizeof(float));
+        if (!s->acc || !s->cond || !s->r || !s->buf || !s->work)
+            st = msf_fail(MSF_ERR_NOMEM, "out of memory for MSF sampling of %d", batch);
+    }
+    if (st) msf_sampler_free(s);
+    return st;
+}
+
 // Stages k0..k1-1 of msf_sample. k0 > 0 starts from base_in (the base of the
 // batch, (n, C, hb, hb)); with k1 < num_stages (only the base) z is not
 // written. Every model has at least 2 stages (nn_pyramid_check).
-static msf_status sample_stages(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
-                                void *noise_user, float *z, float *base, const float *base_in, float *residual,
-                                const int64_t *y, int64_t first, int n, const msf_progress *progress, int k0,
-                                int k1) {
+static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                                float *z, float *base, const float *base_in, float *residual, const int64_t *y,
+                                int64_t first, int n, const msf_progress *progress, int k0, int k1) {
     const int C = m->channels, H = m->size, L = m->num_stages;
+    if (sp->num_stages != L || n < 1 || n > sp->batch)
+        return msf_fail(MSF_ERR_INVALID, "MSF sampling: %d samples for a sampler of %d stages and batch %d (model: %d "
+                        "stages)", n, sp->num_stages, sp->batch, L);
     const size_t full = (size_t)n * C * H * H;
-    int guided_any = 0;
-    for (int k = 0; k < L; k++) guided_any |= opts[k].cfg_scale > 1.0f;
-    int rows = guided_any ? 2 * n : n;
-    diff_denoiser probe = {.channels = C, .out_channels = 2 * C, .height = H, .width = H};
-    size_t work_floats = diff_sample_workspace_floats(&probe, n, guided_any);
-    // acc: the levels so far; cond: U(acc); r: a residual sample; buf: concat input.
-    float *acc = malloc(full * sizeof *acc), *cond = malloc(full * sizeof *cond), *r = malloc(full * sizeof *r);
-    float *buf = malloc((size_t)rows * 2 * C * H * H * sizeof *buf);
-    float *work = msf_aligned_alloc(work_floats * sizeof(float));
+    float *acc = sp->acc, *cond = sp->cond, *r = sp->r;
     msf_status s = MSF_OK;
-    if (!acc || !cond || !r || !buf || !work) s = msf_fail(MSF_ERR_NOMEM, "out of memory for MSF sampling of %d", n);
     stage_noise sn = {noise, noise_user, 0};
-    if (!s && k0 > 0) memcpy(acc, base_in, (size_t)n * C * msf_stage_side(m, 0) * msf_stage_side(m, 0) * sizeof *acc);
+    if (k0 > 0) memcpy(acc, base_in, (size_t)n * C * msf_stage_side(m, 0) * msf_stage_side(m, 0) * sizeof *acc);
     for (int k = k0; k < k1 && !s; k++) {
-        const msf_stage_opts *o = &opts[k];
+        const diff_stage *stage = &sp->stage[k];
         int side = msf_stage_side(m, k);
-        diff_schedule sched;
-        if ((s = diff_schedule_create(&sched, 1000, o->steps, o->var))) {
-            msf_fail_context(s, "MSF stage '%s'", m->group[k]);
-            break;
-        }
         const dit_config *c = &m->stage[k].cfg;
         stage_denoiser sd = {.model = &m->stage[k], .cond = cond, .n = n, .plane = (size_t)C * side * side,
-                             .buf = buf};
+                             .buf = sp->buf};
         diff_denoiser d = {.fn = k == 0 ? denoise_base : denoise_residual, .user = &sd, .channels = C,
                            .out_channels = c->out_channels, .height = side, .width = side,
                            .null_label = c->num_classes};
-        diff_sample_opts so = {.sampler = o->sampler, .eta = o->eta, .cfg_scale = o->cfg_scale,
-                               .cfg_mode = o->cfg_mode, .seed = seed, .stage = (uint32_t)k, .start_t = o->start_t,
+        diff_sample_opts so = {.seed = seed, .rng_stage = (uint32_t)k,
                                .progress = progress ? *progress : (msf_progress){0}};
         if (noise) {
             sn.stage = k;
             so.noise = noise_of_stage;
             so.noise_user = &sn;
         }
-        if (o->cfg_scale > 1.0f && !c->has_null_class) {
-            s = msf_fail(MSF_ERR_INVALID, "MSF stage '%s' has no null class: use a guidance scale of 1", m->group[k]);
-        } else if (k == 0) {
-            s = diff_sample(&sched, &d, &so, acc, y, first, n, work);
+        if (k == 0) {
+            s = diff_sample(stage, &d, &so, acc, y, first, n, sp->work);
             if (!s && base) memcpy(base, acc, (size_t)n * C * side * side * sizeof *base);
         } else {
             nn_pyramid_up(cond, acc, n, C, side, side, &m->factor);
-            s = diff_sample(&sched, &d, &so, r, y, first, n, work);
+            s = diff_sample(stage, &d, &so, r, y, first, n, sp->work);
             float rs = m->residual_scale[k];
             size_t count = (size_t)n * C * side * side;
             for (size_t i = 0; !s && i < count; i++) {
@@ -222,50 +244,35 @@ static msf_status sample_stages(msf_model *m, const msf_stage_opts *opts, uint64
             }
         }
         if (s) msf_fail_context(s, "MSF stage '%s'", m->group[k]);
-        diff_schedule_free(&sched);
     }
     if (!s && k1 == L) memcpy(z, acc, full * sizeof *z);
-    free(acc), free(cond), free(r), free(buf);
-    msf_aligned_free(work);
     return s;
 }
 
-msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise, void *noise_user,
-                      float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
+msf_status msf_sample(msf_model *m, msf_sampler *s, uint64_t seed, msf_noise_fn noise, void *noise_user, float *z,
+                      float *base, float *residual, const int64_t *y, int64_t first, int n,
                       const msf_progress *progress) {
-    return sample_stages(m, opts, seed, noise, noise_user, z, base, NULL, residual, y, first, n, progress, 0,
+    return sample_stages(m, s, seed, noise, noise_user, z, base, NULL, residual, y, first, n, progress, 0,
                          m->num_stages);
 }
 
-msf_status msf_sample_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
-                           void *noise_user, float *base, const int64_t *y, int64_t first, int n,
-                           const msf_progress *progress) {
-    return sample_stages(m, opts, seed, noise, noise_user, NULL, base, NULL, NULL, y, first, n, progress, 0, 1);
+msf_status msf_sample_base(msf_model *m, msf_sampler *s, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                           float *base, const int64_t *y, int64_t first, int n, const msf_progress *progress) {
+    return sample_stages(m, s, seed, noise, noise_user, NULL, base, NULL, NULL, y, first, n, progress, 0, 1);
 }
 
-msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
-                                void *noise_user, float *z, const float *base, float *residual, const int64_t *y,
-                                int64_t first, int n, const msf_progress *progress) {
-    return sample_stages(m, opts, seed, noise, noise_user, z, NULL, base, residual, y, first, n, progress, 1,
+msf_status msf_sample_from_base(msf_model *m, msf_sampler *s, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                                float *z, const float *base, float *residual, const int64_t *y, int64_t first, int n,
+                                const msf_progress *progress) {
+    return sample_stages(m, s, seed, noise, noise_user, z, NULL, base, residual, y, first, n, progress, 1,
                          m->num_stages);
 }
 
-msf_status msf_stage_num_steps(const msf_stage_opts *o, int *steps) {
-    diff_schedule sched;
-    *steps = 0;
-    msf_status s = diff_schedule_create(&sched, 1000, o->steps, o->var);
-    if (s) return s;
-    diff_sample_opts so = {.start_t = o->start_t};
-    *steps = diff_sample_steps(&sched, &so);
-    diff_schedule_free(&sched);
-    return MSF_OK;
-}
-
-double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage) {
+double msf_sample_gflops(const msf_model *m, const diff_stage_opts *opts, double *per_stage) {
     double total = 0;
     for (int k = 0; k < m->num_stages; k++) {
         int steps;
-        msf_stage_num_steps(&opts[k], &steps);  // 0 steps for a bad respacing
+        diff_stage_count_steps(&opts[k], &steps);  // 0 steps for a bad respacing
         double g = steps * dit_gflops(&m->stage[k].cfg) * (opts[k].cfg_scale > 1.0f ? 2 : 1);
         if (per_stage) per_stage[k] = g;
         total += g;

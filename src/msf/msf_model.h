@@ -58,25 +58,31 @@ msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int ma
 msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root);
 void msf_model_free(msf_model *m);
 
-// Options of one stage. start_t as diff_sample_opts.start_t (0: from pure noise).
-typedef struct {
-    const char *steps;           // respacing spec
-    diff_var_type var;
-    diff_sampler_kind sampler;
-    float eta;
-    float cfg_scale;
-    diff_cfg_mode cfg_mode;
-    int start_t;
-} msf_stage_opts;
-
 // Noise of `stage` (x_T when step = -1), as diff_noise_fn with a stage.
 typedef msf_status (*msf_noise_fn)(void *user, int stage, int step, int64_t first, int n, float *out);
 
-// Sample first..first+n-1 with labels y: z (n, C, H, W); base (n, C, hb, hb)
-// and residual (the finest level's detail z - U(g), in z units, (n, C, H, W))
-// when not NULL. opts has num_stages entries; noise NULL = Philox.
-msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise, void *noise_user,
-                      float *z, float *base, float *residual, const int64_t *y, int64_t first, int n,
+// The sampling state of a model: each stage ready (its options and schedule,
+// diff_stage) and the buffers of a batch of up to `batch` samples, made once
+// and used for every batch (nothing is parsed or allocated per batch).
+typedef struct {
+    int num_stages;
+    diff_stage stage[MSF_MAX_LEVELS];
+    int batch;
+    float *acc, *cond, *r, *buf, *work;  // levels so far, U(levels), a residual, concat input, sampler workspace
+} msf_sampler;
+
+// Prepare sampling m with opts (m->num_stages entries; a stage's var should
+// be its model's) for up to `batch` samples per call: MSF_ERR_INVALID for a
+// bad respacing, a start that leaves no step, or guidance on a stage without
+// a null class.
+msf_status msf_sampler_init(msf_sampler *s, const msf_model *m, const diff_stage_opts *opts, int batch);
+void msf_sampler_free(msf_sampler *s);
+
+// Sample first..first+n-1 (n <= s->batch) with labels y: z (n, C, H, W); base
+// (n, C, hb, hb) and residual (the finest level's detail z - U(g), in z units,
+// (n, C, H, W)) when not NULL. noise NULL = Philox.
+msf_status msf_sample(msf_model *m, msf_sampler *s, uint64_t seed, msf_noise_fn noise, void *noise_user, float *z,
+                      float *base, float *residual, const int64_t *y, int64_t first, int n,
                       const msf_progress *progress);
 
 // msf_sample in two parts: the base alone (stage 0, into base (n, C, hb, hb)),
@@ -84,18 +90,13 @@ msf_status msf_sample(msf_model *m, const msf_stage_opts *opts, uint64_t seed, m
 // bits (the base's noise and the residuals' noise do not depend on each other),
 // so a base drawn once can serve every residual setting of the same base
 // options, seed and labels.
-msf_status msf_sample_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
-                           void *noise_user, float *base, const int64_t *y, int64_t first, int n,
-                           const msf_progress *progress);
-msf_status msf_sample_from_base(msf_model *m, const msf_stage_opts *opts, uint64_t seed, msf_noise_fn noise,
-                                void *noise_user, float *z, const float *base, float *residual, const int64_t *y,
-                                int64_t first, int n, const msf_progress *progress);
-
-// Spaced steps a stage takes under o (its respacing from start_t, as
-// diff_sample_steps); *steps = 0 and the respacing's error for a bad one.
-msf_status msf_stage_num_steps(const msf_stage_opts *o, int *steps);
+msf_status msf_sample_base(msf_model *m, msf_sampler *s, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                           float *base, const int64_t *y, int64_t first, int n, const msf_progress *progress);
+msf_status msf_sample_from_base(msf_model *m, msf_sampler *s, uint64_t seed, msf_noise_fn noise, void *noise_user,
+                                float *z, const float *base, float *residual, const int64_t *y, int64_t first, int n,
+                                const msf_progress *progress);
 
 // GFLOPs per sample of a run: sum over stages of steps x forward x (2 with guidance).
-double msf_sample_gflops(const msf_model *m, const msf_stage_opts *opts, double *per_stage);
+double msf_sample_gflops(const msf_model *m, const diff_stage_opts *opts, double *per_stage);
 
 #endif

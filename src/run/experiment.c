@@ -482,7 +482,7 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
     const char *steps = cfg_str(c, "sampler.steps", "250");
     for (int k = 0; k < num_stages && !s; k++) {
         const char *prefix = k == 0 ? "base" : "residual";
-        msf_stage_opts *st = &o->stage[k];
+        diff_stage_opts *st = &o->stage[k];
         snprintf(key, sizeof key, "sampler.%s_steps", prefix);
         snprintf(o->steps[k], sizeof o->steps[k], "%s", cfg_str(c, key, steps));
         st->steps = o->steps[k];
@@ -495,12 +495,13 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
         st->var = learn_sigma[k] ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         if (!s && var) s = diff_var_type_parse(var->text, &st->var);
         st->start_t = k > 0 ? start_t : 0;
-        // Check the respacing now rather than after loading the model.
-        int64_t *map = NULL;
+        // Check the respacing (and that a truncated start leaves a step) now
+        // rather than after loading the model.
         int count;
-        if (!s && (s = diff_space_timesteps(1000, st->steps, &map, &count)))
-            msf_fail_context(s, "%s: stage %d steps", p->name, k);
-        free(map);
+        if (!s && (s = diff_stage_count_steps(st, &count))) msf_fail_context(s, "%s: stage %d steps", p->name, k);
+        else if (!s && count < 1)
+            s = msf_fail(MSF_ERR_INVALID, "%s: sampler.residual_start %d leaves no step of '%s'", p->name, start_t,
+                         st->steps);
     }
     return s;
 }

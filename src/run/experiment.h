@@ -71,7 +71,7 @@ void msf_experiment_free(msf_experiment *e);
 // (a DiT has one stage), the label mode and the stage count.
 typedef struct {
     int num_stages;
-    msf_stage_opts stage[MSF_MAX_LEVELS];
+    diff_stage_opts stage[MSF_MAX_LEVELS];
     char steps[MSF_MAX_LEVELS][64];  // storage for stage[k].steps
     diff_label_mode labels;
     int variance_given;              // DiT: sampler.variance was set
