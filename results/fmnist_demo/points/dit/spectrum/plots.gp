@@ -1,5 +1,5 @@
 # plots.gp: made by `msf spectrum results/fmnist_demo/points/dit/latents.h5 --out results/fmnist_demo/points/dit/spectrum --title dit --factorize s=2,levels=2,down=area,up=bilinear`
-# (msf 0.1.0, commit d02b87d93e2d-dirty). Rerun with: cd DIR && gnuplot plots.gp
+# (msf 0.1.0, commit d994713d1954-dirty). Rerun with: cd DIR && gnuplot plots.gp
 if (!exists("suffix")) suffix = ''
 term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? "pngcairo enhanced font 'sans,11'" : 'png enhanced'
 set datafile separator ','
