@@ -27,13 +27,13 @@ defaults:
 runs:
   - name: early
     series: tiny
-    model: {kind: dit, weights: tests/golden/run_pixel_dit.h5, train_gflops: 100}
+    model: {kind: dit, weights: tests/golden/run_pixel_dit.h5, train_gflops: 300}
     sweep:
       seed: [0, 1, 2]
   - name: late
     series: tiny
     model: {kind: dit, weights: tests/golden/run_pixel_dit.h5, train_gflops: 200}
-    sampler: {steps: "8"}
+    sampler: {cfg_scale: 3.0}
     sweep:
       seed: [3, 4]
 YAML
@@ -48,6 +48,14 @@ expect 0 '^"late",late,dit,2,"3 4",8,.*,200$' cat "$S/metrics_seeds.csv"
 [ "$(grep -c '^# ' "$S/seeds.dat")" -eq 1 ] && grep -q '^# tiny$' "$S/seeds.dat" ||
     fail "seeds.dat: expected one block 'tiny'"
 [ "$(awk '!/^#/ && NF' "$S/seeds.dat" | wc -l)" -eq 2 ] || fail "seeds.dat: expected 2 rows"
+# Rows by training compute (late, 200, before early, 300, though listed after
+# it), so a curve over milestones runs left to right; both settings cost the
+# same per sample, so against sampling cost they are points, not a line.
+[ "$(awk '!/^#/ && NF {printf "%s ", $2}' "$S/seeds.dat")" = "200 300 " ] ||
+    fail "seeds.dat: rows not ordered by training compute: $(awk '!/^#/ && NF {printf "%s ", $2}' "$S/seeds.dat")"
+grep -q "using 1:3:4 with yerrorbars title 'tiny'" "$S/plots.gp" ||
+    fail "plots.gp: settings of one sampling cost joined by a line"
+grep -q "using 2:3:4 with yerrorlines title 'tiny'" "$S/plots.gp" || fail "plots.gp: training-compute curve not a line"
 cat >"$tmp/check.py" <<'PYEOF'
 import csv
 import sys

@@ -172,25 +172,51 @@ msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int
     return msf_text_commit(&t);
 }
 
-int msf_seed_write_dat(FILE *f, char names[][64], int max_series, const msf_seed_group *groups, int n) {
+// Row order within a series: by training compute, then by sampling cost, so
+// that a curve over training milestones is drawn left to right.
+static int row_before(const msf_seed_group *a, const msf_seed_group *b) {
+    double ta = isfinite(a->train_gflops) ? a->train_gflops : -1, tb = isfinite(b->train_gflops) ? b->train_gflops : -1;
+    if (ta != tb) return ta < tb;
+    return a->gflops_per_sample < b->gflops_per_sample;
+}
+
+int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, const msf_seed_group *groups,
+                       int n) {
     int series = 0;
+    int *rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *rows);
+    if (!rows) return 0;
     for (int g = 0; g < n && series < max_series; g++) {
         int known = 0;
         for (int r = 0; r < series; r++) known |= !strcmp(names[r], groups[g].series);
         if (known) continue;
-        snprintf(names[series++], 64, "%s", groups[g].series);
+        snprintf(names[series], 64, "%s", groups[g].series);
         char header[64];  // one line, whatever the series name holds
-        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", msf_gp_inert(header, sizeof header, groups[g].series));
+        fprintf(f, "%s# %s\n", series ? "\n\n" : "", msf_gp_inert(header, sizeof header, groups[g].series));
+        int m = 0;  // the series' groups, insertion-sorted (a handful per series)
         for (int h = g; h < n; h++) {
-            const msf_seed_group *G = &groups[h];
-            if (strcmp(G->series, groups[g].series)) continue;
+            if (strcmp(groups[h].series, groups[g].series)) continue;
+            int at = m++;
+            while (at > 0 && row_before(&groups[h], &groups[rows[at - 1]])) {
+                rows[at] = rows[at - 1];
+                at--;
+            }
+            rows[at] = h;
+        }
+        joined[series] = 1;  // sampling costs all distinct: a line over them means something
+        for (int a = 0; a < m; a++)
+            for (int b = a + 1; b < m; b++)
+                if (groups[rows[a]].gflops_per_sample == groups[rows[b]].gflops_per_sample) joined[series] = 0;
+        for (int a = 0; a < m; a++) {
+            const msf_seed_group *G = &groups[rows[a]];
             fprintf(f, "%.10g %.10g", G->gflops_per_sample, isfinite(G->train_gflops) ? G->train_gflops : NAN);
             for (int k = 0; k < MSF_SEED_METRICS; k++)
                 fprintf(f, " %.10g %.10g", isfinite(G->mean[k]) ? G->mean[k] : NAN,
                         isfinite(G->sd[k]) ? G->sd[k] : 0.0);
             fputc('\n', f);
         }
+        series++;
     }
+    free(rows);
     return series;
 }
 
@@ -203,7 +229,8 @@ msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group 
     msf_status s = msf_text_create_in(&dat, dir, "seeds.dat");
     if (s) return s;
     char names[64][64];
-    int series = msf_seed_write_dat(dat.f, names, 64, groups, n);
+    int joined[64];
+    int series = msf_seed_write_dat(dat.f, names, joined, 64, groups, n);
     if ((s = msf_text_commit(&dat))) return s;
     int any_train = 0, any[MSF_SEED_METRICS] = {0};
     for (int g = 0; g < n; g++) {
@@ -224,8 +251,11 @@ msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group 
                     x == 2 ? "training GFLOPs (forward GFLOPs x samples seen)" : "GFLOPs per sample",
                     metric_titles[k]);
             for (int r = 0; r < series; r++) {
-                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with yerrorlines title %s", r ? ", \\\n     " : "",
-                        r, x, 3 + 2 * k, 4 + 2 * k, msf_gp_quote(q, sizeof q, names[r]));
+                // Against sampling cost, a series whose settings share a cost
+                // (training milestones of one sampler) is drawn as points.
+                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with %s title %s", r ? ", \\\n     " : "",
+                        r, x, 3 + 2 * k, 4 + 2 * k, x == 1 && !joined[r] ? "yerrorbars" : "yerrorlines",
+                        msf_gp_quote(q, sizeof q, names[r]));
             }
             fprintf(gp, "\nunset logscale x\n");
         }

@@ -43,9 +43,12 @@ void msf_seed_table_md(FILE *f, const msf_seed_group *groups, int n, const msf_e
 msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int n, const msf_experiment *e);
 
 // seeds.dat: one gnuplot block per series, rows "gflops train_gflops
-// mean_1 sd_1 ... mean_6 sd_6" (sd 0 with one seed) in point order. Returns
-// the number of blocks, their series names in names[] (at most max_series).
-int msf_seed_write_dat(FILE *f, char names[][64], int max_series, const msf_seed_group *groups, int n);
+// mean_1 sd_1 ... mean_6 sd_6" (sd 0 with one seed), ordered by training
+// compute, then sampling cost. Returns the number of blocks, their series
+// names in names[] (at most max_series) and in joined[] whether the series'
+// sampling costs are all distinct (a line over them is meaningful).
+int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, const msf_seed_group *groups,
+                       int n);
 
 // seeds.dat in dir, and the gnuplot commands (appended to gp, the open
 // plots.gp) of each metric against sampling GFLOPs per sample and, where the
