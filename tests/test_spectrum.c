@@ -517,6 +517,34 @@ START_TEST(test_idx_reader) {
     write_idx_gz(tmp_path("short.gz"), magic3, dims, 3, pix, N * R * C - 100);
     ck_assert_int_eq(msf_idx_read_images(tmp_path("short.gz"), &o, &x, &n, &h, &w), MSF_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "truncated"));
+    // Headers that claim more than the file holds (issue 20): over the limit,
+    // or under it but far beyond the data (gzip: found while reading, memory
+    // growing only with the data; plain: from the file size, before reading).
+    uint32_t huge[3] = {4000000000u, 28, 28};
+    write_idx_gz(tmp_path("huge.gz"), magic3, huge, 3, pix, 100);
+    ck_assert_int_eq(msf_idx_read_images(tmp_path("huge.gz"), &o, &x, &n, &h, &w), MSF_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "huge.gz"));
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "over the limit"));
+    uint32_t big[3] = {10000000u, 28, 28};
+    write_idx_gz(tmp_path("big.gz"), magic3, big, 3, pix, 100);
+    ck_assert_int_eq(msf_idx_read_images(tmp_path("big.gz"), &o, &x, &n, &h, &w), MSF_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "big.gz: truncated or wrong header: 10000000 images of 28x28 "
+                                                      "need 7840000000 bytes of data, the file has 100"));
+    gzFile plain = gzopen(tmp_path("big.idx"), "wT");  // T: written uncompressed
+    ck_assert_ptr_nonnull(plain);
+    gzwrite(plain, magic3, 4);
+    unsigned char bigdims[12] = {0x00, 0x98, 0x96, 0x80, 0, 0, 0, 28, 0, 0, 0, 28};
+    gzwrite(plain, bigdims, 12);
+    gzwrite(plain, pix, 100);
+    gzclose(plain);
+    ck_assert_int_eq(msf_idx_read_images(tmp_path("big.idx"), &o, &x, &n, &h, &w), MSF_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "big.idx: truncated or wrong header: 10000000 images of 28x28 "
+                                                      "need 7840000000 bytes of data, the file has 100"));
+    uint32_t many[1] = {4000000000u};
+    write_idx_gz(tmp_path("many.gz"), magic1, many, 1, labels, 5);
+    ck_assert_int_eq(msf_idx_read_labels(tmp_path("many.gz"), 0, &lab, &n), MSF_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "4000000000 labels need 4000000000 bytes of data, the file has 5"));
+
     // Corrupt gzip: flip bytes inside the deflate stream of a valid file.
     FILE *f = fopen(tmp_path("img.gz"), "rb");
     unsigned char buf[8192];
@@ -532,8 +560,9 @@ START_TEST(test_idx_reader) {
     ck_assert_int_eq(msf_byte_range_parse("signed", &o.range), MSF_OK);
     ck_assert_int_eq(msf_byte_range_parse("255", &o.range), MSF_ERR_INVALID);
 
-    static const char *names[] = {"img.gz", "lab.gz", "shape.gz", "short.gz", "corrupt.gz"};
-    for (int i = 0; i < 5; i++) unlink(tmp_path(names[i]));
+    static const char *names[] = {"img.gz",  "lab.gz", "shape.gz", "short.gz", "corrupt.gz",
+                                  "huge.gz", "big.gz", "big.idx",  "many.gz"};
+    for (int i = 0; i < 9; i++) unlink(tmp_path(names[i]));
     rmdir(tmpdir);
     free(pix);
 }

@@ -40,29 +40,39 @@ static msf_status open_gz(gzFile *out, const char *path) {
     return MSF_OK;
 }
 
-// Read exactly `bytes`; `what` names the part for a truncation message.
-static msf_status read_exact(gzFile f, const char *path, void *dst, size_t bytes, const char *what) {
+// Read up to `bytes` into dst; *done gets what was read (less at the end of
+// the file). Fails only on corrupt gzip data.
+static msf_status read_some(gzFile f, const char *path, void *dst, size_t bytes, size_t *done) {
     unsigned char *p = dst;
-    size_t done = 0;
-    while (done < bytes) {
-        size_t chunk = bytes - done > (1u << 30) ? (1u << 30) : bytes - done;
-        int got = gzread(f, p + done, (unsigned)chunk);
+    *done = 0;
+    while (*done < bytes) {
+        size_t chunk = bytes - *done > (1u << 30) ? (1u << 30) : bytes - *done;
+        int got = gzread(f, p + *done, (unsigned)chunk);
         if (got < 0) {
             int err;
             const char *msg = gzerror(f, &err);
             return msf_fail(MSF_ERR_FORMAT, "%s: corrupt gzip data (zlib: %s)", path, msg);
         }
         if (got == 0) break;
-        done += (size_t)got;
+        *done += (size_t)got;
     }
-    if (done < bytes) {
+    if (*done < bytes) {
         int err;
         const char *msg = gzerror(f, &err);
         if (err != Z_OK && err != Z_STREAM_END)
             return msf_fail(MSF_ERR_FORMAT, "%s: corrupt gzip data (zlib: %s)", path, msg);
+    }
+    return MSF_OK;
+}
+
+// Read exactly `bytes`; `what` names the part for a truncation message.
+static msf_status read_exact(gzFile f, const char *path, void *dst, size_t bytes, const char *what) {
+    size_t done = 0;
+    msf_status s = read_some(f, path, dst, bytes, &done);
+    if (s) return s;
+    if (done < bytes)
         return msf_fail(MSF_ERR_FORMAT, "%s: truncated: %s needs %zu bytes, the file ends after %zu", path, what, bytes,
                         done);
-    }
     return MSF_OK;
 }
 
@@ -83,6 +93,56 @@ static msf_status read_header(gzFile f, const char *path, int ndim, const char *
     return MSF_OK;
 }
 
+// The header's sizes are not trusted: the payload is read into a buffer that
+// grows with the data actually read (doubling, from 1 MiB), so a header that
+// claims terabytes costs no more memory than the file holds and ends in a
+// truncation error naming the header's count. A plain (uncompressed) file's
+// size is also checked against the header before anything is read, and no
+// payload may exceed MSF_IDX_MAX_BYTES.
+static msf_status read_payload(gzFile f, const char *path, size_t bytes, const char *what, unsigned char **out) {
+    *out = NULL;
+    size_t cap = bytes < ((size_t)1 << 20) ? (bytes ? bytes : 1) : ((size_t)1 << 20), done = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) return msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %s", path, what);
+    while (done < bytes) {
+        size_t got = 0;
+        msf_status s = read_some(f, path, buf + done, cap - done, &got);
+        done += got;
+        if (!s && done < cap)
+            s = msf_fail(MSF_ERR_FORMAT, "%s: truncated or wrong header: %s need %zu bytes of data, the file has %zu",
+                         path, what, bytes, done);
+        if (!s && done < bytes) {
+            size_t next = cap > bytes / 2 ? bytes : cap * 2;
+            unsigned char *grown = realloc(buf, next);
+            if (grown)
+                buf = grown, cap = next;
+            else
+                s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %s", path, what);
+        }
+        if (s) {
+            free(buf);
+            return s;
+        }
+    }
+    *out = buf;
+    return MSF_OK;
+}
+
+// A plain file's real size against the header's (a gzip file's is known only
+// by reading it: read_payload bounds that case).
+static msf_status check_plain_size(gzFile f, const char *path, size_t header_bytes, size_t bytes, const char *what) {
+    if (!gzdirect(f)) return MSF_OK;
+    FILE *raw = fopen(path, "rb");
+    if (!raw) return MSF_OK;  // opened once already; the read will report problems
+    long long size = -1;
+    if (fseek(raw, 0, SEEK_END) == 0) size = ftell(raw);
+    fclose(raw);
+    if (size >= 0 && (unsigned long long)size < header_bytes + bytes)
+        return msf_fail(MSF_ERR_FORMAT, "%s: truncated or wrong header: %s need %zu bytes of data, the file has %lld",
+                        path, what, bytes, size - (long long)header_bytes);
+    return MSF_OK;
+}
+
 msf_status msf_idx_read_u8(const char *path, int64_t max, uint8_t **out, int64_t *n, int *h, int *w) {
     *out = NULL;
     gzFile f = NULL;
@@ -94,19 +154,21 @@ msf_status msf_idx_read_u8(const char *path, int64_t max, uint8_t **out, int64_t
     int64_t count = dims[0];
     int rows = (int)dims[1], cols = (int)dims[2];
     if (rows < 1 || cols < 1 || rows > 65536 || cols > 65536 || count < 1) {
-        s = msf_fail(MSF_ERR_SHAPE, "%s: header gives %lld images of %ux%u", path, (long long)count, dims[1], dims[2]);
+        s = msf_fail(MSF_ERR_SHAPE, "%s: header gives %lld images of %ux%u (expected at least one image, sides 1..65536)",
+                     path, (long long)count, dims[1], dims[2]);
         goto done;
     }
     if (max > 0 && max < count) count = max;
     size_t bytes = (size_t)rows * cols * (size_t)count;
-    raw = malloc(bytes);
-    if (!raw) {
-        s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld images", path, (long long)count);
+    if (bytes > MSF_IDX_MAX_BYTES) {
+        s = msf_fail(MSF_ERR_SHAPE, "%s: header gives %lld images of %dx%d (%zu bytes), over the limit of %llu bytes",
+                     path, (long long)count, rows, cols, bytes, (unsigned long long)MSF_IDX_MAX_BYTES);
         goto done;
     }
     char what[96];
     snprintf(what, sizeof what, "%lld images of %dx%d", (long long)count, rows, cols);
-    if ((s = read_exact(f, path, raw, bytes, what))) goto done;
+    if ((s = check_plain_size(f, path, 16, bytes, what))) goto done;
+    if ((s = read_payload(f, path, bytes, what, &raw))) goto done;
     *out = raw, *n = count, *h = rows, *w = cols;
     raw = NULL;
 done:
@@ -167,15 +229,15 @@ msf_status msf_idx_read_labels(const char *path, int64_t max, int64_t **out, int
     if ((s = read_header(f, path, 1, "labels", dims))) goto done;
     int64_t count = dims[0];
     if (max > 0 && max < count) count = max;
-    raw = malloc(count ? (size_t)count : 1);
+    char what[64];
+    snprintf(what, sizeof what, "%lld labels", (long long)count);
+    if ((s = check_plain_size(f, path, 8, (size_t)count, what))) goto done;
+    if ((s = read_payload(f, path, (size_t)count, what, &raw))) goto done;
     labels = malloc((count ? (size_t)count : 1) * sizeof *labels);
-    if (!raw || !labels) {
+    if (!labels) {
         s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld labels", path, (long long)count);
         goto done;
     }
-    char what[64];
-    snprintf(what, sizeof what, "%lld labels", (long long)count);
-    if ((s = read_exact(f, path, raw, (size_t)count, what))) goto done;
     for (int64_t i = 0; i < count; i++) labels[i] = raw[i];
     *out = labels, *n = count;
     labels = NULL;

@@ -14,14 +14,20 @@
 // pad_to = 0 keeps the file's size.
 //
 // Errors name the file: MSF_ERR_IO when it cannot be opened, MSF_ERR_FORMAT
-// for corrupt gzip data, a wrong magic or a truncated file, MSF_ERR_SHAPE for
-// images of an unexpected size.
+// for corrupt gzip data, a wrong magic or a file shorter than its header
+// says, MSF_ERR_SHAPE for images of an unexpected size or a payload over
+// MSF_IDX_MAX_BYTES. Header sizes are never trusted for an allocation: memory
+// grows with the data actually read.
 #ifndef MSF_IO_IDX_H
 #define MSF_IO_IDX_H
 
 #include <stdint.h>
 
 #include "core/status.h"
+
+// The largest payload (images x rows x cols bytes) a reader accepts: 16 GiB,
+// far above any IDX dataset (Fashion-MNIST's training set is 47 MB).
+#define MSF_IDX_MAX_BYTES ((size_t)1 << 34)
 
 typedef enum {
     MSF_BYTES_UNIT = 0,    // p / 255

@@ -97,6 +97,12 @@ static int npy_parse(const char *dict, msf_npy_dtype *dtype, int *ndim, int64_t 
         shape[(*ndim)++] = v;
         s = end;
     }
+    // The element count times 8 bytes may not overflow or pass the limit (the
+    // zip entry's real size is checked against it after parsing).
+    int64_t n = 1;
+    for (int k = 0; k < *ndim; k++)
+        if (__builtin_mul_overflow(n, shape[k], &n) || n > MSF_NPY_MAX_BYTES / 8)
+            return *why = "shape over the size limit (" MSF_NPY_MAX_BYTES_TEXT ")", -1;
     return 0;
 }
 

@@ -18,6 +18,10 @@
 #include "core/status.h"
 
 #define MSF_NPY_MAX_DIMS 8
+// The largest array a reader accepts (its header's shape is refused beyond it,
+// before any allocation; its real size must match the zip entry's).
+#define MSF_NPY_MAX_BYTES ((int64_t)1 << 38)
+#define MSF_NPY_MAX_BYTES_TEXT "256 GiB"
 
 typedef enum { MSF_NPY_U8 = 0, MSF_NPY_I64 = 1, MSF_NPY_F32 = 2, MSF_NPY_F64 = 3 } msf_npy_dtype;
 

@@ -15,6 +15,7 @@ struct msf_weights {
     hid_t file;
     int count, capacity;
     msf_weight_info *info;  // sorted by name
+    msf_status bad_extent;  // set when a dataset's extent failed check_extent
 };
 
 // -----------------------------------------------------------------------------
@@ -49,6 +50,24 @@ static char *dup_string(const char *s) {
     return d;
 }
 
+// A dataset's extent against the size limit and against what the file
+// stores for it, so that no caller allocates a buffer for an extent the file
+// cannot hold: beyond 1 MiB, more than 65536 bytes per stored byte (deflate
+// expands at most about 1032:1; the margin covers any filter chain on
+// constant data) is a damaged or hostile file.
+static msf_status check_extent(const char *path, const char *name, hid_t ds, hid_t type, int ndim, const hsize_t *dims) {
+    size_t n = 1, elem = H5Tget_size(type);
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(n, (size_t)dims[i], &n) || n > MSF_WEIGHTS_MAX_BYTES / (elem ? elem : 1))
+            return msf_fail(MSF_ERR_SHAPE, "%s: tensor '%s': its extent is over the size limit (%s)", path, name,
+                            MSF_WEIGHTS_MAX_BYTES_TEXT);
+    double bytes = (double)n * (double)elem, stored = (double)H5Dget_storage_size(ds);
+    if (bytes > (double)(1 << 20) && bytes > stored * 65536.0)
+        return msf_fail(MSF_ERR_FORMAT, "%s: tensor '%s': an extent of %zu elements from %.0f stored bytes (damaged file?)",
+                        path, name, n, stored);
+    return MSF_OK;
+}
+
 static herr_t collect_dataset(hid_t root, const char *name, const H5O_info_t *oinfo, void *data) {
     msf_weights *w = data;
     if (oinfo->type != H5O_TYPE_DATASET) return 0;
@@ -69,6 +88,7 @@ static herr_t collect_dataset(hid_t root, const char *name, const H5O_info_t *oi
     hsize_t dims[H5S_MAX_RANK];
     if (ndim < 0 || ndim > MSF_WEIGHTS_MAX_DIMS) ndim = -1;
     else H5Sget_simple_extent_dims(space, dims, NULL);
+    if (ndim >= 0 && (w->bad_extent = check_extent(w->path, name, ds, type, ndim, dims))) ndim = -1;
     t->dtype = dtype_name(type);
     H5Tclose(type);
     H5Sclose(space);
@@ -108,7 +128,9 @@ msf_status msf_weights_open(msf_weights **out, const char *path) {
     w->file = file;
     w->path = dup_string(path);
     if (!w->path || H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, w) < 0) {
+        msf_status bad = w->bad_extent;  // its message is set
         msf_weights_close(w);
+        if (bad) return bad;
         return msf_fail(MSF_ERR_FORMAT, "cannot list the tensors of %s (corrupt HDF5 file?)", path);
     }
     qsort(w->info, (size_t)w->count, sizeof *w->info, info_cmp);
@@ -189,7 +211,7 @@ msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const in
     msf_weight_info *t;
     msf_status s = check_tensor(w, name, ndim, shape, &t);
     if (s) return s;
-    size_t n = 1;
+    size_t n = 1;  // checked against the limit and the stored bytes at open
     for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
     float *buf = msf_aligned_alloc(n * sizeof *buf);
     if (!buf) return msf_fail(MSF_ERR_NOMEM, "out of memory loading tensor '%s' from %s", name, w->path);

@@ -16,6 +16,10 @@
 #include "core/status.h"
 
 #define MSF_WEIGHTS_MAX_DIMS 8
+// The largest tensor msf_weights_load accepts (its extent is checked against
+// this and against the bytes the file stores for it before any allocation).
+#define MSF_WEIGHTS_MAX_BYTES ((size_t)1 << 38)
+#define MSF_WEIGHTS_MAX_BYTES_TEXT "256 GiB"
 
 typedef struct msf_weights msf_weights;
 

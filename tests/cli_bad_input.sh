@@ -1,0 +1,74 @@
+#!/bin/sh
+# cli_bad_input.sh: hostile and damaged inputs (issue 20). Every size read
+# from a file is checked against the file's real size and a stated limit
+# before anything is allocated, so a header that lies ends in a clean error
+# naming the file and the field, exit 1 and no output file, never a huge
+# allocation (under `make test SANITIZE=1`, ASan would abort on one: its
+# allocator refuses requests over its limit).
+# Classes: IDX headers claiming terabytes (gzip and plain), an .npz whose
+# .npy header's shape overflows or passes the limit, an HDF5 dataset whose
+# extent the file does not store (chunked, compressed, never written).
+# Run from the repository root by `make test` with MSF set to the binary;
+# needs /usr/bin/python3 with numpy and h5py to write the inputs.
+set -u
+MSF=${MSF:-bin/msf}
+PY=/usr/bin/python3
+NET="--net tests/golden/classifier_tiny.h5"
+. tests/testlib.sh
+
+if ! "$PY" -c "import numpy, h5py" 2>/dev/null; then
+    skip "cli_bad_input.sh: needs /usr/bin/python3 with numpy and h5py (make deps-python)"
+    finish cli_bad_input.sh
+fi
+
+"$PY" - "$tmp" <<'PYEOF'
+import gzip, struct, sys, zipfile
+import h5py
+import numpy as np
+t = sys.argv[1]
+pix = bytes(range(256)) * 4
+# IDX: 4,000,000,000 images of 28x28 (3.1 TB, over the limit); 10,000,000
+# (7.8 GB, under it) in a gzip file and in a plain one; 1,000 bytes of data.
+for name, count, opener in (("huge-images-idx3-ubyte.gz", 4000000000, gzip.open),
+                            ("big-images-idx3-ubyte.gz", 10000000, gzip.open),
+                            ("big-images-idx3-ubyte", 10000000, open)):
+    with opener(f"{t}/{name}", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + pix[:1000])
+# npz: a stored .npy member whose header claims a shape the data does not have.
+def npz(path, shape):
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }" % (shape,)
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + pix[:1000]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("arr_0.npy", data)
+npz(f"{t}/overflow.npz", (2**40, 2**40, 28, 1))
+npz(f"{t}/limit.npz", (2**34, 28, 28, 1))
+npz(f"{t}/liar.npz", (10, 28, 28, 1))
+# HDF5: a chunked, compressed dataset of 10^10 floats (40 GB), nothing written (a
+# few kB on disk); and the same name for a features file.
+with h5py.File(f"{t}/sparse.h5", "w") as f:
+    f.create_dataset("pool_3", shape=(10**5, 10**5), dtype="f4", chunks=(64, 64), compression="gzip")
+with h5py.File(f"{t}/over.h5", "w") as f:
+    f.create_dataset("pool_3", shape=(2**40, 2**30), dtype="f4", chunks=(64, 64), compression="gzip")
+PYEOF
+
+E=$tmp/e
+expect_err 1 "huge-images-idx3-ubyte.gz: header gives 4000000000 images of 28x28 .* over the limit" \
+    "$MSF" features "$tmp/huge-images-idx3-ubyte.gz" $NET --out "$E/f.h5"
+expect_err 1 "big-images-idx3-ubyte.gz: truncated or wrong header: 10000000 images of 28x28 need 7840000000 bytes of data, the file has 1000" \
+    "$MSF" features "$tmp/big-images-idx3-ubyte.gz" $NET --out "$E/f.h5"
+expect_err 1 "big-images-idx3-ubyte: truncated or wrong header: 10000000 images of 28x28 need 7840000000 bytes of data, the file has 1000" \
+    "$MSF" stats "$tmp/big-images-idx3-ubyte" $NET --out "$E/s.npz"
+expect_err 1 "overflow.npz: array 'arr_0': shape over the size limit (256 GiB)" \
+    "$MSF" features "$tmp/overflow.npz" $NET --out "$E/f.h5"
+expect_err 1 "limit.npz: array 'arr_0': shape over the size limit (256 GiB)" \
+    "$MSF" features "$tmp/limit.npz" $NET --out "$E/f.h5"
+expect_err 1 "liar.npz: arr_0.npy holds 1128 bytes, its header says 7968" \
+    "$MSF" features "$tmp/liar.npz" $NET --out "$E/f.h5"
+expect_err 1 "sparse.h5: tensor 'pool_3': an extent of 10000000000 elements from 0 stored bytes" \
+    "$MSF" stats "$tmp/sparse.h5" --out "$E/s.npz"
+expect_err 1 "over.h5: tensor 'pool_3': its extent is over the size limit (256 GiB)" \
+    "$MSF" evaluate "$tmp/over.h5" "$tmp/sparse.h5" --json "$E/m.json"
+expect 1 "sparse.h5: tensor 'pool_3'" "$MSF" info "$tmp/sparse.h5"
+
+finish cli_bad_input.sh
