@@ -275,7 +275,7 @@ msf_status msf_features_from_input(msf_feature_set *out, const char *path, msf_f
     memset(out, 0, sizeof *out);
     if (!is_dir(path) && ends_with(path, ".h5")) {
         msf_weights *h5;
-        msf_status s = msf_weights_open(&h5, path);
+        msf_status s = msf_weights_open_as(&h5, path, "features or samples file");
         if (s) return s;
         int features = msf_weights_find(h5, "pool_3") != NULL, sampled = msf_weights_find(h5, "latents") != NULL;
         if (sampled && !features) s = features_of_sample_file(out, path, h5, net, mode, batch, progress);
@@ -328,7 +328,7 @@ static msf_status read_rows(msf_weights *w, const char *name, int64_t *n, int *d
 msf_status msf_features_read_h5(msf_feature_set *out, const char *path) {
     memset(out, 0, sizeof *out);
     msf_weights *w;
-    msf_status s = msf_weights_open(&w, path);
+    msf_status s = msf_weights_open_as(&w, path, "features file");
     if (s) return s;
     out->n = -1;
     if (!msf_weights_find(w, "pool_3")) s = msf_fail(MSF_ERR_FORMAT, "%s: no dataset pool_3 (not a features file)", path);

@@ -7,7 +7,9 @@
 # allocator refuses requests over its limit).
 # Classes: IDX headers claiming terabytes (gzip and plain), an .npz whose
 # .npy header's shape overflows or passes the limit, an HDF5 dataset whose
-# extent the file does not store (chunked, compressed, never written).
+# extent the file does not store (chunked, compressed, never written);
+# non-finite and out-of-range inputs of msf forward; missing files named by
+# their kind (noise, latents, features, input file).
 # Run from the repository root by `make test` with MSF set to the binary;
 # needs /usr/bin/python3 with numpy and h5py to write the inputs.
 set -u
@@ -50,6 +52,14 @@ with h5py.File(f"{t}/sparse.h5", "w") as f:
     f.create_dataset("pool_3", shape=(10**5, 10**5), dtype="f4", chunks=(64, 64), compression="gzip")
 with h5py.File(f"{t}/over.h5", "w") as f:
     f.create_dataset("pool_3", shape=(2**40, 2**30), dtype="f4", chunks=(64, 64), compression="gzip")
+# msf forward inputs: a NaN in x, a timestep past the 1000-step diffusion.
+with h5py.File("tests/golden/dit_cli_fixture.h5", "r") as src:
+    x, tt, y = src["x"][()], src["t"][()], src["y"][()]
+for name, xx, ttt in (("nan_x", x.copy(), tt), ("t1000", x, np.array([5, 1000, 7], tt.dtype))):
+    if name == "nan_x":
+        xx.flat[77] = np.nan
+    with h5py.File(f"{t}/{name}.h5", "w") as f:
+        f["x"], f["t"], f["y"] = xx, ttt, y
 PYEOF
 
 E=$tmp/e
@@ -70,5 +80,19 @@ expect_err 1 "sparse.h5: tensor 'pool_3': an extent of 10000000000 elements from
 expect_err 1 "over.h5: tensor 'pool_3': its extent is over the size limit (256 GiB)" \
     "$MSF" evaluate "$tmp/over.h5" "$tmp/sparse.h5" --json "$E/m.json"
 expect 1 "sparse.h5: tensor 'pool_3'" "$MSF" info "$tmp/sparse.h5"
+
+# Inputs checked on read; messages name the kind of file.
+DIT="--weights tests/golden/dit_tiny.h5 --group sigma"
+expect_err 1 "nan_x.h5: dataset 'x' element 77 (sample 0) is nan" "$MSF" forward $DIT --in "$tmp/nan_x.h5" --out "$E/o.h5"
+expect_err 1 "t1000.h5: dataset 't' element 1 is 1000 (expected timesteps in 0..999)" \
+    "$MSF" forward $DIT --in "$tmp/t1000.h5" --out "$E/o.h5"
+expect_err 1 "cannot open input file $tmp/missing.h5" "$MSF" forward $DIT --in "$tmp/missing.h5" --out "$E/o.h5"
+expect_err 1 "cannot open noise file $tmp/missing.h5" \
+    "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/missing.h5" --out "$E/o.h5"
+expect_err 1 "cannot open latents file $tmp/missing.h5" \
+    "$MSF" decode "$tmp/missing.h5" --vae tests/golden/vae_tiny.h5 --out "$E/o.npz"
+expect_err 1 "cannot open features or samples file $tmp/missing.h5" "$MSF" evaluate "$tmp/missing.h5" "$tmp/liar.npz" --json "$E/m.json"
+expect_err 1 "$tmp/liar.npz is not an HDF5 file (expected a noise file)" \
+    "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/liar.npz" --out "$E/o.h5"
 
 finish cli_bad_input.sh

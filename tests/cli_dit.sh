@@ -214,7 +214,7 @@ expect_err 1 "cannot open weight file $tmp/missing.h5: No such file" \
     "$MSF" forward --weights "$tmp/missing.h5" --in $FIX --out "$E"
 expect_err 1 "cannot open weight file $tmp/missing.h5: No such file" \
     "$MSF" sample --weights "$tmp/missing.h5" --out "$E"
-expect_err 1 "cannot open weight file $tmp/missing.h5: No such file" \
+expect_err 1 "cannot open input file $tmp/missing.h5: No such file" \
     "$MSF" forward $SIGMA --in "$tmp/missing.h5" --out "$E"
 expect_err 1 "$W has no dataset 'x' (expected float32 \[N, 4, 8, 8\])" "$MSF" forward $SIGMA --in $W --out "$E"
 expect_err 1 "tensor 'x' in $FIX has shape \[3, 4, 8, 8\], expected \[3, 3, 12, 12\]" \
@@ -245,7 +245,7 @@ expect_err 1 "tensor 'z' in $FIX has shape \[10, 4, 4, 8, 8\], expected \[5, 4, 
     sample2 --steps 5 --labels 5,8 --noise-file $FIX --out "$E"
 expect_err 1 "tensor 'x_T' in $FIX has shape \[2, 4, 8, 8\], expected \[4, 4, 8, 8\]" \
     sample2 --num 4 --labels 5,8,1,2 --noise-file $FIX --out "$E"
-expect_err 1 "cannot open weight file $tmp/missing.h5" \
+expect_err 1 "cannot open noise file $tmp/missing.h5" \
     sample2 --labels 5,8 --noise-file "$tmp/missing.h5" --out "$E"
 # A failure after the temporary file exists (the rename onto a directory)
 # removes it: only the directory stays.

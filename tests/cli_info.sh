@@ -21,7 +21,7 @@ expect 0 "5 tensors, 381 values" "$MSF" info $FIX
 expect 0 "min -1  max 30.75  mean 14.875" "$MSF" info $FIX --tensor x_embedder.proj.weight
 expect 0 "\[1, 4, 8\] float64" "$MSF" info $FIX --tensor pos_embed --shape 1,-1,8
 
-expect 1 "cannot open weight file $tmp/missing.h5: No such file" "$MSF" info "$tmp/missing.h5"
+expect 1 "cannot open HDF5 file $tmp/missing.h5: No such file" "$MSF" info "$tmp/missing.h5"
 echo "not hdf5" >"$tmp/text.h5"
 expect 1 "$tmp/text.h5 is not an HDF5 file" "$MSF" info "$tmp/text.h5"
 head -c 1200 $FIX >"$tmp/truncated.h5"

@@ -103,7 +103,7 @@ int cmd_decode(int argc, char **argv) {
 int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o) {
     msf_weights *lf = NULL;
     float *latents = NULL;
-    if (msf_weights_open(&lf, in)) goto done;
+    if (msf_weights_open_as(&lf, in, "latents file")) goto done;
     const msf_weight_info *li = msf_weights_find(lf, dataset);
     if (!li) {
         msf_fail(MSF_ERR_NOT_FOUND, "%s has no dataset '%s' (expected float32 latents [N, C, h, w])", in, dataset);

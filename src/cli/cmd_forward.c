@@ -2,6 +2,7 @@
 // HDF5 file, so anyone can cross-check the C network against another
 // implementation.
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,7 +118,7 @@ int cmd_forward(int argc, char **argv) {
     if (msf_weights_open(&wf, weights)) goto done;
     char kind[16] = "";
     if (msf_weights_attr_string(wf, group, "model", kind, sizeof kind) == MSF_OK && !strcmp(kind, "vae")) {
-        if (msf_weights_open(&inf, in)) goto done;
+        if (msf_weights_open_as(&inf, in, "input file")) goto done;
         rc = forward_vae(wf, inf, group, part, in, out_path, weights);
         msf_weights_close(inf);
         msf_weights_close(wf);
@@ -129,7 +130,7 @@ int cmd_forward(int argc, char **argv) {
     }
     if (dit_load(&model, wf, group, (int)batch)) goto done;
     const dit_config *c = &model.cfg;
-    if (msf_weights_open(&inf, in)) goto done;
+    if (msf_weights_open_as(&inf, in, "input file")) goto done;
     const msf_weight_info *xi = msf_weights_find(inf, "x");
     if (!xi) {
         msf_fail(MSF_ERR_NOT_FOUND, "%s has no dataset 'x' (expected float32 [N, %d, %d, %d])", in, c->in_channels,
@@ -152,6 +153,20 @@ int cmd_forward(int argc, char **argv) {
     if (msf_weights_read(inf, "x", x, 4, xshape) || msf_weights_read(inf, "t", t, 1, vshape) ||
         msf_weights_read_i64(inf, "y", y, 1, vshape))
         goto done;
+    // Inputs checked as read: finite x, timesteps of the 1000-step diffusion
+    // (fractional ones are allowed: the embedding is continuous).
+    for (size_t i = 0; i < (size_t)N * xs; i++)
+        if (!isfinite(x[i])) {
+            msf_fail(MSF_ERR_NUMERIC, "%s: dataset 'x' element %zu (sample %zu) is %g (expected finite values)", in, i,
+                     i / xs, x[i]);
+            goto done;
+        }
+    for (int64_t i = 0; i < N; i++)
+        if (!(t[i] >= 0.0f && t[i] <= 999.0f)) {
+            msf_fail(MSF_ERR_INVALID, "%s: dataset 't' element %lld is %g (expected timesteps in 0..999)", in,
+                     (long long)i, t[i]);
+            goto done;
+        }
     for (int64_t b = 0; b < N; b += batch) {
         int n = (int)(N - b < batch ? N - b : batch);
         if (dit_forward(&model, out + (size_t)b * os, x + (size_t)b * xs, t + b, y + b, n)) goto done;

@@ -138,7 +138,7 @@ int cmd_info(int argc, char **argv) {
         return 2;
     }
     msf_weights *w;
-    if (msf_weights_open(&w, path) != MSF_OK) return cli_fail("info");
+    if (msf_weights_open_as(&w, path, "HDF5 file") != MSF_OK) return cli_fail("info");
     int rc = tensor ? print_tensor(w, tensor, shape) : print_all(w, path);
     msf_weights_close(w);
     return rc;

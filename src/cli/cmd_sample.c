@@ -349,7 +349,7 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
         goto done;
     }
     if (make_labels(a, gen.num_classes, labels, &label_mode)) goto done;
-    if (a->noise && (msf_weights_open(&nf, a->noise) ||
+    if (a->noise && (msf_weights_open_as(&nf, a->noise, "noise file") ||
                      replay_load(&rp, nf, NULL, N, gen.num_steps[0], gen.channels, gen.size)))
         goto done;
 
@@ -440,7 +440,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     int64_t total = 0;  // (msf_generator_open fails when --residual-start leaves a stage no step)
     for (int k = 0; k < L; k++) total += gen.num_steps[k];
     if (a->noise) {
-        if (msf_weights_open(&nf, a->noise)) goto done;
+        if (msf_weights_open_as(&nf, a->noise, "noise file")) goto done;
         for (int k = 0; k < L; k++)
             if (replay_load(&rp[k], nf, gen.msf.group[k], N, gen.num_steps[k], C, msf_stage_side(&gen.msf, k)))
                 goto done;

@@ -110,14 +110,21 @@ static int info_cmp(const void *a, const void *b) {
 // Open / close
 
 msf_status msf_weights_open(msf_weights **out, const char *path) {
+    return msf_weights_open_as(out, path, "weight file");
+}
+
+msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *kind) {
     *out = NULL;
     hdf5_quiet();
     FILE *f = fopen(path, "rb");
-    if (!f) return msf_fail(MSF_ERR_IO, "cannot open weight file %s: %s", path, strerror(errno));
+    if (!f) return msf_fail(MSF_ERR_IO, "cannot open %s %s: %s", kind, path, strerror(errno));
     fclose(f);
-    if (H5Fis_hdf5(path) <= 0)
-        return msf_fail(MSF_ERR_FORMAT, "%s is not an HDF5 file (expected an msf weight file, see `msf info --help`)",
-                        path);
+    if (H5Fis_hdf5(path) <= 0) {
+        if (!strcmp(kind, "weight file"))
+            return msf_fail(MSF_ERR_FORMAT,
+                            "%s is not an HDF5 file (expected an msf weight file, see `msf info --help`)", path);
+        return msf_fail(MSF_ERR_FORMAT, "%s is not an HDF5 file (expected a %s)", path, kind);
+    }
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return msf_fail(MSF_ERR_FORMAT, "cannot read HDF5 file %s (truncated or corrupt?)", path);
     msf_weights *w = calloc(1, sizeof *w);

@@ -32,8 +32,12 @@ typedef struct {
 } msf_weight_info;
 
 // Open for reading. MSF_ERR_IO if the file is missing or unreadable,
-// MSF_ERR_FORMAT if it is not an HDF5 file.
+// MSF_ERR_FORMAT if it is not an HDF5 file or a dataset's extent is over
+// MSF_WEIGHTS_MAX_BYTES or beyond what the file stores for it.
 msf_status msf_weights_open(msf_weights **out, const char *path);
+// The same for an HDF5 file that holds data rather than a model: `kind`
+// names it in messages ("noise file", "latents file", "features file").
+msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *kind);
 void msf_weights_close(msf_weights *w);
 const char *msf_weights_path(const msf_weights *w);
 

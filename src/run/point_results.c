@@ -28,7 +28,7 @@ static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S)
         int64_t first = (int64_t)k * S, n = N - first < S ? N - first : S, shape[1] = {n};
         msf_weights *w;
         snprintf(path, sizeof path, "%s/shards/shard_%05d.h5", dir, k);
-        if (!(s = msf_weights_open(&w, path))) {
+        if (!(s = msf_weights_open_as(&w, path, "sample shard"))) {
             s = msf_weights_read_i64(w, "labels", y + first, 1, shape);
             msf_weights_close(w);
         }

@@ -72,7 +72,7 @@ int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int
                        int64_t *labels, double *seconds) {
     if (!run_exists(path)) return 0;
     msf_weights *w;
-    if (msf_weights_open(&w, path)) {
+    if (msf_weights_open_as(&w, path, "sample shard")) {
         run_drop_damaged(path, msf_error_message());
         return 0;
     }
@@ -153,7 +153,7 @@ msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int 
 
 static msf_status shard_read(const char *path, float *latents, int64_t *labels, int n, int C, int H) {
     msf_weights *w;
-    msf_status s = msf_weights_open(&w, path);
+    msf_status s = msf_weights_open_as(&w, path, "sample shard");
     if (s) return s;
     int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
     if (!(s = msf_weights_read(w, "latents", latents, 4, ls)) && labels) s = msf_weights_read_i64(w, "labels", labels, 1, ys);
@@ -210,7 +210,7 @@ int run_images_file_ok(const char *path, int64_t n, int H, int W, int c, uint8_t
 int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int C, int H, char *why,
                            size_t size) {
     msf_weights *w;
-    if (msf_weights_open(&w, path)) {
+    if (msf_weights_open_as(&w, path, "latents file")) {
         snprintf(why, size, "%s", msf_error_message());
         return 0;
     }
