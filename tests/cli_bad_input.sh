@@ -6,7 +6,8 @@
 # allocation (under `make test SANITIZE=1`, ASan would abort on one: its
 # allocator refuses requests over its limit).
 # Classes: IDX headers claiming terabytes (gzip and plain), an .npz whose
-# .npy header's shape overflows or passes the limit, an HDF5 dataset whose
+# .npy header's shape overflows or passes the limit, PNG headers over the
+# side limit or beyond the file's bytes, an HDF5 dataset whose
 # extent the file does not store (chunked, compressed, never written);
 # non-finite and out-of-range inputs of msf forward; missing files named by
 # their kind (noise, latents, features, input file).
@@ -52,6 +53,18 @@ with h5py.File(f"{t}/sparse.h5", "w") as f:
     f.create_dataset("pool_3", shape=(10**5, 10**5), dtype="f4", chunks=(64, 64), compression="gzip")
 with h5py.File(f"{t}/over.h5", "w") as f:
     f.create_dataset("pool_3", shape=(2**40, 2**30), dtype="f4", chunks=(64, 64), compression="gzip")
+# PNG: headers claiming 1,000,000 x 1,000,000 (over the side limit) and
+# 16,000 x 16,000 pixels (under it, far more than the file's bytes can hold);
+# a valid IHDR, one tiny IDAT, IEND.
+import os, zlib
+def png(path, w, h):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    body = chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + body + chunk(b"IEND", b""))
+png(f"{t}/pngwide/000.png", 1000000, 1000000)
+png(f"{t}/pngbig/000.png", 16000, 16000)
 # msf forward inputs: a NaN in x, a timestep past the 1000-step diffusion.
 with h5py.File("tests/golden/dit_cli_fixture.h5", "r") as src:
     x, tt, y = src["x"][()], src["t"][()], src["y"][()]
@@ -80,6 +93,10 @@ expect_err 1 "sparse.h5: tensor 'pool_3': an extent of 10000000000 elements from
 expect_err 1 "over.h5: tensor 'pool_3': its extent is over the size limit (256 GiB)" \
     "$MSF" evaluate "$tmp/over.h5" "$tmp/sparse.h5" --json "$E/m.json"
 expect 1 "sparse.h5: tensor 'pool_3'" "$MSF" info "$tmp/sparse.h5"
+expect_err 1 "pngwide/000.png: PNG header gives 1000000x1000000 pixels (sides up to 16384 accepted)" \
+    "$MSF" features "$tmp/pngwide" $NET --out "$E/f.h5"
+expect_err 1 "pngbig/000.png: PNG header gives 16000x16000 pixels, more than its [0-9]* bytes can hold" \
+    "$MSF" features "$tmp/pngbig" $NET --out "$E/f.h5"
 
 # Inputs checked on read; messages name the kind of file.
 DIT="--weights tests/golden/dit_tiny.h5 --group sigma"

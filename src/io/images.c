@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -47,6 +48,22 @@ msf_status msf_png_read_rgb(const char *path, uint8_t **pixels, int *h, int *w) 
     img.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&img, path))
         return msf_fail(MSF_ERR_FORMAT, "cannot read %s as PNG: %s", path, img.message);
+    // The header's size against a stated limit and against the file: deflate
+    // expands at most about 1032:1, so W x H pixels need at least
+    // W x H / 1032 bytes of compressed data (one byte per pixel and row,
+    // the leanest PNG) before any buffer is allocated.
+    struct stat st;
+    long long file_bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    if (img.width > MSF_PNG_MAX_SIDE || img.height > MSF_PNG_MAX_SIDE) {
+        png_image_free(&img);
+        return msf_fail(MSF_ERR_SHAPE, "%s: PNG header gives %ux%u pixels (sides up to %d accepted)", path, img.width,
+                        img.height, MSF_PNG_MAX_SIDE);
+    }
+    if (file_bytes >= 0 && (double)img.width * img.height > (double)file_bytes * 1100.0) {
+        png_image_free(&img);
+        return msf_fail(MSF_ERR_FORMAT, "%s: PNG header gives %ux%u pixels, more than its %lld bytes can hold", path,
+                        img.width, img.height, file_bytes);
+    }
     img.format = PNG_FORMAT_RGB;
     size_t bytes = PNG_IMAGE_SIZE(img);
     uint8_t *buf = malloc(bytes ? bytes : 1);

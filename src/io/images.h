@@ -17,7 +17,10 @@
 msf_status msf_png_write_rgb(const char *path, const uint8_t *pixels, int h, int w);
 // Read a PNG as 8-bit RGB (h, w, 3) into a malloc'd buffer. 8-bit RGB files
 // are read exactly; grey and palette images are expanded; an alpha channel
-// is composited onto black (libpng's simplified reader).
+// is composited onto black (libpng's simplified reader). Sides over
+// MSF_PNG_MAX_SIDE, or more pixels than the file's compressed bytes can
+// hold, are refused before any allocation.
+#define MSF_PNG_MAX_SIDE 16384
 msf_status msf_png_read_rgb(const char *path, uint8_t **pixels, int *h, int *w);
 
 // The names of the *.png files (case-insensitive suffix) in directory `dir`,
