@@ -443,6 +443,9 @@ START_TEST(test_experiment_limits) {
         {"x", "a", "2", "shard_size: 0", "x.yaml:6: 'runs[0].shard_size' must be an integer in [1, 1048576]"},
         {"x", "a", "2", "grid: 1000", "x.yaml:6: 'runs[0].grid' must be an integer in [0, 256]"},
         {"x", "a", "2", "sampler: {steps: \"0\"}", "x.yaml:6: 'runs[0].sampler.steps' is '0'"},
+        // The respacing's own message follows once, whole (it was formatted into itself).
+        {"x", "a", "2", "sampler: {steps: \"2000\"}",
+         "x.yaml:6: 'runs[0].sampler.steps' is '2000': respacing '2000': cannot divide section of 1000 steps into 2000"},
         {"x", "a", "2", "sampler: {residual_start: \"1000\"}",
          "x.yaml:6: 'runs[0].sampler.residual_start' is 'noise' or a step 1..999, got '1000'"},
         {"x", "a", "2", "spectrum: {factorize: \"levels=x\"}", "x.yaml:6: 'runs[0].spectrum.factorize' is 'levels=x'"},

@@ -256,8 +256,8 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
         msf_status s = diff_space_timesteps(1000, v->text, &map, &count);
         free(map);
         if (s)
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' is '%s': %s", v->file, v->line, where, steps[i], v->text,
-                            msf_error_message());
+            return msf_fail_context(MSF_ERR_INVALID, "%s:%d: '%s.%s' is '%s'", v->file, v->line, where, steps[i],
+                                    v->text);
     }
     const cfg_node *v = cfg_find(p->cfg, "sampler.residual_start");
     if (v && strcmp(v->text, "noise")) {
@@ -270,8 +270,8 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
     if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
         nn_pyramid_opts fo = nn_pyramid_defaults();
         if (nn_pyramid_opts_parse(&fo, v->text))
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s': %s", v->file, v->line, where,
-                            v->text, msf_error_message());
+            return msf_fail_context(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s'", v->file, v->line,
+                                    where, v->text);
     }
     return MSF_OK;
 }
