@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (separate build dir)
 #   make check-full full-size cross-checks against PyTorch (needs python3-torch; not in CI)
 #   make bench      operator benchmarks against raw OpenBLAS sgemm
+#   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS each (make deps-fuzz)
 #   make paper      paper/REPRODUCTION.md from results/ (msf report)
 #   make demo       the main job: installs missing packages, builds, runs
 #                   experiments/fmnist_demo.yaml (trained Fashion-MNIST models)
@@ -68,7 +69,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: all test check-full bench clean install deps deps-python golden paper demo deps-if-missing
+.PHONY: all test check-full bench clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
 all: $(LIB) $(MSF)
 
 # Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
@@ -111,11 +112,73 @@ $(BUILD)/bench/%: bench/%.c $(CLI_LIB) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
 
+# Fuzz targets (tests/fuzz/fuzz_NAME.c): `make test` replays their seed
+# corpus and regression inputs through them with this compiler (and the
+# sanitizers with SANITIZE=1); `make fuzz` builds them with clang's libFuzzer.
+REPLAY_TARGETS := npz idx png yaml h5
+REPLAY_BIN := $(REPLAY_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(CLI_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
+
 # Each suite runs from the repository root (golden files are read from tests/golden/).
-test: $(TEST_BIN) $(MSF)
+test: $(TEST_BIN) $(MSF) $(REPLAY_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
 	@set -e; for s in tests/cli_*.sh; do echo "== $$s"; MSF=$(MSF) sh $$s; done
+	@set -e; for f in $(REPLAY_TARGETS); do echo "== fuzz corpus $$f"; \
+	  asan=; [ $$f != h5 ] || asan=allocator_may_return_null=1; \
+	  ASAN_OPTIONS=$$asan LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+	  $(BUILD)/fuzz/replay_$$f tests/fuzz/corpus/$$f $$(ls -d tests/fuzz/regressions/$$f 2>/dev/null); done
 	@echo "all tests passed"
+
+# make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="npz idx"]: each target under
+# libFuzzer (clang, -fsanitize=fuzzer,address,undefined) for FUZZ_SECONDS,
+# starting from tests/fuzz/corpus/NAME; what it learns goes to
+# build/fuzz-clang/corpus/NAME, a crashing input to
+# build/fuzz-clang/crash-NAME-* (copy it to tests/fuzz/regressions/NAME/ once
+# fixed). 2 GB memory limit per target: a larger allocation is a finding.
+# The h5 target runs with ASan's allocator_may_return_null=1: libhdf5 itself
+# asks malloc for up to a terabyte when a corrupt file's metadata says so,
+# and handles the NULL as a read error (what the normal build does); leaks
+# inside libhdf5 on corrupt files are suppressed (tests/fuzz/lsan.supp).
+# h5 is left out by default: libhdf5 itself crashes on some corrupt files
+# within seconds of fuzzing (tests/fuzz/known-crashes/README.md); run it with
+# make fuzz FUZZ_TARGETS=h5.
+FUZZ_TARGETS ?= npz idx png yaml
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD := build/fuzz-clang
+FUZZ_CFLAGS := $(filter-out -fopenmp -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS_BASE)) -fopenmp \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG   $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libmsf.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libmsf.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libmsf.a \
+	  $(filter-out -fsanitize=%,$(LDLIBS_BASE)) -fsanitize=fuzzer,address,undefined
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$f; echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
+	  log=$(FUZZ_BUILD)/fuzz_$$f.log; \
+	  asan=; [ $$f != h5 ] || asan=allocator_may_return_null=1; \
+	  ASAN_OPTIONS=$$asan LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp $(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$f- $(FUZZ_BUILD)/corpus/$$f tests/fuzz/corpus/$$f >$$log 2>&1 || \
+	    { tail -n 60 $$log; echo "fuzz $$f: crash (log $$log)"; exit 1; }; \
+	  grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)" $$log; done
+	@echo "fuzz: no crash"
 
 # Full-size cross-checks: PyTorch writes inputs and outputs at real model
 # shapes to a temporary directory; the same C suites then compare against them.
@@ -160,6 +223,9 @@ deps:
 	@$(call apt_install,$(DEB_PKGS))
 deps-python:
 	@$(call apt_install,$(DEB_PY_PKGS))
+# make fuzz: clang with libFuzzer and the LLVM OpenMP runtime.
+deps-fuzz:
+	@$(call apt_install,clang libclang-rt-14-dev libomp-dev)
 apt_install = if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1); \
 	else \
@@ -169,4 +235,4 @@ apt_install = if [ "$$(id -u)" = 0 ]; then \
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CLI_MAIN_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
