@@ -73,6 +73,27 @@ for name, xx, ttt in (("nan_x", x.copy(), tt), ("t1000", x, np.array([5, 1000, 7
         xx.flat[77] = np.nan
     with h5py.File(f"{t}/{name}.h5", "w") as f:
         f["x"], f["t"], f["y"] = xx, ttt, y
+# Non-finite values inside valid files: a DiT weight, a VAE weight, the
+# replayed noise of msf sample.
+import shutil
+for src, dst, name in (("tests/golden/dit_tiny.h5", "nan_dit.h5", "sigma/blocks.0.attn.qkv.weight"),
+                       ("tests/golden/vae_tiny.h5", "inf_vae.h5", None)):
+    shutil.copyfile(src, f"{t}/{dst}")
+    with h5py.File(f"{t}/{dst}", "r+") as f:
+        if name is None:  # the VAE: its first float tensor, whatever it is named
+            names = []
+            f.visititems(lambda k, v: names.append(k) if isinstance(v, h5py.Dataset) and v.dtype.kind == "f" else None)
+            name = sorted(n for n in names if n.endswith("conv_in.weight"))[0]
+            print(name, file=open(f"{t}/inf_vae.name", "w"))
+        d = f[name]
+        a = d[()]
+        a.flat[5] = np.nan if dst.startswith("nan") else np.inf
+        d[...] = a
+shutil.copyfile("tests/golden/dit_cli_fixture.h5", f"{t}/nan_noise.h5")
+with h5py.File(f"{t}/nan_noise.h5", "r+") as f:
+    z = f["z"][()]
+    z.flat[3] = np.nan
+    f["z"][...] = z
 PYEOF
 
 E=$tmp/e
@@ -103,6 +124,12 @@ DIT="--weights tests/golden/dit_tiny.h5 --group sigma"
 expect_err 1 "nan_x.h5: dataset 'x' element 77 (sample 0) is nan" "$MSF" forward $DIT --in "$tmp/nan_x.h5" --out "$E/o.h5"
 expect_err 1 "t1000.h5: dataset 't' element 1 is 1000 (expected timesteps in 0..999)" \
     "$MSF" forward $DIT --in "$tmp/t1000.h5" --out "$E/o.h5"
+expect_err 1 "tensor 'sigma/blocks.0.attn.qkv.weight' in $tmp/nan_dit.h5 holds a non-finite value (nan) at element 5" \
+    "$MSF" sample --weights "$tmp/nan_dit.h5" --group sigma --steps 2 --num 2 --out "$E/o.h5"
+expect_err 1 "noise file $tmp/nan_noise.h5: z element 3 is nan" \
+    "$MSF" sample $DIT --num 2 --steps 10 --cfg-scale 4 --cfg-mode dit3 --labels 5,8 --noise-file "$tmp/nan_noise.h5" --out "$E/o.h5"
+expect_err 1 "tensor '.*$(cat "$tmp/inf_vae.name" | sed 's/.*\///')' in $tmp/inf_vae.h5 holds a non-finite value (inf) at element 5" \
+    "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z --vae "$tmp/inf_vae.h5" --group vae --out "$E/o.npz"
 expect_err 1 "cannot open input file $tmp/missing.h5" "$MSF" forward $DIT --in "$tmp/missing.h5" --out "$E/o.h5"
 expect_err 1 "cannot open noise file $tmp/missing.h5" \
     "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/missing.h5" --out "$E/o.h5"

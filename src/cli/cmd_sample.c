@@ -208,7 +208,19 @@ static msf_status replay_load(replay_noise *r, msf_weights *f, const char *group
     if (s) return s;
     r->z = msf_aligned_alloc((size_t)steps * rows * r->numel * sizeof *r->z);
     if (!r->z) return msf_fail(MSF_ERR_NOMEM, "out of memory for the noise of %s", msf_weights_path(f));
-    return msf_weights_read(f, zn, r->z, 5, zs);
+    if ((s = msf_weights_read(f, zn, r->z, 5, zs))) return s;
+    // Checked on read: a NaN here would come out of the sampler as if the model made it.
+    const struct {
+        const char *name;
+        const float *x;
+        size_t n;
+    } parts[2] = {{xn, r->x_T, (size_t)N * r->numel}, {zn, r->z, (size_t)steps * rows * r->numel}};
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < parts[p].n; i++)
+            if (!isfinite(parts[p].x[i]))
+                return msf_fail(MSF_ERR_NUMERIC, "noise file %s: %s element %zu is %g (expected finite noise)",
+                                msf_weights_path(f), parts[p].name, i, (double)parts[p].x[i]);
+    return MSF_OK;
 }
 
 static void replay_free(replay_noise *r) {

@@ -210,7 +210,9 @@ msf_status msf_params_load(msf_params *t, msf_weights *w, const char *group) {
             return msf_fail(MSF_ERR_INVALID, "tensor '%s' of %s has no place in the slab (msf_params_alloc first)",
                             e->name, t->what);
         if ((s = msf_weights_read(w, full, *e->dst, e->ndim, e->shape))) return s;
-        if ((e->flags & MSF_PARAM_FINITE) && (s = check_finite(e, w, full))) return s;
+        // Every tensor is checked once here: a NaN or infinity in a weight
+        // would otherwise surface steps later, far from its cause.
+        if ((s = check_finite(e, w, full))) return s;
     }
     return t->allow_unknown ? MSF_OK : check_unknown(t, w, prefix);
 }

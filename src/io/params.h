@@ -35,7 +35,8 @@
 enum {
     MSF_PARAM_SKIP = 1,      // checked in the file (present, shape) but not loaded: no slab space, *dst = NULL
     MSF_PARAM_OPTIONAL = 2,  // may be absent; then *dst = NULL (a present one is checked as usual)
-    MSF_PARAM_FINITE = 4,    // a NaN or infinity in it is an error
+    MSF_PARAM_FINITE = 4,    // a NaN or infinity in it is an error (now true of every loaded tensor; the flag
+                             // is redundant and goes once its last users are updated)
 };
 
 typedef struct {
