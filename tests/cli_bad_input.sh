@@ -139,4 +139,56 @@ expect_err 1 "cannot open features or samples file $tmp/missing.h5" "$MSF" evalu
 expect_err 1 "$tmp/liar.npz is not an HDF5 file (expected a noise file)" \
     "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/liar.npz" --out "$E/o.h5"
 
+# The probes' other classes: empty, random bytes, truncated, the wrong model,
+# absurd flags. Each: a non-zero exit, the file or flag named, nothing written.
+: >"$tmp/empty.npz"
+: >"$tmp/empty.h5"
+: >"$tmp/empty.yaml"
+: >"$tmp/empty-images-idx3-ubyte"
+mkdir "$tmp/emptypng" "$tmp/randpng"
+: >"$tmp/emptypng/000.png"
+"$PY" -c "import sys, numpy as np; sys.stdout.buffer.write(np.random.default_rng(7).integers(0, 256, 3000, dtype=np.uint8).tobytes())" >"$tmp/rand.bin"
+for x in npz h5 yaml; do cp "$tmp/rand.bin" "$tmp/rand.$x"; done
+cp "$tmp/rand.bin" "$tmp/randpng/000.png"
+head -c 50000 tests/golden/run_pixel_dit.h5 >"$tmp/trunc_dit.h5"
+expect_err 1 "cannot read $tmp/empty.npz as .npz" "$MSF" features "$tmp/empty.npz" $NET --out "$E/f.h5"
+expect_err 1 "$tmp/empty.h5 is not an HDF5 file" "$MSF" evaluate "$tmp/empty.h5" "$tmp/liar.npz" --json "$E/m.json"
+expect_err 1 "emptypng/000.png as PNG" "$MSF" features "$tmp/emptypng" $NET --out "$E/f.h5"
+expect_err 1 "empty-images-idx3-ubyte: truncated: the IDX header needs 4 bytes" \
+    "$MSF" features "$tmp/empty-images-idx3-ubyte" $NET --out "$E/f.h5"
+expect_err 1 "empty.yaml:1: the file holds no YAML document" "$MSF" run "$tmp/empty.yaml" --results-dir "$E"
+expect_err 1 "cannot read $tmp/rand.npz as .npz" "$MSF" stats "$tmp/rand.npz" $NET --out "$E/s.npz"
+expect_err 1 "$tmp/rand.h5 is not an HDF5 file" "$MSF" sample --weights "$tmp/rand.h5" --out "$E/o.h5"
+expect_err 1 "randpng/000.png as PNG: Not a PNG file" "$MSF" features "$tmp/randpng" $NET --out "$E/f.h5"
+expect_err 1 "rand.yaml:1: YAML syntax error" "$MSF" run "$tmp/rand.yaml" --results-dir "$E"
+expect_err 1 "cannot read HDF5 file $tmp/trunc_dit.h5 (truncated or corrupt?)" \
+    "$MSF" sample --weights "$tmp/trunc_dit.h5" --steps 2 --num 2 --out "$E/o.h5"
+expect_err 1 "attribute 'input_size' not found on / in tests/golden/vae_tiny.h5" \
+    "$MSF" sample --weights tests/golden/vae_tiny.h5 --steps 2 --num 2 --out "$E/o.h5"
+expect_err 1 "tests/golden/run_pixel_dit.h5 holds a 'dit' model, expected 'vae'" \
+    "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z --vae tests/golden/run_pixel_dit.h5 --out "$E/o.npz"
+P="--weights tests/golden/run_pixel_dit.h5"
+expect_err 2 "--num expects an integer in \[1, 100000000\], got '99999999999'" \
+    "$MSF" sample $P --steps 2 --num 99999999999 --out "$E/o.h5"
+expect_err 2 "--batch expects an integer in \[1, 4096\], got '0'" "$MSF" sample $P --steps 2 --num 2 --batch 0 --out "$E/o.h5"
+expect_err 2 "expects a number, got 'nan'" "$MSF" sample $P --steps 2 --num 2 --cfg-scale nan --out "$E/o.h5"
+expect_err 2 "--seed expects a non-negative integer, got '-1'" "$MSF" sample $P --steps 2 --num 2 --seed -1 --out "$E/o.h5"
+expect_err 1 "respacing '0' keeps no steps" "$MSF" sample $P --steps 0 --num 2 --out "$E/o.h5"
+
+# A full disk: a 64 kB tmpfs (root only) takes the 256 kB of samples; the
+# command fails naming the file and leaves nothing on it.
+if [ "$(id -u)" = 0 ]; then
+    mkdir "$tmp/full"
+    if mount -t tmpfs -o size=64k msf-test-full "$tmp/full" 2>/dev/null; then
+        expect 1 "$tmp/full/o.h5" "$MSF" sample $P --steps 2 --num 64 --out "$tmp/full/o.h5"
+        grep -qi "space\|write" "$tmp/log" || fail "full disk: the message does not say why: $(cat "$tmp/log")"
+        [ -z "$(ls -A "$tmp/full")" ] || fail "full disk: left behind $(ls -A "$tmp/full")"
+        umount "$tmp/full"
+    else
+        skip "cli_bad_input.sh: cannot mount a tmpfs for the full-disk case"
+    fi
+else
+    echo "SKIP: cli_bad_input.sh: the full-disk case mounts a tmpfs and needs root"
+fi
+
 finish cli_bad_input.sh
