@@ -89,6 +89,11 @@ for src, dst, name in (("tests/golden/dit_tiny.h5", "nan_dit.h5", "sigma/blocks.
         a = d[()]
         a.flat[5] = np.nan if dst.startswith("nan") else np.inf
         d[...] = a
+# Finite weights whose output overflows: the sampler names step and sample.
+shutil.copyfile("tests/golden/run_pixel_dit.h5", f"{t}/overflow_dit.h5")
+with h5py.File(f"{t}/overflow_dit.h5", "r+") as f:
+    d = f["final_layer.linear.weight"]
+    d[...] = np.full(d.shape, 3e38, d.dtype)
 shutil.copyfile("tests/golden/dit_cli_fixture.h5", f"{t}/nan_noise.h5")
 with h5py.File(f"{t}/nan_noise.h5", "r+") as f:
     z = f["z"][()]
@@ -126,6 +131,8 @@ expect_err 1 "t1000.h5: dataset 't' element 1 is 1000 (expected timesteps in 0..
     "$MSF" forward $DIT --in "$tmp/t1000.h5" --out "$E/o.h5"
 expect_err 1 "tensor 'sigma/blocks.0.attn.qkv.weight' in $tmp/nan_dit.h5 holds a non-finite value (nan) at element 5" \
     "$MSF" sample --weights "$tmp/nan_dit.h5" --group sigma --steps 2 --num 2 --out "$E/o.h5"
+expect_err 1 "step 1 of 3 (t = 999): the model's output for sample 0 has a non-finite value" \
+    "$MSF" sample --weights "$tmp/overflow_dit.h5" --steps 3 --num 2 --out "$E/o.h5"
 expect_err 1 "noise file $tmp/nan_noise.h5: z element 3 is nan" \
     "$MSF" sample $DIT --num 2 --steps 10 --cfg-scale 4 --cfg-mode dit3 --labels 5,8 --noise-file "$tmp/nan_noise.h5" --out "$E/o.h5"
 expect_err 1 "tensor '.*$(cat "$tmp/inf_vae.name" | sed 's/.*\///')' in $tmp/inf_vae.h5 holds a non-finite value (inf) at element 5" \

@@ -127,6 +127,17 @@ msf_status diff_sample(const diff_stage *stage, const diff_denoiser *d, const di
         if (guided) memcpy(xin + (size_t)n * xs, x, (size_t)n * xs * sizeof(float));
         st = d->fn(d->user, out, xin, tv, yv, m, first_sample);
         if (st) return st;
+        // A NaN or infinity from the model stops the stage here, naming the
+        // step and the sample, before it reaches the update's exponentials.
+        for (size_t e = 0; e < (size_t)m * os; e++)
+            if (!isfinite(out[e])) {
+                int row = (int)(e / os);
+                return msf_fail(MSF_ERR_NUMERIC,
+                                "step %d of %d (t = %lld): the model's output for sample %lld%s has a non-finite value "
+                                "(%g)",
+                                i + 1, K, (long long)s->timestep_map[k], (long long)(first_sample + row % n),
+                                row >= n ? " (unconditional half)" : "", (double)out[e]);
+            }
         if (guided)
             for (int b = 0; b < n; b++) {
                 float *cond = out + (size_t)b * os;

@@ -231,10 +231,12 @@ static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, ms
         }
         if (k == 0) {
             s = diff_sample(stage, &d, &so, acc, y, first, n, sp->work);
+            if (s) s = msf_fail_context(s, "MSF base stage");
             if (!s && base) memcpy(base, acc, (size_t)n * C * side * side * sizeof *base);
         } else {
             nn_pyramid_up(cond, acc, n, C, side, side, &m->factor);
             s = diff_sample(stage, &d, &so, r, y, first, n, sp->work);
+            if (s) s = msf_fail_context(s, "MSF residual stage %d", k);
             float rs = m->residual_scale[k];
             size_t count = (size_t)n * C * side * side;
             for (size_t i = 0; !s && i < count; i++) {
