@@ -15,11 +15,13 @@
 
 // Write an 8-bit RGB PNG from pixels (h, w, 3) (row-major, interleaved).
 msf_status msf_png_write_rgb(const char *path, const uint8_t *pixels, int h, int w);
-// Read a PNG as 8-bit RGB (h, w, 3) into a malloc'd buffer. 8-bit RGB files
-// are read exactly; grey and palette images are expanded; an alpha channel
-// is composited onto black (libpng's simplified reader). Sides over
-// MSF_PNG_MAX_SIDE, or more pixels than the file's compressed bytes can
-// hold, are refused before any allocation.
+// Read a PNG as 8-bit RGB (h, w, 3) into a malloc'd buffer, decoded as PIL's
+// Image.open(path).convert("RGB") decodes it (what pytorch-fid and clean-fid
+// compute features of): no gamma or colour-profile conversion, alpha and
+// tRNS dropped, palettes looked up, 1/2/4-bit grey scaled to 0..255, 16-bit
+// colour and grey+alpha reduced to their high byte, 16-bit grey clipped to
+// 255 (PIL's mode "I"). Sides over MSF_PNG_MAX_SIDE, or more pixels than the
+// file's compressed bytes can hold, are refused before any allocation.
 #define MSF_PNG_MAX_SIDE 16384
 msf_status msf_png_read_rgb(const char *path, uint8_t **pixels, int *h, int *w);
 
