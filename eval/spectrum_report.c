@@ -562,8 +562,19 @@ void msf_spectrum_command_line(char *dst, size_t size, int argc, const char *con
     snprintf(dst, size, "msf");
     for (int i = 0; i < argc; i++) {
         size_t len = strlen(dst);
-        int plain = argv[i][0] && strspn(argv[i], plain_chars) == strlen(argv[i]);
-        snprintf(dst + len, size - len, plain ? " %s" : " '%s'", argv[i]);
+        if (argv[i][0] && strspn(argv[i], plain_chars) == strlen(argv[i])) {
+            snprintf(dst + len, size - len, " %s", argv[i]);
+            continue;
+        }
+        // '...', a quote of the argument written '\'' (end the quotes, a quoted quote, reopen).
+        snprintf(dst + len, size - len, " '");
+        for (const char *c = argv[i]; *c; c++) {
+            len = strlen(dst);
+            if (*c == '\'') snprintf(dst + len, size - len, "'\\''");
+            else snprintf(dst + len, size - len, "%c", *c);
+        }
+        len = strlen(dst);
+        snprintf(dst + len, size - len, "'");
     }
 }
 

@@ -69,8 +69,8 @@ msf_status msf_spectrum_report_write(msf_spectrum_report *r, const msf_spectrum_
                                      const msf_progress *progress);
 
 // "msf ARG ..." in dst, an argument holding anything but letters, digits and
-// -_=,./:+@% in single quotes, so a recorded command can be rerun; cut to fit
-// `size`.
+// -_=,./:+@% in single quotes (a quote in it as '\''), so a recorded command
+// can be pasted into a shell and rerun; cut to fit `size`.
 void msf_spectrum_command_line(char *dst, size_t size, int argc, const char *const *argv);
 
 #endif

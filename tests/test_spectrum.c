@@ -759,6 +759,9 @@ START_TEST(test_spectrum_command_line) {
     ck_assert_str_eq(line, "msf spectrum a/b.h5 --title 'two words' --cuts 1/4,1/2");
     msf_spectrum_command_line(line, 13, 6, args);
     ck_assert_str_eq(line, "msf spectrum");
+    const char *quoted[] = {"--title", "it's `x`"};
+    msf_spectrum_command_line(line, sizeof line, 2, quoted);
+    ck_assert_str_eq(line, "msf --title 'it'\\''s `x`'");
 }
 END_TEST
 
