@@ -3,7 +3,8 @@
 // truncation inside a doubled quote or a UTF-8 character), comments, and the
 // launcher: real gnuplot reads each literal back as the text with control
 // characters made spaces and runs nothing; a failing gnuplot, an empty or
-// truncated PNG and a missing output are errors that leave no file behind.
+// truncated PNG and a missing output are errors that leave no file behind;
+// without gnuplot, msf_gp_plot warns.
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,12 @@ static void expect_failure(const char *mode, const char *exit_code, const char *
     ck_assert_int_eq(count_named(".png"), 0);  // neither a temporary nor a final file
 }
 
+static char warned[1024];
+
+static void capture_warning(void *user, msf_log_level level, const char *message) {
+    if (level == MSF_LOG_WARN) snprintf(warned, sizeof warned, "%s", message);
+}
+
 START_TEST(test_run_failures) {
     write_fake();
     expect_failure("none", "1", "failed on ");
@@ -213,6 +220,14 @@ START_TEST(test_run_failures) {
     int missing = 0;
     ck_assert_int_eq(msf_gp_run(dir, "p.gp", NULL, &missing), MSF_OK);
     ck_assert_int_eq(missing, 1);
+    // msf_gp_plot: the same, with a warning naming the folder and the script.
+    warned[0] = '\0';
+    msf_set_log_callback(capture_warning, NULL);
+    ck_assert_int_eq(msf_gp_plot(dir, "p.gp", NULL), MSF_OK);
+    msf_set_log_callback(NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(warned, "gnuplot not found"));
+    ck_assert_ptr_nonnull(strstr(warned, dir));
+    ck_assert_ptr_nonnull(strstr(warned, "gnuplot p.gp"));
     // A folder that is not there.
     write_fake();
     setenv("FAKE_MODE", "none", 1);

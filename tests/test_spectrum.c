@@ -5,7 +5,8 @@
 // (eval/freq_analysis.c): energy split identities, operator-pair facts,
 // independence from batch split and thread count; the IDX reader
 // (src/io/idx.c) on generated files, its errors, and the real test set when
-// installed.
+// installed; the spectrum report (eval/spectrum_report.c) called as a library
+// (its files, summary and errors) and the command line it records.
 #include <check.h>
 #include <math.h>
 #include <omp.h>
@@ -21,6 +22,7 @@
 #include "eval/freq_analysis.h"
 #include "eval/image_input.h"
 #include "eval/spectrum.h"
+#include "eval/spectrum_report.h"
 #include "io/idx.h"
 #include "testutil.h"
 
@@ -722,6 +724,76 @@ START_TEST(test_png_folder) {
 }
 END_TEST
 
+// The report as `msf run` calls it: in-process, no plots; the data files
+// appear together, the summary holds the energy identities, a failure names
+// the file and leaves no folder behind.
+START_TEST(test_spectrum_report) {
+    char dir[64], out[128], path[256], input[512], other[512];
+    // tu_golden_path returns one static buffer.
+    snprintf(input, sizeof input, "%s", tu_golden_path("spectrum_npz_stored.npz"));
+    snprintf(other, sizeof other, "%s", tu_golden_path("spectrum_npz_deflated.npz"));
+    snprintf(dir, sizeof dir, "/tmp/msf_test_report_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/out", dir);
+    msf_spectrum_report_opts o = msf_spectrum_report_defaults();
+    o.input = input;
+    o.out_dir = out, o.plots = 0, o.command = "msf spectrum x";
+    o.freq.wavelet_levels = 1;
+    msf_spectrum_report r;
+    ck_assert_msg(msf_spectrum_report_write(&r, &o, NULL) == MSF_OK, "%s", msf_error_message());
+    ck_assert_str_eq(r.kind, "npz");
+    ck_assert_int_eq(r.images, 3);
+    ck_assert_int_eq(r.c, 3);
+    ck_assert_int_eq(r.h, 8);
+    ck_assert_int_eq(r.w, 6);
+    ck_assert_str_eq(r.factor, "s=2,levels=2,down=area,up=bilinear");
+    ck_assert_int_eq(r.bands, 3);
+    ck_assert_int_eq(r.has_reference, 0);
+    double sum = 0;
+    for (int b = 0; b < r.bands; b++) {
+        sum += r.input.band[0][b];
+        double split = r.input.band[1][b] + r.input.band[2][b] + r.input.cross_band[b];
+        ck_assert_double_eq_tol(split, r.input.band[0][b], 1e-9 * r.input.band[0][b]);
+    }
+    ck_assert_double_eq_tol(sum, r.input.energy[0], 1e-6 * r.input.energy[0]);
+    static const char *files[] = {"spectrum.csv", "bands.csv", "wavelet.csv", "spectrum.h5", "plots.gp"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, files[k]);
+        ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
+    }
+    snprintf(path, sizeof path, "%s/spectrum.png", out);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    // A reference of other images: refused, naming both files.
+    char out2[128];
+    snprintf(out2, sizeof out2, "%s/out2", dir);
+    o.out_dir = out2, o.reference = other;
+    ck_assert_int_eq(msf_spectrum_report_write(&r, &o, NULL), MSF_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), "spectrum_npz_deflated.npz holds 1x5x7 images"));
+    o.reference = NULL;
+    snprintf(path, sizeof path, "%s/missing.npz", dir);
+    o.input = path;
+    ck_assert_int_eq(msf_spectrum_report_write(&r, &o, NULL), MSF_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msf_error_message(), path));
+    ck_assert_int_ne(access(out2, F_OK), 0);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(test_spectrum_command_line) {
+    const char *args[] = {"spectrum", "a/b.h5", "--title", "two words", "--cuts", "1/4,1/2"};
+    char line[128];
+    msf_spectrum_command_line(line, sizeof line, 6, args);
+    ck_assert_str_eq(line, "msf spectrum a/b.h5 --title 'two words' --cuts 1/4,1/2");
+    msf_spectrum_command_line(line, 13, 6, args);
+    ck_assert_str_eq(line, "msf spectrum");
+    const char *quoted[] = {"--title", "it's `x`"};
+    msf_spectrum_command_line(line, sizeof line, 2, quoted);
+    ck_assert_str_eq(line, "msf --title 'it'\\''s `x`'");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("spectrum");
     TCase *tc = tcase_create("spectrum");
@@ -739,6 +811,8 @@ int main(void) {
     tcase_add_test(tc, test_idx_real_fashion_mnist);
     tcase_add_test(tc, test_npz_batches);
     tcase_add_test(tc, test_png_folder);
+    tcase_add_test(tc, test_spectrum_report);
+    tcase_add_test(tc, test_spectrum_command_line);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "core/progress.h"
+#include "eval/spectrum_report.h"
 
 // A subcommand: `msf NAME ...` calls run(argc, argv) with argv[0] = NAME.
 typedef struct {
@@ -45,6 +46,11 @@ typedef struct {
 int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w);
 // The same for dataset `dataset` of the HDF5 file `in`.
 int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o);
+
+// The band table of a spectrum report on stdout: per band its energy of z and
+// the shares of U(base), the residual and the cross term (and the ratios to
+// the reference). `msf spectrum` and `msf run` print it.
+void cli_spectrum_print(const msf_spectrum_report *r);
 
 // Progress bar on stderr: redrawn in place with items/s and ETA when stderr is
 // a terminal, otherwise one line every few seconds and one at the end.

@@ -1,7 +1,6 @@
 // cmd_decode.c: `msf decode`, latents to images with the SD VAE as DiT's
 // sample_ddp.py does it, written as an ADM-format sample batch (.npz).
 #include <errno.h>
-#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,30 +30,6 @@ const char cmd_decode_usage[] =
     "  --grid FILE.png   also write the first up to 256 images as one grid\n"
     "                    (2-pixel black gaps, as torchvision's save_image)\n"
     "  --grid-cols K     images per grid row (default ceil(sqrt(count)))\n";
-
-typedef struct {
-    uint8_t *canvas;
-    int count, cols, rows, H, W, gh, gw;
-} grid;
-
-static msf_status grid_init(grid *g, int64_t N, int cols, int H, int W) {
-    g->count = N < 256 ? (int)N : 256;
-    g->cols = cols > 0 ? (cols < g->count ? cols : g->count) : (int)ceil(sqrt((double)g->count));
-    g->rows = (g->count + g->cols - 1) / g->cols;
-    g->H = H, g->W = W;
-    g->gh = 2 + g->rows * (H + 2), g->gw = 2 + g->cols * (W + 2);
-    g->canvas = calloc((size_t)g->gh * g->gw * 3, 1);
-    if (!g->canvas) return msf_fail(MSF_ERR_NOMEM, "out of memory for a %dx%d grid", g->gh, g->gw);
-    return MSF_OK;
-}
-
-static void grid_paste(grid *g, int64_t i, const uint8_t *img) {
-    if (i >= g->count) return;
-    int r = (int)i / g->cols, c = (int)i % g->cols;
-    for (int y = 0; y < g->H; y++)
-        memcpy(g->canvas + (((size_t)(2 + r * (g->H + 2) + y)) * g->gw + 2 + c * (g->W + 2)) * 3,
-               img + (size_t)y * g->W * 3, (size_t)g->W * 3);
-}
 
 int cmd_decode(int argc, char **argv) {
     const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *dataset = "latents";
@@ -147,7 +122,7 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
     vae_model vae = {0};
     uint8_t *pixels = NULL;
     msf_npz_writer *npz = NULL;
-    grid g = {0};
+    msf_png_grid g = {0};
     int rc = 1, made_dir = 0, grid_written = 0;
     int64_t pngs = 0;  // PNGs written to png_dir, removed again on failure
     vae_config cfg;
@@ -181,7 +156,7 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
             goto done;
         }
     }
-    if (grid_path && grid_init(&g, N, o->grid_cols, H, W)) goto done;
+    if (grid_path && msf_png_grid_init(&g, N, 256, o->grid_cols, H, W)) goto done;
     int64_t shape[4] = {N, H, W, 3};
     if (msf_npz_create_u8(&npz, out_path, "arr_0", 4, shape)) goto done;
     msf_log(MSF_LOG_INFO, "decoding %lld latents %dx%d -> %dx%d images with %s (%d threads, OpenMP)", (long long)N,
@@ -199,12 +174,12 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
             if (msf_png_write_rgb(path, pixels, H, W)) goto done;
             pngs = i + 1;
         }
-        if (g.canvas) grid_paste(&g, i, pixels);
+        if (g.canvas) msf_png_grid_paste(&g, i, pixels, 3);
         msf_progress_report(&prog, "decode", i + 1, N);
     }
     // The .npz last: if any output cannot be written, none is left.
     if (g.canvas) {
-        if (msf_png_write_rgb(grid_path, g.canvas, g.gh, g.gw)) goto done;
+        if (msf_png_grid_write(&g, grid_path)) goto done;
         grid_written = 1;
     }
     msf_status s = msf_npz_commit(npz);
@@ -225,7 +200,8 @@ done:
         if (grid_written) unlink(grid_path);
     }
     msf_npz_abort(npz);
-    free(pixels), free(g.canvas);
+    free(pixels);
+    msf_png_grid_free(&g);
     vae_free(&vae);
     msf_weights_close(vf);
     return rc;

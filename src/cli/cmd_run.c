@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,52 +122,12 @@ static void iso_now(char *buf, size_t size) {
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-// Run this binary again as `msf ARGS...`; returns its exit status.
-static int run_self(char *const *args) {
-    fflush(stdout), fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        execv("/proc/self/exe", args);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // gnuplot plots.gp in dir, its messages going to plots.log there (io/gnuplot.h:
 // every PNG is checked and moved into place whole). Without gnuplot, a warning;
 // a failed gnuplot or an incomplete PNG (a full disk) fails the run.
 static msf_status plot(const char *dir) {
-    int missing;
-    msf_status s = msf_gp_run(dir, "plots.gp", "plots.log", &missing);
+    msf_status s = msf_gp_plot(dir, "plots.gp", "plots.log");
     if (s) return msf_fail_context(s, "plots of %s (the other results are written)", dir);
-    if (missing)
-        fprintf(stderr, "msf run: warning: gnuplot not found (package gnuplot-nox): plots skipped; run `cd %s && "
-                        "gnuplot plots.gp` later\n", dir);
-    return MSF_OK;
-}
-
-// The spectra of a point's latents: `msf spectrum` on latents.h5.
-static msf_status spectrum_stage(const msf_run_point *p, const char *dir) {
-    char in[4700], out[4700], max[32];
-    snprintf(in, sizeof in, "%s/latents.h5", dir);
-    snprintf(out, sizeof out, "%s/spectrum", dir);
-    char *args[16];
-    int n = 0;
-    args[n++] = "msf", args[n++] = "--quiet", args[n++] = "spectrum", args[n++] = in, args[n++] = "--out";
-    args[n++] = out, args[n++] = "--title", args[n++] = (char *)p->name;
-    const char *factorize = cfg_str(p->cfg, "spectrum.factorize", NULL);
-    if (factorize) args[n++] = "--factorize", args[n++] = (char *)factorize;
-    if (cfg_find(p->cfg, "spectrum.max")) {
-        snprintf(max, sizeof max, "%lld", (long long)cfg_int(p->cfg, "spectrum.max", 0));
-        args[n++] = "--max", args[n++] = max;
-    }
-    args[n] = NULL;
-    int rc = run_self(args);
-    if (rc) return msf_fail(MSF_ERR_IO, "%s: `msf spectrum %s --out %s` failed (exit %d)", p->name, in, out, rc);
     return MSF_OK;
 }
 
@@ -282,7 +241,13 @@ int cmd_run(int argc, char **argv) {
         if (msf_run_point_generate(&res[i], p, pdir, spectra, bases, &progress)) goto fail;
         info.resumed |= res[i].shards_reused > 0;
         if (cfg_find(p->cfg, "evaluator") && msf_run_point_metrics(&res[i], p, pdir, NULL)) goto fail;
-        if (spectra && spectrum_stage(p, pdir)) goto fail;
+        if (spectra) {
+            msf_spectrum_report sr;
+            if (msf_run_point_spectrum(&sr, p, pdir, &progress)) goto fail;
+            printf("spectra of %lld latents %dx%dx%d, factorisation %s, in %s/spectrum:\n", (long long)sr.images, sr.c,
+                   sr.h, sr.w, sr.factor, pdir);
+            cli_spectrum_print(&sr);
+        }
         if (msf_run_point_write_done(&res[i], p, pdir)) goto fail;
     }
     iso_now(ended, sizeof ended);

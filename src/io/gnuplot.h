@@ -59,4 +59,9 @@ void msf_gp_set_output(FILE *f, const char *name);
 // on success each output is renamed into place.
 msf_status msf_gp_run(const char *dir, const char *script, const char *log_name, int *missing);
 
+// The plots of a folder: msf_gp_run, and without gnuplot a warning through
+// msf_log naming the folder and how to make the plots later (the caller's
+// other files stay useful). Used for every plot msf makes.
+msf_status msf_gp_plot(const char *dir, const char *script, const char *log_name);
+
 #endif

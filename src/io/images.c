@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -152,6 +153,47 @@ done:
     fclose(f);
     return status;
 }
+
+// -----------------------------------------------------------------------------
+// Grids
+
+msf_status msf_png_grid_init(msf_png_grid *g, int64_t n, int max_count, int cols, int h, int w) {
+    memset(g, 0, sizeof *g);
+    g->count = n < max_count ? (int)n : max_count;
+    if (g->count < 1) g->count = 1;
+    g->cols = cols > 0 ? (cols < g->count ? cols : g->count) : (int)ceil(sqrt((double)g->count));
+    g->rows = (g->count + g->cols - 1) / g->cols;
+    g->h = h, g->w = w;
+    g->gh = 2 + g->rows * (h + 2), g->gw = 2 + g->cols * (w + 2);
+    g->canvas = calloc((size_t)g->gh * g->gw * 3, 1);
+    if (!g->canvas) return msf_fail(MSF_ERR_NOMEM, "out of memory for a %dx%d grid", g->gh, g->gw);
+    return MSF_OK;
+}
+
+void msf_png_grid_paste(msf_png_grid *g, int64_t i, const uint8_t *img, int c) {
+    if (i >= g->count) return;
+    int y0 = 2 + (int)(i / g->cols) * (g->h + 2), x0 = 2 + (int)(i % g->cols) * (g->w + 2);
+    for (int y = 0; y < g->h; y++) {
+        uint8_t *row = g->canvas + ((size_t)(y0 + y) * g->gw + x0) * 3;
+        const uint8_t *src = img + (size_t)y * g->w * c;
+        if (c == 3) memcpy(row, src, (size_t)g->w * 3);
+        else
+            for (int x = 0; x < g->w; x++)
+                for (int ch = 0; ch < 3; ch++) row[3 * x + ch] = src[(size_t)x * c + (c < 3 ? 0 : ch)];
+    }
+}
+
+msf_status msf_png_grid_write(const msf_png_grid *g, const char *path) {
+    return msf_png_write_rgb(path, g->canvas, g->gh, g->gw);
+}
+
+void msf_png_grid_free(msf_png_grid *g) {
+    free(g->canvas);
+    g->canvas = NULL;
+}
+
+// -----------------------------------------------------------------------------
+// Folders
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

@@ -25,6 +25,23 @@ msf_status msf_png_write_rgb(const char *path, const uint8_t *pixels, int h, int
 #define MSF_PNG_MAX_SIDE 16384
 msf_status msf_png_read_rgb(const char *path, uint8_t **pixels, int *h, int *w);
 
+// An image grid as torchvision's save_image lays it out: `cols` images a
+// row, 2-pixel black gaps between them and around them.
+typedef struct {
+    uint8_t *canvas;  // (gh, gw, 3)
+    int count, cols, rows, h, w, gh, gw;
+} msf_png_grid;
+
+// A black canvas for the first min(n, max_count) images of h x w, `cols` a
+// row (at most count; 0: ceil(sqrt(count))).
+msf_status msf_png_grid_init(msf_png_grid *g, int64_t n, int max_count, int cols, int h, int w);
+// Paste image i, pixels (h, w, c): the first 3 channels as RGB, or with
+// fewer than 3 the first as gray; an image past the grid's count is skipped.
+void msf_png_grid_paste(msf_png_grid *g, int64_t i, const uint8_t *img, int c);
+// The grid as an RGB PNG (msf_png_write_rgb).
+msf_status msf_png_grid_write(const msf_png_grid *g, const char *path);
+void msf_png_grid_free(msf_png_grid *g);
+
 // The names of the *.png files (case-insensitive suffix) in directory `dir`,
 // sorted bytewise: *names is an array of *count malloc'd strings (free with
 // msf_png_list_free). MSF_ERR_NOT_FOUND if there are none.

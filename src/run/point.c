@@ -184,7 +184,7 @@ msf_status msf_run_point_check(const msf_run_point *p) {
         msf_weights_close(vf);
     }
     if (cfg_find(p->cfg, "spectrum")) {
-        // `msf spectrum` factorises the latents: the factorisation must fit them.
+        // The spectrum stage factorises the latents: the factorisation must fit them.
         nn_pyramid_opts fo = nn_pyramid_defaults();
         const char *spec = cfg_str(p->cfg, "spectrum.factorize", NULL);
         if ((spec && (s = nn_pyramid_opts_parse(&fo, spec))) || (s = nn_pyramid_check(&fo, m.size, m.size)))
@@ -300,3 +300,35 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
     return run_write_grid(dir, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
 }
 
+// -----------------------------------------------------------------------------
+// Spectra
+
+msf_status msf_run_point_spectrum(msf_spectrum_report *r, const msf_run_point *p, const char *dir,
+                                  const msf_progress *progress) {
+    char in[4700], out[4700], max[32], command[2048];
+    snprintf(in, sizeof in, "%s/latents.h5", dir);
+    snprintf(out, sizeof out, "%s/spectrum", dir);
+    msf_spectrum_report_opts o = msf_spectrum_report_defaults();
+    o.input = in, o.out_dir = out, o.title = p->name;
+    // The command recorded: the `msf spectrum` that writes the same report.
+    const char *args[16];
+    int n = 0;
+    args[n++] = "spectrum", args[n++] = in, args[n++] = "--out", args[n++] = out, args[n++] = "--title";
+    args[n++] = p->name;
+    const char *factorize = cfg_str(p->cfg, "spectrum.factorize", NULL);
+    msf_status s;
+    if (factorize) {
+        if ((s = nn_pyramid_opts_parse(&o.freq.factor, factorize)))
+            return msf_fail_context(s, "%s: spectrum.factorize", p->name);
+        args[n++] = "--factorize", args[n++] = factorize;
+    }
+    if (cfg_find(p->cfg, "spectrum.max")) {
+        o.max = cfg_int(p->cfg, "spectrum.max", 0);
+        snprintf(max, sizeof max, "%lld", (long long)o.max);
+        args[n++] = "--max", args[n++] = max;
+    }
+    msf_spectrum_command_line(command, sizeof command, n, args);
+    o.command = command;
+    if ((s = msf_spectrum_report_write(r, &o, progress))) return msf_fail_context(s, "%s: spectra", p->name);
+    return MSF_OK;
+}

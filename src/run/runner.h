@@ -12,6 +12,7 @@
 //   images.npz              all images (an ADM sample batch)
 //   latents.h5              all latents (written when spectra are configured;
 //                           attributes sample hash, model hash, count, checksum)
+//   spectrum/               their spectrum report (msf_run_point_spectrum)
 //   grid.png                the first images as one grid
 //   point.json              the point's numbers; written last: a point with
 //                           point.json of its config hash and inputs hash
@@ -35,6 +36,7 @@
 
 #include "core/progress.h"
 #include "core/status.h"
+#include "eval/spectrum_report.h"
 #include "msf/generator.h"
 #include "run/experiment.h"
 
@@ -80,6 +82,14 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
 // the samples were drawn with come from the shards (class consistency).
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
                                  const msf_progress *progress);
+
+// The spectrum stage: the spectrum report (eval/spectrum_report.h) of the
+// latents.h5 in `dir`, written to dir/spectrum/ with plots, titled by the
+// point's name, with the factorisation spectrum.factorize (default s=2,
+// area, bilinear) of the first spectrum.max latents (default all); spectrum.h5
+// records it as the equivalent `msf spectrum` command. *r: for a summary.
+msf_status msf_run_point_spectrum(msf_spectrum_report *r, const msf_run_point *p, const char *dir,
+                                  const msf_progress *progress);
 
 // The content hashes of input files a run has read, per path with the file's
 // size and mtime (the last 16 paths), so a point grid that names one weight

@@ -6,7 +6,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,27 +298,21 @@ msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards
 // The first up to `count` images of images.npz as one RGB grid with 2-pixel gaps.
 msf_status run_write_grid(const char *dir, int64_t N, int count, int H, int W, int c) {
     if (count <= 0) return MSF_OK;
-    if (count > N) count = (int)N;
-    int cols = (int)ceil(sqrt((double)count)), rows = (count + cols - 1) / cols;
-    int gh = 2 + rows * (H + 2), gw = 2 + cols * (W + 2);
     size_t img = (size_t)H * W * c;
-    uint8_t *canvas = calloc((size_t)gh * gw * 3, 1), *buf = malloc(img);
+    msf_png_grid g;
+    uint8_t *buf = malloc(img);
     char path[4096];
     snprintf(path, sizeof path, "%s/images.npz", dir);
     msf_npz_reader *r = NULL;
-    msf_status s = canvas && buf ? npz_open_checked(&r, path, N, H, W, c) : msf_fail(MSF_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < count && !s; i++) {
-        if ((s = msf_npz_read(r, buf, img))) break;
-        int y0 = 2 + (i / cols) * (H + 2), x0 = 2 + (i % cols) * (W + 2);
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++)
-                for (int ch = 0; ch < 3; ch++)
-                    canvas[((size_t)(y0 + y) * gw + x0 + x) * 3 + ch] = buf[((size_t)y * W + x) * c + (c == 1 ? 0 : ch)];
-    }
+    msf_status s = msf_png_grid_init(&g, N, count, 0, H, W);
+    if (!s) s = buf ? npz_open_checked(&r, path, N, H, W, c) : msf_fail(MSF_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g.count && !s; i++)
+        if (!(s = msf_npz_read(r, buf, img))) msf_png_grid_paste(&g, i, buf, c);
     msf_npz_close(r);
     snprintf(path, sizeof path, "%s/grid.png", dir);
-    if (!s) s = msf_png_write_rgb(path, canvas, gh, gw);
-    free(canvas), free(buf);
+    if (!s) s = msf_png_grid_write(&g, path);
+    msf_png_grid_free(&g);
+    free(buf);
     return s;
 }
 
