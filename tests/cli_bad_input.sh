@@ -146,6 +146,41 @@ expect_err 1 "cannot open features or samples file $tmp/missing.h5" "$MSF" evalu
 expect_err 1 "$tmp/liar.npz is not an HDF5 file (expected a noise file)" \
     "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/liar.npz" --out "$E/o.h5"
 
+# msf run: a point whose model output overflows fails alone; the other point
+# is computed, the tables list the failed one, the exit status is 1; once the
+# weights are fixed a rerun computes it and reuses the other.
+mkdir "$tmp/cfg"
+cp "$tmp/overflow_dit.h5" "$tmp/point_dit.h5"
+cat >"$tmp/cfg/nanpoint.yaml" <<YAML
+experiment: nanpoint
+defaults:
+  num_samples: 8
+  batch: 4
+  shard_size: 8
+  grid: 4
+  sampler: {steps: "3", sampler: ddpm, cfg_mode: all, cfg_scale: 2.0, labels: balanced}
+  evaluator:
+    featnet: $PWD/tests/golden/classifier_tiny.h5
+    reference: $PWD/tests/golden/run_reference.npz
+    batch: 8
+runs:
+  - name: bad
+    model: {kind: dit, weights: $tmp/point_dit.h5}
+  - name: good
+    model: {kind: dit, weights: $PWD/tests/golden/run_pixel_dit.h5}
+YAML
+R=$tmp/w/nanpoint
+expect 1 "1 of 2 points failed .* the first, bad: .*step 1 of 3 (t = 999): the model's output for sample 0 has a non-finite value" \
+    "$MSF" run "$tmp/cfg/nanpoint.yaml" --results-dir "$R"
+grep -q "^- bad: .*non-finite" "$R/nanpoint/table.md" || fail "table.md does not list the failed point"
+grep -q '"failed": ".*non-finite' "$R/nanpoint/metrics.json" || fail "metrics.json does not mark the failed point"
+[ -f "$R/nanpoint/points/good/point.json" ] || fail "the good point was not completed"
+[ ! -f "$R/nanpoint/points/bad/point.json" ] || fail "the failed point has a point.json"
+cp tests/golden/run_pixel_dit.h5 "$tmp/point_dit.h5"
+expect 0 "good: done before, reused" "$MSF" run "$tmp/cfg/nanpoint.yaml" --results-dir "$R"
+[ -f "$R/nanpoint/points/bad/point.json" ] || fail "the rerun did not complete the once-failed point"
+grep -q "failed" "$R/nanpoint/table.md" && fail "table.md still lists a failed point after the rerun"
+
 # The probes' other classes: empty, random bytes, truncated, the wrong model,
 # absurd flags. Each: a non-zero exit, the file or flag named, nothing written.
 : >"$tmp/empty.npz"

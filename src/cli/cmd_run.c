@@ -138,6 +138,24 @@ static void show_progress(void *user, const char *label, int64_t done, int64_t t
     inner.fn(inner.user, label, done, total);
 }
 
+// One point (its inputs hashed): samples (or the ones a resume keeps),
+// metrics, spectra, then point.json.
+static msf_status run_point(msf_point_result *r, const msf_run_point *p, const char *pdir, msf_base_cache *bases,
+                            const msf_progress *progress) {
+    msf_status s;
+    int spectra = cfg_find(p->cfg, "spectrum") != NULL;
+    if ((s = msf_run_point_generate(r, p, pdir, spectra, bases, progress))) return s;
+    if (cfg_find(p->cfg, "evaluator") && (s = msf_run_point_metrics(r, p, pdir, NULL))) return s;
+    if (spectra) {
+        msf_spectrum_report sr;
+        if ((s = msf_run_point_spectrum(&sr, p, pdir, progress))) return s;
+        printf("spectra of %lld latents %dx%dx%d, factorisation %s, in %s/spectrum:\n", (long long)sr.images, sr.c,
+               sr.h, sr.w, sr.factor, pdir);
+        cli_spectrum_print(&sr);
+    }
+    return msf_run_point_write_done(r, p, pdir);
+}
+
 int cmd_run(int argc, char **argv) {
     const char *file = NULL, *results = "results";
     int dry = 0, force = 0;
@@ -227,28 +245,29 @@ int cmd_run(int argc, char **argv) {
     cli_progress_bar bar;
     cli_progress_bar_init(&bar, stderr);
     msf_progress progress = {show_progress, &bar};
+    // A point that fails (a NaN from the model, a missing input, ...) is
+    // reported and left without point.json, so a rerun tries it again; the
+    // other points go on, the results are written with the failed ones
+    // marked, and the exit status says that some failed. Only failures of
+    // the run itself (the folder, the lock, the results files) stop it.
+    int failed = 0;
     for (int i = 0; i < e.num_points; i++) {
         msf_run_point *p = &e.points[i];
         snprintf(pdir, sizeof pdir, "%s/%s", points, p->name);
-        if (msf_run_point_hash_inputs(p, inputs)) goto fail;
-        if (msf_run_point_load_done(&res[i], p, pdir)) {
+        msf_status s = msf_run_point_hash_inputs(p, inputs);  // once: it chains into the point's hashes
+        if (!s && msf_run_point_load_done(&res[i], p, pdir)) {
             printf("[%d/%d] %s: done before, reused\n", i + 1, e.num_points, p->name);
             info.resumed = 1;
             continue;
         }
         printf("[%d/%d] %s\n", i + 1, e.num_points, p->name);
-        int spectra = cfg_find(p->cfg, "spectrum") != NULL;
-        if (msf_run_point_generate(&res[i], p, pdir, spectra, bases, &progress)) goto fail;
+        if (!s) s = run_point(&res[i], p, pdir, bases, &progress);
         info.resumed |= res[i].shards_reused > 0;
-        if (cfg_find(p->cfg, "evaluator") && msf_run_point_metrics(&res[i], p, pdir, NULL)) goto fail;
-        if (spectra) {
-            msf_spectrum_report sr;
-            if (msf_run_point_spectrum(&sr, p, pdir, &progress)) goto fail;
-            printf("spectra of %lld latents %dx%dx%d, factorisation %s, in %s/spectrum:\n", (long long)sr.images, sr.c,
-                   sr.h, sr.w, sr.factor, pdir);
-            cli_spectrum_print(&sr);
+        if (s) {
+            msf_run_point_mark_failed(&res[i], p, msf_error_message());
+            msf_log(MSF_LOG_ERROR, "point %s failed (the other points go on): %s", p->name, res[i].failed);
+            failed++;
         }
-        if (msf_run_point_write_done(&res[i], p, pdir)) goto fail;
     }
     iso_now(ended, sizeof ended);
     info.ended = ended;
@@ -256,6 +275,16 @@ int cmd_run(int argc, char **argv) {
     if (plot(dir)) goto fail;
     printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s\n", dir, e.num_points,
            e.num_points == 1 ? "" : "s");
+    if (failed) {
+        for (int i = 0; i < e.num_points; i++)
+            if (res[i].failed[0]) {
+                msf_fail(MSF_ERR_INVALID, "%d of %d points failed (table.md lists them; a rerun retries them); the "
+                                          "first, %s: %s",
+                         failed, e.num_points, e.points[i].name, res[i].failed);
+                break;
+            }
+        goto fail;
+    }
     rc = 0;
     goto done;
 fail:

@@ -48,7 +48,7 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     if ((s = msf_weights_open(&w, path))) return s;
     s = msf_generator_open(&pg->gen, w, group, is_msf, &go);
     msf_weights_close(w);
-    return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
+    return s;  // the caller names the point
 }
 
 // Samples first..first+n-1: latents (n, C, H, H), labels (n). *reused_seconds:

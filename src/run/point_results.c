@@ -189,3 +189,19 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
     return msf_text_commit(&t);
 }
 
+
+void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, const char *why) {
+    // `why` may be the thread's error message, which the GFLOPs below can
+    // overwrite: copy it first. The library's message starts with the
+    // point's name; the writers put it first themselves.
+    char reason[sizeof r->failed];
+    size_t n = strlen(p->name);
+    if (why && !strncmp(why, p->name, n) && why[n] == ':' && why[n + 1] == ' ') why += n + 2;
+    snprintf(reason, sizeof reason, "%s", why && *why ? why : "failed");
+    double gflops = NAN;
+    if (msf_run_point_gflops(&gflops, p)) gflops = NAN;
+    *r = (msf_point_result){.num_samples = cfg_int(p->cfg, "num_samples", 0), .fid = NAN, .sfid = NAN, .is = NAN,
+                            .precision = NAN, .recall = NAN, .class_consistency = NAN, .gflops_per_sample = gflops,
+                            .seconds_per_sample = NAN, .decode_seconds_per_sample = NAN};
+    memcpy(r->failed, reason, sizeof reason);
+}

@@ -104,6 +104,10 @@ static msf_status write_metrics_json(const char *dir, const msf_experiment *e, c
             fprintf(t.f, ", \"%s\": ", run_point_numbers[k].key);
             run_json_num(t.f, *run_point_number((msf_point_result *)r, k));
         }
+        if (r->failed[0]) {
+            fprintf(t.f, ", \"failed\": ");
+            cfg_json_string(t.f, r->failed);
+        }
         fputc('}', t.f);
     }
     fprintf(t.f, "\n  ]\n}\n");
@@ -141,6 +145,14 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
             md_num(t.f, v[k], fmt[k]);
         }
         fputs(" |\n", t.f);
+    }
+    int failed = 0;
+    for (int i = 0; i < e->num_points; i++) failed += res[i].failed[0] != 0;
+    if (failed) {
+        fprintf(t.f, "\n**%d point%s failed** (numbers n/a; `msf run` again retries %s):\n\n", failed,
+                failed == 1 ? "" : "s", failed == 1 ? "it" : "them");
+        for (int i = 0; i < e->num_points; i++)
+            if (res[i].failed[0]) fprintf(t.f, "- %s: %s\n", e->points[i].name, res[i].failed);
     }
     fprintf(t.f, "\nSteps of an MSF point: base + residual. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
                  "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "

@@ -49,6 +49,7 @@ typedef struct {
     double decode_seconds_per_sample;  // VAE decode or pixel conversion, NaN when every shard was decoded before
     int shards_total, shards_reused;
     int img_h, img_w, img_c;
+    char failed[320];  // "" when the point completed; else why it failed (its numbers are NaN)
 } msf_point_result;
 
 // What a run would find wrong with p before sampling, without sampling: input
@@ -110,6 +111,9 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cach
 int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir);
 // Write point.json (atomically).
 msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir);
+// A point that failed: its numbers NaN (its GFLOPs kept when known), the
+// reason in r->failed; the results writers list it as failed.
+void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, const char *why);
 
 // Experiment-level files in `dir` (RESULTS/EXPERIMENT): metrics.json,
 // metrics.csv, table.md, plots.gp (gnuplot: metric vs residual steps, metric
