@@ -277,7 +277,8 @@ static msf_status featnet_run(void *impl, const uint8_t *images, int n, int h, i
     for (int i = 0; i < n; i += CHUNK) {
         int k = n - i < CHUNK ? n - i : CHUNK;
         msf_status s = msf_classifier_input(m->input, images + (size_t)i * img_bytes, k, h, w, c);
-        if (s) return msf_fail_context(s, "images %d..%d", i, i + k - 1);
+        // The caller names the images of the call; a chunk of it is named only when there are several.
+        if (s) return k < n ? msf_fail_context(s, "chunk %d..%d of the call", i, i + k - 1) : s;
         s = msf_classifier_forward(m, pool ? pool + (size_t)i * cfg->features : NULL,
                                    logits ? logits + (size_t)i * cfg->num_classes : NULL, m->input, k);
         if (s) return s;
