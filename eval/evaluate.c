@@ -218,7 +218,7 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
         if (!out->pool || (info->spatial_dim && !out->spatial) || (info->logits_dim && !out->logits) || !px)
             s = msf_fail(MSF_ERR_NOMEM, "%s: no memory for the features of %lld images", images, (long long)src.n);
     }
-    msf_progress_report(progress, "features", 0, src.n);
+    if (!s) msf_progress_report(progress, "features", 0, src.n);  // no bar before an error
     for (int64_t i = 0; i < src.n && !s; i += batch) {
         int cnt = (int)(src.n - i < batch ? src.n - i : batch);
         s = source_read(&src, px, cnt);

@@ -53,10 +53,15 @@ int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *
 void cli_spectrum_print(const msf_spectrum_report *r);
 
 // Progress bar on stderr: redrawn in place with items/s and ETA when stderr is
-// a terminal, otherwise one line every few seconds and one at the end.
+// a terminal; not drawn otherwise, unless --progress asked for it (then one
+// line every few seconds and one at the end); never with --quiet.
+typedef enum { CLI_PROGRESS_AUTO = 0, CLI_PROGRESS_ALWAYS = 1, CLI_PROGRESS_NEVER = -1 } cli_progress_mode;
+extern cli_progress_mode cli_progress_setting;  // set from msf's global options
+
 typedef struct {
     FILE *out;
     int is_tty;
+    int enabled;
     double interval;       // seconds between lines when not a terminal
     double start, last;    // times of the task's start and of the last line
     char label[64];

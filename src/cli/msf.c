@@ -54,11 +54,14 @@ static void log_to_stderr(void *user, msf_log_level level, const char *message) 
 
 static void print_help(FILE *out) {
     fprintf(out,
-            "usage: msf [--quiet | --verbose] <command> [options]\n"
+            "usage: msf [--quiet | --verbose] [--progress] <command> [options]\n"
             "       msf <command> --help\n\n"
             "MSF (multi-scale latent factorisation) and DiT diffusion harness.\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\noptions:\n  --quiet     only warnings and errors\n  --verbose   debug messages too\n"
+    fprintf(out, "\noptions (also accepted after the command):\n"
+                 "  --quiet     only warnings and errors: no info lines, no progress bar\n"
+                 "  --verbose   debug messages too\n"
+                 "  --progress  progress lines even when stderr is not a terminal (a log file)\n"
                  "  --version   print the version and build commit\n");
 }
 
@@ -73,11 +76,26 @@ int cli_fail(const char *command) {
     return 1;
 }
 
+// The output options every command accepts, before or after its name: 1 if
+// `arg` is one (and applied).
+static int output_option(const char *arg) {
+    if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+        log_threshold = MSF_LOG_WARN;
+        cli_progress_setting = CLI_PROGRESS_NEVER;
+    } else if (!strcmp(arg, "--verbose") || !strcmp(arg, "-v")) {
+        log_threshold = MSF_LOG_DEBUG;
+    } else if (!strcmp(arg, "--progress")) {
+        if (cli_progress_setting != CLI_PROGRESS_NEVER) cli_progress_setting = CLI_PROGRESS_ALWAYS;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int dispatch(int argc, char **argv) {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) log_threshold = MSF_LOG_WARN;
-        else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) log_threshold = MSF_LOG_DEBUG;
+        if (output_option(argv[i])) continue;
         else if (!strcmp(argv[i], "--version")) {
             printf("msf %s (commit %s)\nOpenBLAS: %s\n", msf_version(), msf_git_commit(), openblas_get_config());
             return 0;
@@ -109,6 +127,19 @@ static int dispatch(int argc, char **argv) {
         fprintf(stderr, "msf: no such command '%s'\n", name);
         return 2;
     }
+    // After the command's name: --quiet, --verbose and --progress (long forms)
+    // are taken out before the command parses its own options.
+    int kept = i + 1;
+    for (int k = i + 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--")) {
+            while (k < argc) argv[kept++] = argv[k++];
+            break;
+        }
+        if (argv[k][0] == '-' && argv[k][1] == '-' && output_option(argv[k])) continue;
+        argv[kept++] = argv[k];
+    }
+    argc = kept;
+    argv[argc] = NULL;
     for (int c = 0; c < n_commands; c++) {
         if (strcmp(commands[c].name, name)) continue;
         if (cli_wants_help(argc - i, argv + i)) {

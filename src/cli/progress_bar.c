@@ -10,8 +10,11 @@ void cli_progress_bar_init(cli_progress_bar *bar, FILE *out) {
     memset(bar, 0, sizeof *bar);
     bar->out = out;
     bar->is_tty = isatty(fileno(out));
+    bar->enabled = cli_progress_setting == CLI_PROGRESS_ALWAYS || (cli_progress_setting == CLI_PROGRESS_AUTO && bar->is_tty);
     bar->interval = 5.0;
 }
+
+cli_progress_mode cli_progress_setting = CLI_PROGRESS_AUTO;
 
 static void format_duration(char *buf, size_t size, double s) {
     long t = s < 0 ? 0 : (long)(s + 0.5);
@@ -41,6 +44,7 @@ void cli_progress_format(char *buf, size_t size, const char *label, int64_t done
 
 static void on_progress(void *user, const char *label, int64_t done, int64_t total) {
     cli_progress_bar *bar = user;
+    if (!bar->enabled) return;
     double now = msf_now();
     if (done == 0 || strcmp(bar->label, label) != 0) {
         snprintf(bar->label, sizeof bar->label, "%s", label);
