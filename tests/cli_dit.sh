@@ -221,11 +221,11 @@ expect_err 1 "tensor 'x' in $FIX has shape \[3, 4, 8, 8\], expected \[3, 3, 12, 
     "$MSF" forward --weights $W --group nosigma --in $FIX --out "$E"
 expect_err 1 "attribute 'input_size' not found" "$MSF" forward --weights $W --group nonesuch --in $FIX --out "$E"
 expect_err 1 "cannot create $tmp/e/nodir/out.h5" "$MSF" forward $SIGMA --in $FIX --out "$tmp/e/nodir/out.h5"
-expect_err 1 "label 10 outside 0..9" sample2 --labels 5,10 --out "$E"
-expect_err 1 "label -1 outside 0..9" sample2 --labels -1,3 --out "$E"
-expect_err 1 "expected 2 comma-separated labels (one per sample), got '1,2,3'" sample2 --labels 1,2,3 --out "$E"
-expect_err 1 "expected 2 comma-separated labels (one per sample), got '1'" sample2 --labels 1 --out "$E"
-expect_err 1 "expected 2 comma-separated labels (one per sample), got '1,x'" sample2 --labels 1,x --out "$E"
+expect_err 2 "label 10 outside 0..9" sample2 --labels 5,10 --out "$E"
+expect_err 2 "label -1 outside 0..9" sample2 --labels -1,3 --out "$E"
+expect_err 2 "expected 2 comma-separated labels (one per sample), got '1,2,3'" sample2 --labels 1,2,3 --out "$E"
+expect_err 2 "expected 2 comma-separated labels (one per sample), got '1'" sample2 --labels 1 --out "$E"
+expect_err 2 "expected 2 comma-separated labels (one per sample), got '1,x'" sample2 --labels 1,x --out "$E"
 expect_err 1 "variance fixed_small needs a model without learned sigma" \
     sample2 --variance fixed_small --out "$E"
 expect_err 1 "variance learned_range needs a model with learned sigma" \
@@ -380,5 +380,35 @@ for f in "$tmp/w"/* "$tmp/w"/.[!.]* "$tmp/conv"/* "$tmp/conv"/.[!.]*; do
     *) fail "temporary file left behind: $f" ;;
     esac
 done
+
+# -----------------------------------------------------------------------------
+# Images of a pixel-space model without a VAE (issue 21): --images F.npz holds
+# uint8 clamp(127.5 x + 128) of the latents, [N, H, W, C]; msf features reads
+# the sample file with it; a latent model or a non-.npz target is refused.
+PX="--weights tests/golden/run_pixel_dit.h5 --steps 3 --num 6"
+expect 0 "" "$MSF" sample $PX --out "$tmp/w/px.h5" --images "$tmp/w/px.npz"
+expect 0 "6 images" "$MSF" features "$tmp/w/px.h5" --net tests/golden/classifier_tiny.h5 --out "$tmp/w/pxf.h5"
+if "$PY" -c "import h5py, numpy" 2>/dev/null; then
+    "$PY" - "$tmp/w/px.h5" "$tmp/w/px.npz" <<'PYEOF' || fail "--images: pixels are not clamp(127.5 x + 128) of the latents"
+import sys
+import h5py
+import numpy as np
+x = h5py.File(sys.argv[1], "r")["latents"][()].astype(np.float32)
+want = np.clip(np.float32(127.5) * x + np.float32(128), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+got = np.load(sys.argv[2])["arr_0"]
+sys.exit(0 if got.dtype == np.uint8 and np.array_equal(got, want) else 1)
+PYEOF
+else
+    skip "cli_dit.sh: --images pixel check needs /usr/bin/python3 with h5py and numpy"
+fi
+expect_err 1 "the model's samples have 4 channels" "$MSF" sample $SIGMA --steps 2 --num 2 --out "$tmp/w/lat.h5" --images "$tmp/e/lat.npz"
+expect_err 2 "without --vae the images of a pixel-space model go to an .npz" \
+    "$MSF" sample $PX --out "$tmp/e/o.h5" --images "$tmp/e/dir"
+expect_err 2 "--residual-start applies to MSF models" "$MSF" sample $PX --residual-start 100 --out "$tmp/e/o.h5"
+expect_err 2 "eta -3 (expected >= 0" "$MSF" sample $PX --eta -3 --out "$tmp/e/o.h5"
+expect_err 2 "unknown variance type 'foo'" "$MSF" sample $PX --variance foo --out "$tmp/e/o.h5"
+expect_err 2 "unknown label mode 'foo'" "$MSF" sample $PX --label-mode foo --out "$tmp/e/o.h5"
+expect_err 2 "label 99 outside" "$MSF" sample $PX --labels 1,2,3,4,5,99 --out "$tmp/e/o.h5"
+expect_err 2 "must stay below 2^63" "$MSF" sample $PX --first-index 18446744073709551615 --out "$tmp/e/o.h5"
 
 finish cli_dit.sh

@@ -12,6 +12,8 @@
 #include "core/version.h"
 #include "diffusion/sampler.h"
 #include "io/h5write.h"
+#include "models/vae.h"
+#include "io/npz.h"
 #include "io/weights.h"
 #include "models/dit.h"
 #include "msf/generator.h"
@@ -52,10 +54,16 @@ const char cmd_sample_usage[] =
     "  --residual-cfg-mode\n"
     "  --residual-start noise|T   pure noise (default), or start at original step T\n"
     "                       from the forward-noised zero residual (truncated start)\n\n"
-    "Decoding (latent models):\n"
-    "  --vae VAE.h5         also decode the latents with this SD VAE, as `msf decode`\n"
+    "Images:\n"
+    "  --vae VAE.h5         latent models: also decode the latents with this SD VAE,\n"
+    "                       as `msf decode`\n"
     "  --vae-group G        read the VAE from group G of its file\n"
-    "  --images F.npz       where the images go (default: OUT with .npz for .h5)\n";
+    "  --images F.npz       where the images go (with --vae default: OUT with .npz\n"
+    "                       for .h5); without --vae, a pixel-space model's samples\n"
+    "                       (1 or 3 channels in [-1, 1]) as uint8 images, as msf run\n"
+    "                       writes them; `msf features OUT.h5` reads F = OUT.npz\n\n"
+    "Exit status: 0 on success, 1 on a bad input file or a failed run, 2 on a usage\n"
+    "error (an unknown option, a bad value, an option that does not apply).\n";
 
 // -----------------------------------------------------------------------------
 // Options
@@ -113,6 +121,29 @@ static int parse_args(int argc, char **argv, sample_args *a) {
         fputs(cmd_sample_usage, stderr);
         return 0;
     }
+    // Flag values that are wrong whatever the model: usage errors (exit 2),
+    // found before any file is opened.
+    diff_var_type var;
+    diff_label_mode lm;
+    const char *bad = NULL;
+    if (a->variance && diff_var_type_parse(a->variance, &var)) bad = "--variance";
+    else if (a->label_mode && diff_label_mode_parse(a->label_mode, &lm)) bad = "--label-mode";
+    else if (a->first_index > (uint64_t)INT64_MAX - (uint64_t)a->num) {
+        msf_fail(MSF_ERR_INVALID, "--first-index %llu: the sample indices must stay below 2^63",
+                 (unsigned long long)a->first_index);
+        bad = "--first-index";
+    } else if (a->images && !a->vae) {
+        size_t n = strlen(a->images);
+        if (n < 4 || strcmp(a->images + n - 4, ".npz")) {
+            msf_fail(MSF_ERR_INVALID, "--images %s: without --vae the images of a pixel-space model go to an .npz",
+                     a->images);
+            bad = "--images";
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "msf sample: %s\n", msf_error_message());
+        return 0;
+    }
     return 1;
 }
 
@@ -126,6 +157,10 @@ static int stage_options(const stage_args *own, const stage_args *all, diff_stag
     if (!cli_parse_double("sample", which, eta, &e) || !cli_parse_double("sample", which, scale, &sc)) return 0;
     if (diff_sampler_parse(sampler, &o->sampler) || diff_cfg_mode_parse(mode, &o->cfg_mode)) {
         fprintf(stderr, "msf sample: %s\n", msf_error_message());
+        return 0;
+    }
+    if (!(e >= 0.0)) {
+        fprintf(stderr, "msf sample: %s: eta %g (expected >= 0; 0 is deterministic DDIM)\n", which, e);
         return 0;
     }
     o->eta = (float)e;
@@ -322,6 +357,10 @@ static int64_t first_sample(const sample_args *a) { return a->noise ? 0 : (int64
 // DiT
 
 static int run_dit(const sample_args *a, msf_weights *wf) {
+    if (a->residual_start) {
+        fprintf(stderr, "msf sample: --residual-start applies to MSF models; %s holds a DiT\n", a->weights);
+        return 2;
+    }
     msf_generator gen = {0};
     int64_t *labels = NULL;
     float *latents = NULL;
@@ -360,7 +399,10 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
         goto done;
     }
-    if (make_labels(a, gen.num_classes, labels, &label_mode)) goto done;
+    if (make_labels(a, gen.num_classes, labels, &label_mode)) {
+        rc = 2;  // a --labels value that does not fit the model: a usage error
+        goto done;
+    }
     if (a->noise && (msf_weights_open_as(&nf, a->noise, "noise file") ||
                      replay_load(&rp, nf, NULL, N, gen.num_steps[0], gen.channels, gen.size)))
         goto done;
@@ -447,7 +489,10 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
         goto done;
     }
-    if (make_labels(a, gen.num_classes, labels, &label_mode)) goto done;
+    if (make_labels(a, gen.num_classes, labels, &label_mode)) {
+        rc = 2;  // a --labels value that does not fit the model: a usage error
+        goto done;
+    }
 
     int64_t total = 0;  // (msf_generator_open fails when --residual-start leaves a stage no step)
     for (int k = 0; k < L; k++) total += gen.num_steps[k];
@@ -491,6 +536,49 @@ done:
     return rc;
 }
 
+// A pixel-space model's samples as images (no VAE): the latents file's
+// [N, C, H, W] values in [-1, 1] to an ADM-style .npz, arr_0 uint8
+// [N, H, W, C], with the conversion DiT's sample_ddp.py applies after the
+// VAE (clamp(127.5 x + 128) truncated), as msf run does for pixel models.
+static msf_status write_pixel_images(const char *latents_path, const char *images) {
+    msf_weights *w = NULL;
+    msf_status s = msf_weights_open_as(&w, latents_path, "latents file");
+    if (s) return s;
+    const msf_weight_info *t = msf_weights_find(w, "latents");
+    float *x = NULL;
+    uint8_t *px = NULL;
+    msf_npz_writer *npz = NULL;
+    if (!t || t->ndim != 4) {
+        s = msf_fail(MSF_ERR_FORMAT, "%s has no latents [N, C, H, W]", latents_path);
+    } else if (t->shape[1] != 1 && t->shape[1] != 3) {
+        s = msf_fail(MSF_ERR_INVALID, "--images without --vae: the model's samples have %lld channels, not the 1 or 3 "
+                                      "of images (a latent model needs --vae)",
+                     (long long)t->shape[1]);
+    }
+    if (!s) s = msf_weights_load(w, "latents", 4, t->shape, &x);
+    const int64_t N = s ? 0 : t->shape[0];
+    const int C = s ? 0 : (int)t->shape[1], H = s ? 0 : (int)t->shape[2], W = s ? 0 : (int)t->shape[3];
+    if (!s) {
+        int64_t shape[4] = {N, H, W, C};
+        px = malloc((size_t)H * W * C);
+        if (!px) s = msf_fail(MSF_ERR_NOMEM, "out of memory for %s", images);
+        if (!s) s = msf_npz_create_u8(&npz, images, "arr_0", 4, shape);
+    }
+    for (int64_t i = 0; !s && i < N; i++) {
+        vae_pixels_from_float(px, x + (size_t)i * C * H * W, C, H, W);
+        s = msf_npz_append(npz, px, (size_t)H * W * C);
+    }
+    if (!s) {
+        s = msf_npz_commit(npz);
+        npz = NULL;
+    }
+    msf_npz_abort(npz);
+    free(px);
+    msf_aligned_free(x);
+    msf_weights_close(w);
+    return s;
+}
+
 int cmd_sample(int argc, char **argv) {
     sample_args a;
     if (!parse_args(argc, argv, &a)) return 2;
@@ -498,6 +586,11 @@ int cmd_sample(int argc, char **argv) {
     if (msf_weights_open(&wf, a.weights)) return cli_fail("sample");
     int rc = msf_weights_is_msf(wf) ? run_msf(&a, wf) : run_dit(&a, wf);
     msf_weights_close(wf);
+    if (!rc && !a.vae && a.images && write_pixel_images(a.out, a.images)) {
+        cli_fail("sample");
+        fprintf(stderr, "msf sample: %s holds the complete samples; no images were written\n", a.out);
+        return 1;
+    }
     if (rc || !a.vae) return rc;
     char images[4096];
     size_t len = strlen(a.out);
