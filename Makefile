@@ -9,6 +9,7 @@
 #   make paper      paper/REPRODUCTION.md from results/ (msf report)
 #   make demo       the main job: installs missing packages, builds, runs
 #                   experiments/fmnist_demo.yaml (trained Fashion-MNIST models)
+#                   into build/demo/ (DEMO_RESULTS=results remakes the committed run)
 #   make deps       install the Debian packages (apt-get when root, else print the command)
 #   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy, pywt, PIL)
 #   make install PREFIX=/usr/local
@@ -196,13 +197,17 @@ paper: $(MSF)
 	$(MSF) report --results-dir results --reported paper/reported.csv --out paper/REPRODUCTION.md
 
 # The main job on a fresh clone: packages (only when one is missing), build,
-# then the Fashion-MNIST demo experiment, sampled afresh (--force: the
-# committed results/fmnist_demo/ is replaced, not reused); prints its table.
+# then the Fashion-MNIST demo experiment, sampled afresh (--force) into
+# DEMO_RESULTS (default build/demo, so the checkout stays clean; the
+# committed run is results/fmnist_demo/, remade with DEMO_RESULTS=results);
+# prints its table and where it is.
+DEMO_RESULTS ?= build/demo
 demo:
 	@$(MAKE) --no-print-directory deps-if-missing
 	@$(MAKE) --no-print-directory -j$$(nproc) all
-	$(MSF) run experiments/fmnist_demo.yaml --force
-	@cat results/fmnist_demo/table.md
+	$(MSF) run experiments/fmnist_demo.yaml --force --results-dir $(DEMO_RESULTS)
+	@cat $(DEMO_RESULTS)/fmnist_demo/table.md
+	@echo "demo results: $(DEMO_RESULTS)/fmnist_demo/ (the committed run: results/fmnist_demo/)"
 
 deps-if-missing:
 	@dpkg-query -W -f='$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -c 'install ok installed' | \
