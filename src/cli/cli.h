@@ -31,6 +31,10 @@ int cli_fail(const char *command);
 // Numeric option values: on a malformed or out-of-range value print
 // "msf CMD: OPTION expects ..." and return 0.
 int cli_parse_long(const char *cmd, const char *opt, const char *text, long min, long max, long *out);
+// An option at the end of the command line without its value: "msf CMD:
+// unknown option 'X'" when the command's usage text does not list X, else
+// "X needs a value"; then the usage, on stderr.
+void cli_missing_value(const char *cmd, const char *opt, const char *usage);
 int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);
 

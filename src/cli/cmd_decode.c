@@ -29,7 +29,9 @@ const char cmd_decode_usage[] =
     "  --png-dir DIR     also write image i as DIR/%06d.png (DIR is created)\n"
     "  --grid FILE.png   also write the first up to 256 images as one grid\n"
     "                    (2-pixel black gaps, as torchvision's save_image)\n"
-    "  --grid-cols K     images per grid row (default ceil(sqrt(count)))\n";
+    "  --grid-cols K     images per grid row (default ceil(sqrt(count)))\n"
+    "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
+    "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 int cmd_decode(int argc, char **argv) {
     const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *dataset = "latents";
@@ -48,7 +50,7 @@ int cmd_decode(int argc, char **argv) {
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "msf decode: %s needs a value\n\n%s", a, cmd_decode_usage);
+            cli_missing_value("decode", a, cmd_decode_usage);
             return 2;
         }
         if (!strcmp(a, "--vae")) vae_path = v;

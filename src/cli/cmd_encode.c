@@ -29,7 +29,9 @@ const char cmd_encode_usage[] =
     "  --group G         read the VAE from group G of the weight file\n"
     "  --array NAME      the .npz array (default arr_0)\n"
     "  --sample          draw from the posterior instead of taking its mean\n"
-    "  --seed S          seed of --sample (default 0)\n";
+    "  --seed S          seed of --sample (default 0)\n"
+    "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
+    "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 typedef struct {
     msf_npz_reader *npz;
@@ -113,7 +115,7 @@ int cmd_encode(int argc, char **argv) {
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "msf encode: %s needs a value\n\n%s", a, cmd_encode_usage);
+            cli_missing_value("encode", a, cmd_encode_usage);
             return 2;
         }
         if (!strcmp(a, "--vae")) vae_path = v;

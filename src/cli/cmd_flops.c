@@ -24,7 +24,9 @@ const char cmd_flops_usage[] =
     "of a run (each stage: steps x forward x guidance factor; steps default to\n"
     "--steps, guidance to --cfg-scale), and the ratio to a DiT at the full\n"
     "resolution with the same steps and guidance as the base stage: by default\n"
-    "the base stage's architecture, or --compare NAME (an official config).\n";
+    "the base stage's architecture, or --compare NAME (an official config).\n"
+    "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
+    "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 static int flops_msf(const char *weights, long base_steps, long residual_steps, double base_cfg,
                      double residual_cfg, const char *compare) {
@@ -73,7 +75,7 @@ int cmd_flops(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "msf flops: %s needs a value\n\n%s", a, cmd_flops_usage);
+            cli_missing_value("flops", a, cmd_flops_usage);
             return 2;
         }
         int ok = 1;

@@ -31,7 +31,9 @@ const char cmd_forward_usage[] =
     "(no latent scaling) or, with --part encoder, images in [-1, 1]\n"
     "[N, 3, H, W]; `out` is the image [N, 3, 8h, 8w] or the encoder moments\n"
     "[N, 8, H/8, W/8] (mean, then log-variance); t and y are not read.\n"
-    "  --part P        decoder (default) or encoder\n";
+    "  --part P        decoder (default) or encoder\n"
+    "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
+    "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 // The VAE's raw passes on dataset x of `inf`.
 static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, const char *part, const char *in,
@@ -88,7 +90,7 @@ int cmd_forward(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "msf forward: %s needs a value\n\n%s", a, cmd_forward_usage);
+            cli_missing_value("forward", a, cmd_forward_usage);
             return 2;
         }
         if (!strcmp(a, "--weights")) weights = v;

@@ -26,7 +26,9 @@ const char cmd_report_usage[] =
     "steps), each matching row of reported.csv beside our number, with the\n"
     "point's config hash and manifest; then each experiment's table.md and\n"
     "plots, and its FINDINGS.md when there is one. A reported row matches when its model is equal and its resolution,\n"
-    "cfg_scale and steps are equal or empty on either side.\n";
+    "cfg_scale and steps are equal or empty on either side.\n"
+    "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
+    "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 // -----------------------------------------------------------------------------
 // CSV (RFC 4180 quoting; no newlines inside fields)

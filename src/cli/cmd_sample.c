@@ -100,7 +100,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "msf sample: %s needs a value\n\n%s", opt, cmd_sample_usage);
+            cli_missing_value("sample", opt, cmd_sample_usage);
             return 0;
         }
         int ok = 1, known = 0;

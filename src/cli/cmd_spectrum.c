@@ -104,7 +104,7 @@ int cmd_spectrum(int argc, char **argv) {
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "msf spectrum: %s needs a value\n\n%s", a, cmd_spectrum_usage);
+            cli_missing_value("spectrum", a, cmd_spectrum_usage);
             return 2;
         }
         int ok = 1;

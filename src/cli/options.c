@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
@@ -40,4 +41,17 @@ int cli_parse_double(const char *cmd, const char *opt, const char *text, double 
     }
     *out = v;
     return 1;
+}
+
+void cli_missing_value(const char *cmd, const char *opt, const char *usage) {
+    // Listed when the usage holds the name followed by a space, ',', '[' or ']'.
+    size_t n = strlen(opt);
+    int listed = 0;
+    for (const char *u = usage; !listed && n && (u = strstr(u, opt)); u += n) {
+        char next = u[n];
+        listed = (u == usage || u[-1] == ' ' || u[-1] == '[' || u[-1] == '(' || u[-1] == ',') &&
+                 (next == ' ' || next == ',' || next == '[' || next == ']' || next == '\n' || next == '=');
+    }
+    if (listed) fprintf(stderr, "msf %s: %s needs a value\n\n%s", cmd, opt, usage);
+    else fprintf(stderr, "msf %s: unknown option '%s'\n\n%s", cmd, opt, usage);
 }

@@ -1,0 +1,40 @@
+#!/bin/sh
+# cli_conventions.sh: one error and exit convention for every command
+# (issue 21): `--help` has an "Exit status" section; an unknown option exits
+# 2 with "msf CMD: unknown option" or "unexpected argument"; a missing input
+# file exits 1 with one line "msf CMD: ..." naming the file, with no doubled
+# "msf CMD:" prefix and nothing written. Run from the repository root by
+# `make test` with MSF set to the binary.
+set -u
+MSF=${MSF:-bin/msf}
+. tests/testlib.sh
+
+M=$tmp/missing.h5
+E=$tmp/e
+for c in info forward sample flops spectrum decode encode features stats evaluate run report; do
+    expect 0 "^Exit status: 0 on success, 1 .*" "$MSF" "$c" --help
+    expect_err 2 "^msf $c: \(unknown option '--no-such-flag'\|unexpected argument '--no-such-flag'\)" \
+        "$MSF" "$c" --no-such-flag
+done
+# Each command with a missing file in the place of its main input.
+while IFS='|' read -r c args; do
+    # shellcheck disable=SC2086
+    expect_err 1 "^msf $c: .*$tmp/missing" "$MSF" $c $args
+    [ "$(grep -c "msf $c: " "$tmp/log")" -eq 1 ] || fail "msf $c: the prefix appears more than once: $(cat "$tmp/log")"
+    [ "$(grep -c "msf $c: msf $c:" "$tmp/log")" -eq 0 ] || fail "msf $c: doubled prefix"
+done <<EOF2
+info|$M
+forward|--weights $M --in $M --out $E/o.h5
+sample|--weights $M --out $E/o.h5
+flops|--weights $M
+spectrum|$M --out $E/sp
+decode|$M --vae $M --out $E/o.npz
+encode|$tmp/missing.npz --vae $M --out $E/o.h5
+features|$tmp/missing.npz --net tests/golden/classifier_tiny.h5 --out $E/o.h5
+stats|$M --out $E/o.npz
+evaluate|$M $M
+run|$tmp/missing.yaml --results-dir $E
+report|--results-dir $tmp/missing --reported paper/reported.csv --out $E/r.md
+EOF2
+
+finish cli_conventions.sh
