@@ -37,4 +37,18 @@ run|$tmp/missing.yaml --results-dir $E
 report|--results-dir $tmp/missing --reported paper/reported.csv --out $E/r.md
 EOF2
 
+# Outputs checked before the work: a folder that does not exist, a missing VAE.
+P="--weights tests/golden/run_pixel_dit.h5 --steps 3 --num 2"
+expect_err 1 "^msf sample: cannot create output file $tmp/nodir/o.h5: its folder $tmp/nodir does not exist" \
+    "$MSF" sample $P --out "$tmp/nodir/o.h5"
+grep -q "sample steps" "$tmp/log" && fail "msf sample sampled before finding its output folder missing"
+expect_err 1 "^msf sample: cannot open VAE weight file $tmp/missing_vae.h5" \
+    "$MSF" sample $P --vae "$tmp/missing_vae.h5" --out "$E/o.h5"
+expect_err 1 "^msf features: cannot create features file $tmp/nodir/f.h5" \
+    "$MSF" features tests/golden/run_reference.npz --net tests/golden/classifier_tiny.h5 --out "$tmp/nodir/f.h5"
+expect_err 1 "^msf decode: cannot create images file $tmp/nodir/o.npz" \
+    "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z --vae tests/golden/vae_tiny.h5 --group vae --out "$tmp/nodir/o.npz"
+expect_err 1 "^msf forward: cannot create output file $E: it is a folder" \
+    "$MSF" forward --weights tests/golden/dit_tiny.h5 --group sigma --in tests/golden/dit_cli_fixture.h5 --out "$E"
+
 finish cli_conventions.sh

@@ -35,6 +35,11 @@ int cli_parse_long(const char *cmd, const char *opt, const char *text, long min,
 // unknown option 'X'" when the command's usage text does not list X, else
 // "X needs a value"; then the usage, on stderr.
 void cli_missing_value(const char *cmd, const char *opt, const char *usage);
+// Before the expensive part of a command: an output file's folder exists
+// and is writable, an input file is readable. 0 with the message set
+// (msf_fail) otherwise, naming the file and what it is (`what`).
+int cli_output_ok(const char *path, const char *what);
+int cli_input_ok(const char *path, const char *what);
 int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);
 

@@ -72,6 +72,8 @@ int cmd_decode(int argc, char **argv) {
         return 2;
     }
 
+    if (!cli_output_ok(out_path, "images file") || (grid_path && !cli_output_ok(grid_path, "grid image")))
+        return cli_fail("decode");
     cli_decode_opts o = {.vae = vae_path, .group = group, .out = out_path, .png_dir = png_dir, .grid = grid_path,
                          .grid_cols = (int)grid_cols};
     return cli_decode_file(in, dataset, &o);

@@ -134,6 +134,7 @@ int cmd_encode(int argc, char **argv) {
         fputs(cmd_encode_usage, stderr);
         return 2;
     }
+    if (!cli_output_ok(out_path, "latents file")) return cli_fail("encode");
 
     msf_weights *vf = NULL;
     vae_model vae = {0};

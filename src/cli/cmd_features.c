@@ -76,6 +76,7 @@ int cmd_features(int argc, char **argv) {
         fprintf(stderr, "msf features: INPUT, --net and --out are required\n%s", cmd_features_usage);
         return 2;
     }
+    if (!cli_output_ok(out, "features file")) return cli_fail("features");
     msf_featnet *net;
     if (cli_eval_load_net(&eo, "features", &net)) return 1;
     cli_progress_bar bar;

@@ -110,6 +110,7 @@ int cmd_forward(int argc, char **argv) {
         fputs(cmd_forward_usage, stderr);
         return 2;
     }
+    if (!cli_output_ok(out_path, "output file")) return cli_fail("forward");
 
     msf_weights *wf = NULL, *inf = NULL;
     dit_model model = {0};

@@ -582,6 +582,10 @@ static msf_status write_pixel_images(const char *latents_path, const char *image
 int cmd_sample(int argc, char **argv) {
     sample_args a;
     if (!parse_args(argc, argv, &a)) return 2;
+    // Every file named, before any sampling: the output's folder, the VAE.
+    if (!cli_output_ok(a.out, "output file") || (a.vae && !cli_input_ok(a.vae, "VAE weight file")) ||
+        (a.images && !cli_output_ok(a.images, "images file")))
+        return cli_fail("sample");
     msf_weights *wf = NULL;
     if (msf_weights_open(&wf, a.weights)) return cli_fail("sample");
     int rc = msf_weights_is_msf(wf) ? run_msf(&a, wf) : run_dit(&a, wf);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -54,4 +56,35 @@ void cli_missing_value(const char *cmd, const char *opt, const char *usage) {
     }
     if (listed) fprintf(stderr, "msf %s: %s needs a value\n\n%s", cmd, opt, usage);
     else fprintf(stderr, "msf %s: unknown option '%s'\n\n%s", cmd, opt, usage);
+}
+
+int cli_output_ok(const char *path, const char *what) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        msf_fail(MSF_ERR_IO, "cannot create %s %s: its folder %s does not exist", what, path, dir);
+        return 0;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        msf_fail(MSF_ERR_IO, "cannot create %s %s: %s", what, path, strerror(errno));
+        return 0;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        msf_fail(MSF_ERR_IO, "cannot create %s %s: it is a folder", what, path);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_input_ok(const char *path, const char *what) {
+    if (access(path, R_OK) != 0) {
+        msf_fail(MSF_ERR_IO, "cannot open %s %s: %s", what, path, strerror(errno));
+        return 0;
+    }
+    return 1;
 }
