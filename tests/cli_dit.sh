@@ -220,7 +220,7 @@ expect_err 1 "$W has no dataset 'x' (expected float32 \[N, 4, 8, 8\])" "$MSF" fo
 expect_err 1 "tensor 'x' in $FIX has shape \[3, 4, 8, 8\], expected \[3, 3, 12, 12\]" \
     "$MSF" forward --weights $W --group nosigma --in $FIX --out "$E"
 expect_err 1 "attribute 'input_size' not found" "$MSF" forward --weights $W --group nonesuch --in $FIX --out "$E"
-expect_err 1 "cannot create $tmp/e/nodir/out.h5" "$MSF" forward $SIGMA --in $FIX --out "$tmp/e/nodir/out.h5"
+expect_err 1 "cannot create output file $tmp/e/nodir/out.h5: its folder .* does not exist" "$MSF" forward $SIGMA --in $FIX --out "$tmp/e/nodir/out.h5"
 expect_err 2 "label 10 outside 0..9" sample2 --labels 5,10 --out "$E"
 expect_err 2 "label -1 outside 0..9" sample2 --labels -1,3 --out "$E"
 expect_err 2 "expected 2 comma-separated labels (one per sample), got '1,2,3'" sample2 --labels 1,2,3 --out "$E"
@@ -247,11 +247,11 @@ expect_err 1 "tensor 'x_T' in $FIX has shape \[2, 4, 8, 8\], expected \[4, 4, 8,
     sample2 --num 4 --labels 5,8,1,2 --noise-file $FIX --out "$E"
 expect_err 1 "cannot open noise file $tmp/missing.h5" \
     sample2 --labels 5,8 --noise-file "$tmp/missing.h5" --out "$E"
-# A failure after the temporary file exists (the rename onto a directory)
-# removes it: only the directory stays.
+# A folder where the output file should go is refused before any work
+# (it used to fail at the final rename); only the folder stays.
 mkdir "$E"
-expect 1 "cannot rename $E.tmp-[0-9]* to $E" "$MSF" forward $SIGMA --in $FIX --out "$E"
-expect 1 "cannot rename $E.tmp-[0-9]* to $E" sample2 --out "$E"
+expect 1 "cannot create output file $E: it is a folder" "$MSF" forward $SIGMA --in $FIX --out "$E"
+expect 1 "cannot create output file $E: it is a folder" sample2 --out "$E"
 [ "$(ls -A "$tmp/e")" = out.h5 ] || fail "a failed rename left files: $(ls -A "$tmp/e")"
 rmdir "$E"
 if [ "$have_py" -eq 1 ]; then

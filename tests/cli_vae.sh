@@ -187,13 +187,13 @@ expect_err 1 "dataset 'dec/x' of $G has 3 channels; the VAE $G takes 4 latent ch
 expect_err 1 "tests/golden/dit_tiny.h5:sigma holds a 'dit' model, expected 'vae'" \
     "$MSF" decode $G --dataset dec/z --vae tests/golden/dit_tiny.h5 --group sigma --out "$E"
 expect_err 1 "tests/golden/nn_ops.h5 is not a VAE weight file" "$MSF" decode $G --dataset dec/z --vae tests/golden/nn_ops.h5 --out "$E"
-expect_err 1 "cannot create $tmp/e/nodir/out.npz" "$MSF" decode $G --dataset dec/z $VAE --out "$tmp/e/nodir/out.npz"
+expect_err 1 "cannot create images file $tmp/e/nodir/out.npz: its folder .* does not exist" "$MSF" decode $G --dataset dec/z $VAE --out "$tmp/e/nodir/out.npz"
 expect_err 1 "no .png files in $tmp/e" "$MSF" encode "$tmp/e" $VAE --out "$tmp/e/lat.h5"
 rm -rf "$tmp/e"/*
 expect_err 1 "cannot open $tmp/missing.npz" "$MSF" encode "$tmp/missing.npz" $VAE --out "$tmp/e/lat.h5"
-# A failed rename (the target is a directory) leaves only the directory.
+# A folder where the images file should go is refused before any work.
 mkdir "$E"
-expect 1 "cannot rename $E.tmp-[0-9]* to $E" "$MSF" decode $G --dataset dec/z $VAE --out "$E"
+expect 1 "cannot create images file $E: it is a folder" "$MSF" decode $G --dataset dec/z $VAE --out "$E"
 [ "$(ls -A "$tmp/e")" = out.npz ] || fail "a failed rename left files: $(ls -A "$tmp/e")"
 rmdir "$E"
 if [ "$have_py" -eq 1 ]; then
