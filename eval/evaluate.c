@@ -69,6 +69,8 @@ static msf_status source_open(image_source *s, const char *path) {
     int nd = msf_npz_ndim(s->npz);
     const int64_t *sh = msf_npz_shape(s->npz);
     int64_t c = nd == 4 ? sh[3] : 1;
+    if ((nd == 3 || nd == 4) && sh[0] == 0)
+        return msf_fail(MSF_ERR_SHAPE, "%s: arr_0 holds no images (N = 0)", path);
     if ((nd != 3 && nd != 4) || sh[0] < 1 || sh[1] < 1 || sh[2] < 1 || sh[1] > 8192 || sh[2] > 8192 ||
         (c != 1 && c != 3 && c != 4))
         return msf_fail(MSF_ERR_SHAPE, "%s: arr_0 must be uint8 images [N, H, W, C] with C = 1, 3 or 4, or [N, H, W]",

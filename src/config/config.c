@@ -403,6 +403,20 @@ static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name,
         yaml_event_delete(&ev);
     }
     if (!s && (!started || !b.root)) s = msf_fail(MSF_ERR_FORMAT, "%s:1: the file holds no YAML document", name);
+    // One document per file: a second one (after '---') would be ignored
+    // silently otherwise.
+    while (!s) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(parser, &ev)) break;  // trailing garbage after the document: libyaml's own error later
+        yaml_event_type_t type = ev.type;
+        int line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) break;
+        if (type == YAML_DOCUMENT_START_EVENT)
+            s = msf_fail(MSF_ERR_FORMAT, "%s:%d: a second YAML document (a file holds one; the first ends before "
+                                         "this line)",
+                         name, line);
+    }
     if (s) {
         builder_free(&b);
         return s;
@@ -577,7 +591,7 @@ static const char *type_text(cfg_type t) {
 
 static const char *kind_text(const cfg_node *v) {
     if (v->kind == CFG_MAP) return "a mapping";
-    if (v->kind == CFG_SEQ) return "a list";
+    if (v->kind == CFG_SEQ) return v->count ? "a list of other values" : "an empty list";
     return is_null(v) ? "nothing" : v->quoted ? "a quoted string" : "a scalar";
 }
 
