@@ -635,21 +635,6 @@ static size_t attention_scratch_bytes(int c, int T) {
            (size_t)omp_get_max_threads() * msf_align_up((size_t)ATTN_ROWS * T * sizeof(float)) + 5 * MSF_ALIGN;
 }
 
-// Row-wise softmax of S (rows, T), in place; sums in double as nn_softmax.
-static void softmax_rows(float *S, int rows, int T) {
-    for (int r = 0; r < rows; r++) {
-        float *row = S + (size_t)r * T, max = row[0];
-        for (int j = 1; j < T; j++) max = row[j] > max ? row[j] : max;
-        double sum = 0.0;
-        for (int j = 0; j < T; j++) {
-            row[j] = expf(row[j] - max);
-            sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < T; j++) row[j] *= inv;
-    }
-}
-
 static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h, int w) {
     int T = h * w, P = (cur + 1) % SLOTS, Q = (cur + 2) % SLOTS;
     if (p->plan) {
@@ -693,7 +678,7 @@ static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h
         float *S = (float *)(scores + per_thread * (size_t)omp_get_thread_num());
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, c, scale, q + (size_t)r0 * c, c, k, c, 0.0f, S,
                     T);
-        softmax_rows(S, rows, T);
+        nn_softmax(S, S, rows, T);  // (nested in this parallel region: runs in this thread)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, c, T, 1.0f, S, T, v, c, 0.0f, o + (size_t)r0 * c,
                     c);
     }
