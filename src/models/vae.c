@@ -1,11 +1,11 @@
 // vae.c: SD VAE (AutoencoderKL) encoder and decoder, as diffusers computes
 // them (tools/reference/vae.py).
 //
-// Operators: nn_conv2d for the 1x1 and the strided downsampling convolutions,
-// nn_group_norm and nn_upsample_nearest from src/nn; three are local to this
-// file because the VAE's shapes need them to be fast or bounded in memory:
-// the 3x3 convolution (Winograd F(2x2, 3x3), 90% of the work), GroupNorm
-// fused with SiLU, and single-head attention over up to 4096 positions.
+// Operators, all from src/nn: nn_conv2d for the 1x1 and the strided
+// downsampling convolutions; nn_conv3x3 (Winograd F(2x2, 3x3), 90% of the
+// work) for the 3x3 ones; nn_group_norm_silu in every ResNet;
+// nn_attention_rows (single head over up to 4096 positions, in blocks of
+// query rows); nn_group_norm and nn_upsample_nearest.
 //
 // Memory: an image is processed with three activation slots, each as large as
 // the largest activation of the pass (ResNet: P = SiLU(GN(x)), Q = conv1(P),
@@ -19,7 +19,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,319 +214,6 @@ static void vae_tensor_table(vae_model *m, msf_params *t) {
 }
 
 // -----------------------------------------------------------------------------
-// 3x3 convolution, stride 1, zero padding 1, by Winograd's minimal filtering
-// F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016): each 2x2 block of outputs ("tile") comes from the 4x4
-// input patch around it as Y = A^T [(G g G^T) . (B^T d B)] A, so the channel
-// sums become 16 matrix products (one per position e of the 4x4 transformed
-// tile) of 2.25x fewer multiply-adds than the direct convolution. The
-// convolutions are 90% of the VAE's time; nn_conv2d's im2col + sgemm was 1.4x
-// slower than PyTorch's oneDNN here, this is faster. The transforms only add
-// and halve, so the result stays within float32 rounding of the direct sum.
-//
-// The image is processed in chunks of whole rows of tiles (at most WINO_CHUNK
-// tiles, or a single row when one row is longer): transform the inputs
-// (threads over input channels), 16 sgemms (threads over e), transform the
-// outputs (threads over output channels). Chunks and matrix shapes depend
-// only on the layer's shape, so the bits do not depend on the thread count.
-// Scratch: the transformed weights U (16 cout cin, made per call: 1-2% of the
-// time) and, per chunk of n tiles, V (16 cin n) and M (16 cout n): 80 MB for
-// 512 -> 512 channels.
-
-#define WINO_CHUNK 1024
-
-static int wino_chunk_rows(int w);
-static size_t wino_rowbuf_floats(int w);
-
-static size_t wino_scratch_bytes(int cin, int cout, int h, int w) {
-    int th = (h + 1) / 2, rows = wino_chunk_rows(w);
-    size_t n = (size_t)(rows < th ? rows : th) * ((w + 1) / 2);
-    return msf_align_up(16 * (size_t)cout * cin * sizeof(float)) + msf_align_up(16 * (size_t)cin * n * sizeof(float)) +
-           msf_align_up(16 * (size_t)cout * n * sizeof(float)) +
-           (size_t)omp_get_max_threads() * wino_rowbuf_floats(w) * sizeof(float) +
-           msf_align_up((size_t)w * sizeof(float)) + 5 * MSF_ALIGN;
-}
-
-// U[e][co][ci] = (G g G^T)[e] for g = w[co][ci] (3x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-// Blocks of WINO_CI input channels are first transposed to g[k][ci] so the
-// transform runs along ci (vectorised) and U is written contiguously.
-#define WINO_CI 128
-
-// Columns of one row (a, b, c) of G g -> four planes of U (times G^T).
-static void wino_weights_row(float *restrict u0, float *restrict u1, float *restrict u2, float *restrict u3,
-                             const float *restrict a, const float *restrict b, const float *restrict c, int n) {
-    for (int i = 0; i < n; i++) {
-        u0[i] = a[i];
-        u1[i] = 0.5f * (a[i] + b[i] + c[i]);
-        u2[i] = 0.5f * (a[i] - b[i] + c[i]);
-        u3[i] = c[i];
-    }
-}
-
-// g: 9 rows of n (kernel element k = 3 row + col), t: scratch 6 rows of n;
-// U: 16 planes (stride `plane`), n values each.
-static void wino_weights_block(float *U, const float *restrict g, float *restrict t, int n, size_t plane) {
-    float *t1 = t, *t2 = t + 3 * (size_t)n;  // rows 1 and 2 of G g (rows 0 and 3 are g's rows 0 and 2)
-    for (int col = 0; col < 3; col++) {
-        const float *r0 = g + (size_t)col * n, *r1 = g + (size_t)(3 + col) * n, *r2 = g + (size_t)(6 + col) * n;
-        float *a = t1 + (size_t)col * n, *b = t2 + (size_t)col * n;
-        for (int i = 0; i < n; i++) {
-            a[i] = 0.5f * (r0[i] + r1[i] + r2[i]);
-            b[i] = 0.5f * (r0[i] - r1[i] + r2[i]);
-        }
-    }
-    const float *rows[4] = {g, t1, t2, g + 6 * (size_t)n};
-    for (int r = 0; r < 4; r++) {
-        float *u = U + (size_t)(4 * r) * plane;
-        wino_weights_row(u, u + plane, u + 2 * plane, u + 3 * plane, rows[r], rows[r] + n, rows[r] + 2 * (size_t)n,
-                         n);
-    }
-}
-
-static void wino_weights(float *U, const float *w, int cin, int cout) {
-    size_t plane = (size_t)cout * cin;
-    int blocks = (cin + WINO_CI - 1) / WINO_CI;
-#pragma omp parallel for schedule(static)
-    for (long job = 0; job < (long)cout * blocks; job++) {
-        int co = (int)(job / blocks), c0 = (int)(job % blocks) * WINO_CI;
-        int n = cin - c0 < WINO_CI ? cin - c0 : WINO_CI;
-        float g[9 * WINO_CI], t[6 * WINO_CI];
-        const float *src = w + ((size_t)co * cin + c0) * 9;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 9; k++) g[k * n + i] = src[(size_t)i * 9 + k];
-        wino_weights_block(U + (size_t)co * cin + c0, g, t, n, plane);
-    }
-}
-
-// Input transform of the tile rows [ti0, ti1): V[e][ci][j] = (B^T d B)[e] for
-// the 4x4 input patch d of tile j = (ti - ti0) tw + tj, with
-// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. B^T is applied to whole
-// image rows first (row r of B^T d for every column, into the thread's 4
-// padded rows `rows`, pw = 2 tw + 2 floats each; `zero` is w zeros), then the
-// columns of each tile are combined, storing V contiguously along the tiles.
-// Row r of B^T d for every padded column of one tile row (see wino_inputs).
-static void wino_rows(float *restrict s0, float *restrict s1, float *restrict s2, float *restrict s3,
-                      const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                      const float *restrict d3, int w, int pw) {
-    s0[0] = s1[0] = s2[0] = s3[0] = 0.0f;
-    for (int col = 0; col < w; col++) {
-        s0[col + 1] = d0[col] - d2[col];
-        s1[col + 1] = d1[col] + d2[col];
-        s2[col + 1] = d2[col] - d1[col];
-        s3[col + 1] = d1[col] - d3[col];
-    }
-    for (int p = w + 1; p < pw; p++) s0[p] = s1[p] = s2[p] = s3[p] = 0.0f;
-}
-
-// (... B) for one row of B^T d: the four transformed values of each tile.
-static void wino_cols(float *restrict v0, float *restrict v1, float *restrict v2, float *restrict v3,
-                      const float *restrict sr, int tw) {
-    for (int tj = 0; tj < tw; tj++) {
-        float a = sr[2 * tj], b = sr[2 * tj + 1], c = sr[2 * tj + 2], e = sr[2 * tj + 3];
-        v0[tj] = a - c;
-        v1[tj] = b + c;
-        v2[tj] = c - b;
-        v3[tj] = b - e;
-    }
-}
-
-static void wino_inputs(float *V, const float *x, int cin, int h, int w, int tw, int ti0, int ti1,
-                        float *rowbuf, size_t rowbuf_floats, const float *zero) {
-    int n = (ti1 - ti0) * tw, pw = 2 * tw + 2;
-    size_t plane = (size_t)cin * n;
-#pragma omp parallel for schedule(static)
-    for (int ci = 0; ci < cin; ci++) {
-        float *s = rowbuf + rowbuf_floats * (size_t)omp_get_thread_num();
-        const float *xc = x + (size_t)ci * h * w;
-        for (int ti = ti0; ti < ti1; ti++) {
-            const float *d[4];
-            for (int r = 0; r < 4; r++) {
-                int yy = 2 * ti - 1 + r;
-                d[r] = yy >= 0 && yy < h ? xc + (size_t)yy * w : zero;
-            }
-            wino_rows(s, s + pw, s + 2 * pw, s + 3 * pw, d[0], d[1], d[2], d[3], w, pw);
-            float *v = V + (size_t)ci * n + (size_t)(ti - ti0) * tw;
-            for (int r = 0; r < 4; r++) {
-                float *v0 = v + (size_t)(4 * r) * plane;
-                wino_cols(v0, v0 + plane, v0 + 2 * plane, v0 + 3 * plane, s + (size_t)r * pw, tw);
-            }
-        }
-    }
-}
-
-// Output transform of `count` whole tiles of one tile row into image rows y0
-// and y1: m points at the tiles' values in plane 0 of M (planes `plane` apart).
-static void wino_out_tiles(float *restrict y0, float *restrict y1, const float *restrict m, size_t plane, float bias,
-                           int count) {
-    for (int tj = 0; tj < count; tj++) {
-        float t0[4], t1[4];  // the two rows of A^T m
-        for (int c = 0; c < 4; c++) {
-            float m0 = m[(size_t)c * plane + tj], m1 = m[(size_t)(4 + c) * plane + tj];
-            float m2 = m[(size_t)(8 + c) * plane + tj], m3 = m[(size_t)(12 + c) * plane + tj];
-            t0[c] = m0 + m1 + m2;
-            t1[c] = m1 - m2 - m3;
-        }
-        y0[2 * tj] = bias + (t0[0] + t0[1] + t0[2]);
-        y0[2 * tj + 1] = bias + (t0[1] - t0[2] - t0[3]);
-        y1[2 * tj] = bias + (t1[0] + t1[1] + t1[2]);
-        y1[2 * tj + 1] = bias + (t1[1] - t1[2] - t1[3]);
-    }
-}
-
-// Output transform of the tile rows [ti0, ti1): y[co] = bias + A^T m A for
-// m = M[.][co][j], A^T = [1 1 1 0; 0 1 -1 -1]. With odd h, the second row of
-// the last tile row goes to the thread's row buffer (`spare`, 2 tw + 2
-// floats); with odd w, the last tile of each row is computed aside.
-static void wino_outputs(float *y, const float *M, const float *b, int cout, int h, int w, int tw, int ti0, int ti1,
-                         float *rowbuf, size_t rowbuf_floats) {
-    int n = (ti1 - ti0) * tw;
-    size_t plane = (size_t)cout * n;
-#pragma omp parallel for schedule(static)
-    for (int co = 0; co < cout; co++) {
-        float *spare = rowbuf + rowbuf_floats * (size_t)omp_get_thread_num();
-        float *yc = y + (size_t)co * h * w;
-        float bias = b ? b[co] : 0.0f;
-        for (int ti = ti0; ti < ti1; ti++) {
-            const float *m = M + (size_t)co * n + (size_t)(ti - ti0) * tw;
-            float *y0 = yc + (size_t)(2 * ti) * w, *y1 = 2 * ti + 1 < h ? y0 + w : spare;
-            wino_out_tiles(y0, y1, m, plane, bias, w / 2);
-            if (w % 2) {  // the last tile's right column lies outside the image
-                float last0[2], last1[2];
-                wino_out_tiles(last0, last1, m + w / 2, plane, bias, 1);
-                y0[w - 1] = last0[0];
-                if (y1 != spare) y1[w - 1] = last1[0];
-            }
-        }
-    }
-}
-
-// Tile rows per chunk (at least one).
-static int wino_chunk_rows(int w) {
-    int tw = (w + 1) / 2, rows = WINO_CHUNK / tw;
-    return rows > 0 ? rows : 1;
-}
-
-// Per-thread row buffers of the input transform: 4 padded rows.
-static size_t wino_rowbuf_floats(int w) { return msf_align_up((size_t)4 * (2 * ((w + 1) / 2) + 2) * sizeof(float)) / sizeof(float); }
-
-// y (cout, h, w) = conv3x3(x (cin, h, w)) + b, zero padding 1.
-static msf_status conv3x3_winograd(float *y, const float *x, const float *w, const float *b, int cin, int cout, int h,
-                                   int wd, msf_arena *ws) {
-    int tw = (wd + 1) / 2, th = (h + 1) / 2, crows = wino_chunk_rows(wd);
-    if (crows > th) crows = th;
-    size_t n = (size_t)crows * tw, rb = wino_rowbuf_floats(wd);
-    size_t mark = msf_arena_mark(ws);
-    float *U = msf_arena_alloc(ws, 16 * (size_t)cout * cin * sizeof(float));
-    float *V = msf_arena_alloc(ws, 16 * (size_t)cin * n * sizeof(float));
-    float *M = msf_arena_alloc(ws, 16 * (size_t)cout * n * sizeof(float));
-    float *rows = msf_arena_alloc(ws, rb * sizeof(float) * (size_t)omp_get_max_threads());
-    float *zero = msf_arena_alloc(ws, (size_t)wd * sizeof(float));
-    if (!U || !V || !M || !rows || !zero) {
-        msf_arena_release(ws, mark);
-        return msf_fail(MSF_ERR_NOMEM, "3x3 convolution %d -> %d at %dx%d: workspace needs %zu bytes", cin, cout, h,
-                        wd, wino_scratch_bytes(cin, cout, h, wd));
-    }
-    memset(zero, 0, (size_t)wd * sizeof(float));
-    wino_weights(U, w, cin, cout);
-    for (int ti0 = 0; ti0 < th; ti0 += crows) {
-        int ti1 = ti0 + crows < th ? ti0 + crows : th, nn = (ti1 - ti0) * tw;
-        wino_inputs(V, x, cin, h, wd, tw, ti0, ti1, rows, rb, zero);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int e = 0; e < 16; e++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nn, cin, 1.0f, U + (size_t)e * cout * cin,
-                        cin, V + (size_t)e * cin * nn, nn, 0.0f, M + (size_t)e * cout * nn, nn);
-        wino_outputs(y, M, b, cout, h, wd, tw, ti0, ti1, rows, rb);
-    }
-    msf_arena_release(ws, mark);
-    return MSF_OK;
-}
-
-// -----------------------------------------------------------------------------
-// GroupNorm followed by SiLU, fused: every ResNet and the output stage apply
-// them back to back, and nn_group_norm + nn_silu (scalar code, two passes
-// over the activations) took a fifth of the decoder's time. Statistics as
-// nn_group_norm computes them (double, two passes, biased variance), then
-// y = SiLU((x - mean) * (rstd * gamma) + beta) in one vectorised pass.
-
-// exp(c) for the sigmoid, in a form the compiler vectorises: c = n ln2 + r,
-// n = round(c / ln2) (by adding and subtracting 1.5 * 2^23), ln2 in two parts
-// so r is exact, exp(r) by its degree-6 Taylor polynomial (|r| <= ln2/2,
-// error < 1 ulp), 2^n put into the exponent bits. c must lie in [-88, 87]
-// (2^n a normal float) or be NaN (the result is then NaN).
-static inline float exp_clamped(float c) {
-    const float shifter = 12582912.0f;  // 1.5 * 2^23
-    float n = (c * 1.44269504088896341f + shifter) - shifter;
-    float r = (c - n * 0.693359375f) - n * -2.12194440e-4f;
-    float poly = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
-                                                                        r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-    union {
-        int32_t i;
-        float f;
-    } scale = {.i = ((int32_t)n + 127) * (1 << 23)};
-    return poly * scale.f;
-}
-
-// y = SiLU((x - mean) * scale + shift) = v / (1 + exp(-v)). In blocks of 256:
-// GCC vectorises neither a division nor a conversion after a clamp in the
-// same loop (both may trap), so the clamp gets a loop of its own. A NaN
-// passes the clamps and comes out NaN; v = +-inf gives +-inf.
-#define SILU_BLOCK 256
-
-static void affine_silu(float *restrict y, const float *restrict x, float mean, float scale, float shift, size_t n) {
-    float v[SILU_BLOCK], a[SILU_BLOCK];
-    for (size_t i0 = 0; i0 < n; i0 += SILU_BLOCK) {
-        size_t m = n - i0 < SILU_BLOCK ? n - i0 : SILU_BLOCK;
-        for (size_t i = 0; i < m; i++) {
-            v[i] = (x[i0 + i] - mean) * scale + shift;
-            float c = -v[i];
-            c = c < -88.0f ? -88.0f : c;
-            a[i] = c > 87.0f ? 87.0f : c;
-        }
-        for (size_t i = 0; i < m; i++) y[i0 + i] = v[i] / (1.0f + exp_clamped(a[i]));
-    }
-}
-
-// Sum of x[0..n) in double, four interleaved partial sums (a fixed order).
-static double sum4(const float *x, size_t n) {
-    double s[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += x[i + k];
-    for (; i < n; i++) s[0] += x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-static double sum_sq4(const float *x, size_t n, double mean) {
-    double s[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) {
-            double d = (double)x[i + k] - mean;
-            s[k] += d * d;
-        }
-    for (; i < n; i++) s[0] += ((double)x[i] - mean) * ((double)x[i] - mean);
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-// y (c, hw) = SiLU(GroupNorm(x)), `groups` groups, eps GN_EPS, affine.
-static void group_norm_silu(float *y, const float *x, const float *gamma, const float *beta, int c, size_t hw,
-                            int groups) {
-    int cg = c / groups;
-#pragma omp parallel for schedule(static)
-    for (int g = 0; g < groups; g++) {
-        const float *xg = x + (size_t)g * cg * hw;
-        size_t count = (size_t)cg * hw;
-        double mean = sum4(xg, count) / (double)count;
-        double var = sum_sq4(xg, count, mean) / (double)count;
-        float m = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)GN_EPS));
-        for (int i = 0; i < cg; i++) {
-            int ch = g * cg + i;
-            affine_silu(y + (size_t)ch * hw, x + (size_t)ch * hw, m, rstd * gamma[ch], beta[ch], hw);
-        }
-    }
-}
-
-// -----------------------------------------------------------------------------
 // Passes: the forward code, also run in plan mode to size the workspace.
 
 enum { SLOTS = 3, SLOT_IN = 3, SLOT_OUT = 4 };
@@ -572,11 +258,11 @@ static void conv(vae_pass *p, int dst, int src, const float *w, const float *b, 
 static void conv3(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd) {
     if (p->plan) {
         use(p, dst, (size_t)cout * h * wd);
-        use_scratch(p, wino_scratch_bytes(cin, cout, h, wd) + 3 * MSF_ALIGN);
+        use_scratch(p, nn_conv3x3_workspace_bytes(cin, cout, h, wd) + 3 * MSF_ALIGN);
         return;
     }
     if (p->status) return;
-    p->status = conv3x3_winograd(buf(p, dst), buf(p, src), w, b, cin, cout, h, wd, p->ws);
+    p->status = nn_conv3x3(buf(p, dst), buf(p, src), w, b, cin, cout, h, wd, p->ws);
 }
 
 static void conv1(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd) {
@@ -590,7 +276,7 @@ static void norm_silu(vae_pass *p, int dst, int src, const float *gamma, const f
         return;
     }
     if (p->status) return;
-    group_norm_silu(buf(p, dst), buf(p, src), gamma, beta, c, hw, p->groups);
+    nn_group_norm_silu(buf(p, dst), buf(p, src), gamma, beta, 1, c, hw, p->groups, GN_EPS);
 }
 
 static void add_into(vae_pass *p, int dst, int src, size_t count) {
@@ -622,17 +308,18 @@ static int resnet(vae_pass *p, const vae_resnet *r, int cur, int h, int w) {
 // (diffusers' Attention with AttnProcessor, heads 1):
 //   h = GN(x) as (T, C); q, k, v = h Wq^T + bq, ...; o = softmax(q k^T / sqrt(C)) v;
 //   x += (o Wo^T + bo)^T.
-// Not nn_attention: that parallelises over (batch, heads), a single pair here,
-// and takes T*T floats per thread (1 GB at T = 4096 on 16 threads). Here the
-// threads share blocks of ATTN_ROWS query rows, each with its own ATTN_ROWS x T
-// scores; every sgemm's shape depends only on (T, C), so the bits do not
-// depend on the thread count. Scratch: q, k, v (3 T C) + ATTN_ROWS T per thread.
+// The core is nn_attention_rows with blocks of ATTN_ROWS query rows (one
+// (batch, head) pair here, so the threads share the blocks; the whole T x T
+// scores would be 1 GB at T = 4096 on 16 threads). The projections run in
+// blocks of ATTN_ROWS rows too; every sgemm's shape depends only on (T, C),
+// so the bits do not depend on the thread count. Scratch: qkv (T, 3C) +
+// ATTN_ROWS T floats per thread.
 
-#define ATTN_ROWS 64
+#define ATTN_ROWS NN_ATTENTION_BLOCK_ROWS
 
 static size_t attention_scratch_bytes(int c, int T) {
-    return 3 * msf_align_up((size_t)T * c * sizeof(float)) +
-           (size_t)omp_get_max_threads() * msf_align_up((size_t)ATTN_ROWS * T * sizeof(float)) + 5 * MSF_ALIGN;
+    return msf_align_up(3 * (size_t)T * c * sizeof(float)) + nn_attention_rows_workspace_bytes(T, ATTN_ROWS) +
+           5 * MSF_ALIGN;
 }
 
 static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h, int w) {
@@ -644,43 +331,30 @@ static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h
         return;
     }
     if (p->status) return;
-    size_t mark = msf_arena_mark(p->ws), tc = (size_t)T * c;
-    size_t per_thread = msf_align_up((size_t)ATTN_ROWS * T * sizeof(float));
-    float *qkv = msf_arena_alloc(p->ws, 3 * msf_align_up(tc * sizeof(float)));
-    unsigned char *scores = msf_arena_alloc(p->ws, (size_t)omp_get_max_threads() * per_thread);
-    if (!qkv || !scores) {
+    size_t mark = msf_arena_mark(p->ws);
+    float *qkv = msf_arena_alloc(p->ws, 3 * (size_t)T * c * sizeof(float));
+    if (!qkv) {
         p->status = msf_fail_context(MSF_ERR_NOMEM, "VAE attention");
         msf_arena_release(p->ws, mark);
         return;
     }
-    float *q = qkv, *k = q + msf_align_up(tc * sizeof(float)) / sizeof(float);
-    float *v = k + msf_align_up(tc * sizeof(float)) / sizeof(float);
     float *x = buf(p, cur), *hn = buf(p, P), *o = hn, *proj = buf(p, Q);
     nn_group_norm(hn, x, a->norm_w, a->norm_b, 1, c, T, p->groups, GN_EPS);
 
-    // q, k, v (T, C) = hn^T W^T + b, hn being (C, T): blocks of ATTN_ROWS rows.
+    // qkv (T, 3C) = hn^T [Wq; Wk; Wv]^T + b, hn being (C, T): blocks of ATTN_ROWS rows.
     const float *W[3] = {a->q_w, a->k_w, a->v_w}, *B[3] = {a->q_b, a->k_b, a->v_b};
-    float *out[3] = {q, k, v};
-    int blocks = (T + ATTN_ROWS - 1) / ATTN_ROWS;
+    int blocks = (T + ATTN_ROWS - 1) / ATTN_ROWS, ld = 3 * c;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int job = 0; job < 3 * blocks; job++) {
         int which = job / blocks, r0 = (job % blocks) * ATTN_ROWS, rows = T - r0 < ATTN_ROWS ? T - r0 : ATTN_ROWS;
-        float *y = out[which] + (size_t)r0 * c;
-        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * c, B[which], (size_t)c * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, rows, c, c, 1.0f, hn + r0, T, W[which], c, 1.0f, y, c);
+        float *y = qkv + (size_t)r0 * ld + (size_t)which * c;
+        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * ld, B[which], (size_t)c * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, rows, c, c, 1.0f, hn + r0, T, W[which], c, 1.0f, y, ld);
     }
-    // o (T, C): per block of query rows, S = scale q k^T, softmax, S v. (o
-    // overwrites hn, which the projections above were the last to read.)
-    const float scale = (float)(1.0 / sqrt((double)c));
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int blk = 0; blk < blocks; blk++) {
-        int r0 = blk * ATTN_ROWS, rows = T - r0 < ATTN_ROWS ? T - r0 : ATTN_ROWS;
-        float *S = (float *)(scores + per_thread * (size_t)omp_get_thread_num());
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, c, scale, q + (size_t)r0 * c, c, k, c, 0.0f, S,
-                    T);
-        nn_softmax(S, S, rows, T);  // (nested in this parallel region: runs in this thread)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, c, T, 1.0f, S, T, v, c, 0.0f, o + (size_t)r0 * c,
-                    c);
+    // o (T, C) overwrites hn, which the projections above were the last to read.
+    if ((p->status = nn_attention_rows(o, qkv, 1, T, 1, c, ATTN_ROWS, p->ws))) {
+        msf_arena_release(p->ws, mark);
+        return;
     }
     // proj (C, T) = Wo o^T + bo, then x += proj: blocks of ATTN_ROWS output channels.
     int cblocks = (c + ATTN_ROWS - 1) / ATTN_ROWS;
