@@ -102,28 +102,52 @@ static int linear_tiled(float *y, const float *x, const float *w, const float *b
 
 // Rows that do not fill a tile, or a problem too small to be regular: copy x
 // into zero-padded scratch rows (a few hundred KB for DiT's adaLN at batch <
-// 16; more only for tiny layers) and compute the padded problem.
-static void linear_padded(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
-    size_t rows = ceil_div((size_t)M, LINEAR_ROW_TILE) * LINEAR_ROW_TILE;
+// 16; more only for tiny layers) and compute the padded problem. The scratch
+// comes from `ws` (nothing allocated on this path when the caller sized it
+// by nn_linear_workspace_bytes), else from the heap.
+static size_t padded_rows(size_t M, int K, int N) {
+    size_t rows = ceil_div(M, LINEAR_ROW_TILE) * LINEAR_ROW_TILE;
     while (!gemm_is_regular(rows, (size_t)N, (size_t)K)) rows += LINEAR_ROW_TILE;
-    float *xp = calloc(rows * (size_t)K + rows * (size_t)N, sizeof(float));
-    if (!xp) {  // out of memory: still correct, only not bit-identical to other batch sizes
-        nn_linear_ref(y, x, w, b, M, K, N);
-        return;
+    return rows;
+}
+
+static void linear_padded(float *y, const float *x, const float *w, const float *b, int M, int K, int N,
+                          msf_arena *ws) {
+    size_t rows = padded_rows((size_t)M, K, N), floats = rows * (size_t)K + rows * (size_t)N;
+    size_t mark = ws ? msf_arena_mark(ws) : 0, bytes = msf_align_up(floats * sizeof(float));
+    float *xp = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL, *heap = NULL;
+    if (xp) {
+        memset(xp + (size_t)M * K, 0, (rows - (size_t)M) * K * sizeof(float));
+    } else {
+        xp = heap = calloc(floats, sizeof(float));
+        if (!xp) {  // out of memory: still correct, only not bit-identical to other batch sizes
+            nn_linear_ref(y, x, w, b, M, K, N);
+            return;
+        }
     }
     float *yp = xp + rows * (size_t)K;
     memcpy(xp, x, (size_t)M * K * sizeof(float));
     linear_tiled(yp, xp, w, b, rows, K, N);
     memcpy(y, yp, (size_t)M * N * sizeof(float));
-    free(xp);
+    if (ws) msf_arena_release(ws, mark);
+    free(heap);
 }
 
-void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
+// Covers every M' <= M: the padded rows grow with M, and M' rows go to
+// linear_padded only as the rows beyond a multiple of 16 or as a whole
+// problem that is not regular, neither more than padded_rows(M).
+size_t nn_linear_workspace_bytes(int M, int K, int N) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    size_t rows = padded_rows((size_t)M, K, N);
+    return msf_align_up((rows * (size_t)K + rows * (size_t)N) * sizeof(float));
+}
+
+void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N, msf_arena *ws) {
     if (M <= 0 || N <= 0) return;
     size_t main_rows = (size_t)M / LINEAR_ROW_TILE * LINEAR_ROW_TILE;
     if (main_rows && !linear_tiled(y, x, w, b, main_rows, K, N)) main_rows = 0;
     if (main_rows < (size_t)M)
-        linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N);
+        linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N, ws);
 }
 
 // -----------------------------------------------------------------------------

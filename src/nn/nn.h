@@ -28,7 +28,14 @@
 // Linear: y (M,N) = x (M,K) . w^T + b, w (N,K) as in torch.nn.Linear; b (N) or NULL.
 
 void nn_linear_ref(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
-void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
+// The fast version computes rows beyond the last multiple of 16 (and problems
+// too small for OpenBLAS's regular kernels) on a zero-padded copy, taken
+// from `ws` (used by the calling thread, released before returning): with
+// nn_linear_workspace_bytes(M, K, N) free there, nn_linear allocates nothing
+// for any M' <= M. With ws NULL or short, the copy comes from the heap (the
+// same bits either way).
+size_t nn_linear_workspace_bytes(int M, int K, int N);
+void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N, msf_arena *ws);
 
 // -----------------------------------------------------------------------------
 // Activations (elementwise over `count` values; y may alias x).
