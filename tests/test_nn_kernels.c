@@ -117,7 +117,7 @@ START_TEST(test_golden_group_norm_silu) {
         failures += !close_to("group_norm_silu", k, "ref", got, want, n, TOL, &worst_ref);
         free(got);
         got = nan_buffer(n);
-        nn_group_norm_silu(got, x, gamma, beta, N, C, (size_t)hw, groups, eps);
+        nn_group_norm_silu(got, x, gamma, beta, N, C, hw, groups, eps);
         failures += !close_to("group_norm_silu", k, "fast", got, want, n, TOL, &worst_fast);
         free(x), free(gamma), free(beta), free(want), free(got);
     }
@@ -294,13 +294,13 @@ START_TEST(test_group_norm_silu_random) {
     float *beta = random_buffer((size_t)c, 7, 1.0f);
     float *want = nan_buffer(count), *got = nan_buffer(count), *pair = nan_buffer(count);
     nn_group_norm_silu_ref(want, x, gamma, beta, n, c, hw, groups, 1e-6f);
-    nn_group_norm_silu(got, x, gamma, beta, n, c, (size_t)hw, groups, 1e-6f);
+    nn_group_norm_silu(got, x, gamma, beta, n, c, hw, groups, 1e-6f);
     ck_assert(tu_expect_close("group_norm_silu vs ref", got, want, count, TOL));
     nn_group_norm(pair, x, gamma, beta, n, c, hw, groups, 1e-6f);
     nn_silu(pair, pair, count);
     ck_assert(tu_expect_close("group_norm_silu vs group_norm + silu", got, pair, count, 1e-6));
     x[3] = NAN, x[(size_t)c * hw + 5] = INFINITY;  // group 0 of item 0, group 0 of item 1
-    nn_group_norm_silu(got, x, gamma, beta, n, c, (size_t)hw, groups, 1e-6f);
+    nn_group_norm_silu(got, x, gamma, beta, n, c, hw, groups, 1e-6f);
     size_t group = (size_t)(c / groups) * hw;
     for (size_t i = 0; i < count; i++) {
         int poisoned = i < group || (i >= (size_t)c * hw && i < (size_t)c * hw + group);

@@ -95,7 +95,7 @@ static void norm_silu(vae_pass *p, int dst, int src, const float *gamma, const f
         return;
     }
     if (p->status) return;
-    nn_group_norm_silu(buf(p, dst), buf(p, src), gamma, beta, 1, c, hw, p->groups, GN_EPS);
+    nn_group_norm_silu(buf(p, dst), buf(p, src), gamma, beta, 1, c, (int)hw, p->groups, GN_EPS);
 }
 
 static void add_into(vae_pass *p, int dst, int src, size_t count) {

@@ -37,7 +37,7 @@ msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, c
 
 // -----------------------------------------------------------------------------
 // 3x3 convolution, stride 1, zero padding 1, of one image by Winograd's
-// F(2x2, 3x3): y (c_out, h, w) = conv(x (c_in, h, w), w (c_out, c_in, 3, 3)) + b
+// F(2x2, 3x3): y (c_out, h, wd) = conv(x (c_in, h, wd), w (c_out, c_in, 3, 3)) + b
 // (b may be NULL). The SD VAE's ResNet convolutions. Not bit-identical to
 // nn_conv2d (the transforms round differently); within float32 rounding of
 // the direct sum (tests: nn_conv2d_ref on the same shape).
@@ -45,7 +45,7 @@ msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, c
 // Scratch bytes nn_conv3x3 takes from its arena (depends on omp_get_max_threads()).
 size_t nn_conv3x3_workspace_bytes(int c_in, int c_out, int h, int w);
 // MSF_ERR_NOMEM (message set) if `ws` has less than that free.
-msf_status nn_conv3x3(float *y, const float *x, const float *w, const float *b, int c_in, int c_out, int h, int w_,
+msf_status nn_conv3x3(float *y, const float *x, const float *w, const float *b, int c_in, int c_out, int h, int wd,
                       msf_arena *ws);
 
 // -----------------------------------------------------------------------------

@@ -119,7 +119,7 @@ static double sum_sq4(const float *x, size_t n, double mean) {
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-void nn_group_norm_silu(float *y, const float *x, const float *gamma, const float *beta, int n, int c, size_t hw,
+void nn_group_norm_silu(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
                         int groups, float eps) {
     int cg = c / groups;
     long pairs = (long)n * groups;
@@ -134,7 +134,7 @@ void nn_group_norm_silu(float *y, const float *x, const float *gamma, const floa
         float m = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
         for (int i = 0; i < cg; i++) {
             int ch = g * cg + i;
-            affine_silu(y + off + (size_t)i * hw, x + off + (size_t)i * hw, m, rstd * gamma[ch], beta[ch], hw);
+            affine_silu(y + off + (size_t)i * hw, x + off + (size_t)i * hw, m, rstd * gamma[ch], beta[ch], (size_t)hw);
         }
     }
 }

@@ -19,7 +19,7 @@ void nn_group_norm(float *y, const float *x, const float *gamma, const float *be
 // partial sums), so it is not bit-identical to nn_group_norm + nn_silu.
 void nn_group_norm_silu_ref(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
                             int groups, float eps);
-void nn_group_norm_silu(float *y, const float *x, const float *gamma, const float *beta, int n, int c, size_t hw,
+void nn_group_norm_silu(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
                         int groups, float eps);
 
 // LayerNorm over the last dimension: x (rows, dim); gamma, beta (dim) or NULL.
