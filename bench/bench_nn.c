@@ -109,7 +109,7 @@ typedef struct {
 
 static void run_linear(void *p) {
     linear_ctx *l = p;
-    nn_linear(l->y, l->x, l->w, l->b, l->M, l->K, l->N);
+    nn_linear(l->y, l->x, l->w, l->b, l->M, l->K, l->N, NULL);
 }
 
 static void bench_linear(const char *name, int M, int K, int N) {

@@ -3,7 +3,6 @@
 // feature-network backend of featnet.h.
 #include "eval/inception.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -13,23 +12,13 @@
 #include "core/arena.h"
 #include "eval/featnet_impl.h"
 #include "io/params.h"
+#include "nn/conv.h"
 
 #define BN_EPS 1e-3
 #define MAX_CONVS 10
-// im2col bytes per pixel block: the block's columns stay in a core's L2 while
-// sgemm packs them.
-#define COL_BYTES (1u << 20)
-#define BLOCK_MIN_PIXELS 64
-#define BLOCK_MAX_PIXELS 1024
-#define PIXEL_ALIGN 16  // block sizes are multiples of this (full sgemm tiles)
 
-// A conv with BatchNorm folded in: y = ReLU(conv(x, w) + b); w (c_out, kh, kw,
-// c_in) so that a row of w matches an NHWC im2col row.
-typedef struct {
-    int c_in, c_out, kh, kw, stride, pad_h, pad_w;
-    float *w;  // (c_out, kh * kw * c_in)
-    float *b;  // (c_out)
-} inc_conv;
+// A conv with BatchNorm folded in: y = ReLU(conv(x, w) + b) (nn/conv.h).
+typedef nn_conv_nhwc inc_conv;
 
 typedef struct {
     inception_block_spec spec;
@@ -53,7 +42,6 @@ struct inception_model {
     float *ws;            // threads * ws_floats
 };
 
-static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 // -----------------------------------------------------------------------------
 // Architecture tables
@@ -196,21 +184,8 @@ static const char *const BLOCK_PREFIX[INCEPTION_MAX_BLOCKS] = {
 // -----------------------------------------------------------------------------
 // Shapes
 
-// Output size, 0 when the kernel does not fit (C division truncates toward 0).
-static int conv_out(int in, int k, int stride, int pad) { return in + 2 * pad < k ? 0 : (in + 2 * pad - k) / stride + 1; }
-static int pool_out(int in, int stride) { return conv_out(in, 3, stride, 0); }  // 3x3, no padding
-
-// Output pixels per sgemm block of a conv with K = kh*kw*c_in over npix pixels.
-static int conv_block_pixels(const inc_conv *cv, int npix) {
-    if (npix < 1) return 1;  // (an input too small, refused by the caller)
-    size_t K = (size_t)cv->kh * cv->kw * cv->c_in;
-    size_t p = COL_BYTES / (K * sizeof(float));
-    if (p < BLOCK_MIN_PIXELS) p = BLOCK_MIN_PIXELS;
-    if (p > BLOCK_MAX_PIXELS) p = BLOCK_MAX_PIXELS;
-    size_t nblk = ceil_div((size_t)npix, p);
-    p = ceil_div(ceil_div((size_t)npix, nblk), PIXEL_ALIGN) * PIXEL_ALIGN;
-    return p < (size_t)npix ? (int)p : npix;
-}
+// Output size of a 3x3 pool, 0 when it does not fit.
+static int pool_out(int in, int stride) { return nn_conv_nhwc_out(in, 3, stride, 0); }  // 3x3, no padding
 
 typedef struct {
     size_t act, scratch, col;
@@ -222,10 +197,9 @@ static void need_max(size_t *a, size_t b) {
 
 // Conv output size; records its im2col need.
 static void conv_shape(const inc_conv *cv, int h, int w, int *oh, int *ow, ws_need *nd) {
-    *oh = conv_out(h, cv->kh, cv->stride, cv->pad_h);
-    *ow = conv_out(w, cv->kw, cv->stride, cv->pad_w);
-    if (!(cv->kh == 1 && cv->kw == 1 && cv->stride == 1))
-        need_max(&nd->col, (size_t)conv_block_pixels(cv, *oh * *ow) * cv->kh * cv->kw * cv->c_in);
+    *oh = nn_conv_nhwc_out(h, cv->kh, cv->stride, cv->pad_h);
+    *ow = nn_conv_nhwc_out(w, cv->kw, cv->stride, cv->pad_w);
+    need_max(&nd->col, nn_conv_nhwc_col_floats(cv, *oh, *ow));
 }
 
 // Output size of block b on an h x w input, and its workspace needs. 0 if
@@ -432,123 +406,8 @@ void inception_free(inception_model *m) {
 
 size_t inception_workspace_bytes(const inception_model *m) { return m->ws_floats * m->threads * sizeof(float); }
 
-// -----------------------------------------------------------------------------
-// Kernels on one image, NHWC. A tensor is (pixels, channels) with a row
-// stride `ld` >= channels, so a branch can read or write a channel slice of
-// a block's concatenated output in place. With `inner` set, the caller is not
-// inside a parallel region and the loops share their pieces among threads;
-// the pieces and each one's arithmetic are the same either way.
-
-typedef struct {
-    int inner;    // share each loop's pieces among `threads` threads
-    int threads;
-    float **col;  // im2col buffers: one per thread when inner, else col[0] is the caller's
-} exec;
-
-// col (p1 - p0, kh*kw*c_in) for output pixels p0..p1-1 of x (h, w, ld).
-static void im2col(float *col, const float *x, int ldx, int h, int w, const inc_conv *cv, int ow, int p0, int p1) {
-    size_t K = (size_t)cv->kh * cv->kw * cv->c_in, row = (size_t)cv->c_in * sizeof(float);
-    for (int p = p0; p < p1; p++) {
-        int oy = p / ow, ox = p % ow;
-        float *dst = col + (size_t)(p - p0) * K;
-        for (int ki = 0; ki < cv->kh; ki++) {
-            int iy = oy * cv->stride - cv->pad_h + ki;
-            for (int kj = 0; kj < cv->kw; kj++, dst += cv->c_in) {
-                int ix = ox * cv->stride - cv->pad_w + kj;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                    memset(dst, 0, row);
-                else
-                    memcpy(dst, x + ((size_t)iy * w + ix) * ldx, row);
-            }
-        }
-    }
-}
-
-// y = max(y + b, 0) over rows (pixels) of a block.
-static void bias_relu(float *y, int ldy, int rows, const float *b, int c) {
-    for (int r = 0; r < rows; r++) {
-        float *yr = y + (size_t)r * ldy;
-        for (int k = 0; k < c; k++) {
-            float v = yr[k] + b[k];
-            yr[k] = v > 0.0f ? v : 0.0f;
-        }
-    }
-}
-
-// y (oh, ow, ldy) = ReLU(conv(x (h, w, ldx))). Returns the output size.
-static void conv_forward(const exec *e, const inc_conv *cv, float *y, int ldy, const float *x, int ldx, int h, int w,
-                         int *oh_out, int *ow_out) {
-    int oh = conv_out(h, cv->kh, cv->stride, cv->pad_h), ow = conv_out(w, cv->kw, cv->stride, cv->pad_w);
-    int npix = oh * ow, K = cv->kh * cv->kw * cv->c_in;
-    int pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride == 1;
-    int bp = conv_block_pixels(cv, npix);
-    int nblk = (int)ceil_div((size_t)npix, (size_t)bp);
-#pragma omp parallel for if (e->inner) num_threads(e->threads) schedule(dynamic, 1)
-    for (int blk = 0; blk < nblk; blk++) {
-        int p0 = blk * bp, p1 = p0 + bp < npix ? p0 + bp : npix;
-        const float *a = x + (size_t)p0 * ldx;
-        int lda = ldx;
-        if (!pointwise) {
-            float *col = e->col[e->inner ? omp_get_thread_num() : 0];
-            im2col(col, x, ldx, h, w, cv, ow, p0, p1);
-            a = col, lda = K;
-        }
-        float *yb = y + (size_t)p0 * ldy;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p1 - p0, cv->c_out, K, 1.0f, a, lda, cv->w, K, 0.0f, yb,
-                    ldy);
-        bias_relu(yb, ldy, p1 - p0, cv->b, cv->c_out);
-    }
-    *oh_out = oh, *ow_out = ow;
-}
-
-// 3x3 max pool (padding ignored, as PyTorch pads with -inf).
-static void max_pool3(const exec *e, float *y, int ldy, const float *x, int ldx, int h, int w, int c, int stride,
-                      int pad) {
-    int oh = (h + 2 * pad - 3) / stride + 1, ow = (w + 2 * pad - 3) / stride + 1;
-#pragma omp parallel for if (e->inner) num_threads(e->threads) schedule(static)
-    for (int oy = 0; oy < oh; oy++)
-        for (int ox = 0; ox < ow; ox++) {
-            float *yp = y + ((size_t)oy * ow + ox) * ldy;
-            int first = 1;
-            for (int ki = 0; ki < 3; ki++) {
-                int iy = oy * stride - pad + ki;
-                if (iy < 0 || iy >= h) continue;
-                for (int kj = 0; kj < 3; kj++) {
-                    int ix = ox * stride - pad + kj;
-                    if (ix < 0 || ix >= w) continue;
-                    const float *xp = x + ((size_t)iy * w + ix) * ldx;
-                    if (first)
-                        memcpy(yp, xp, (size_t)c * sizeof(float));
-                    else
-                        for (int k = 0; k < c; k++) yp[k] = xp[k] > yp[k] ? xp[k] : yp[k];
-                    first = 0;
-                }
-            }
-        }
-}
-
-// 3x3 stride-1 average pool with padding 1, dividing by the in-bounds count
-// (count_include_pad=False).
-static void avg_pool3_no_pad(const exec *e, float *y, const float *x, int ldx, int h, int w, int c) {
-#pragma omp parallel for if (e->inner) num_threads(e->threads) schedule(static)
-    for (int oy = 0; oy < h; oy++)
-        for (int ox = 0; ox < w; ox++) {
-            float *yp = y + ((size_t)oy * w + ox) * c;
-            memset(yp, 0, (size_t)c * sizeof(float));
-            int count = 0;
-            for (int iy = oy - 1; iy <= oy + 1; iy++) {
-                if (iy < 0 || iy >= h) continue;
-                for (int ix = ox - 1; ix <= ox + 1; ix++) {
-                    if (ix < 0 || ix >= w) continue;
-                    const float *xp = x + ((size_t)iy * w + ix) * ldx;
-                    for (int k = 0; k < c; k++) yp[k] += xp[k];
-                    count++;
-                }
-            }
-            float div = (float)count;
-            for (int k = 0; k < c; k++) yp[k] /= div;
-        }
-}
+// The NHWC kernels (convolution + ReLU, 3x3 pools) are nn/conv.h's.
+typedef nn_nhwc_exec exec;
 
 // -----------------------------------------------------------------------------
 // Blocks on one image: x (h, w, c_in) -> y (oh, ow, c_out), s1/s2 scratch.
@@ -557,14 +416,14 @@ static void stem_forward(const exec *e, const inc_block *b, float *y, float *t, 
     const inc_conv *cv = b->conv;
     int oh, ow;
     // x -> y -> t -> y -> (pool) t -> y -> t -> (pool) y
-    conv_forward(e, &cv[0], y, cv[0].c_out, x, cv[0].c_in, *h, *w, &oh, &ow);
-    conv_forward(e, &cv[1], t, cv[1].c_out, y, cv[1].c_in, oh, ow, &oh, &ow);
-    conv_forward(e, &cv[2], y, cv[2].c_out, t, cv[2].c_in, oh, ow, &oh, &ow);
-    max_pool3(e, t, cv[2].c_out, y, cv[2].c_out, oh, ow, cv[2].c_out, 2, 0);
+    nn_conv2d_nhwc_relu(e, &cv[0], y, cv[0].c_out, x, cv[0].c_in, *h, *w, &oh, &ow);
+    nn_conv2d_nhwc_relu(e, &cv[1], t, cv[1].c_out, y, cv[1].c_in, oh, ow, &oh, &ow);
+    nn_conv2d_nhwc_relu(e, &cv[2], y, cv[2].c_out, t, cv[2].c_in, oh, ow, &oh, &ow);
+    nn_max_pool3_nhwc(e, t, cv[2].c_out, y, cv[2].c_out, oh, ow, cv[2].c_out, 2, 0);
     oh = pool_out(oh, 2), ow = pool_out(ow, 2);
-    conv_forward(e, &cv[3], y, cv[3].c_out, t, cv[3].c_in, oh, ow, &oh, &ow);
-    conv_forward(e, &cv[4], t, cv[4].c_out, y, cv[4].c_in, oh, ow, &oh, &ow);
-    max_pool3(e, y, cv[4].c_out, t, cv[4].c_out, oh, ow, cv[4].c_out, 2, 0);
+    nn_conv2d_nhwc_relu(e, &cv[3], y, cv[3].c_out, t, cv[3].c_in, oh, ow, &oh, &ow);
+    nn_conv2d_nhwc_relu(e, &cv[4], t, cv[4].c_out, y, cv[4].c_in, oh, ow, &oh, &ow);
+    nn_max_pool3_nhwc(e, y, cv[4].c_out, t, cv[4].c_out, oh, ow, cv[4].c_out, 2, 0);
     *h = pool_out(oh, 2), *w = pool_out(ow, 2);
 }
 
@@ -575,62 +434,62 @@ static void mixed_forward(const exec *e, const inc_block *b, float *y, const flo
     int h = *hp, w = *wp, ci = b->spec.c_in, co = inception_block_out_channels(&b->spec), oh, ow, th, tw;
     switch (b->spec.kind) {
     case INCEPTION_A:  // [1x1 | 5x5 | 3x3dbl | pool]
-        conv_forward(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
-        conv_forward(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[2], y + wd[0], co, s1, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[3], s1, wd[3], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[4], s2, wd[4], s1, wd[3], h, w, &th, &tw);
-        conv_forward(e, &cv[5], y + wd[0] + wd[2], co, s2, wd[4], h, w, &th, &tw);
-        avg_pool3_no_pad(e, s1, x, ci, h, w, ci);
-        conv_forward(e, &cv[6], y + wd[0] + wd[2] + wd[4], co, s1, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
+        nn_conv2d_nhwc_relu(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[2], y + wd[0], co, s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[3], s1, wd[3], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[4], s2, wd[4], s1, wd[3], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[5], y + wd[0] + wd[2], co, s2, wd[4], h, w, &th, &tw);
+        nn_avg_pool3_nhwc(e, s1, x, ci, h, w, ci);
+        nn_conv2d_nhwc_relu(e, &cv[6], y + wd[0] + wd[2] + wd[4], co, s1, ci, h, w, &th, &tw);
         break;
     case INCEPTION_B:  // [3x3 s2 | 3x3dbl s2 | max pool s2]
-        conv_forward(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
-        conv_forward(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[2], s2, wd[2], s1, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[3], y + wd[0], co, s2, wd[2], h, w, &th, &tw);
-        max_pool3(e, y + wd[0] + wd[2], co, x, ci, h, w, ci, 2, 0);
+        nn_conv2d_nhwc_relu(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
+        nn_conv2d_nhwc_relu(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[2], s2, wd[2], s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[3], y + wd[0], co, s2, wd[2], h, w, &th, &tw);
+        nn_max_pool3_nhwc(e, y + wd[0] + wd[2], co, x, ci, h, w, ci, 2, 0);
         break;
     case INCEPTION_C:  // [1x1 | 7x7 | 7x7dbl | pool]
-        conv_forward(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
-        conv_forward(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[2], s2, wd[1], s1, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[3], y + wd[0], co, s2, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[4], s1, wd[1], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[5], s2, wd[1], s1, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[6], s1, wd[1], s2, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[7], s2, wd[1], s1, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[8], y + wd[0] + wd[2], co, s2, wd[1], h, w, &th, &tw);
-        avg_pool3_no_pad(e, s1, x, ci, h, w, ci);
-        conv_forward(e, &cv[9], y + wd[0] + 2 * wd[2], co, s1, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
+        nn_conv2d_nhwc_relu(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[2], s2, wd[1], s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[3], y + wd[0], co, s2, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[4], s1, wd[1], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[5], s2, wd[1], s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[6], s1, wd[1], s2, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[7], s2, wd[1], s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[8], y + wd[0] + wd[2], co, s2, wd[1], h, w, &th, &tw);
+        nn_avg_pool3_nhwc(e, s1, x, ci, h, w, ci);
+        nn_conv2d_nhwc_relu(e, &cv[9], y + wd[0] + 2 * wd[2], co, s1, ci, h, w, &th, &tw);
         break;
     case INCEPTION_D:  // [3x3 s2 | 7x7x3 s2 | max pool s2]
-        conv_forward(e, &cv[0], s1, wd[0], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[1], y, co, s1, wd[0], h, w, &oh, &ow);
-        conv_forward(e, &cv[2], s1, wd[2], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[3], s2, wd[3], s1, wd[2], h, w, &th, &tw);
-        conv_forward(e, &cv[4], s1, wd[3], s2, wd[3], h, w, &th, &tw);
-        conv_forward(e, &cv[5], y + wd[1], co, s1, wd[3], h, w, &th, &tw);
-        max_pool3(e, y + wd[1] + wd[3], co, x, ci, h, w, ci, 2, 0);
+        nn_conv2d_nhwc_relu(e, &cv[0], s1, wd[0], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[1], y, co, s1, wd[0], h, w, &oh, &ow);
+        nn_conv2d_nhwc_relu(e, &cv[2], s1, wd[2], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[3], s2, wd[3], s1, wd[2], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[4], s1, wd[3], s2, wd[3], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[5], y + wd[1], co, s1, wd[3], h, w, &th, &tw);
+        nn_max_pool3_nhwc(e, y + wd[1] + wd[3], co, x, ci, h, w, ci, 2, 0);
         break;
     case INCEPTION_E1:
     case INCEPTION_E2: {  // [1x1 | 3x3 (1x3, 3x1) | 3x3dbl (1x3, 3x1) | pool]
         int o = wd[0];
-        conv_forward(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
-        conv_forward(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[2], y + o, co, s1, wd[1], h, w, &th, &tw);
-        conv_forward(e, &cv[3], y + o + wd[2], co, s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
+        nn_conv2d_nhwc_relu(e, &cv[1], s1, wd[1], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[2], y + o, co, s1, wd[1], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[3], y + o + wd[2], co, s1, wd[1], h, w, &th, &tw);
         o += 2 * wd[2];
-        conv_forward(e, &cv[4], s1, wd[3], x, ci, h, w, &th, &tw);
-        conv_forward(e, &cv[5], s2, wd[4], s1, wd[3], h, w, &th, &tw);
-        conv_forward(e, &cv[6], y + o, co, s2, wd[4], h, w, &th, &tw);
-        conv_forward(e, &cv[7], y + o + wd[4], co, s2, wd[4], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[4], s1, wd[3], x, ci, h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[5], s2, wd[4], s1, wd[3], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[6], y + o, co, s2, wd[4], h, w, &th, &tw);
+        nn_conv2d_nhwc_relu(e, &cv[7], y + o + wd[4], co, s2, wd[4], h, w, &th, &tw);
         o += 2 * wd[4];
         if (b->spec.kind == INCEPTION_E1)
-            avg_pool3_no_pad(e, s1, x, ci, h, w, ci);
+            nn_avg_pool3_nhwc(e, s1, x, ci, h, w, ci);
         else
-            max_pool3(e, s1, ci, x, ci, h, w, ci, 1, 1);
-        conv_forward(e, &cv[8], y + o, co, s1, ci, h, w, &th, &tw);
+            nn_max_pool3_nhwc(e, s1, ci, x, ci, h, w, ci, 1, 1);
+        nn_conv2d_nhwc_relu(e, &cv[8], y + o, co, s1, ci, h, w, &th, &tw);
         break;
     }
     case INCEPTION_STEM: break;

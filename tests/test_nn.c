@@ -120,7 +120,7 @@ START_TEST(test_linear) {
         nn_linear_ref(got, x, w, b, M, K, N);
         check_output(&r, k, "ref", got, want, n);
         fill_nan(got, n);
-        nn_linear(got, x, w, b, M, K, N);
+        nn_linear(got, x, w, b, M, K, N, NULL);
         check_output(&r, k, "fast", got, want, n);
         free(x), free(w), free(b), free(want), free(got);
     }
@@ -147,10 +147,10 @@ START_TEST(test_linear_batch_independent) {
         float *x = random_buffer((size_t)MAXM * K, 11), *w = random_buffer((size_t)N * K, 12);
         float *b = random_buffer((size_t)N, 13);
         float *ref = malloc((size_t)MAXM * N * sizeof *ref), *y = malloc((size_t)MAXM * N * sizeof *y);
-        nn_linear(ref, x, w, b, MAXM, K, N);
+        nn_linear(ref, x, w, b, MAXM, K, N, NULL);
         for (int M = 1; M < MAXM; M++)
             for (int off = 0; off + M <= MAXM; off += 16) {
-                nn_linear(y, x + (size_t)off * K, w, b, M, K, N);
+                nn_linear(y, x + (size_t)off * K, w, b, M, K, N, NULL);
                 if (exact)
                     ck_assert_msg(memcmp(y, ref + (size_t)off * N, (size_t)M * N * sizeof *y) == 0,
                                   "linear K=%d N=%d: rows %d..%d differ when computed %d at a time (OpenBLAS %s)", K,
@@ -519,8 +519,12 @@ static const nn_conv2d_shape det_conv_s2 = {3, 4, 33, 31, 5, 3, 3, 2, 2, 0, 1, 0
 static const nn_pool2d_shape det_maxpool = {2, 8, 21, 23, 3, 3, 2, 2, 0, 0, 1};
 static const nn_pool2d_shape det_avgpool = {2, 8, 21, 23, 3, 3, 1, 1, 1, 1, 0};
 
-static void det_linear_rows(float *y, msf_arena *ws) { nn_linear(y, det_in, det_in + DET_W, det_pos, 300, 70, 90); }
-static void det_linear_cols(float *y, msf_arena *ws) { nn_linear(y, det_in, det_in + DET_W, det_pos, 20, 64, 700); }
+static void det_linear_rows(float *y, msf_arena *ws) {
+    nn_linear(y, det_in, det_in + DET_W, det_pos, 300, 70, 90, ws);
+}
+static void det_linear_cols(float *y, msf_arena *ws) {
+    nn_linear(y, det_in, det_in + DET_W, det_pos, 20, 64, 700, ws);
+}
 static void det_conv(float *y, msf_arena *ws, const nn_conv2d_shape *s) {
     ck_assert_int_eq(nn_conv2d(y, det_in, det_in + DET_W, det_pos, s, ws), MSF_OK);
 }

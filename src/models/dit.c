@@ -158,6 +158,21 @@ static size_t dit_activation_floats(const dit_config *c, int n) {
            + 16 * 64;                       // alignment slack (one per buffer)
 }
 
+// Scratch bytes of the linears at batch up to n (nn_linear's padded rows; the
+// largest one, as they run one after the other).
+static size_t dit_linear_bytes(const dit_config *c, int n) {
+    int D = c->hidden_size, NT = n * dit_tokens(c), p2 = c->patch_size * c->patch_size;
+    int shapes[][3] = {{NT, c->in_channels * p2, D}, {n, c->freq_dim, D}, {n, D, D}, {n, D, 6 * D},
+                       {NT, D, 3 * D}, {NT, D, D}, {NT, D, c->mlp_hidden}, {NT, c->mlp_hidden, D},
+                       {n, D, 2 * D}, {NT, D, p2 * c->out_channels}};
+    size_t most = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        size_t b = nn_linear_workspace_bytes(shapes[i][0], shapes[i][1], shapes[i][2]);
+        most = b > most ? b : most;
+    }
+    return most;
+}
+
 // Allocate weights (one slab, laid out by the tensor table) and workspace
 // for config m->cfg; *table gets the table (caller frees it with msf_params_free).
 static msf_status dit_alloc(dit_model *m, int max_batch, msf_params *table) {
@@ -169,8 +184,9 @@ static msf_status dit_alloc(dit_model *m, int max_batch, msf_params *table) {
     dit_tensor_table(m, table);
     msf_status s = msf_params_alloc(table, &m->params, &m->num_params);
     if (s) return s;
-    size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) +
-                nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
+    size_t attn = nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
+    size_t lin = dit_linear_bytes(c, max_batch);
+    size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) + (attn > lin ? attn : lin);
     if ((s = msf_arena_init(&m->ws, ws))) return s;
     m->max_batch = max_batch;
     return MSF_OK;
@@ -385,16 +401,16 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
 
     // 1. Patch embedding (a conv with kernel = stride = p, as a matmul) + pos_embed.
     patchify(big, x, n, c->in_channels, H, p);
-    nn_linear(xs, big, m->patch_w, m->patch_b, NT, c->in_channels * p * p, D);
+    nn_linear(xs, big, m->patch_w, m->patch_b, NT, c->in_channels * p * p, D, ws);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < NT; r++)
         for (int d = 0; d < D; d++) xs[(size_t)r * D + d] += m->pos_embed[(size_t)(r % T) * D + d];
 
     // 2-4. Conditioning c = t_emb + y_emb; every adaLN takes SiLU(c).
     timestep_frequencies(freq, t, n, c->freq_dim);
-    nn_linear(temb, freq, m->t_w0, m->t_b0, n, c->freq_dim, D);
+    nn_linear(temb, freq, m->t_w0, m->t_b0, n, c->freq_dim, D, ws);
     nn_silu(temb, temb, (size_t)n * D);
-    nn_linear(cond, temb, m->t_w2, m->t_b2, n, D, D);
+    nn_linear(cond, temb, m->t_w2, m->t_b2, n, D, D, ws);
     for (int i = 0; i < n; i++)
         for (int d = 0; d < D; d++) cond[(size_t)i * D + d] += m->y_table[(size_t)y[i] * D + d];
     nn_silu(silu_c, cond, (size_t)n * D);
@@ -403,17 +419,17 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
     msf_status s = MSF_OK;
     for (int l = 0; l < c->depth && !s; l++) {
         const dit_block *b = &m->blocks[l];
-        nn_linear(mod, silu_c, b->ada_w, b->ada_b, n, D, 6 * D);
+        nn_linear(mod, silu_c, b->ada_w, b->ada_b, n, D, 6 * D, ws);
         norm_modulate(hs, xs, mod, mod + D, 6 * D, n, T, D);
-        nn_linear(big, hs, b->qkv_w, b->qkv_b, NT, D, 3 * D);
+        nn_linear(big, hs, b->qkv_w, b->qkv_b, NT, D, 3 * D, ws);
         s = nn_attention(att, big, n, T, heads, D / heads, ws);
         if (s) break;
-        nn_linear(hs, att, b->proj_w, b->proj_b, NT, D, D);
+        nn_linear(hs, att, b->proj_w, b->proj_b, NT, D, D, ws);
         gated_add(xs, mod + 2 * D, hs, 6 * D, n, T, D);
         norm_modulate(hs, xs, mod + 3 * D, mod + 4 * D, 6 * D, n, T, D);
-        nn_linear(big, hs, b->fc1_w, b->fc1_b, NT, D, M);
+        nn_linear(big, hs, b->fc1_w, b->fc1_b, NT, D, M, ws);
         nn_gelu_tanh(big, big, (size_t)NT * M);
-        nn_linear(att, big, b->fc2_w, b->fc2_b, NT, M, D);
+        nn_linear(att, big, b->fc2_w, b->fc2_b, NT, M, D, ws);
         gated_add(xs, mod + 5 * D, att, 6 * D, n, T, D);
     }
     if (s) {
@@ -422,10 +438,10 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
     }
 
     // 6. Final layer: (shift, scale) -- shift first here -- then linear.
-    nn_linear(mod, silu_c, m->final_ada_w, m->final_ada_b, n, D, 2 * D);
+    nn_linear(mod, silu_c, m->final_ada_w, m->final_ada_b, n, D, 2 * D, ws);
     norm_modulate(hs, xs, mod, mod + D, 2 * D, n, T, D);
     int out_width = p * p * c->out_channels;
-    nn_linear(big, hs, m->final_w, m->final_b, NT, D, out_width);
+    nn_linear(big, hs, m->final_w, m->final_b, NT, D, out_width, ws);
 
     // 7. Unpatchify.
     unpatchify(out, big, n, c->out_channels, H, p);

@@ -1,11 +1,11 @@
 // vae.c: SD VAE (AutoencoderKL) encoder and decoder, as diffusers computes
 // them (tools/reference/vae.py).
 //
-// Operators: nn_conv2d for the 1x1 and the strided downsampling convolutions,
-// nn_group_norm and nn_upsample_nearest from src/nn; three are local to this
-// file because the VAE's shapes need them to be fast or bounded in memory:
-// the 3x3 convolution (Winograd F(2x2, 3x3), 90% of the work), GroupNorm
-// fused with SiLU, and single-head attention over up to 4096 positions.
+// Operators, all from src/nn: nn_conv2d for the 1x1 and the strided
+// downsampling convolutions; nn_conv3x3 (Winograd F(2x2, 3x3), 90% of the
+// work) for the 3x3 ones; nn_group_norm_silu in every ResNet;
+// nn_attention_rows (single head over up to 4096 positions, in blocks of
+// query rows); nn_group_norm and nn_upsample_nearest.
 //
 // Memory: an image is processed with three activation slots, each as large as
 // the largest activation of the pass (ResNet: P = SiLU(GN(x)), Q = conv1(P),
@@ -19,8 +19,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,503 +27,10 @@
 #include "core/tensor.h"
 #include "io/h5write.h"
 #include "io/params.h"
+#include "models/vae_table.h"
 #include "nn/nn.h"
 
 #define GN_EPS 1e-6f
-
-vae_config vae_config_sd(void) {
-    return (vae_config){.in_channels = 3, .out_channels = 3, .latent_channels = 4, .num_levels = 4,
-                        .block_out = {128, 256, 512, 512}, .layers_per_block = 2, .norm_groups = 32,
-                        .scaling_factor = 0.18215};
-}
-
-// -----------------------------------------------------------------------------
-// Config
-
-static msf_status check_config(const vae_config *c, const char *where) {
-    int bad = c->num_levels < 1 || c->num_levels > VAE_MAX_LEVELS || c->in_channels < 1 || c->out_channels < 1 ||
-              c->latent_channels < 1 || c->layers_per_block < 1 || c->norm_groups < 1 ||
-              c->in_channels > 4096 || c->out_channels > 4096 || c->latent_channels > 4096 ||
-              c->layers_per_block > 64 || !(c->scaling_factor > 0) || !isfinite(c->scaling_factor);
-    for (int i = 0; !bad && i < c->num_levels; i++)
-        bad = c->block_out[i] < 1 || c->block_out[i] > 65536 || c->block_out[i] % c->norm_groups;
-    if (!bad) return MSF_OK;
-    char chans[128] = "";
-    for (int i = 0; i < c->num_levels && i < VAE_MAX_LEVELS; i++)
-        snprintf(chans + strlen(chans), sizeof chans - strlen(chans), "%s%d", i ? "," : "", c->block_out[i]);
-    return msf_fail(MSF_ERR_FORMAT,
-                    "%s: invalid VAE config (block_out_channels %s, %d levels (1..%d), layers_per_block %d, "
-                    "norm_num_groups %d (must divide every block_out_channels), channels in/out/latent %d/%d/%d, "
-                    "scaling_factor %g)",
-                    where, chans, c->num_levels, VAE_MAX_LEVELS, c->layers_per_block, c->norm_groups,
-                    c->in_channels, c->out_channels, c->latent_channels, c->scaling_factor);
-}
-
-msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *group) {
-    memset(c, 0, sizeof *c);
-    const char *path = msf_weights_path(w);
-    char model[32] = "", chans[256] = "";
-    msf_status s = msf_weights_attr_string(w, group, "model", model, sizeof model);
-    if (s) return msf_fail_context(s, "%s is not a VAE weight file (made by tools/convert_vae.py)", path);
-    if (strcmp(model, "vae"))
-        return msf_fail(MSF_ERR_FORMAT, "%s%s%s holds a '%s' model, expected 'vae'", path, group && *group ? ":" : "",
-                        group ? group : "", model);
-    int64_t v[5];
-    static const char *names[5] = {"in_channels", "out_channels", "latent_channels", "layers_per_block",
-                                   "norm_num_groups"};
-    for (int i = 0; i < 5; i++) {
-        s = msf_weights_attr_int(w, group, names[i], &v[i]);
-        if (s) return msf_fail_context(s, "VAE config");
-        if (v[i] < 1 || v[i] > 65536)
-            return msf_fail(MSF_ERR_FORMAT, "%s: VAE attribute %s = %lld is out of range", path, names[i],
-                            (long long)v[i]);
-    }
-    c->in_channels = (int)v[0], c->out_channels = (int)v[1], c->latent_channels = (int)v[2];
-    c->layers_per_block = (int)v[3], c->norm_groups = (int)v[4];
-    if ((s = msf_weights_attr_double(w, group, "scaling_factor", &c->scaling_factor)))
-        return msf_fail_context(s, "VAE config");
-    if ((s = msf_weights_attr_string(w, group, "block_out_channels", chans, sizeof chans)))
-        return msf_fail_context(s, "VAE config");
-    const char *p = chans;
-    while (*p) {
-        char *end;
-        long ch = strtol(p, &end, 10);
-        if (end == p || c->num_levels >= VAE_MAX_LEVELS || ch < 1 || ch > 65536 || (*end && *end != ','))
-            return msf_fail(MSF_ERR_FORMAT, "%s: attribute block_out_channels '%s' is not 1 to %d channel counts "
-                                            "like '128,256,512,512'", path, chans, VAE_MAX_LEVELS);
-        c->block_out[c->num_levels++] = (int)ch;
-        p = *end ? end + 1 : end;
-    }
-    return check_config(c, path);
-}
-
-// -----------------------------------------------------------------------------
-// The tensor table: canonical state_dict key, shape, destination; the tag
-// says which half (VAE_ENCODER or VAE_DECODER) an entry belongs to.
-
-typedef struct {
-    msf_params *t;
-    int part;
-    const char *prefix;  // "encoder." / "decoder." / ""
-} table_builder;
-
-static void add(table_builder *b, float **dst, int ndim, const int64_t *shape, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void add(table_builder *b, float **dst, int ndim, const int64_t *shape, const char *fmt, ...) {
-    char key[MSF_PARAM_NAME_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(key, sizeof key, fmt, ap);
-    va_end(ap);
-    msf_param *e = msf_params_add(b->t, dst, 0, ndim, shape, "%s%s", b->prefix, key);
-    if (e) e->tag = b->part;
-}
-
-static void add_conv(table_builder *b, float **w, float **bias, int cout, int cin, int k, const char *name) {
-    add(b, w, MSF_SHAPE(cout, cin, k, k), "%s.weight", name);
-    add(b, bias, MSF_SHAPE(cout), "%s.bias", name);
-}
-
-static void add_norm(table_builder *b, float **w, float **bias, int c, const char *name) {
-    add(b, w, MSF_SHAPE(c), "%s.weight", name);
-    add(b, bias, MSF_SHAPE(c), "%s.bias", name);
-}
-
-static void add_resnet(table_builder *b, vae_resnet *r, int in, int out, const char *path) {
-    char name[96];
-    r->in = in, r->out = out;
-    snprintf(name, sizeof name, "%s.norm1", path);
-    add_norm(b, &r->norm1_w, &r->norm1_b, in, name);
-    snprintf(name, sizeof name, "%s.conv1", path);
-    add_conv(b, &r->conv1_w, &r->conv1_b, out, in, 3, name);
-    snprintf(name, sizeof name, "%s.norm2", path);
-    add_norm(b, &r->norm2_w, &r->norm2_b, out, name);
-    snprintf(name, sizeof name, "%s.conv2", path);
-    add_conv(b, &r->conv2_w, &r->conv2_b, out, out, 3, name);
-    if (in != out) {
-        snprintf(name, sizeof name, "%s.conv_shortcut", path);
-        add_conv(b, &r->short_w, &r->short_b, out, in, 1, name);
-    }
-}
-
-static void add_mid(table_builder *b, vae_mid *mid, int c) {
-    add_resnet(b, &mid->res[0], c, c, "mid_block.resnets.0");
-    vae_attention *a = &mid->attn;
-    add_norm(b, &a->norm_w, &a->norm_b, c, "mid_block.attentions.0.group_norm");
-    float **w[4] = {&a->q_w, &a->k_w, &a->v_w, &a->out_w}, **bias[4] = {&a->q_b, &a->k_b, &a->v_b, &a->out_b};
-    static const char *proj[4] = {"to_q", "to_k", "to_v", "to_out.0"};
-    for (int i = 0; i < 4; i++) {
-        add(b, w[i], MSF_SHAPE(c, c), "mid_block.attentions.0.%s.weight", proj[i]);
-        add(b, bias[i], MSF_SHAPE(c), "mid_block.attentions.0.%s.bias", proj[i]);
-    }
-    add_resnet(b, &mid->res[1], c, c, "mid_block.resnets.1");
-}
-
-// Both halves, in state_dict order; m->resnets must hold num_levels * (2r + 1).
-static void vae_tensor_table(vae_model *m, msf_params *t) {
-    const vae_config *c = &m->cfg;
-    int L = c->num_levels, r = c->layers_per_block, z = c->latent_channels;
-    char path[96];
-    msf_params_init(t, "a VAE with the file's config (%d levels, layers_per_block %d)", L, r);
-    table_builder b = {.t = t, .part = VAE_ENCODER, .prefix = "encoder."};
-    vae_coder *e = &m->enc, *d = &m->dec;
-    vae_resnet *next = m->resnets;
-    add_conv(&b, &e->conv_in_w, &e->conv_in_b, c->block_out[0], c->in_channels, 3, "conv_in");
-    for (int i = 0; i < L; i++) {
-        vae_level *lv = &e->levels[i];
-        lv->res = next, next += r;
-        for (int j = 0; j < r; j++) {
-            snprintf(path, sizeof path, "down_blocks.%d.resnets.%d", i, j);
-            add_resnet(&b, &lv->res[j], j == 0 ? c->block_out[i ? i - 1 : 0] : c->block_out[i], c->block_out[i],
-                       path);
-        }
-        if (i < L - 1) {
-            snprintf(path, sizeof path, "down_blocks.%d.downsamplers.0.conv", i);
-            add_conv(&b, &lv->resample_w, &lv->resample_b, c->block_out[i], c->block_out[i], 3, path);
-        }
-    }
-    add_mid(&b, &e->mid, c->block_out[L - 1]);
-    add_norm(&b, &e->norm_out_w, &e->norm_out_b, c->block_out[L - 1], "conv_norm_out");
-    add_conv(&b, &e->conv_out_w, &e->conv_out_b, 2 * z, c->block_out[L - 1], 3, "conv_out");
-
-    b.part = VAE_DECODER, b.prefix = "decoder.";
-    add_conv(&b, &d->conv_in_w, &d->conv_in_b, c->block_out[L - 1], z, 3, "conv_in");
-    add_mid(&b, &d->mid, c->block_out[L - 1]);
-    for (int i = 0; i < L; i++) {
-        vae_level *lv = &d->levels[i];
-        int out = c->block_out[L - 1 - i], in = c->block_out[i ? L - i : L - 1];
-        lv->res = next, next += r + 1;
-        for (int j = 0; j <= r; j++) {
-            snprintf(path, sizeof path, "up_blocks.%d.resnets.%d", i, j);
-            add_resnet(&b, &lv->res[j], j == 0 ? in : out, out, path);
-        }
-        if (i < L - 1) {
-            snprintf(path, sizeof path, "up_blocks.%d.upsamplers.0.conv", i);
-            add_conv(&b, &lv->resample_w, &lv->resample_b, out, out, 3, path);
-        }
-    }
-    add_norm(&b, &d->norm_out_w, &d->norm_out_b, c->block_out[0], "conv_norm_out");
-    add_conv(&b, &d->conv_out_w, &d->conv_out_b, c->out_channels, c->block_out[0], 3, "conv_out");
-
-    b.prefix = "";
-    b.part = VAE_ENCODER;
-    add_conv(&b, &e->quant_w, &e->quant_b, 2 * z, 2 * z, 1, "quant_conv");
-    b.part = VAE_DECODER;
-    add_conv(&b, &d->quant_w, &d->quant_b, z, z, 1, "post_quant_conv");
-}
-
-// -----------------------------------------------------------------------------
-// 3x3 convolution, stride 1, zero padding 1, by Winograd's minimal filtering
-// F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016): each 2x2 block of outputs ("tile") comes from the 4x4
-// input patch around it as Y = A^T [(G g G^T) . (B^T d B)] A, so the channel
-// sums become 16 matrix products (one per position e of the 4x4 transformed
-// tile) of 2.25x fewer multiply-adds than the direct convolution. The
-// convolutions are 90% of the VAE's time; nn_conv2d's im2col + sgemm was 1.4x
-// slower than PyTorch's oneDNN here, this is faster. The transforms only add
-// and halve, so the result stays within float32 rounding of the direct sum.
-//
-// The image is processed in chunks of whole rows of tiles (at most WINO_CHUNK
-// tiles, or a single row when one row is longer): transform the inputs
-// (threads over input channels), 16 sgemms (threads over e), transform the
-// outputs (threads over output channels). Chunks and matrix shapes depend
-// only on the layer's shape, so the bits do not depend on the thread count.
-// Scratch: the transformed weights U (16 cout cin, made per call: 1-2% of the
-// time) and, per chunk of n tiles, V (16 cin n) and M (16 cout n): 80 MB for
-// 512 -> 512 channels.
-
-#define WINO_CHUNK 1024
-
-static int wino_chunk_rows(int w);
-static size_t wino_rowbuf_floats(int w);
-
-static size_t wino_scratch_bytes(int cin, int cout, int h, int w) {
-    int th = (h + 1) / 2, rows = wino_chunk_rows(w);
-    size_t n = (size_t)(rows < th ? rows : th) * ((w + 1) / 2);
-    return msf_align_up(16 * (size_t)cout * cin * sizeof(float)) + msf_align_up(16 * (size_t)cin * n * sizeof(float)) +
-           msf_align_up(16 * (size_t)cout * n * sizeof(float)) +
-           (size_t)omp_get_max_threads() * wino_rowbuf_floats(w) * sizeof(float) +
-           msf_align_up((size_t)w * sizeof(float)) + 5 * MSF_ALIGN;
-}
-
-// U[e][co][ci] = (G g G^T)[e] for g = w[co][ci] (3x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-// Blocks of WINO_CI input channels are first transposed to g[k][ci] so the
-// transform runs along ci (vectorised) and U is written contiguously.
-#define WINO_CI 128
-
-// Columns of one row (a, b, c) of G g -> four planes of U (times G^T).
-static void wino_weights_row(float *restrict u0, float *restrict u1, float *restrict u2, float *restrict u3,
-                             const float *restrict a, const float *restrict b, const float *restrict c, int n) {
-    for (int i = 0; i < n; i++) {
-        u0[i] = a[i];
-        u1[i] = 0.5f * (a[i] + b[i] + c[i]);
-        u2[i] = 0.5f * (a[i] - b[i] + c[i]);
-        u3[i] = c[i];
-    }
-}
-
-// g: 9 rows of n (kernel element k = 3 row + col), t: scratch 6 rows of n;
-// U: 16 planes (stride `plane`), n values each.
-static void wino_weights_block(float *U, const float *restrict g, float *restrict t, int n, size_t plane) {
-    float *t1 = t, *t2 = t + 3 * (size_t)n;  // rows 1 and 2 of G g (rows 0 and 3 are g's rows 0 and 2)
-    for (int col = 0; col < 3; col++) {
-        const float *r0 = g + (size_t)col * n, *r1 = g + (size_t)(3 + col) * n, *r2 = g + (size_t)(6 + col) * n;
-        float *a = t1 + (size_t)col * n, *b = t2 + (size_t)col * n;
-        for (int i = 0; i < n; i++) {
-            a[i] = 0.5f * (r0[i] + r1[i] + r2[i]);
-            b[i] = 0.5f * (r0[i] - r1[i] + r2[i]);
-        }
-    }
-    const float *rows[4] = {g, t1, t2, g + 6 * (size_t)n};
-    for (int r = 0; r < 4; r++) {
-        float *u = U + (size_t)(4 * r) * plane;
-        wino_weights_row(u, u + plane, u + 2 * plane, u + 3 * plane, rows[r], rows[r] + n, rows[r] + 2 * (size_t)n,
-                         n);
-    }
-}
-
-static void wino_weights(float *U, const float *w, int cin, int cout) {
-    size_t plane = (size_t)cout * cin;
-    int blocks = (cin + WINO_CI - 1) / WINO_CI;
-#pragma omp parallel for schedule(static)
-    for (long job = 0; job < (long)cout * blocks; job++) {
-        int co = (int)(job / blocks), c0 = (int)(job % blocks) * WINO_CI;
-        int n = cin - c0 < WINO_CI ? cin - c0 : WINO_CI;
-        float g[9 * WINO_CI], t[6 * WINO_CI];
-        const float *src = w + ((size_t)co * cin + c0) * 9;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 9; k++) g[k * n + i] = src[(size_t)i * 9 + k];
-        wino_weights_block(U + (size_t)co * cin + c0, g, t, n, plane);
-    }
-}
-
-// Input transform of the tile rows [ti0, ti1): V[e][ci][j] = (B^T d B)[e] for
-// the 4x4 input patch d of tile j = (ti - ti0) tw + tj, with
-// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. B^T is applied to whole
-// image rows first (row r of B^T d for every column, into the thread's 4
-// padded rows `rows`, pw = 2 tw + 2 floats each; `zero` is w zeros), then the
-// columns of each tile are combined, storing V contiguously along the tiles.
-// Row r of B^T d for every padded column of one tile row (see wino_inputs).
-static void wino_rows(float *restrict s0, float *restrict s1, float *restrict s2, float *restrict s3,
-                      const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                      const float *restrict d3, int w, int pw) {
-    s0[0] = s1[0] = s2[0] = s3[0] = 0.0f;
-    for (int col = 0; col < w; col++) {
-        s0[col + 1] = d0[col] - d2[col];
-        s1[col + 1] = d1[col] + d2[col];
-        s2[col + 1] = d2[col] - d1[col];
-        s3[col + 1] = d1[col] - d3[col];
-    }
-    for (int p = w + 1; p < pw; p++) s0[p] = s1[p] = s2[p] = s3[p] = 0.0f;
-}
-
-// (... B) for one row of B^T d: the four transformed values of each tile.
-static void wino_cols(float *restrict v0, float *restrict v1, float *restrict v2, float *restrict v3,
-                      const float *restrict sr, int tw) {
-    for (int tj = 0; tj < tw; tj++) {
-        float a = sr[2 * tj], b = sr[2 * tj + 1], c = sr[2 * tj + 2], e = sr[2 * tj + 3];
-        v0[tj] = a - c;
-        v1[tj] = b + c;
-        v2[tj] = c - b;
-        v3[tj] = b - e;
-    }
-}
-
-static void wino_inputs(float *V, const float *x, int cin, int h, int w, int tw, int ti0, int ti1,
-                        float *rowbuf, size_t rowbuf_floats, const float *zero) {
-    int n = (ti1 - ti0) * tw, pw = 2 * tw + 2;
-    size_t plane = (size_t)cin * n;
-#pragma omp parallel for schedule(static)
-    for (int ci = 0; ci < cin; ci++) {
-        float *s = rowbuf + rowbuf_floats * (size_t)omp_get_thread_num();
-        const float *xc = x + (size_t)ci * h * w;
-        for (int ti = ti0; ti < ti1; ti++) {
-            const float *d[4];
-            for (int r = 0; r < 4; r++) {
-                int yy = 2 * ti - 1 + r;
-                d[r] = yy >= 0 && yy < h ? xc + (size_t)yy * w : zero;
-            }
-            wino_rows(s, s + pw, s + 2 * pw, s + 3 * pw, d[0], d[1], d[2], d[3], w, pw);
-            float *v = V + (size_t)ci * n + (size_t)(ti - ti0) * tw;
-            for (int r = 0; r < 4; r++) {
-                float *v0 = v + (size_t)(4 * r) * plane;
-                wino_cols(v0, v0 + plane, v0 + 2 * plane, v0 + 3 * plane, s + (size_t)r * pw, tw);
-            }
-        }
-    }
-}
-
-// Output transform of `count` whole tiles of one tile row into image rows y0
-// and y1: m points at the tiles' values in plane 0 of M (planes `plane` apart).
-static void wino_out_tiles(float *restrict y0, float *restrict y1, const float *restrict m, size_t plane, float bias,
-                           int count) {
-    for (int tj = 0; tj < count; tj++) {
-        float t0[4], t1[4];  // the two rows of A^T m
-        for (int c = 0; c < 4; c++) {
-            float m0 = m[(size_t)c * plane + tj], m1 = m[(size_t)(4 + c) * plane + tj];
-            float m2 = m[(size_t)(8 + c) * plane + tj], m3 = m[(size_t)(12 + c) * plane + tj];
-            t0[c] = m0 + m1 + m2;
-            t1[c] = m1 - m2 - m3;
-        }
-        y0[2 * tj] = bias + (t0[0] + t0[1] + t0[2]);
-        y0[2 * tj + 1] = bias + (t0[1] - t0[2] - t0[3]);
-        y1[2 * tj] = bias + (t1[0] + t1[1] + t1[2]);
-        y1[2 * tj + 1] = bias + (t1[1] - t1[2] - t1[3]);
-    }
-}
-
-// Output transform of the tile rows [ti0, ti1): y[co] = bias + A^T m A for
-// m = M[.][co][j], A^T = [1 1 1 0; 0 1 -1 -1]. With odd h, the second row of
-// the last tile row goes to the thread's row buffer (`spare`, 2 tw + 2
-// floats); with odd w, the last tile of each row is computed aside.
-static void wino_outputs(float *y, const float *M, const float *b, int cout, int h, int w, int tw, int ti0, int ti1,
-                         float *rowbuf, size_t rowbuf_floats) {
-    int n = (ti1 - ti0) * tw;
-    size_t plane = (size_t)cout * n;
-#pragma omp parallel for schedule(static)
-    for (int co = 0; co < cout; co++) {
-        float *spare = rowbuf + rowbuf_floats * (size_t)omp_get_thread_num();
-        float *yc = y + (size_t)co * h * w;
-        float bias = b ? b[co] : 0.0f;
-        for (int ti = ti0; ti < ti1; ti++) {
-            const float *m = M + (size_t)co * n + (size_t)(ti - ti0) * tw;
-            float *y0 = yc + (size_t)(2 * ti) * w, *y1 = 2 * ti + 1 < h ? y0 + w : spare;
-            wino_out_tiles(y0, y1, m, plane, bias, w / 2);
-            if (w % 2) {  // the last tile's right column lies outside the image
-                float last0[2], last1[2];
-                wino_out_tiles(last0, last1, m + w / 2, plane, bias, 1);
-                y0[w - 1] = last0[0];
-                if (y1 != spare) y1[w - 1] = last1[0];
-            }
-        }
-    }
-}
-
-// Tile rows per chunk (at least one).
-static int wino_chunk_rows(int w) {
-    int tw = (w + 1) / 2, rows = WINO_CHUNK / tw;
-    return rows > 0 ? rows : 1;
-}
-
-// Per-thread row buffers of the input transform: 4 padded rows.
-static size_t wino_rowbuf_floats(int w) { return msf_align_up((size_t)4 * (2 * ((w + 1) / 2) + 2) * sizeof(float)) / sizeof(float); }
-
-// y (cout, h, w) = conv3x3(x (cin, h, w)) + b, zero padding 1.
-static msf_status conv3x3_winograd(float *y, const float *x, const float *w, const float *b, int cin, int cout, int h,
-                                   int wd, msf_arena *ws) {
-    int tw = (wd + 1) / 2, th = (h + 1) / 2, crows = wino_chunk_rows(wd);
-    if (crows > th) crows = th;
-    size_t n = (size_t)crows * tw, rb = wino_rowbuf_floats(wd);
-    size_t mark = msf_arena_mark(ws);
-    float *U = msf_arena_alloc(ws, 16 * (size_t)cout * cin * sizeof(float));
-    float *V = msf_arena_alloc(ws, 16 * (size_t)cin * n * sizeof(float));
-    float *M = msf_arena_alloc(ws, 16 * (size_t)cout * n * sizeof(float));
-    float *rows = msf_arena_alloc(ws, rb * sizeof(float) * (size_t)omp_get_max_threads());
-    float *zero = msf_arena_alloc(ws, (size_t)wd * sizeof(float));
-    if (!U || !V || !M || !rows || !zero) {
-        msf_arena_release(ws, mark);
-        return msf_fail(MSF_ERR_NOMEM, "3x3 convolution %d -> %d at %dx%d: workspace needs %zu bytes", cin, cout, h,
-                        wd, wino_scratch_bytes(cin, cout, h, wd));
-    }
-    memset(zero, 0, (size_t)wd * sizeof(float));
-    wino_weights(U, w, cin, cout);
-    for (int ti0 = 0; ti0 < th; ti0 += crows) {
-        int ti1 = ti0 + crows < th ? ti0 + crows : th, nn = (ti1 - ti0) * tw;
-        wino_inputs(V, x, cin, h, wd, tw, ti0, ti1, rows, rb, zero);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int e = 0; e < 16; e++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nn, cin, 1.0f, U + (size_t)e * cout * cin,
-                        cin, V + (size_t)e * cin * nn, nn, 0.0f, M + (size_t)e * cout * nn, nn);
-        wino_outputs(y, M, b, cout, h, wd, tw, ti0, ti1, rows, rb);
-    }
-    msf_arena_release(ws, mark);
-    return MSF_OK;
-}
-
-// -----------------------------------------------------------------------------
-// GroupNorm followed by SiLU, fused: every ResNet and the output stage apply
-// them back to back, and nn_group_norm + nn_silu (scalar code, two passes
-// over the activations) took a fifth of the decoder's time. Statistics as
-// nn_group_norm computes them (double, two passes, biased variance), then
-// y = SiLU((x - mean) * (rstd * gamma) + beta) in one vectorised pass.
-
-// exp(c) for the sigmoid, in a form the compiler vectorises: c = n ln2 + r,
-// n = round(c / ln2) (by adding and subtracting 1.5 * 2^23), ln2 in two parts
-// so r is exact, exp(r) by its degree-6 Taylor polynomial (|r| <= ln2/2,
-// error < 1 ulp), 2^n put into the exponent bits. c must lie in [-88, 87]
-// (2^n a normal float) or be NaN (the result is then NaN).
-static inline float exp_clamped(float c) {
-    const float shifter = 12582912.0f;  // 1.5 * 2^23
-    float n = (c * 1.44269504088896341f + shifter) - shifter;
-    float r = (c - n * 0.693359375f) - n * -2.12194440e-4f;
-    float poly = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
-                                                                        r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-    union {
-        int32_t i;
-        float f;
-    } scale = {.i = ((int32_t)n + 127) * (1 << 23)};
-    return poly * scale.f;
-}
-
-// y = SiLU((x - mean) * scale + shift) = v / (1 + exp(-v)). In blocks of 256:
-// GCC vectorises neither a division nor a conversion after a clamp in the
-// same loop (both may trap), so the clamp gets a loop of its own. A NaN
-// passes the clamps and comes out NaN; v = +-inf gives +-inf.
-#define SILU_BLOCK 256
-
-static void affine_silu(float *restrict y, const float *restrict x, float mean, float scale, float shift, size_t n) {
-    float v[SILU_BLOCK], a[SILU_BLOCK];
-    for (size_t i0 = 0; i0 < n; i0 += SILU_BLOCK) {
-        size_t m = n - i0 < SILU_BLOCK ? n - i0 : SILU_BLOCK;
-        for (size_t i = 0; i < m; i++) {
-            v[i] = (x[i0 + i] - mean) * scale + shift;
-            float c = -v[i];
-            c = c < -88.0f ? -88.0f : c;
-            a[i] = c > 87.0f ? 87.0f : c;
-        }
-        for (size_t i = 0; i < m; i++) y[i0 + i] = v[i] / (1.0f + exp_clamped(a[i]));
-    }
-}
-
-// Sum of x[0..n) in double, four interleaved partial sums (a fixed order).
-static double sum4(const float *x, size_t n) {
-    double s[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += x[i + k];
-    for (; i < n; i++) s[0] += x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-static double sum_sq4(const float *x, size_t n, double mean) {
-    double s[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) {
-            double d = (double)x[i + k] - mean;
-            s[k] += d * d;
-        }
-    for (; i < n; i++) s[0] += ((double)x[i] - mean) * ((double)x[i] - mean);
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-// y (c, hw) = SiLU(GroupNorm(x)), `groups` groups, eps GN_EPS, affine.
-static void group_norm_silu(float *y, const float *x, const float *gamma, const float *beta, int c, size_t hw,
-                            int groups) {
-    int cg = c / groups;
-#pragma omp parallel for schedule(static)
-    for (int g = 0; g < groups; g++) {
-        const float *xg = x + (size_t)g * cg * hw;
-        size_t count = (size_t)cg * hw;
-        double mean = sum4(xg, count) / (double)count;
-        double var = sum_sq4(xg, count, mean) / (double)count;
-        float m = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)GN_EPS));
-        for (int i = 0; i < cg; i++) {
-            int ch = g * cg + i;
-            affine_silu(y + (size_t)ch * hw, x + (size_t)ch * hw, m, rstd * gamma[ch], beta[ch], hw);
-        }
-    }
-}
 
 // -----------------------------------------------------------------------------
 // Passes: the forward code, also run in plan mode to size the workspace.
@@ -572,11 +77,11 @@ static void conv(vae_pass *p, int dst, int src, const float *w, const float *b, 
 static void conv3(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd) {
     if (p->plan) {
         use(p, dst, (size_t)cout * h * wd);
-        use_scratch(p, wino_scratch_bytes(cin, cout, h, wd) + 3 * MSF_ALIGN);
+        use_scratch(p, nn_conv3x3_workspace_bytes(cin, cout, h, wd) + 3 * MSF_ALIGN);
         return;
     }
     if (p->status) return;
-    p->status = conv3x3_winograd(buf(p, dst), buf(p, src), w, b, cin, cout, h, wd, p->ws);
+    p->status = nn_conv3x3(buf(p, dst), buf(p, src), w, b, cin, cout, h, wd, p->ws);
 }
 
 static void conv1(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd) {
@@ -590,7 +95,7 @@ static void norm_silu(vae_pass *p, int dst, int src, const float *gamma, const f
         return;
     }
     if (p->status) return;
-    group_norm_silu(buf(p, dst), buf(p, src), gamma, beta, c, hw, p->groups);
+    nn_group_norm_silu(buf(p, dst), buf(p, src), gamma, beta, 1, c, (int)hw, p->groups, GN_EPS);
 }
 
 static void add_into(vae_pass *p, int dst, int src, size_t count) {
@@ -622,32 +127,18 @@ static int resnet(vae_pass *p, const vae_resnet *r, int cur, int h, int w) {
 // (diffusers' Attention with AttnProcessor, heads 1):
 //   h = GN(x) as (T, C); q, k, v = h Wq^T + bq, ...; o = softmax(q k^T / sqrt(C)) v;
 //   x += (o Wo^T + bo)^T.
-// Not nn_attention: that parallelises over (batch, heads), a single pair here,
-// and takes T*T floats per thread (1 GB at T = 4096 on 16 threads). Here the
-// threads share blocks of ATTN_ROWS query rows, each with its own ATTN_ROWS x T
-// scores; every sgemm's shape depends only on (T, C), so the bits do not
-// depend on the thread count. Scratch: q, k, v (3 T C) + ATTN_ROWS T per thread.
+// The core is nn_attention_rows with blocks of ATTN_ROWS query rows (one
+// (batch, head) pair here, so the threads share the blocks; the whole T x T
+// scores would be 1 GB at T = 4096 on 16 threads). The projections run in
+// blocks of ATTN_ROWS rows too; every sgemm's shape depends only on (T, C),
+// so the bits do not depend on the thread count. Scratch: qkv (T, 3C) +
+// ATTN_ROWS T floats per thread.
 
-#define ATTN_ROWS 64
+#define ATTN_ROWS NN_ATTENTION_BLOCK_ROWS
 
 static size_t attention_scratch_bytes(int c, int T) {
-    return 3 * msf_align_up((size_t)T * c * sizeof(float)) +
-           (size_t)omp_get_max_threads() * msf_align_up((size_t)ATTN_ROWS * T * sizeof(float)) + 5 * MSF_ALIGN;
-}
-
-// Row-wise softmax of S (rows, T), in place; sums in double as nn_softmax.
-static void softmax_rows(float *S, int rows, int T) {
-    for (int r = 0; r < rows; r++) {
-        float *row = S + (size_t)r * T, max = row[0];
-        for (int j = 1; j < T; j++) max = row[j] > max ? row[j] : max;
-        double sum = 0.0;
-        for (int j = 0; j < T; j++) {
-            row[j] = expf(row[j] - max);
-            sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < T; j++) row[j] *= inv;
-    }
+    return msf_align_up(3 * (size_t)T * c * sizeof(float)) + nn_attention_rows_workspace_bytes(T, ATTN_ROWS) +
+           5 * MSF_ALIGN;
 }
 
 static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h, int w) {
@@ -659,43 +150,30 @@ static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h
         return;
     }
     if (p->status) return;
-    size_t mark = msf_arena_mark(p->ws), tc = (size_t)T * c;
-    size_t per_thread = msf_align_up((size_t)ATTN_ROWS * T * sizeof(float));
-    float *qkv = msf_arena_alloc(p->ws, 3 * msf_align_up(tc * sizeof(float)));
-    unsigned char *scores = msf_arena_alloc(p->ws, (size_t)omp_get_max_threads() * per_thread);
-    if (!qkv || !scores) {
+    size_t mark = msf_arena_mark(p->ws);
+    float *qkv = msf_arena_alloc(p->ws, 3 * (size_t)T * c * sizeof(float));
+    if (!qkv) {
         p->status = msf_fail_context(MSF_ERR_NOMEM, "VAE attention");
         msf_arena_release(p->ws, mark);
         return;
     }
-    float *q = qkv, *k = q + msf_align_up(tc * sizeof(float)) / sizeof(float);
-    float *v = k + msf_align_up(tc * sizeof(float)) / sizeof(float);
     float *x = buf(p, cur), *hn = buf(p, P), *o = hn, *proj = buf(p, Q);
     nn_group_norm(hn, x, a->norm_w, a->norm_b, 1, c, T, p->groups, GN_EPS);
 
-    // q, k, v (T, C) = hn^T W^T + b, hn being (C, T): blocks of ATTN_ROWS rows.
+    // qkv (T, 3C) = hn^T [Wq; Wk; Wv]^T + b, hn being (C, T): blocks of ATTN_ROWS rows.
     const float *W[3] = {a->q_w, a->k_w, a->v_w}, *B[3] = {a->q_b, a->k_b, a->v_b};
-    float *out[3] = {q, k, v};
-    int blocks = (T + ATTN_ROWS - 1) / ATTN_ROWS;
+    int blocks = (T + ATTN_ROWS - 1) / ATTN_ROWS, ld = 3 * c;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int job = 0; job < 3 * blocks; job++) {
         int which = job / blocks, r0 = (job % blocks) * ATTN_ROWS, rows = T - r0 < ATTN_ROWS ? T - r0 : ATTN_ROWS;
-        float *y = out[which] + (size_t)r0 * c;
-        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * c, B[which], (size_t)c * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, rows, c, c, 1.0f, hn + r0, T, W[which], c, 1.0f, y, c);
+        float *y = qkv + (size_t)r0 * ld + (size_t)which * c;
+        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * ld, B[which], (size_t)c * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, rows, c, c, 1.0f, hn + r0, T, W[which], c, 1.0f, y, ld);
     }
-    // o (T, C): per block of query rows, S = scale q k^T, softmax, S v. (o
-    // overwrites hn, which the projections above were the last to read.)
-    const float scale = (float)(1.0 / sqrt((double)c));
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int blk = 0; blk < blocks; blk++) {
-        int r0 = blk * ATTN_ROWS, rows = T - r0 < ATTN_ROWS ? T - r0 : ATTN_ROWS;
-        float *S = (float *)(scores + per_thread * (size_t)omp_get_thread_num());
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, c, scale, q + (size_t)r0 * c, c, k, c, 0.0f, S,
-                    T);
-        softmax_rows(S, rows, T);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, c, T, 1.0f, S, T, v, c, 0.0f, o + (size_t)r0 * c,
-                    c);
+    // o (T, C) overwrites hn, which the projections above were the last to read.
+    if ((p->status = nn_attention_rows(o, qkv, 1, T, 1, c, ATTN_ROWS, p->ws))) {
+        msf_arena_release(p->ws, mark);
+        return;
     }
     // proj (C, T) = Wo o^T + bo, then x += proj: blocks of ATTN_ROWS output channels.
     int cblocks = (c + ATTN_ROWS - 1) / ATTN_ROWS;
@@ -826,7 +304,7 @@ size_t vae_workspace_bytes(const vae_config *c, int parts, int h, int w) {
     vae_model m;
     memset(&m, 0, sizeof m);
     m.cfg = *c;
-    if (check_config(c, "vae_workspace_bytes")) return 0;
+    if (vae_check_config(c, "vae_workspace_bytes")) return 0;
     int L = c->num_levels, r = c->layers_per_block;
     m.resnets = calloc((size_t)L * (2 * r + 1), sizeof *m.resnets);
     size_t bytes = 0;
@@ -891,7 +369,7 @@ msf_status vae_load(vae_model *m, msf_weights *w, const char *group, int parts, 
 msf_status vae_init_random(vae_model *m, const vae_config *c, uint64_t seed, int parts, int max_h, int max_w) {
     memset(m, 0, sizeof *m);
     m->cfg = *c;
-    msf_status s = check_config(c, "random VAE");
+    msf_status s = vae_check_config(c, "random VAE");
     if (s) return s;
     msf_params table;
     if ((s = vae_alloc(m, parts, max_h, max_w, &table))) {

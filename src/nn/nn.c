@@ -1,47 +1,27 @@
-// nn.c: fast versions of the nn.h operators (OpenBLAS sgemm + OpenMP).
+// nn.c: fast versions of the nn.h operators declared in nn.h itself (linear,
+// activations, NCHW pooling, resizing, concat); convolutions, norms and
+// attention have files of their own (conv.c, conv_nhwc.c, norm.c,
+// attention.c), which follow the rules below too.
 //
 // One level of parallelism: every operator splits its output into pieces
 // chosen from the shapes alone and runs them under `omp parallel for`; each
 // output element is computed by one thread in a fixed order, so the result
 // does not depend on the thread count. The GEMM loops hand out their pieces
 // dynamically, so a core slowed by other work on a shared machine does not
-// hold the others back; which thread computes a piece never changes its value. sgemm is only ever called from inside
-// such a region, where the OpenMP build of OpenBLAS runs single-threaded;
+// hold the others back; which thread computes a piece never changes its
+// value. sgemm is only ever called from inside such a region, where the
+// OpenMP build of OpenBLAS runs single-threaded;
 // note that it also does so when the region has a single thread, because it
 // then reads omp_get_max_threads() == 1.
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn.h"
+#include "nn/fast_exp.h"
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
-
-// exp(x) in float32 in a form the compiler vectorises (libm's expf is a call
-// per element, and was a tenth of a DiT forward through softmax and GELU):
-// x = n ln2 + r with n = round(x log2 e) by adding and subtracting 1.5 * 2^23,
-// ln2 split in two (Cody-Waite) so r is exact, exp(r) by its degree-6 Taylor
-// polynomial (|r| <= ln2/2: truncation 0.7 ulp), 2^n built in the exponent
-// bits. Inputs are clamped to [-87.3, 88.3] so that 2^n stays normal: below,
-// the result is 1.2e-38 instead of a denormal or 0; above, 2.4e38 instead of
-// inf. NaN stays NaN. Needs -ffp-contract=off and no -ffast-math (both hold).
-static inline float fast_expf(float x) {
-    const float log2e = 1.44269504088896341f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    const float shifter = 12582912.0f;
-    float c = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    float n = (c * log2e + shifter) - shifter;
-    float r = (c - n * ln2_hi) - n * ln2_lo;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
-                                                                        r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float y = p * scale;
-    return x != x ? x : y;
-}
 
 // Split `total` items into at least `count` near-equal blocks whose size is a
 // multiple of `align` (when total allows); the block size is returned and the
@@ -122,186 +102,56 @@ static int linear_tiled(float *y, const float *x, const float *w, const float *b
 
 // Rows that do not fill a tile, or a problem too small to be regular: copy x
 // into zero-padded scratch rows (a few hundred KB for DiT's adaLN at batch <
-// 16; more only for tiny layers) and compute the padded problem.
-static void linear_padded(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
-    size_t rows = ceil_div((size_t)M, LINEAR_ROW_TILE) * LINEAR_ROW_TILE;
+// 16; more only for tiny layers) and compute the padded problem. The scratch
+// comes from `ws` (nothing allocated on this path when the caller sized it
+// by nn_linear_workspace_bytes), else from the heap.
+static size_t padded_rows(size_t M, int K, int N) {
+    size_t rows = ceil_div(M, LINEAR_ROW_TILE) * LINEAR_ROW_TILE;
     while (!gemm_is_regular(rows, (size_t)N, (size_t)K)) rows += LINEAR_ROW_TILE;
-    float *xp = calloc(rows * (size_t)K + rows * (size_t)N, sizeof(float));
-    if (!xp) {  // out of memory: still correct, only not bit-identical to other batch sizes
-        nn_linear_ref(y, x, w, b, M, K, N);
-        return;
+    return rows;
+}
+
+static void linear_padded(float *y, const float *x, const float *w, const float *b, int M, int K, int N,
+                          msf_arena *ws) {
+    size_t rows = padded_rows((size_t)M, K, N), floats = rows * (size_t)K + rows * (size_t)N;
+    size_t mark = ws ? msf_arena_mark(ws) : 0, bytes = msf_align_up(floats * sizeof(float));
+    float *xp = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL, *heap = NULL;
+    if (xp) {
+        memset(xp + (size_t)M * K, 0, (rows - (size_t)M) * K * sizeof(float));
+    } else {
+        xp = heap = calloc(floats, sizeof(float));
+        if (!xp) {  // out of memory: still correct, only not bit-identical to other batch sizes
+            nn_linear_ref(y, x, w, b, M, K, N);
+            return;
+        }
     }
     float *yp = xp + rows * (size_t)K;
     memcpy(xp, x, (size_t)M * K * sizeof(float));
     linear_tiled(yp, xp, w, b, rows, K, N);
     memcpy(y, yp, (size_t)M * N * sizeof(float));
-    free(xp);
+    if (ws) msf_arena_release(ws, mark);
+    free(heap);
 }
 
-void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N) {
+// Covers every M' <= M: the padded rows grow with M, and M' rows go to
+// linear_padded only as the rows beyond a multiple of 16 or as a whole
+// problem that is not regular, neither more than padded_rows(M).
+size_t nn_linear_workspace_bytes(int M, int K, int N) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    size_t rows = padded_rows((size_t)M, K, N);
+    return msf_align_up((rows * (size_t)K + rows * (size_t)N) * sizeof(float));
+}
+
+void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N, msf_arena *ws) {
     if (M <= 0 || N <= 0) return;
     size_t main_rows = (size_t)M / LINEAR_ROW_TILE * LINEAR_ROW_TILE;
     if (main_rows && !linear_tiled(y, x, w, b, main_rows, K, N)) main_rows = 0;
     if (main_rows < (size_t)M)
-        linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N);
+        linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N, ws);
 }
 
 // -----------------------------------------------------------------------------
-// Convolution
-//
-// y[b] (c_out, oh*ow) = W (c_out, c_in*kh*kw) . col (c_in*kh*kw, oh*ow), where
-// col is the im2col matrix of x[b]. Work is split into blocks of whole output
-// rows of one image; a block's columns of col are built in the calling
-// thread's buffer and multiplied into y. A 1x1 stride-1 unpadded conv needs
-// no im2col: x[b] is already col.
-
-// Columns per block: as many as keep col (K x columns) within CONV_COL_BYTES,
-// one core's L2 here, so that it is still in cache when sgemm packs it (1 MiB
-// measured 5-10% slower on InceptionV3's 80->192 conv); at most
-// CONV_BLOCK_COLS so that a batch splits into enough blocks to share out; at
-// least CONV_MIN_COLS so that W, re-packed by each sgemm call, is amortised
-// when K is large (SD VAE: K = 4608).
-#define CONV_COL_BYTES (2u << 20)
-#define CONV_BLOCK_COLS 1024
-#define CONV_MIN_COLS 256
-
-static int conv_is_pointwise(const nn_conv2d_shape *s) {
-    return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 &&
-           s->pad_bottom == 0 && s->pad_left == 0 && s->pad_right == 0;
-}
-
-// Output rows per block (blocks never straddle images).
-static int conv_block_rows(const nn_conv2d_shape *s) {
-    int oh = nn_conv2d_out_h(s), ow = nn_conv2d_out_w(s);
-    size_t K = (size_t)s->c_in * s->kh * s->kw;
-    size_t cols = CONV_COL_BYTES / (K * sizeof(float));
-    if (cols > CONV_BLOCK_COLS) cols = CONV_BLOCK_COLS;
-    if (cols < CONV_MIN_COLS) cols = CONV_MIN_COLS;
-    size_t rows = cols / (size_t)ow;
-    if (rows < 1) rows = 1;
-    if (rows > (size_t)oh) rows = (size_t)oh;
-    // Equal blocks rather than a short last one.
-    return (int)ceil_div((size_t)oh, ceil_div((size_t)oh, rows));
-}
-
-static size_t conv_thread_bytes(const nn_conv2d_shape *s) {
-    if (conv_is_pointwise(s)) return 0;
-    size_t K = (size_t)s->c_in * s->kh * s->kw;
-    return msf_align_up(K * (size_t)conv_block_rows(s) * nn_conv2d_out_w(s) * sizeof(float));
-}
-
-size_t nn_conv2d_workspace_bytes(const nn_conv2d_shape *s) {
-    return conv_thread_bytes(s) * (size_t)omp_get_max_threads();
-}
-
-// col (c_in*kh*kw, (r1-r0)*ow) for output rows r0..r1-1 of image xb (c_in, h, w).
-static void im2col_rows(float *col, const float *xb, const nn_conv2d_shape *s, int r0, int r1) {
-    int ow = nn_conv2d_out_w(s);
-    size_t ncols = (size_t)(r1 - r0) * ow;
-    for (int ci = 0; ci < s->c_in; ci++) {
-        const float *xc = xb + (size_t)ci * s->h * s->w;
-        for (int ki = 0; ki < s->kh; ki++) {
-            for (int kj = 0; kj < s->kw; kj++) {
-                float *cr = col + ((size_t)(ci * s->kh + ki) * s->kw + kj) * ncols;
-                // Output columns j0..j1-1 read inside the input row; the rest is padding.
-                int off = kj - s->pad_left;
-                int j0 = off >= 0 ? 0 : (-off + s->stride_w - 1) / s->stride_w;
-                int j1 = s->w - 1 - off >= 0 ? (s->w - 1 - off) / s->stride_w + 1 : 0;
-                if (j1 > ow) j1 = ow;
-                if (j0 > j1) j0 = j1;
-                for (int r = r0; r < r1; r++, cr += ow) {
-                    int hi = r * s->stride_h + ki - s->pad_top;
-                    if (hi < 0 || hi >= s->h) {
-                        memset(cr, 0, (size_t)ow * sizeof(float));
-                        continue;
-                    }
-                    const float *xr = xc + (size_t)hi * s->w;
-                    for (int j = 0; j < j0; j++) cr[j] = 0.0f;
-                    if (s->stride_w == 1)
-                        memcpy(cr + j0, xr + j0 + off, (size_t)(j1 - j0) * sizeof(float));
-                    else
-                        for (int j = j0; j < j1; j++) cr[j] = xr[j * s->stride_w + off];
-                    for (int j = j1; j < ow; j++) cr[j] = 0.0f;
-                }
-            }
-        }
-    }
-}
-
-msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s,
-                     msf_arena *ws) {
-    msf_status st = nn_conv2d_check(s);
-    if (st != MSF_OK) return st;
-    int oh = nn_conv2d_out_h(s), ow = nn_conv2d_out_w(s);
-    size_t ohw = (size_t)oh * ow, K = (size_t)s->c_in * s->kh * s->kw;
-    int pointwise = conv_is_pointwise(s);
-    size_t per_thread = conv_thread_bytes(s);
-    size_t mark = 0;
-    float *cols = NULL;
-    if (per_thread > 0) {  // (a pointwise conv takes nothing; ws may then be NULL)
-        mark = msf_arena_mark(ws);
-        size_t need = per_thread * (size_t)omp_get_max_threads();
-        cols = msf_arena_alloc(ws, need);
-        if (!cols)
-            return msf_fail(MSF_ERR_NOMEM, "conv2d: workspace needs %zu bytes, %zu free", need,
-                            ws->capacity - ws->used);
-    }
-    int rows = conv_block_rows(s);
-    long per_image = (long)ceil_div((size_t)oh, (size_t)rows);
-    long nblocks = (long)s->n * per_image;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long blk = 0; blk < nblocks; blk++) {
-        int img = (int)(blk / per_image);
-        int r0 = (int)(blk % per_image) * rows, r1 = r0 + rows < oh ? r0 + rows : oh;
-        size_t ncols = (size_t)(r1 - r0) * ow;
-        const float *xb = x + (size_t)img * s->c_in * s->h * s->w;
-        float *yb = y + (size_t)img * s->c_out * ohw + (size_t)r0 * ow;
-        for (int co = 0; co < s->c_out; co++) {
-            float *yr = yb + (size_t)co * ohw;
-            float bias = b ? b[co] : 0.0f;
-            for (size_t j = 0; j < ncols; j++) yr[j] = bias;
-        }
-        const float *col = xb + (size_t)r0 * ow;
-        int ldcol = (int)ohw;
-        if (!pointwise) {
-            float *buf = (float *)((unsigned char *)cols + per_thread * (size_t)omp_get_thread_num());
-            im2col_rows(buf, xb, s, r0, r1);
-            col = buf;
-            ldcol = (int)ncols;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, (int)ncols, (int)K, 1.0f, w, (int)K, col,
-                    ldcol, 1.0f, yb, (int)ohw);
-    }
-    if (cols) msf_arena_release(ws, mark);
-    return MSF_OK;
-}
-
-// -----------------------------------------------------------------------------
-// Attention
-//
-// One (batch item, head) pair per iteration: S = q k^T / sqrt(head_dim) (t x t)
-// in the thread's buffer, softmax over each row of S, then out = S v. q, k
-// and v are read in place from qkv with row stride 3D.
-
-static size_t attention_thread_bytes(int t) { return msf_align_up((size_t)t * t * sizeof(float)); }
-
-size_t nn_attention_workspace_bytes(int n, int t, int heads, int head_dim) {
-    return attention_thread_bytes(t) * (size_t)omp_get_max_threads();
-}
-
-// The exp-heavy loops are compiled for AVX-512, AVX2 and baseline x86-64 and
-// picked at load time (GCC function multiversioning). fast_expf uses only
-// +, *, conversions and bit moves, with no FMA contraction: every version
-// gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define NN_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define NN_MULTIVERSION
-#endif
-
-NN_MULTIVERSION static void exp_shifted(float *y, const float *x, float shift, int n) {
-    for (int i = 0; i < n; i++) y[i] = fast_expf(x[i] - shift);
-}
+// Activations: elementwise, so any split gives the same values.
 
 NN_MULTIVERSION static void gelu_tanh_span(float *y, const float *x, size_t n) {
     // 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)): one exp instead of tanhf, which
@@ -310,128 +160,17 @@ NN_MULTIVERSION static void gelu_tanh_span(float *y, const float *x, size_t n) {
     const float c2 = 2.0f * 0.7978845608028654f;  // 2 sqrt(2/pi)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = v / (1.0f + fast_expf(-c2 * (v + 0.044715f * v * v * v)));
+        y[i] = v / (1.0f + nn_fast_expf(-c2 * (v + 0.044715f * v * v * v)));
     }
 }
 
 NN_MULTIVERSION static void silu_span(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + fast_expf(-x[i]));
+    for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + nn_fast_expf(-x[i]));
 }
 
 // Elementwise spans run on fixed chunks (any split gives the same values).
 #define SPAN_CHUNK 16384
 
-static void softmax_row(float *y, const float *x, int dim) {
-    float max = x[0];
-    for (int i = 1; i < dim; i++) max = x[i] > max ? x[i] : max;
-    exp_shifted(y, x, max, dim);
-    double sum = 0.0;
-    for (int i = 0; i < dim; i++) sum += y[i];
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < dim; i++) y[i] *= inv;
-}
-
-msf_status nn_attention(float *out, const float *qkv, int n, int t, int heads, int head_dim, msf_arena *ws) {
-    size_t per_thread = attention_thread_bytes(t);
-    size_t need = per_thread * (size_t)omp_get_max_threads();
-    size_t mark = msf_arena_mark(ws);
-    unsigned char *scores = msf_arena_alloc(ws, need);
-    if (!scores)
-        return msf_fail(MSF_ERR_NOMEM, "attention: workspace needs %zu bytes, %zu free", need,
-                        ws->capacity - ws->used);
-    int D = heads * head_dim;
-    int row = 3 * D;
-    float scale = (float)(1.0 / sqrt((double)head_dim));
-    long pairs = (long)n * heads;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long p = 0; p < pairs; p++) {
-        int b = (int)(p / heads), h = (int)(p % heads);
-        float *S = (float *)(scores + per_thread * (size_t)omp_get_thread_num());
-        const float *q = qkv + (size_t)b * t * row + (size_t)h * head_dim;
-        const float *k = q + D, *v = q + 2 * (size_t)D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, head_dim, scale, q, row, k, row, 0.0f, S, t);
-        for (int i = 0; i < t; i++) softmax_row(S + (size_t)i * t, S + (size_t)i * t, t);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, head_dim, t, 1.0f, S, t, v, row, 0.0f,
-                    out + (size_t)b * t * D + (size_t)h * head_dim, D);
-    }
-    msf_arena_release(ws, mark);
-    return MSF_OK;
-}
-
-// -----------------------------------------------------------------------------
-// Normalisation
-//
-// Statistics in double (two passes), then y = (x - mean) * (rstd * gamma) + beta
-// in float: x - mean first, so that a large mean does not cost precision.
-
-static void moments(float *mean, float *rstd, const float *x, size_t count, float eps) {
-    double sum = 0.0;
-    for (size_t i = 0; i < count; i++) sum += x[i];
-    double m = sum / (double)count;
-    double sq = 0.0;
-    for (size_t i = 0; i < count; i++) sq += ((double)x[i] - m) * ((double)x[i] - m);
-    *mean = (float)m;
-    *rstd = (float)(1.0 / sqrt(sq / (double)count + (double)eps));
-}
-
-void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
-                   int groups, float eps) {
-    int cg = c / groups;
-    long pairs = (long)n * groups;
-#pragma omp parallel for schedule(static)
-    for (long p = 0; p < pairs; p++) {
-        int g = (int)(p % groups);
-        size_t off = (size_t)p * cg * hw;  // (batch item, group) blocks are contiguous
-        float mean, rstd;
-        moments(&mean, &rstd, x + off, (size_t)cg * hw, eps);
-        for (int i = 0; i < cg; i++) {
-            int ch = g * cg + i;
-            float sc = gamma ? rstd * gamma[ch] : rstd, sh = beta ? beta[ch] : 0.0f;
-            const float *xp = x + off + (size_t)i * hw;
-            float *yp = y + off + (size_t)i * hw;
-            for (int j = 0; j < hw; j++) yp[j] = (xp[j] - mean) * sc + sh;
-        }
-    }
-}
-
-void nn_layer_norm(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim, float eps) {
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        const float *xp = x + (size_t)r * dim;
-        float *yp = y + (size_t)r * dim;
-        float mean, rstd;
-        moments(&mean, &rstd, xp, (size_t)dim, eps);
-        for (int i = 0; i < dim; i++) {
-            float v = (xp[i] - mean) * rstd;
-            yp[i] = (gamma ? v * gamma[i] : v) + (beta ? beta[i] : 0.0f);
-        }
-    }
-}
-
-void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma,
-                   const float *beta, int n, int c, int hw, float eps) {
-    long planes = (long)n * c;
-#pragma omp parallel for schedule(static)
-    for (long p = 0; p < planes; p++) {
-        int ch = (int)(p % c);
-        double rstd = 1.0 / sqrt((double)var[ch] + (double)eps);
-        float sc = (float)(gamma ? rstd * gamma[ch] : rstd), sh = beta ? beta[ch] : 0.0f, m = mean[ch];
-        const float *xp = x + (size_t)p * hw;
-        float *yp = y + (size_t)p * hw;
-        for (int i = 0; i < hw; i++) yp[i] = (xp[i] - m) * sc + sh;
-    }
-}
-
-// -----------------------------------------------------------------------------
-// Softmax
-
-void nn_softmax(float *y, const float *x, int rows, int dim) {
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) softmax_row(y + (size_t)r * dim, x + (size_t)r * dim, dim);
-}
-
-// -----------------------------------------------------------------------------
-// Activations: elementwise, so any split gives the same values.
 
 void nn_gelu(float *y, const float *x, size_t count) {
 #pragma omp parallel for schedule(static)

@@ -20,76 +20,22 @@
 
 #include "core/arena.h"
 #include "core/status.h"
+#include "nn/attention.h"  // softmax, attention
+#include "nn/conv.h"       // convolutions (NCHW im2col, 3x3 Winograd, NHWC)
+#include "nn/norm.h"       // GroupNorm (+ SiLU), LayerNorm, BatchNorm
 
 // -----------------------------------------------------------------------------
 // Linear: y (M,N) = x (M,K) . w^T + b, w (N,K) as in torch.nn.Linear; b (N) or NULL.
 
 void nn_linear_ref(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
-void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N);
-
-// -----------------------------------------------------------------------------
-// 2-D convolution (groups 1, dilation 1): x (n, c_in, h, w), w (c_out, c_in, kh, kw),
-// b (c_out) or NULL, y (n, c_out, out_h, out_w) with
-// out_h = (h + pad_top + pad_bottom - kh) / stride_h + 1 (likewise out_w).
-// Padding is zeros and may be asymmetric (the SD VAE pads (0,1,0,1) before a
-// stride-2 conv).
-
-typedef struct {
-    int n, c_in, h, w;
-    int c_out, kh, kw;
-    int stride_h, stride_w;
-    int pad_top, pad_bottom, pad_left, pad_right;
-} nn_conv2d_shape;
-
-int nn_conv2d_out_h(const nn_conv2d_shape *s);
-int nn_conv2d_out_w(const nn_conv2d_shape *s);
-// MSF_OK, or MSF_ERR_INVALID with a message when the shape is impossible.
-msf_status nn_conv2d_check(const nn_conv2d_shape *s);
-// Scratch bytes the fast conv2d takes from its arena (im2col buffers, one per
-// OpenMP thread, so this depends on omp_get_max_threads(); the result does not).
-size_t nn_conv2d_workspace_bytes(const nn_conv2d_shape *s);
-
-void nn_conv2d_ref(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s);
-// MSF_ERR_NOMEM (message set) if `ws` has less than nn_conv2d_workspace_bytes free.
-msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s,
-                     msf_arena *ws);
-
-// -----------------------------------------------------------------------------
-// Normalisation. Statistics use the biased variance (as PyTorch).
-
-// GroupNorm: x (n, c, hw), `groups` divides c; gamma, beta (c) or NULL (no affine).
-void nn_group_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
-                       int groups, float eps);
-void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
-                   int groups, float eps);
-
-// LayerNorm over the last dimension: x (rows, dim); gamma, beta (dim) or NULL.
-void nn_layer_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim, float eps);
-void nn_layer_norm(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim, float eps);
-
-// BatchNorm in inference mode: y = (x - mean) / sqrt(var + eps) * gamma + beta
-// per channel of x (n, c, hw); gamma, beta may be NULL.
-void nn_batch_norm_ref(float *y, const float *x, const float *mean, const float *var, const float *gamma,
-                       const float *beta, int n, int c, int hw, float eps);
-void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma,
-                   const float *beta, int n, int c, int hw, float eps);
-
-// -----------------------------------------------------------------------------
-// Softmax over the last dimension of x (rows, dim); y may alias x.
-
-void nn_softmax_ref(float *y, const float *x, int rows, int dim);
-void nn_softmax(float *y, const float *x, int rows, int dim);
-
-// -----------------------------------------------------------------------------
-// Multi-head self-attention core (the part between the qkv and output
-// projections, as in timm's Attention used by DiT):
-// qkv (n, t, 3*heads*head_dim) holds q in columns [0,D), k in [D,2D), v in
-// [2D,3D) with D = heads*head_dim, head h using columns h*head_dim..+head_dim;
-// out (n, t, D) = concat over heads of softmax(q k^T / sqrt(head_dim)) v.
-
-void nn_attention_ref(float *out, const float *qkv, int n, int t, int heads, int head_dim);
-size_t nn_attention_workspace_bytes(int n, int t, int heads, int head_dim);
-msf_status nn_attention(float *out, const float *qkv, int n, int t, int heads, int head_dim, msf_arena *ws);
+// The fast version computes rows beyond the last multiple of 16 (and problems
+// too small for OpenBLAS's regular kernels) on a zero-padded copy, taken
+// from `ws` (used by the calling thread, released before returning): with
+// nn_linear_workspace_bytes(M, K, N) free there, nn_linear allocates nothing
+// for any M' <= M. With ws NULL or short, the copy comes from the heap (the
+// same bits either way).
+size_t nn_linear_workspace_bytes(int M, int K, int N);
+void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N, msf_arena *ws);
 
 // -----------------------------------------------------------------------------
 // Activations (elementwise over `count` values; y may alias x).

@@ -1,10 +1,10 @@
-// nn_ref.c: reference implementations of the nn.h operators, and the shape
-// helpers shared with the fast versions.
+// nn_ref.c: reference implementations of the nn.h operators (nn.h, conv.h,
+// norm.h, attention.h), and the shape helpers shared with the fast versions.
 //
 // Each `*_ref` is the plain loop from the operator's definition: one thread,
 // no BLAS, no allocation, reductions and arithmetic in double. They are slow
-// on purpose; the tests hold them and the fast versions of nn.c against
-// PyTorch's float64 goldens.
+// on purpose; the tests hold them and the fast versions (nn.c, conv.c,
+// conv_nhwc.c, norm.c, attention.c) against PyTorch's float64 goldens.
 #include <math.h>
 #include <string.h>
 
@@ -106,6 +106,26 @@ void nn_group_norm_ref(float *y, const float *x, const float *gamma, const float
                 float *yp = y + ((size_t)b * c + ch) * hw;
                 double ga = gamma ? gamma[ch] : 1.0, be = beta ? beta[ch] : 0.0;
                 for (int i = 0; i < hw; i++) yp[i] = (float)(((double)xp[i] - mean) * rstd * ga + be);
+            }
+        }
+    }
+}
+
+// SiLU(GroupNorm(x)) with the normalised value kept in double.
+void nn_group_norm_silu_ref(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
+                            int groups, float eps) {
+    int cg = c / groups;
+    for (int b = 0; b < n; b++) {
+        for (int g = 0; g < groups; g++) {
+            double mean, rstd;
+            moments_ref(&mean, &rstd, x + ((size_t)b * c + (size_t)g * cg) * hw, (size_t)cg * hw, eps);
+            for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+                const float *xp = x + ((size_t)b * c + ch) * hw;
+                float *yp = y + ((size_t)b * c + ch) * hw;
+                for (int i = 0; i < hw; i++) {
+                    double v = ((double)xp[i] - mean) * rstd * gamma[ch] + beta[ch];
+                    yp[i] = (float)(v / (1.0 + exp(-v)));
+                }
             }
         }
     }
@@ -358,4 +378,61 @@ void nn_concat_channels_ref(float *y, const float *a, const float *b, int n, int
         memcpy(yp, a + (size_t)i * ca * hw, (size_t)ca * hw * sizeof(float));
         memcpy(yp + (size_t)ca * hw, b + (size_t)i * cb * hw, (size_t)cb * hw * sizeof(float));
     }
+}
+
+// -----------------------------------------------------------------------------
+// NHWC convolution and pooling (conv.h)
+
+void nn_conv2d_nhwc_relu_ref(float *y, int ldy, const float *x, int ldx, int h, int w, const nn_conv_nhwc *cv) {
+    int oh = nn_conv_nhwc_out(h, cv->kh, cv->stride, cv->pad_h);
+    int ow = nn_conv_nhwc_out(w, cv->kw, cv->stride, cv->pad_w);
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+            for (int co = 0; co < cv->c_out; co++) {
+                double acc = cv->b[co];
+                for (int ki = 0; ki < cv->kh; ki++) {
+                    int iy = oy * cv->stride - cv->pad_h + ki;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int kj = 0; kj < cv->kw; kj++) {
+                        int ix = ox * cv->stride - cv->pad_w + kj;
+                        if (ix < 0 || ix >= w) continue;
+                        const float *xp = x + ((size_t)iy * w + ix) * ldx;
+                        const float *wp = cv->w + (((size_t)co * cv->kh + ki) * cv->kw + kj) * cv->c_in;
+                        for (int ci = 0; ci < cv->c_in; ci++) acc += (double)xp[ci] * wp[ci];
+                    }
+                }
+                y[((size_t)oy * ow + ox) * ldy + co] = acc > 0.0 ? (float)acc : 0.0f;
+            }
+}
+
+void nn_max_pool3_nhwc_ref(float *y, int ldy, const float *x, int ldx, int h, int w, int c, int stride, int pad) {
+    int oh = (h + 2 * pad - 3) / stride + 1, ow = (w + 2 * pad - 3) / stride + 1;
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+            for (int k = 0; k < c; k++) {
+                float max = -INFINITY;
+                for (int iy = oy * stride - pad; iy < oy * stride - pad + 3; iy++)
+                    for (int ix = ox * stride - pad; ix < ox * stride - pad + 3; ix++)
+                        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                            float v = x[((size_t)iy * w + ix) * ldx + k];
+                            max = v > max ? v : max;
+                        }
+                y[((size_t)oy * ow + ox) * ldy + k] = max;
+            }
+}
+
+void nn_avg_pool3_nhwc_ref(float *y, const float *x, int ldx, int h, int w, int c) {
+    for (int oy = 0; oy < h; oy++)
+        for (int ox = 0; ox < w; ox++)
+            for (int k = 0; k < c; k++) {
+                double sum = 0.0;
+                int count = 0;
+                for (int iy = oy - 1; iy <= oy + 1; iy++)
+                    for (int ix = ox - 1; ix <= ox + 1; ix++)
+                        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                            sum += x[((size_t)iy * w + ix) * ldx + k];
+                            count++;
+                        }
+                y[((size_t)oy * w + ox) * c + k] = (float)(sum / count);
+            }
 }
