@@ -591,7 +591,7 @@ static const char *type_text(cfg_type t) {
 
 static const char *kind_text(const cfg_node *v) {
     if (v->kind == CFG_MAP) return "a mapping";
-    if (v->kind == CFG_SEQ) return v->count ? "a list of other values" : "an empty list";
+    if (v->kind == CFG_SEQ) return v->count ? "a list" : "an empty list";
     return is_null(v) ? "nothing" : v->quoted ? "a quoted string" : "a scalar";
 }
 
