@@ -41,7 +41,8 @@ Q := $(if $(filter 1,$(V)),,@)
 BUILD := build
 ifeq ($(SANITIZE),1)
   BUILD := build/san
-  CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CFLAGS_BASE += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+                 -fno-sanitize-recover=undefined,float-cast-overflow
   LDLIBS_BASE += -fsanitize=address,undefined
 endif
 ifeq ($(WERROR),1)

@@ -500,6 +500,7 @@ void vae_pixels_from_float(uint8_t *pixels, const float *x, int channels, int H,
         for (int c = 0; c < channels; c++) {
             float v = 127.5f * x[(size_t)c * hw + i] + 128.0f;
             v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+            v = v == v ? v : 0.0f;  // defined for a NaN (callers reject non-finite images before this)
             pixels[i * channels + c] = (uint8_t)v;  // truncation, as torch's .to(uint8)
         }
 }

@@ -24,9 +24,12 @@ static inline float nn_exp_poly(float c) {
     float r = (c - n * ln2_hi) - n * ln2_lo;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
                                                                         r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-    // Unsigned, so that a NaN (whose conversion gives INT_MIN on x86) wraps
-    // instead of overflowing; the result is then NaN through p.
-    uint32_t bits = (uint32_t)((int32_t)n + 127) * (1u << 23);
+    // A NaN never reaches the float-to-int conversion (undefined behaviour in
+    // C; issue 20): its exponent is taken as 0 (a select, which vectorises),
+    // and the result is NaN through r and p. Finite inputs keep their bits;
+    // the arithmetic is unsigned so nothing can overflow.
+    float ni = n == n ? n : 0.0f;
+    uint32_t bits = (uint32_t)((int32_t)ni + 127) * (1u << 23);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
