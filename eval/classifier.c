@@ -42,18 +42,17 @@ struct msf_classifier {
 // outputs, read by the tests) are not part of the model.
 static void cls_tensor_table(msf_classifier *m, msf_params *t) {
     const msf_classifier_config *c = &m->cfg;
-    const unsigned F = MSF_PARAM_FINITE;
     msf_params_init(t, "the classifier");
-    msf_params_add(t, &m->conv1_w, F, MSF_SHAPE(c->conv1_channels, 1, 3, 3), "conv1.weight");
-    msf_params_add(t, &m->conv1_b, F, MSF_SHAPE(c->conv1_channels), "conv1.bias");
-    msf_params_add(t, &m->conv2_w, F, MSF_SHAPE(c->conv2_channels, c->conv1_channels, 3, 3), "conv2.weight");
-    msf_params_add(t, &m->conv2_b, F, MSF_SHAPE(c->conv2_channels), "conv2.bias");
-    msf_params_add(t, &m->conv3_w, F, MSF_SHAPE(c->conv3_channels, c->conv2_channels, 3, 3), "conv3.weight");
-    msf_params_add(t, &m->conv3_b, F, MSF_SHAPE(c->conv3_channels), "conv3.bias");
-    msf_params_add(t, &m->fc1_w, F, MSF_SHAPE(c->features, (int64_t)c->conv3_channels * HW3 * HW3), "fc1.weight");
-    msf_params_add(t, &m->fc1_b, F, MSF_SHAPE(c->features), "fc1.bias");
-    msf_params_add(t, &m->fc2_w, F, MSF_SHAPE(c->num_classes, c->features), "fc2.weight");
-    msf_params_add(t, &m->fc2_b, F, MSF_SHAPE(c->num_classes), "fc2.bias");
+    msf_params_add(t, &m->conv1_w, 0, MSF_SHAPE(c->conv1_channels, 1, 3, 3), "conv1.weight");
+    msf_params_add(t, &m->conv1_b, 0, MSF_SHAPE(c->conv1_channels), "conv1.bias");
+    msf_params_add(t, &m->conv2_w, 0, MSF_SHAPE(c->conv2_channels, c->conv1_channels, 3, 3), "conv2.weight");
+    msf_params_add(t, &m->conv2_b, 0, MSF_SHAPE(c->conv2_channels), "conv2.bias");
+    msf_params_add(t, &m->conv3_w, 0, MSF_SHAPE(c->conv3_channels, c->conv2_channels, 3, 3), "conv3.weight");
+    msf_params_add(t, &m->conv3_b, 0, MSF_SHAPE(c->conv3_channels), "conv3.bias");
+    msf_params_add(t, &m->fc1_w, 0, MSF_SHAPE(c->features, (int64_t)c->conv3_channels * HW3 * HW3), "fc1.weight");
+    msf_params_add(t, &m->fc1_b, 0, MSF_SHAPE(c->features), "fc1.bias");
+    msf_params_add(t, &m->fc2_w, 0, MSF_SHAPE(c->num_classes, c->features), "fc2.weight");
+    msf_params_add(t, &m->fc2_b, 0, MSF_SHAPE(c->num_classes), "fc2.bias");
 }
 
 static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {

@@ -265,7 +265,7 @@ static void inception_tensor_table(inception_model *m, msf_params *t, inc_bn bn[
         for (int k = 0; k < m->blocks[i].num_convs; k++) {
             inc_conv *cv = &m->blocks[i].conv[k];
             const char *name = names[i][k];
-            msf_params_add(t, &cv->w, MSF_PARAM_FINITE, MSF_SHAPE(cv->c_out, cv->c_in, cv->kh, cv->kw),
+            msf_params_add(t, &cv->w, 0, MSF_SHAPE(cv->c_out, cv->c_in, cv->kh, cv->kw),
                            "%s%s.conv.weight", pre, name);
             msf_params_add(t, &bn[i][k].gamma, 0, MSF_SHAPE(cv->c_out), "%s%s.bn.weight", pre, name);
             msf_params_add(t, &cv->b, 0, MSF_SHAPE(cv->c_out), "%s%s.bn.bias", pre, name);
@@ -274,7 +274,7 @@ static void inception_tensor_table(inception_model *m, msf_params *t, inc_bn bn[
         }
     }
     if (m->whole) {
-        msf_params_add(t, &m->fc, MSF_PARAM_FINITE, MSF_SHAPE(m->num_classes, m->feat_dim), "fc.weight");
+        msf_params_add(t, &m->fc, 0, MSF_SHAPE(m->num_classes, m->feat_dim), "fc.weight");
         msf_params_add(t, NULL, MSF_PARAM_SKIP | MSF_PARAM_OPTIONAL, MSF_SHAPE(m->num_classes), "fc.bias");
     }
 }

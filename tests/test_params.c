@@ -225,7 +225,7 @@ START_TEST(test_non_finite_and_many_unknown) {
     msf_params t;
     float *pa, *pb, *slab;
     msf_params_init(&t, "model %d", 1);
-    msf_params_add(&t, &pa, MSF_PARAM_FINITE, MSF_SHAPE(2, 3), "a");
+    msf_params_add(&t, &pa, 0, MSF_SHAPE(2, 3), "a");
     msf_params_add(&t, &pb, 0, MSF_SHAPE(2), "b");
     ck_assert_int_eq(msf_params_alloc(&t, &slab, NULL), MSF_OK);
     ck_assert_int_eq(msf_params_load(&t, w, NULL), MSF_ERR_NUMERIC);

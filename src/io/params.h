@@ -35,8 +35,7 @@
 enum {
     MSF_PARAM_SKIP = 1,      // checked in the file (present, shape) but not loaded: no slab space, *dst = NULL
     MSF_PARAM_OPTIONAL = 2,  // may be absent; then *dst = NULL (a present one is checked as usual)
-    MSF_PARAM_FINITE = 4,    // a NaN or infinity in it is an error (now true of every loaded tensor; the flag
-                             // is redundant and goes once its last users are updated)
+    // (Every loaded tensor is checked for NaN and infinity; no flag needed.)
 };
 
 typedef struct {
