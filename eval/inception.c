@@ -431,7 +431,7 @@ static void mixed_forward(const exec *e, const inc_block *b, float *y, const flo
                           int *wp) {
     const inc_conv *cv = b->conv;
     const int *wd = b->spec.widths;
-    int h = *hp, w = *wp, ci = b->spec.c_in, co = inception_block_out_channels(&b->spec), oh, ow, th, tw;
+    int h = *hp, w = *wp, ci = b->spec.c_in, co = inception_block_out_channels(&b->spec), oh = h, ow = w, th, tw;
     switch (b->spec.kind) {
     case INCEPTION_A:  // [1x1 | 5x5 | 3x3dbl | pool]
         nn_conv2d_nhwc_relu(e, &cv[0], y, co, x, ci, h, w, &oh, &ow);
