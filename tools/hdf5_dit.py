@@ -14,6 +14,9 @@ Schema (format_version 1), at the file root or under a group such as "base/":
 out_channels is written always (2 * in_channels with learn_sigma, else
 in_channels, unless the model sets it, as MSF's residual DiT does: 2C in, 2C
 out); a reader takes that default when the attribute is absent (older files).
+cond_aug=1 (int64, written only when set) marks a network with conditioning
+augmentation: tensors aug_embedder.mlp.{0,2}.{weight,bias} embed the noise
+level of its (noised) condition as t_embedder embeds t, added to c.
 The label table has num_classes + (class_dropout_prob > 0) rows; the extra
 last row is the null class used for classifier-free guidance.
 """
@@ -58,6 +61,8 @@ def write_dit_group(g, state_dict, config, source, dtype="float32"):
     if out_channels is None:
         out_channels = 2 * config["in_channels"] if config["learn_sigma"] else config["in_channels"]
     g.attrs["out_channels"] = np.int64(out_channels)
+    if config.get("cond_aug"):
+        g.attrs["cond_aug"] = np.int64(1)
     g.attrs["source"] = str(source)
 
 
@@ -81,6 +86,8 @@ def read_dit_group(g):
     config["learn_sigma"] = bool(int(a["learn_sigma"]))
     if "out_channels" in a:
         config["out_channels"] = int(a["out_channels"])
+    if int(a.get("cond_aug", 0)):
+        config["cond_aug"] = True
     return config, group_state_dict(g)
 
 

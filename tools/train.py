@@ -33,7 +33,11 @@ MSF (options --scale --levels --down --up): the base learns g_{L-1} = D^(L-1)(z)
 residual level J (generation order, 1 = coarsest) learns r / residual_scale
 with input concat(x_t, U(g_{k+1})), k = L-1-J; residual_scale = population
 std of r over --residual-scale-samples training items (fixed by --seed) unless
---residual-scale is given. See tools/reference/msf.py.
+--residual-scale is given. See tools/reference/msf.py. --cond-aug-max S
+(msf's conditioning augmentation, off by default) noises the condition to a
+random level 0..S and gives the level to the network (tools/reference/dit.py,
+cond_aug); its draws come from their own generator, so t, eps and label
+dropout stay those of the run without it.
 Determinism: data order is a permutation per epoch from (--seed, epoch),
 shared by all ranks; t, eps and label dropout come from a generator seeded by
 (--seed, rank, step), so --resume continues exactly the run it stopped.
@@ -64,7 +68,7 @@ from hdf5_dit import read_dit_group, save_dit_h5  # noqa: E402
 from hdf5_msf import save_msf_h5  # noqa: E402
 from reference.diffusion import SpacedDiffusion  # noqa: E402
 from reference.dit import DiT  # noqa: E402
-from reference.msf import FactorOptions, stage_training_pair  # noqa: E402
+from reference.msf import FactorOptions, augment_condition, stage_training_pair  # noqa: E402
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 MODEL_TYPES = ("dit", "msf-base", "msf-residual")
@@ -200,6 +204,13 @@ def step_generator(seed, rank, step):
     return torch.Generator().manual_seed(((seed * 1000003 + rank) * 1000003 + step) % (2 ** 63))
 
 
+def aug_generator(seed, rank, step):
+    """The generator of the conditioning augmentation of step `step` on `rank` (levels, then
+    the condition's noise): separate from step_generator, so that t, eps and label dropout
+    are those of the same run without augmentation."""
+    return torch.Generator().manual_seed(((seed * 1000003 + rank) * 1000003 + step + 0x5EED0A06) % (2 ** 63))
+
+
 # -----------------------------------------------------------------------------
 # Model
 
@@ -218,6 +229,11 @@ def dit_training_init(model):
     nn.init.normal_(model.y_embedder.embedding_table.weight, std=0.02)
     nn.init.normal_(model.t_embedder.mlp[0].weight, std=0.02)
     nn.init.normal_(model.t_embedder.mlp[2].weight, std=0.02)
+    if getattr(model, "cond_aug", False):
+        # msf's choice: the level embedder's input layer as DiT's timestep MLP, its output
+        # layer zero, so the network starts as the same network without augmentation.
+        nn.init.normal_(model.aug_embedder.mlp[0].weight, std=0.02)
+        nn.init.constant_(model.aug_embedder.mlp[2].weight, 0)
     for block in model.blocks:
         nn.init.constant_(block.adaLN_modulation[-1].weight, 0)
         nn.init.constant_(block.adaLN_modulation[-1].bias, 0)
@@ -249,7 +265,13 @@ def model_config(args, data_shape, num_classes):
         raise TrainError(f"--residual-level {j} outside 1..{opts.levels - 1}")
     msf.update(level=j, residual_scale=None)
     side = h // opts.scale ** (opts.levels - 1 - j)
-    return dict(arch, input_size=side, in_channels=2 * c, out_channels=2 * c if args.learn_sigma else c), msf
+    config = dict(arch, input_size=side, in_channels=2 * c, out_channels=2 * c if args.learn_sigma else c)
+    if args.cond_aug_max:
+        if not 0 < args.cond_aug_max <= 1000:
+            raise TrainError(f"--cond-aug-max {args.cond_aug_max} outside 1..1000")
+        config["cond_aug"] = True
+        msf["cond_aug_max"] = args.cond_aug_max
+    return config, msf
 
 
 def msf_options(msf):
@@ -267,6 +289,8 @@ def forward_gflops(config):
     block = t * d * 3 * d + t * d * d + 2 * t * t * d + 2 * t * d * m + d * 6 * d
     total = (config["depth"] * block + t * d * config["in_channels"] * p * p + d * 256 + d * d
              + d * 2 * d + t * d * p * p * config["out_channels"])
+    if config.get("cond_aug"):
+        total += d * 256 + d * d  # the condition-level embedder, as the timestep's
     return total * 1e-9
 
 
@@ -360,10 +384,12 @@ class TrainingDiffusion:
         nll = nll.mean(dim=list(range(1, nll.dim()))) / np.log(2.0)
         return torch.where(t == 0, nll, kl)
 
-    def losses(self, model, x0, t, y, noise, cond=None, learn_sigma=True):
-        """Per-sample {"loss", "mse", "vb"}; the model sees cat([x_t, cond]) when cond is given."""
+    def losses(self, model, x0, t, y, noise, cond=None, learn_sigma=True, aug=None):
+        """Per-sample {"loss", "mse", "vb"}; the model sees cat([x_t, cond]) when cond is given
+        (and the condition's noise level aug, for a conditioning-augmented model)."""
         x_t = self.q_sample(x0, t, noise)
-        out = model(x_t if cond is None else torch.cat([x_t, cond], dim=1), t, y)
+        x_in = x_t if cond is None else torch.cat([x_t, cond], dim=1)
+        out = model(x_in, t, y) if aug is None else model(x_in, t, y, aug)
         c = x0.shape[1]
         terms = {}
         if learn_sigma:
@@ -551,7 +577,9 @@ def train(args):
         if args.init_from:
             init_config, init_state, init_msf = read_init_weights(args.init_from, args.model_type)
             # The file decides the network; it must be the one these arguments describe.
-            want = {k: v for k, v in config.items() if k != "mlp_ratio"}
+            # A conditioning-augmented run may start from a network without it (the level
+            # embedder then starts with a zero output layer: the same function at first).
+            want = {k: v for k, v in config.items() if k not in ("mlp_ratio", "cond_aug")}
             have = {k: init_config.get(k) for k in want}
             if have != want or float(init_config["mlp_ratio"]) != float(config["mlp_ratio"]):
                 raise TrainError(f"--init-from {args.init_from}: the file's network {json.dumps(init_config)} is not "
@@ -564,6 +592,8 @@ def train(args):
                                      f"from the arguments'")
                 msf["residual_scale"] = init_msf["residual_scale"]
             init = init_state
+    if args.cond_aug_max and args.model_type != "msf-residual":
+        raise TrainError("--cond-aug-max is an option of msf-residual runs (it noises the residual's condition)")
     if args.model_type == "msf-residual" and args.out_h5 and (not args.base_ckpt or msf["levels"] != 2):
         raise TrainError("--out-h5 of an msf-residual run writes the MSF file: it needs --base-ckpt and 2 levels "
                          "(with more levels, use --export-msf once every level is trained)")
@@ -600,8 +630,12 @@ def train(args):
     elif init is not None:
         # Model and EMA both start from the file's weights, AdamW's moments from zero; the
         # data order and noise continue at --init-step (they are functions of seed and step).
-        model.load_state_dict(init, strict=True)
-        ema.load_state_dict(init, strict=True)
+        # Only a conditioning-augmented run may find tensors missing: its level embedder's.
+        for m in (model, ema):
+            missing, unexpected = m.load_state_dict(init, strict=False)
+            if unexpected or any(not k.startswith("aug_embedder.") for k in missing) or \
+                    (missing and not config.get("cond_aug")):
+                raise TrainError(f"--init-from {args.init_from}: tensors missing {missing}, unexpected {unexpected}")
         step = args.init_step
         train_gflops = step * args.batch * fwd_gflops
     milestones = sorted(set(args.milestone_steps or []))
@@ -646,9 +680,15 @@ def train(args):
             flip = torch.rand(len(x), generator=g) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         x, y = x.to(device), y.to(device)
-        cond = None
+        cond, aug = None, None
         if opts:
             x, cond = stage_training_pair(x, opts, level, msf["residual_scale"] or 1.0)
+            if msf.get("cond_aug_max"):
+                ga = aug_generator(args.seed, rank, step)
+                levels = torch.randint(0, msf["cond_aug_max"] + 1, (len(x),), generator=ga)
+                cond_noise = torch.randn(cond.shape, generator=ga).to(device)
+                cond = augment_condition(cond, levels, cond_noise)
+                aug = levels.to(torch.float32).to(device)
         t = torch.randint(0, diffusion.num_timesteps, (len(x),), generator=g).to(device)
         noise = torch.randn(x.shape, generator=g).to(device)
         if config["class_dropout_prob"] > 0:
@@ -658,7 +698,7 @@ def train(args):
             # Linear warm-up from this run's first step (after --init-from, AdamW's moments are new).
             for group in opt.param_groups:
                 group["lr"] = args.lr * min(1.0, (step - start_step + 1) / args.warmup_steps)
-        terms = diffusion.losses(net, x, t, y, noise, cond, config["learn_sigma"])
+        terms = diffusion.losses(net, x, t, y, noise, cond, config["learn_sigma"], aug)
         loss = terms["loss"].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -742,6 +782,11 @@ def parse_args(argv=None):
                                                                    "(1 = coarsest residual .. L-1 = finest)")
     ap.add_argument("--residual-scale", type=float, help="default: the std of the residual over the data")
     ap.add_argument("--residual-scale-samples", type=int, default=4096)
+    ap.add_argument("--cond-aug-max", type=int, default=0, metavar="S",
+                    help="msf-residual: conditioning augmentation; each item's condition U(base) is noised to a "
+                         "level s uniform in 0..S, sqrt(abar(s)) U + sqrt(1 - abar(s)) eps with abar(s) = "
+                         "prod_{i<s} (1 - beta_i) on the linear schedule, and s is given to the network through a "
+                         "second timestep embedder (0: off)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--no-tf32", dest="tf32", action="store_false", help="CUDA: full float32 matmuls (default: "
                                                                           "TF32, as DiT's train.py)")

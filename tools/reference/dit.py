@@ -193,7 +193,7 @@ class DiT(nn.Module):
 
     def __init__(self, input_size=32, patch_size=2, in_channels=4, hidden_size=1152, depth=28, num_heads=16,
                  mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True, out_channels=None,
-                 device=None):
+                 cond_aug=False, device=None):
         super().__init__()
         if input_size % patch_size:
             raise ValueError(f"input_size {input_size} is not a multiple of patch_size {patch_size}")
@@ -213,10 +213,16 @@ class DiT(nn.Module):
         self.class_dropout_prob = float(class_dropout_prob)
         self.num_classes = num_classes
         self.learn_sigma = bool(learn_sigma)
+        # Conditioning augmentation (msf's option, not in DiT): a second timestep
+        # embedder takes the noise level s of the model's noised condition and its
+        # output is added to c, as cascaded diffusion gives the level to the model.
+        self.cond_aug = bool(cond_aug)
 
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size, device=device)
         self.t_embedder = TimestepEmbedder(hidden_size, device=device)
         self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob, device=device)
+        if self.cond_aug:
+            self.aug_embedder = TimestepEmbedder(hidden_size, device=device)
         grid = input_size // patch_size
         pos = torch.from_numpy(sincos_2d(hidden_size, grid)).float().unsqueeze(0)
         # A frozen Parameter (not a buffer) as in the official model: same key, and
@@ -227,11 +233,14 @@ class DiT(nn.Module):
         self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels, device=device)
 
     def config(self):
-        """Constructor arguments, as stored in our HDF5 attributes."""
-        return dict(input_size=self.input_size, patch_size=self.patch_size, in_channels=self.in_channels,
-                    hidden_size=self.hidden_size, depth=self.depth, num_heads=self.num_heads,
-                    mlp_ratio=self.mlp_ratio, class_dropout_prob=self.class_dropout_prob,
-                    num_classes=self.num_classes, learn_sigma=self.learn_sigma, out_channels=self.out_channels)
+        """Constructor arguments, as stored in our HDF5 attributes (cond_aug only when set)."""
+        c = dict(input_size=self.input_size, patch_size=self.patch_size, in_channels=self.in_channels,
+                 hidden_size=self.hidden_size, depth=self.depth, num_heads=self.num_heads,
+                 mlp_ratio=self.mlp_ratio, class_dropout_prob=self.class_dropout_prob,
+                 num_classes=self.num_classes, learn_sigma=self.learn_sigma, out_channels=self.out_channels)
+        if self.cond_aug:
+            c["cond_aug"] = True
+        return c
 
     @property
     def eps_channels(self):
@@ -244,16 +253,22 @@ class DiT(nn.Module):
         x = x.reshape(n, g, g, p, p, c).permute(0, 5, 1, 3, 2, 4)
         return x.reshape(n, c, g * p, g * p)
 
-    def forward(self, x, t, y):
+    def forward(self, x, t, y, aug=None):
         """x (N,C,H,W), t (N,) original diffusion step (int or float), y (N,) labels
-        (num_classes = null) -> (N, out_channels, H, W)."""
+        (num_classes = null) -> (N, out_channels, H, W). aug (N,): the noise level
+        of the condition, required by (and only for) a cond_aug model."""
+        if self.cond_aug != (aug is not None):
+            raise ValueError("a cond_aug model needs the condition's noise level (aug)" if self.cond_aug else
+                             "aug given to a model without conditioning augmentation")
         h = self.x_embedder(x) + self.pos_embed
         c = self.t_embedder(t) + self.y_embedder(y)
+        if self.cond_aug:
+            c = c + self.aug_embedder(aug)
         for block in self.blocks:
             h = block(h, c)
         return self.unpatchify(self.final_layer(h, c))
 
-    def forward_with_cfg(self, x, t, y, cfg_scale, mode="dit3"):
+    def forward_with_cfg(self, x, t, y, cfg_scale, mode="dit3", aug=None):
         """Classifier-free guidance on a batch [x_cond; x_uncond] with labels [y; null].
         As the official code, both halves are evaluated on the FIRST half of x.
         mode "dit3": guide eps channels 0..2 only (official DiT); "all": guide all
@@ -267,7 +282,7 @@ class DiT(nn.Module):
         else:
             raise ValueError(f"unknown guidance mode '{mode}' (expected 'dit3' or 'all')")
         half = x[: len(x) // 2]
-        out = self.forward(torch.cat([half, half], dim=0), t, y)
+        out = self.forward(torch.cat([half, half], dim=0), t, y, aug)
         eps, rest = out[:, :g], out[:, g:]
         cond, uncond = torch.split(eps, len(eps) // 2, dim=0)
         guided = uncond + cfg_scale * (cond - uncond)

@@ -153,25 +153,55 @@ def stage_training_pair(z, opts, j, residual_scale=1.0):
 # Sampling
 
 
+def cond_aug_abar(s):
+    """abar(s) = prod_{i<s} (1 - beta_i) on DiT's linear schedule (abar(0) = 1), float64."""
+    s = int(s)
+    if not 0 <= s <= 1000:
+        raise ValueError(f"condition noise level {s} outside 0..1000")
+    betas = np.linspace(1e-4, 0.02, 1000, dtype=np.float64)
+    return float(np.prod(1.0 - betas[:s]))
+
+
+def augment_condition(cond, levels, eps):
+    """Conditioning augmentation (msf's option, as in cascaded diffusion): the
+    condition noised to level s per sample, sqrt(abar(s)) * cond + sqrt(1 -
+    abar(s)) * eps; both coefficients computed in float64, rounded to float32,
+    then applied in float32 (a * cond first, then + b * eps)."""
+    levels = [int(v) for v in torch.as_tensor(levels).reshape(-1).tolist()]
+    ab = [cond_aug_abar(v) for v in levels]
+    shape = (len(levels),) + (1,) * (cond.dim() - 1)
+    a = torch.tensor([np.sqrt(v) for v in ab], dtype=torch.float64).float().reshape(shape).to(cond.dtype)
+    b = torch.tensor([np.sqrt(1.0 - v) for v in ab], dtype=torch.float64).float().reshape(shape).to(cond.dtype)
+    return a * cond + b * eps.to(cond.dtype)
+
+
 class ConditionedDiT:
     """A residual DiT bound to a per-sample condition `cond` (N, C, h, w), with the
     interface sample_loop expects: model_fn(x, t, y) = dit(cat([x, cond], 1), t, y);
-    with guidance the doubled batch [x; x] is paired with [cond; cond]."""
+    with guidance the doubled batch [x; x] is paired with [cond; cond]. A
+    cond_aug model also gets the condition's noise level `aug` (N,)."""
 
-    def __init__(self, dit, cond):
+    def __init__(self, dit, cond, aug=None):
         self.dit = dit
         self.cond = cond
+        self.aug = aug
         self.num_classes = dit.num_classes
 
     def _input(self, x):
         cond = self.cond if len(x) == len(self.cond) else torch.cat([self.cond] * (len(x) // len(self.cond)))
         return torch.cat([x, cond.to(x.dtype)], dim=1)
 
+    def _aug(self, x):
+        if self.aug is None:
+            return None
+        a = torch.as_tensor(self.aug, dtype=torch.float32).reshape(-1)
+        return a if len(x) == len(a) else torch.cat([a] * (len(x) // len(a)))
+
     def __call__(self, x, t, y):
-        return self.dit(self._input(x), t, y)
+        return self.dit(self._input(x), t, y, self._aug(x))
 
     def forward_with_cfg(self, x, t, y, cfg_scale, mode="dit3"):
-        return self.dit.forward_with_cfg(self._input(x), t, y, cfg_scale, mode)
+        return self.dit.forward_with_cfg(self._input(x), t, y, cfg_scale, mode, self._aug(x))
 
 
 class Stage:
