@@ -53,7 +53,12 @@ const char cmd_sample_usage[] =
     "  --residual-steps, --residual-sampler, --residual-eta, --residual-cfg-scale,\n"
     "  --residual-cfg-mode\n"
     "  --residual-start noise|T   pure noise (default), or start at original step T\n"
-    "                       from the forward-noised zero residual (truncated start)\n\n"
+    "                       from the forward-noised zero residual (truncated start)\n"
+    "  --residual-cond-noise S  conditioning augmentation: the residual network sees\n"
+    "                       its condition noised to level S (0..1000, default 0),\n"
+    "                       sqrt(abar(S)) U + sqrt(1 - abar(S)) eps, and is told S;\n"
+    "                       only for residuals trained with it (tools/train.py\n"
+    "                       --cond-aug-max); not with --noise-file\n\n"
     "Images:\n"
     "  --vae VAE.h5         latent models: also decode the latents with this SD VAE,\n"
     "                       as `msf decode`\n"
@@ -77,7 +82,7 @@ typedef struct {
     long num, batch;
     unsigned long long seed, first_index;
     stage_args all, base, residual;
-    const char *residual_start;
+    const char *residual_start, *residual_cond_noise;
 } sample_args;
 
 static int parse_args(int argc, char **argv, sample_args *a) {
@@ -89,6 +94,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
     } strings[] = {{"--weights", &a->weights}, {"--out", &a->out}, {"--group", &a->group},
                    {"--noise-file", &a->noise}, {"--labels", &a->labels}, {"--label-mode", &a->label_mode},
                    {"--variance", &a->variance}, {"--residual-start", &a->residual_start},
+                   {"--residual-cond-noise", &a->residual_cond_noise},
                    {"--vae", &a->vae}, {"--vae-group", &a->vae_group}, {"--images", &a->images},
                    {"--steps", &a->all.steps}, {"--sampler", &a->all.sampler}, {"--cfg-mode", &a->all.cfg_mode},
                    {"--eta", &a->all.eta}, {"--cfg-scale", &a->all.cfg_scale},
@@ -337,6 +343,7 @@ static msf_status write_stage(msf_h5_writer *w, const char *prefix, const diff_s
     ATTR(string, "cfg_mode", diff_cfg_mode_name(o->cfg_mode));
     ATTR(string, "variance", diff_var_type_name(o->var));
     ATTR(int, "start_t", o->start_t);
+    ATTR(int, "cond_noise", o->cond_noise);
 #undef ATTR
     return MSF_OK;
 }
@@ -357,8 +364,9 @@ static int64_t first_sample(const sample_args *a) { return a->noise ? 0 : (int64
 // DiT
 
 static int run_dit(const sample_args *a, msf_weights *wf) {
-    if (a->residual_start) {
-        fprintf(stderr, "msf sample: --residual-start applies to MSF models; %s holds a DiT\n", a->weights);
+    if (a->residual_start || a->residual_cond_noise) {
+        fprintf(stderr, "msf sample: %s applies to MSF models; %s holds a DiT\n",
+                a->residual_start ? "--residual-start" : "--residual-cond-noise", a->weights);
         return 2;
     }
     msf_generator gen = {0};
@@ -456,6 +464,15 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         if (!cli_parse_long("sample", "--residual-start", a->residual_start, 1, 999, &t0)) return 2;
         start_t = (int)t0;
     }
+    long cond_noise = 0;
+    if (a->residual_cond_noise &&
+        !cli_parse_long("sample", "--residual-cond-noise", a->residual_cond_noise, 0, 1000, &cond_noise))
+        return 2;
+    if (cond_noise > 0 && a->noise) {
+        fprintf(stderr, "msf sample: --residual-cond-noise with --noise-file: a noise file has no condition noise "
+                "(use the seed's noise)\n");
+        return 2;
+    }
     // Read the level count first to size per-stage options.
     int64_t levels;
     if (msf_weights_attr_int(wf, NULL, "levels", &levels) || levels < 2 || levels > MSF_MAX_LEVELS) {
@@ -464,7 +481,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         return 1;
     }
     for (int k = 0; k < levels; k++) {
-        st[k] = (diff_stage_opts){.start_t = k > 0 ? start_t : 0};
+        st[k] = (diff_stage_opts){.start_t = k > 0 ? start_t : 0, .cond_noise = k > 0 ? (int)cond_noise : 0};
         if (!stage_options(k == 0 ? &a->base : &a->residual, &a->all, &st[k], k == 0 ? "--base-*" : "--residual-*"))
             return 2;
     }

@@ -233,3 +233,10 @@ void diff_ddim_sample(const diff_schedule *s, int k, float eta, float *x, const 
         }
     }
 }
+
+double diff_linear_abar(int s) {
+    const double start = 0.0001, end = 0.02, step = (end - start) / 999;
+    double abar = 1.0;
+    for (int t = 0; t < s && t < 1000; t++) abar *= 1.0 - (t == 999 ? end : (double)t * step + start);
+    return abar;
+}

@@ -43,6 +43,10 @@ typedef struct {
 // (1000 in DiT).
 msf_status diff_schedule_create(diff_schedule *s, int num_timesteps, const char *spec, diff_var_type var_type);
 void diff_schedule_free(diff_schedule *s);
+// abar(s) = prod_{i<s} (1 - beta_i) on DiT's 1000-step linear schedule, as its
+// cumulative product (abar(0) = 1, abar(s) = alphas_cumprod[s - 1]), s in
+// 0..1000: the noise level of MSF's conditioning augmentation.
+double diff_linear_abar(int s);
 
 // One reverse step at spaced index k on x (n, C, hw), updated in place.
 // model_out (n, out_c, hw): eps in channels [0, C), the variance values in

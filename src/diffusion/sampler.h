@@ -68,6 +68,11 @@ typedef struct {
     // target (MSF's residual prior). Steps are then numbered from that start
     // (noise of step i is used at spaced index k0 - i).
     int start_t;
+    // MSF residual stages of a model trained with conditioning augmentation
+    // (dit_config.cond_aug): the noise level s in 0..1000 of the condition,
+    // U(g) -> sqrt(abar(s)) U(g) + sqrt(1 - abar(s)) eps (diff_linear_abar), s
+    // given to the network. 0: the clean condition (still told s = 0).
+    int cond_noise;
 } diff_stage_opts;
 
 // A stage ready to sample: its options (steps copied) and its schedule, made

@@ -47,6 +47,7 @@ double dit_gflops(const dit_config *c) {
                    + T * D * c->in_channels * p2          // patch embedding
                    + D * c->freq_dim + D * D              // timestep MLP
                    + D * 2 * D + T * D * p2 * c->out_channels;  // final layer
+    if (c->cond_aug) total += D * c->freq_dim + D * D;    // condition-level MLP
     return total * 1e-9;
 }
 
@@ -98,6 +99,13 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
                             (long long)out_channels);
         c->out_channels = (int)out_channels;
     }
+    int64_t cond_aug;
+    if (msf_weights_attr_int(w, group, "cond_aug", &cond_aug) == MSF_OK) {
+        if (cond_aug != 0 && cond_aug != 1)
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute cond_aug = %lld, expected 0 or 1", msf_weights_path(w),
+                            (long long)cond_aug);
+        c->cond_aug = (int)cond_aug;
+    }
     if (c->learn_sigma && c->out_channels % 2)
         return msf_fail(MSF_ERR_FORMAT, "%s: a DiT with learned sigma needs an even out_channels, got %d",
                         msf_weights_path(w), c->out_channels);
@@ -126,6 +134,12 @@ static void dit_tensor_table(dit_model *m, msf_params *t) {
     msf_params_add(t, &m->t_b2, 0, MSF_SHAPE(D), "t_embedder.mlp.2.bias");
     msf_params_add(t, &m->y_table, 0, MSF_SHAPE(c->num_classes + c->has_null_class, D),
                    "y_embedder.embedding_table.weight");
+    if (c->cond_aug) {
+        msf_params_add(t, &m->aug_w0, 0, MSF_SHAPE(D, c->freq_dim), "aug_embedder.mlp.0.weight");
+        msf_params_add(t, &m->aug_b0, 0, MSF_SHAPE(D), "aug_embedder.mlp.0.bias");
+        msf_params_add(t, &m->aug_w2, 0, MSF_SHAPE(D, D), "aug_embedder.mlp.2.weight");
+        msf_params_add(t, &m->aug_b2, 0, MSF_SHAPE(D), "aug_embedder.mlp.2.bias");
+    }
     for (int i = 0; i < c->depth; i++) {
         dit_block *b = &m->blocks[i];
         msf_params_add(t, &b->qkv_w, 0, MSF_SHAPE(3 * D, D), "blocks.%d.attn.qkv.weight", i);
@@ -269,6 +283,7 @@ msf_status dit_save(dit_model *m, const char *path, const char *source) {
     int64_t vals[] = {c->input_size, c->patch_size, c->in_channels, c->hidden_size, c->depth,
                       c->num_heads,  c->num_classes, c->learn_sigma, c->freq_dim, 1, c->out_channels};
     for (int i = 0; !s && i < 11; i++) s = msf_h5_attr_int(w, NULL, ints[i], vals[i]);
+    if (!s && c->cond_aug) s = msf_h5_attr_int(w, NULL, "cond_aug", 1);
     if (!s) s = msf_h5_attr_string(w, NULL, "model", "dit");
     if (!s) s = msf_h5_attr_string(w, NULL, "source", source);
     if (!s) s = msf_h5_attr_double(w, NULL, "mlp_ratio", (double)c->mlp_hidden / c->hidden_size);
@@ -369,7 +384,16 @@ static void gated_add(float *x, const float *gate, const float *y, int mod_strid
 // -----------------------------------------------------------------------------
 
 msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n) {
+    return dit_forward_aug(m, out, x, t, y, NULL, n);
+}
+
+msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y,
+                           const float *aug, int n) {
     const dit_config *c = &m->cfg;
+    if (c->cond_aug != (aug != NULL))
+        return msf_fail(MSF_ERR_INVALID, c->cond_aug ? "DiT forward: the model was trained with conditioning "
+                        "augmentation and needs its condition's noise level" : "DiT forward: a condition noise level "
+                        "given to a model without conditioning augmentation");
     if (n < 1 || n > m->max_batch)
         return msf_fail(MSF_ERR_INVALID, "DiT forward: batch %d outside 1..%d (the batch the model was loaded for)",
                         n, m->max_batch);
@@ -413,6 +437,13 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
     nn_linear(cond, temb, m->t_w2, m->t_b2, n, D, D, ws);
     for (int i = 0; i < n; i++)
         for (int d = 0; d < D; d++) cond[(size_t)i * D + d] += m->y_table[(size_t)y[i] * D + d];
+    if (aug) {  // c += aug_emb(level), after the label (the reference's order of additions)
+        timestep_frequencies(freq, aug, n, c->freq_dim);
+        nn_linear(temb, freq, m->aug_w0, m->aug_b0, n, c->freq_dim, D, ws);
+        nn_silu(temb, temb, (size_t)n * D);
+        nn_linear(silu_c, temb, m->aug_w2, m->aug_b2, n, D, D, ws);
+        for (size_t i = 0; i < (size_t)n * D; i++) cond[i] += silu_c[i];
+    }
     nn_silu(silu_c, cond, (size_t)n * D);
 
     // 5. Blocks. mod holds (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp).

@@ -29,6 +29,9 @@ typedef struct {
     int has_null_class;  // class_dropout_prob > 0: label num_classes is "no class"
     int learn_sigma;
     int freq_dim;      // sinusoidal timestep embedding size (256)
+    int cond_aug;      // conditioning augmentation (msf's option, attribute cond_aug): a
+                       // second timestep MLP embeds the noise level of the model's
+                       // condition, added to c after the label embedding
 } dit_config;
 
 // Official configs by name ("DiT-XL/2", ..., "DiT-S/8") with ImageNet defaults
@@ -60,6 +63,8 @@ typedef struct {
     float *t_w0, *t_b0;        // t_embedder.mlp.0: (D, freq_dim), (D)
     float *t_w2, *t_b2;        // t_embedder.mlp.2: (D, D), (D)
     float *y_table;            // y_embedder.embedding_table: (classes [+1], D)
+    float *aug_w0, *aug_b0;    // aug_embedder.mlp.0 (cond_aug only): (D, freq_dim), (D)
+    float *aug_w2, *aug_b2;    // aug_embedder.mlp.2: (D, D), (D)
     dit_block *blocks;
     float *final_ada_w, *final_ada_b;  // (2D, D), (2D)
     float *final_w, *final_b;          // (p*p*out, D), (p*p*out)
@@ -87,5 +92,10 @@ void dit_pos_embed(float *out, int D, int G);
 // t is the original diffusion step (0..999, may be fractional); y in
 // [0, num_classes], num_classes being the null class when the model has one.
 msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n);
+// dit_forward of a conditioning-augmented model (cfg.cond_aug): aug (n) is the
+// noise level of each row's condition, embedded as t is. aug must be NULL
+// exactly when the model has no cond_aug.
+msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y,
+                           const float *aug, int n);
 
 #endif

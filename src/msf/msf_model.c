@@ -1,6 +1,7 @@
 // msf_model.c: loading an MSF model and its multi-stage sampler.
 #include "msf/msf_model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,11 @@ msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root)
             msf_model_free(m);
             return msf_fail_context(s, "%s: MSF stage '%s'", path, m->group[k]);
         }
+        if (k == 0 && c.cond_aug) {
+            msf_model_free(m);
+            return msf_fail(MSF_ERR_FORMAT, "%s: MSF stage 'base' has cond_aug set, but the base has no condition",
+                            path);
+        }
         int side = msf_stage_side(m, k), want_in = k == 0 ? m->channels : 2 * m->channels;
         int want_out = c.learn_sigma ? 2 * m->channels : m->channels;
         if (c.input_size != side || c.in_channels != want_in || c.out_channels != want_out) {
@@ -128,7 +134,8 @@ msf_status msf_model_init_random(msf_model *m, const nn_pyramid_opts *f, int cha
 
 typedef struct {
     dit_model *model;
-    const float *cond;  // (n, C, h, w): U(lower levels) of the batch's samples
+    const float *cond;  // (n, C, h, w): U(lower levels) of the batch's samples (noised with cond_noise)
+    const float *aug;   // (rows) the condition's noise level, NULL without cond_aug
     int n;
     size_t plane;       // C*h*w
     float *buf;         // (rows, 2C, h, w)
@@ -147,7 +154,7 @@ static msf_status denoise_residual(void *user, float *out, const float *x, const
         memcpy(row, x + (size_t)r * d->plane, d->plane * sizeof *row);
         memcpy(row + d->plane, d->cond + (size_t)(r % d->n) * d->plane, d->plane * sizeof *row);
     }
-    return dit_forward(d->model, out, d->buf, t, y, m);
+    return dit_forward_aug(d->model, out, d->buf, t, y, d->aug, m);
 }
 
 typedef struct {
@@ -163,7 +170,7 @@ static msf_status noise_of_stage(void *user, int step, int64_t first, int n, flo
 
 void msf_sampler_free(msf_sampler *s) {
     for (int k = 0; k < MSF_MAX_LEVELS; k++) diff_stage_free(&s->stage[k]);
-    free(s->acc), free(s->cond), free(s->r), free(s->buf);
+    free(s->acc), free(s->cond), free(s->r), free(s->buf), free(s->aug), free(s->cond_in);
     msf_aligned_free(s->work);
     memset(s, 0, sizeof *s);
 }
@@ -180,6 +187,13 @@ msf_status msf_sampler_init(msf_sampler *s, const msf_model *m, const diff_stage
         guided_any |= opts[k].cfg_scale > 1.0f;
         if (opts[k].cfg_scale > 1.0f && !m->stage[k].cfg.has_null_class)
             st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s' has no null class: use a guidance scale of 1", m->group[k]);
+        else if (opts[k].cond_noise < 0 || opts[k].cond_noise > 1000)
+            st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s': condition noise level %d outside 0..1000", m->group[k],
+                          opts[k].cond_noise);
+        else if (opts[k].cond_noise > 0 && !m->stage[k].cfg.cond_aug)
+            st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s': a condition noise level (%d) needs a residual trained with "
+                          "conditioning augmentation (DiT attribute cond_aug); this one was not", m->group[k],
+                          opts[k].cond_noise);
         else if ((st = diff_stage_init(&s->stage[k], &opts[k])))
             msf_fail_context(st, "MSF stage '%s'", m->group[k]);
     }
@@ -190,8 +204,10 @@ msf_status msf_sampler_init(msf_sampler *s, const msf_model *m, const diff_stage
         s->acc = malloc(full * sizeof *s->acc), s->cond = malloc(full * sizeof *s->cond);
         s->r = malloc(full * sizeof *s->r);
         s->buf = malloc((size_t)rows * 2 * C * H * H * sizeof *s->buf);
+        s->aug = malloc((size_t)2 * batch * sizeof *s->aug);
+        s->cond_in = malloc(full * sizeof *s->cond_in);
         s->work = msf_aligned_alloc(diff_sample_workspace_floats(&probe, batch, guided_any) * sizeof(float));
-        if (!s->acc || !s->cond || !s->r || !s->buf || !s->work)
+        if (!s->acc || !s->cond || !s->r || !s->buf || !s->aug || !s->cond_in || !s->work)
             st = msf_fail(MSF_ERR_NOMEM, "out of memory for MSF sampling of %d", batch);
     }
     if (st) msf_sampler_free(s);
@@ -217,8 +233,10 @@ static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, ms
         const diff_stage *stage = &sp->stage[k];
         int side = msf_stage_side(m, k);
         const dit_config *c = &m->stage[k].cfg;
-        stage_denoiser sd = {.model = &m->stage[k], .cond = cond, .n = n, .plane = (size_t)C * side * side,
-                             .buf = sp->buf};
+        const int level = stage->opts.cond_noise;
+        stage_denoiser sd = {.model = &m->stage[k], .cond = level > 0 ? sp->cond_in : cond, .aug = c->cond_aug ? sp->aug : NULL, .n = n,
+                             .plane = (size_t)C * side * side, .buf = sp->buf};
+        for (int row = 0; row < 2 * n; row++) sp->aug[row] = (float)level;
         diff_denoiser d = {.fn = k == 0 ? denoise_base : denoise_residual, .user = &sd, .channels = C,
                            .out_channels = c->out_channels, .height = side, .width = side,
                            .null_label = c->num_classes};
@@ -235,7 +253,19 @@ static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, ms
             if (!s && base) memcpy(base, acc, (size_t)n * C * side * side * sizeof *base);
         } else {
             nn_pyramid_up(cond, acc, n, C, side, side, &m->factor);
-            s = diff_sample(stage, &d, &so, r, y, first, n, sp->work);
+            if (level > 0) {
+                // Conditioning augmentation: the network sees the noised condition (cond_in),
+                // the level adds to the clean one. The condition's noise is that of "step -2"
+                // of this stage (Philox substream (stage, 2^32 - 1), or the noise callback's).
+                const size_t count = (size_t)n * C * side * side, plane = (size_t)C * side * side;
+                s = noise ? noise(noise_user, k, -2, first, n, r)
+                          : msf_diffusion_noise(seed, (uint32_t)k, -2, first, n, plane, r);
+                const double abar = diff_linear_abar(level);
+                const float a = (float)sqrt(abar), b = (float)sqrt(1.0 - abar);
+                for (size_t i = 0; !s && i < count; i++) sp->cond_in[i] = a * cond[i] + b * r[i];
+                if (s) s = msf_fail_context(s, "MSF residual stage %d: condition noise", k);
+            }
+            if (!s) s = diff_sample(stage, &d, &so, r, y, first, n, sp->work);
             if (s) s = msf_fail_context(s, "MSF residual stage %d", k);
             float rs = m->residual_scale[k];
             size_t count = (size_t)n * C * side * side;

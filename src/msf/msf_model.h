@@ -13,6 +13,9 @@
 // Sampling: stage 0 draws the base; stage k draws residual k conditioned on
 // U(g), g being the levels so far, and g <- U(g) + residual_scale * sample.
 // Noise of stage k is keyed by (seed, sample index, stage k, step), as DiT's.
+// Conditioning augmentation (a residual with cond_aug, diff_stage_opts
+// cond_noise = s > 0): U(g) is replaced by sqrt(abar(s)) U(g) + sqrt(1 -
+// abar(s)) eps before the stage, eps the noise of that stage's "step -2".
 #ifndef MSF_MSF_MODEL_H
 #define MSF_MSF_MODEL_H
 
@@ -58,7 +61,8 @@ msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int ma
 msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root);
 void msf_model_free(msf_model *m);
 
-// Noise of `stage` (x_T when step = -1), as diff_noise_fn with a stage.
+// Noise of `stage` (x_T when step = -1, the condition's noise when step = -2),
+// as diff_noise_fn with a stage.
 typedef msf_status (*msf_noise_fn)(void *user, int stage, int step, int64_t first, int n, float *out);
 
 // The sampling state of a model: each stage ready (its options and schedule,
@@ -69,6 +73,8 @@ typedef struct {
     diff_stage stage[MSF_MAX_LEVELS];
     int batch;
     float *acc, *cond, *r, *buf, *work;  // levels so far, U(levels), a residual, concat input, sampler workspace
+    float *aug;                          // (2 x batch) the condition's noise level per network row
+    float *cond_in;                      // the noised condition the network sees (cond_noise > 0)
 } msf_sampler;
 
 // Prepare sampling m with opts (m->num_stages entries; a stage's var should

@@ -55,6 +55,8 @@ static const cfg_field sampler_schema[] = {
     {"base_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: base sampler"},
     {"residual_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: residual sampler"},
     {"residual_start", CFG_T_STRING, 0, NULL, NULL, "MSF: noise, or an original step T"},
+    {"residual_cond_noise", CFG_T_INT, 0, NULL, NULL,
+     "MSF: the residual's condition noised to this level 0..1000 (conditioning augmentation; default 0)"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
 static const cfg_field evaluator_schema[] = {
@@ -453,7 +455,8 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
     const cfg_node *c = p->cfg;
     o->num_stages = num_stages;
     static const char *const msf_only[] = {"base_steps", "residual_steps", "base_cfg_scale", "residual_cfg_scale",
-                                           "base_sampler", "residual_sampler", "residual_start"};
+                                           "base_sampler", "residual_sampler", "residual_start",
+                                           "residual_cond_noise"};
     char key[64];
     for (size_t i = 0; num_stages == 1 && i < sizeof msf_only / sizeof msf_only[0]; i++) {
         snprintf(key, sizeof key, "sampler.%s", msf_only[i]);
@@ -495,6 +498,15 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
         st->var = learn_sigma[k] ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         if (!s && var) s = diff_var_type_parse(var->text, &st->var);
         st->start_t = k > 0 ? start_t : 0;
+        if (k > 0) {
+            double level = cfg_num(c, "sampler.residual_cond_noise", 0);
+            if (level < 0 || level > 1000) {
+                const cfg_node *v = cfg_find(c, "sampler.residual_cond_noise");
+                return msf_fail(MSF_ERR_INVALID, "%s:%d: 'sampler.residual_cond_noise' is a level 0..1000, got %g",
+                                v->file, v->line, level);
+            }
+            st->cond_noise = (int)level;
+        }
         // Check the respacing (and that a truncated start leaves a step) now
         // rather than after loading the model.
         int count;

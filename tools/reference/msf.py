@@ -158,8 +158,10 @@ def cond_aug_abar(s):
     s = int(s)
     if not 0 <= s <= 1000:
         raise ValueError(f"condition noise level {s} outside 0..1000")
-    betas = np.linspace(1e-4, 0.02, 1000, dtype=np.float64)
-    return float(np.prod(1.0 - betas[:s]))
+    if s == 0:
+        return 1.0
+    # DiT's alphas_cumprod: np.cumprod of 1 - linspace(1e-4, 0.02, 1000) (float64).
+    return float(np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000, dtype=np.float64))[s - 1])
 
 
 def augment_condition(cond, levels, eps):
@@ -210,7 +212,10 @@ class Stage:
     start: "noise" or an original step t0 (residual stages only)."""
 
     def __init__(self, steps="250", sampler="ddpm", eta=0.0, cfg_scale=1.0, cfg_mode="dit3", variance=None,
-                 start="noise"):
+                 start="noise", cond_noise=0):
+        if not 0 <= int(cond_noise) <= 1000:
+            raise ValueError(f"condition noise level {cond_noise} outside 0..1000")
+        self.cond_noise = int(cond_noise)
         if sampler not in ("ddpm", "ddim"):
             raise ValueError(f"unknown sampler '{sampler}' (expected ddpm or ddim)")
         if cfg_mode not in ("dit3", "all"):
@@ -234,7 +239,8 @@ class Stage:
 
     def __repr__(self):
         return (f"steps={self.steps},sampler={self.sampler},eta={self.eta:g},cfg_scale={self.cfg_scale:g},"
-                f"cfg_mode={self.cfg_mode},variance={self.variance},start={self.start}")
+                f"cfg_mode={self.cfg_mode},variance={self.variance},start={self.start}" +
+                (f",cond_noise={self.cond_noise}" if self.cond_noise else ""))
 
 
 class MSFModel:
@@ -268,14 +274,17 @@ class MSFModel:
         return self.base if j == 0 else self.residuals[j - 1]
 
     def noise_shapes(self, n, stages):
-        """Per stage, the shapes of (x_T, noise) that sample() takes."""
+        """Per stage, the shapes of (x_T, noise) that sample() takes, and a third, the
+        condition's noise (N, C, h, w), for a residual stage with cond_noise > 0."""
         shapes = []
         for j, st in enumerate(stages):
             d = st.diffusion(self.stage_model(j))
             side = self.level_side(j)
             m = 2 * n if st.guided() else n
-            shapes.append(((n, self.channels, side, side),
-                           (d.start_index(st.start) + 1, m, self.channels, side, side)))
+            shape = ((n, self.channels, side, side), (d.start_index(st.start) + 1, m, self.channels, side, side))
+            if j > 0 and st.cond_noise:
+                shape += ((n, self.channels, side, side),)
+            shapes.append(shape)
         return shapes
 
     def training_pair(self, z, j):
@@ -297,7 +306,10 @@ class MSFModel:
         shapes = self.noise_shapes(n, stages)
         result = dict(stages=[], conds=[], levels=[])
         g = None
-        for j, (st, (x_T, noise), (want_x, want_z)) in enumerate(zip(stages, noises, shapes)):
+        for j, (st, stage_noise, want) in enumerate(zip(stages, noises, shapes)):
+            if len(stage_noise) != len(want):
+                raise ValueError(f"stage {j}: {len(stage_noise)} noise arrays, expected {len(want)}")
+            x_T, noise, want_x, want_z = stage_noise[0], stage_noise[1], want[0], want[1]
             x_T = torch.as_tensor(np.asarray(x_T)).to(dtype)
             noise = torch.as_tensor(np.asarray(noise)).to(dtype)
             if tuple(x_T.shape) != want_x or tuple(noise.shape) != want_z:
@@ -316,7 +328,17 @@ class MSFModel:
                     k0 = d.start_index(st.start)
                     coef = torch.tensor(np.sqrt(1.0 - d.alphas_cumprod[k0]), dtype=torch.float64).float().to(dtype)
                     x_T = coef * x_T
-                s = d.sample_loop(ConditionedDiT(model, cond), x_T, noise, labels, st.cfg_scale, st.cfg_mode,
+                # Conditioning augmentation: the network sees the condition noised to level
+                # cond_noise (and the level, if it was trained with it); g adds to the clean one.
+                cond_in = cond
+                if st.cond_noise:
+                    if not model.cond_aug:
+                        raise ValueError(f"stage {j}: cond_noise needs a residual trained with conditioning "
+                                         f"augmentation")
+                    eps_c = torch.as_tensor(np.asarray(stage_noise[2])).to(dtype)
+                    cond_in = augment_condition(cond, [st.cond_noise] * n, eps_c)
+                aug = [float(st.cond_noise)] * n if model.cond_aug else None
+                s = d.sample_loop(ConditionedDiT(model, cond_in, aug), x_T, noise, labels, st.cfg_scale, st.cfg_mode,
                                   st.sampler, st.eta, dtype=dtype, trace=trace, start=st.start)
                 scale = torch.tensor(self.residual_scales[j - 1], dtype=torch.float64).float().to(dtype)
                 g = cond + scale * s
