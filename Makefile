@@ -71,7 +71,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: all test check-full bench clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
+.PHONY: test-tools all test check-full bench clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
 all: $(LIB) $(MSF)
 
 # Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
@@ -133,7 +133,20 @@ test: $(TEST_BIN) $(MSF) $(REPLAY_BIN)
 	  asan=; [ $$f != h5 ] || asan=allocator_may_return_null=1; \
 	  ASAN_OPTIONS=$$asan LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 	  $(BUILD)/fuzz/replay_$$f tests/fuzz/corpus/$$f $$(ls -d tests/fuzz/regressions/$$f 2>/dev/null); done
+ifneq ($(SANITIZE),1)
+	@$(MAKE) --no-print-directory test-tools
+endif
 	@echo "all tests passed"
+
+# The Python tools' own tests (converters, HDF5 layouts, training smoke runs,
+# the reference models): python3-torch etc. (make deps-python). Skipped under
+# SANITIZE=1 (no C code of ours runs in them). Without torch they say SKIP,
+# which under CI (CI=true) is a failure.
+test-tools:
+	@if /usr/bin/python3 -c 'import torch, h5py, numpy' 2>/dev/null; then \
+	  set -e; for t in tools/test_tools.py tools/test_msf_tools.py; do echo "== $$t"; /usr/bin/python3 $$t; done; \
+	elif [ "$${CI:-}" = true ]; then echo "FAIL: SKIP in CI: tools tests need python3-torch, h5py, numpy"; exit 1; \
+	else echo "SKIP: tools tests (python3-torch, h5py or numpy missing: make deps-python)"; fi
 
 # make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="npz idx"]: each target under
 # libFuzzer (clang, -fsanitize=fuzzer,address,undefined) for FUZZ_SECONDS,

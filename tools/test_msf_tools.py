@@ -453,6 +453,37 @@ def test_training(tmp):
           and same_weights(f"{tmp}/r3/checkpoint.pt", f"{tmp}/r23/checkpoint.pt", "ema"),
           "2 steps + --resume to 3 = 3 steps, bit for bit (model and EMA)")
 
+    # Conditioning augmentation: the level embedder is trained and exported; the same
+    # t, eps and label dropout as without it (its draws have their own generator), so
+    # from a file without it, at step 0 of a run, model and file agree.
+    # (4 steps: with DiT's zero output and adaLN layers, c gets its first gradient at step 3.)
+    rc, log, _ = run("--model-type", "msf-residual", *tiny, "--steps", "4", "--out-dir", f"{tmp}/aug",
+                     "--cond-aug-max", "50",
+                     "--base-ckpt", f"{tmp}/msf-base/checkpoint.pt", "--out-h5", f"{tmp}/aug.h5")
+    ok = rc == 0
+    if ok:
+        msf = load_msf_reference(f"{tmp}/aug.h5")
+        r = msf.residuals[0]
+        with h5py.File(f"{tmp}/aug.h5", "r") as f:
+            attr = int(f["residual"].attrs.get("cond_aug", 0))
+        st = [Stage("3"), Stage("2", cond_noise=20)]
+        noises = [tuple(torch.randn(sh) for sh in shapes) for shapes in msf.noise_shapes(1, st)]
+        out = msf.sample(torch.tensor([3]), st, noises)["out"]
+        ok = (r.cond_aug and attr == 1 and len(noises[1]) == 3 and torch.isfinite(out).all().item()
+              and r.aug_embedder.mlp[2].weight.abs().max().item() > 0
+              and torch.load(f"{tmp}/aug/checkpoint.pt")["msf"]["cond_aug_max"] == 50)
+    check(ok, "--cond-aug-max 50: trains the level embedder, exports cond_aug=1, samples with a noised condition")
+    rc, log, _ = run("--model-type", "msf-base", *tiny, "--out-dir", f"{tmp}/augb", "--cond-aug-max", "50")
+    check(rc == 1 and "--cond-aug-max" in log, f"--cond-aug-max on msf-base: exit 1 ({log.strip()[-90:]})")
+    rc, log, _ = run("--model-type", "msf-residual", *tiny, "--out-dir", f"{tmp}/augi", "--cond-aug-max", "50",
+                     "--steps", "1", "--lr", "0", "--init-from", f"{tmp}/msf.h5")
+    ok = rc == 0
+    if ok:
+        plain, aug = load_msf_reference(f"{tmp}/msf.h5").residuals[0], torch.load(f"{tmp}/augi/checkpoint.pt")
+        ok = all(torch.equal(v, aug["model"][k]) for k, v in plain.state_dict().items()) and \
+            aug["model"]["aug_embedder.mlp.2.weight"].abs().max().item() == 0
+    check(ok, "--cond-aug-max, --init-from a file without it, 1 step at lr 0: its weights, level output layer zero")
+
     lat = os.path.join(tmp, "lat4.h5")
     g = np.random.default_rng(1)
     with h5py.File(lat, "w") as f:

@@ -479,7 +479,7 @@ def export_msf(ckpt_paths, out_path, which="ema", dtype="float32"):
     # base pairs with residuals trained for any U (all residuals must agree).
     key = ("scale", "levels", "down", "channels", "input_size")
     want = {k: base["msf"][k] for k in key}
-    by_level = {}
+    by_level, up = {}, None
     for p, c in ckpts:
         got = {k: c["msf"][k] for k in key}
         if got != want:
@@ -488,7 +488,7 @@ def export_msf(ckpt_paths, out_path, which="ema", dtype="float32"):
             ups = {r["msf"]["up"] for _, r in ckpts if r["model_type"] == "msf-residual"}
             if len(ups) != 1:
                 raise TrainError(f"the residual checkpoints were trained with different up operators {sorted(ups)}")
-            want["up"] = c["msf"]["up"]
+            up = c["msf"]["up"]
             if c["msf"]["level"] in by_level:
                 raise TrainError(f"{p} and {by_level[c['msf']['level']][0]} both train residual level "
                                  f"{c['msf']['level']}")
@@ -497,6 +497,7 @@ def export_msf(ckpt_paths, out_path, which="ema", dtype="float32"):
     missing = [j for j in range(1, levels) if j not in by_level]
     if missing:
         raise TrainError(f"{levels} levels need residual levels 1..{levels - 1}; missing {missing}")
+    want["up"] = up
     residuals = [(export_state(c, which), c["config"], c["msf"]["residual_scale"])
                  for _, c in (by_level[j] for j in range(1, levels))]
     source = "; ".join(source_of(p, c, which) for p, c in [(base_path, base)] + [by_level[j] for j in
