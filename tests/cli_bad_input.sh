@@ -215,7 +215,7 @@ expect_err 2 "--num expects an integer in \[1, 100000000\], got '99999999999'" \
 expect_err 2 "--batch expects an integer in \[1, 4096\], got '0'" "$MSF" sample $P --steps 2 --num 2 --batch 0 --out "$E/o.h5"
 expect_err 2 "expects a number, got 'nan'" "$MSF" sample $P --steps 2 --num 2 --cfg-scale nan --out "$E/o.h5"
 expect_err 2 "--seed expects a non-negative integer, got '-1'" "$MSF" sample $P --steps 2 --num 2 --seed -1 --out "$E/o.h5"
-expect_err 1 "respacing '0' keeps no steps" "$MSF" sample $P --steps 0 --num 2 --out "$E/o.h5"
+expect_err 2 "respacing '0' keeps no steps" "$MSF" sample $P --steps 0 --num 2 --out "$E/o.h5"
 
 # A full disk: a 64 kB tmpfs (root only) takes the 256 kB of samples; the
 # command fails naming the file and leaves nothing on it.

@@ -236,8 +236,8 @@ expect_err "1|2" "unknown variance type 'bogus'" sample2 --variance bogus --out 
 expect_err "1|2" "unknown sampler 'bogus' (expected ddpm or ddim)" sample2 --sampler bogus --out "$E"
 expect_err "1|2" "unknown guidance mode 'bogus'" sample2 --cfg-mode bogus --out "$E"
 expect_err "1|2" "unknown label mode 'bogus'" sample2 --label-mode bogus --out "$E"
-expect_err 1 "respacing '25x'" sample2 --steps 25x --out "$E"
-expect_err 1 "respacing ''" sample2 --steps "" --out "$E"
+expect_err 2 "--steps: respacing '25x'" sample2 --steps 25x --out "$E"
+expect_err 2 "--steps: respacing ''" sample2 --steps "" --out "$E"
 expect_err 1 "$W: z must be \[10, 2 or 4, 4, 8, 8\]" sample2 --labels 5,8 --noise-file $W --out "$E"
 expect_err 1 "$FIX: z must be \[10, 3 or 6, 4, 8, 8\]" \
     sample2 --num 3 --labels 5,8,1 --noise-file $FIX --out "$E"

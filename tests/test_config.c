@@ -246,6 +246,55 @@ START_TEST(test_use_and_sweep) {
 }
 END_TEST
 
+// The sampler's start and clamp options (issue 22): "N@T" respacings, clip_x0
+// per stage; each changes the point's sample hash (no reuse of old samples).
+START_TEST(test_sampler_start_and_clip) {
+    put("model.yaml", model_piece);
+    put("clip.yaml", "experiment: clip\n"
+                     "runs:\n"
+                     "  - name: msf\n"
+                     "    num_samples: 4\n"
+                     "    model: {use: model.yaml}\n"
+                     "    sampler: {base_steps: \"4\", residual_steps: \"5@500\", clip_x0: true}\n"
+                     "    sweep:\n"
+                     "      sampler.residual_clip_x0: [false, true]\n"
+                     "  - name: plain\n"
+                     "    num_samples: 4\n"
+                     "    model: {use: model.yaml}\n"
+                     "    sampler: {base_steps: \"4\", residual_steps: \"5@500\", cfg_scale: 1.0}\n"
+                     "  - name: dit\n"
+                     "    num_samples: 4\n"
+                     "    model: {use: model.yaml}\n"
+                     "    sampler: {residual_clip_x0: true}\n");
+    msf_experiment e;
+    ck_assert_msg(msf_experiment_load(&e, path_of("clip.yaml")) == MSF_OK, "%s", msf_error_message());
+    ck_assert_int_eq(e.num_points, 4);
+    ck_assert_uint_ne(e.points[0].sample_hash, e.points[1].sample_hash);
+    ck_assert_uint_ne(e.points[0].sample_hash, e.points[2].sample_hash);
+    ck_assert_uint_ne(e.points[1].sample_hash, e.points[2].sample_hash);
+    msf_run_sampling o;
+    int ls[2] = {1, 1}, want[3][2] = {{1, 0}, {1, 1}, {0, 0}};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[i], 2, ls), MSF_OK);
+        ck_assert_str_eq(o.stage[1].steps, "5@500");
+        ck_assert_int_eq(o.stage[0].clip_x0, want[i][0]);
+        ck_assert_int_eq(o.stage[1].clip_x0, want[i][1]);
+    }
+    // 4 base steps and 5 residual ones (0, 125, 250, 374, 499), no guidance.
+    double g;
+    msf_model arch;
+    ck_assert_int_eq(msf_run_point_gflops(&g, &e.points[2]), MSF_OK);
+    ck_assert_int_eq(msf_run_point_arch(&arch, &e.points[2]), MSF_OK);
+    double want_g = 4 * dit_gflops(&arch.stage[0].cfg) + 5 * dit_gflops(&arch.stage[1].cfg);
+    ck_assert(fabs(g - want_g) <= 1e-9 * want_g);
+    // A DiT has one stage: the per-stage keys are MSF's.
+    ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[3], 1, ls), MSF_ERR_INVALID);
+    ck_assert_msg(strstr(msf_error_message(), "'sampler.residual_clip_x0' applies to MSF models"), "%s",
+                  msf_error_message());
+    msf_experiment_free(&e);
+}
+END_TEST
+
 START_TEST(test_experiment_errors) {
     put("model.yaml", model_piece);
     put("unknown.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
@@ -448,6 +497,13 @@ START_TEST(test_experiment_limits) {
          "x.yaml:6: 'runs[0].sampler.steps' is '2000': respacing '2000': cannot divide section of 1000 steps into 2000"},
         {"x", "a", "2", "sampler: {residual_start: \"1000\"}",
          "x.yaml:6: 'runs[0].sampler.residual_start' is 'noise' or a step 1..999, got '1000'"},
+        {"x", "a", "2", "sampler: {residual_steps: \"5@1001\"}",
+         "x.yaml:6: 'runs[0].sampler.residual_steps' is '5@1001': respacing '5@1001': expected SPEC@T with T an "
+         "integer in 1..1000"},
+        {"x", "a", "2", "sampler: {steps: \"600@500\"}",
+         "x.yaml:6: 'runs[0].sampler.steps' is '600@500': respacing '600@500' (over steps 0..499): respacing '600': "
+         "cannot divide section of 500 steps into 600"},
+        {"x", "a", "2", "sampler: {clip_x0: yes}", "runs[0].sampler.clip_x0"},
         {"x", "a", "2", "spectrum: {factorize: \"levels=x\"}", "x.yaml:6: 'runs[0].spectrum.factorize' is 'levels=x'"},
         {"x", "a", "2", "evaluator: {featnet: f.h5, reference: r.npz, batch: 0}",
          "x.yaml:6: 'runs[0].evaluator.batch' must be an integer in [1, 4096]"},
@@ -476,6 +532,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_schema_errors);
     tcase_add_test(tc, test_merge_set_and_json);
     tcase_add_test(tc, test_use_and_sweep);
+    tcase_add_test(tc, test_sampler_start_and_clip);
     tcase_add_test(tc, test_experiment_errors);
     tcase_add_test(tc, test_yaml_limits);
     tcase_add_test(tc, test_experiment_limits);

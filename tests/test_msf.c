@@ -221,6 +221,10 @@ static void stage_attrs(msf_weights *g, const char *obj, const char *stage, diff
     o->eta = (float)tu_golden_double(g, obj, name);
     snprintf(name, sizeof name, "%s_cfg_scale", stage);
     o->cfg_scale = (float)tu_golden_double(g, obj, name);
+    snprintf(name, sizeof name, "%s_clip_x0", stage);
+    int64_t clip;
+    ck_assert_int_eq(msf_weights_attr_int(g, obj, name, &clip), MSF_OK);
+    o->clip_x0 = (int)clip;
 }
 
 // A sampler of m with options o for up to `batch` samples per call.
@@ -236,9 +240,11 @@ START_TEST(test_two_stage_trajectories) {
     double tol = tu_golden_double(g, NULL, "traj_tolerance");
     msf_model m;
     ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
-    // The 4 cases of gen_msf.py's TRAJ_CASES.
+    // The 6 cases of gen_msf.py's TRAJ_CASES: case 3 a truncated start (from x_T,
+    // not the under-dispersed sqrt(1 - abar) x_T of before), case 4 the respacing
+    // "5@500" (a start at 499), case 5 x0 clamped in both stages.
     int cases = tu_golden_cases(g, "traj", "out");
-    ck_assert_int_eq(cases, 4);
+    ck_assert_int_eq(cases, 6);
     for (int i = 0; i < cases; i++) {
         char obj[32], name[96], start[16], steps[2][16];
         snprintf(obj, sizeof obj, "traj/case%d", i);
@@ -276,6 +282,9 @@ START_TEST(test_two_stage_trajectories) {
         float *want_res = tu_golden_load(g, name, &nres, NULL, NULL);
         float *z = malloc(nout * sizeof *z), *base = malloc(nbase * sizeof *base), *res = malloc(nres * sizeof *res);
         msf_sampler sp = sampler_of(&m, o, 2);
+        int64_t k0;
+        ck_assert_int_eq(msf_weights_attr_int(g, obj, "residual_start_index", &k0), MSF_OK);
+        ck_assert_int_eq(sp.stage[1].num_steps, k0 + 1);
         ck_assert_msg(msf_sample(&m, &sp, 0, replay, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
                       msf_error_message());
         msf_sampler_free(&sp);

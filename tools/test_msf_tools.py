@@ -31,7 +31,7 @@ sys.path.insert(0, TOOLS)
 sys.path.insert(0, os.path.join(TOOLS, "golden"))
 import train  # noqa: E402
 from hdf5_msf import load_msf_reference, read_msf_group, save_msf_h5  # noqa: E402
-from reference.diffusion import SpacedDiffusion  # noqa: E402
+from reference.diffusion import SpacedDiffusion, space_timesteps, start_scale  # noqa: E402
 from reference.dit import DiT  # noqa: E402
 from reference.msf import (ConditionedDiT, FactorOptions, MSFModel, Stage, down, factorize, pyramid,  # noqa: E402
                            reconstruct, residual_dit, stage_training_pair, up)
@@ -252,14 +252,28 @@ def test_sampling():
     check(shapes[1][1] == (4, n, 3, 16, 16), "truncated start t0=400 of '10': 4 noise steps")
     noises = [(torch.randn(xs, generator=g), torch.randn(zs, generator=g)) for xs, zs in shapes]
     r = m.sample(labels, st, noises)
-    coef = torch.tensor(np.sqrt(1 - d.alphas_cumprod[3]), dtype=torch.float64).float()
     base = d.sample_loop(m.base, *noises[0], labels)
     cond = up(base, 2, "bilinear")
     trace = []
-    res = d.sample_loop(ConditionedDiT(m.residuals[0], cond), coef * noises[1][0], noises[1][1], labels,
-                        start=400, trace=trace)
+    res = d.sample_loop(ConditionedDiT(m.residuals[0], cond), *noises[1], labels, start=400, trace=trace)
     check(torch.equal(r["stages"][1], res) and len(trace) == 4,
-          "truncated start: 4 steps k = 3..0 from sqrt(1 - abar[3]) * x_T")
+          "truncated start: 4 steps k = 3..0 from x_T (the unit-variance marginal)")
+    abar = d.alphas_cumprod[3]
+    check(start_scale(abar) == 1.0 and start_scale(abar, 0.0) == np.sqrt(1 - abar)
+          and float(torch.tensor(start_scale(abar), dtype=torch.float64).float()) == 1.0,
+          "start scale sqrt(abar v + 1 - abar): 1 for v = 1, sqrt(1 - abar) for v = 0")
+    d5 = SpacedDiffusion("5@500")
+    check(d5.timestep_map.tolist() == [0, 125, 250, 374, 499] and d5.start_index() == 4
+          and sorted(space_timesteps(500, [5])) == [0, 125, 250, 374, 499],
+          "'5@500' keeps DiT's space_timesteps(500, [5]) and starts at 499")
+    st = [Stage("10", clip_x0=True), Stage("5@500", "ddim", clip_x0=True)]
+    noises = [(torch.randn(xs, generator=g), torch.randn(zs, generator=g)) for xs, zs in m.noise_shapes(n, st)]
+    r = m.sample(labels, st, noises)
+    x = noises[1][0]
+    out = ConditionedDiT(m.residuals[0], up(r["stages"][0], 2, "bilinear"))(x, torch.full((n,), 499), labels)
+    x0s = d5._mean_logvar(out, x, 4, clip_x0=True)[0]
+    check(r["stages"][0].abs().max() <= 1 and x0s.abs().max() <= 1 and noises[1][1].shape[0] == 5,
+          "clip_x0: x0 estimates (and a DDPM base's last step) within [-1, 1]")
     for bad, msg in ((lambda: Stage(start=-1), "residual start -1"), (lambda: Stage(start="x"), "residual start 'x'"),
                      (lambda: m.sample(labels, [Stage("10", start=5), Stage("5")], noises), "base stage")):
         try:
@@ -353,7 +367,8 @@ def test_golden():
             c = f[f"traj/case{i}"]
             a = c.attrs
             stages = [Stage(a[f"{p}_steps"], a[f"{p}_sampler"], a[f"{p}_eta"], a[f"{p}_cfg_scale"],
-                            a[f"{p}_cfg_mode"], a[f"{p}_variance"], "noise" if p == "base" else a["residual_start"])
+                            a[f"{p}_cfg_mode"], a[f"{p}_variance"], "noise" if p == "base" else a["residual_start"],
+                            bool(a[f"{p}_clip_x0"]))
                       for p in ("base", "residual")]
             noises = [(c["base_x_T"][()], c["base_noise"][()]), (c["residual_x_T"][()], c["residual_noise"][()])]
             r = msf.sample(c["labels"][()], stages, noises)

@@ -31,12 +31,19 @@ const char cmd_sample_usage[] =
     "  --seed S             seed (default 0)\n"
     "  --first-index I      global index of the first sample (default 0), to\n"
     "                       split one run across processes\n"
-    "  --steps SPEC         respacing: \"250\", \"ddim50\", \"10,15,20\" (default 250)\n"
+    "  --steps SPEC         respacing: \"250\", \"ddim50\", \"10,15,20\" (default 250),\n"
+    "                       or SPEC@T: SPEC over original steps 0..T-1 only, T in\n"
+    "                       1..1000 (\"5@500\": 0 125 250 374 499); sampling starts\n"
+    "                       at the largest step kept\n"
     "  --sampler ddpm|ddim  reverse step (default ddpm)\n"
     "  --eta E              DDIM eta (default 0)\n"
     "  --cfg-scale S        classifier-free guidance scale; <= 1 means none (default 1.5)\n"
     "  --cfg-mode dit3|all  dit3: DiT's, guidance on eps channels 0..2 only;\n"
     "                       all: every eps channel (default dit3)\n"
+    "  --clip-x0 true|false clamp each x0 estimate to [-1, 1] (ADM's clip_denoised;\n"
+    "                       default false, as DiT). Only meaningful for targets\n"
+    "                       bounded to [-1, 1] (pixels), not for latents or MSF's\n"
+    "                       residual (unit variance): your choice\n"
     "  --variance V         learned_range (default with learned sigma),\n"
     "                       fixed_small, fixed_large (default without)\n"
     "  --labels 1,4,7       the labels, one per sample\n"
@@ -49,11 +56,17 @@ const char cmd_sample_usage[] =
     "                       For MSF one pair per stage: base/x_T, base/z, residual/...\n\n"
     "MSF models: the options above set every stage; these override one stage\n"
     "(the residual ones apply to every residual level):\n"
-    "  --base-steps, --base-sampler, --base-eta, --base-cfg-scale, --base-cfg-mode\n"
+    "  --base-steps, --base-sampler, --base-eta, --base-cfg-scale, --base-cfg-mode,\n"
+    "  --base-clip-x0\n"
     "  --residual-steps, --residual-sampler, --residual-eta, --residual-cfg-scale,\n"
-    "  --residual-cfg-mode\n"
-    "  --residual-start noise|T   pure noise (default), or start at original step T\n"
-    "                       from the forward-noised zero residual (truncated start)\n"
+    "  --residual-cfg-mode, --residual-clip-x0\n"
+    "  --residual-start noise|T   all spaced steps (default), or only those at\n"
+    "                       original steps <= T (1..999: a truncated start). A\n"
+    "                       stage starts at its largest step kept, from x_T: the\n"
+    "                       forward-noised marginal there of the residual (scaled\n"
+    "                       to zero mean and unit variance by its residual_scale)\n"
+    "                       has unit variance. \"--residual-steps 5@500\" starts\n"
+    "                       at 499 the same way\n"
     "  --residual-cond-noise S  conditioning augmentation: the residual network sees\n"
     "                       its condition noised to level S (0..1000, default 0),\n"
     "                       sqrt(abar(S)) U + sqrt(1 - abar(S)) eps, and is told S;\n"
@@ -74,7 +87,7 @@ const char cmd_sample_usage[] =
 // Options
 
 typedef struct {
-    const char *steps, *sampler, *cfg_mode, *eta, *cfg_scale;  // NULL = inherit
+    const char *steps, *sampler, *cfg_mode, *eta, *cfg_scale, *clip_x0;  // NULL = inherit
 } stage_args;
 
 typedef struct {
@@ -87,7 +100,8 @@ typedef struct {
 
 static int parse_args(int argc, char **argv, sample_args *a) {
     *a = (sample_args){.label_mode = "uniform", .num = 8, .batch = 8,
-                       .all = {.steps = "250", .sampler = "ddpm", .cfg_mode = "dit3", .eta = "0", .cfg_scale = "1.5"}};
+                       .all = {.steps = "250", .sampler = "ddpm", .cfg_mode = "dit3", .eta = "0", .cfg_scale = "1.5",
+                               .clip_x0 = "false"}};
     struct {
         const char *name;
         const char **dst;
@@ -102,7 +116,9 @@ static int parse_args(int argc, char **argv, sample_args *a) {
                    {"--base-cfg-mode", &a->base.cfg_mode}, {"--base-eta", &a->base.eta},
                    {"--base-cfg-scale", &a->base.cfg_scale}, {"--residual-steps", &a->residual.steps},
                    {"--residual-sampler", &a->residual.sampler}, {"--residual-cfg-mode", &a->residual.cfg_mode},
-                   {"--residual-eta", &a->residual.eta}, {"--residual-cfg-scale", &a->residual.cfg_scale}};
+                   {"--residual-eta", &a->residual.eta}, {"--residual-cfg-scale", &a->residual.cfg_scale},
+                   {"--clip-x0", &a->all.clip_x0}, {"--base-clip-x0", &a->base.clip_x0},
+                   {"--residual-clip-x0", &a->residual.clip_x0}};
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -153,12 +169,27 @@ static int parse_args(int argc, char **argv, sample_args *a) {
     return 1;
 }
 
-// Resolve one stage's options: its own, else the shared ones.
-static int stage_options(const stage_args *own, const stage_args *all, diff_stage_opts *o, const char *which) {
+// Resolve one stage's options: its own, else the shared ones. `prefix` names
+// the stage's flags ("--base-", "--residual-"; "--" for a DiT).
+static int stage_options(const stage_args *own, const stage_args *all, diff_stage_opts *o, const char *which,
+                         const char *prefix) {
     const char *sampler = own->sampler ? own->sampler : all->sampler;
     const char *mode = own->cfg_mode ? own->cfg_mode : all->cfg_mode;
     const char *eta = own->eta ? own->eta : all->eta, *scale = own->cfg_scale ? own->cfg_scale : all->cfg_scale;
+    const char *clip = own->clip_x0 ? own->clip_x0 : all->clip_x0;
     o->steps = own->steps ? own->steps : all->steps;
+    int64_t *map;
+    int count;
+    if (diff_space_timesteps(1000, o->steps, &map, &count)) {
+        fprintf(stderr, "msf sample: %ssteps: %s\n", own->steps ? prefix : "--", msf_error_message());
+        return 0;
+    }
+    free(map);
+    if (strcmp(clip, "true") && strcmp(clip, "false")) {
+        fprintf(stderr, "msf sample: %sclip-x0 expects true or false, got '%s'\n", own->clip_x0 ? prefix : "--", clip);
+        return 0;
+    }
+    o->clip_x0 = !strcmp(clip, "true");
     double e, sc;
     if (!cli_parse_double("sample", which, eta, &e) || !cli_parse_double("sample", which, scale, &sc)) return 0;
     if (diff_sampler_parse(sampler, &o->sampler) || diff_cfg_mode_parse(mode, &o->cfg_mode)) {
@@ -344,6 +375,7 @@ static msf_status write_stage(msf_h5_writer *w, const char *prefix, const diff_s
     ATTR(string, "variance", diff_var_type_name(o->var));
     ATTR(int, "start_t", o->start_t);
     ATTR(int, "cond_noise", o->cond_noise);
+    ATTR(int, "clip_x0", o->clip_x0);
 #undef ATTR
     return MSF_OK;
 }
@@ -378,7 +410,7 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
     int rc = 1;
     diff_stage_opts opts = {0};
     const char *label_mode;
-    if (!stage_options(&a->all, &a->all, &opts, "--cfg-scale/--eta")) return 2;
+    if (!stage_options(&a->all, &a->all, &opts, "--cfg-scale/--eta", "--")) return 2;
     int guided = opts.cfg_scale > 1.0f;
 
     dit_config cfg;
@@ -482,7 +514,8 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     }
     for (int k = 0; k < levels; k++) {
         st[k] = (diff_stage_opts){.start_t = k > 0 ? start_t : 0, .cond_noise = k > 0 ? (int)cond_noise : 0};
-        if (!stage_options(k == 0 ? &a->base : &a->residual, &a->all, &st[k], k == 0 ? "--base-*" : "--residual-*"))
+        if (!stage_options(k == 0 ? &a->base : &a->residual, &a->all, &st[k], k == 0 ? "--base-*" : "--residual-*",
+                           k == 0 ? "--base-" : "--residual-"))
             return 2;
     }
     // Each stage's variance is its model's: the layout first, then the weights.

@@ -44,10 +44,33 @@ static long parse_count(const char *p, const char *end) {
     return v;
 }
 
+// "SPEC@T": SPEC respaced over original steps 0..T-1 only, exactly what DiT's
+// SpacedDiffusion(use_timesteps=space_timesteps(T, SPEC)) keeps of the full
+// process (its betas stay those of all num_timesteps steps).
+static msf_status space_timesteps_below(int num_timesteps, const char *spec, const char *at, int64_t **steps,
+                                        int *count) {
+    long range = parse_count(at + 1, at + strlen(at));
+    if (range < 1 || range > num_timesteps)
+        return msf_fail(MSF_ERR_INVALID,
+                        "respacing '%s': expected SPEC@T with T an integer in 1..%d (SPEC spaced over original steps "
+                        "0..T-1), got T = '%s'",
+                        spec, num_timesteps, at + 1);
+    char *inner = malloc((size_t)(at - spec) + 1);
+    if (!inner) return msf_fail(MSF_ERR_NOMEM, "out of memory respacing");
+    memcpy(inner, spec, (size_t)(at - spec));
+    inner[at - spec] = '\0';
+    msf_status s = diff_space_timesteps((int)range, inner, steps, count);
+    free(inner);
+    if (s) msf_fail_context(s, "respacing '%s' (over steps 0..%ld)", spec, range - 1);
+    return s;
+}
+
 msf_status diff_space_timesteps(int num_timesteps, const char *spec, int64_t **steps, int *count) {
     *steps = NULL;
     *count = 0;
     if (num_timesteps < 1) return msf_fail(MSF_ERR_INVALID, "diffusion needs at least one step");
+    const char *at = strchr(spec, '@');
+    if (at) return space_timesteps_below(num_timesteps, spec, at, steps, count);
     int64_t *out = malloc((size_t)num_timesteps * sizeof *out);
     if (!out) return msf_fail(MSF_ERR_NOMEM, "out of memory respacing");
     int n = 0;
@@ -177,8 +200,13 @@ msf_status diff_schedule_create(diff_schedule *s, int num_timesteps, const char 
     return MSF_OK;
 }
 
+double diff_start_scale(double abar, double target_var) { return sqrt(abar * target_var + (1.0 - abar)); }
+
 // -----------------------------------------------------------------------------
 // Reverse steps (float32, in DiT's order of operations)
+
+// torch.clamp(x, -1, 1) (a NaN stays NaN).
+static inline float clip_unit(float x) { return x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x; }
 
 // Log variance of every element of sample b's channel ch at spaced index k.
 static inline float model_log_variance(const diff_schedule *s, int k, const float *var_values, size_t i) {
@@ -195,8 +223,8 @@ static inline float model_log_variance(const diff_schedule *s, int k, const floa
     return 0.0f;
 }
 
-void diff_p_sample(const diff_schedule *s, int k, float *x, const float *model_out, const float *noise, int n, int C,
-                   int out_c, int hw) {
+void diff_p_sample(const diff_schedule *s, int k, int clip_x0, float *x, const float *model_out, const float *noise,
+                   int n, int C, int out_c, int hw) {
     const float recip = (float)s->sqrt_recip_alphas_cumprod[k], recipm1 = (float)s->sqrt_recipm1_alphas_cumprod[k];
     const float coef1 = (float)s->posterior_mean_coef1[k], coef2 = (float)s->posterior_mean_coef2[k];
     const size_t plane = (size_t)C * hw;
@@ -206,6 +234,7 @@ void diff_p_sample(const diff_schedule *s, int k, float *x, const float *model_o
         const float *eps = model_out + (size_t)b * out_c * hw, *var = eps + plane, *z = noise + (size_t)b * plane;
         for (size_t i = 0; i < plane; i++) {
             float x0 = recip * xb[i] - recipm1 * eps[i];
+            if (clip_x0) x0 = clip_unit(x0);
             float mean = coef1 * x0 + coef2 * xb[i];
             if (k != 0) mean = mean + expf(0.5f * model_log_variance(s, k, var, i)) * z[i];
             xb[i] = mean;
@@ -213,8 +242,8 @@ void diff_p_sample(const diff_schedule *s, int k, float *x, const float *model_o
     }
 }
 
-void diff_ddim_sample(const diff_schedule *s, int k, float eta, float *x, const float *model_out, const float *noise,
-                      int n, int C, int out_c, int hw) {
+void diff_ddim_sample(const diff_schedule *s, int k, float eta, int clip_x0, float *x, const float *model_out,
+                      const float *noise, int n, int C, int out_c, int hw) {
     const float recip = (float)s->sqrt_recip_alphas_cumprod[k], recipm1 = (float)s->sqrt_recipm1_alphas_cumprod[k];
     const float ab = (float)s->alphas_cumprod[k], ab_prev = (float)s->alphas_cumprod_prev[k];
     const float sigma = eta * sqrtf((1.0f - ab_prev) / (1.0f - ab)) * sqrtf(1.0f - ab / ab_prev);
@@ -226,7 +255,8 @@ void diff_ddim_sample(const diff_schedule *s, int k, float eta, float *x, const 
         const float *eps_model = model_out + (size_t)b * out_c * hw, *z = noise + (size_t)b * plane;
         for (size_t i = 0; i < plane; i++) {
             float x0 = recip * xb[i] - recipm1 * eps_model[i];
-            float eps = (recip * xb[i] - x0) / recipm1;  // DiT re-derives eps from x0
+            if (clip_x0) x0 = clip_unit(x0);
+            float eps = (recip * xb[i] - x0) / recipm1;  // DiT re-derives eps from (the clipped) x0
             float mean = x0 * sqrt_ab_prev + dir * eps;
             if (k != 0) mean = mean + sigma * z[i];
             xb[i] = mean;

@@ -115,10 +115,10 @@ msf_status diff_sample(const diff_stage *stage, const diff_denoiser *d, const di
     int g = so->cfg_mode == DIFF_CFG_DIT3 && C > 3 ? 3 : C;
     const int K = stage->num_steps;
     if (K < 1) return msf_fail(MSF_ERR_INVALID, "sampler: a stage with no steps (diff_stage_init not called?)");
-    if (so->start_t > 0) {
-        float a = (float)sqrt(1.0 - s->alphas_cumprod[K - 1]);
-        for (size_t e = 0; e < (size_t)n * xs; e++) x[e] *= a;
-    }
+    // x_T scaled to the forward marginal at the first step taken (a factor of
+    // exactly 1 for a unit-variance target: x_T as DiT starts).
+    const float a = (float)diff_start_scale(s->alphas_cumprod[K - 1], DIFF_TARGET_VAR);
+    for (size_t e = 0; e < (size_t)n * xs; e++) x[e] *= a;
     msf_progress_report(&o->progress, "sample", 0, K);
     for (int i = 0; i < K; i++) {
         int k = K - 1 - i;
@@ -147,8 +147,9 @@ msf_status diff_sample(const diff_stage *stage, const diff_denoiser *d, const di
         st = o->noise ? o->noise(o->noise_user, i, first_sample, n, noise)
                       : msf_diffusion_noise(o->seed, o->rng_stage, i, first_sample, n, xs, noise);
         if (st) return st;
-        if (so->sampler == DIFF_SAMPLER_DDIM) diff_ddim_sample(s, k, so->eta, x, out, noise, n, C, OC, (int)hw);
-        else diff_p_sample(s, k, x, out, noise, n, C, OC, (int)hw);
+        if (so->sampler == DIFF_SAMPLER_DDIM)
+            diff_ddim_sample(s, k, so->eta, so->clip_x0, x, out, noise, n, C, OC, (int)hw);
+        else diff_p_sample(s, k, so->clip_x0, x, out, noise, n, C, OC, (int)hw);
         msf_progress_report(&o->progress, "sample", i + 1, K);
     }
     return MSF_OK;

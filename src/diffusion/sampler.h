@@ -55,24 +55,31 @@ typedef msf_status (*diff_noise_fn)(void *user, int step, int64_t first_sample, 
 // one stage; an MSF model has one per level. The only options type for a
 // stage (the generator, the MSF model, `msf sample`, `msf run`, `msf flops`).
 typedef struct {
-    const char *steps;         // DiT's respacing: "250", "ddim50", "10,20,30" (diff_space_timesteps)
+    const char *steps;         // DiT's respacing: "250", "ddim50", "10,20,30", or "5@500" (diff_space_timesteps)
     diff_var_type var;         // the model's variance (learned_range when it learns sigma)
     diff_sampler_kind sampler;
     float eta;                 // DDIM only
     float cfg_scale;           // guidance when > 1
     diff_cfg_mode cfg_mode;
-    // Truncated start: 0 runs every spaced step from x_T. t0 > 0 keeps only the
-    // spaced steps whose original timestep is <= t0 and starts at the largest,
-    // k0, from x = sqrt(1 - alphas_cumprod[k0]) x_T (always scaled, even when
-    // t0 >= 999 keeps every step): the forward-noised state of a zero-mean
-    // target (MSF's residual prior). Steps are then numbered from that start
-    // (noise of step i is used at spaced index k0 - i).
+    // Truncated start: 0 runs every spaced step. t0 > 0 keeps only the spaced
+    // steps whose original timestep is <= t0. Either way the loop starts at
+    // the largest step kept, k0 (with a spacing such as "5@500" below 999
+    // even for t0 = 0), from x = diff_start_scale(alphas_cumprod[k0],
+    // DIFF_TARGET_VAR) x_T, the coefficient computed in float64 and rounded to
+    // float32: the spread of the forward-noised target, zero-mean and of
+    // unit variance (MSF's residual is divided by its residual_scale for
+    // that), so the coefficient is 1 and x = x_T. Steps are numbered from that
+    // start (noise of step i is used at spaced index k0 - i).
     int start_t;
     // MSF residual stages of a model trained with conditioning augmentation
     // (dit_config.cond_aug): the noise level s in 0..1000 of the condition,
     // U(g) -> sqrt(abar(s)) U(g) + sqrt(1 - abar(s)) eps (diff_linear_abar), s
     // given to the network. 0: the clean condition (still told s = 0).
     int cond_noise;
+    // Clamp each x0 estimate to [-1, 1] (ADM's clip_denoised; DiT samples
+    // without). Meaningful for targets bounded to [-1, 1] (pixels), not for
+    // latents or MSF's scaled residual: the user's choice. 0 or 1.
+    int clip_x0;
 } diff_stage_opts;
 
 // A stage ready to sample: its options (steps copied) and its schedule, made

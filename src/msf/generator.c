@@ -72,7 +72,7 @@ static uint64_t base_hash(const msf_generator *g) {
     uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, &b->cfg, sizeof b->cfg);
     h = msf_fnv1a(h, b->params, b->num_params * sizeof *b->params);
     h = msf_fnv1a(h, o->steps, strlen(o->steps) + 1);
-    int ints[] = {(int)o->var, (int)o->sampler, (int)o->cfg_mode, o->start_t};
+    int ints[] = {(int)o->var, (int)o->sampler, (int)o->cfg_mode, o->start_t, o->clip_x0};
     float floats[] = {o->eta, o->cfg_scale};
     h = msf_fnv1a(h, ints, sizeof ints);
     return msf_fnv1a(h, floats, sizeof floats);

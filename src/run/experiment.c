@@ -41,7 +41,8 @@ static const cfg_field model_schema[] = {
     {NULL, 0, 0, NULL, NULL, NULL}};
 
 static const cfg_field sampler_schema[] = {
-    {"steps", CFG_T_STRING, 0, NULL, NULL, "respacing, \"250\", \"ddim50\" (default 250)"},
+    {"steps", CFG_T_STRING, 0, NULL, NULL,
+     "respacing, \"250\", \"ddim50\" (default 250), or SPEC@T: SPEC over original steps 0..T-1 (\"5@500\")"},
     {"sampler", CFG_T_STRING, 0, NULL, samplers, "ddpm or ddim"},
     {"eta", CFG_T_NUMBER, 0, NULL, NULL, "DDIM eta"},
     {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "guidance scale (default 1.5; <= 1: none)"},
@@ -54,7 +55,13 @@ static const cfg_field sampler_schema[] = {
     {"residual_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual guidance (default cfg_scale)"},
     {"base_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: base sampler"},
     {"residual_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: residual sampler"},
-    {"residual_start", CFG_T_STRING, 0, NULL, NULL, "MSF: noise, or an original step T"},
+    {"residual_start", CFG_T_STRING, 0, NULL, NULL,
+     "MSF: noise, or an original step T: only the residual's spaced steps <= T, from x_T (unit variance)"},
+    {"clip_x0", CFG_T_BOOL, 0, NULL, NULL,
+     "clamp x0 estimates to [-1, 1] (default false, as DiT); only meaningful for pixel-bounded targets"},
+    {"base_clip_x0", CFG_T_BOOL, 0, NULL, NULL, "MSF: the base's clip_x0 (default clip_x0)"},
+    {"residual_clip_x0", CFG_T_BOOL, 0, NULL, NULL,
+     "MSF: the residual's clip_x0 (default clip_x0); its target r/residual_scale is not bounded to [-1, 1]"},
     {"residual_cond_noise", CFG_T_INT, 0, NULL, NULL,
      "MSF: the residual's condition noised to this level 0..1000 (conditioning augmentation; default 0)"},
     {NULL, 0, 0, NULL, NULL, NULL}};
@@ -456,7 +463,7 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
     o->num_stages = num_stages;
     static const char *const msf_only[] = {"base_steps", "residual_steps", "base_cfg_scale", "residual_cfg_scale",
                                            "base_sampler", "residual_sampler", "residual_start",
-                                           "residual_cond_noise"};
+                                           "base_clip_x0", "residual_clip_x0", "residual_cond_noise"};
     char key[64];
     for (size_t i = 0; num_stages == 1 && i < sizeof msf_only / sizeof msf_only[0]; i++) {
         snprintf(key, sizeof key, "sampler.%s", msf_only[i]);
@@ -498,6 +505,8 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
         st->var = learn_sigma[k] ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         if (!s && var) s = diff_var_type_parse(var->text, &st->var);
         st->start_t = k > 0 ? start_t : 0;
+        snprintf(key, sizeof key, "sampler.%s_clip_x0", prefix);
+        st->clip_x0 = cfg_bool(c, key, cfg_bool(c, "sampler.clip_x0", 0));
         if (k > 0) {
             double level = cfg_num(c, "sampler.residual_cond_noise", 0);
             if (level < 0 || level > 1000) {

@@ -17,7 +17,10 @@ generator, tolerance = the largest allowed rel error of tests/testutil.h):
                             out [3,out_channels,H,W]; attribute model
   sigma_io_tfloat/          the same with t float32 (fractional steps)
   respacing/case{i}/        attribute spec; timestep_map int64 and the spaced
-                            constants (float64) of tools/reference/diffusion.py
+                            constants (float64) of tools/reference/diffusion.py.
+                            msf's "SPEC@T" cases are checked here to keep what
+                            DiT's space_timesteps(T, SPEC) keeps, the largest
+                            step below T
   traj/case{i}/             sampling runs with 10 respaced steps: attributes
                             model, sampler, eta, respacing, cfg_scale, cfg_mode,
                             variance, seed; x_T [N,C,H,W], noise [steps,M,C,H,W]
@@ -49,7 +52,7 @@ import torch
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOOLS)
 from hdf5_dit import atomic_h5, write_dit_group  # noqa: E402
-from reference.diffusion import SpacedDiffusion  # noqa: E402
+from reference.diffusion import SpacedDiffusion, space_timesteps  # noqa: E402
 from reference.dit import DiT, timestep_frequencies  # noqa: E402
 
 GENERATOR = "tools/golden/gen_dit.py"
@@ -63,7 +66,7 @@ FULL_MODELS = {
     "sigma": dict(input_size=32, patch_size=2, in_channels=4, hidden_size=1152, depth=2, num_heads=16,
                   num_classes=1000, class_dropout_prob=0.1, learn_sigma=True),
 }
-RESPACINGS = ("250", "ddim50", "10,15,20", "1000", "25")
+RESPACINGS = ("250", "ddim50", "10,15,20", "1000", "25", "5@500", "2@250", "ddim5@500")
 # (model, sampler, eta, cfg_scale, cfg_mode, variance)
 TINY_TRAJ = [
     ("sigma", "ddpm", 0.0, 1.0, "dit3", "learned_range"),
@@ -127,6 +130,11 @@ def write_respacing(f):
     grp = f.create_group("respacing")
     for i, spec in enumerate(RESPACINGS):
         d = SpacedDiffusion(spec)
+        if "@" in spec:
+            inner, top = spec.split("@")
+            # DiT's rule on a range of T steps (counts as a list, not through the "@" parser).
+            want = sorted(space_timesteps(int(top), inner if inner.startswith("ddim") else [int(inner)]))
+            assert d.timestep_map.tolist() == want and want[-1] < int(top), (spec, d.timestep_map, want)
         c = grp.create_group(f"case{i}")
         c.attrs["spec"] = spec
         c["timestep_map"] = d.timestep_map.astype(np.int64)

@@ -30,7 +30,8 @@ error max|got-want|/max|want|), traj_tolerance=1e-4 (trajectories)):
   traj/case{i}/     two-stage sampling runs, computed in float32 as DiT
                     samples. Attributes (per stage p in {base, residual}):
                     p_steps (respacing spec, str), p_sampler (str), p_eta,
-                    p_cfg_scale (float64), p_cfg_mode, p_variance (str);
+                    p_cfg_scale (float64), p_cfg_mode, p_variance (str),
+                    p_clip_x0 (int64: x0 clamped to [-1, 1]);
                     residual_start (str: "noise" or the original step t0),
                     residual_start_index (int64: the spaced index k0 the
                     residual loop starts from; steps-1 for "noise"), seed.
@@ -44,9 +45,11 @@ error max|got-want|/max|want|), traj_tolerance=1e-4 (trajectories)):
                     residual_scale * residual_out (all float32 arithmetic);
                     base_xs [steps,N,4,4,4] and residual_xs [k0+1,N,4,8,8]:
                     x after each step, to find where an implementation departs.
-                    With a truncated start the residual loop begins from
-                    float32(sqrt(1 - alphas_cumprod[k0])) * residual_x_T
-                    (float64 spaced constant rounded to float32).
+                    Every loop begins at its largest step kept, k0, from
+                    float32(sqrt(abar_k0 * v + 1 - abar_k0)) * x_T with v = 1
+                    (the target's variance), i.e. from x_T: also with a
+                    truncated start (residual_start t0) and a respacing
+                    "N@T" whose top step is below 999.
 Groups factor/ and traj/ carry an int64 attribute `cases`.
 
 A random network is no denoiser, so sampled values grow large (see gen_dit.py);
@@ -97,6 +100,12 @@ TRAJ_CASES = [
     (dict(steps="10", sampler="ddim", eta=0.0, cfg_scale=3.0, cfg_mode="all"),
      dict(steps="5", sampler="ddim", eta=0.5, cfg_scale=2.0, cfg_mode="all")),
     (dict(steps="10", sampler="ddpm"), dict(steps="10", sampler="ddpm", cfg_scale=2.0, cfg_mode="dit3", start=400)),
+    # "5@500": steps 0, 125, 250, 374, 499, the loop starting at 499 without residual_start.
+    (dict(steps="10", sampler="ddpm"), dict(steps="5@500", sampler="ddpm", cfg_scale=2.0, cfg_mode="all")),
+    # x0 clamped to [-1, 1]: the base with DDIM, the residual with DDPM from a truncated
+    # start on "ddim4@300" (0, 75, 150, 225; t0 = 200 keeps 0, 75, 150).
+    (dict(steps="10", sampler="ddim", eta=0.0, cfg_scale=3.0, cfg_mode="dit3", clip_x0=True),
+     dict(steps="ddim4@300", sampler="ddpm", clip_x0=True, start=200)),
 ]
 
 
@@ -139,6 +148,7 @@ def stage_attrs(g, prefix, st):
     g.attrs[f"{prefix}_cfg_scale"] = np.float64(st.cfg_scale)
     g.attrs[f"{prefix}_cfg_mode"] = st.cfg_mode
     g.attrs[f"{prefix}_variance"] = st.variance
+    g.attrs[f"{prefix}_clip_x0"] = np.int64(st.clip_x0)
 
 
 def write_traj(f, msf):

@@ -10,6 +10,7 @@ file reproduces:
 - at sampling time constants are indexed in float64, then cast to float32,
   and the update runs in float32 in the official order of operations;
 - epsilon prediction, no clipping of x0 (sample.py passes clip_denoised=False);
+  clip_x0=True clamps it to [-1, 1] as ADM's p_mean_variance(clip_denoised=True);
 - the model sees the ORIGINAL step timestep_map[k], the mask of the last noise
   term uses the spaced index k;
 - with guidance the batch is doubled, [x, x] with labels [y, null], noise is
@@ -19,6 +20,9 @@ import numpy as np
 import torch
 
 VARIANCE_TYPES = ("learned_range", "fixed_small", "fixed_large")
+# Variance of the (zero-mean) target a loop's start assumes: DiT's scaled latents and MSF's
+# residual divided by its residual_scale both have unit variance.
+TARGET_VAR = 1.0
 
 
 def linear_betas(num_steps=1000):
@@ -28,8 +32,20 @@ def linear_betas(num_steps=1000):
     return np.linspace(scale * 0.0001, scale * 0.02, num_steps, dtype=np.float64)
 
 
+def start_scale(abar, target_var=TARGET_VAR):
+    """Scale of unit noise x_T at a loop's first step (spaced alphas_cumprod abar): the
+    standard deviation sqrt(abar * v + 1 - abar) of the forward-noised x_t = sqrt(abar) x0
+    + sqrt(1 - abar) eps of a zero-mean target x0 of variance v, in float64. It is 1 for
+    v = 1 (the loop starts from x_T, as DiT); v = 0 gives sqrt(1 - abar), the noised zero."""
+    return float(np.sqrt(abar * target_var + (1.0 - abar)))
+
+
 def space_timesteps(num_timesteps, spec):
     """The set of original steps kept by a respacing spec, with the official semantics.
+
+    spec "SPEC@T" (msf's form, 1 <= T <= num_timesteps): space_timesteps(T, SPEC), i.e.
+    SPEC applied to the original steps 0..T-1 only; SpacedDiffusion then keeps those
+    steps of the full process, as DiT's SpacedDiffusion(use_timesteps=...) does.
 
     spec "ddimN": the stride i (1 <= i < num_timesteps) for which range(0, num_timesteps, i)
     has exactly N elements (the smallest such i). Otherwise a comma-separated list of
@@ -38,6 +54,11 @@ def space_timesteps(num_timesteps, spec):
     start + round(m * (size-1)/(count-1)), m = 0..count-1, the fractional position being
     accumulated in a float and rounded with Python's round (half to even).
     """
+    if isinstance(spec, str) and "@" in spec:
+        inner, _, top = spec.partition("@")
+        if not top.isdigit() or not 1 <= int(top) <= num_timesteps:
+            raise ValueError(f"respacing '{spec}': expected SPEC@T with T an integer in 1..{num_timesteps}")
+        return space_timesteps(int(top), inner)
     if isinstance(spec, str):
         if spec.startswith("ddim"):
             want = int(spec[len("ddim"):])
@@ -121,8 +142,9 @@ class SpacedDiffusion:
         v = torch.tensor(arr[k], dtype=torch.float64).float().to(like.dtype)
         return v + torch.zeros_like(like)
 
-    def _mean_logvar(self, out, x, k):
-        """x0 and log-variance of p(x_{k-1} | x_k) from the model output (no clipping)."""
+    def _mean_logvar(self, out, x, k, clip_x0=False):
+        """x0, mean and log-variance of p(x_{k-1} | x_k) from the model output; x0 is
+        clamped to [-1, 1] before the mean when clip_x0 (ADM's clip_denoised)."""
         c = x.shape[1]
         if self.variance == "learned_range":
             if out.shape[1] != 2 * c:
@@ -141,19 +163,22 @@ class SpacedDiffusion:
             logvar = self._const(table, k, x)
         x0 = self._const(self.sqrt_recip_alphas_cumprod, k, x) * x \
             - self._const(self.sqrt_recipm1_alphas_cumprod, k, x) * eps
+        if clip_x0:
+            x0 = x0.clamp(-1, 1)
         mean = self._const(self.posterior_mean_coef1, k, x) * x0 + self._const(self.posterior_mean_coef2, k, x) * x
         return x0, mean, logvar
 
-    def p_sample(self, out, x, k, z):
+    def p_sample(self, out, x, k, z, clip_x0=False):
         """Ancestral step k -> k-1 from model output `out` at x; z is the step's noise
         (drawn at every step, masked at k = 0)."""
-        _, mean, logvar = self._mean_logvar(out, x, k)
+        _, mean, logvar = self._mean_logvar(out, x, k, clip_x0)
         mask = float(k != 0)
         return mean + mask * torch.exp(0.5 * logvar) * z
 
-    def ddim_sample(self, out, x, k, z, eta=0.0):
-        """DDIM step k -> k-1 (Song et al. eq. 12); eps is re-derived from x0 as the official code does."""
-        x0, _, _ = self._mean_logvar(out, x, k)
+    def ddim_sample(self, out, x, k, z, eta=0.0, clip_x0=False):
+        """DDIM step k -> k-1 (Song et al. eq. 12); eps is re-derived from (the clipped) x0 as
+        the official code does."""
+        x0, _, _ = self._mean_logvar(out, x, k, clip_x0)
         eps = (self._const(self.sqrt_recip_alphas_cumprod, k, x) * x - x0) \
             / self._const(self.sqrt_recipm1_alphas_cumprod, k, x)
         abar = self._const(self.alphas_cumprod, k, x)
@@ -178,7 +203,7 @@ class SpacedDiffusion:
         return int(np.nonzero(self.timestep_map <= t0)[0].max())
 
     def sample_loop(self, model_fn, x_T, noise, labels, cfg_scale=1.0, cfg_mode="dit3", sampler="ddpm", eta=0.0,
-                    null_class=None, dtype=torch.float32, trace=None, start=None):
+                    null_class=None, dtype=torch.float32, trace=None, start=None, clip_x0=False):
         """Run all steps k = num_timesteps-1 .. 0 and return the final x (N rows).
 
         model_fn: a reference DiT (called as model_fn(x, t, y), and with guidance as
@@ -189,8 +214,10 @@ class SpacedDiffusion:
         runs the same steps in float64 (constants still rounded through float32).
         trace: if a list, x (first N rows) after each step is appended to it.
         start: None or "noise" (all steps), or an original step t0: only the steps
-        k = k0 .. 0 are taken, k0 = start_index(t0); x_T is then the state at k0 as
-        given (the caller noises it) and noise has k0+1 rows, noise[i] used at k = k0-i.
+        k = k0 .. 0 are taken, k0 = start_index(t0), and noise has k0+1 rows, noise[i]
+        used at k = k0-i. Either way the loop starts at k0 from
+        float32(start_scale(alphas_cumprod[k0])) * x_T (x_T unit noise; the scale is 1).
+        clip_x0: clamp each x0 estimate to [-1, 1] (ADM's clip_denoised; DiT: False).
         """
         if sampler not in ("ddpm", "ddim"):
             raise ValueError(f"unknown sampler '{sampler}' (expected 'ddpm' or 'ddim')")
@@ -201,6 +228,7 @@ class SpacedDiffusion:
         guided = cfg_scale > 1
         m = 2 * n if guided else n
         k0 = self.start_index(start)
+        x = torch.tensor(start_scale(self.alphas_cumprod[k0]), dtype=torch.float64).float().to(dtype) * x
         if noise.shape != (k0 + 1, m) + tuple(x.shape[1:]):
             raise ValueError(f"noise has shape {list(noise.shape)}, expected "
                              f"{[k0 + 1, m] + list(x.shape[1:])}")
@@ -216,9 +244,9 @@ class SpacedDiffusion:
                 else:
                     out = model_fn(x, t, y)
                 if sampler == "ddpm":
-                    x = self.p_sample(out, x, k, noise[i])
+                    x = self.p_sample(out, x, k, noise[i], clip_x0)
                 else:
-                    x = self.ddim_sample(out, x, k, noise[i], eta)
+                    x = self.ddim_sample(out, x, k, noise[i], eta, clip_x0)
                 if trace is not None:
                     trace.append(x[:n].clone())
         return x[:n]

@@ -20,17 +20,24 @@ Residual level j (pyramid index k = L-1-j) sees concat(noisy r_k / scale_j,
 U(g_{k+1})) along channels, noisy residual FIRST (2C channels in; C or 2C out).
 
 Two-stage sampling (stage 0 = base, stage j = residual level j): each stage
-has its own respacing, sampler, eta, guidance scale and mode, and variance
-type, and is run by tools/reference/diffusion.py's sample_loop in float32
-as DiT samples. Stage j conditions on c = U(g_{k+1}) of the same sample (both
-halves of a guided batch use it) and returns g_k = c + scale_j * sample.
-Residual start: "noise" (x = x_T at the last spaced step, the default) or an
-original step t0 ("truncated start", OUR INTERPRETATION of "start from the
-noised base at a chosen timestep": the residual's prior mean is zero, so its
-forward-noised state at step t is sqrt(1 - abar_t) * eps; we keep the spaced
-steps whose original step is <= t0, k0 the largest, and start from
-x = sqrt(1 - alphas_cumprod[k0]) * x_T, the constant computed in float64 from
-the spaced schedule and rounded to float32, then multiplied in float32).
+has its own respacing, sampler, eta, guidance scale and mode, variance type
+and clip_x0 (clamp x0 estimates to [-1, 1], ADM's clip_denoised; off as in
+DiT, and only meaningful for pixel-bounded targets, not for the residual
+r / residual_scale), and is run by tools/reference/diffusion.py's sample_loop
+in float32 as DiT samples. Stage j conditions on c = U(g_{k+1}) of the same
+sample (both halves of a guided batch use it) and returns g_k = c + scale_j *
+sample.
+Residual start: "noise" (every spaced step, the default) or an original step
+t0 ("truncated start", OUR INTERPRETATION of "start from the noised base at a
+chosen timestep"): only the spaced steps whose original step is <= t0 are
+taken. A loop starts at its largest step kept, k0 (also when the respacing's
+top step is below 999, e.g. "5@500" starts at 499), from the forward-noised
+marginal there of the target treated as a zero-mean Gaussian of variance v:
+x = sqrt(abar_k0 * v + 1 - abar_k0) * x_T (diffusion.start_scale, float64,
+rounded to float32, multiplied in float32). The residual target r / scale_j
+has unit variance (that is what residual_scale is for), so v = 1 and the
+factor is 1: x = x_T. (Before, the start was sqrt(1 - abar_k0) * x_T, the
+noised zero residual, whose variance 1 - abar is too small: 0.48 at t = 250.)
 Noise per stage, as in tools/golden/dit_tiny.h5's trajectories: x_T
 [N, C, h, w] and noise [steps taken, M, C, h, w], noise[i] used at the i-th
 step taken, M = 2N with guidance (cfg_scale > 1), else N.
@@ -207,12 +214,13 @@ class ConditionedDiT:
 
 
 class Stage:
-    """Sampling options of one stage. steps: a respacing spec ("250", "ddim25", ...);
+    """Sampling options of one stage. steps: a respacing spec ("250", "ddim25", "5@500", ...);
     variance None = learned_range for a learn_sigma model, else fixed_small;
-    start: "noise" or an original step t0 (residual stages only)."""
+    start: "noise" or an original step t0 (residual stages only); clip_x0: clamp x0
+    estimates to [-1, 1]."""
 
     def __init__(self, steps="250", sampler="ddpm", eta=0.0, cfg_scale=1.0, cfg_mode="dit3", variance=None,
-                 start="noise", cond_noise=0):
+                 start="noise", clip_x0=False, cond_noise=0):
         if not 0 <= int(cond_noise) <= 1000:
             raise ValueError(f"condition noise level {cond_noise} outside 0..1000")
         self.cond_noise = int(cond_noise)
@@ -229,6 +237,7 @@ class Stage:
                 raise ValueError(f"residual start {start}: expected {RESIDUAL_STARTS}")
         self.steps, self.sampler, self.eta = str(steps), sampler, float(eta)
         self.cfg_scale, self.cfg_mode, self.variance, self.start = float(cfg_scale), cfg_mode, variance, start
+        self.clip_x0 = bool(clip_x0)
 
     def diffusion(self, model):
         variance = self.variance or ("learned_range" if model.learn_sigma else "fixed_small")
@@ -239,7 +248,7 @@ class Stage:
 
     def __repr__(self):
         return (f"steps={self.steps},sampler={self.sampler},eta={self.eta:g},cfg_scale={self.cfg_scale:g},"
-                f"cfg_mode={self.cfg_mode},variance={self.variance},start={self.start}" +
+                f"cfg_mode={self.cfg_mode},variance={self.variance},start={self.start},clip_x0={self.clip_x0}" +
                 (f",cond_noise={self.cond_noise}" if self.cond_noise else ""))
 
 
@@ -320,14 +329,10 @@ class MSFModel:
             trace = [] if traces is not None else None
             if j == 0:
                 s = d.sample_loop(model, x_T, noise, labels, st.cfg_scale, st.cfg_mode, st.sampler, st.eta,
-                                  dtype=dtype, trace=trace)
+                                  dtype=dtype, trace=trace, clip_x0=st.clip_x0)
                 g = s
             else:
                 cond = up(g, self.opts.scale, self.opts.up)
-                if st.start != "noise":
-                    k0 = d.start_index(st.start)
-                    coef = torch.tensor(np.sqrt(1.0 - d.alphas_cumprod[k0]), dtype=torch.float64).float().to(dtype)
-                    x_T = coef * x_T
                 # Conditioning augmentation: the network sees the condition noised to level
                 # cond_noise (and the level, if it was trained with it); g adds to the clean one.
                 cond_in = cond
@@ -339,7 +344,7 @@ class MSFModel:
                     cond_in = augment_condition(cond, [st.cond_noise] * n, eps_c)
                 aug = [float(st.cond_noise)] * n if model.cond_aug else None
                 s = d.sample_loop(ConditionedDiT(model, cond_in, aug), x_T, noise, labels, st.cfg_scale, st.cfg_mode,
-                                  st.sampler, st.eta, dtype=dtype, trace=trace, start=st.start)
+                                  st.sampler, st.eta, dtype=dtype, trace=trace, start=st.start, clip_x0=st.clip_x0)
                 scale = torch.tensor(self.residual_scales[j - 1], dtype=torch.float64).float().to(dtype)
                 g = cond + scale * s
                 result["conds"].append(cond)
