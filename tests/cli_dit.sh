@@ -296,7 +296,7 @@ expect 0 "depth 2, hidden 64, heads 4, patch 2, input 4x8x8, 16 tokens" "$MSF" f
 expect 0 "sampling: 10 steps x [0-9.]* x 1 = " "$MSF" flops $SIGMA --steps 10
 expect 0 "sampling: 250 steps x 118\.6[0-9] x 2 = 593[0-9][0-9]\.[0-9] GFLOPs" \
     "$MSF" flops --model DiT-XL/2 --steps 250 --cfg-scale 1.5
-expect 1 "unknown DiT config 'DiT-Q/2'" "$MSF" flops --model DiT-Q/2
+expect 2 "unknown DiT config 'DiT-Q/2'" "$MSF" flops --model DiT-Q/2
 # Steps beyond the diffusion's 1000 timesteps were once priced at 0 GFLOPs for MSF files.
 expect 2 "expects an integer in \[1, 1000\]" "$MSF" flops --weights models/fmnist_msf_area_bilinear.h5 --steps 1001
 expect 1 "attribute 'input_size' not found" "$MSF" flops --weights $W

@@ -12,7 +12,9 @@ const char cmd_flops_usage[] =
     "usage: msf flops (--weights W.h5 [--group G] | --model DiT-XL/2 [--input-size 32])\n"
     "                 [--steps N] [--cfg-scale S]\n"
     "       msf flops --weights MSF.h5 [--base-steps N] [--residual-steps N]\n"
-    "                 [--base-cfg-scale S] [--residual-cfg-scale S] [--compare DiT-XL/2]\n\n"
+    "                 [--base-cfg-scale S] [--residual-cfg-scale S] [--compare DiT-XL/2]\n"
+    "       msf flops --model DiT-XL/2 --residual-model DiT-B/2 [--input-size 32]\n"
+    "                 [--channels 4] [--scale 2] [the MSF options above]\n\n"
     "Print the GFLOPs of one DiT forward pass per sample, counting one\n"
     "multiply-add as one FLOP as DiT's Table 4 does (matmuls of the linear\n"
     "layers and attention, patch embedding, conditioning MLPs; 5 significant\n"
@@ -25,17 +27,17 @@ const char cmd_flops_usage[] =
     "--steps, guidance to --cfg-scale), and the ratio to a DiT at the full\n"
     "resolution with the same steps and guidance as the base stage: by default\n"
     "the base stage's architecture, or --compare NAME (an official config).\n"
+    "--residual-model prices an MSF model without weights: a base --model on\n"
+    "C x (side/scale)^2 latents and a residual --residual-model on 2C x side^2\n"
+    "(noisy residual + U(base)), both with learned sigma (2 levels).\n"
     "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
-    "step, 2 on a usage error (an unknown option, a bad value).\n";
+    "step, 2 on a usage error (an unknown option, a bad value, an unknown DiT\n"
+    "config name).\n";
 
-static int flops_msf(const char *weights, long base_steps, long residual_steps, double base_cfg,
-                     double residual_cfg, const char *compare) {
-    msf_weights *w;
-    if (msf_weights_open(&w, weights)) return cli_fail("flops");
-    msf_model m = {0};
-    msf_status s = msf_model_load(&m, w, NULL, 1);
-    msf_weights_close(w);
-    if (s) return cli_fail("flops");
+// The cost of sampling m (weights or only its layout) and the ratio to a DiT.
+static int flops_msf(msf_model *mp, long base_steps, long residual_steps, double base_cfg, double residual_cfg,
+                     const char *compare) {
+    msf_model m = *mp;
     char spec[MSF_MAX_LEVELS][16];
     diff_stage_opts st[MSF_MAX_LEVELS];
     for (int k = 0; k < m.num_stages; k++) {
@@ -53,8 +55,8 @@ static int flops_msf(const char *weights, long base_steps, long residual_steps, 
     printf("MSF total: %.1f GFLOPs per sample\n", total);
     dit_config ref = m.stage[0].cfg;
     if (compare && dit_config_named(&ref, compare, m.size)) {
-        msf_model_free(&m);
-        return cli_fail("flops");
+        cli_fail("flops");
+        return 2;  // a bad --compare value
     }
     ref.input_size = m.size;
     ref.in_channels = m.channels;
@@ -64,13 +66,58 @@ static int flops_msf(const char *weights, long base_steps, long residual_steps, 
            "DiT / MSF = %.2fx\n",
            ref.depth, ref.hidden_size, ref.patch_size, ref.in_channels, ref.input_size, ref.input_size, base_steps,
            base_cfg, dit, dit / total);
-    msf_model_free(&m);
     return 0;
 }
 
+static int flops_msf_file(const char *weights, long base_steps, long residual_steps, double base_cfg,
+                          double residual_cfg, const char *compare) {
+    msf_weights *w;
+    if (msf_weights_open(&w, weights)) return cli_fail("flops");
+    msf_model m;
+    msf_status s = msf_model_read_layout(&m, w, NULL);
+    msf_weights_close(w);
+    if (s) return cli_fail("flops");
+    int rc = flops_msf(&m, base_steps, residual_steps, base_cfg, residual_cfg, compare);
+    msf_model_free(&m);
+    return rc;
+}
+
+// A 2-level MSF layout of named DiT configs (no weights).
+static int flops_msf_named(const char *base, const char *residual, long size, long channels, long scale,
+                           long base_steps, long residual_steps, double base_cfg, double residual_cfg,
+                           const char *compare) {
+    if (size % scale) {
+        fprintf(stderr, "msf flops: --input-size %ld is not a multiple of --scale %ld\n", size, scale);
+        return 2;
+    }
+    msf_model m;
+    memset(&m, 0, sizeof m);
+    m.num_stages = 2;
+    m.channels = (int)channels;
+    m.size = (int)size;
+    m.factor = (nn_pyramid_opts){.scale = (int)scale, .levels = 2};
+    const char *names[2] = {base, residual};
+    for (int k = 0; k < 2; k++) {
+        dit_config *c = &m.stage[k].cfg;
+        msf_stage_group(m.group[k], sizeof m.group[k], 2, k);
+        if (dit_config_named(c, names[k], k == 0 ? (int)(size / scale) : (int)size)) {
+            cli_fail("flops");
+            return 2;  // a bad --model / --residual-model value
+        }
+        if (c->input_size % c->patch_size) {
+            fprintf(stderr, "msf flops: %s's patch %d does not divide the %s side %d\n", names[k], c->patch_size,
+                    m.group[k], c->input_size);
+            return 2;
+        }
+        c->in_channels = k == 0 ? (int)channels : 2 * (int)channels;
+        c->out_channels = 2 * (int)channels;
+    }
+    return flops_msf(&m, base_steps, residual_steps, base_cfg, residual_cfg, compare);
+}
+
 int cmd_flops(int argc, char **argv) {
-    const char *weights = NULL, *group = NULL, *name = NULL, *compare = NULL;
-    long input_size = 32, steps = 0, base_steps = -1, residual_steps = -1;
+    const char *weights = NULL, *group = NULL, *name = NULL, *compare = NULL, *residual_name = NULL;
+    long input_size = 32, steps = 0, base_steps = -1, residual_steps = -1, channels = 4, scale = 2;
     double cfg_scale = 1.0, base_cfg = NAN, residual_cfg = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -82,6 +129,9 @@ int cmd_flops(int argc, char **argv) {
         if (!strcmp(a, "--weights")) weights = v;
         else if (!strcmp(a, "--group")) group = v;
         else if (!strcmp(a, "--model")) name = v;
+        else if (!strcmp(a, "--residual-model")) residual_name = v;
+        else if (!strcmp(a, "--channels")) ok = cli_parse_long("flops", a, v, 1, 4096, &channels);
+        else if (!strcmp(a, "--scale")) ok = cli_parse_long("flops", a, v, 2, 64, &scale);
         else if (!strcmp(a, "--input-size")) ok = cli_parse_long("flops", a, v, 1, 4096, &input_size);
         else if (!strcmp(a, "--steps")) ok = cli_parse_long("flops", a, v, 1, 1000, &steps);
         else if (!strcmp(a, "--cfg-scale")) ok = cli_parse_double("flops", a, v, &cfg_scale);
@@ -97,26 +147,30 @@ int cmd_flops(int argc, char **argv) {
         if (!ok) return 2;
         i++;
     }
-    if (!weights == !name) {
+    if (!weights == !name || (residual_name && !name)) {
         fputs(cmd_flops_usage, stderr);
         return 2;
     }
+    long st = steps ? steps : 250;
+    double bc = isnan(base_cfg) ? cfg_scale : base_cfg, rc = isnan(residual_cfg) ? cfg_scale : residual_cfg;
+    if (residual_name)
+        return flops_msf_named(name, residual_name, input_size, channels, scale, base_steps > 0 ? base_steps : st,
+                               residual_steps > 0 ? residual_steps : st, bc, rc, compare);
     dit_config c;
     if (weights) {
         msf_weights *w;
         if (msf_weights_open(&w, weights)) return cli_fail("flops");
         if (msf_weights_is_msf(w)) {
             msf_weights_close(w);
-            long st = steps ? steps : 250;
-            return flops_msf(weights, base_steps > 0 ? base_steps : st, residual_steps > 0 ? residual_steps : st,
-                             isnan(base_cfg) ? cfg_scale : base_cfg, isnan(residual_cfg) ? cfg_scale : residual_cfg,
-                             compare);
+            return flops_msf_file(weights, base_steps > 0 ? base_steps : st,
+                                  residual_steps > 0 ? residual_steps : st, bc, rc, compare);
         }
         msf_status s = dit_config_read(&c, w, group);
         msf_weights_close(w);
         if (s) return cli_fail("flops");
     } else if (dit_config_named(&c, name, (int)input_size)) {
-        return cli_fail("flops");
+        cli_fail("flops");
+        return 2;  // a bad --model value
     }
     double g = dit_gflops(&c);
     printf("DiT depth %d, hidden %d, heads %d, patch %d, input %dx%dx%d, %d tokens\n", c.depth, c.hidden_size,
