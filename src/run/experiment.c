@@ -427,7 +427,7 @@ int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user)
         if (!path || !file_missing(path) || (!strcmp(files[i].key, "sampler.base_from") && !strcmp(path, "real")))
             continue;
         count++;
-        if (fn) fn(user, path, files[i].what, cfg_str(p->cfg, files[i].how, NULL));
+        if (fn) fn(user, path, files[i].what, files[i].how ? cfg_str(p->cfg, files[i].how, NULL) : NULL);
     }
     return count;
 }
