@@ -277,4 +277,7 @@ sed 's/residual: none/residual: some/' "$tmp/cfg/dit.yaml" >"$tmp/cfg/choice.yam
 expect_err 1 "'runs\[0\].sampler.residual' is 'some'; expected one of: sample, none" \
     "$MSF" run "$tmp/cfg/choice.yaml" --results-dir "$tmp/e"
 
+# The Fashion-MNIST decomposition experiment: its grid and costs.
+expect 0 "real,residual=none *2000 *4 real+none *1.5 *0.00 " "$MSF" run experiments/fmnist_decomposition.yaml --dry-run
+
 finish cli_base_from.sh

@@ -524,8 +524,8 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
          msf_bases_check_labels(&given, gen.num_classes)))
         goto done;
     if (given.labels && (a->labels || a->label_mode_given)) {
-        fprintf(stderr, "msf sample: %s: the labels come from %s's `labels` dataset (its bases were drawn with them): "
-                "leave the option out\n", a->labels ? "--labels" : "--label-mode", a->base_from);
+        msf_fail(MSF_ERR_INVALID, "%s: the labels come from %s's `labels` dataset (its bases were drawn with them): "
+                 "leave the option out", a->labels ? "--labels" : "--label-mode", a->base_from);
         rc = 2;
         goto done;
     }
