@@ -195,6 +195,12 @@ static msf_status idx_labels(const char *path, int64_t n, int classes, int64_t *
     return s;
 }
 
+msf_status msf_image_input_labels(const char *path, int64_t n, int classes, int64_t **out) {
+    *out = NULL;
+    if (is_dir(path)) return MSF_OK;
+    return is_idx_images(path) ? idx_labels(path, n, classes, out) : npz_labels(path, n, classes, out);
+}
+
 static msf_status features_of_images(msf_feature_set *out, const char *images, msf_featnet *net,
                                      msf_resize_mode mode, int batch, const msf_progress *progress) {
     if (!net)

@@ -54,6 +54,12 @@ void msf_feature_set_free(msf_feature_set *f);
 msf_status msf_features_from_input(msf_feature_set *out, const char *path, msf_featnet *net, msf_resize_mode mode,
                                    int batch, const msf_progress *progress);
 
+// The class labels an image input stores for its n images (an .npz's arr_1;
+// the IDX labels file beside X-images-idx3-ubyte[.gz]; a PNG folder has
+// none), checked as above against `classes` (0: only not negative); *out
+// (malloc'd) is NULL when there are none.
+msf_status msf_image_input_labels(const char *path, int64_t n, int classes, int64_t **out);
+
 // HDF5 features file: datasets pool_3 [n, pool_dim], spatial [n, spatial_dim]
 // and logits [n, logits_dim] where present, labels [n] if known; root
 // attributes network, resize, source, count. Written atomically.

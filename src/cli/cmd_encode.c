@@ -1,5 +1,7 @@
 // cmd_encode.c: `msf encode`, images to SD VAE latents as DiT's train.py
 // makes them (posterior mean by default, or a keyed posterior sample).
+#include <dirent.h>
+#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/tensor.h"
 #include "core/version.h"
+#include "eval/evaluate.h"
 #include "io/h5write.h"
 #include "io/images.h"
 #include "io/weights.h"
@@ -21,33 +24,107 @@ const char cmd_encode_usage[] =
     "(mean + exp(logvar / 2) eps) x scaling_factor, eps keyed by (seed, image index)\n"
     "so it does not depend on batching or threads. IMAGES is an .npz file (array\n"
     "arr_0 uint8 [N, H, W, 3], as ADM batches and `msf decode` hold them) or a\n"
-    "directory of PNG files (taken in byte order of their names; all of one size).\n"
-    "H and W must be multiples of 8. Writes dataset `latents` float32\n"
-    "[N, 4, H/8, W/8] of LATENTS.h5 (temporary name, renamed when complete) with\n"
-    "the settings as attributes.\n\n"
+    "directory of PNG files (taken in byte order of their names; all of one size),\n"
+    "or a directory of class folders of PNG files (ImageNet layout, as\n"
+    "torchvision's ImageFolder reads it: class folders in byte order of their\n"
+    "names, class k = the k-th; files in byte order within each). H and W must be\n"
+    "multiples of 8. Writes dataset `latents` float32 [N, 4, H/8, W/8] of\n"
+    "LATENTS.h5 (temporary name, renamed when complete) with the settings as\n"
+    "attributes, and where the input has labels, `labels` int64 [N] and the root\n"
+    "attribute num_classes (the file tools/train.py --data takes): an .npz's arr_1\n"
+    "[N] (as guided-diffusion's sampler and tools/center_crop.py write it), or the\n"
+    "class folders (their count is num_classes; for ImageNet's train folders the\n"
+    "classes equal guided-diffusion's, which takes them from the file names'\n"
+    "synset prefixes). A flat PNG folder or an .npz without arr_1 has no labels:\n"
+    "no `labels` is written.\n\n"
     "  --vae VAE.h5      VAE weights (tools/convert_vae.py; the encoder is loaded)\n"
     "  --group G         read the VAE from group G of the weight file\n"
     "  --array NAME      the .npz array (default arr_0)\n"
     "  --sample          draw from the posterior instead of taking its mean\n"
     "  --seed S          seed of --sample (default 0)\n"
+    "  --num-classes K   num_classes of an .npz's labels (default: the largest\n"
+    "                    label + 1); every label must be below it\n"
     "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
     "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 typedef struct {
     msf_npz_reader *npz;
-    char **names;
+    char **names;        // PNG files under dir ("CLASS/NAME.png" in class folders)
     int count;
     const char *dir;
     int64_t n;
     int H, W;
+    int64_t *labels;     // [n], NULL without labels
+    int num_classes;     // class folders (0: not from folders)
+    const char *kind;
 } image_source;
+
+static int name_order(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// A folder of class folders (ImageFolder layout): every PNG of each class
+// folder, class by class, as "CLASS/NAME.png" with label = the class's index
+// in byte order of the folder names.
+static msf_status class_folders_open(image_source *s, const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return msf_fail(MSF_ERR_IO, "cannot open directory %s: %s", path, strerror(errno));
+    char **classes = NULL, sub[4096];
+    int nc = 0;
+    msf_status e = MSF_OK;
+    struct dirent *ent;
+    struct stat st;
+    while (!e && (ent = readdir(d))) {
+        snprintf(sub, sizeof sub, "%s/%s", path, ent->d_name);
+        if (ent->d_name[0] == '.' || stat(sub, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        char **grown = realloc(classes, (size_t)(nc + 1) * sizeof *classes);
+        if (!grown || !(grown[nc] = strdup(ent->d_name))) e = msf_fail(MSF_ERR_NOMEM, "out of memory listing %s", path);
+        if (grown) classes = grown;
+        if (!e) nc++;
+    }
+    closedir(d);
+    if (!e && !nc) e = msf_fail(MSF_ERR_NOT_FOUND, "no .png files in %s, nor class folders of them", path);
+    if (!e) qsort(classes, (size_t)nc, sizeof *classes, name_order);
+    for (int c = 0; c < nc && !e; c++) {
+        char **files;
+        int n;
+        snprintf(sub, sizeof sub, "%s/%s", path, classes[c]);
+        if ((e = msf_png_list(sub, &files, &n))) {
+            msf_fail_context(e, "class folder %d of %s", c, path);
+            break;
+        }
+        char **grown = realloc(s->names, (size_t)(s->count + n) * sizeof *s->names);
+        int64_t *lab = realloc(s->labels, (size_t)(s->count + n) * sizeof *s->labels);
+        if (grown) s->names = grown;
+        if (lab) s->labels = lab;
+        for (int i = 0; i < n && !e; i++) {
+            size_t len = strlen(classes[c]) + strlen(files[i]) + 2;
+            char *name = grown && lab ? malloc(len) : NULL;
+            if (!name) {
+                e = msf_fail(MSF_ERR_NOMEM, "out of memory listing %s", path);
+                break;
+            }
+            snprintf(name, len, "%s/%s", classes[c], files[i]);
+            s->names[s->count] = name;
+            s->labels[s->count++] = c;
+        }
+        msf_png_list_free(files, n);
+    }
+    for (int c = 0; c < nc; c++) free(classes[c]);
+    free(classes);
+    s->num_classes = nc;
+    return e;
+}
 
 static msf_status source_open(image_source *s, const char *path, const char *array) {
     memset(s, 0, sizeof *s);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         s->dir = path;
+        s->kind = "png directory (sorted names)";
         msf_status e = msf_png_list(path, &s->names, &s->count);
+        if (e == MSF_ERR_NOT_FOUND) {
+            s->kind = "class folders of png files (sorted names; label = class folder index)";
+            e = class_folders_open(s, path);
+        }
         if (e) return e;
         uint8_t *first = NULL;
         char file[4096];
@@ -66,7 +143,8 @@ static msf_status source_open(image_source *s, const char *path, const char *arr
         return msf_fail(MSF_ERR_SHAPE, "array '%s' of %s has shape %s, expected uint8 [N, H, W, 3]", array, path, got);
     }
     s->n = shape[0], s->H = (int)shape[1], s->W = (int)shape[2];
-    return MSF_OK;
+    s->kind = "npz";
+    return msf_image_input_labels(path, s->n, 0, &s->labels);
 }
 
 // Image i (in order) into pixels (H, W, 3).
@@ -92,12 +170,14 @@ static msf_status source_next(image_source *s, int64_t i, uint8_t *pixels) {
 static void source_close(image_source *s) {
     msf_npz_close(s->npz);
     msf_png_list_free(s->names, s->count);
+    free(s->labels);
 }
 
 int cmd_encode(int argc, char **argv) {
     const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *array = "arr_0";
     int sample = 0;
     unsigned long long seed = 0;
+    long num_classes = 0;  // 0: from the labels
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-') {
@@ -124,6 +204,8 @@ int cmd_encode(int argc, char **argv) {
         else if (!strcmp(a, "--array")) array = v;
         else if (!strcmp(a, "--seed")) {
             if (!cli_parse_u64("encode", a, v, &seed)) return 2;
+        } else if (!strcmp(a, "--num-classes")) {
+            if (!cli_parse_long("encode", a, v, 1, 1 << 24, &num_classes)) return 2;
         } else {
             fprintf(stderr, "msf encode: unknown option '%s'\n\n%s", a, cmd_encode_usage);
             return 2;
@@ -147,6 +229,16 @@ int cmd_encode(int argc, char **argv) {
     vae_config cfg;
     if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
     if (source_open(&src, in, array)) goto done;
+    // num_classes: the class folders', --num-classes, else the largest label + 1.
+    if (src.labels) {
+        int64_t top = -1;
+        for (int64_t i = 0; i < src.n; i++) top = src.labels[i] > top ? src.labels[i] : top;
+        if (num_classes && top >= num_classes) {
+            msf_fail(MSF_ERR_INVALID, "%s: label %lld is not below --num-classes %ld", in, (long long)top, num_classes);
+            goto done;
+        }
+        if (!num_classes) num_classes = src.num_classes ? src.num_classes : (long)top + 1;
+    }
     int f = vae_factor(&cfg);
     if (src.H % f || src.W % f) {
         msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d; the VAE needs sides that are multiples of %d", in, src.W,
@@ -179,11 +271,13 @@ int cmd_encode(int argc, char **argv) {
             goto done;
         msf_progress_report(&prog, "encode", i + 1, src.n);
     }
-    int64_t shape[4] = {src.n, cfg.latent_channels, h, w};
+    int64_t shape[4] = {src.n, cfg.latent_channels, h, w}, ls[1] = {src.n};
     if (msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "latents", 4, shape, latents) ||
+        (src.labels && (msf_h5_write_i64(writer, "labels", 1, ls, src.labels) ||
+                        msf_h5_attr_int(writer, NULL, "num_classes", num_classes))) ||
         msf_h5_attr_string(writer, NULL, "vae", vae_path) || msf_h5_attr_string(writer, NULL, "group", group ? group : "") ||
         msf_h5_attr_string(writer, NULL, "input", in) ||
-        msf_h5_attr_string(writer, NULL, "input_kind", src.npz ? "npz" : "png directory (sorted names)") ||
+        msf_h5_attr_string(writer, NULL, "input_kind", src.kind) ||
         msf_h5_attr_string(writer, NULL, "posterior", sample ? "sample" : "mean") ||
         msf_h5_attr_int(writer, NULL, "seed", (int64_t)seed) ||
         msf_h5_attr_double(writer, NULL, "scaling_factor", cfg.scaling_factor) ||
@@ -195,7 +289,9 @@ int cmd_encode(int argc, char **argv) {
     msf_status s = msf_h5_commit(writer);
     writer = NULL;
     if (s) goto done;
-    printf("wrote %s: latents float32 [%lld, %d, %d, %d]\n", out_path, (long long)src.n, cfg.latent_channels, h, w);
+    printf("wrote %s: latents float32 [%lld, %d, %d, %d]", out_path, (long long)src.n, cfg.latent_channels, h, w);
+    if (src.labels) printf(", labels int64 [%lld] (%ld classes)", (long long)src.n, num_classes);
+    printf("\n");
     rc = 0;
 done:
     if (rc) cli_fail("encode");

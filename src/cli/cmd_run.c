@@ -19,7 +19,7 @@
 #include "run/runner.h"
 
 const char cmd_run_usage[] =
-    "usage: msf run EXPERIMENT.yaml [--dry-run] [--force] [--results-dir DIR]\n\n"
+    "usage: msf run EXPERIMENT.yaml [--dry-run] [--force] [--results-dir DIR] [--only POINT[,POINT...]]\n\n"
     "Run every grid point of an experiment file (experiments/*.yaml; the format\n"
     "is in configs/README.md): sample in shards -> decode (with the configured\n"
     "VAE, else pixels) -> metrics (when an evaluator is configured) -> spectra\n"
@@ -27,7 +27,9 @@ const char cmd_run_usage[] =
     "metrics.json, metrics.csv, table.md, plots (gnuplot PNGs of each metric\n"
     "against GFLOPs, residual steps and, where a run sweeps it, the guidance\n"
     "scale; data in plots.dat and guidance.dat) and per point\n"
-    "points/POINT/ (images.npz, grid.png, point.json, shards/).\n\n"
+    "points/POINT/ (images.npz, grid.png, point.json, shards/). A run of given\n"
+    "samples (`samples: PATH.npz`, no model) is not sampled: that batch is\n"
+    "evaluated where it is.\n\n"
     "A rerun continues where an interrupted one stopped: complete shards and\n"
     "finished points are reused, and the final numbers equal those of an\n"
     "uninterrupted run; a damaged shard or merged file is reported and made\n"
@@ -39,9 +41,20 @@ const char cmd_run_usage[] =
     "  --force            delete what msf run wrote in DIR/EXPERIMENT (points,\n"
     "                     metrics, tables, plots, manifest) and start over;\n"
     "                     other files there stay\n"
-    "  --results-dir DIR  where results go (default results)\n\n"
+    "  --results-dir DIR  where results go (default results)\n"
+    "  --only LIST        run only these points (repeatable). A point is named as\n"
+    "                     --dry-run lists it and as its folder points/POINT is: the\n"
+    "                     run's name, then each swept field's last part and value,\n"
+    "                     \"RUN,leaf=value,...\" (\"msf,residual_steps=5,cfg_scale=1.5\");\n"
+    "                     a run's name alone selects all its points. LIST joins\n"
+    "                     names with commas (read left to right, longest name\n"
+    "                     first). The other points are not run and nothing of\n"
+    "                     theirs is changed: the results files list the selected\n"
+    "                     points and those finished before; table.md names the\n"
+    "                     points without results. With --force only the selected\n"
+    "                     points' folders are deleted.\n\n"
     "Exit status: 0 on success, 1 on a bad config, a missing file or a failed\n"
-    "stage, 2 on a usage error.\n";
+    "stage, 2 on a usage error (an --only name that is no point or run).\n";
 
 // -----------------------------------------------------------------------------
 // Missing files
@@ -73,6 +86,78 @@ static int list_missing(const msf_experiment *e, FILE *out) {
 }
 
 // -----------------------------------------------------------------------------
+// --only
+
+// Whether `name` is a point's or a run's name; sets what it selects.
+static int select_name(const msf_experiment *e, const char *name, unsigned char *selected) {
+    int found = 0;
+    for (int i = 0; i < e->num_points; i++)
+        if (!strcmp(e->points[i].name, name) || !strcmp(e->points[i].run, name)) selected[i] = 1, found = 1;
+    return found;
+}
+
+// Mark the points of `list` (names joined by commas; point names hold commas
+// themselves, so each step takes the longest run of parts that names a point
+// or a run and is not followed by a "leaf=value" part). 0 after printing the
+// unknown name and the known ones.
+static int select_points(const msf_experiment *e, const char *list, unsigned char *selected) {
+    char *copy = strdup(list), *parts[1024];
+    int n = 0;
+    if (!copy) return 0;
+    for (char *p = copy; n < 1024; p++) {
+        parts[n++] = p;
+        p = strchr(p, ',');
+        if (!p) break;
+        *p = '\0';
+    }
+    int ok = 1;
+    char name[4096];
+    for (int i = 0; i < n && ok;) {
+        int j = n;
+        for (; j > i; j--) {
+            name[0] = '\0';
+            for (int k = i; k < j; k++) {
+                size_t len = strlen(name);
+                snprintf(name + len, sizeof name - len, "%s%s", k > i ? "," : "", parts[k]);
+            }
+            // (a name is never followed by a "leaf=value" part: that would belong to it)
+            if ((j == n || !strchr(parts[j], '=')) && select_name(e, name, selected)) break;
+        }
+        if (j > i) {
+            i = j;
+            continue;
+        }
+        // Unknown: the part and the "leaf=value" parts after it, as one name.
+        snprintf(name, sizeof name, "%s", parts[i]);
+        for (int k = i + 1; k < n && strchr(parts[k], '='); k++) {
+            size_t len = strlen(name);
+            snprintf(name + len, sizeof name - len, ",%s", parts[k]);
+        }
+        fprintf(stderr, "msf run: --only: '%s' is no point or run of %s; its points are:\n", name, e->path);
+        for (int k = 0; k < e->num_points; k++) fprintf(stderr, "  %s\n", e->points[k].name);
+        ok = 0;
+    }
+    free(copy);
+    return ok;
+}
+
+// The points i of e with keep[i] as an experiment of their own, sharing e's
+// configs (free only its `points`), and their results in out_res.
+static msf_status subset(msf_experiment *out, const msf_experiment *e, const unsigned char *keep,
+                         const msf_point_result *res, msf_point_result *out_res) {
+    *out = *e;
+    out->num_points = 0;
+    if (!(out->points = malloc((size_t)(e->num_points ? e->num_points : 1) * sizeof *out->points)))
+        return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < e->num_points; i++) {
+        if (!keep[i]) continue;
+        if (out_res) out_res[out->num_points] = res[i];
+        out->points[out->num_points++] = e->points[i];
+    }
+    return MSF_OK;
+}
+
+// -----------------------------------------------------------------------------
 // Dry run
 
 static int dry_run(const msf_experiment *e) {
@@ -84,12 +169,21 @@ static int dry_run(const msf_experiment *e) {
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         int64_t n = cfg_int(p->cfg, "num_samples", 0), shard = cfg_int(p->cfg, "shard_size", 1000);
-        int msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
-        const char *steps = cfg_str(p->cfg, "sampler.steps", "250");
+        const char *kind = msf_run_point_kind(p);
+        if (!strcmp(kind, "samples")) {
+            printf("%-44s %9s %7s %-12s %6s %14s %12s  (given samples: %s)\n", p->name, "given", "-", "-", "-", "?",
+                   "?", cfg_str(p->cfg, "samples", ""));
+            continue;
+        }
+        int msf = !strcmp(kind, "msf");
+        const char *steps = cfg_str(p->cfg, "sampler.steps", "250"), *from = cfg_str(p->cfg, "sampler.base_from", NULL);
         char st[64];
         if (msf)
-            snprintf(st, sizeof st, "%s+%s", cfg_str(p->cfg, "sampler.base_steps", steps),
-                     cfg_str(p->cfg, "sampler.residual_steps", steps));
+            snprintf(st, sizeof st, "%s+%s", from ? (strcmp(from, "real") ? "file" : "real")
+                                                  : cfg_str(p->cfg, "sampler.base_steps", steps),
+                     strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
+                         ? cfg_str(p->cfg, "sampler.residual_steps", steps)
+                         : "none");
         else snprintf(st, sizeof st, "%s", steps);
         double g;
         printf("%-44s %9lld %7lld %-12s %6g ", p->name, (long long)n, shard > 0 ? (long long)((n + shard - 1) / shard) : 0LL,
@@ -157,18 +251,22 @@ static msf_status run_point(msf_point_result *r, const msf_run_point *p, const c
 }
 
 int cmd_run(int argc, char **argv) {
-    const char *file = NULL, *results = "results";
-    int dry = 0, force = 0;
+    const char *file = NULL, *results = "results", *only[64];
+    int dry = 0, force = 0, num_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--force")) force = 1;
-        else if (!strcmp(a, "--results-dir")) {
+        else if (!strcmp(a, "--results-dir") || !strcmp(a, "--only")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "msf run: --results-dir needs a value\n\n%s", cmd_run_usage);
+                fprintf(stderr, "msf run: %s needs a value\n\n%s", a, cmd_run_usage);
                 return 2;
             }
-            results = argv[++i];
+            if (!strcmp(a, "--results-dir")) results = argv[++i];
+            else if (num_only == 64) {
+                fprintf(stderr, "msf run: more than 64 --only options (join the names with commas)\n");
+                return 2;
+            } else only[num_only++] = argv[++i];
         } else if (a[0] == '-' || file) {
             fprintf(stderr, "msf run: unexpected argument '%s'\n\n%s", a, cmd_run_usage);
             return 2;
@@ -180,8 +278,32 @@ int cmd_run(int argc, char **argv) {
     }
     msf_experiment e;
     if (msf_experiment_load(&e, file)) return cli_fail("run");
+    // The points to run: all, or those of --only (the others are left as they are).
+    unsigned char *selected = calloc((size_t)e.num_points + 1, 1), *have = calloc((size_t)e.num_points + 1, 1);
+    msf_experiment sel = {0}, shown = {0};
+    msf_point_result *shown_res = NULL;
+    char *not_run = NULL;
+    if (!selected || !have) {
+        free(selected), free(have);
+        msf_experiment_free(&e);
+        msf_fail(MSF_ERR_NOMEM, "out of memory");
+        return cli_fail("run");
+    }
+    for (int i = 0; i < e.num_points; i++) selected[i] = !num_only;
+    for (int k = 0; k < num_only; k++)
+        if (!select_points(&e, only[k], selected)) {
+            free(selected), free(have);
+            msf_experiment_free(&e);
+            return 2;
+        }
+    if (subset(&sel, &e, selected, NULL, NULL)) {
+        free(selected), free(have);
+        msf_experiment_free(&e);
+        return cli_fail("run");
+    }
     if (dry) {
-        int rc = dry_run(&e);
+        int rc = dry_run(&sel);
+        free(sel.points), free(selected), free(have);
         msf_experiment_free(&e);
         return rc;
     }
@@ -192,12 +314,12 @@ int cmd_run(int argc, char **argv) {
     msf_run_input_cache *inputs = NULL;
     msf_base_cache *bases = NULL;
     char dir[4096], lock_path[4200], points[4200], pdir[4500], command[4096] = "msf";
-    if (list_missing(&e, stderr)) {
+    if (list_missing(&sel, stderr)) {
         fprintf(stderr, "msf run: %s: files missing (above); nothing was run\n", file);
         goto done;
     }
-    for (int i = 0; i < e.num_points; i++)
-        if (msf_run_point_check(&e.points[i])) goto fail;
+    for (int i = 0; i < sel.num_points; i++)
+        if (msf_run_point_check(&sel.points[i])) goto fail;
     for (int i = 0; i < argc; i++) {
         size_t len = strlen(command);
         snprintf(command + len, sizeof command - len, " %s", argv[i]);
@@ -223,8 +345,15 @@ int cmd_run(int argc, char **argv) {
         msf_fail(MSF_ERR_IO, "another `msf run` is writing %s (lock %s held); wait for it or stop it", dir, lock_path);
         goto fail;
     }
-    // Only the experiment's own folder, and only when msf run made it.
-    if (force ? msf_run_remove_results(dir) : msf_run_check_folder(dir)) goto fail;
+    // Only the experiment's own folder, and only when msf run made it; with
+    // --only, of its points only those selected.
+    if (!force || num_only) {
+        if (msf_run_check_folder(dir)) goto fail;
+    } else if (msf_run_remove_results(dir)) {
+        goto fail;
+    }
+    for (int i = 0; force && num_only && i < e.num_points; i++)
+        if (selected[i] && msf_run_remove_point(dir, e.points[i].name)) goto fail;
     if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || (mkdir(points, 0777) != 0 && errno != EEXIST)) {
         msf_fail(MSF_ERR_IO, "cannot create %s: %s", points, strerror(errno));
         goto fail;
@@ -237,7 +366,8 @@ int cmd_run(int argc, char **argv) {
     snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
     if (access(manifest, F_OK) != 0 && msf_run_write_manifest(dir, &e, &info)) goto fail;
     res = calloc((size_t)e.num_points, sizeof *res);
-    if (!res) {
+    shown_res = calloc((size_t)e.num_points, sizeof *shown_res);
+    if (!res || !shown_res) {
         msf_fail(MSF_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -255,6 +385,12 @@ int cmd_run(int argc, char **argv) {
         msf_run_point *p = &e.points[i];
         snprintf(pdir, sizeof pdir, "%s/%s", points, p->name);
         msf_status s = msf_run_point_hash_inputs(p, inputs);  // once: it chains into the point's hashes
+        if (!selected[i]) {
+            // Not run: its results as an earlier run left them, if they are current.
+            have[i] = !s && msf_run_point_peek_done(&res[i], p, pdir);
+            continue;
+        }
+        have[i] = 1;
         if (!s && msf_run_point_load_done(&res[i], p, pdir)) {
             printf("[%d/%d] %s: done before, reused\n", i + 1, e.num_points, p->name);
             info.resumed = 1;
@@ -271,10 +407,26 @@ int cmd_run(int argc, char **argv) {
     }
     iso_now(ended, sizeof ended);
     info.ended = ended;
-    if (msf_run_write_results(dir, &e, res, &info)) goto fail;
+    // The results files hold the points with results; table.md names the others.
+    size_t room = 1;
+    for (int i = 0; i < e.num_points; i++) room += have[i] ? 0 : strlen(e.points[i].name) + 2;
+    if (!(not_run = calloc(room, 1)) || subset(&shown, &e, have, res, shown_res)) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < e.num_points; i++)
+        if (!have[i]) {
+            size_t len = strlen(not_run);
+            snprintf(not_run + len, room - len, "%s%s", len ? "; " : "", e.points[i].name);
+        }
+    info.not_run = not_run;
+    if (msf_run_write_results(dir, &shown, shown_res, &info)) goto fail;
     if (plot(dir)) goto fail;
-    printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s\n", dir, e.num_points,
-           e.num_points == 1 ? "" : "s");
+    printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s", dir, shown.num_points,
+           shown.num_points == 1 ? "" : "s");
+    if (shown.num_points < e.num_points)
+        printf(" (%d of the experiment's %d not run yet)", e.num_points - shown.num_points, e.num_points);
+    printf("\n");
     if (failed) {
         for (int i = 0; i < e.num_points; i++)
             if (res[i].failed[0]) {
@@ -293,7 +445,8 @@ done:
     msf_base_cache_free(bases);
     msf_run_input_cache_free(inputs);
     if (lock >= 0) close(lock);
-    free(res);
+    free(res), free(shown_res), free(not_run);
+    free(sel.points), free(shown.points), free(selected), free(have);
     msf_experiment_free(&e);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "io/npz.h"
 #include "io/weights.h"
 #include "models/dit.h"
+#include "msf/bases.h"
 #include "msf/generator.h"
 #include "msf/msf_model.h"
 
@@ -71,7 +72,21 @@ const char cmd_sample_usage[] =
     "                       its condition noised to level S (0..1000, default 0),\n"
     "                       sqrt(abar(S)) U + sqrt(1 - abar(S)) eps, and is told S;\n"
     "                       only for residuals trained with it (tools/train.py\n"
-    "                       --cond-aug-max); not with --noise-file\n\n"
+    "                       --cond-aug-max); not with --noise-file\n"
+    "  --base-from F.h5     sample only the residual stage(s), on the bases of F.h5\n"
+    "                       (the base stage and the --base-* options do not apply):\n"
+    "                       dataset `base` [N, C, hb, hb] as msf sample writes it, so\n"
+    "                       an earlier output can be fed back (with the same seed and\n"
+    "                       options the samples are its bits), else `latents` at the\n"
+    "                       base side hb, or at full size H (factorised with the\n"
+    "                       model's down operator: base = D^(L-1)(z), e.g. `msf\n"
+    "                       encode` output of real images). Sample i takes the base\n"
+    "                       of row i - first_index (F.h5's root attribute first_index,\n"
+    "                       0 when absent): F.h5 must hold samples --first-index ..\n"
+    "                       --first-index + N - 1. Labels: F.h5's `labels` dataset\n"
+    "                       when it has one (then --labels and --label-mode are usage\n"
+    "                       errors), else --labels / --label-mode. Values must be\n"
+    "                       finite. The output's `base` holds the given bases.\n\n"
     "Images:\n"
     "  --vae VAE.h5         latent models: also decode the latents with this SD VAE,\n"
     "                       as `msf decode`\n"
@@ -80,8 +95,10 @@ const char cmd_sample_usage[] =
     "                       for .h5); without --vae, a pixel-space model's samples\n"
     "                       (1 or 3 channels in [-1, 1]) as uint8 images, as msf run\n"
     "                       writes them; `msf features OUT.h5` reads F = OUT.npz\n\n"
-    "Exit status: 0 on success, 1 on a bad input file or a failed run, 2 on a usage\n"
-    "error (an unknown option, a bad value, an option that does not apply).\n";
+    "Exit status: 0 on success, 1 on a bad input file (a --base-from file of another\n"
+    "shape, too few rows, non-finite values, or a DiT model, which has no residual\n"
+    "stage) or a failed run, 2 on a usage error (an unknown option, a bad value, an\n"
+    "option that does not apply). Nothing is written on an error.\n";
 
 // -----------------------------------------------------------------------------
 // Options
@@ -91,7 +108,8 @@ typedef struct {
 } stage_args;
 
 typedef struct {
-    const char *weights, *out, *group, *noise, *labels, *label_mode, *variance, *vae, *vae_group, *images;
+    const char *weights, *out, *group, *noise, *labels, *label_mode, *variance, *vae, *vae_group, *images, *base_from;
+    int label_mode_given;
     long num, batch;
     unsigned long long seed, first_index;
     stage_args all, base, residual;
@@ -110,6 +128,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
                    {"--variance", &a->variance}, {"--residual-start", &a->residual_start},
                    {"--residual-cond-noise", &a->residual_cond_noise},
                    {"--vae", &a->vae}, {"--vae-group", &a->vae_group}, {"--images", &a->images},
+                   {"--base-from", &a->base_from},
                    {"--steps", &a->all.steps}, {"--sampler", &a->all.sampler}, {"--cfg-mode", &a->all.cfg_mode},
                    {"--eta", &a->all.eta}, {"--cfg-scale", &a->all.cfg_scale},
                    {"--base-steps", &a->base.steps}, {"--base-sampler", &a->base.sampler},
@@ -128,6 +147,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
         int ok = 1, known = 0;
         for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++)
             if (!strcmp(opt, strings[k].name)) *strings[k].dst = v, known = 1;
+        a->label_mode_given |= !strcmp(opt, "--label-mode");
         if (known) continue;
         if (!strcmp(opt, "--num")) ok = cli_parse_long("sample", opt, v, 1, 100000000, &a->num);
         else if (!strcmp(opt, "--batch")) ok = cli_parse_long("sample", opt, v, 1, 4096, &a->batch);
@@ -401,6 +421,11 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
                 a->residual_start ? "--residual-start" : "--residual-cond-noise", a->weights);
         return 2;
     }
+    if (a->base_from) {
+        msf_fail(MSF_ERR_INVALID, "--base-from %s: %s holds a DiT, which has no residual stage to sample on given "
+                 "bases (an MSF model is needed)", a->base_from, a->weights);
+        return cli_fail("sample");
+    }
     msf_generator gen = {0};
     int64_t *labels = NULL;
     float *latents = NULL;
@@ -477,6 +502,8 @@ done:
 
 static int run_msf(const sample_args *a, msf_weights *wf) {
     msf_generator gen = {0};
+    msf_bases given = {0};
+    int64_t row = 0;  // of the first sample in the given bases
     msf_model layout;
     diff_stage_opts st[MSF_MAX_LEVELS];
     replay_noise rp[MSF_MAX_LEVELS];
@@ -539,24 +566,46 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld samples", (long long)N);
         goto done;
     }
-    if (make_labels(a, gen.num_classes, labels, &label_mode)) {
+    // The stage sampling starts with: the base stage, or the first residual on given bases.
+    const int k0 = a->base_from ? 1 : 0;
+    const size_t base_numel = (size_t)C * hb * hb;
+    if (a->base_from &&
+        (msf_bases_read(&given, a->base_from, &gen.msf) || msf_bases_row(&given, (int64_t)a->first_index, N, &row) ||
+         msf_bases_check_labels(&given, gen.num_classes)))
+        goto done;
+    if (given.labels && (a->labels || a->label_mode_given)) {
+        msf_fail(MSF_ERR_INVALID, "%s: the labels come from %s's `labels` dataset (its bases were drawn with them): "
+                 "leave the option out", a->labels ? "--labels" : "--label-mode", a->base_from);
+        rc = 2;
+        goto done;
+    }
+    if (given.labels) {
+        memcpy(labels, given.labels + row, (size_t)N * sizeof *labels);
+        label_mode = "base-from";
+    } else if (make_labels(a, gen.num_classes, labels, &label_mode)) {
         rc = 2;  // a --labels value that does not fit the model: a usage error
         goto done;
     }
 
     int64_t total = 0;  // (msf_generator_open fails when --residual-start leaves a stage no step)
-    for (int k = 0; k < L; k++) total += gen.num_steps[k];
+    for (int k = k0; k < L; k++) total += gen.num_steps[k];
     if (a->noise) {
         if (msf_weights_open_as(&nf, a->noise, "noise file")) goto done;
-        for (int k = 0; k < L; k++)
+        for (int k = k0; k < L; k++)
             if (replay_load(&rp[k], nf, gen.msf.group[k], N, gen.num_steps[k], C, msf_stage_side(&gen.msf, k)))
                 goto done;
     }
     sample_progress prog = {.total = total * ((N + a->batch - 1) / a->batch)};
     cli_progress_bar_init(&prog.bar, stderr);
     msf_progress progress = {on_step, &prog};
-    if (msf_generator_sample(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress, NULL))
+    if (a->base_from) {
+        memcpy(base, given.base + (size_t)row * base_numel, (size_t)N * base_numel * sizeof *base);
+        if (msf_generator_sample_from_base(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress))
+            goto done;
+    } else if (msf_generator_sample(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress,
+                                    NULL)) {
         goto done;
+    }
     if (!check_finite(latents, N, numel)) goto done;
 
     sample_result res = {.latents = latents, .base = base, .residual = residual, .labels = labels, .C = C, .H = H,
@@ -566,13 +615,17 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
         msf_h5_attr_string(writer, NULL, "model", "msf") || msf_h5_attr_string(writer, NULL, "factorization", factor))
         goto done;
-    for (int k = 0; k < L; k++) {
+    if (a->base_from && (msf_h5_attr_string(writer, NULL, "base_from", a->base_from) ||
+                         msf_h5_attr_string(writer, NULL, "base_from_dataset", given.source)))
+        goto done;
+    for (int k = k0; k < L; k++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "%s_", gen.msf.group[k]);
         if (write_stage(writer, prefix, &st[k], gen.num_steps[k])) goto done;
     }
-    double per_stage[MSF_MAX_LEVELS];
-    if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", msf_sample_gflops(&gen.msf, st, per_stage))) goto done;
+    double per_stage[MSF_MAX_LEVELS], gflops = msf_sample_gflops(&gen.msf, st, per_stage);
+    if (a->base_from) gflops -= per_stage[0];
+    if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", gflops)) goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;
     if (!s) rc = 0;
@@ -581,6 +634,7 @@ done:
     msf_h5_abort(writer);
     for (int k = 0; k < MSF_MAX_LEVELS; k++) replay_free(&rp[k]);
     free(labels), free(latents), free(base), free(residual);
+    msf_bases_free(&given);
     msf_generator_free(&gen);
     msf_weights_close(nf);
     return rc;
@@ -634,6 +688,7 @@ int cmd_sample(int argc, char **argv) {
     if (!parse_args(argc, argv, &a)) return 2;
     // Every file named, before any sampling: the output's folder, the VAE.
     if (!cli_output_ok(a.out, "output file") || (a.vae && !cli_input_ok(a.vae, "VAE weight file")) ||
+        (a.base_from && !cli_input_ok(a.base_from, "bases file")) ||
         (a.images && !cli_output_ok(a.images, "images file")))
         return cli_fail("sample");
     msf_weights *wf = NULL;

@@ -172,30 +172,40 @@ msf_status msf_generator_open(msf_generator *g, msf_weights *w, const char *grou
     return s;
 }
 
+// The base of one batch (m <= batch) through the base cache: *b is the cached
+// base, or `own` sampled into.
+static msf_status cached_base(msf_generator *g, float *own, const float **b, const int64_t *labels, int64_t first,
+                              int m, const msf_progress *progress, double *cached_seconds) {
+    size_t floats = (size_t)m * g->channels * g->base_side * g->base_side;
+    uint64_t key = base_key(g, labels, first, m);
+    const base_entry *e = base_cache_find(g->opts.base_cache, key, floats);
+    if (e) {
+        *cached_seconds += e->seconds;
+        *b = e->base;
+        return MSF_OK;
+    }
+    double t0 = msf_now();
+    msf_status s = msf_sample_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, own, labels,
+                                   first, m, progress);
+    if (!s) base_cache_add(g->opts.base_cache, key, own, floats, msf_now() - t0);
+    *b = own;
+    return s;
+}
+
 // One batch (m <= batch) of an MSF model through the base cache.
 static msf_status sample_cached(msf_generator *g, float *latents, float *base, float *residual,
                                 const int64_t *labels, int64_t first, int m, const msf_progress *progress,
                                 double *cached_seconds) {
     size_t floats = (size_t)m * g->channels * g->base_side * g->base_side;
-    uint64_t key = base_key(g, labels, first, m);
-    const base_entry *e = base_cache_find(g->opts.base_cache, key, floats);
-    float *own = e ? NULL : malloc(floats * sizeof *own);
-    if (!e && !own) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d base samples", m);
-    msf_status s = MSF_OK;
-    if (!e) {
-        double t0 = msf_now();
-        s = msf_sample_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, own, labels,
-                            first, m, progress);
-        if (!s) base_cache_add(g->opts.base_cache, key, own, floats, msf_now() - t0);
-    } else {
-        *cached_seconds += e->seconds;
-    }
-    const float *b = e ? e->base : own;
-    if (!s && base) memcpy(base, b, floats * sizeof *base);
+    float *own = base ? base : malloc(floats * sizeof *own);
+    if (!own) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d base samples", m);
+    const float *b;
+    msf_status s = cached_base(g, own, &b, labels, first, m, progress, cached_seconds);
+    if (!s && base && b != base) memcpy(base, b, floats * sizeof *base);
     if (!s)
         s = msf_sample_from_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, latents, b,
                                  residual, labels, first, m, progress);
-    free(own);
+    if (own != base) free(own);
     return s;
 }
 
@@ -222,6 +232,63 @@ msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, f
     g->so.progress = (msf_progress){0};
     if (cached_seconds) *cached_seconds = cached;
     return s;
+}
+
+static msf_status need_msf(const msf_generator *g, const char *what) {
+    return g->is_msf ? MSF_OK : msf_fail(MSF_ERR_INVALID, "%s needs an MSF model; this is a DiT", what);
+}
+
+msf_status msf_generator_sample_base(msf_generator *g, float *base, const int64_t *labels, int64_t first, int n,
+                                     const msf_progress *progress, double *cached_seconds) {
+    const size_t base_numel = (size_t)g->channels * g->base_side * g->base_side;
+    double cached = 0;
+    msf_status s = need_msf(g, "sampling the base stage alone");
+    for (int b = 0; b < n && !s; b += g->opts.batch) {
+        int m = n - b < g->opts.batch ? n - b : g->opts.batch;
+        float *out = base + (size_t)b * base_numel;
+        const float *got;
+        if (!g->opts.base_cache)
+            s = msf_sample_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, out,
+                                labels + b, first + b, m, progress);
+        else if (!(s = cached_base(g, out, &got, labels + b, first + b, m, progress, &cached)) && got != out)
+            memcpy(out, got, (size_t)m * base_numel * sizeof *out);
+    }
+    if (cached_seconds) *cached_seconds = cached;
+    return s;
+}
+
+msf_status msf_generator_sample_from_base(msf_generator *g, float *latents, const float *base, float *residual,
+                                          const int64_t *labels, int64_t first, int n, const msf_progress *progress) {
+    const size_t numel = (size_t)g->channels * g->size * g->size;
+    const size_t base_numel = (size_t)g->channels * g->base_side * g->base_side;
+    msf_status s = need_msf(g, "sampling the residual stages on given bases");
+    for (int b = 0; b < n && !s; b += g->opts.batch) {
+        int m = n - b < g->opts.batch ? n - b : g->opts.batch;
+        s = msf_sample_from_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user,
+                                 latents + (size_t)b * numel, base + (size_t)b * base_numel,
+                                 residual ? residual + (size_t)b * numel : NULL, labels + b, first + b, m, progress);
+    }
+    return s;
+}
+
+msf_status msf_generator_upsample_base(msf_generator *g, float *latents, const float *base, int n) {
+    msf_status s = need_msf(g, "upsampling bases");
+    if (s) return s;
+    const int C = g->channels, L = g->msf.num_stages;
+    const size_t numel = (size_t)C * g->size * g->size, base_numel = (size_t)C * g->base_side * g->base_side;
+    // The sampler's buffers of the levels so far and of U(levels), as msf_sample uses them.
+    float *acc = g->sampler.acc, *cond = g->sampler.cond;
+    for (int b = 0; b < n; b += g->opts.batch) {
+        int m = n - b < g->opts.batch ? n - b : g->opts.batch;
+        memcpy(acc, base + (size_t)b * base_numel, (size_t)m * base_numel * sizeof *acc);
+        for (int k = 1; k < L; k++) {
+            int side = msf_stage_side(&g->msf, k);
+            nn_pyramid_up(cond, acc, m, C, side, side, &g->msf.factor);
+            memcpy(acc, cond, (size_t)m * C * side * side * sizeof *acc);
+        }
+        memcpy(latents + (size_t)b * numel, acc, (size_t)m * numel * sizeof *latents);
+    }
+    return MSF_OK;
 }
 
 msf_status msf_check_finite(const float *x, int64_t n, size_t numel, int64_t first) {

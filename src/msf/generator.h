@@ -82,6 +82,23 @@ msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, f
                                 const int64_t *labels, int64_t first, int n, const msf_progress *progress,
                                 double *cached_seconds);
 
+// MSF stage by stage (MSF_ERR_INVALID for a DiT), in batches of opts.batch:
+// msf_generator_sample_base followed by msf_generator_sample_from_base on its
+// bases gives msf_generator_sample's bits.
+//
+// The base stage alone: bases (n, C, base_side, base_side) of samples
+// first..first+n-1 (through the base cache when the generator has one).
+msf_status msf_generator_sample_base(msf_generator *g, float *base, const int64_t *labels, int64_t first, int n,
+                                     const msf_progress *progress, double *cached_seconds);
+// The residual stage(s) on given bases (n, C, base_side, base_side): latents
+// and, when not NULL, the finest level's residual (n, C, size, size).
+msf_status msf_generator_sample_from_base(msf_generator *g, float *latents, const float *base, float *residual,
+                                          const int64_t *labels, int64_t first, int n, const msf_progress *progress);
+// No residual: latents = U(base) brought to full size through every level
+// with zero residuals, exactly the condition the finest residual stage gets
+// (what the base alone contributes).
+msf_status msf_generator_upsample_base(msf_generator *g, float *latents, const float *base, int n);
+
 // MSF_ERR_NUMERIC naming the first sample of x (n samples of numel values,
 // the first numbered `first`) with a NaN or Inf: "sample I has a non-finite
 // value (NaN/Inf from the model?)".

@@ -2,6 +2,7 @@
 // what a point needs (files, sampling options, architecture, cost).
 #include "run/experiment.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ static const char *const cfg_modes[] = {"dit3", "all", NULL};
 static const char *const label_modes[] = {"uniform", "balanced", NULL};
 static const char *const variances[] = {"learned_range", "fixed_small", "fixed_large", NULL};
 static const char *const resize_modes[] = {"adm", "pytorch", "clean", NULL};
+static const char *const residual_modes[] = {"sample", "none", NULL};
 
 static const cfg_field model_schema[] = {
     {"kind", CFG_T_STRING, 1, NULL, model_kinds, "dit or msf"},
@@ -64,6 +66,11 @@ static const cfg_field sampler_schema[] = {
      "MSF: the residual's clip_x0 (default clip_x0); its target r/residual_scale is not bounded to [-1, 1]"},
     {"residual_cond_noise", CFG_T_INT, 0, NULL, NULL,
      "MSF: the residual's condition noised to this level 0..1000 (conditioning augmentation; default 0)"},
+    {"base_from", CFG_T_STRING, 0, NULL, NULL,
+     "MSF: the bases instead of the base stage: an HDF5 file (msf sample's base, or latents at the base or full "
+     "size), or real (D^(L-1) of evaluator.reference's images)"},
+    {"residual", CFG_T_STRING, 0, NULL, residual_modes,
+     "MSF: sample (default) the residual stage(s), or none: the samples are U(base) at full size"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
 static const cfg_field evaluator_schema[] = {
@@ -91,11 +98,14 @@ const cfg_field msf_run_schema[] = {
     {"name", CFG_T_STRING, 1, NULL, NULL, "the run's name"},
     {"series", CFG_T_STRING, 0, NULL, NULL, "the curve of the plots over seeds this run belongs to (default name)"},
     {"seed", CFG_T_INT, 0, NULL, NULL, "sampling seed (default 0)"},
-    {"num_samples", CFG_T_INT, 1, NULL, NULL, "samples per grid point"},
+    {"num_samples", CFG_T_INT, 0, NULL, NULL, "samples per grid point (required with model)"},
     {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call (default 8)"},
     {"shard_size", CFG_T_INT, 0, NULL, NULL, "samples per shard file (default 1000)"},
     {"grid", CFG_T_INT, 0, NULL, NULL, "images in the sample grid PNG (default 16)"},
-    {"model", CFG_T_MAP, 1, model_schema, NULL, "a model mapping (use: ../configs/models/...)"},
+    {"model", CFG_T_MAP, 0, model_schema, NULL, "a model mapping (use: ../configs/models/...); required unless samples"},
+    {"samples", CFG_T_STRING, 0, NULL, NULL,
+     "an external sample batch to evaluate instead of a model's samples (.npz, arr_0 uint8 [N, H, W, C], arr_1 "
+     "labels optional)"},
     {"sampler", CFG_T_MAP, 0, sampler_schema, NULL, NULL},
     {"evaluator", CFG_T_MAP, 0, evaluator_schema, NULL, NULL},
     {"spectrum", CFG_T_MAP, 0, spectrum_schema, NULL, NULL},
@@ -190,6 +200,37 @@ static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node 
     return MSF_OK;
 }
 
+// A run samples a model (model and num_samples required) or evaluates a given
+// sample batch (samples): that one has no model, sampler or spectrum of its
+// own, and drops those it inherits from `defaults`. `own` is the run as
+// written, `run` with the defaults laid under it.
+static msf_status check_run_source(cfg_node *run, const cfg_node *own, const cfg_node *sweep, const char *where) {
+    int samples = cfg_get(run, "samples") != NULL;
+    for (int k = 0; sweep && k < sweep->count; k++) samples |= !strcmp(sweep->keys[k], "samples");
+    if (!samples) {
+        static const char *const need[] = {"model", "num_samples"};
+        for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+            if (!cfg_get(run, need[i]))
+                return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: '%s' is missing (required unless the run evaluates "
+                                "given samples)", run->file, run->line, where, need[i]);
+        return MSF_OK;
+    }
+    static const char *const unused[] = {"model", "sampler", "spectrum"};
+    for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
+        const cfg_node *v = cfg_get(own, unused[i]);
+        if (v)
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: '%s' does not apply to a run of given samples (it evaluates "
+                            "the images of 'samples' as they are)", v->file, v->line, where, unused[i]);
+        map_remove(run, unused[i]);
+        size_t len = strlen(unused[i]);
+        for (int k = 0; sweep && k < sweep->count; k++)
+            if (!strncmp(sweep->keys[k], unused[i], len) && sweep->keys[k][len] == '.')
+                return msf_fail(MSF_ERR_INVALID, "%s:%d: %s.sweep: '%s' does not apply to a run of given samples",
+                                sweep->file, sweep->key_lines[k], where, sweep->keys[k]);
+    }
+    return MSF_OK;
+}
+
 static msf_status check_sweep(const cfg_node *sweep, const char *where) {
     for (int k = 0; k < sweep->count; k++) {
         const cfg_field *f = cfg_schema_find(msf_run_schema, sweep->keys[k]);
@@ -276,6 +317,9 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
             return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.sampler.residual_start' is 'noise' or a step 1..999, got '%s'",
                             v->file, v->line, where, v->text);
     }
+    if ((v = cfg_find(p->cfg, "sampler.base_from")) && !strcmp(v->text, "real") && !cfg_find(p->cfg, "evaluator"))
+        return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.sampler.base_from: real' takes the bases of the evaluator's "
+                        "reference images; the point has no evaluator", v->file, v->line, where);
     if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
         nn_pyramid_opts fo = nn_pyramid_defaults();
         if (nn_pyramid_opts_parse(&fo, v->text))
@@ -333,6 +377,7 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
         }
         const cfg_node *sweep = s ? NULL : cfg_get(run, "sweep");
         if (sweep) s = check_sweep(sweep, where);
+        if (!s) s = check_run_source(run, runs->items[r], sweep, where);
         int first_point = e->num_points;
         if (!s) {
             // Expand without the sweep key itself.
@@ -372,19 +417,26 @@ void msf_experiment_free(msf_experiment *e) {
 
 static int file_missing(const char *path) { return access(path, R_OK) != 0; }
 
+const char *msf_run_point_kind(const msf_run_point *p) {
+    return cfg_find(p->cfg, "samples") ? "samples" : cfg_str(p->cfg, "model.kind", "dit");
+}
+
 int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user) {
     static const struct {
         const char *key, *how, *what;
     } files[] = {{"model.weights", "model.obtain", "model weights"},
+                 {"samples", NULL, "sample batch"},
+                 {"sampler.base_from", NULL, "bases file"},
                  {"model.vae", "model.vae_obtain", "VAE weights"},
                  {"evaluator.featnet", "evaluator.featnet_obtain", "feature network weights"},
                  {"evaluator.reference", "evaluator.reference_obtain", "reference batch"}};
     int count = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         const char *path = cfg_str(p->cfg, files[i].key, NULL);
-        if (!path || !file_missing(path)) continue;
+        if (!path || !file_missing(path) || (!strcmp(files[i].key, "sampler.base_from") && !strcmp(path, "real")))
+            continue;
         count++;
-        if (fn) fn(user, path, files[i].what, cfg_str(p->cfg, files[i].how, NULL));
+        if (fn) fn(user, path, files[i].what, files[i].how ? cfg_str(p->cfg, files[i].how, NULL) : NULL);
     }
     return count;
 }
@@ -463,7 +515,8 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
     o->num_stages = num_stages;
     static const char *const msf_only[] = {"base_steps", "residual_steps", "base_cfg_scale", "residual_cfg_scale",
                                            "base_sampler", "residual_sampler", "residual_start",
-                                           "base_clip_x0", "residual_clip_x0", "residual_cond_noise"};
+                                           "base_clip_x0", "residual_clip_x0", "residual_cond_noise", "base_from",
+                                           "residual"};
     char key[64];
     for (size_t i = 0; num_stages == 1 && i < sizeof msf_only / sizeof msf_only[0]; i++) {
         snprintf(key, sizeof key, "sampler.%s", msf_only[i]);
@@ -528,6 +581,8 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
 }
 
 msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p) {
+    *gflops = NAN;
+    if (!strcmp(msf_run_point_kind(p), "samples")) return MSF_OK;  // made elsewhere: the cost is not known
     msf_model m;
     msf_status s = msf_run_point_arch(&m, p);
     if (s) return s;
@@ -535,6 +590,15 @@ msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p) {
     for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
     msf_run_sampling o;
     if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
-    *gflops = msf_sample_gflops(&m, o.stage, NULL);
+    double per_stage[MSF_MAX_LEVELS];
+    *gflops = msf_sample_gflops(&m, o.stage, per_stage);
+    // The stages a point skips: the base stage with given bases, the residual ones with residual: none.
+    if (m.num_stages > 1) {
+        int base = !cfg_find(p->cfg, "sampler.base_from");
+        int residual = strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none") != 0;
+        *gflops = 0;
+        for (int k = 0; k < m.num_stages; k++)
+            if (k == 0 ? base : residual) *gflops += per_stage[k];
+    }
     return MSF_OK;
 }

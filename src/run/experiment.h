@@ -10,7 +10,8 @@
 //   runs:                     one or more runs
 //     - name: NAME
 //       model: {use: ../configs/models/x.yaml, ...}
-//       sampler: {...}
+//       sampler: {...}        (MSF: base_from FILE|real, residual sample|none)
+//       samples: PATH.npz     instead of model and sampler: evaluate a given batch
 //       evaluator: {...}      optional: metrics
 //       spectrum: {...}       optional: spectra of the latents
 //       reproduces: {...}     optional: which reported row(s) this run reproduces
@@ -49,7 +50,8 @@ typedef struct {
     // Of the contents of the files the config names (msf_run_point_hash_inputs):
     // a changed weight file makes earlier shards and point.json stale even
     // though the config text, and so both hashes above, are unchanged.
-    uint64_t model_hash;   // model.weights and model.vae: what decides the samples besides the config
+    uint64_t model_hash;   // model.weights, model.vae, samples, sampler.base_from (a file, or with `real` the
+                           // reference): what decides the samples besides the config
     uint64_t inputs_hash;  // model_hash, evaluator.featnet and evaluator.reference: what decides the numbers
 } msf_run_point;
 
@@ -82,6 +84,10 @@ typedef struct {
 msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages,
                                  const int *learn_sigma);
 
+// What makes a point's images: "dit" or "msf" (model.kind), or "samples" (a
+// given sample batch, no model).
+const char *msf_run_point_kind(const msf_run_point *p);
+
 // Files a point needs that are missing: calls fn(user, path, what, how) for
 // each (how: the config's hint on obtaining it, or NULL); returns the count.
 typedef void (*msf_missing_fn)(void *user, const char *path, const char *what, const char *how);
@@ -91,7 +97,9 @@ int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user)
 // else from model.arch / residual_arch / input_size / channels / scale /
 // levels. Fills m->stage[k].cfg, m->num_stages, m->size, m->channels.
 msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p);
-// GFLOPs per sample of a point (msf_sample_gflops over its stages).
+// GFLOPs per sample of a point (msf_sample_gflops over the stages it samples:
+// not the base stage with sampler.base_from, not the residual stages with
+// sampler.residual: none); NaN for given samples.
 msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p);
 
 #endif

@@ -1,6 +1,6 @@
 // folder.c: the experiment's folder as msf run's own: whether a run may
 // write into it (msf_run_check_folder) and --force's removal of what msf run
-// wrote there (msf_run_remove_results).
+// wrote there (msf_run_remove_results; msf_run_remove_point with --only).
 #define _XOPEN_SOURCE 700  // nftw
 #include "run/runner_internal.h"
 
@@ -122,5 +122,18 @@ msf_status msf_run_remove_results(const char *dir) {
     if (num_kept)
         msf_log(MSF_LOG_INFO, "--force: kept %d file%s in %s that msf run did not write: %s%s", num_kept,
                 num_kept == 1 ? "" : "s", dir, kept, num_kept > 8 ? ", ..." : "");
+    return MSF_OK;
+}
+
+msf_status msf_run_remove_point(const char *dir, const char *point) {
+    msf_status s = msf_run_check_folder(dir);
+    if (s) return s;
+    char path[4500];
+    snprintf(path, sizeof path, "%s/points/%s", dir, point);
+    removed_files = remove_errors = 0;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) remove_errors++;
+    if (remove_errors)
+        return msf_fail(MSF_ERR_IO, "--force: cannot remove %d of the files in %s (above); nothing was run",
+                        remove_errors, path);
     return MSF_OK;
 }

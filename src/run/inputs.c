@@ -1,5 +1,6 @@
 // inputs.c: the content hashes of the files a point names (weights, VAE,
-// feature network, reference), and the run's cache of them.
+// given samples or bases, feature network, reference), and the run's cache
+// of them.
 #include "run/runner.h"
 
 #include <errno.h>
@@ -76,7 +77,13 @@ static msf_status hash_input(msf_run_input_cache *c, uint64_t *h, const msf_run_
 msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cache) {
     uint64_t h = MSF_FNV1A_INIT;
     msf_status s;
-    if ((s = hash_input(cache, &h, p, "model.weights")) || (s = hash_input(cache, &h, p, "model.vae"))) return s;
+    if ((s = hash_input(cache, &h, p, "model.weights")) || (s = hash_input(cache, &h, p, "model.vae")) ||
+        (s = hash_input(cache, &h, p, "samples")))
+        return s;
+    // Given bases: a file's contents, or with `real` the reference images they are made of.
+    const char *bases = cfg_str(p->cfg, "sampler.base_from", NULL);
+    if (bases && (s = hash_input(cache, &h, p, strcmp(bases, "real") ? "sampler.base_from" : "evaluator.reference")))
+        return s;
     p->model_hash = h;
     if ((s = hash_input(cache, &h, p, "evaluator.featnet")) || (s = hash_input(cache, &h, p, "evaluator.reference")))
         return s;

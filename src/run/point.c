@@ -1,7 +1,9 @@
 // point.c: one grid point's samples: the point's generator (msf/generator.h
-// with the point's model and sampling options), the decoder (the VAE, or
-// pixels straight from a pixel-space model), the checks a run makes before
-// sampling, and msf_run_point_generate, shard by shard.
+// with the point's model and sampling options; for MSF the bases it is given,
+// sampler.base_from, and whether it samples the residual), the decoder (the
+// VAE, or pixels straight from a pixel-space model), the checks a run makes
+// before sampling, and msf_run_point_generate, shard by shard, or for a
+// point of given samples their checks and grid.
 #include "run/runner_internal.h"
 
 #include <errno.h>
@@ -9,25 +11,91 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/timer.h"
+#include "eval/evaluate.h"
+#include "eval/image_input.h"
+#include "io/idx.h"
+#include "io/npz.h"
 #include "io/weights.h"
 #include "models/dit.h"
 #include "models/vae.h"
 #include "nn/pyramid.h"
+#include "msf/bases.h"
 #include "msf/generator.h"
 
 // -----------------------------------------------------------------------------
 // Generator: a DiT or an MSF model with the point's sampling options
 
-// The point's generator and label mode.
+// The reference images of a point (evaluator.reference: IDX images, padded
+// to the model's side as tools/train.py pads Fashion-MNIST, an .npz batch or
+// a PNG folder) as a pixel-space model's samples z: (n, C, size, size), each
+// byte b mapped to b / 127.5 - 1, and their labels when the reference has
+// them (NULL when not).
+static msf_status real_images(const msf_run_point *p, const msf_model *m, float **z, int64_t *n, int64_t **labels) {
+    const char *ref = cfg_str(p->cfg, "evaluator.reference", "");
+    size_t len = strlen(ref);
+    int c = 1, h = 0, w = 0;
+    struct stat st;
+    msf_image_input_opts io = {.range = MSF_BYTES_SIGNED};
+    msf_status s;
+    *z = NULL, *labels = NULL;
+    if ((len > 10 && !strcmp(ref + len - 10, "idx3-ubyte")) || (len > 13 && !strcmp(ref + len - 13, "idx3-ubyte.gz"))) {
+        msf_idx_opts o = {.pad_to = m->size, .range = MSF_BYTES_SIGNED};
+        s = msf_idx_read_images(ref, &o, z, n, &h, &w);
+    } else if (stat(ref, &st) == 0 && S_ISDIR(st.st_mode)) {
+        s = msf_png_folder_read(ref, &io, z, n, &c, &h, &w);
+    } else {
+        s = msf_npz_read_images(ref, NULL, &io, z, n, &c, &h, &w);
+    }
+    if (!s && (c != m->channels || h != m->size || w != m->size))
+        s = msf_fail(MSF_ERR_SHAPE, "%s: images %dx%dx%d; the model makes %dx%dx%d", ref, c, h, w, m->channels, m->size,
+                     m->size);
+    if (!s) s = msf_image_input_labels(ref, *n, 0, labels);
+    if (s) {
+        msf_aligned_free(*z);
+        *z = NULL;
+        return msf_fail_context(s, "%s: sampler.base_from: real (the bases of the reference's images)", p->name);
+    }
+    return MSF_OK;
+}
+
+// The bases of sampler.base_from for model m: a bases file, or `real`.
+static msf_status given_bases(msf_bases *b, const msf_run_point *p, const msf_model *m) {
+    const char *from = cfg_str(p->cfg, "sampler.base_from", "");
+    if (strcmp(from, "real")) return msf_bases_read(b, from, m);
+    float *z;
+    int64_t n, *labels;
+    msf_status s = real_images(p, m, &z, &n, &labels);
+    if (s) return s;
+    s = msf_bases_factorise(b, z, n, m, cfg_str(p->cfg, "evaluator.reference", ""));
+    msf_aligned_free(z);
+    if (s) free(labels);
+    else b->labels = labels;
+    return s;
+}
+
+// The point's generator, label mode and MSF stages: bases from the base stage
+// or given (sampler.base_from), the residual sampled or not (sampler.residual).
 typedef struct {
     msf_generator gen;
     diff_label_mode labels;
+    int residual;     // MSF: sample the residual stage(s); else the samples are U(base)
+    msf_bases given;  // MSF: the given bases (given.base NULL: the base stage draws them)
+    float *base;      // the bases of a shard, when the base stage draws them and there is no residual
 } point_generator;
 
-static msf_status point_generator_open(point_generator *pg, const msf_run_point *p, msf_base_cache *bases) {
+static void point_generator_free(point_generator *pg) {
+    msf_generator_free(&pg->gen);
+    msf_bases_free(&pg->given);
+    free(pg->base);
+}
+
+static msf_status point_generator_open(point_generator *pg, const msf_run_point *p, msf_base_cache *bases,
+                                       int shard) {
     memset(pg, 0, sizeof *pg);
     msf_model arch;
     msf_status s = msf_run_point_arch(&arch, p);
@@ -39,15 +107,27 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     int is_msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
     int64_t batch = cfg_int(p->cfg, "batch", 8);
     if (batch < 1 || batch > 4096) return msf_fail(MSF_ERR_INVALID, "%s: batch must be 1..4096", p->name);
+    int given = cfg_find(p->cfg, "sampler.base_from") != NULL;
     msf_generator_opts go = {.num_stages = o.num_stages, .seed = (uint64_t)cfg_int(p->cfg, "seed", 0),
-                             .batch = (int)batch, .base_cache = is_msf ? bases : NULL};
+                             .batch = (int)batch, .base_cache = is_msf && !given ? bases : NULL};
     memcpy(go.stage, o.stage, sizeof go.stage);
     pg->labels = o.labels;
+    pg->residual = strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none") != 0;
     const char *path = cfg_str(p->cfg, "model.weights", ""), *group = cfg_str(p->cfg, "model.group", NULL);
     msf_weights *w;
     if ((s = msf_weights_open(&w, path))) return s;
     s = msf_generator_open(&pg->gen, w, group, is_msf, &go);
     msf_weights_close(w);
+    if (!s && given) {
+        int64_t row;
+        if (!(s = given_bases(&pg->given, p, &pg->gen.msf)) &&
+            !(s = msf_bases_row(&pg->given, 0, cfg_int(p->cfg, "num_samples", 0), &row)))
+            s = msf_bases_check_labels(&pg->given, pg->gen.num_classes);
+    } else if (!s && is_msf && !pg->residual) {
+        pg->base = malloc((size_t)shard * pg->gen.channels * pg->gen.base_side * pg->gen.base_side * sizeof *pg->base);
+        if (!pg->base) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of bases");
+    }
+    if (s) point_generator_free(pg);
     return s;  // the caller names the point
 }
 
@@ -56,9 +136,22 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
 static msf_status point_generator_run(point_generator *pg, float *latents, int64_t *labels, int64_t first, int n,
                                       double *reused_seconds) {
     msf_generator *g = &pg->gen;
+    const msf_bases *given = &pg->given;
+    const size_t base_numel = (size_t)g->channels * g->base_side * g->base_side;
+    int64_t row = 0;
     *reused_seconds = 0;
-    msf_status s = diff_sample_labels(labels, pg->labels, g->opts.seed, first, n, g->num_classes);
-    if (!s) s = msf_generator_sample(g, latents, NULL, NULL, labels, first, n, NULL, reused_seconds);
+    msf_status s = given->base ? msf_bases_row(given, first, n, &row) : MSF_OK;
+    if (!s && given->labels) memcpy(labels, given->labels + row, (size_t)n * sizeof *labels);
+    else if (!s) s = diff_sample_labels(labels, pg->labels, g->opts.seed, first, n, g->num_classes);
+    const float *base = given->base ? given->base + (size_t)row * base_numel : pg->base;
+    if (s) return s;
+    if (!g->is_msf || (pg->residual && !given->base)) {
+        s = msf_generator_sample(g, latents, NULL, NULL, labels, first, n, NULL, reused_seconds);
+    } else {
+        if (!given->base) s = msf_generator_sample_base(g, pg->base, labels, first, n, NULL, reused_seconds);
+        if (!s) s = pg->residual ? msf_generator_sample_from_base(g, latents, base, NULL, labels, first, n, NULL)
+                                 : msf_generator_upsample_base(g, latents, base, n);
+    }
     if (!s) s = msf_check_finite(latents, n, (size_t)g->channels * g->size * g->size, first);
     return s;
 }
@@ -152,11 +245,69 @@ static msf_status check_readable(const msf_run_point *p, const char *key) {
     return MSF_OK;
 }
 
+// The images of a point of given samples: arr_0 uint8 [N, H, W, C] of
+// `samples`, N equal to num_samples when that is given.
+static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h, int *w, int *c) {
+    const char *path = cfg_str(p->cfg, "samples", "");
+    msf_npz_reader *r;
+    msf_status s = msf_npz_open_u8(&r, path, "arr_0");
+    if (s) return msf_fail_context(s, "%s: samples", p->name);
+    const int64_t *sh = msf_npz_shape(r);
+    if (msf_npz_ndim(r) != 4 || sh[0] < 1 || sh[1] < 1 || sh[1] > 16384 || sh[2] < 1 || sh[2] > 16384 || sh[3] < 1 ||
+        sh[3] > 4)
+        s = msf_fail(MSF_ERR_SHAPE, "%s: samples %s: arr_0 must be uint8 images [N, H, W, C] (C = 1, 3 or 4), as DiT's "
+                     "sample_ddp.py writes them", p->name, path);
+    else *n = sh[0], *h = (int)sh[1], *w = (int)sh[2], *c = (int)sh[3];
+    msf_npz_close(r);
+    const cfg_node *v = cfg_find(p->cfg, "num_samples");
+    if (!s && v && cfg_int(p->cfg, "num_samples", 0) != *n)
+        s = msf_fail(MSF_ERR_SHAPE, "%s:%d: %s: num_samples is %s but %s holds %lld images (leave num_samples out for "
+                     "given samples)", v->file, v->line, p->name, v->text, path, (long long)*n);
+    return s;
+}
+
+// Given bases (sampler.base_from) that a run could not use, found without
+// reading them: a file of another shape or too few rows, `real` for a latent
+// model.
+static msf_status check_given_bases(const msf_run_point *p) {
+    const char *from = cfg_str(p->cfg, "sampler.base_from", NULL), *weights = cfg_str(p->cfg, "model.weights", "");
+    if (!from) return MSF_OK;
+    if (!strcmp(from, "real")) {
+        if (cfg_find(p->cfg, "model.vae"))
+            return msf_fail(MSF_ERR_INVALID, "%s: sampler.base_from: real takes the reference's pixels as z, for a "
+                            "pixel-space model; this one has a VAE (encode the images with msf encode and give the "
+                            "latents file as base_from)", p->name);
+        return MSF_OK;
+    }
+    if (access(from, R_OK) != 0 || access(weights, R_OK) != 0) return MSF_OK;  // missing: listed elsewhere
+    msf_weights *w;
+    msf_model layout;
+    msf_bases b;
+    int64_t row;
+    msf_status s = msf_weights_open(&w, weights);
+    if (s) return s;
+    s = msf_model_read_layout(&layout, w, cfg_str(p->cfg, "model.group", NULL));
+    msf_weights_close(w);
+    if (!s && !(s = msf_bases_probe(&b, from, &layout))) {
+        s = msf_bases_row(&b, 0, cfg_int(p->cfg, "num_samples", 0), &row);
+        msf_bases_free(&b);
+    }
+    return s ? msf_fail_context(s, "%s: sampler.base_from", p->name) : MSF_OK;
+}
+
 msf_status msf_run_point_check(const msf_run_point *p) {
     msf_status s;
     if ((s = check_readable(p, "model.weights")) || (s = check_readable(p, "model.vae")) ||
-        (s = check_readable(p, "evaluator.featnet")) || (s = check_readable(p, "evaluator.reference")))
+        (s = check_readable(p, "samples")) || (s = check_readable(p, "evaluator.featnet")) ||
+        (s = check_readable(p, "evaluator.reference")))
         return s;
+    if (strcmp(cfg_str(p->cfg, "sampler.base_from", "real"), "real") && (s = check_readable(p, "sampler.base_from")))
+        return s;
+    if (cfg_find(p->cfg, "samples")) {
+        int64_t n;
+        int h, w, c;
+        return access(cfg_str(p->cfg, "samples", ""), R_OK) == 0 ? given_samples_shape(p, &n, &h, &w, &c) : MSF_OK;
+    }
     const char *weights = cfg_str(p->cfg, "model.weights", "");
     int have_weights = access(weights, R_OK) == 0;
     if (!have_weights && !cfg_find(p->cfg, "model.arch")) return MSF_OK;  // missing: listed by msf_run_point_missing
@@ -166,6 +317,7 @@ msf_status msf_run_point_check(const msf_run_point *p) {
     for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
     msf_run_sampling o;
     if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
+    if ((s = check_given_bases(p))) return s;
     if (have_weights && m.num_stages == 1) {
         // What msf_generator_open finds once the weights are loaded.
         const dit_config *c = &m.stage[0].cfg;
@@ -196,10 +348,24 @@ msf_status msf_run_point_check(const msf_run_point *p) {
 // -----------------------------------------------------------------------------
 // A point
 
+// A point of given samples: nothing to sample; their shape and grid.png.
+static msf_status generate_given(msf_point_result *r, const msf_run_point *p, const char *dir) {
+    int64_t n;
+    int h, w, c;
+    msf_status s = given_samples_shape(p, &n, &h, &w, &c);
+    if (!s) s = msf_run_point_gflops(&r->gflops_per_sample, p);
+    r->seconds_per_sample = NAN;
+    r->num_samples = n, r->img_h = h, r->img_w = w, r->img_c = c;
+    if (!s && !(s = run_make_dir(dir)) && !(s = msf_run_clean_temporaries(dir)))
+        s = run_write_grid(dir, cfg_str(p->cfg, "samples", ""), n, (int)cfg_int(p->cfg, "grid", 16), h, w, c);
+    return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
+}
+
 msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
                                   msf_base_cache *bases, const msf_progress *progress) {
     *r = (msf_point_result){.fid = NAN, .sfid = NAN, .is = NAN, .precision = NAN, .recall = NAN,
                             .class_consistency = NAN, .decode_seconds_per_sample = NAN};
+    if (cfg_find(p->cfg, "samples")) return generate_given(r, p, dir);
     const int64_t N = cfg_int(p->cfg, "num_samples", 0), S64 = cfg_int(p->cfg, "shard_size", 1000);
     if (N < 1 || S64 < 1 || S64 > (1 << 20))
         return msf_fail(MSF_ERR_INVALID, "%s: num_samples must be >= 1 and shard_size 1..%d", p->name, 1 << 20);
@@ -253,7 +419,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         if (have) {
             r->shards_reused++;
         } else {
-            if (!have_gen && (s = point_generator_open(&g, p, bases))) break;
+            if (!have_gen && (s = point_generator_open(&g, p, bases, S))) break;
             have_gen = 1;
             if (g.gen.channels != C || g.gen.size != H) {
                 s = msf_fail(MSF_ERR_SHAPE, "%s: model size changed while loading", p->name);
@@ -282,7 +448,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         }
         msf_progress_report(progress, "shards", k + 1, r->shards_total);
     }
-    if (have_gen) msf_generator_free(&g.gen);
+    if (have_gen) point_generator_free(&g);
     if (have_dec) decoder_free(&d);
     free(z), free(y), free(pixels);
     if (s) return msf_fail_context(s, "%s", p->name);
@@ -297,7 +463,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
     snprintf(h5, sizeof h5, "%s/latents.h5", dir);
     if (want_latents && run_exists(h5) && !run_latents_file_ok(h5, p, N, C, H, why, sizeof why)) run_drop_damaged(h5, why);
     if (want_latents && !run_exists(h5) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
-    return run_write_grid(dir, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
+    return run_write_grid(dir, images, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
 }
 
 // -----------------------------------------------------------------------------

@@ -42,8 +42,11 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
                                  const msf_progress *progress) {
     const char *net_path = cfg_str(p->cfg, "evaluator.featnet", ""), *ref = cfg_str(p->cfg, "evaluator.reference", "");
     int batch = (int)cfg_int(p->cfg, "evaluator.batch", 50);
+    // The point's images, or the given samples where they are.
+    const char *given = cfg_str(p->cfg, "samples", NULL);
     char images[4096];
-    snprintf(images, sizeof images, "%s/images.npz", dir);
+    if (given) snprintf(images, sizeof images, "%s", given);
+    else snprintf(images, sizeof images, "%s/images.npz", dir);
     msf_resize_mode mode;
     msf_featnet *net = NULL;
     msf_eval_input ref_in = {0}, smp_in = {0};
@@ -53,7 +56,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     if (!s) s = msf_featnet_load(net_path, &net);
     if (!s && !(s = msf_eval_input_load(&ref_in, ref, net, mode, batch, progress))) have_ref = 1;
     if (!s && !(s = msf_eval_input_load(&smp_in, images, net, mode, batch, progress))) have_smp = 1;
-    if (!s && smp_in.has_features && !smp_in.features.labels)
+    if (!s && !given && smp_in.has_features && !smp_in.features.labels)
         s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)cfg_int(p->cfg, "shard_size", 1000));
     msf_metrics m;
     msf_eval_opts o = msf_eval_opts_default();
@@ -114,13 +117,16 @@ static void remove_stale_point(const char *point_dir) {
             removed == 1 ? "" : "s");
 }
 
-int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir) {
+// point.json of a finished point (msf_run_point_load_done); with `repair` a
+// stale point's samples and a damaged merged file are removed, else nothing
+// is changed.
+static int load_done(msf_point_result *r, const msf_run_point *p, const char *dir, int repair) {
     char path[4096], want[17];
     snprintf(path, sizeof path, "%s/point.json", dir);
     if (!run_exists(path)) return 0;
     cfg_node *n;
     if (cfg_parse_file(&n, path)) {  // JSON is YAML flow syntax
-        run_drop_damaged(path, msf_error_message());
+        if (repair) run_drop_damaged(path, msf_error_message());
         return 0;
     }
     run_hex64(want, p->hash);
@@ -129,9 +135,11 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     char want_inputs[17];
     run_hex64(want_inputs, p->inputs_hash);
     if (ok && inputs && strcmp(inputs, want_inputs)) {
-        msf_log(MSF_LOG_INFO, "%s: an input file (weights, feature network or reference) changed since it was "
-                "computed: computing it again", path);
-        remove_stale_point(dir);
+        if (repair) {
+            msf_log(MSF_LOG_INFO, "%s: an input file (weights, given samples or bases, feature network or "
+                    "reference) changed since it was computed: computing it again", path);
+            remove_stale_point(dir);
+        }
         ok = 0;
     } else if (ok && !inputs) {
         msf_log(MSF_LOG_WARN, "%s predates input hashing: reused without checking that the weights, feature network "
@@ -150,11 +158,11 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
             snprintf(file, sizeof file, "%s/latents.h5", dir);
             damaged = run_exists(file) && !run_latents_file_ok(file, p, N, 0, 0, why, sizeof why);
         }
-        if (damaged) {
+        if (damaged && repair) {
             run_drop_damaged(file, why);
             if (unlink(path) != 0) msf_log(MSF_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
-            ok = 0;
         }
+        ok = !damaged;
     }
     if (ok) {
         memset(r, 0, sizeof *r);
@@ -167,6 +175,14 @@ int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const c
     }
     cfg_free(n);
     return ok;
+}
+
+int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir) {
+    return load_done(r, p, dir, 1);
+}
+
+int msf_run_point_peek_done(msf_point_result *r, const msf_run_point *p, const char *dir) {
+    return load_done(r, p, dir, 0);
 }
 
 msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir) {

@@ -31,15 +31,22 @@ static void csv_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.10g", v);
 }
 
-// Stage steps of a point as the tables show them ("" when not applicable).
+// Stage steps of a point as the tables show them ("" when not applicable). An
+// MSF point's base is "file" or "real" when given (sampler.base_from), its
+// residual "none" when not sampled.
 static void point_steps(const msf_run_point *p, const char **steps, const char **base, const char **residual) {
-    int msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
-    *steps = cfg_str(p->cfg, "sampler.steps", "250");
-    *base = msf ? cfg_str(p->cfg, "sampler.base_steps", *steps) : "";
-    *residual = msf ? cfg_str(p->cfg, "sampler.residual_steps", *steps) : "";
+    const char *kind = msf_run_point_kind(p), *from = cfg_str(p->cfg, "sampler.base_from", NULL);
+    int msf = !strcmp(kind, "msf");
+    *steps = strcmp(kind, "samples") ? cfg_str(p->cfg, "sampler.steps", "250") : "";
+    *base = !msf ? "" : from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", *steps);
+    *residual = !msf ? "" : !strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
+                                ? "none"
+                                : cfg_str(p->cfg, "sampler.residual_steps", *steps);
 }
 
+// The guidance scale of a point's (base) stage; NaN for given samples.
 static double point_cfg_scale(const msf_run_point *p) {
+    if (!strcmp(msf_run_point_kind(p), "samples")) return NAN;
     return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
 }
 
@@ -65,9 +72,10 @@ static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, co
         const char *steps, *base, *residual;
         point_steps(p, &steps, &base, &residual);
         // Sweep values hold commas: quote the fields that can.
-        fprintf(t.f, "\"%s\",%s,\"%s\",%s,\"%s\",\"%s\",\"%s\",%g,%lld", p->name, p->run, p->sweep,
-                cfg_str(p->cfg, "model.kind", "dit"), steps, base, residual, point_cfg_scale(p),
-                (long long)r->num_samples);
+        fprintf(t.f, "\"%s\",%s,\"%s\",%s,\"%s\",\"%s\",\"%s\",", p->name, p->run, p->sweep,
+                msf_run_point_kind(p), steps, base, residual);
+        if (isfinite(point_cfg_scale(p))) fprintf(t.f, "%g", point_cfg_scale(p));
+        fprintf(t.f, ",%lld", (long long)r->num_samples);
         const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency,
                             r->seconds_per_sample, r->gflops_per_sample};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
@@ -119,7 +127,8 @@ static void md_num(FILE *f, double v, const char *fmt) {
     else fputs("n/a", f);
 }
 
-static msf_status write_table_md(const char *dir, const msf_experiment *e, const msf_point_result *res) {
+static msf_status write_table_md(const char *dir, const msf_experiment *e, const msf_point_result *res,
+                                 const msf_run_info *info) {
     msf_text_file t;
     msf_status s = msf_text_create_in(&t, dir, "table.md");
     if (s) return s;
@@ -133,10 +142,12 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
         const msf_point_result *r = &res[i];
         const char *steps, *base, *residual;
         point_steps(p, &steps, &base, &residual);
-        fprintf(t.f, "| %s | %s | ", p->name, cfg_str(p->cfg, "model.kind", "dit"));
+        fprintf(t.f, "| %s | %s | ", p->name, msf_run_point_kind(p));
         if (*base) fprintf(t.f, "%s + %s", base, residual);
-        else fputs(steps, t.f);
-        fprintf(t.f, " | %g | %lld | ", point_cfg_scale(p), (long long)r->num_samples);
+        else fputs(*steps ? steps : "n/a", t.f);
+        fputs(" | ", t.f);
+        md_num(t.f, point_cfg_scale(p), "%g");
+        fprintf(t.f, " | %lld | ", (long long)r->num_samples);
         const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency,
                             r->seconds_per_sample, r->gflops_per_sample};
         static const char *const fmt[] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f", "%.4g", "%.4g"};
@@ -154,7 +165,10 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
         for (int i = 0; i < e->num_points; i++)
             if (res[i].failed[0]) fprintf(t.f, "- %s: %s\n", e->points[i].name, res[i].failed);
     }
-    fprintf(t.f, "\nSteps of an MSF point: base + residual. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
+    if (info->not_run && *info->not_run)
+        fprintf(t.f, "\nNot run yet (no results; `msf run --only` ran other points): %s\n", info->not_run);
+    fprintf(t.f, "\nSteps of an MSF point: base + residual (base `file` or `real`: given bases, sampler.base_from; "
+                 "residual `none`: the samples are U(base)). A `samples` point evaluates a given batch. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
                  "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "
                  "samples the feature network classifies as the class they were conditioned on. s/sample: sampling "
                  "wall time per sample on this machine (not the VAE decode). Per-point configs: manifest.json.\n");
@@ -226,6 +240,7 @@ static int write_guidance_data(FILE *f, char names[][96], int max_series, const 
     int series = 0;
     for (int i = 0; i < e->num_points && series < max_series; i++) {
         char name[96], other[96];
+        if (!isfinite(point_cfg_scale(&e->points[i]))) continue;  // given samples
         guidance_series_name(name, &e->points[i]);
         int known = 0, scales = 0;
         for (int k = 0; k < series; k++) known |= !strcmp(names[k], name);
@@ -273,12 +288,25 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
     if ((s = msf_text_commit(&gdat))) return s;
     if ((s = msf_text_create_in(&gp, dir, "plots.gp"))) return s;
     // Metrics with a value somewhere; seconds per sample when there are none.
-    int any[RUN_NUM_METRICS] = {0}, count = 0, residual_axis = 0;
+    // A plot against an axis (residual steps, GFLOPs on a log scale) is made
+    // where some point has both a value and a place on it (not given samples
+    // or bases without a residual stage, for instance).
+    int any[RUN_NUM_METRICS] = {0}, count = 0;
+    int on_residual[RUN_NUM_METRICS + 1] = {0}, on_gflops[RUN_NUM_METRICS + 1] = {0};
     for (int i = 0; i < e->num_points; i++) {
-        double m[RUN_NUM_METRICS];
+        double m[RUN_NUM_METRICS + 1];
         point_metrics(&res[i], m);
-        for (int k = 0; k < RUN_NUM_METRICS; k++) any[k] |= isfinite(m[k]);
-        residual_axis |= !strcmp(cfg_str(e->points[i].cfg, "model.kind", "dit"), "msf");
+        m[RUN_NUM_METRICS] = res[i].seconds_per_sample;
+        const char *steps, *base, *residual;
+        point_steps(&e->points[i], &steps, &base, &residual);
+        char *end;
+        strtod(residual, &end);
+        int numbered = *residual && !*end, costed = res[i].gflops_per_sample > 0;
+        for (int k = 0; k <= RUN_NUM_METRICS; k++) {
+            if (k < RUN_NUM_METRICS) any[k] |= isfinite(m[k]);
+            on_residual[k] |= numbered && isfinite(m[k]);
+            on_gflops[k] |= costed && isfinite(m[k]);
+        }
     }
     // Every name (experiment, runs, series) reaches the script only as an
     // msf_gp_quote string (io/gnuplot.h): a name may hold backquotes, quotes or
@@ -305,7 +333,7 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         const char *name = k < RUN_NUM_METRICS ? run_metric_names[k] : "seconds";
         const char *title = k < RUN_NUM_METRICS ? metric_titles[k] : "seconds per sample";
         int col = k < RUN_NUM_METRICS ? 4 + k : 3;
-        if (residual_axis) {
+        if (on_residual[k]) {
             snprintf(out, sizeof out, "%s_vs_residual_steps.png", name);
             msf_gp_set_output(f, out);
             snprintf(text, sizeof text, "%s: %s vs residual steps", e->name, title);
@@ -314,13 +342,15 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
                        "unset logscale x\n",
                     msf_gp_quote(q, sizeof q, text), title, series - 1, col);
         }
-        snprintf(out, sizeof out, "%s_vs_gflops.png", name);
-        msf_gp_set_output(f, out);
-        snprintf(text, sizeof text, "%s: %s vs cost", e->name, title);
-        fprintf(f, "set title %s\nset xlabel 'GFLOPs per sample'\nset ylabel '%s'\nset logscale x\n"
-                   "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title names[i+1]\n"
-                   "unset logscale x\n",
-                msf_gp_quote(q, sizeof q, text), title, series - 1, col);
+        if (on_gflops[k]) {
+            snprintf(out, sizeof out, "%s_vs_gflops.png", name);
+            msf_gp_set_output(f, out);
+            snprintf(text, sizeof text, "%s: %s vs cost", e->name, title);
+            fprintf(f, "set title %s\nset xlabel 'GFLOPs per sample'\nset ylabel '%s'\nset logscale x\n"
+                       "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title names[i+1]\n"
+                       "unset logscale x\n",
+                    msf_gp_quote(q, sizeof q, text), title, series - 1, col);
+        }
         if (gseries) {
             snprintf(out, sizeof out, "%s_vs_guidance.png", name);
             msf_gp_set_output(f, out);
@@ -394,7 +424,7 @@ msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const
                                  const msf_run_info *info) {
     msf_status s;
     if ((s = write_metrics_csv(dir, e, results)) || (s = write_metrics_json(dir, e, results)) ||
-        (s = write_table_md(dir, e, results)) || (s = write_plots(dir, e, results)))
+        (s = write_table_md(dir, e, results, info)) || (s = write_plots(dir, e, results)))
         return s;
     return write_manifest(dir, e, info);
 }

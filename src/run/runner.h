@@ -70,7 +70,9 @@ msf_status msf_run_clean_temporaries(const char *dir);
 #define MSF_RUN_BASE_CACHE_FLOATS ((size_t)64 << 20)
 
 // Sample (or reuse) every shard, decode each to images, then write
-// images.npz, grid.png and, when `want_latents`, latents.h5 in `dir`.
+// images.npz, grid.png and, when `want_latents`, latents.h5 in `dir`. A point
+// of given samples (`samples`) is not sampled: its batch is checked and its
+// grid.png drawn; the metrics read it where it is.
 // Fills everything in r but the metrics. `bases` (NULL: none): the run's base
 // cache, which MSF points sharing a base stage draw each base from once; the
 // time a cached base took is added to every point that reuses it, so seconds
@@ -100,6 +102,7 @@ msf_status msf_run_input_cache_create(msf_run_input_cache **c);
 void msf_run_input_cache_free(msf_run_input_cache *c);
 
 // Hash the contents of the files p's config names (model.weights, model.vae,
+// samples, sampler.base_from (with `real`: evaluator.reference),
 // evaluator.featnet, evaluator.reference; through `cache`, or reading every
 // file when NULL) into p->model_hash and p->inputs_hash. Call before
 // msf_run_point_load_done and msf_run_point_generate.
@@ -109,13 +112,18 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cach
 // input files: 1 and r filled; 0 if absent or stale. A point.json without an
 // inputs hash (written before msf hashed its inputs) is reused with a warning.
 int msf_run_point_load_done(msf_point_result *r, const msf_run_point *p, const char *dir);
+// The same, changing nothing: a stale or damaged point is 0 and stays as it
+// is (msf run --only reads the points it does not run this way).
+int msf_run_point_peek_done(msf_point_result *r, const msf_run_point *p, const char *dir);
 // Write point.json (atomically).
 msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_point *p, const char *dir);
 // A point that failed: its numbers NaN (its GFLOPs kept when known), the
 // reason in r->failed; the results writers list it as failed.
 void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, const char *why);
 
-// Experiment-level files in `dir` (RESULTS/EXPERIMENT): metrics.json,
+// Experiment-level files in `dir` (RESULTS/EXPERIMENT) of the points of e
+// (those with results: msf run --only passes the points run now or before):
+// metrics.json,
 // metrics.csv, table.md, plots.gp (gnuplot: metric vs residual steps, metric
 // vs GFLOPs; run it in `dir`) and manifest.json. `argv_line` is the command
 // line, `started`/`ended` ISO 8601 times.
@@ -124,6 +132,7 @@ typedef struct {
     const char *started, *ended;
     int resumed;  // some shards or points came from an earlier run
     int threads, processes;
+    const char *not_run;  // the points of the experiment left out of the results (msf run --only), or NULL
 } msf_run_info;
 msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const msf_point_result *results,
                                  const msf_run_info *info);
@@ -140,5 +149,7 @@ msf_status msf_run_check_folder(const char *dir);
 // points/, metrics, table, plots and their data, manifest.json (last). Other
 // files (a hand-written FINDINGS.md) stay, with a note in the log; `dir` stays.
 msf_status msf_run_remove_results(const char *dir);
+// --force --only: the folder of one point (points/POINT) alone.
+msf_status msf_run_remove_point(const char *dir, const char *point);
 
 #endif

@@ -118,7 +118,7 @@ void msf_seed_table_md(FILE *f, const msf_seed_group *groups, int n, const msf_e
     for (int g = 0; g < n; g++) {
         const msf_seed_group *G = &groups[g];
         const msf_run_point *p = &e->points[G->first];
-        fprintf(f, "| %s | %s | %d | %lld | ", G->name, cfg_str(p->cfg, "model.kind", "dit"), G->count,
+        fprintf(f, "| %s | %s | %d | %lld | ", G->name, msf_run_point_kind(p), G->count,
                 (long long)cfg_int(p->cfg, "num_samples", 0));
         for (int k = 0; k < MSF_SEED_METRICS; k++) {
             md_mean_sd(f, G->mean[k], G->sd[k], fmt[k]);
@@ -146,7 +146,7 @@ msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int
     for (int g = 0; g < n; g++) {
         const msf_seed_group *G = &groups[g];
         const msf_run_point *p0 = &e->points[G->first];
-        fprintf(t.f, "\"%s\",%s,%s,%d,\"", G->name, G->run, cfg_str(p0->cfg, "model.kind", "dit"), G->count);
+        fprintf(t.f, "\"%s\",%s,%s,%d,\"", G->name, G->run, msf_run_point_kind(p0), G->count);
         // The seeds, in point order.
         int listed = 0;
         for (int i = G->first; i < e->num_points; i++) {

@@ -295,17 +295,16 @@ msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards
     return s;
 }
 
-// The first up to `count` images of images.npz as one RGB grid with 2-pixel gaps.
-msf_status run_write_grid(const char *dir, int64_t N, int count, int H, int W, int c) {
+// The first up to `count` images of `images` as one RGB grid with 2-pixel gaps.
+msf_status run_write_grid(const char *dir, const char *images, int64_t N, int count, int H, int W, int c) {
     if (count <= 0) return MSF_OK;
     size_t img = (size_t)H * W * c;
     msf_png_grid g;
     uint8_t *buf = malloc(img);
     char path[4096];
-    snprintf(path, sizeof path, "%s/images.npz", dir);
     msf_npz_reader *r = NULL;
     msf_status s = msf_png_grid_init(&g, N, count, 0, H, W);
-    if (!s) s = buf ? npz_open_checked(&r, path, N, H, W, c) : msf_fail(MSF_ERR_NOMEM, "out of memory");
+    if (!s) s = buf ? npz_open_checked(&r, images, N, H, W, c) : msf_fail(MSF_ERR_NOMEM, "out of memory");
     for (int i = 0; i < g.count && !s; i++)
         if (!(s = msf_npz_read(r, buf, img))) msf_png_grid_paste(&g, i, buf, c);
     msf_npz_close(r);
