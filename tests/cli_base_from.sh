@@ -278,6 +278,7 @@ expect_err 1 "'runs\[0\].sampler.residual' is 'some'; expected one of: sample, n
     "$MSF" run "$tmp/cfg/choice.yaml" --results-dir "$tmp/e"
 
 # The Fashion-MNIST decomposition experiment: its grid and costs.
-expect 0 "real,residual=none *2000 *4 real+none *1.5 *0.00 " "$MSF" run experiments/fmnist_decomposition.yaml --dry-run
+expect 0 "msf,residual=none,seed=0 *2000 *4 100+none *1.5 *2.68 " "$MSF" run experiments/fmnist_decomposition.yaml --dry-run
+expect 0 "real_none_set1 *2000 *4 file+none *1.5 *0.00 " "$MSF" run experiments/fmnist_decomposition.yaml --dry-run
 
 finish cli_base_from.sh
