@@ -189,44 +189,6 @@ START_TEST(test_stage_forward) {
 }
 END_TEST
 
-typedef struct {
-    const float *x_T[2], *z[2];
-    int rows[2];
-    size_t numel[2];
-} msf_replay;
-
-static msf_status replay(void *user, int stage, int step, int64_t first, int n, float *out) {
-    const msf_replay *r = user;
-    const float *src = step < 0 ? r->x_T[stage] + first * r->numel[stage]
-                                : r->z[stage] + ((size_t)step * r->rows[stage] + first) * r->numel[stage];
-    memcpy(out, src, (size_t)n * r->numel[stage] * sizeof *out);
-    return MSF_OK;
-}
-
-static void stage_attrs(msf_weights *g, const char *obj, const char *stage, diff_stage_opts *o, char *steps) {
-    char name[64], buf[32];
-    snprintf(name, sizeof name, "%s_steps", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, steps, 16), MSF_OK);
-    o->steps = steps;
-    snprintf(name, sizeof name, "%s_sampler", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
-    ck_assert_int_eq(diff_sampler_parse(buf, &o->sampler), MSF_OK);
-    snprintf(name, sizeof name, "%s_cfg_mode", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
-    ck_assert_int_eq(diff_cfg_mode_parse(buf, &o->cfg_mode), MSF_OK);
-    snprintf(name, sizeof name, "%s_variance", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
-    ck_assert_int_eq(diff_var_type_parse(buf, &o->var), MSF_OK);
-    snprintf(name, sizeof name, "%s_eta", stage);
-    o->eta = (float)tu_golden_double(g, obj, name);
-    snprintf(name, sizeof name, "%s_cfg_scale", stage);
-    o->cfg_scale = (float)tu_golden_double(g, obj, name);
-    snprintf(name, sizeof name, "%s_clip_x0", stage);
-    int64_t clip;
-    ck_assert_int_eq(msf_weights_attr_int(g, obj, name, &clip), MSF_OK);
-    o->clip_x0 = (int)clip;
-}
-
 // A sampler of m with options o for up to `batch` samples per call.
 static msf_sampler sampler_of(const msf_model *m, const diff_stage_opts *o, int batch) {
     msf_sampler sp;
@@ -250,12 +212,12 @@ START_TEST(test_two_stage_trajectories) {
         snprintf(obj, sizeof obj, "traj/case%d", i);
         snprintf(name, sizeof name, "%s/out", obj);
         diff_stage_opts o[2] = {{0}};
-        stage_attrs(g, obj, "base", &o[0], steps[0]);
-        stage_attrs(g, obj, "residual", &o[1], steps[1]);
+        tu_stage_opts(g, obj, "base", &o[0], steps[0]);
+        tu_stage_opts(g, obj, "residual", &o[1], steps[1]);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "residual_start", start, sizeof start), MSF_OK);
         o[1].start_t = strcmp(start, "noise") ? atoi(start) : 0;
 
-        msf_replay r;
+        tu_msf_replay r = {0};
         static const char *stage_names[2] = {"base", "residual"};
         float *bufs[4];
         for (int k = 0; k < 2; k++) {
@@ -285,7 +247,7 @@ START_TEST(test_two_stage_trajectories) {
         int64_t k0;
         ck_assert_int_eq(msf_weights_attr_int(g, obj, "residual_start_index", &k0), MSF_OK);
         ck_assert_int_eq(sp.stage[1].num_steps, k0 + 1);
-        ck_assert_msg(msf_sample(&m, &sp, 0, replay, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
+        ck_assert_msg(msf_sample(&m, &sp, 0, tu_msf_replay_noise, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
                       msf_error_message());
         msf_sampler_free(&sp);
         // residual is returned in z units: residual_scale x the sampled residual.

@@ -58,46 +58,6 @@ START_TEST(test_forward_with_level) {
 }
 END_TEST
 
-typedef struct {
-    const float *x_T[2], *z[2], *cond_eps;
-    int rows[2];
-    size_t numel[2];
-} aug_replay;
-
-static msf_status replay(void *user, int stage, int step, int64_t first, int n, float *out) {
-    const aug_replay *r = user;
-    const float *src;
-    if (step == -2) {
-        ck_assert_msg(stage == 1 && r->cond_eps, "condition noise asked for stage %d", stage);
-        src = r->cond_eps + first * r->numel[1];
-    } else {
-        src = step < 0 ? r->x_T[stage] + first * r->numel[stage]
-                       : r->z[stage] + ((size_t)step * r->rows[stage] + first) * r->numel[stage];
-    }
-    memcpy(out, src, (size_t)n * r->numel[stage] * sizeof *out);
-    return MSF_OK;
-}
-
-static void stage_attrs(msf_weights *g, const char *obj, const char *stage, diff_stage_opts *o, char *steps) {
-    char name[64], buf[32];
-    snprintf(name, sizeof name, "%s_steps", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, steps, 16), MSF_OK);
-    o->steps = steps;
-    snprintf(name, sizeof name, "%s_sampler", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
-    ck_assert_int_eq(diff_sampler_parse(buf, &o->sampler), MSF_OK);
-    snprintf(name, sizeof name, "%s_cfg_mode", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
-    ck_assert_int_eq(diff_cfg_mode_parse(buf, &o->cfg_mode), MSF_OK);
-    snprintf(name, sizeof name, "%s_variance", stage);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
-    ck_assert_int_eq(diff_var_type_parse(buf, &o->var), MSF_OK);
-    snprintf(name, sizeof name, "%s_eta", stage);
-    o->eta = (float)tu_golden_double(g, obj, name);
-    snprintf(name, sizeof name, "%s_cfg_scale", stage);
-    o->cfg_scale = (float)tu_golden_double(g, obj, name);
-}
-
 START_TEST(test_trajectories) {
     msf_weights *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "traj_tolerance");
@@ -110,13 +70,13 @@ START_TEST(test_trajectories) {
         char obj[32], name[96], steps[2][16];
         snprintf(obj, sizeof obj, "traj/case%d", i);
         diff_stage_opts o[2] = {{0}};
-        stage_attrs(g, obj, "base", &o[0], steps[0]);
-        stage_attrs(g, obj, "residual", &o[1], steps[1]);
+        tu_stage_opts(g, obj, "base", &o[0], steps[0]);
+        tu_stage_opts(g, obj, "residual", &o[1], steps[1]);
         int64_t level;
         ck_assert_int_eq(msf_weights_attr_int(g, obj, "residual_cond_noise", &level), MSF_OK);
         o[1].cond_noise = (int)level;
         noised += level > 0;
-        aug_replay r = {0};
+        tu_msf_replay r = {0};
         static const char *stage_names[2] = {"base", "residual"};
         float *bufs[5] = {0};
         for (int k = 0; k < 2; k++) {
@@ -146,7 +106,7 @@ START_TEST(test_trajectories) {
         float *z = malloc(nout * sizeof *z), *base = malloc(nbase * sizeof *base);
         msf_sampler sp;
         ck_assert_msg(msf_sampler_init(&sp, &m, o, 2) == MSF_OK, "%s", msf_error_message());
-        ck_assert_msg(msf_sample(&m, &sp, 0, replay, &r, z, base, NULL, labels, 0, 2, NULL) == MSF_OK, "%s",
+        ck_assert_msg(msf_sample(&m, &sp, 0, tu_msf_replay_noise, &r, z, base, NULL, labels, 0, 2, NULL) == MSF_OK, "%s",
                       msf_error_message());
         if (level > 0) {  // the network saw the noised condition
             snprintf(name, sizeof name, "%s/cond_in", obj);

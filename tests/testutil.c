@@ -126,3 +126,41 @@ double tu_golden_double(msf_weights *g, const char *obj, const char *name) {
     if (msf_weights_attr_double(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
     return v;
 }
+
+void tu_stage_opts(msf_weights *g, const char *obj, const char *prefix, diff_stage_opts *o, char *steps) {
+    char name[64], buf[32];
+    snprintf(name, sizeof name, "%s_steps", prefix);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, steps, 16), MSF_OK);
+    o->steps = steps;
+    snprintf(name, sizeof name, "%s_sampler", prefix);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(diff_sampler_parse(buf, &o->sampler), MSF_OK);
+    snprintf(name, sizeof name, "%s_cfg_mode", prefix);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(diff_cfg_mode_parse(buf, &o->cfg_mode), MSF_OK);
+    snprintf(name, sizeof name, "%s_variance", prefix);
+    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(diff_var_type_parse(buf, &o->var), MSF_OK);
+    snprintf(name, sizeof name, "%s_eta", prefix);
+    o->eta = (float)tu_golden_double(g, obj, name);
+    snprintf(name, sizeof name, "%s_cfg_scale", prefix);
+    o->cfg_scale = (float)tu_golden_double(g, obj, name);
+    snprintf(name, sizeof name, "%s_clip_x0", prefix);
+    int64_t clip;
+    ck_assert_int_eq(msf_weights_attr_int(g, obj, name, &clip), MSF_OK);
+    o->clip_x0 = (int)clip;
+}
+
+msf_status tu_msf_replay_noise(void *user, int stage, int step, int64_t first, int n, float *out) {
+    const tu_msf_replay *r = user;
+    const float *src;
+    if (step == -2) {
+        ck_assert_msg(stage == 1 && r->cond_eps, "condition noise asked for stage %d", stage);
+        src = r->cond_eps + first * r->numel[1];
+    } else {
+        src = step < 0 ? r->x_T[stage] + first * r->numel[stage]
+                       : r->z[stage] + ((size_t)step * r->rows[stage] + first) * r->numel[stage];
+    }
+    memcpy(out, src, (size_t)n * r->numel[stage] * sizeof *out);
+    return MSF_OK;
+}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diffusion/sampler.h"
 #include "io/weights.h"
 
 typedef struct {
@@ -64,5 +65,20 @@ int tu_golden_cases(msf_weights *g, const char *group, const char *dataset);
 // Integer attribute of a group (aborts if absent).
 int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name);
 double tu_golden_double(msf_weights *g, const char *obj, const char *name);
+
+// A stage's sampling options from the attributes PREFIX_steps, _sampler,
+// _cfg_mode, _variance, _eta, _cfg_scale, _clip_x0 of golden object `obj`
+// (tools/golden/gen_msf.py's stage_attrs); o->steps points at `steps` (16 chars).
+void tu_stage_opts(msf_weights *g, const char *obj, const char *prefix, diff_stage_opts *o, char *steps);
+
+// Replayed noise of a 2-stage MSF golden trajectory, as msf_noise_fn: x_T at
+// step -1, z[step] (rows per step) otherwise, and the condition's noise at
+// step -2 (conditioning augmentation; cond_eps NULL when the case has none).
+typedef struct {
+    const float *x_T[2], *z[2], *cond_eps;
+    int rows[2];
+    size_t numel[2];
+} tu_msf_replay;
+msf_status tu_msf_replay_noise(void *user, int stage, int step, int64_t first, int n, float *out);
 
 #endif

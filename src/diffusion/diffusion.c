@@ -144,6 +144,14 @@ void diff_schedule_free(diff_schedule *s) {
     memset(s, 0, sizeof *s);
 }
 
+// Beta t of DiT's linear schedule over T steps: numpy's linspace (t * step +
+// start, the last = stop) from 0.0001 to 0.02, scaled by 1000 / T.
+static double linear_beta(int t, int T) {
+    double scale = 1000.0 / T, start = scale * 0.0001, end = scale * 0.02;
+    if (T == 1) return start;
+    return t == T - 1 ? end : (double)t * ((end - start) / (T - 1)) + start;
+}
+
 msf_status diff_schedule_create(diff_schedule *s, int num_timesteps, const char *spec, diff_var_type var_type) {
     memset(s, 0, sizeof *s);
     int K;
@@ -163,14 +171,10 @@ msf_status diff_schedule_create(diff_schedule *s, int num_timesteps, const char 
 
     // Linear betas as numpy's linspace (i * step + start, last = stop), scaled
     // so that other step counts keep the same range (DiT's "linear" schedule).
-    double scale = 1000.0 / num_timesteps, beta_start = scale * 0.0001, beta_end = scale * 0.02;
-    double step = num_timesteps > 1 ? (beta_end - beta_start) / (num_timesteps - 1) : 0.0;
     double alpha_cumprod = 1.0, last = 1.0;
     int k = 0;
     for (int t = 0; t < num_timesteps && k < K; t++) {
-        double beta = num_timesteps > 1 && t == num_timesteps - 1 ? beta_end : (double)t * step + beta_start;
-        if (num_timesteps == 1) beta = beta_start;
-        alpha_cumprod *= 1.0 - beta;
+        alpha_cumprod *= 1.0 - linear_beta(t, num_timesteps);
         if (t != s->timestep_map[k]) continue;
         s->betas[k++] = 1.0 - alpha_cumprod / last;
         last = alpha_cumprod;
@@ -265,8 +269,7 @@ void diff_ddim_sample(const diff_schedule *s, int k, float eta, int clip_x0, flo
 }
 
 double diff_linear_abar(int s) {
-    const double start = 0.0001, end = 0.02, step = (end - start) / 999;
     double abar = 1.0;
-    for (int t = 0; t < s && t < 1000; t++) abar *= 1.0 - (t == 999 ? end : (double)t * step + start);
+    for (int t = 0; t < s && t < 1000; t++) abar *= 1.0 - linear_beta(t, 1000);
     return abar;
 }

@@ -36,6 +36,7 @@ TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOOLS)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_dit import random_model  # noqa: E402
+from gen_msf import stage_attrs  # noqa: E402
 from h5util import atomic_h5  # noqa: E402
 from hdf5_msf import write_msf_group  # noqa: E402
 from reference.dit import DiT  # noqa: E402
@@ -62,15 +63,6 @@ def double(m):
     d = DiT(**m.config()).double().eval()
     d.load_state_dict({k: v.double() for k, v in m.state_dict().items()})
     return d
-
-
-def stage_attrs(g, prefix, st):
-    g.attrs[f"{prefix}_steps"] = st.steps
-    g.attrs[f"{prefix}_sampler"] = st.sampler
-    g.attrs[f"{prefix}_eta"] = np.float64(st.eta)
-    g.attrs[f"{prefix}_cfg_scale"] = np.float64(st.cfg_scale)
-    g.attrs[f"{prefix}_cfg_mode"] = st.cfg_mode
-    g.attrs[f"{prefix}_variance"] = st.variance
 
 
 def main():
