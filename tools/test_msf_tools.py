@@ -456,6 +456,9 @@ def test_training(tmp):
                      f"{tmp}/msf2.h5")
     check(rc == 0 and same_model(load_msf_reference(f"{tmp}/msf.h5"), load_msf_reference(f"{tmp}/msf2.h5")),
           "--export-msf (checkpoints in any order) = the --out-h5 export")
+    rc, log, _ = run("--export-msf", f"{tmp}/msf.h5", f"{tmp}/msf-residual/checkpoint.pt", f"{tmp}/msf3.h5")
+    check(rc == 0 and same_model(load_msf_reference(f"{tmp}/msf.h5"), load_msf_reference(f"{tmp}/msf3.h5")),
+          f"--export-msf with the base from an exported MSF file = the --out-h5 export {log.strip()[-200:]}")
     rc, log, _ = run("--export-msf", f"{tmp}/msf-base/checkpoint.pt", f"{tmp}/dit/checkpoint.pt", f"{tmp}/bad.h5")
     check(rc == 1 and "is a dit checkpoint" in log and not os.path.exists(f"{tmp}/bad.h5"),
           f"--export-msf with a dit checkpoint: exit 1 ({log.strip()})")

@@ -7,7 +7,8 @@ residual learns from the factorised data, not from base samples):
   train.py --model-type msf-base     --data SRC --out-dir RUN_B [--out-h5 base_dit.h5]
   train.py --model-type msf-residual --data SRC --out-dir RUN_R [--residual-level J]
            [--base-ckpt RUN_B/checkpoint.pt --out-h5 msf.h5]
-  train.py --export-msf BASE.pt RESIDUAL.pt [...] OUT.h5   (an MSF file from finished runs)
+  train.py --export-msf BASE.pt RESIDUAL.pt [...] OUT.h5   (an MSF file from finished runs;
+                                                          BASE may be an MSF .h5 file's base)
   train.py --export-dit CKPT.pt OUT.h5                      (one model as a DiT file)
 Launch with torchrun for DistributedDataParallel (env RANK, WORLD_SIZE, LOCAL_RANK;
 nccl on CUDA, gloo on CPU); --batch is the global batch.
@@ -455,6 +456,8 @@ def export_state(ckpt, which):
 def source_of(path, ckpt, which):
     # The path as given (relative paths stay relative: a committed file names
     # no directory of the machine that made it).
+    if "from_file" in ckpt:
+        return f"the base of {path} (its weights as stored; made by: {ckpt['from_file']})"
     return f"tools/train.py {ckpt['model_type']} {path} step {ckpt['step']} ({which} weights)"
 
 
@@ -465,9 +468,20 @@ def export_dit(ckpt_path, out_path, which="ema", dtype="float32"):
     return out_path
 
 
+def base_from_msf_file(path):
+    """The base of an exported MSF file as an msf-base checkpoint (model and EMA: the weights the
+    file holds), so a new residual can be paired with a base whose run is not at hand."""
+    config, state, msf = read_init_weights(path, "msf-base")
+    with h5py.File(path, "r") as f:
+        source = str(f.attrs.get("source", ""))
+    return {"model_type": "msf-base", "config": config, "model": state, "ema": state, "msf": msf,
+            "step": None, "from_file": source}
+
+
 def export_msf(ckpt_paths, out_path, which="ema", dtype="float32"):
-    """An MSF file from one msf-base and L-1 msf-residual checkpoints (any order)."""
-    ckpts = [(p, load_checkpoint(p)) for p in ckpt_paths]
+    """An MSF file from one msf-base and L-1 msf-residual checkpoints (any order). The base may
+    also be an exported MSF file (.h5): its base group, as stored."""
+    ckpts = [(p, base_from_msf_file(p) if str(p).endswith(".h5") else load_checkpoint(p)) for p in ckpt_paths]
     for p, c in ckpts:
         if c["model_type"] not in ("msf-base", "msf-residual"):
             raise TrainError(f"{p} is a {c['model_type']} checkpoint, expected msf-base or msf-residual")
@@ -744,7 +758,8 @@ def parse_args(argv=None):
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     mode = ap.add_argument_group("export only (no training)")
     mode.add_argument("--export-msf", nargs="+", metavar="PATH",
-                      help="BASE.pt RESIDUAL.pt [...] OUT.h5: write an MSF file from finished runs")
+                      help="BASE.pt RESIDUAL.pt [...] OUT.h5: write an MSF file from finished runs "
+                           "(BASE may be an exported MSF .h5 file: its base, as stored)")
     mode.add_argument("--export-dit", nargs=2, metavar=("CKPT", "OUT"), help="write one run's model as a DiT file")
     ap.add_argument("--model-type", choices=MODEL_TYPES, default="dit")
     ap.add_argument("--data", help="fashion-mnist, a Fashion-MNIST IDX directory, or a latents .h5 file")

@@ -10,8 +10,10 @@
 #
 # Usage: tools/demo/train_fmnist_half_residual.sh RUN_DIR [export BASE_CKPT OUT.h5]
 #   RUN_DIR/residual_bilinear_half/checkpoint.pt is resumed when it exists.
-#   export: the MSF file of BASE_CKPT (the parity base) and this run's
-#   step-6,000 checkpoint, raw weights in float16 as the demo models.
+#   export: the MSF file of BASE_CKPT (the parity base: its run's
+#   ckpt_0012000.pt, or models/fmnist_msf_area_bilinear.h5, whose base is
+#   those weights in float16) and this run's step-6,000 checkpoint, raw
+#   weights in float16 as the demo models.
 # THREADS (default 1) sets torch's threads.
 set -eu
 RUN=${1:?usage: train_fmnist_half_residual.sh RUN_DIR [export BASE_CKPT OUT.h5]}
