@@ -4,7 +4,8 @@
 #   make test       Check suites and CLI tests (the CI command)
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (separate build dir)
 #   make check-full full-size cross-checks against PyTorch (needs python3-torch; not in CI)
-#   make bench      operator benchmarks against raw OpenBLAS sgemm
+#   make bench      operator benchmarks against raw OpenBLAS sgemm, then bench-mpi
+#   make bench-mpi  msf run with 1 and 2 MPI ranks vs 1 process with 2 threads
 #   make fuzz       libFuzzer targets (clang) for FUZZ_SECONDS each (make deps-fuzz)
 #   make paper      paper/REPRODUCTION.md from results/ (msf report)
 #   make demo       the main job: installs missing packages, builds, runs
@@ -20,7 +21,8 @@ CC ?= cc
 
 PKGS := openblas hdf5-serial fftw3f libpng zlib libzip yaml-0.1
 DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
-            zlib1g-dev libzip-dev libyaml-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist
+            zlib1g-dev libzip-dev libyaml-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist \
+            libopenmpi-dev openmpi-bin
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy python3-pywt python3-pil
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -49,7 +51,21 @@ ifeq ($(WERROR),1)
   CFLAGS_BASE += -Werror
 endif
 
-ALL_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+# MPI (msf run under mpirun/srun, src/core/dist.c): on when OpenMPI's
+# pkg-config file is found (libopenmpi-dev), or MPI=1 / MPI=0 to force it.
+ifeq ($(origin MPI),undefined)
+  MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(MPI),1)
+  MPI_CFLAGS := -DMSF_MPI $(shell pkg-config --cflags ompi-c 2>/dev/null)
+  MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
+  ifeq ($(MPI_LIBS),)
+    $(error MPI=1 but pkg-config finds no ompi-c: install libopenmpi-dev openmpi-bin (make deps))
+  endif
+endif
+
+ALL_CFLAGS := $(CFLAGS_BASE) $(MPI_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(LDLIBS_BASE) $(MPI_LIBS)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c src/msf/*.c src/config/*.c src/run/*.c eval/*.c))
 CLI_MAIN := src/cli/msf.c
@@ -71,7 +87,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: test-tools all test check-full bench clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
+.PHONY: test-tools all test check-full bench bench-mpi clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
 all: $(LIB) $(MSF)
 
 # Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
@@ -102,17 +118,17 @@ $(CLI_LIB): $(CLI_OBJ)
 $(MSF): $(CLI_MAIN_OBJ) $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_MAIN_OBJ) $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_MAIN_OBJ) $(CLI_LIB) $(LIB) $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_UTIL_SRC) tests/testutil.h $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(CLI_LIB) $(LIB) $(CHECK_LIBS) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(CLI_LIB) $(LIB) $(CHECK_LIBS) $(LDLIBS_ALL)
 
 $(BUILD)/bench/%: bench/%.c $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(LDLIBS_ALL)
 
 # Fuzz targets (tests/fuzz/fuzz_NAME.c): `make test` replays their seed
 # corpus and regression inputs through them with this compiler (and the
@@ -123,7 +139,7 @@ REPLAY_BIN := $(REPLAY_TARGETS:%=$(BUILD)/fuzz/replay_%)
 $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(CLI_LIB) $(LIB) $(LDLIBS_BASE)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(CLI_LIB) $(LIB) $(LDLIBS_ALL)
 
 # Each suite runs from the repository root (golden files are read from tests/golden/).
 test: $(TEST_BIN) $(MSF) $(REPLAY_BIN)
@@ -227,8 +243,13 @@ deps-if-missing:
 	@dpkg-query -W -f='$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -c 'install ok installed' | \
 	  grep -qx "$(words $(DEB_PKGS))" || $(MAKE) --no-print-directory deps
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(MSF)
 	@set -e; for b in $(BENCH_BIN); do $$b; done
+	@MSF=$(MSF) sh bench/mpi_scaling.sh
+
+# msf run with 1 and 2 MPI ranks against 1 process with 2 threads (alone).
+bench-mpi: $(MSF)
+	@MSF=$(MSF) sh bench/mpi_scaling.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/msf

@@ -109,6 +109,13 @@ static msf_status source_read(image_source *s, uint8_t *px, int count) {
     return MSF_OK;
 }
 
+// Past the next `count` images (px: room for them: an .npz is a stream).
+static msf_status source_skip(image_source *s, uint8_t *px, int count) {
+    if (s->npz) return source_read(s, px, count);
+    s->next += count;
+    return MSF_OK;
+}
+
 static void source_close(image_source *s) {
     msf_npz_close(s->npz);
     free(s->idx);
@@ -201,8 +208,12 @@ msf_status msf_image_input_labels(const char *path, int64_t n, int classes, int6
     return is_idx_images(path) ? idx_labels(path, n, classes, out) : npz_labels(path, n, classes, out);
 }
 
+// Batch b (images b*batch ..) is computed by rank b mod size (every batch
+// when dist is NULL) and then broadcast from it: every rank ends with all
+// features, each batch computed as one process computes it.
 static msf_status features_of_images(msf_feature_set *out, const char *images, msf_featnet *net,
-                                     msf_resize_mode mode, int batch, const msf_progress *progress) {
+                                     msf_resize_mode mode, int batch, const msf_dist *dist,
+                                     const msf_progress *progress) {
     if (!net)
         return msf_fail(MSF_ERR_INVALID, "%s holds images: a feature network (--net W.h5) is needed to evaluate them",
                         images);
@@ -229,6 +240,10 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
     if (!s) msf_progress_report(progress, "features", 0, src.n);  // no bar before an error
     for (int64_t i = 0; i < src.n && !s; i += batch) {
         int cnt = (int)(src.n - i < batch ? src.n - i : batch);
+        if (msf_dist_owner(dist, i / batch) != msf_dist_rank(dist)) {
+            s = source_skip(&src, px, cnt);
+            continue;
+        }
         s = source_read(&src, px, cnt);
         if (!s)
             s = msf_featnet_run(net, px, cnt, src.h, src.w, src.c, mode, out->pool + i * info->pool_dim,
@@ -239,6 +254,21 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
     }
     free(px);
     source_close(&src);
+    if (msf_dist_size(dist) > 1) {
+        // Every rank gets here (a failed rank too); then each batch from its rank.
+        msf_status all = msf_dist_agree(dist, s, NULL, NULL);
+        for (int64_t i = 0; !all && i < out->n; i += batch) {
+            int cnt = (int)(out->n - i < batch ? out->n - i : batch), from = msf_dist_owner(dist, i / batch);
+            all = msf_dist_bcast(dist, out->pool + i * out->pool_dim, (size_t)cnt * out->pool_dim * sizeof(float), from);
+            if (!all && out->spatial)
+                all = msf_dist_bcast(dist, out->spatial + i * out->spatial_dim,
+                                     (size_t)cnt * out->spatial_dim * sizeof(float), from);
+            if (!all && out->logits)
+                all = msf_dist_bcast(dist, out->logits + i * out->logits_dim,
+                                     (size_t)cnt * out->logits_dim * sizeof(float), from);
+        }
+        s = all;
+    }
     out->labels = labels;
     if (s) msf_feature_set_free(out);
     return s;
@@ -246,7 +276,8 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
 
 // `msf sample` output X.h5: labels from it, images from X.npz.
 static msf_status features_of_sample_file(msf_feature_set *out, const char *path, msf_weights *h5, msf_featnet *net,
-                                          msf_resize_mode mode, int batch, const msf_progress *progress) {
+                                          msf_resize_mode mode, int batch, const msf_dist *dist,
+                                          const msf_progress *progress) {
     char images[4096];
     snprintf(images, sizeof images, "%.*s.npz", (int)(strlen(path) - 3), path);
     const msf_weight_info *li = msf_weights_find(h5, "labels");
@@ -261,7 +292,7 @@ static msf_status features_of_sample_file(msf_feature_set *out, const char *path
         free(labels);
         return s;
     }
-    if (!s) s = features_of_images(out, images, net, mode, batch, progress);
+    if (!s) s = features_of_images(out, images, net, mode, batch, dist, progress);
     if (s) {
         free(labels);
         return msf_fail_context(s, "%s holds latents; its images are expected in %s (msf sample --vae)", path,
@@ -278,15 +309,15 @@ static msf_status features_of_sample_file(msf_feature_set *out, const char *path
     return MSF_OK;
 }
 
-msf_status msf_features_from_input(msf_feature_set *out, const char *path, msf_featnet *net, msf_resize_mode mode,
-                                   int batch, const msf_progress *progress) {
+static msf_status features_from_input(msf_feature_set *out, const char *path, msf_featnet *net, msf_resize_mode mode,
+                                      int batch, const msf_dist *dist, const msf_progress *progress) {
     memset(out, 0, sizeof *out);
     if (!is_dir(path) && ends_with(path, ".h5")) {
         msf_weights *h5;
         msf_status s = msf_weights_open_as(&h5, path, "features or samples file");
         if (s) return s;
         int features = msf_weights_find(h5, "pool_3") != NULL, sampled = msf_weights_find(h5, "latents") != NULL;
-        if (sampled && !features) s = features_of_sample_file(out, path, h5, net, mode, batch, progress);
+        if (sampled && !features) s = features_of_sample_file(out, path, h5, net, mode, batch, dist, progress);
         msf_weights_close(h5);
         if (features) return msf_features_read_h5(out, path);
         if (!sampled)
@@ -294,7 +325,12 @@ msf_status msf_features_from_input(msf_feature_set *out, const char *path, msf_f
                             path);
         return s;
     }
-    return features_of_images(out, path, net, mode, batch, progress);
+    return features_of_images(out, path, net, mode, batch, dist, progress);
+}
+
+msf_status msf_features_from_input(msf_feature_set *out, const char *path, msf_featnet *net, msf_resize_mode mode,
+                                   int batch, const msf_progress *progress) {
+    return features_from_input(out, path, net, mode, batch, NULL, progress);
 }
 
 // -----------------------------------------------------------------------------
@@ -435,8 +471,8 @@ void msf_eval_input_free(msf_eval_input *in) {
     in->has_features = 0;
 }
 
-msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
-                               int batch, const msf_progress *progress) {
+msf_status msf_eval_input_load_dist(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
+                                    int batch, const msf_dist *dist, const msf_progress *progress) {
     memset(out, 0, sizeof *out);
     msf_status s;
     int stored = 0, images = 0;
@@ -448,11 +484,16 @@ msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featne
         // A reference batch with stored statistics and no network: FID/sFID only.
         if (stored && (!images || !net)) return MSF_OK;
     }
-    s = msf_features_from_input(&out->features, path, net, mode, batch, progress);
+    s = features_from_input(&out->features, path, net, mode, batch, dist, progress);
     if (!s) out->has_features = 1;
-    if (!s && !stored) s = msf_ref_stats_from_features(&out->stats, &out->features);
+    if (!s && !stored && msf_dist_is_root(dist)) s = msf_ref_stats_from_features(&out->stats, &out->features);
     if (s) msf_eval_input_free(out);
     return s;
+}
+
+msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
+                               int batch, const msf_progress *progress) {
+    return msf_eval_input_load_dist(out, path, net, mode, batch, NULL, progress);
 }
 
 msf_eval_opts msf_eval_opts_default(void) {

@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "core/dist.h"
 #include "core/progress.h"
 #include "core/status.h"
 #include "eval/featnet.h"
@@ -98,6 +99,12 @@ typedef struct {
 
 msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
                                int batch, const msf_progress *progress);
+// The same for the ranks of a job (msf run under MPI), called by every rank:
+// feature batch b (of `batch` images) is computed by rank b mod size and sent
+// to every rank, so each feature is computed as one process computes it;
+// the statistics are computed on rank 0 only (the other ranks' are empty).
+msf_status msf_eval_input_load_dist(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
+                                    int batch, const msf_dist *dist, const msf_progress *progress);
 void msf_eval_input_free(msf_eval_input *in);
 
 enum {

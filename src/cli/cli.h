@@ -39,6 +39,10 @@ void cli_missing_value(const char *cmd, const char *opt, const char *usage);
 // and is writable, an input file is readable. 0 with the message set
 // (msf_fail) otherwise, naming the file and what it is (`what`).
 int cli_output_ok(const char *path, const char *what);
+// A rank of an MPI job (msf run): the ranks other than 0 print nothing on
+// stdout, no info lines and no progress; their warnings and errors begin
+// "rank R of N: ". Rank 0 (and a process without MPI) is unchanged.
+void cli_set_rank(int rank, int size);
 int cli_input_ok(const char *path, const char *what);
 int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);

@@ -36,8 +36,14 @@ const char cmd_run_usage[] =
     "again. Only one `msf run` at a time writes an experiment's folder, and it\n"
     "writes nowhere else; a folder DIR/EXPERIMENT without manifest.json that\n"
     "holds files is not msf run's: it is left alone and the run stops.\n\n"
-    "  --dry-run          print the expanded grid with sample counts and GFLOPs,\n"
-    "                     and any missing file; run nothing\n"
+    "Under MPI (`mpirun -np N msf run ...`, `srun msf run ...`; msf --version\n"
+    "says whether this build has it) rank k mod N samples shard k of each point\n"
+    "and computes feature batch k; rank 0 alone merges, computes the metrics and\n"
+    "spectra and writes the results. The numbers and files equal those of one\n"
+    "process for any N, and a rerun with another N reuses the finished shards.\n\n"
+    "  --dry-run          print the expanded grid with sample counts, shards and\n"
+    "                     GFLOPs, the MPI ranks that would have work, and any\n"
+    "                     missing file; run nothing\n"
     "  --force            delete what msf run wrote in DIR/EXPERIMENT (points,\n"
     "                     metrics, tables, plots, manifest) and start over;\n"
     "                     other files there stay\n"
@@ -72,6 +78,7 @@ static void on_missing(void *user, const char *path, const char *what, const cha
         if (!strcmp(m->seen[i], path)) return;
     if (m->count < 64) snprintf(m->seen[m->count], sizeof m->seen[0], "%s", path);
     m->count++;
+    if (!m->out) return;
     fprintf(m->out, "  missing %s: %s (first needed by point %s)\n", what, path, m->point);
     fprintf(m->out, "    to get it: %s\n", how ? how : "(the config says nothing; see experiments/README.md)");
 }
@@ -165,10 +172,12 @@ static int dry_run(const msf_experiment *e) {
     printf("%-44s %9s %7s %-12s %6s %14s %12s\n", "point", "samples", "shards", "steps", "cfg", "GFLOPs/sample",
            "total TFLOPs");
     double total = 0;
-    int64_t samples = 0;
+    int64_t samples = 0, shards = 0, most = 0;
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         int64_t n = cfg_int(p->cfg, "num_samples", 0), shard = cfg_int(p->cfg, "shard_size", 1000);
+        int64_t k = shard > 0 && n > 0 ? (n + shard - 1) / shard : 0;
+        if (strcmp(msf_run_point_kind(p), "samples")) shards += k, most = k > most ? k : most;
         const char *kind = msf_run_point_kind(p);
         if (!strcmp(kind, "samples")) {
             printf("%-44s %9s %7s %-12s %6s %14s %12s  (given samples: %s)\n", p->name, "given", "-", "-", "-", "?",
@@ -198,6 +207,11 @@ static int dry_run(const msf_experiment *e) {
     }
     printf("\ntotal: %lld samples, %.3f TFLOPs of sampling (one multiply-add = one FLOP, as DiT's Table 4)\n",
            (long long)samples, total / 1000);
+    // Under MPI shard k of a point is rank k mod N's: more ranks than a
+    // point's shards sit idle while it samples.
+    printf("shards: %lld in all, at most %lld in one point; MPI ranks: up to %lld useful, a divisor of it keeps them "
+           "equally busy (shard k of a point is rank k mod N's: mpirun -np N %s run ...)\n",
+           (long long)shards, (long long)most, (long long)(most > 0 ? most : 1), "bin/msf");
     int missing = list_missing(e, stdout);
     if (missing) printf("(%d missing file%s: `msf run` would stop before sampling)\n", missing, missing == 1 ? "" : "s");
     // What a run would stop on before sampling.
@@ -233,22 +247,68 @@ static void show_progress(void *user, const char *label, int64_t done, int64_t t
 }
 
 // One point (its inputs hashed): samples (or the ones a resume keeps),
-// metrics, spectra, then point.json.
+// metrics, spectra, then point.json. Every rank calls it; rank 0 alone
+// computes the spectra and writes point.json, and the status is the job's.
 static msf_status run_point(msf_point_result *r, const msf_run_point *p, const char *pdir, msf_base_cache *bases,
-                            const msf_progress *progress) {
+                            const msf_dist *dist, const msf_progress *progress) {
     msf_status s;
     int spectra = cfg_find(p->cfg, "spectrum") != NULL;
-    if ((s = msf_run_point_generate(r, p, pdir, spectra, bases, progress))) return s;
-    if (cfg_find(p->cfg, "evaluator") && (s = msf_run_point_metrics(r, p, pdir, NULL))) return s;
+    if ((s = msf_run_point_generate(r, p, pdir, spectra, bases, dist, progress))) return s;
+    if (cfg_find(p->cfg, "evaluator") && (s = msf_run_point_metrics(r, p, pdir, dist, NULL))) return s;
+    if (!msf_dist_is_root(dist)) return msf_dist_agree(dist, MSF_OK, NULL, NULL);
     if (spectra) {
         msf_spectrum_report sr;
-        if ((s = msf_run_point_spectrum(&sr, p, pdir, progress))) return s;
-        printf("spectra of %lld latents %dx%dx%d, factorisation %s, in %s/spectrum:\n", (long long)sr.images, sr.c,
-               sr.h, sr.w, sr.factor, pdir);
-        cli_spectrum_print(&sr);
+        if (!(s = msf_run_point_spectrum(&sr, p, pdir, progress))) {
+            printf("spectra of %lld latents %dx%dx%d, factorisation %s, in %s/spectrum:\n", (long long)sr.images, sr.c,
+                   sr.h, sr.w, sr.factor, pdir);
+            cli_spectrum_print(&sr);
+        }
     }
-    return msf_run_point_write_done(r, p, pdir);
+    if (!s) s = msf_run_point_write_done(r, p, pdir);
+    return msf_dist_agree(dist, s, NULL, NULL);
 }
+
+// The folder, its lock, --force, points/ and the first manifest.json (rank
+// 0's work before any point): MSF_OK with *lock held, else the error.
+static msf_status open_folder(int *lock, const char *results, const char *dir, const char *points, int force,
+                              const msf_experiment *e, const unsigned char *selected, int num_only,
+                              const msf_run_info *info) {
+    char lock_path[4200], manifest[4300];
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", dir);
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    // A folder msf run did not make is refused before anything is written in
+    // it (the lock included); under the lock the check is made again.
+    msf_status s = msf_run_check_folder(dir);
+    if (s) return s;
+    if ((mkdir(results, 0777) != 0 && errno != EEXIST) || (mkdir(dir, 0777) != 0 && errno != EEXIST))
+        return msf_fail(MSF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    // One writer per experiment folder: the lock, a file inside the folder
+    // (nothing outside RESULTS_DIR/NAME/ is written), goes when the process does.
+    if ((*lock = open(lock_path, O_RDWR | O_CREAT, 0666)) < 0)
+        return msf_fail(MSF_ERR_IO, "cannot create %s: %s", lock_path, strerror(errno));
+    if (flock(*lock, LOCK_EX | LOCK_NB) != 0)
+        return msf_fail(MSF_ERR_IO, "another `msf run` is writing %s (lock %s held); wait for it or stop it", dir,
+                        lock_path);
+    // Only the experiment's own folder, and only when msf run made it; with
+    // --only, of its points only those selected.
+    if (!force || num_only) {
+        if ((s = msf_run_check_folder(dir))) return s;
+    } else if ((s = msf_run_remove_results(dir))) {
+        return s;
+    }
+    for (int i = 0; force && num_only && i < e->num_points; i++)
+        if (selected[i] && (s = msf_run_remove_point(dir, e->points[i].name))) return s;
+    if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || (mkdir(points, 0777) != 0 && errno != EEXIST))
+        return msf_fail(MSF_ERR_IO, "cannot create %s: %s", points, strerror(errno));
+    if ((s = msf_run_clean_temporaries(dir))) return s;
+    if (access(manifest, F_OK) != 0) s = msf_run_write_manifest(dir, e, info);
+    return s;
+}
+
+// Under MPI the ranks other than 0 print nothing on stdout and no progress;
+// their warnings and errors name the rank (cli_set_rank).
+static int run_experiment(const msf_dist *dist, const char *file, msf_experiment *e, const unsigned char *selected,
+                          int num_only, int force, const char *results, int argc, char **argv);
 
 int cmd_run(int argc, char **argv) {
     const char *file = NULL, *results = "results", *only[64];
@@ -276,102 +336,82 @@ int cmd_run(int argc, char **argv) {
         fputs(cmd_run_usage, stderr);
         return 2;
     }
+    msf_dist dist;
+    if (msf_dist_init(&dist, &argc, &argv)) return cli_fail("run");
+    cli_set_rank(dist.rank, dist.size);
     msf_experiment e;
-    if (msf_experiment_load(&e, file)) return cli_fail("run");
-    // The points to run: all, or those of --only (the others are left as they are).
-    unsigned char *selected = calloc((size_t)e.num_points + 1, 1), *have = calloc((size_t)e.num_points + 1, 1);
-    msf_experiment sel = {0}, shown = {0};
-    msf_point_result *shown_res = NULL;
-    char *not_run = NULL;
-    if (!selected || !have) {
-        free(selected), free(have);
-        msf_experiment_free(&e);
-        msf_fail(MSF_ERR_NOMEM, "out of memory");
-        return cli_fail("run");
-    }
-    for (int i = 0; i < e.num_points; i++) selected[i] = !num_only;
-    for (int k = 0; k < num_only; k++)
-        if (!select_points(&e, only[k], selected)) {
-            free(selected), free(have);
-            msf_experiment_free(&e);
-            return 2;
-        }
-    if (subset(&sel, &e, selected, NULL, NULL)) {
-        free(selected), free(have);
-        msf_experiment_free(&e);
-        return cli_fail("run");
-    }
-    if (dry) {
-        int rc = dry_run(&sel);
-        free(sel.points), free(selected), free(have);
-        msf_experiment_free(&e);
+    int rc = 1;
+    if (msf_experiment_load(&e, file)) {
+        rc = cli_fail("run");
+        msf_dist_finalize(&dist);
         return rc;
     }
+    // The points to run: all, or those of --only (the others are left as they are).
+    unsigned char *selected = calloc((size_t)e.num_points + 1, 1);
+    if (!selected) {
+        msf_fail(MSF_ERR_NOMEM, "out of memory");
+        rc = cli_fail("run");
+        goto out;
+    }
+    for (int i = 0; i < e.num_points; i++) selected[i] = !num_only;
+    rc = 0;
+    for (int k = 0; k < num_only && !rc; k++)
+        if (!select_points(&e, only[k], selected)) rc = 2;
+    if (rc) goto out;
+    if (dry) {
+        msf_experiment sel = {0};
+        if (subset(&sel, &e, selected, NULL, NULL)) rc = cli_fail("run");
+        else rc = dist.rank == 0 ? dry_run(&sel) : 0;
+        free(sel.points);
+        goto out;
+    }
+    rc = run_experiment(&dist, file, &e, selected, num_only, force, results, argc, argv);
+out:
+    free(selected);
+    msf_experiment_free(&e);
+    msf_dist_finalize(&dist);
+    return rc;
+}
+
+static int run_experiment(const msf_dist *dist, const char *file, msf_experiment *e, const unsigned char *selected,
+                          int num_only, int force, const char *results, int argc, char **argv) {
+    const int root = msf_dist_is_root(dist);
     int rc = 1, lock = -1;
-    msf_point_result *res = NULL;
+    unsigned char *have = calloc((size_t)e->num_points + 1, 1);
+    msf_experiment sel = {0}, shown = {0};
+    msf_point_result *res = NULL, *shown_res = NULL;
+    char *not_run = NULL;
     // What the run keeps between its points: the content hashes of its input
     // files and the bases its MSF points drew (for points sharing a base stage).
     msf_run_input_cache *inputs = NULL;
     msf_base_cache *bases = NULL;
-    char dir[4096], lock_path[4200], points[4200], pdir[4500], command[4096] = "msf";
-    if (list_missing(&sel, stderr)) {
-        fprintf(stderr, "msf run: %s: files missing (above); nothing was run\n", file);
-        goto done;
-    }
-    for (int i = 0; i < sel.num_points; i++)
-        if (msf_run_point_check(&sel.points[i])) goto fail;
+    char dir[4096], points[4200], pdir[4500], command[4096] = "msf";
+    msf_status s = MSF_OK;
+    if (!have) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+    if (!s) s = subset(&sel, e, selected, NULL, NULL);
+    // Every rank reads the experiment and its files; rank 0 reports.
+    if (!s && list_missing(&sel, root ? stderr : NULL))
+        s = msf_fail(MSF_ERR_IO, "%s: files missing (above); nothing was run", file);
+    for (int i = 0; !s && i < sel.num_points; i++) s = msf_run_point_check(&sel.points[i]);
+    if ((s = msf_dist_agree(dist, s, NULL, NULL))) goto fail;
     for (int i = 0; i < argc; i++) {
         size_t len = strlen(command);
         snprintf(command + len, sizeof command - len, " %s", argv[i]);
     }
-    snprintf(dir, sizeof dir, "%s/%s", results, e.name);
-    snprintf(lock_path, sizeof lock_path, "%s/.lock", dir);
+    snprintf(dir, sizeof dir, "%s/%s", results, e->name);
     snprintf(points, sizeof points, "%s/points", dir);
-    // A folder msf run did not make is refused before anything is written in
-    // it (the lock included); under the lock the check is made again.
-    if (msf_run_check_folder(dir)) goto fail;
-    if ((mkdir(results, 0777) != 0 && errno != EEXIST) || (mkdir(dir, 0777) != 0 && errno != EEXIST)) {
-        msf_fail(MSF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-        goto fail;
-    }
-    // One writer per experiment folder: the lock, a file inside the folder
-    // (nothing outside RESULTS_DIR/NAME/ is written), goes when the process does.
-    lock = open(lock_path, O_RDWR | O_CREAT, 0666);
-    if (lock < 0) {
-        msf_fail(MSF_ERR_IO, "cannot create %s: %s", lock_path, strerror(errno));
-        goto fail;
-    }
-    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        msf_fail(MSF_ERR_IO, "another `msf run` is writing %s (lock %s held); wait for it or stop it", dir, lock_path);
-        goto fail;
-    }
-    // Only the experiment's own folder, and only when msf run made it; with
-    // --only, of its points only those selected.
-    if (!force || num_only) {
-        if (msf_run_check_folder(dir)) goto fail;
-    } else if (msf_run_remove_results(dir)) {
-        goto fail;
-    }
-    for (int i = 0; force && num_only && i < e.num_points; i++)
-        if (selected[i] && msf_run_remove_point(dir, e.points[i].name)) goto fail;
-    if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || (mkdir(points, 0777) != 0 && errno != EEXIST)) {
-        msf_fail(MSF_ERR_IO, "cannot create %s: %s", points, strerror(errno));
-        goto fail;
-    }
-    if (msf_run_clean_temporaries(dir)) goto fail;
-    msf_run_info info = {.command = command, .threads = omp_get_max_threads(), .processes = 1};
-    char started[32], ended[32], manifest[4300];
+    msf_run_info info = {.command = command, .threads = omp_get_max_threads(), .processes = msf_dist_size(dist)};
+    char started[32], ended[32];
     iso_now(started, sizeof started);
     info.started = started;
-    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
-    if (access(manifest, F_OK) != 0 && msf_run_write_manifest(dir, &e, &info)) goto fail;
-    res = calloc((size_t)e.num_points, sizeof *res);
-    shown_res = calloc((size_t)e.num_points, sizeof *shown_res);
-    if (!res || !shown_res) {
-        msf_fail(MSF_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if (msf_run_input_cache_create(&inputs) || msf_base_cache_create(&bases, MSF_RUN_BASE_CACHE_FLOATS)) goto fail;
+    if (root) s = open_folder(&lock, results, dir, points, force, e, selected, num_only, &info);
+    if ((s = msf_dist_agree(dist, s, NULL, NULL))) goto fail;
+    res = calloc((size_t)e->num_points, sizeof *res);
+    shown_res = calloc((size_t)e->num_points, sizeof *shown_res);
+    if (!res || !shown_res) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+    if (!s && (s = msf_run_input_cache_create(&inputs)) == MSF_OK)
+        s = msf_base_cache_create(&bases, MSF_RUN_BASE_CACHE_FLOATS);
+    if ((s = msf_dist_agree(dist, s, NULL, NULL))) goto fail;
     cli_progress_bar bar;
     cli_progress_bar_init(&bar, stderr);
     msf_progress progress = {show_progress, &bar};
@@ -381,58 +421,68 @@ int cmd_run(int argc, char **argv) {
     // marked, and the exit status says that some failed. Only failures of
     // the run itself (the folder, the lock, the results files) stop it.
     int failed = 0;
-    for (int i = 0; i < e.num_points; i++) {
-        msf_run_point *p = &e.points[i];
+    for (int i = 0; i < e->num_points; i++) {
+        msf_run_point *p = &e->points[i];
         snprintf(pdir, sizeof pdir, "%s/%s", points, p->name);
-        msf_status s = msf_run_point_hash_inputs(p, inputs);  // once: it chains into the point's hashes
+        s = msf_run_point_hash_inputs(p, inputs);  // once: it chains into the point's hashes
         if (!selected[i]) {
             // Not run: its results as an earlier run left them, if they are current.
-            have[i] = !s && msf_run_point_peek_done(&res[i], p, pdir);
+            have[i] = root && !s && msf_run_point_peek_done(&res[i], p, pdir);
             continue;
         }
         have[i] = 1;
-        if (!s && msf_run_point_load_done(&res[i], p, pdir)) {
-            printf("[%d/%d] %s: done before, reused\n", i + 1, e.num_points, p->name);
+        // Done before? Rank 0 looks (a stale point.json is removed) and tells the others.
+        s = msf_dist_agree(dist, s, NULL, NULL);
+        int done = !s && root && msf_run_point_load_done(&res[i], p, pdir);
+        if (!s) s = msf_dist_bcast(dist, &done, sizeof done, 0);
+        if (!s && done) {
+            printf("[%d/%d] %s: done before, reused\n", i + 1, e->num_points, p->name);
             info.resumed = 1;
             continue;
         }
-        printf("[%d/%d] %s\n", i + 1, e.num_points, p->name);
-        if (!s) s = run_point(&res[i], p, pdir, bases, &progress);
+        printf("[%d/%d] %s\n", i + 1, e->num_points, p->name);
+        if (!s) s = run_point(&res[i], p, pdir, bases, dist, &progress);
         info.resumed |= res[i].shards_reused > 0;
         if (s) {
             msf_run_point_mark_failed(&res[i], p, msf_error_message());
-            msf_log(MSF_LOG_ERROR, "point %s failed (the other points go on): %s", p->name, res[i].failed);
+            msf_log(root ? MSF_LOG_ERROR : MSF_LOG_DEBUG, "point %s failed (the other points go on): %s", p->name,
+                    res[i].failed);
             failed++;
         }
     }
-    iso_now(ended, sizeof ended);
-    info.ended = ended;
-    // The results files hold the points with results; table.md names the others.
-    size_t room = 1;
-    for (int i = 0; i < e.num_points; i++) room += have[i] ? 0 : strlen(e.points[i].name) + 2;
-    if (!(not_run = calloc(room, 1)) || subset(&shown, &e, have, res, shown_res)) {
-        msf_fail(MSF_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    for (int i = 0; i < e.num_points; i++)
-        if (!have[i]) {
-            size_t len = strlen(not_run);
-            snprintf(not_run + len, room - len, "%s%s", len ? "; " : "", e.points[i].name);
+    // The results: rank 0's.
+    s = MSF_OK;
+    if (root) {
+        iso_now(ended, sizeof ended);
+        info.ended = ended;
+        // The results files hold the points with results; table.md names the others.
+        size_t room = 1;
+        for (int i = 0; i < e->num_points; i++) room += have[i] ? 0 : strlen(e->points[i].name) + 2;
+        if (!(not_run = calloc(room, 1)) || subset(&shown, e, have, res, shown_res))
+            s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+        for (int i = 0; !s && i < e->num_points; i++)
+            if (!have[i]) {
+                size_t len = strlen(not_run);
+                snprintf(not_run + len, room - len, "%s%s", len ? "; " : "", e->points[i].name);
+            }
+        info.not_run = not_run;
+        if (!s) s = msf_run_write_results(dir, &shown, shown_res, &info);
+        if (!s) s = plot(dir);
+        if (!s) {
+            printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s", dir,
+                   shown.num_points, shown.num_points == 1 ? "" : "s");
+            if (shown.num_points < e->num_points)
+                printf(" (%d of the experiment's %d not run yet)", e->num_points - shown.num_points, e->num_points);
+            printf("\n");
         }
-    info.not_run = not_run;
-    if (msf_run_write_results(dir, &shown, shown_res, &info)) goto fail;
-    if (plot(dir)) goto fail;
-    printf("wrote %s: manifest.json, metrics.json, metrics.csv, table.md, plots; %d point%s", dir, shown.num_points,
-           shown.num_points == 1 ? "" : "s");
-    if (shown.num_points < e.num_points)
-        printf(" (%d of the experiment's %d not run yet)", e.num_points - shown.num_points, e.num_points);
-    printf("\n");
+    }
+    if ((s = msf_dist_agree(dist, s, NULL, NULL))) goto fail;
     if (failed) {
-        for (int i = 0; i < e.num_points; i++)
+        for (int i = 0; i < e->num_points; i++)
             if (res[i].failed[0]) {
                 msf_fail(MSF_ERR_INVALID, "%d of %d points failed (table.md lists them; a rerun retries them); the "
                                           "first, %s: %s",
-                         failed, e.num_points, e.points[i].name, res[i].failed);
+                         failed, e->num_points, e->points[i].name, res[i].failed);
                 break;
             }
         goto fail;
@@ -440,13 +490,13 @@ int cmd_run(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    cli_fail("run");
+    // Every rank has the job's error (msf_dist_agree): rank 0 says it.
+    if (root) cli_fail("run");
 done:
     msf_base_cache_free(bases);
     msf_run_input_cache_free(inputs);
     if (lock >= 0) close(lock);
     free(res), free(shown_res), free(not_run);
-    free(sel.points), free(shown.points), free(selected), free(have);
-    msf_experiment_free(&e);
+    free(sel.points), free(shown.points), free(have);
     return rc;
 }

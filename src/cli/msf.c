@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "core/status.h"
 #include "core/version.h"
 #include "io/h5write.h"
@@ -45,11 +46,20 @@ static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 char *openblas_get_config(void);
 
 static msf_log_level log_threshold = MSF_LOG_INFO;
+static char rank_prefix[32];  // "rank R of N: " for the ranks other than 0 of an MPI job
 
 static void log_to_stderr(void *user, msf_log_level level, const char *message) {
     static const char *names[] = {"debug", "info", "warning", "error"};
     if (level < log_threshold) return;
-    fprintf(stderr, "msf: %s: %s\n", names[level], message);
+    fprintf(stderr, "msf: %s%s: %s\n", rank_prefix, names[level], message);
+}
+
+void cli_set_rank(int rank, int size) {
+    if (rank == 0) return;
+    snprintf(rank_prefix, sizeof rank_prefix, "rank %d of %d: ", rank, size);
+    if (log_threshold < MSF_LOG_WARN) log_threshold = MSF_LOG_WARN;
+    cli_progress_setting = CLI_PROGRESS_NEVER;
+    if (!freopen("/dev/null", "w", stdout)) log_threshold = MSF_LOG_ERROR;
 }
 
 static void print_help(FILE *out) {
@@ -72,7 +82,7 @@ int cli_wants_help(int argc, char **argv) {
 }
 
 int cli_fail(const char *command) {
-    fprintf(stderr, "msf %s: %s\n", command, msf_error_message());
+    fprintf(stderr, "msf %s: %s%s\n", command, rank_prefix, msf_error_message());
     return 1;
 }
 
@@ -97,7 +107,8 @@ static int dispatch(int argc, char **argv) {
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (output_option(argv[i])) continue;
         else if (!strcmp(argv[i], "--version")) {
-            printf("msf %s (commit %s)\nOpenBLAS: %s\n", msf_version(), msf_git_commit(), openblas_get_config());
+            printf("msf %s (commit %s)\nOpenBLAS: %s\nMPI: %s\n", msf_version(), msf_git_commit(),
+                   openblas_get_config(), msf_dist_built_with_mpi() ? "yes (msf run under mpirun/srun)" : "no");
             return 0;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             print_help(stdout);

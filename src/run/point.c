@@ -361,11 +361,54 @@ static msf_status generate_given(msf_point_result *r, const msf_run_point *p, co
     return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
 }
 
+// images.npz (unless it is there whole), the shards' image copies removed,
+// latents.h5 when wanted, grid.png: from the point's complete shards.
+static msf_status merge_point(const msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
+                              int64_t N, int S, int C, int H, const decoder *d, int images_done) {
+    char path[4200], why[1024], images[4096];
+    snprintf(images, sizeof images, "%s/images.npz", dir);
+    msf_status s;
+    if (!images_done && (s = run_merge_images(dir, r->shards_total, N, S, d->H, d->W, d->c))) return s;
+    // The merged batch holds every image; the shard copies are no longer needed.
+    for (int k = 0; k < r->shards_total; k++) {
+        snprintf(path, sizeof path, "%s/shards/shard_%05d.npz", dir, k);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/latents.h5", dir);
+    if (want_latents && run_exists(path) && !run_latents_file_ok(path, p, N, C, H, why, sizeof why))
+        run_drop_damaged(path, why);
+    if (want_latents && !run_exists(path) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
+    return run_write_grid(dir, images, N, (int)cfg_int(p->cfg, "grid", 16), d->H, d->W, d->c);
+}
+
+// The shards of a point that are on disk (sampled by any rank): rank 0's
+// progress while it waits for the others.
+typedef struct {
+    const char *shards_dir;
+    int total;
+    const msf_progress *progress;
+} shard_progress;
+
+static void report_shards_on_disk(void *user) {
+    const shard_progress *sp = user;
+    char path[4200];
+    int done = 0;
+    for (int k = 0; k < sp->total; k++) {
+        snprintf(path, sizeof path, "%s/shard_%05d.h5", sp->shards_dir, k);
+        done += run_exists(path);
+    }
+    msf_progress_report(sp->progress, "shards", done, sp->total);
+}
+
 msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
-                                  msf_base_cache *bases, const msf_progress *progress) {
+                                  msf_base_cache *bases, const msf_dist *dist, const msf_progress *progress) {
     *r = (msf_point_result){.fid = NAN, .sfid = NAN, .is = NAN, .precision = NAN, .recall = NAN,
                             .class_consistency = NAN, .decode_seconds_per_sample = NAN};
-    if (cfg_find(p->cfg, "samples")) return generate_given(r, p, dir);
+    const int root = msf_dist_is_root(dist);
+    if (cfg_find(p->cfg, "samples")) {
+        msf_status s = root ? generate_given(r, p, dir) : MSF_OK;
+        return msf_dist_agree(dist, s, NULL, NULL);
+    }
     const int64_t N = cfg_int(p->cfg, "num_samples", 0), S64 = cfg_int(p->cfg, "shard_size", 1000);
     if (N < 1 || S64 < 1 || S64 > (1 << 20))
         return msf_fail(MSF_ERR_INVALID, "%s: num_samples must be >= 1 and shard_size 1..%d", p->name, 1 << 20);
@@ -373,10 +416,13 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
     char shards_dir[4096], h5[4200], npz[4200], images[4096];
     snprintf(shards_dir, sizeof shards_dir, "%s/shards", dir);
     snprintf(images, sizeof images, "%s/images.npz", dir);
-    msf_status s;
-    if ((s = run_make_dir(dir)) || (s = run_make_dir(shards_dir)) || (s = msf_run_clean_temporaries(dir)) ||
-        (s = msf_run_clean_temporaries(shards_dir)) || (s = msf_run_point_gflops(&r->gflops_per_sample, p)))
-        return s;
+    msf_status s = MSF_OK;
+    // Rank 0 makes the folders and removes what a killed writer left, before
+    // any rank writes there.
+    if (root && ((s = run_make_dir(dir)) || (s = run_make_dir(shards_dir)) || (s = msf_run_clean_temporaries(dir)) ||
+                 (s = msf_run_clean_temporaries(shards_dir))))
+        msf_fail_context(s, "%s", p->name);
+    if ((s = msf_dist_agree(dist, s, NULL, NULL)) || (s = msf_run_point_gflops(&r->gflops_per_sample, p))) return s;
     msf_model arch;
     if ((s = msf_run_point_arch(&arch, p))) return s;
     const int C = arch.channels, H = arch.size;
@@ -390,21 +436,29 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
     float *z = malloc((size_t)S * numel * sizeof *z);
     int64_t *y = malloc((size_t)S * sizeof *y);
     uint8_t *pixels = NULL;
-    double sample_seconds = 0, decode_seconds = 0;
-    int64_t decoded = 0;
+    // Summed over this rank's shards, then over the ranks: sampling and
+    // decoding seconds, samples decoded, shards reused.
+    double sums[4] = {0, 0, 0, 0};
     if (!z || !y) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of %d samples", S);
     if (!s && (s = decoder_open(&d, p, C, H, H)) == MSF_OK) have_dec = 1;
     r->img_h = d.H, r->img_w = d.W, r->img_c = d.c;
     const size_t img = (size_t)d.H * d.W * d.c;
     char why[1024];
+    // Whether images.npz is there whole (then no shard needs its images):
+    // rank 0 looks, and removes a damaged one, for all.
     int images_done = 0;
-    if (!s && run_exists(images)) {
+    if (!s && root && run_exists(images)) {
         images_done = run_images_file_ok(images, N, d.H, d.W, d.c, NULL, why, sizeof why);
         if (!images_done) run_drop_damaged(images, why);
     }
+    if (!(s = msf_dist_agree(dist, s, NULL, NULL))) s = msf_dist_bcast(dist, &images_done, sizeof images_done, 0);
     if (!s && !(pixels = malloc((size_t)S * img))) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a shard of images");
-    msf_progress_report(progress, "shards", 0, r->shards_total);
+    // Shard k is rank k mod size's (msf_dist_owner): only it reads, samples,
+    // decodes, writes or removes that shard's files.
+    shard_progress sp = {shards_dir, r->shards_total, progress};
+    if (!s && root) report_shards_on_disk(&sp);
     for (int k = 0; k < r->shards_total && !s; k++) {
+        if (msf_dist_owner(dist, k) != msf_dist_rank(dist)) continue;
         int64_t first = (int64_t)k * S;
         int n = (int)(N - first < S ? N - first : S);
         snprintf(h5, sizeof h5, "%s/shard_%05d.h5", shards_dir, k);
@@ -417,7 +471,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         }
         int sampled = 0;
         if (have) {
-            r->shards_reused++;
+            sums[3] += 1;
         } else {
             if (!have_gen && (s = point_generator_open(&g, p, bases, S))) break;
             have_gen = 1;
@@ -431,7 +485,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
             if ((s = run_shard_write(h5, p, C, H, g.gen.opts.seed, z, y, first, n, secs))) break;
             sampled = 1;
         }
-        sample_seconds += secs;
+        sums[0] += secs;
         // A shard's images that are there but damaged are decoded again (z
         // holds the shard's latents, sampled or read by shard_check).
         int decode = !images_done && (sampled || !run_exists(npz));
@@ -442,28 +496,26 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         if (decode) {
             double t0 = msf_now();
             if ((s = decoder_run(&d, pixels, z, n, first))) break;
-            decode_seconds += msf_now() - t0;
-            decoded += n;
+            sums[1] += msf_now() - t0;
+            sums[2] += n;
             if ((s = run_npz_write(npz, pixels, n, d.H, d.W, d.c))) break;
         }
-        msf_progress_report(progress, "shards", k + 1, r->shards_total);
+        if (root) report_shards_on_disk(&sp);
     }
     if (have_gen) point_generator_free(&g);
     if (have_dec) decoder_free(&d);
     free(z), free(y), free(pixels);
-    if (s) return msf_fail_context(s, "%s", p->name);
-    r->seconds_per_sample = sample_seconds / (double)N;
-    if (decoded == N) r->decode_seconds_per_sample = decode_seconds / (double)N;
-    if (!images_done && (s = run_merge_images(dir, r->shards_total, N, S, d.H, d.W, d.c))) return s;
-    // The merged batch holds every image; the shard copies are no longer needed.
-    for (int k = 0; k < r->shards_total; k++) {
-        snprintf(npz, sizeof npz, "%s/shard_%05d.npz", shards_dir, k);
-        unlink(npz);
-    }
-    snprintf(h5, sizeof h5, "%s/latents.h5", dir);
-    if (want_latents && run_exists(h5) && !run_latents_file_ok(h5, p, N, C, H, why, sizeof why)) run_drop_damaged(h5, why);
-    if (want_latents && !run_exists(h5) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
-    return run_write_grid(dir, images, N, (int)cfg_int(p->cfg, "grid", 16), d.H, d.W, d.c);
+    if (s) msf_fail_context(s, "%s", p->name);
+    // Every rank's shards are written (or one failed, and the point with it).
+    if ((s = msf_dist_agree(dist, s, root ? report_shards_on_disk : NULL, &sp)) || (s = msf_dist_sum(dist, sums, 4)))
+        return s;
+    if (root) report_shards_on_disk(&sp);
+    r->seconds_per_sample = sums[0] / (double)N;
+    if (sums[2] == (double)N) r->decode_seconds_per_sample = sums[1] / (double)N;
+    r->shards_reused = (int)sums[3];
+    // The merged files: rank 0's (the others wait at the next agreement).
+    if (root) s = merge_point(r, p, dir, want_latents, N, S, C, H, &d, images_done);
+    return msf_dist_agree(dist, s, NULL, NULL);
 }
 
 // -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S)
 }
 
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
-                                 const msf_progress *progress) {
+                                 const msf_dist *dist, const msf_progress *progress) {
     const char *net_path = cfg_str(p->cfg, "evaluator.featnet", ""), *ref = cfg_str(p->cfg, "evaluator.reference", "");
     int batch = (int)cfg_int(p->cfg, "evaluator.batch", 50);
     // The point's images, or the given samples where they are.
@@ -54,14 +54,26 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     msf_status s = msf_resize_mode_parse(cfg_str(p->cfg, "evaluator.resize", "adm"), &mode);
     if (!s && (batch < 1 || batch > 4096)) s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
     if (!s) s = msf_featnet_load(net_path, &net);
-    if (!s && !(s = msf_eval_input_load(&ref_in, ref, net, mode, batch, progress))) have_ref = 1;
-    if (!s && !(s = msf_eval_input_load(&smp_in, images, net, mode, batch, progress))) have_smp = 1;
-    if (!s && !given && smp_in.has_features && !smp_in.features.labels)
+    // Under MPI the ranks agree after each step, so that all of them take
+    // part in the next one's feature batches or stop together.
+    s = msf_dist_agree(dist, s, NULL, NULL);
+    if (!s) {
+        msf_status mine = msf_eval_input_load_dist(&ref_in, ref, net, mode, batch, dist, progress);
+        have_ref = !mine;
+        s = msf_dist_agree(dist, mine, NULL, NULL);
+    }
+    if (!s) {
+        msf_status mine = msf_eval_input_load_dist(&smp_in, images, net, mode, batch, dist, progress);
+        have_smp = !mine;
+        s = msf_dist_agree(dist, mine, NULL, NULL);
+    }
+    const int root = msf_dist_is_root(dist);
+    if (!s && root && !given && smp_in.has_features && !smp_in.features.labels)
         s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)cfg_int(p->cfg, "shard_size", 1000));
     msf_metrics m;
     msf_eval_opts o = msf_eval_opts_default();
-    if (!s) s = msf_evaluate(&m, &ref_in, &smp_in, &o);
-    if (!s) {
+    if (!s && root) s = msf_evaluate(&m, &ref_in, &smp_in, &o);
+    if (!s && root) {
         r->fid = m.present & MSF_METRIC_FID ? m.fid : NAN;
         r->sfid = m.present & MSF_METRIC_SFID ? m.sfid : NAN;
         r->is = m.present & MSF_METRIC_IS ? m.inception_score : NAN;
@@ -72,7 +84,8 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     if (have_ref) msf_eval_input_free(&ref_in);
     if (have_smp) msf_eval_input_free(&smp_in);
     msf_featnet_free(net);
-    return s ? msf_fail_context(s, "%s: metrics", p->name) : MSF_OK;
+    if (s) msf_fail_context(s, "%s: metrics", p->name);
+    return msf_dist_agree(dist, s, NULL, NULL);
 }
 
 // -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@
 
 #include <stdint.h>
 
+#include "core/dist.h"
 #include "core/progress.h"
 #include "core/status.h"
 #include "eval/spectrum_report.h"
@@ -77,14 +78,24 @@ msf_status msf_run_clean_temporaries(const char *dir);
 // cache, which MSF points sharing a base stage draw each base from once; the
 // time a cached base took is added to every point that reuses it, so seconds
 // per sample stay those of the whole two-stage sampler.
+// Under MPI (`dist`; NULL: one process) every rank calls it: shard k is
+// sampled, decoded and written by rank k mod size (msf_dist_owner), rank 0
+// alone makes the folders, merges and draws the grid, shows the progress
+// (the shards on disk, of all ranks) and gets r; the status is the job's
+// (msf_dist_agree). The samples do not depend on the rank count.
 msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
-                                  msf_base_cache *bases, const msf_progress *progress);
+                                  msf_base_cache *bases, const msf_dist *dist, const msf_progress *progress);
 
 // The evaluator stage: features of images.npz and of evaluator.reference by
 // evaluator.featnet, then every metric they allow (msf_evaluate); the labels
 // the samples were drawn with come from the shards (class consistency).
+// Under MPI every rank calls it: the features of batch b (evaluator.batch
+// images, as one process batches them) are computed by rank b mod size and
+// gathered on rank 0, which alone computes the statistics and metrics, in
+// float64 in the order of one process: the numbers do not depend on the rank
+// count. r is filled on rank 0; the status is the job's.
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
-                                 const msf_progress *progress);
+                                 const msf_dist *dist, const msf_progress *progress);
 
 // The spectrum stage: the spectrum report (eval/spectrum_report.h) of the
 // latents.h5 in `dir`, written to dir/spectrum/ with plots, titled by the
