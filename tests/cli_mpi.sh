@@ -13,7 +13,33 @@ MSF=${MSF:-bin/msf}
 
 if ! command -v mpirun >/dev/null 2>&1 || ! "$MSF" --version | grep -q "^MPI: yes"; then
     skip "cli_mpi.sh: no mpirun or $MSF built without MPI (make deps; rebuild)"
-    finish cli_mpi.sh
+    # --- a point that fails (NaN weights) fails on every rank; the others go on -----
+if /usr/bin/python3 -c "import h5py, numpy" 2>/dev/null; then
+    cp tests/golden/run_pixel_dit.h5 "$tmp/nan.h5"
+    /usr/bin/python3 - "$tmp/nan.h5" <<'PY'
+import sys
+import h5py
+import numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    d = f["blocks.0.attn.qkv.weight"]
+    a = d[...]
+    a.flat[0] = np.nan
+    d[...] = a
+PY
+    sed -e "s|experiment: mpi|experiment: mpinan|" -e "s|weights: $PWD/tests/golden/run_pixel_dit.h5|weights: $tmp/nan.h5|" \
+        "$X" >"$tmp/nan.yaml"
+    expect 1 "1 of 3 points failed.*the first, dit,cfg_scale=1.0: .*nan.h5 holds a non-finite value" \
+        $MPIRUN -np 3 "$MSF" run "$tmp/nan.yaml" --only "dit,cfg_scale=1.0" --only msf --results-dir "$tmp/w/nan"
+    [ "$(grep -c "msf run: " "$tmp/log")" = 1 ] || fail "more than one rank reported the failed point: $(cat "$tmp/log")"
+    grep -q "^| dit,cfg_scale=1.0 .* n/a |" "$tmp/w/nan/mpinan/table.md" ||
+        fail "table.md does not list the failed point: $(cat "$tmp/w/nan/mpinan/table.md")"
+    cmp -s "$tmp/w/serial/mpi/points/msf/images.npz" "$tmp/w/nan/mpinan/points/msf/images.npz" ||
+        fail "the point after the failed one differs from the serial run's"
+else
+    skip "cli_mpi.sh: the failing-point case needs python3-h5py (make deps-python)"
+fi
+
+finish cli_mpi.sh
 fi
 # OpenMPI refuses to start as root unless told (CI runs as root); one thread
 # per rank, so 3 ranks fit on a small machine (--oversubscribe lets them).
@@ -122,5 +148,31 @@ same "$tmp/w/serial" "$tmp/w/k" "killed with 3 ranks, resumed with 2"
 rm -f "$tmp/w/k/mpi/points/msf/point.json" "$tmp/w/k/mpi/points/msf/images.npz"
 expect 0 "wrote" "$MSF" run "$X" --results-dir "$tmp/w/k"
 same "$tmp/w/serial" "$tmp/w/k" "resumed again without mpirun"
+
+# --- a point that fails (NaN weights) fails on every rank; the others go on -----
+if /usr/bin/python3 -c "import h5py, numpy" 2>/dev/null; then
+    cp tests/golden/run_pixel_dit.h5 "$tmp/nan.h5"
+    /usr/bin/python3 - "$tmp/nan.h5" <<'PY'
+import sys
+import h5py
+import numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    d = f["blocks.0.attn.qkv.weight"]
+    a = d[...]
+    a.flat[0] = np.nan
+    d[...] = a
+PY
+    sed -e "s|experiment: mpi|experiment: mpinan|" -e "s|weights: $PWD/tests/golden/run_pixel_dit.h5|weights: $tmp/nan.h5|" \
+        "$X" >"$tmp/nan.yaml"
+    expect 1 "1 of 3 points failed.*the first, dit,cfg_scale=1.0: .*nan.h5 holds a non-finite value" \
+        $MPIRUN -np 3 "$MSF" run "$tmp/nan.yaml" --only "dit,cfg_scale=1.0" --only msf --results-dir "$tmp/w/nan"
+    [ "$(grep -c "msf run: " "$tmp/log")" = 1 ] || fail "more than one rank reported the failed point: $(cat "$tmp/log")"
+    grep -q "^| dit,cfg_scale=1.0 .* n/a |" "$tmp/w/nan/mpinan/table.md" ||
+        fail "table.md does not list the failed point: $(cat "$tmp/w/nan/mpinan/table.md")"
+    cmp -s "$tmp/w/serial/mpi/points/msf/images.npz" "$tmp/w/nan/mpinan/points/msf/images.npz" ||
+        fail "the point after the failed one differs from the serial run's"
+else
+    skip "cli_mpi.sh: the failing-point case needs python3-h5py (make deps-python)"
+fi
 
 finish cli_mpi.sh
