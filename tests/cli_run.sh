@@ -101,6 +101,28 @@ if command -v gnuplot >/dev/null 2>&1; then
         "$R/smoke_pixels_metrics/fid_vs_gflops.png" "$R/smoke_pixels_metrics/class_consistency_vs_guidance.png" \
         "$R/smoke_ablate_residual_steps/seconds_vs_guidance.png"
 fi
+# A curve needs two points: smoke_imagenet256's runs have one point each, so
+# nothing is plotted against residual steps, and no run sweeps the guidance
+# scale: no guidance.dat (it was written empty) and no guidance plot. Against
+# GFLOPs the three points are markers. A rerun removes such files left behind.
+I=$R/smoke_imagenet256
+[ ! -e "$I/guidance.dat" ] || fail "smoke_imagenet256: guidance.dat written with no guidance series"
+if grep -q 'vs_residual_steps\|vs_guidance' "$I/plots.gp"; then
+    fail "smoke_imagenet256/plots.gp: a plot of one-point series: $(grep '^set output' "$I/plots.gp" | tr '\n' ' ')"
+fi
+grep -q '^plot .plots.dat. index 0 using 2:3 with points pt 7 title names\[1\], \\$' "$I/plots.gp" ||
+    fail "smoke_imagenet256/plots.gp: the seconds vs GFLOPs plot does not draw one-point series as markers"
+grep -q "^set xlabel 'sampling GFLOPs per sample (log scale)'" "$I/plots.gp" || fail "plots.gp: GFLOPs axis label"
+grep -q "^set xlabel 'residual sampling steps (log scale)'" "$R/smoke_ablate_residual_steps/plots.gp" ||
+    fail "plots.gp: residual steps axis label"
+: >"$I/guidance.dat"
+: >"$I/seconds_vs_residual_steps.png"
+expect 0 "wrote $I: manifest.json" "$MSF" run experiments/smoke/imagenet256.yaml --results-dir "$R"
+[ ! -e "$I/guidance.dat" ] && [ ! -e "$I/seconds_vs_residual_steps.png" ] ||
+    fail "smoke_imagenet256: a rerun kept an empty guidance.dat or a plot it does not make"
+if command -v gnuplot >/dev/null 2>&1; then
+    has "$I/seconds_vs_gflops.png"
+fi
 # guidance.dat: one block per run and step setting swept over guidance, rows
 # in sweep order; the class-consistency column matches metrics.csv.
 G=$R/smoke_pixels_metrics/guidance.dat
