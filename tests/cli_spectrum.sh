@@ -153,7 +153,7 @@ expect 0 "warning: gnuplot not found" env MSF_GNUPLOT=/nonexistent/gnuplot "$MSF
 no_tmp "$O"
 
 # 8. Bad inputs: errors name the file, exit 1.
-expect 1 "cannot open $tmp/missing.gz" "$MSF" spectrum "$tmp/missing.gz" --out "$tmp/e"
+expect 1 "msf spectrum: cannot open input $tmp/missing.gz" "$MSF" spectrum "$tmp/missing.gz" --out "$tmp/e"
 head -c 200 "$tmp/images.gz" >"$tmp/short.gz"
 expect 1 "$tmp/short.gz" "$MSF" spectrum "$tmp/short.gz" --out "$tmp/e"
 { head -c 30 "$tmp/images.gz"; head -c 300 /dev/zero; } >"$tmp/corrupt.gz"

@@ -40,6 +40,9 @@ void cli_missing_value(const char *cmd, const char *opt, const char *usage);
 // (msf_fail) otherwise, naming the file and what it is (`what`).
 int cli_output_ok(const char *path, const char *what);
 int cli_input_ok(const char *path, const char *what);
+// An output folder: one that exists must be a writable folder; one that does
+// not must have a writable parent folder (it is created later).
+int cli_output_dir_ok(const char *path, const char *what);
 int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);
 

@@ -163,6 +163,10 @@ int cmd_spectrum(int argc, char **argv) {
                 fo->spectrum.spacing == MSF_RADIAL_LOG ? 3 : 2);
         return 2;
     }
+    // Every file named, before any input is read.
+    if (!cli_input_ok(o.input, "input") || (o.reference && !cli_input_ok(o.reference, "reference")) ||
+        !cli_output_dir_ok(o.out_dir, "output folder"))
+        return cli_fail("spectrum");
     char command[2048];
     msf_spectrum_command_line(command, sizeof command, argc, (const char *const *)argv);
     o.command = command;
