@@ -369,8 +369,8 @@ msf_status run_write_grid(const char *dir, const msf_run_point *p, const char *i
         char about[4200];
         const char *const *names = grid_class_names(p, about, sizeof about);
         if (!names)
-            snprintf(about, sizeof about, "class names: unknown here (the index is the model's class label%s)",
-                     cfg_find(p->cfg, "samples") ? ", arr_1 of the samples file" : "");
+            snprintf(about, sizeof about, "class names: unknown here (the index is %s)",
+                     cfg_find(p->cfg, "samples") ? "arr_1 of the samples file" : "the label the model sampled for");
         s = msf_png_grid_write_legend(&g, path, "grid.png", labels, names, names ? MSF_FMNIST_CLASSES : 0, about);
     } else if (!s && unlink(path) != 0 && errno != ENOENT) {
         s = msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
