@@ -13,6 +13,9 @@
 #include "io/weights.h"
 #include "nn/nn.h"
 
+const char *const msf_fmnist_class_names[MSF_FMNIST_CLASSES] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
 // Images per pass through the layers: bounds the activations (about 40 KB
 // per image for the trained widths) while giving the convolutions enough
 // blocks to share among threads. No result depends on it.

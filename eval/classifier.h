@@ -34,6 +34,11 @@
 
 #define MSF_CLASSIFIER_INPUT 28
 
+// Fashion-MNIST's ten class names, by label ("T-shirt/top", ..., "Ankle
+// boot"), the classes this network and the demo models know.
+#define MSF_FMNIST_CLASSES 10
+extern const char *const msf_fmnist_class_names[MSF_FMNIST_CLASSES];
+
 typedef struct {
     int conv1_channels, conv2_channels, conv3_channels;
     int features;     // penultimate width F

@@ -35,7 +35,7 @@ msf_status msf_freq_init(msf_freq_analysis *a, int c, int h, int w, const msf_fr
         return s;
     }
     a->threads = a->spec.threads;
-    a->item_doubles = a->spec.bins + a->spec.bands + a->wave.subbands + 1;
+    a->item_doubles = a->spec.bins + a->spec.bands + a->wave.subbands + 2;
     size_t per_series = (size_t)c * a->item_doubles, full = (size_t)CHUNK * c * h * w;
     a->sums = calloc(MSF_SERIES_COUNT * per_series, sizeof(double));
     a->base = msf_aligned_alloc(full * sizeof(float));
@@ -68,10 +68,11 @@ void msf_freq_free(msf_freq_analysis *a) {
 // -----------------------------------------------------------------------------
 
 // Statistics of one plane x (h, w) into item: power per bin, band energies,
-// subband energies, energy.
+// subband energies, energy, spectrum energy (of w x: what the bands add up to).
 static void plane_stats(const msf_freq_analysis *a, double *item, const float *x, int tid) {
     const msf_spectrum_plan *p = &a->spec;
     double *power = item, *band = power + p->bins, *wav = band + p->bands, *energy = wav + a->wave.subbands;
+    double *spectrum_energy = energy + 1;
     msf_spectrum_image(p, power, band, x, p->work + (size_t)tid * p->work_floats);
     for (int b = 0; b < p->bins; b++) power[b] = p->count[b] ? power[b] / (double)p->count[b] : 0;
     float *coeffs = a->coeffs + (size_t)tid * a->wave.total;
@@ -80,6 +81,15 @@ static void plane_stats(const msf_freq_analysis *a, double *item, const float *x
     double e = 0;
     for (size_t i = 0; i < (size_t)a->h * a->w; i++) e += (double)x[i] * x[i];
     *energy = e;
+    // Parseval for w x; summed in the pixel domain, as the energy is.
+    if (p->window) {
+        e = 0;
+        for (size_t i = 0; i < (size_t)a->h * a->w; i++) {
+            double v = x[i] * p->window[i];
+            e += v * v;
+        }
+    }
+    *spectrum_energy = e;
 }
 
 static msf_status add_chunk(msf_freq_analysis *a, const float *x, int m) {
@@ -148,7 +158,8 @@ msf_status msf_freq_result_make(msf_freq_result *r, const msf_freq_analysis *a) 
     r->band = malloc(sc * p->bands * sizeof(double));
     r->wavelet = malloc(sc * a->wave.subbands * sizeof(double));
     r->energy = malloc(sc * sizeof(double));
-    if (!r->power || !r->band || !r->wavelet || !r->energy) {
+    r->spectrum_energy = malloc(sc * sizeof(double));
+    if (!r->power || !r->band || !r->wavelet || !r->energy || !r->spectrum_energy) {
         msf_freq_result_free(r);
         return msf_fail(MSF_ERR_NOMEM, "out of memory for frequency results");
     }
@@ -162,12 +173,13 @@ msf_status msf_freq_result_make(msf_freq_result *r, const msf_freq_analysis *a) 
         for (int b = 0; b < a->wave.subbands; b++) r->wavelet[i * a->wave.subbands + b] = v[b] * inv;
         v += a->wave.subbands;
         r->energy[i] = v[0] * inv;
+        r->spectrum_energy[i] = v[1] * inv;
     }
     return MSF_OK;
 }
 
 void msf_freq_result_free(msf_freq_result *r) {
-    free(r->power), free(r->band), free(r->wavelet), free(r->energy);
+    free(r->power), free(r->band), free(r->wavelet), free(r->energy), free(r->spectrum_energy);
     memset(r, 0, sizeof *r);
 }
 

@@ -8,6 +8,11 @@
 // so the shares E(base)/E(z), E(residual)/E(z) and the cross term
 // 1 - both describe which part carries the band.
 //
+// With a window (spectrum.window = hann) the spectrum is that of w x, so the
+// band energies are energies of w x and add up to E(w x), not to E(x): both
+// are kept (spectrum_energy and energy below); without a window they are the
+// same number. Wavelet energies are always those of x (no window).
+//
 // Images stream in with msf_freq_add in batches of any size; all statistics
 // are per image (and channel) then averaged over images, summed in image
 // order in double: the result does not depend on the batch split or the
@@ -46,7 +51,7 @@ typedef struct {
     int64_t images;  // added so far
     // Per-image statistics summed over images: [series][channel][item_doubles],
     // each item = power per bin (bin energy / bin count), band energies,
-    // subband energies, energy.
+    // subband energies, energy, spectrum energy.
     double *sums;
     int item_doubles;
     // Chunk buffers (private)
@@ -72,6 +77,9 @@ typedef struct {
     double *band;     // [bands] energy in each band, per image
     double *wavelet;  // [subbands] energy of each subband (wavedec2 order), per image
     double *energy;   // [1] energy (sum of squares), per image
+    // [1] energy of the image the spectrum analyses, w x with a window, else x
+    // (then equal to energy), per image: the band energies add up to it.
+    double *spectrum_energy;
 } msf_freq_result;
 
 msf_status msf_freq_result_make(msf_freq_result *r, const msf_freq_analysis *a);

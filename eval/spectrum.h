@@ -29,7 +29,9 @@
 // Window: none, or the 2-D periodic Hann window w(ny) w(nx),
 // w(n) = 0.5 - 0.5 cos(2 pi n / N), scaled to unit mean square; then P is the
 // power of w x, Parseval holds for w x, and for a stationary signal the
-// expected energies equal the unwindowed ones.
+// expected energies equal the unwindowed ones. An image's band energies then
+// add up to E(w x), not E(x) (larger for an object centred in the frame):
+// totals and fractions must use E(w x), as eval/freq_analysis.h does.
 //
 // Accuracy: the image mean m is removed in double before the float FFT and its
 // exact contribution m * DFT(window) added back, so the FFT's rounding is

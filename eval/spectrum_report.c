@@ -109,9 +109,14 @@ static msf_status analyse(msf_freq_analysis *a, msf_freq_result *r, const input_
 
 enum { NSER = MSF_SERIES_COUNT };
 
+// energy: of x (the wavelet energies add up to it); spectrum_energy: of the
+// image the spectrum analyses (w x with a window, else x), what the band
+// energies add up to: the `all` row of bands.csv and the denominator of its
+// fractions.
 typedef struct {
-    double *power, *band, *wavelet, energy[NSER];  // [series][k]
+    double *power, *band, *wavelet, energy[NSER], spectrum_energy[NSER];  // [series][k]
     double cross_band[MSF_SPECTRUM_MAX_BANDS], cross_wavelet[1 + 3 * MSF_WAVEDEC2_MAX_LEVELS], cross_energy;
+    double cross_spectrum_energy;
 } summary;
 
 static msf_status summarise(summary *m, const msf_freq_result *r) {
@@ -123,11 +128,13 @@ static msf_status summarise(summary *m, const msf_freq_result *r) {
     msf_freq_channel_mean(m->band, r->band, NSER, r->c, r->bands);
     msf_freq_channel_mean(m->wavelet, r->wavelet, NSER, r->c, r->subbands);
     msf_freq_channel_mean(m->energy, r->energy, NSER, r->c, 1);
+    msf_freq_channel_mean(m->spectrum_energy, r->spectrum_energy, NSER, r->c, 1);
     // E(z) = E(base) + E(residual) + cross.
     for (int b = 0; b < r->bands; b++) m->cross_band[b] = m->band[b] - m->band[r->bands + b] - m->band[2 * r->bands + b];
     for (int s = 0; s < r->subbands; s++)
         m->cross_wavelet[s] = m->wavelet[s] - m->wavelet[r->subbands + s] - m->wavelet[2 * r->subbands + s];
     m->cross_energy = m->energy[0] - m->energy[1] - m->energy[2];
+    m->cross_spectrum_energy = m->spectrum_energy[0] - m->spectrum_energy[1] - m->spectrum_energy[2];
     return MSF_OK;
 }
 
@@ -188,12 +195,13 @@ static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, c
         else msf_spectrum_band_name(name, sizeof name, b, p->bands);
         double e[NSER], re[NSER];
         for (int se = 0; se < NSER; se++) {
-            e[se] = all ? m->energy[se] : m->band[se * p->bands + b];
-            if (ref) re[se] = all ? ref->energy[se] : ref->band[se * p->bands + b];
+            e[se] = all ? m->spectrum_energy[se] : m->band[se * p->bands + b];
+            if (ref) re[se] = all ? ref->spectrum_energy[se] : ref->band[se * p->bands + b];
         }
         band_row(o.f, name, all ? 0 : p->band_edge[b], p->band_edge[all ? p->bands : b + 1],
-                 all ? (int64_t)p->h * p->w : p->band_count[b], e, all ? m->cross_energy : m->cross_band[b],
-                 m->energy, ref ? re : NULL, ref ? (all ? ref->cross_energy : ref->cross_band[b]) : 0);
+                 all ? (int64_t)p->h * p->w : p->band_count[b], e, all ? m->cross_spectrum_energy : m->cross_band[b],
+                 m->spectrum_energy, ref ? re : NULL,
+                 ref ? (all ? ref->cross_spectrum_energy : ref->cross_band[b]) : 0);
     }
     return msf_text_finish(&o, st);
 }
@@ -252,6 +260,8 @@ static msf_status write_result_h5(msf_h5_writer *w, const char *group, const msf
     if ((s = write_f64(w, name, 3, sw, r->wavelet))) return s;
     snprintf(name, sizeof name, "%senergy", group);
     if ((s = write_f64(w, name, 2, se, r->energy))) return s;
+    snprintf(name, sizeof name, "%sspectrum_energy", group);
+    if ((s = write_f64(w, name, 2, se, r->spectrum_energy))) return s;
     snprintf(name, sizeof name, "%s", *group ? "reference" : "");
     return msf_h5_attr_int(w, name, "images", r->images);
 }
@@ -279,7 +289,8 @@ static msf_status write_h5(const char *dir, const run_info *ri, const msf_freq_a
     const char *desc =
         "power [series, channel, bin]: radially averaged power |DFT|^2/(H W) per frequency, mean over images; "
         "band [series, channel, band] and wavelet [series, channel, subband]: energy per image; energy: sum of "
-        "squares per image. series = z, U(base), residual = z - U(base). Subbands in pywt.wavedec2 order (LL_n, "
+        "squares per image; spectrum_energy: the same of the windowed image (= energy without a window), what the "
+        "bands add up to (the 'all' row of bands.csv); the wavelet energies are of the unwindowed image. series = z, U(base), residual = z - U(base). Subbands in pywt.wavedec2 order (LL_n, "
         "then LH, HL, HH from level n down to 1; LH = pywt cH, HL = cV, HH = cD).";
     if ((s = write_f64(w, "radius", 1, nb, p->radius)) || (s = msf_h5_write_i64(w, "count", 1, nb, cnt)) ||
         (s = write_f64(w, "band_edge", 1, ne, p->band_edge)) ||
@@ -397,6 +408,9 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
              ri->in->w, ri->factor);
     int f_base = 1;
     for (int l = 1; l < ri->fo->factor.levels; l++) f_base *= ri->fo->factor.scale;
+    // What the spectrum and the bands are energies of (the wavelets are never windowed).
+    int hann = ri->fo->spectrum.window == MSF_WINDOW_HANN;
+    const char *of = hann ? " of the Hann-windowed images" : "";
 
     char comment[2300];
     snprintf(comment, sizeof comment, "plots.gp: made by `%s`", ri->command);
@@ -414,10 +428,15 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     fprintf(f, "set terminal @term size 1000,650\n");
     msf_gp_set_output(f, "spectrum.png");
     fprintf(f, "set title %s.\"\\n\".%s noenhanced\n",
-            gp_text(q1, sizeof q1, "%s: radially averaged power spectrum", title), gp_text(q2, sizeof q2, "%s", sub));
+            gp_text(q1, sizeof q1, "%s: radially averaged power spectrum%s", title, of),
+            gp_text(q2, sizeof q2, "%s", sub));
     fprintf(f, "set logscale xy\nset format y '10^{%%L}'\n");
-    fprintf(f, "set xlabel 'spatial frequency |f| (cycles/pixel; Nyquist = 0.5; the DC term is not shown)'\n");
-    fprintf(f, "set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2)'\n");
+    // Radii run past the Nyquist radius 0.5 to the corners of the grid (0.707
+    // for even sides): the last band holds them.
+    fprintf(f, "set xlabel 'radial frequency |f| = (f_x^2 + f_y^2)^{1/2} (cycles/pixel, log scale; 0.5 = Nyquist "
+               "along an axis, %.3g in the corners; DC not shown)'\n",
+            p->r_max);
+    fprintf(f, "set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2, log scale)'\n");
     fprintf(f, "set key bottom left box opaque\n");
     // Nine decades below the largest power: U(base) falls to ~1e-15 near the
     // corners, which would squeeze the rest of the plot.
@@ -452,9 +471,9 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     msf_gp_set_output(f, "bands.png");
     fprintf(f, "set multiplot layout 1,2 title %s.\"\\n\".%s noenhanced\n",
             gp_text(q1, sizeof q1,
-                    "%s: energy per frequency band (band edges as fractions of the Nyquist radius %s; "
+                    "%s: energy per frequency band%s (band edges as fractions of the Nyquist radius %s; "
                     "'all' = every frequency)",
-                    title, ri->cuts),
+                    title, of, ri->cuts),
             gp_text(q2, sizeof q2, "%s", sub));
     fprintf(f, "set style fill solid 0.85 border lc rgb 'black'\nset boxwidth 0.2\nset xrange [-0.6:%d.6]\n", nrows - 1);
     fprintf(f, "set key top right box opaque\nset xlabel 'radial frequency band'\n");
@@ -462,7 +481,8 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     // Left: energies (log scale), with head room for the key.
     double lo_e, hi_e;
     log_range(&lo_e, &hi_e, r->band, (size_t)NSER * r->c * r->bands);
-    fprintf(f, "set title 'energy per image and channel'\nset logscale y\nset ylabel 'energy (input units^2)'\n");
+    fprintf(f, "set title 'energy per image and channel'\nset logscale y\n");
+    fprintf(f, "set ylabel 'energy in the band (input units^2, log scale)'\n");
     fprintf(f, "set yrange [%.6g:%.6g]\nset format y '10^{%%L}'\nplot ", lo_e / 3, hi_e * (has_ref ? 300 : 30));
     int nbar = has_ref ? 6 : 3;
     double wbar = 0.8 / nbar;
@@ -496,13 +516,14 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     fprintf(f, "set terminal @term size 1200,650\n");
     msf_gp_set_output(f, "wavelet.png");
     fprintf(f, "set title %s.\"\\n\".%s noenhanced\n",
-            gp_text(q1, sizeof q1, "%s: %s wavelet (%s, %d levels) subband energies", title,
-                    msf_wavelet_name(ri->fo->wavelet), msf_wavelet_mode_name(ri->fo->wavelet_mode), wp->levels),
+            gp_text(q1, sizeof q1, "%s: %s wavelet (%s, %d levels) subband energies%s", title,
+                    msf_wavelet_name(ri->fo->wavelet), msf_wavelet_mode_name(ri->fo->wavelet_mode), wp->levels,
+                    hann ? " (no window)" : ""),
             gp_text(q2, sizeof q2, "%s; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD", sub));
     double lo_w, hi_w;
     log_range(&lo_w, &hi_w, r->wavelet, (size_t)NSER * r->c * r->subbands);
     fprintf(f, "set logscale y\nset format y '10^{%%L}'\nset yrange [%.6g:%.6g]\n", lo_w / 3, hi_w * (has_ref ? 300 : 30));
-    fprintf(f, "set ylabel 'energy per image and channel (input units^2)'\n");
+    fprintf(f, "set ylabel 'energy per image and channel (input units^2, log scale)'\n");
     fprintf(f, "set xlabel 'subband (LL = approximation; LH, HL, HH = detail) and level'\n");
     fprintf(f, "set xrange [-0.6:%d.6]\nset key top right box opaque\nset xtics (", wp->subbands - 1);
     for (int sb = 0; sb < wp->subbands; sb++)
@@ -529,7 +550,9 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
                 gp_text(q1, sizeof q1, "%s vs reference %s: band energy ratio (1 = the reference's energy)", title,
                         refname),
                 gp_text(q2, sizeof q2, "%s", sub));
-        fprintf(f, "set ylabel 'energy of input / energy of reference'\nset xlabel 'radial frequency band'\n");
+        fprintf(f, "set ylabel 'band energy of input / band energy of reference%s'\n",
+                hann ? " (both Hann-windowed)" : "");
+        fprintf(f, "set xlabel 'radial frequency band'\n");
         fprintf(f, "set xrange [-0.6:%d.6]\nset yrange [0:*]\nset key top left box opaque\n", nrows - 1);
         band_xtics(f, p);
         fprintf(f, "set arrow from graph 0, first 1 to graph 1, first 1 nohead lt -1 dt 2\n");
@@ -581,10 +604,10 @@ void msf_spectrum_command_line(char *dst, size_t size, int argc, const char *con
 static void energies(msf_spectrum_energies *e, const summary *m, int bands) {
     for (int se = 0; se < NSER; se++) {
         for (int b = 0; b < bands; b++) e->band[se][b] = m->band[se * bands + b];
-        e->energy[se] = m->energy[se];
+        e->energy[se] = m->spectrum_energy[se];
     }
     for (int b = 0; b < bands; b++) e->cross_band[b] = m->cross_band[b];
-    e->cross_energy = m->cross_energy;
+    e->cross_energy = m->cross_spectrum_energy;
 }
 
 msf_status msf_spectrum_report_write(msf_spectrum_report *rep, const msf_spectrum_report_opts *o,

@@ -142,7 +142,7 @@ expect_err 1 "cannot open noise file $tmp/missing.h5" \
     "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/missing.h5" --out "$E/o.h5"
 expect_err 1 "cannot open latents file $tmp/missing.h5" \
     "$MSF" decode "$tmp/missing.h5" --vae tests/golden/vae_tiny.h5 --out "$E/o.npz"
-expect_err 1 "cannot open features or samples file $tmp/missing.h5" "$MSF" evaluate "$tmp/missing.h5" "$tmp/liar.npz" --json "$E/m.json"
+expect_err 1 "cannot open reference input $tmp/missing.h5" "$MSF" evaluate "$tmp/missing.h5" "$tmp/liar.npz" --json "$E/m.json"
 expect_err 1 "$tmp/liar.npz is not an HDF5 file (expected a noise file)" \
     "$MSF" sample $DIT --steps 2 --num 2 --noise-file "$tmp/liar.npz" --out "$E/o.h5"
 

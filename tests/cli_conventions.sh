@@ -51,4 +51,27 @@ expect_err 1 "^msf decode: cannot create images file $tmp/nodir/o.npz" \
 expect_err 1 "^msf forward: cannot create output file $E: it is a folder" \
     "$MSF" forward --weights tests/golden/dit_tiny.h5 --group sigma --in tests/golden/dit_cli_fixture.h5 --out "$E"
 
+# msf evaluate, stats and spectrum check every file named before computing
+# features or spectra: a missing SAMPLE is found before REF's features, a
+# --json or --out folder that does not exist before any metric is computed
+# (the metrics were printed, then the write failed), a --out that is a file
+# before the spectra (they were computed, then spectrum.csv failed).
+N="--net tests/golden/classifier_tiny.h5"
+R=tests/golden/run_reference.npz
+expect_err 1 "^msf evaluate: cannot open sample input $tmp/missing.npz: No such file" \
+    "$MSF" evaluate $R "$tmp/missing.npz" $N --json "$E/m.json"
+expect_err 1 "^msf evaluate: cannot create metrics file $tmp/nodir/m.json: its folder $tmp/nodir does not exist" \
+    "$MSF" evaluate $R $R $N --json "$tmp/nodir/m.json"
+grep -q "^FID" "$tmp/log" && fail "msf evaluate computed the metrics before finding the --json folder missing"
+expect_err 1 "^msf stats: cannot create statistics file $tmp/nodir/s.npz: its folder $tmp/nodir does not exist" \
+    "$MSF" stats $R $N --out "$tmp/nodir/s.npz"
+expect_err 1 "^msf stats: cannot open input $tmp/missing.npz" "$MSF" stats "$tmp/missing.npz" $N --out "$E/s.npz"
+: >"$tmp/afile"
+expect 1 "^msf spectrum: cannot write into output folder $tmp/afile: it is not a folder" \
+    "$MSF" spectrum tests/golden/spectrum_npz_stored.npz --levels 1 --no-plots --out "$tmp/afile"
+expect_err 1 "^msf spectrum: cannot create output folder $tmp/nodir/sp: its folder $tmp/nodir does not exist" \
+    "$MSF" spectrum tests/golden/spectrum_npz_stored.npz --levels 1 --no-plots --out "$tmp/nodir/sp"
+expect_err 1 "^msf spectrum: cannot open reference $tmp/missing.npz" \
+    "$MSF" spectrum tests/golden/spectrum_npz_stored.npz --reference "$tmp/missing.npz" --out "$E/sp"
+
 finish cli_conventions.sh

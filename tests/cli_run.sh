@@ -101,6 +101,56 @@ if command -v gnuplot >/dev/null 2>&1; then
         "$R/smoke_pixels_metrics/fid_vs_gflops.png" "$R/smoke_pixels_metrics/class_consistency_vs_guidance.png" \
         "$R/smoke_ablate_residual_steps/seconds_vs_guidance.png"
 fi
+# A curve needs two points: smoke_imagenet256's runs have one point each, so
+# nothing is plotted against residual steps, and no run sweeps the guidance
+# scale: no guidance.dat (it was written empty) and no guidance plot. Against
+# GFLOPs the three points are markers. A rerun removes such files left behind.
+I=$R/smoke_imagenet256
+[ ! -e "$I/guidance.dat" ] || fail "smoke_imagenet256: guidance.dat written with no guidance series"
+if grep -q 'vs_residual_steps\|vs_guidance' "$I/plots.gp"; then
+    fail "smoke_imagenet256/plots.gp: a plot of one-point series: $(grep '^set output' "$I/plots.gp" | tr '\n' ' ')"
+fi
+grep -q '^plot .plots.dat. index 0 using 2:3 with points pt 7 title names\[1\], \\$' "$I/plots.gp" ||
+    fail "smoke_imagenet256/plots.gp: the seconds vs GFLOPs plot does not draw one-point series as markers"
+grep -q "^set xlabel 'sampling GFLOPs per sample (log scale)'" "$I/plots.gp" || fail "plots.gp: GFLOPs axis label"
+grep -q "^set xlabel 'residual sampling steps (log scale)'" "$R/smoke_ablate_residual_steps/plots.gp" ||
+    fail "plots.gp: residual steps axis label"
+: >"$I/guidance.dat"
+: >"$I/seconds_vs_residual_steps.png"
+expect 0 "wrote $I: manifest.json" "$MSF" run experiments/smoke/imagenet256.yaml --results-dir "$R"
+[ ! -e "$I/guidance.dat" ] && [ ! -e "$I/seconds_vs_residual_steps.png" ] ||
+    fail "smoke_imagenet256: a rerun kept an empty guidance.dat or a plot it does not make"
+if command -v gnuplot >/dev/null 2>&1; then
+    has "$I/seconds_vs_gflops.png"
+fi
+# Each grid has its legend grid.txt: row by row, the class of each image (the
+# labels of the shards: balanced, 0..6 for the 7-class fixture). Names only
+# where the classes are known: the tiny classifier is not Fashion-MNIST's
+# ten-class network, and a run without an evaluator has no names.
+L="$R/smoke_pixels_metrics/points/dit,cfg_scale=1.0/grid.txt"
+[ "$(grep -c '^row ' "$L" 2>/dev/null)" -eq 4 ] && grep -q '^row 1: 0 | 1 | 2 | 3$' "$L" &&
+    grep -q '^row 2: 4 | 5 | 6 | 0$' "$L" && grep -q '^# class names: unknown' "$L" ||
+    fail "smoke_pixels_metrics: grid.txt is not the 4x4 legend of balanced labels: $(cat "$L" 2>&1)"
+[ "$(grep -c '^row ' "$I/points/msf/grid.txt" 2>/dev/null)" -eq 3 ] || fail "smoke_imagenet256: no 3-row grid.txt"
+# With the Fashion-MNIST classifier as the evaluator, the legend names the classes.
+cat >"$tmp/cfg/names.yaml" <<EOF
+experiment: names
+defaults:
+  seed: 0
+  num_samples: 4
+  batch: 4
+  shard_size: 2
+  grid: 3
+  sampler: {steps: "2", sampler: ddpm, cfg_scale: 1.0, cfg_mode: all, labels: balanced}
+  evaluator: {featnet: models/fmnist_classifier.h5, reference: tests/golden/run_reference.npz, batch: 4}
+runs:
+  - name: dit
+    model: {kind: dit, weights: tests/golden/run_pixel_dit.h5}
+EOF
+expect 0 "wrote" "$MSF" run "$tmp/cfg/names.yaml" --results-dir "$R"
+L=$R/names/points/dit/grid.txt
+grep -q '^row 1: 0 T-shirt/top | 1 Trouser$' "$L" && grep -q '^row 2: 2 Pullover$' "$L" &&
+    grep -q "^# class names: Fashion-MNIST's" "$L" || fail "names: grid.txt lacks the class names: $(cat "$L" 2>&1)"
 # guidance.dat: one block per run and step setting swept over guidance, rows
 # in sweep order; the class-consistency column matches metrics.csv.
 G=$R/smoke_pixels_metrics/guidance.dat

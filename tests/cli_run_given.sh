@@ -119,6 +119,13 @@ assert row["reproduces_model"] == "DiT-XL/2", row
 EOF
 fi
 [ -e "$R/points/ext/grid.png" ] || fail "no grid.png of the given samples"
+# Its legend: the classes of arr_1 (balanced labels mod 7), or none without arr_1.
+if [ $HAVE_PY -eq 1 ]; then
+    grep -q '^row 1: 0 | 1$' "$R/points/ext/grid.txt" && grep -q '^row 2: 2 | 3$' "$R/points/ext/grid.txt" ||
+        fail "grid.txt of the given samples: $(cat "$R/points/ext/grid.txt" 2>&1)"
+else
+    [ ! -e "$R/points/ext/grid.txt" ] || fail "grid.txt of given samples without labels"
+fi
 [ -e "$R/points/ext/images.npz" ] && fail "the given samples were copied into the point"
 # msf report takes the point like any other (reproduces: DiT-XL/2 FID).
 cat >"$tmp/reported.csv" <<'EOF'

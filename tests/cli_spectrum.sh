@@ -85,6 +85,16 @@ OMP_NUM_THREADS=2 "$MSF" spectrum "$tmp/images.idx" --out "$O2" --no-plots --win
 for f in spectrum.csv bands.csv wavelet.csv; do
     cmp -s "$O1/$f" "$O2/$f" || fail "$f differs between 1 and 2 threads"
 done
+# With the window, the 'all' row is the energy of the windowed images, what
+# the bands add up to: every fraction column sums to 1 (it was 1.3 and more
+# when 'all' held the unwindowed energy).
+awk -F, 'NR > 1 && $1 != "all" { z += $5; fz += $12; fb += $13; fr += $14 } $1 == "all" { all = $5 }
+         END { if (z < all * (1 - 1e-6) || z > all * (1 + 1e-6)) { print "hann: bands " z " vs all " all; bad = 1 }
+               for (i = 0; i < 3; i++) { f = i == 0 ? fz : i == 1 ? fb : fr
+                   if (f < 0.999999 || f > 1.000001) { print "hann: fractions sum to " f; bad = 1 } }
+               exit bad }' "$O1/bands.csv" || fail "hann: bands.csv 'all' row or fractions"
+expect 0 "spectrum_energy  *\[3, 1\] *float32" "$MSF" info "$O1/spectrum.h5"
+expect 0 "E(w x)" "$MSF" spectrum --help
 
 # 4. Options: 28x28 unpadded, log bins, symmetric sym4, s=4, nearest up, 4 bands.
 O=$tmp/opts
@@ -143,7 +153,7 @@ expect 0 "warning: gnuplot not found" env MSF_GNUPLOT=/nonexistent/gnuplot "$MSF
 no_tmp "$O"
 
 # 8. Bad inputs: errors name the file, exit 1.
-expect 1 "cannot open $tmp/missing.gz" "$MSF" spectrum "$tmp/missing.gz" --out "$tmp/e"
+expect 1 "msf spectrum: cannot open input $tmp/missing.gz" "$MSF" spectrum "$tmp/missing.gz" --out "$tmp/e"
 head -c 200 "$tmp/images.gz" >"$tmp/short.gz"
 expect 1 "$tmp/short.gz" "$MSF" spectrum "$tmp/short.gz" --out "$tmp/e"
 { head -c 30 "$tmp/images.gz"; head -c 300 /dev/zero; } >"$tmp/corrupt.gz"

@@ -54,6 +54,15 @@ expect 0 "wrote $W/img.npz: arr_0 uint8 \[2, 48, 44, 3\]" \
     "$MSF" decode $G --dataset dec/z $VAE --out "$W/img.npz" --png-dir "$W/png" --grid "$W/grid.png" --grid-cols 2
 [ "$(ls "$W/png")" = "$(printf '000000.png\n000001.png')" ] || fail "--png-dir holds: $(ls "$W/png")"
 [ -s "$W/grid.png" ] || fail "no grid written"
+[ ! -e "$W/grid.txt" ] || fail "a grid legend without labels"
+# Latents with labels (msf sample writes them): the grid's legend beside it,
+# each image's class index row by row (5 images, 3 a row).
+"$MSF" sample --weights tests/golden/dit_tiny.h5 --group sigma --num 5 --steps 2 --cfg-scale 1 --out "$W/lat5.h5" \
+    >/dev/null 2>&1 || fail "msf sample for labelled latents"
+expect 0 "wrote $W/g5.txt: the classes of the images of $W/g5.png" \
+    "$MSF" decode "$W/lat5.h5" $VAE --out "$W/img5.npz" --grid "$W/g5.png"
+grep -Eq '^row 1: [0-9]+ \| [0-9]+ \| [0-9]+$' "$W/g5.txt" && grep -Eq '^row 2: [0-9]+ \| [0-9]+$' "$W/g5.txt" &&
+    [ "$(grep -c '^row' "$W/g5.txt")" -eq 2 ] || fail "g5.txt is not the 2-row legend: $(cat "$W/g5.txt" 2>&1)"
 grep -q "arr_0.npy" "$W/img.npz" || fail "$W/img.npz has no entry arr_0.npy"
 # One thread gives the same bytes.
 expect 0 "" env OMP_NUM_THREADS=1 "$MSF" decode $G --dataset dec/z $VAE --out "$W/img1.npz"

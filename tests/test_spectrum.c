@@ -6,7 +6,8 @@
 // independence from batch split and thread count; the IDX reader
 // (src/io/idx.c) on generated files, its errors, and the real test set when
 // installed; the spectrum report (eval/spectrum_report.c) called as a library
-// (its files, summary and errors) and the command line it records.
+// (its files, summary and errors; its band table bands.csv against NumPy,
+// with and without a window) and the command line it records.
 #include <check.h>
 #include <math.h>
 #include <omp.h>
@@ -27,6 +28,7 @@
 #include "testutil.h"
 
 #define GOLDEN "spectrum_radial.h5"
+#define GOLDEN_BANDS "spectrum_bands.h5"
 #define FMNIST_TEST "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 
 static float *random_images(size_t n, uint64_t seed) {
@@ -781,6 +783,135 @@ START_TEST(test_spectrum_report) {
 }
 END_TEST
 
+// rel = max |got - want| / max |want| over n values.
+static double rel_err(const double *got, const double *want, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(got[i] - want[i]) > d) d = fabs(got[i] - want[i]);
+        if (fabs(want[i]) > m) m = fabs(want[i]);
+    }
+    return m > 0 ? d / m : d;
+}
+
+// bands.csv's rows (the bands, then 'all'): columns 5..14 (z .. residual_fraction)
+// into rows[row * 10 + k]; returns the number of rows.
+static int read_bands_csv(const char *path, double *rows, int max_rows) {
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char line[4096];
+    int n = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));  // header
+    while (fgets(line, sizeof line, f)) {
+        ck_assert_int_lt(n, max_rows);
+        char *save, *field = strtok_r(line, ",", &save);
+        for (int col = 1; field; col++, field = strtok_r(NULL, ",", &save))
+            if (col >= 5 && col <= 14) rows[n * 10 + col - 5] = strtod(field, NULL);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+// The band table of z, U(base) and the residual against NumPy
+// (tools/golden/gen_spectrum.py): the analysis' band energies and energies,
+// then bands.csv as the report writes it. With a Hann window the bands are
+// energies of w x, so the 'all' row is E(w x) and each fraction column adds up
+// to 1 over the bands.
+START_TEST(test_bands_equal_numpy) {
+    msf_weights *g = tu_golden_open(GOLDEN_BANDS);
+    double tol = tu_golden_double(g, NULL, "tolerance");
+    int64_t cases = tu_golden_int(g, NULL, "cases");
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/msf_test_bands_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    for (int64_t k = 0; k < cases; k++) {
+        char obj[32], name[64], window[16], cuts[64], factor[96], source[64], out[128], path[256], input[512];
+        snprintf(obj, sizeof obj, "case%lld", (long long)k);
+        ck_assert_int_eq(msf_weights_attr_string(g, obj, "window", window, sizeof window), MSF_OK);
+        ck_assert_int_eq(msf_weights_attr_string(g, obj, "cuts", cuts, sizeof cuts), MSF_OK);
+        ck_assert_int_eq(msf_weights_attr_string(g, obj, "factorize", factor, sizeof factor), MSF_OK);
+        ck_assert_int_eq(msf_weights_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
+        msf_freq_opts o = msf_freq_defaults();
+        o.wavelet_levels = 1;
+        ck_assert_int_eq(nn_pyramid_opts_parse(&o.factor, factor), MSF_OK);
+        ck_assert_int_eq(msf_window_parse(window, &o.spectrum.window), MSF_OK);
+        ck_assert_int_eq(msf_spectrum_cuts_parse(&o.spectrum, cuts), MSF_OK);
+        snprintf(name, sizeof name, "%s/x", obj);
+        int64_t shape[4];
+        size_t nx, n;
+        float *x = tu_golden_load(g, name, &nx, NULL, shape);
+        int count = (int)shape[0], c = (int)shape[1], h = (int)shape[2], w = (int)shape[3];
+        char what[300];
+        snprintf(what, sizeof what, "%s %dx%dx%dx%d window %s %s cuts %s (%s)", obj, count, c, h, w, window, factor,
+                 cuts, source);
+
+        msf_freq_result r;
+        analyse(&r, x, count, c, h, w, &o, count);
+        snprintf(name, sizeof name, "%s/band", obj);
+        double *want_band = tu_golden_load_f64(g, name, &n);
+        ck_assert_int_eq((int)n, MSF_SERIES_COUNT * c * r.bands);
+        snprintf(name, sizeof name, "%s/energy", obj);
+        double *want_energy = tu_golden_load_f64(g, name, &n);
+        snprintf(name, sizeof name, "%s/spectrum_energy", obj);
+        double *want_sp = tu_golden_load_f64(g, name, &n);
+        double e_band = rel_err(r.band, want_band, MSF_SERIES_COUNT * c * r.bands);
+        double e_energy = rel_err(r.energy, want_energy, MSF_SERIES_COUNT * c);
+        double e_sp = rel_err(r.spectrum_energy, want_sp, MSF_SERIES_COUNT * c);
+        ck_assert_msg(e_band <= tol && e_energy <= tol && e_sp <= tol,
+                      "%s: rel error band %.2e, energy %.2e, spectrum_energy %.2e (tolerance %.0e)", what, e_band,
+                      e_energy, e_sp, tol);
+
+        // The report on the same file: bands.csv's numbers.
+        snprintf(input, sizeof input, "%s", tu_golden_path(GOLDEN_BANDS));
+        snprintf(out, sizeof out, "%s/%s", dir, obj);
+        msf_spectrum_report_opts ro = msf_spectrum_report_defaults();
+        char dataset[64];
+        snprintf(dataset, sizeof dataset, "%s/x", obj);
+        ro.input = input, ro.dataset = dataset, ro.out_dir = out, ro.plots = 0, ro.command = "msf spectrum x";
+        ro.cuts = cuts, ro.freq = o;
+        msf_spectrum_report rep;
+        ck_assert_msg(msf_spectrum_report_write(&rep, &ro, NULL) == MSF_OK, "%s: %s", what, msf_error_message());
+        snprintf(name, sizeof name, "%s/bands_csv", obj);
+        double *want_rows = tu_golden_load_f64(g, name, &n);
+        int nrows = r.bands + 1;
+        ck_assert_int_eq((int)n, nrows * 10);
+        double rows[(MSF_SPECTRUM_MAX_BANDS + 1) * 10];
+        snprintf(path, sizeof path, "%s/bands.csv", out);
+        ck_assert_int_eq(read_bands_csv(path, rows, MSF_SPECTRUM_MAX_BANDS + 1), nrows);
+        // Energies and the cross term relative to z's energy over all
+        // frequencies; shares and fractions (ratios) absolutely.
+        double scale = want_rows[(nrows - 1) * 10], worst_e = 0, worst_f = 0;
+        for (int row = 0; row < nrows; row++)
+            for (int col = 0; col < 10; col++) {
+                double d = fabs(rows[row * 10 + col] - want_rows[row * 10 + col]);
+                if (col < 4 && d / scale > worst_e) worst_e = d / scale;
+                if (col >= 4 && d > worst_f) worst_f = d;
+            }
+        ck_assert_msg(worst_e <= tol && worst_f <= tol,
+                      "%s: bands.csv vs NumPy: energies off by %.2e of E(z), shares/fractions by %.2e", what, worst_e,
+                      worst_f);
+        // The 'all' row is the sum of the bands; each fraction column sums to 1.
+        for (int col = 0; col < 10; col++) {
+            if (col >= 4 && col < 7) continue;  // shares of z's energy per band do not add up
+            double sum = 0, all = rows[(nrows - 1) * 10 + col];
+            for (int row = 0; row < nrows - 1; row++) sum += rows[row * 10 + col];
+            ck_assert_msg(fabs(sum - all) <= 1e-6 * (fabs(all) + scale * (col == 3)),
+                          "%s: bands.csv column %d: the bands add up to %.9g, the 'all' row says %.9g", what, col + 5,
+                          sum, all);
+        }
+        printf("bands.csv vs NumPy, %s: energies %.2e of E(z), shares/fractions %.2e\n", what, worst_e, worst_f);
+        ck_assert_double_eq_tol(rep.input.energy[0], want_rows[(nrows - 1) * 10], tol * scale);
+        free(x), free(want_band), free(want_energy), free(want_sp), free(want_rows);
+        msf_freq_result_free(&r);
+    }
+    ck_assert_int_ge(cases, 5);
+    msf_weights_close(g);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_spectrum_command_line) {
     const char *args[] = {"spectrum", "a/b.h5", "--title", "two words", "--cuts", "1/4,1/2"};
     char line[128];
@@ -812,6 +943,7 @@ int main(void) {
     tcase_add_test(tc, test_npz_batches);
     tcase_add_test(tc, test_png_folder);
     tcase_add_test(tc, test_spectrum_report);
+    tcase_add_test(tc, test_bands_equal_numpy);
     tcase_add_test(tc, test_spectrum_command_line);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

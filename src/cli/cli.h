@@ -44,6 +44,9 @@ int cli_output_ok(const char *path, const char *what);
 // "rank R of N: ". Rank 0 (and a process without MPI) is unchanged.
 void cli_set_rank(int rank, int size);
 int cli_input_ok(const char *path, const char *what);
+// An output folder: one that exists must be a writable folder; one that does
+// not must have a writable parent folder (it is created later).
+int cli_output_dir_ok(const char *path, const char *what);
 int cli_parse_u64(const char *cmd, const char *opt, const char *text, unsigned long long *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *text, double *out);
 
@@ -51,13 +54,17 @@ int cli_parse_double(const char *cmd, const char *opt, const char *text, double 
 // to an ADM .npz batch (arr_0 uint8 [N, H, W, 3]) at `out`, and optionally a
 // PNG folder and a PNG grid. Prints errors as `msf decode: ...`; returns the
 // exit status.
+// With a grid and labels, the grid's legend (msf_png_grid_legend_path: each
+// image's class index, row by row) is written beside it.
 typedef struct {
     const char *vae, *group, *out, *png_dir, *grid;
     int grid_cols;       // 0: about sqrt(N)
     const char *source;  // what the latents are, for messages ("dataset 'latents' of x.h5"); NULL: "latents"
+    const int64_t *labels;  // [N] class labels of the latents, or NULL
 } cli_decode_opts;
 int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w);
-// The same for dataset `dataset` of the HDF5 file `in`.
+// The same for dataset `dataset` of the HDF5 file `in` (labels: its dataset
+// `labels` [N], as `msf sample` writes it, when there is one).
 int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o);
 
 // The band table of a spectrum report on stdout: per band its energy of z and

@@ -28,7 +28,10 @@ const char cmd_decode_usage[] =
     "  --dataset NAME    the latents dataset (default latents)\n"
     "  --png-dir DIR     also write image i as DIR/%06d.png (DIR is created)\n"
     "  --grid FILE.png   also write the first up to 256 images as one grid\n"
-    "                    (2-pixel black gaps, as torchvision's save_image)\n"
+    "                    (2-pixel black gaps, as torchvision's save_image) and,\n"
+    "                    when LATENTS.h5 has `labels` [N] (msf sample writes\n"
+    "                    them), its legend FILE.txt: each image's class index,\n"
+    "                    row by row (names are not known here)\n"
     "  --grid-cols K     images per grid row (default ceil(sqrt(count)))\n"
     "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
     "step, 2 on a usage error (an unknown option, a bad value).\n";
@@ -82,6 +85,7 @@ int cmd_decode(int argc, char **argv) {
 int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o) {
     msf_weights *lf = NULL;
     float *latents = NULL;
+    int64_t *labels = NULL;
     if (msf_weights_open_as(&lf, in, "latents file")) goto done;
     const msf_weight_info *li = msf_weights_find(lf, dataset);
     if (!li) {
@@ -101,19 +105,36 @@ int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *
         goto done;
     }
     if (msf_weights_read(lf, dataset, latents, 4, li->shape)) goto done;
+    // The labels for the grid's legend.
+    const msf_weight_info *yi = o->grid ? msf_weights_find(lf, "labels") : NULL;
+    if (yi) {
+        if (yi->ndim != 1 || yi->shape[0] != li->shape[0]) {
+            char got[96];
+            msf_shape_str(got, sizeof got, yi->ndim, yi->shape);
+            msf_fail(MSF_ERR_SHAPE, "%s: dataset 'labels' has shape %s, expected [%lld] (one per latent)", in, got,
+                     (long long)li->shape[0]);
+            goto done;
+        }
+        if (!(labels = malloc((size_t)li->shape[0] * sizeof *labels))) {
+            msf_fail(MSF_ERR_NOMEM, "out of memory for the labels of %s", in);
+            goto done;
+        }
+        if (msf_weights_read_i64(lf, "labels", labels, 1, yi->shape)) goto done;
+    }
     char source[512];
     snprintf(source, sizeof source, "dataset '%s' of %s", dataset, in);
     cli_decode_opts named = *o;
     named.source = source;
+    named.labels = labels;
     int rc = cli_decode_latents(&named, latents, li->shape[0], (int)li->shape[1], (int)li->shape[2],
                                 (int)li->shape[3]);
     msf_weights_close(lf);
-    free(latents);
+    free(latents), free(labels);
     return rc;
 done:
     cli_fail("decode");
     msf_weights_close(lf);
-    free(latents);
+    free(latents), free(labels);
     return 1;
 }
 
@@ -127,7 +148,8 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
     uint8_t *pixels = NULL;
     msf_npz_writer *npz = NULL;
     msf_png_grid g = {0};
-    int rc = 1, made_dir = 0, grid_written = 0;
+    int rc = 1, made_dir = 0, grid_written = 0, legend_written = 0;
+    char legend[4200] = "";
     int64_t pngs = 0;  // PNGs written to png_dir, removed again on failure
     vae_config cfg;
     if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
@@ -185,12 +207,22 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
     if (g.canvas) {
         if (msf_png_grid_write(&g, grid_path)) goto done;
         grid_written = 1;
+        if (o->labels) {
+            const char *slash = strrchr(grid_path, '/');
+            msf_png_grid_legend_path(legend, sizeof legend, grid_path);
+            if (msf_png_grid_write_legend(&g, legend, slash ? slash + 1 : grid_path, o->labels, NULL, 0,
+                                          "class names: not known to msf decode (for DiT's ImageNet models the "
+                                          "index is ImageNet's class index)"))
+                goto done;
+            legend_written = 1;
+        }
     }
     msf_status s = msf_npz_commit(npz);
     npz = NULL;
     if (s) goto done;
     printf("wrote %s: arr_0 uint8 [%lld, %d, %d, 3] (msf %s, commit %s, VAE %s)\n", out_path, (long long)N, H, W,
            msf_version(), msf_git_commit(), vae_path);
+    if (legend_written) printf("wrote %s: the classes of the images of %s\n", legend, grid_path);
     rc = 0;
 done:
     if (rc) {
@@ -202,6 +234,7 @@ done:
         }
         if (made_dir) rmdir(png_dir);
         if (grid_written) unlink(grid_path);
+        if (legend_written) unlink(legend);
     }
     msf_npz_abort(npz);
     free(pixels);

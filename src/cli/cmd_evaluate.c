@@ -108,6 +108,10 @@ int cmd_evaluate(int argc, char **argv) {
         fprintf(stderr, "msf evaluate: REF and SAMPLE are required\n%s", cmd_evaluate_usage);
         return 2;
     }
+    // Every file named, before the network is loaded and any feature computed.
+    if (!cli_input_ok(paths[0], "reference input") || !cli_input_ok(paths[1], "sample input") ||
+        (json && !cli_output_ok(json, "metrics file")))
+        return cli_fail("evaluate");
     msf_featnet *net;
     if (cli_eval_load_net(&eo, "evaluate", &net)) return 1;
     cli_progress_bar bar;

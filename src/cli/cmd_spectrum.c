@@ -36,7 +36,7 @@ const char cmd_spectrum_usage[] =
     "  --pad-to N          IDX images: pad to N x N with background (default 32,\n"
     "                      so 28x28 Fashion-MNIST becomes 32x32); 0 keeps them\n"
     "  --range unit|signed 8-bit inputs: p/255 in [0,1] (default) or p/127.5-1\n"
-    "  --window none|hann  window before the FFT (default none)\n"
+    "  --window none|hann  window before the FFT (default none); see below\n"
     "  --spacing linear|log  radial bins (default linear: one DFT step wide)\n"
     "  --bins N            radial bins including DC (default: by spacing)\n"
     "  --cuts LIST         band edges as fractions of the Nyquist radius\n"
@@ -54,7 +54,15 @@ const char cmd_spectrum_usage[] =
     "bands_vs_reference.png). Without gnuplot (package gnuplot-nox) the plots\n"
     "are skipped with a warning; rerun them with `cd DIR && gnuplot plots.gp`.\n"
     "Power is |DFT|^2 / (H W), so summed over all frequencies it equals the\n"
-    "sum of squares (Parseval; see eval/spectrum.h).\n\n"
+    "sum of squares (Parseval; see eval/spectrum.h).\n"
+    "With --window hann (periodic Hann, scaled to unit mean square) the spectra\n"
+    "and every band energy are those of the windowed image w x, and the 'all'\n"
+    "row of bands.csv and the table is E(w x), what the bands add up to: each\n"
+    "*_fraction column of bands.csv sums to 1. E(w x) estimates E(x) for\n"
+    "stationary data; for an object centred in the frame (Fashion-MNIST) it is\n"
+    "larger, for energy near the borders smaller. The wavelet energies and\n"
+    "spectrum.h5's `energy` are of the unwindowed images (spectrum.h5's\n"
+    "`spectrum_energy` is E(w x)).\n\n"
     "Exit status: 0 on success, 1 on bad input or a failed write, 2 on a usage error.\n";
 
 // -----------------------------------------------------------------------------
@@ -155,6 +163,10 @@ int cmd_spectrum(int argc, char **argv) {
                 fo->spectrum.spacing == MSF_RADIAL_LOG ? 3 : 2);
         return 2;
     }
+    // Every file named, before any input is read.
+    if (!cli_input_ok(o.input, "input") || (o.reference && !cli_input_ok(o.reference, "reference")) ||
+        !cli_output_dir_ok(o.out_dir, "output folder"))
+        return cli_fail("spectrum");
     char command[2048];
     msf_spectrum_command_line(command, sizeof command, argc, (const char *const *)argv);
     o.command = command;

@@ -37,6 +37,8 @@ int cmd_stats(int argc, char **argv) {
         fprintf(stderr, "msf stats: INPUT and --out are required\n%s", cmd_stats_usage);
         return 2;
     }
+    // Every file named, before the network is loaded and any feature computed.
+    if (!cli_input_ok(input, "input") || !cli_output_ok(out, "statistics file")) return cli_fail("stats");
     msf_featnet *net;
     if (cli_eval_load_net(&eo, "stats", &net)) return 1;
     cli_progress_bar bar;

@@ -81,6 +81,20 @@ int cli_output_ok(const char *path, const char *what) {
     return 1;
 }
 
+int cli_output_dir_ok(const char *path, const char *what) {
+    struct stat st;
+    if (stat(path, &st) != 0) return cli_output_ok(path, what);
+    if (!S_ISDIR(st.st_mode)) {
+        msf_fail(MSF_ERR_IO, "cannot write into %s %s: it is not a folder", what, path);
+        return 0;
+    }
+    if (access(path, W_OK | X_OK) != 0) {
+        msf_fail(MSF_ERR_IO, "cannot write into %s %s: %s", what, path, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
 int cli_input_ok(const char *path, const char *what) {
     if (access(path, R_OK) != 0) {
         msf_fail(MSF_ERR_IO, "cannot open %s %s: %s", what, path, strerror(errno));

@@ -2,6 +2,7 @@
 #include "io/images.h"
 
 #include "io/outfile.h"
+#include "io/textfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -190,6 +191,35 @@ msf_status msf_png_grid_write(const msf_png_grid *g, const char *path) {
 void msf_png_grid_free(msf_png_grid *g) {
     free(g->canvas);
     g->canvas = NULL;
+}
+
+msf_status msf_png_grid_write_legend(const msf_png_grid *g, const char *path, const char *grid_name,
+                                     const int64_t *labels, const char *const *names, int num_names,
+                                     const char *about) {
+    msf_text_file t;
+    msf_status s = msf_text_create(&t, path);
+    if (s) return s;
+    fprintf(t.f, "# %s: the class of each of its %d images, row by row from the top, left to right\n", grid_name,
+            g->count);
+    fprintf(t.f, "# (%d row%s of %d; image i of the grid is sample i): class index%s\n", g->rows,
+            g->rows == 1 ? "" : "s", g->cols, names ? " and name" : "");
+    if (about) fprintf(t.f, "# %s\n", about);
+    for (int r = 0; r < g->rows; r++) {
+        fprintf(t.f, "row %d:", r + 1);
+        for (int c = 0; c < g->cols && r * g->cols + c < g->count; c++) {
+            int64_t y = labels[r * g->cols + c];
+            fprintf(t.f, "%s %lld", c ? " |" : "", (long long)y);
+            if (names && y >= 0 && y < num_names) fprintf(t.f, " %s", names[y]);
+        }
+        fputc('\n', t.f);
+    }
+    return msf_text_commit(&t);
+}
+
+void msf_png_grid_legend_path(char *dst, size_t size, const char *grid_path) {
+    size_t n = strlen(grid_path);
+    if (n > 4 && !strcasecmp(grid_path + n - 4, ".png")) snprintf(dst, size, "%.*s.txt", (int)(n - 4), grid_path);
+    else snprintf(dst, size, "%s.txt", grid_path);
 }
 
 // -----------------------------------------------------------------------------

@@ -41,6 +41,17 @@ void msf_png_grid_paste(msf_png_grid *g, int64_t i, const uint8_t *img, int c);
 // The grid as an RGB PNG (msf_png_write_rgb).
 msf_status msf_png_grid_write(const msf_png_grid *g, const char *path);
 void msf_png_grid_free(msf_png_grid *g);
+// The legend of a grid PNG: the text file `path` (written atomically) says,
+// row by row as the grid shows them, the class of each image: its index
+// labels[i] and, where names is not NULL and the index is below num_names,
+// names[index]. `about` (one line, or NULL) says where the labels and names
+// come from; grid_name is the grid's file name, for the header.
+msf_status msf_png_grid_write_legend(const msf_png_grid *g, const char *path, const char *grid_name,
+                                     const int64_t *labels, const char *const *names, int num_names,
+                                     const char *about);
+// The legend's path for a grid at grid_path: its .png (any case) replaced by
+// .txt, or .txt appended ("grid.png" -> "grid.txt").
+void msf_png_grid_legend_path(char *dst, size_t size, const char *grid_path);
 
 // The names of the *.png files (case-insensitive suffix) in directory `dir`,
 // sorted bytewise: *names is an array of *count malloc'd strings (free with

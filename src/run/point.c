@@ -357,7 +357,7 @@ static msf_status generate_given(msf_point_result *r, const msf_run_point *p, co
     r->seconds_per_sample = NAN;
     r->num_samples = n, r->img_h = h, r->img_w = w, r->img_c = c;
     if (!s && !(s = run_make_dir(dir)) && !(s = msf_run_clean_temporaries(dir)))
-        s = run_write_grid(dir, cfg_str(p->cfg, "samples", ""), n, (int)cfg_int(p->cfg, "grid", 16), h, w, c);
+        s = run_write_grid(dir, p, cfg_str(p->cfg, "samples", ""), n, (int)cfg_int(p->cfg, "grid", 16), h, w, c);
     return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
 }
 
@@ -378,7 +378,7 @@ static msf_status merge_point(const msf_point_result *r, const msf_run_point *p,
     if (want_latents && run_exists(path) && !run_latents_file_ok(path, p, N, C, H, why, sizeof why))
         run_drop_damaged(path, why);
     if (want_latents && !run_exists(path) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
-    return run_write_grid(dir, images, N, (int)cfg_int(p->cfg, "grid", 16), d->H, d->W, d->c);
+    return run_write_grid(dir, p, images, N, (int)cfg_int(p->cfg, "grid", 16), d->H, d->W, d->c);
 }
 
 // The shards of a point that are on disk (sampled by any rank): rank 0's

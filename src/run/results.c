@@ -3,6 +3,7 @@
 // seed sweeps' files of seeds.c) and manifest.json.
 #include "run/runner_internal.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <png.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <yaml.h>
 #include <zip.h>
 #include <zlib.h>
@@ -53,6 +55,10 @@ static double point_cfg_scale(const msf_run_point *p) {
 const char *const run_metric_names[RUN_NUM_METRICS] = {"fid", "sfid", "is", "precision", "recall",
                                                        "class_consistency"};
 static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
+// The plots' y labels: the metric and which way is better.
+static const char *metric_labels[] = {"FID (lower is better)",        "sFID (lower is better)",
+                                      "IS (higher is better)",        "Precision (higher is better)",
+                                      "Recall (higher is better)",    "class consistency (higher is better)"};
 
 static void point_metrics(const msf_point_result *r, double m[RUN_NUM_METRICS]) {
     const double v[RUN_NUM_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
@@ -194,10 +200,12 @@ static void write_plot_row(FILE *f, double x, const msf_point_result *r) {
 }
 
 // plots.dat: one gnuplot block per series (run and guidance scale), rows
-// "residual_steps gflops seconds fid sfid is precision recall class_consistency".
-static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_experiment *e,
+// "residual_steps gflops seconds fid sfid is precision recall class_consistency";
+// series_of[point] = its block (-1: none, past max_series).
+static int write_plot_data(FILE *f, char names[][96], int *series_of, int max_series, const msf_experiment *e,
                            const msf_point_result *res) {
     int series = 0;
+    for (int i = 0; i < e->num_points; i++) series_of[i] = -1;
     for (int i = 0; i < e->num_points; i++) {
         char name[96];
         snprintf(name, sizeof name, "%s,cfg=%g", e->points[i].run, point_cfg_scale(&e->points[i]));
@@ -218,6 +226,7 @@ static int write_plot_data(FILE *f, char names[][96], int max_series, const msf_
             char *end;
             double rs = strtod(residual, &end);
             write_plot_row(f, *residual && !*end ? rs : NAN, r);
+            series_of[j] = series - 1;
         }
     }
     return series;
@@ -232,12 +241,12 @@ static void guidance_series_name(char name[96], const msf_run_point *p) {
     else snprintf(name, 96, "%s,steps=%s", p->run, steps);
 }
 
-// guidance.dat: one gnuplot block per guidance series with at least two
-// guidance scales, rows "cfg_scale gflops seconds fid sfid is precision recall
-// class_consistency" in sweep order. Returns the number of blocks.
-static int write_guidance_data(FILE *f, char names[][96], int max_series, const msf_experiment *e,
-                               const msf_point_result *res) {
+// The guidance series (blocks of guidance.dat): those with at least two
+// guidance scales, in sweep order; gseries_of[point] = its block (-1: none).
+// Returns the number of blocks.
+static int guidance_series(char names[][96], int *gseries_of, int max_series, const msf_experiment *e) {
     int series = 0;
+    for (int i = 0; i < e->num_points; i++) gseries_of[i] = -1;
     for (int i = 0; i < e->num_points && series < max_series; i++) {
         char name[96], other[96];
         if (!isfinite(point_cfg_scale(&e->points[i]))) continue;  // given samples
@@ -250,15 +259,68 @@ static int write_guidance_data(FILE *f, char names[][96], int max_series, const 
         }
         if (known || !scales) continue;
         snprintf(names[series++], 96, "%s", name);
-        char header[96];  // one line, whatever the run name holds
-        fprintf(f, "%s# %s\n", series > 1 ? "\n\n" : "", msf_gp_inert(header, sizeof header, name));
         for (int j = i; j < e->num_points; j++) {
             guidance_series_name(other, &e->points[j]);
-            if (strcmp(other, name)) continue;
-            write_plot_row(f, point_cfg_scale(&e->points[j]), &res[j]);
+            if (!strcmp(other, name)) gseries_of[j] = series - 1;
         }
     }
     return series;
+}
+
+// guidance.dat: one block per guidance series, rows "cfg_scale gflops seconds
+// fid sfid is precision recall class_consistency".
+static void write_guidance_data(FILE *f, char names[][96], int series, const int *gseries_of,
+                                const msf_experiment *e, const msf_point_result *res) {
+    for (int g = 0; g < series; g++) {
+        char header[96];  // one line, whatever the run name holds
+        fprintf(f, "%s# %s\n", g ? "\n\n" : "", msf_gp_inert(header, sizeof header, names[g]));
+        for (int j = 0; j < e->num_points; j++)
+            if (gseries_of[j] == g) write_plot_row(f, point_cfg_scale(&e->points[j]), &res[j]);
+    }
+}
+
+// A metric's value at a point (k = RUN_NUM_METRICS: seconds per sample).
+static double point_value(const msf_point_result *r, int k) {
+    double m[RUN_NUM_METRICS];
+    point_metrics(r, m);
+    return k < RUN_NUM_METRICS ? m[k] : r->seconds_per_sample;
+}
+
+// Points of each series (series_of[point] < 0: in none) with a value of
+// metric k and a place on the plot's x axis (on_axis[point]) into
+// count[series]; returns the largest count.
+static int series_points(int *count, int nseries, const int *series_of, const int *on_axis,
+                         const msf_point_result *res, int npoints, int k) {
+    int most = 0;
+    for (int g = 0; g < nseries; g++) count[g] = 0;
+    for (int i = 0; i < npoints; i++)
+        if (series_of[i] >= 0 && on_axis[i] && isfinite(point_value(&res[i], k)) && ++count[series_of[i]] > most)
+            most = count[series_of[i]];
+    return most;
+}
+
+// "plot ..." of column `col` against column `xcol` of `dat`, one term per
+// series with at least `min_points` points (count[]), titled `names`[i + 1]
+// (a gnuplot array); a series of one point is drawn as a marker.
+static void plot_series(FILE *f, const char *dat, const char *names, int xcol, int col, const int *count, int nseries,
+                        int min_points) {
+    fprintf(f, "plot ");
+    for (int g = 0, first = 1; g < nseries; g++) {
+        if (count[g] < min_points || count[g] < 1) continue;
+        fprintf(f, "%s'%s' index %d using %d:%d with %s title %s[%d]", first ? "" : ", \\\n     ", dat, g, xcol, col,
+                count[g] >= 2 ? "linespoints" : "points pt 7", names, g + 1);
+        first = 0;
+    }
+    fputc('\n', f);
+}
+
+// A plot or data file of an earlier run that this one does not make: removed,
+// so that the folder holds what plots.gp describes.
+static msf_status remove_stale(const char *dir, const char *name) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (unlink(path) != 0 && errno != ENOENT) return msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    return MSF_OK;
 }
 
 // With seed sweeps: metrics_seeds.csv, seeds.dat and their plots (appended
@@ -276,37 +338,49 @@ static msf_status write_seed_results(FILE *gp, const char *dir, const msf_experi
 }
 
 static msf_status write_plots(const char *dir, const msf_experiment *e, const msf_point_result *res) {
+    const int np = e->num_points;
+    int *series_of = malloc((size_t)np * 5 * sizeof *series_of);
+    if (!series_of) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    int *gseries_of = series_of + np, *on_residual = gseries_of + np, *on_gflops = on_residual + np;
+    int *on_guidance = on_gflops + np;
     msf_text_file dat, gp;
-    msf_status s = msf_text_create_in(&dat, dir, "plots.dat");
-    if (s) return s;
     char names[64][96], gnames[64][96];
-    int series = write_plot_data(dat.f, names, 64, e, res);
-    if ((s = msf_text_commit(&dat))) return s;
-    msf_text_file gdat;
-    if ((s = msf_text_create_in(&gdat, dir, "guidance.dat"))) return s;
-    int gseries = write_guidance_data(gdat.f, gnames, 64, e, res);
-    if ((s = msf_text_commit(&gdat))) return s;
-    if ((s = msf_text_create_in(&gp, dir, "plots.gp"))) return s;
+    msf_status s = msf_text_create_in(&dat, dir, "plots.dat");
+    int series = 0, gseries = guidance_series(gnames, gseries_of, 64, e);
+    if (!s) {
+        series = write_plot_data(dat.f, names, series_of, 64, e, res);
+        s = msf_text_commit(&dat);
+    }
+    // guidance.dat only when some run sweeps the guidance scale (an earlier
+    // run's is removed).
+    if (!s && gseries) {
+        msf_text_file gdat;
+        if (!(s = msf_text_create_in(&gdat, dir, "guidance.dat"))) {
+            write_guidance_data(gdat.f, gnames, gseries, gseries_of, e, res);
+            s = msf_text_commit(&gdat);
+        }
+    } else if (!s) {
+        s = remove_stale(dir, "guidance.dat");
+    }
+    if (!s) s = msf_text_create_in(&gp, dir, "plots.gp");
+    if (s) {
+        free(series_of);
+        return s;
+    }
     // Metrics with a value somewhere; seconds per sample when there are none.
-    // A plot against an axis (residual steps, GFLOPs on a log scale) is made
-    // where some point has both a value and a place on it (not given samples
-    // or bases without a residual stage, for instance).
+    // A point has a place on the residual steps axis when its residual stage
+    // has a number of steps (not given samples or bases without a residual
+    // stage), on the GFLOPs axis (log scale) when its cost is known.
     int any[RUN_NUM_METRICS] = {0}, count = 0;
-    int on_residual[RUN_NUM_METRICS + 1] = {0}, on_gflops[RUN_NUM_METRICS + 1] = {0};
-    for (int i = 0; i < e->num_points; i++) {
-        double m[RUN_NUM_METRICS + 1];
-        point_metrics(&res[i], m);
-        m[RUN_NUM_METRICS] = res[i].seconds_per_sample;
+    for (int i = 0; i < np; i++) {
         const char *steps, *base, *residual;
         point_steps(&e->points[i], &steps, &base, &residual);
         char *end;
         strtod(residual, &end);
-        int numbered = *residual && !*end, costed = res[i].gflops_per_sample > 0;
-        for (int k = 0; k <= RUN_NUM_METRICS; k++) {
-            if (k < RUN_NUM_METRICS) any[k] |= isfinite(m[k]);
-            on_residual[k] |= numbered && isfinite(m[k]);
-            on_gflops[k] |= costed && isfinite(m[k]);
-        }
+        on_residual[i] = *residual && !*end;
+        on_gflops[i] = res[i].gflops_per_sample > 0;
+        on_guidance[i] = 1;  // every point of a guidance series has a scale
+        for (int k = 0; k < RUN_NUM_METRICS; k++) any[k] |= isfinite(point_value(&res[i], k));
     }
     // Every name (experiment, runs, series) reaches the script only as an
     // msf_gp_quote string (io/gnuplot.h): a name may hold backquotes, quotes or
@@ -315,6 +389,8 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
     char text[512], q[1100], out[128];
     snprintf(text, sizeof text, "plots.gp: written by msf run for %s; run `gnuplot plots.gp` in this folder.", e->name);
     msf_gp_comment(f, text);
+    msf_gp_comment(f, "A curve against residual steps or guidance needs two points of its series; against GFLOPs, a "
+                      "series of one point is a marker and a plot needs two points.");
     msf_gp_prologue(f);
     fprintf(f, "set terminal pngcairo size 800,560 noenhanced\nset datafile missing 'NaN'\nset key outside right\n"
                "set grid\n");
@@ -326,41 +402,58 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
             fprintf(f, "%s%s", k ? ", " : "", msf_gp_quote(q, sizeof q, g ? gnames[k] : names[k]));
         fprintf(f, "]\n");
     }
-    for (int k = 0; k <= RUN_NUM_METRICS; k++) {
-        if (k < RUN_NUM_METRICS && !any[k]) continue;
-        if (k == RUN_NUM_METRICS && count) break;
-        count++;
+    int cnt[64];
+    for (int k = 0; k <= RUN_NUM_METRICS && !s; k++) {
         const char *name = k < RUN_NUM_METRICS ? run_metric_names[k] : "seconds";
         const char *title = k < RUN_NUM_METRICS ? metric_titles[k] : "seconds per sample";
+        const char *label = k < RUN_NUM_METRICS ? metric_labels[k] : "seconds per sample (lower is better)";
         int col = k < RUN_NUM_METRICS ? 4 + k : 3;
-        if (on_residual[k]) {
-            snprintf(out, sizeof out, "%s_vs_residual_steps.png", name);
+        // The seconds plots stand in for metrics only when no metric has a value.
+        int make = k < RUN_NUM_METRICS ? any[k] : !count;
+        count += make;
+        // Against residual steps: the series with two points or more.
+        snprintf(out, sizeof out, "%s_vs_residual_steps.png", name);
+        if (make && series_points(cnt, series, series_of, on_residual, res, np, k) >= 2) {
             msf_gp_set_output(f, out);
             snprintf(text, sizeof text, "%s: %s vs residual steps", e->name, title);
-            fprintf(f, "set title %s\nset xlabel 'residual steps'\nset ylabel '%s'\nset logscale x\n"
-                       "plot for [i=0:%d] 'plots.dat' index i using 1:%d with linespoints title names[i+1]\n"
-                       "unset logscale x\n",
-                    msf_gp_quote(q, sizeof q, text), title, series - 1, col);
+            fprintf(f, "set title %s\nset xlabel 'residual sampling steps (log scale)'\nset ylabel '%s'\n"
+                       "set logscale x\n",
+                    msf_gp_quote(q, sizeof q, text), label);
+            plot_series(f, "plots.dat", "names", 1, col, cnt, series, 2);
+            fprintf(f, "unset logscale x\n");
+        } else {
+            s = remove_stale(dir, out);
         }
-        if (on_gflops[k]) {
-            snprintf(out, sizeof out, "%s_vs_gflops.png", name);
+        // Against sampling cost: every point with a cost, when there are two.
+        snprintf(out, sizeof out, "%s_vs_gflops.png", name);
+        int points = 0;
+        if (make && series_points(cnt, series, series_of, on_gflops, res, np, k) >= 1)
+            for (int g = 0; g < series; g++) points += cnt[g];
+        if (!s && points >= 2) {
             msf_gp_set_output(f, out);
-            snprintf(text, sizeof text, "%s: %s vs cost", e->name, title);
-            fprintf(f, "set title %s\nset xlabel 'GFLOPs per sample'\nset ylabel '%s'\nset logscale x\n"
-                       "plot for [i=0:%d] 'plots.dat' index i using 2:%d with linespoints title names[i+1]\n"
-                       "unset logscale x\n",
-                    msf_gp_quote(q, sizeof q, text), title, series - 1, col);
+            snprintf(text, sizeof text, "%s: %s vs sampling cost", e->name, title);
+            fprintf(f, "set title %s\nset xlabel 'sampling GFLOPs per sample (log scale)'\nset ylabel '%s'\n"
+                       "set logscale x\n",
+                    msf_gp_quote(q, sizeof q, text), label);
+            plot_series(f, "plots.dat", "names", 2, col, cnt, series, 1);
+            fprintf(f, "unset logscale x\n");
+        } else if (!s) {
+            s = remove_stale(dir, out);
         }
-        if (gseries) {
-            snprintf(out, sizeof out, "%s_vs_guidance.png", name);
+        // Against the guidance scale: the guidance series with two points or more.
+        snprintf(out, sizeof out, "%s_vs_guidance.png", name);
+        if (!s && make && gseries && series_points(cnt, gseries, gseries_of, on_guidance, res, np, k) >= 2) {
             msf_gp_set_output(f, out);
             snprintf(text, sizeof text, "%s: %s vs guidance scale", e->name, title);
-            fprintf(f, "set title %s\nset xlabel 'guidance scale (1 = none)'\nset ylabel '%s'\n"
-                       "plot for [i=0:%d] 'guidance.dat' index i using 1:%d with linespoints title gnames[i+1]\n",
-                    msf_gp_quote(q, sizeof q, text), title, gseries - 1, col);
+            fprintf(f, "set title %s\nset xlabel 'guidance scale (1 = no guidance)'\nset ylabel '%s'\n",
+                    msf_gp_quote(q, sizeof q, text), label);
+            plot_series(f, "guidance.dat", "gnames", 1, col, cnt, gseries, 2);
+        } else if (!s) {
+            s = remove_stale(dir, out);
         }
     }
-    if ((s = write_seed_results(f, dir, e, res))) {
+    free(series_of);
+    if (s || (s = write_seed_results(f, dir, e, res))) {
         msf_text_abort(&gp);
         return s;
     }

@@ -54,8 +54,11 @@ int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int
 // images.npz (latents.h5) of `dir` from its `shards` shards of S samples.
 msf_status run_merge_images(const char *dir, int shards, int64_t N, int S, int H, int W, int c);
 msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards, int64_t N, int S, int C, int H);
-// grid.png of `dir`: the first up to `count` images of `images` (an .npz of N images [H, W, c]).
-msf_status run_write_grid(const char *dir, const char *images, int64_t N, int count, int H, int W, int c);
+// grid.png of `dir`: the first up to `count` images of `images` (an .npz of N
+// images [H, W, c]), and grid.txt, its legend: each image's class, from the
+// point p's shards (or arr_1 of its samples file), named where known.
+msf_status run_write_grid(const char *dir, const msf_run_point *p, const char *images, int64_t N, int count, int H,
+                          int W, int c);
 
 // -----------------------------------------------------------------------------
 // Numbers (point_results.c, results.c)

@@ -14,6 +14,8 @@
 
 #include "core/hash.h"
 #include "core/version.h"
+#include "eval/classifier.h"
+#include "eval/evaluate.h"
 #include "io/h5write.h"
 #include "io/images.h"
 #include "io/weights.h"
@@ -295,8 +297,58 @@ msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards
     return s;
 }
 
-// The first up to `count` images of `images` as one RGB grid with 2-pixel gaps.
-msf_status run_write_grid(const char *dir, const char *images, int64_t N, int count, int H, int W, int c) {
+// The labels of a point's first n samples into *labels (malloc'd): from its
+// shards for sampled points, from arr_1 of its samples file for given samples
+// (*labels NULL when that file has none).
+static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const char *dir, const char *images,
+                              int64_t N, int n) {
+    *labels = NULL;
+    if (cfg_find(p->cfg, "samples")) return msf_image_input_labels(images, N, 0, labels);
+    int64_t S = cfg_int(p->cfg, "shard_size", 1000);
+    int64_t *y = malloc((size_t)n * sizeof *y);
+    if (!y) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    msf_status s = MSF_OK;
+    for (int64_t first = 0; first < n && !s; first += S) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/shards/shard_%05lld.h5", dir, (long long)(first / S));
+        int64_t m = N - first < S ? N - first : S, shape[1] = {m};
+        int64_t *all = malloc((size_t)m * sizeof *all);
+        msf_weights *w = NULL;
+        if (!all) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
+        else if (!(s = msf_weights_open_as(&w, path, "sample shard")) &&
+                 !(s = msf_weights_read_i64(w, "labels", all, 1, shape)))
+            memcpy(y + first, all, (size_t)(n - first < m ? n - first : m) * sizeof *y);
+        msf_weights_close(w);
+        free(all);
+    }
+    if (s) free(y);
+    else *labels = y;
+    return s;
+}
+
+// Fashion-MNIST's class names when the point's evaluator network is the
+// Fashion-MNIST classifier of its ten classes (class consistency already
+// takes the labels to be its classes), with a line saying so in `about`; else
+// NULL (names unknown: ImageNet's are not shipped).
+static const char *const *grid_class_names(const msf_run_point *p, char *about, size_t size) {
+    const char *net = cfg_str(p->cfg, "evaluator.featnet", NULL);
+    char model[64] = "";
+    int64_t classes = 0;
+    msf_weights *w = NULL;
+    if (net && !msf_weights_open(&w, net) && !msf_weights_attr_string(w, NULL, "model", model, sizeof model))
+        msf_weights_attr_int(w, NULL, "num_classes", &classes);
+    msf_weights_close(w);
+    if (strcmp(model, "fmnist_classifier") || classes != MSF_FMNIST_CLASSES) return NULL;
+    snprintf(about, size, "class names: Fashion-MNIST's (the evaluator's network %s is the Fashion-MNIST classifier)",
+             net);
+    return msf_fmnist_class_names;
+}
+
+// The first up to `count` images of `images` as one RGB grid with 2-pixel
+// gaps, and its legend grid.txt: each image's class (msf_png_grid_write_legend;
+// no legend when the labels are unknown).
+msf_status run_write_grid(const char *dir, const msf_run_point *p, const char *images, int64_t N, int count, int H,
+                          int W, int c) {
     if (count <= 0) return MSF_OK;
     size_t img = (size_t)H * W * c;
     msf_png_grid g;
@@ -310,6 +362,20 @@ msf_status run_write_grid(const char *dir, const char *images, int64_t N, int co
     msf_npz_close(r);
     snprintf(path, sizeof path, "%s/grid.png", dir);
     if (!s) s = msf_png_grid_write(&g, path);
+    int64_t *labels = NULL;
+    if (!s) s = grid_labels(&labels, p, dir, images, N, g.count);
+    snprintf(path, sizeof path, "%s/grid.txt", dir);
+    if (!s && labels) {
+        char about[4200];
+        const char *const *names = grid_class_names(p, about, sizeof about);
+        if (!names)
+            snprintf(about, sizeof about, "class names: unknown here (the index is %s)",
+                     cfg_find(p->cfg, "samples") ? "arr_1 of the samples file" : "the label the model sampled for");
+        s = msf_png_grid_write_legend(&g, path, "grid.png", labels, names, names ? MSF_FMNIST_CLASSES : 0, about);
+    } else if (!s && unlink(path) != 0 && errno != ENOENT) {
+        s = msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    free(labels);
     msf_png_grid_free(&g);
     free(buf);
     return s;

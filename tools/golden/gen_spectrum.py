@@ -3,8 +3,8 @@
 eval/spectrum.c, src/io/idx.c): PyWavelets' wavedec2 and a NumPy radial power
 spectrum, on random arrays and on real Fashion-MNIST test images.
 
-Writes DIR/spectrum_wavelet.h5 and DIR/spectrum_radial.h5 (DIR = tests/golden
-unless --out is given), deterministic (fixed seeds, fixed image indices).
+Writes DIR/spectrum_wavelet.h5, DIR/spectrum_radial.h5 and DIR/spectrum_bands.h5
+(DIR = tests/golden unless --out is given), deterministic (fixed seeds, fixed image indices).
 --full (make check-full) writes the same files with more real images.
 
 Needs python3-numpy, python3-h5py, python3-pywt and the Fashion-MNIST test set
@@ -41,6 +41,29 @@ in float64 over the full grid (no mean removal, no half-spectrum symmetry):
 radius r = sqrt((ky/h)^2 + (kx/w)^2) for signed ky, kx (computed with the same
 divisions as the C code so bins agree exactly), linear bins floor(r/d + 0.5),
 log bins as documented there, periodic Hann scaled to unit mean square.
+
+spectrum_bands.h5 (root attributes version=1, generator, numpy_version,
+tolerance, cases): the band table of a spectrum report (bands.csv of
+eval/spectrum_report.c) of z, U(base) and the residual z - U(base):
+  case<i>/x                       float32 [n, c, h, w], the input (read by the
+                                  report as HDF5 latents, dataset case<i>/x)
+  case<i>/band                    float64 [3, c, bands], mean over images of the
+                                  band energies of z, U(base), residual
+  case<i>/energy                  float64 [3, c], mean sum of squares of each
+  case<i>/spectrum_energy         float64 [3, c], the same of the windowed image
+                                  (w x; = energy without a window): the sum of
+                                  the band energies (Parseval)
+  case<i>/bands_csv               float64 [bands + 1, 10], bands.csv's numbers per
+                                  row (the bands, then 'all'), means over
+                                  channels: z, base, residual, cross, base_share,
+                                  residual_share, cross_share, z_fraction,
+                                  base_fraction, residual_fraction; 'all' holds
+                                  spectrum_energy, so every fraction column
+                                  adds up to 1 over the bands
+  case<i> attributes window, factorize, cuts (text), source
+U is applied once (levels 2): area down = s x s block mean; nearest up =
+repetition; bilinear up = PyTorch's F.interpolate(align_corners=False)
+written out in NumPy (source (i + 0.5) / s - 0.5 clamped at 0).
 
 spectrum_npz_stored.npz and spectrum_npz_deflated.npz: ADM-style image batches
 written by np.savez (stored members, zip64 extra fields) and
@@ -234,6 +257,86 @@ def fill_radial(f, real):
     f.attrs["cases"] = np.int64(len(cases))
 
 
+# -----------------------------------------------------------------------------
+# Band table of the base vs residual report
+
+def upsample_bilinear_1d(x, s, axis):
+    n = x.shape[axis]
+    src = np.maximum((np.arange(n * s) + 0.5) / s - 0.5, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n - 1)
+    lam = src - i0
+    shape = [1] * x.ndim
+    shape[axis] = n * s
+    lam = lam.reshape(shape)
+    return np.take(x, i0, axis=axis) * (1 - lam) + np.take(x, i1, axis=axis) * lam
+
+
+def factor_up_base(x, s, up):
+    """U(D(x)) for images [..., h, w] in float64: area down, then nearest or bilinear up."""
+    h, w = x.shape[-2:]
+    base = x.reshape(*x.shape[:-2], h // s, s, w // s, s).mean(axis=(-3, -1))
+    if up == "nearest":
+        return np.repeat(np.repeat(base, s, axis=-2), s, axis=-1)
+    return upsample_bilinear_1d(upsample_bilinear_1d(base, s, x.ndim - 2), s, x.ndim - 1)
+
+
+def band_table(x, window, s, up, cuts):
+    n, c, h, w = x.shape
+    z = x.astype(np.float64)
+    ub = factor_up_base(z, s, up)
+    series = np.stack([z, ub, z - ub])  # [3, n, c, h, w]
+    fy, fx = signed_freq(h) / h, signed_freq(w) / w
+    FY, FX = np.meshgrid(fy, fx, indexing="ij")
+    r = np.sqrt(FY * FY + FX * FX)
+    edges = np.concatenate([[0.0], 0.5 * np.asarray(cuts), [r.max()]])
+    band_of = np.zeros(r.shape, np.int64)
+    for cut in edges[1:-1]:
+        band_of += (r > cut).astype(np.int64)
+    nb = len(edges) - 1
+    win = np.outer(hann(h), hann(w)) if window == "hann" else np.ones((h, w))
+    P = np.abs(np.fft.fft2(series * win)) ** 2 / (h * w)  # [3, n, c, h, w]
+    band = np.stack([P[..., band_of == b].sum(axis=-1) for b in range(nb)], axis=-1).mean(axis=1)  # [3, c, nb]
+    energy = (series ** 2).sum(axis=(-2, -1)).mean(axis=1)  # [3, c]
+    spectrum_energy = ((series * win) ** 2).sum(axis=(-2, -1)).mean(axis=1)
+    rows = []
+    for b in range(nb + 1):
+        e = spectrum_energy.mean(axis=1) if b == nb else band[:, :, b].mean(axis=1)
+        cross = e[0] - e[1] - e[2]
+        total = spectrum_energy.mean(axis=1)
+        rows.append([e[0], e[1], e[2], cross, e[1] / e[0], e[2] / e[0], cross / e[0], *(e / total)])
+    return band, energy, spectrum_energy, np.array(rows)
+
+
+def fill_bands(f, real):
+    f.attrs["version"] = np.int64(1)
+    f.attrs["generator"] = GENERATOR
+    f.attrs["numpy_version"] = np.__version__
+    f.attrs["tolerance"] = TOLERANCE
+    rng = np.random.default_rng(13)
+    x0 = (rng.standard_normal((3, 2, 16, 16)) + 0.3).astype(np.float32)
+    padded = np.pad(real, ((0, 0), (2, 2), (2, 2)))[:, None]
+    # (x, window, up, cuts, source); s = 2, levels = 2, down = area throughout.
+    cases = [
+        (x0, "none", "nearest", "1/3,2/3", "random"),
+        (x0, "hann", "nearest", "1/3,2/3", "random"),
+        (padded, "hann", "bilinear", "1/3,2/3", "fashion-mnist padded to 32"),
+        (padded, "none", "bilinear", "1/3,2/3", "fashion-mnist padded to 32"),
+        (rng.standard_normal((2, 1, 12, 20)).astype(np.float32), "hann", "bilinear", "0.25,0.5,0.75", "random"),
+    ]
+    for k, (x, window, up, cuts, source) in enumerate(cases):
+        band, energy, spectrum_energy, rows = band_table(x, window, 2, up, parse_cuts(cuts))
+        g = f.create_group(f"case{k}")
+        g.attrs["window"], g.attrs["cuts"], g.attrs["source"] = window, cuts, source
+        g.attrs["factorize"] = f"s=2,levels=2,down=area,up={up}"
+        g["x"] = x
+        g["band"] = band
+        g["energy"] = energy
+        g["spectrum_energy"] = spectrum_energy
+        g["bands_csv"] = rows
+    f.attrs["cases"] = np.int64(len(cases))
+
+
 def write_npz(path, save, shape):
     n = int(np.prod(shape))
     arr = ((31 * np.arange(n, dtype=np.int64) + 7) % 256).astype(np.uint8).reshape(shape)
@@ -259,9 +362,10 @@ def main():
     real = (images[idx].astype(np.float32) / np.float32(255)).astype(np.float32)
     atomic_h5(os.path.join(args.out, "spectrum_wavelet.h5"), lambda f: fill_wavelet(f, real, idx, labels[idx]))
     atomic_h5(os.path.join(args.out, "spectrum_radial.h5"), lambda f: fill_radial(f, real))
+    atomic_h5(os.path.join(args.out, "spectrum_bands.h5"), lambda f: fill_bands(f, real))
     write_npz(os.path.join(args.out, "spectrum_npz_stored.npz"), np.savez, (3, 8, 6, 3))
     write_npz(os.path.join(args.out, "spectrum_npz_deflated.npz"), np.savez_compressed, (2, 5, 7))
-    print(f"wrote {args.out}/spectrum_wavelet.h5, spectrum_radial.h5 ({len(idx)} Fashion-MNIST images) "
+    print(f"wrote {args.out}/spectrum_wavelet.h5, spectrum_radial.h5, spectrum_bands.h5 ({len(idx)} Fashion-MNIST images) "
           "and spectrum_npz_*.npz")
 
 
