@@ -11,6 +11,8 @@
 #   make demo       the main job: installs missing packages, builds, runs
 #                   experiments/fmnist_demo.yaml (trained Fashion-MNIST models)
 #                   into build/demo/ (DEMO_RESULTS=results remakes the committed run)
+#   make format     rewrite the C sources in the house style (.clang-format; clang-format)
+#   make format-check  list the C files that differ from it (exit 1 if any)
 #   make deps       install the Debian packages (apt-get when root, else print the command)
 #   make deps-python  the same for the Python tools (python3-torch, h5py, numpy, scipy, pywt, PIL)
 #   make install PREFIX=/usr/local
@@ -87,7 +89,7 @@ else
   MSF := bin/msf
 endif
 
-.PHONY: test-tools all test check-full bench bench-mpi clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
+.PHONY: format format-check deps-format test-tools all test check-full bench bench-mpi clean install deps deps-python golden paper demo deps-if-missing fuzz deps-fuzz
 all: $(LIB) $(MSF)
 
 # Objects are rebuilt when the compiler flags change (OPT=, WERROR=, ...).
@@ -263,6 +265,8 @@ deps:
 	@$(call apt_install,$(DEB_PKGS))
 deps-python:
 	@$(call apt_install,$(DEB_PY_PKGS))
+deps-format:
+	@$(call apt_install,clang-format)
 # make fuzz: clang with libFuzzer and the LLVM OpenMP runtime.
 deps-fuzz:
 	@$(call apt_install,clang libclang-rt-14-dev libomp-dev)
@@ -271,6 +275,17 @@ apt_install = if [ "$$(id -u)" = 0 ]; then \
 	else \
 	  echo "run as root: apt-get update && apt-get install -y $(1)"; \
 	fi
+
+# The C sources the house style covers (.clang-format, clang-format 14).
+FORMAT_SRC = $(shell git ls-files 'src/*.[ch]' 'eval/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 2>/dev/null)
+CLANG_FORMAT ?= clang-format
+format:
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "format: no $(CLANG_FORMAT) (apt-get install clang-format)"; exit 1; }
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "format-check: no $(CLANG_FORMAT) (apt-get install clang-format)"; exit 1; }
+	@bad=0; for f in $(FORMAT_SRC); do $(CLANG_FORMAT) "$$f" | cmp -s "$$f" - || { echo "not formatted: $$f"; bad=1; }; done; \
+	  [ $$bad = 0 ] && echo "format-check: $(words $(FORMAT_SRC)) files in the house style"
 
 clean:
 	rm -rf build bin

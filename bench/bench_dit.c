@@ -53,8 +53,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     double gflop = dit_gflops(&cfg) * 2;  // FLOPs, not multiply-adds
-    printf("bench_dit: DiT-XL/2, 32x32x4 latents, %.1f GFLOP (2 x %.2f GMAC) per sample, %d threads, OpenBLAS core %s\n",
-           gflop, gflop / 2, threads, openblas_get_corename());
+    printf(
+        "bench_dit: DiT-XL/2, 32x32x4 latents, %.1f GFLOP (2 x %.2f GMAC) per sample, %d threads, OpenBLAS core %s\n",
+        gflop, gflop / 2, threads, openblas_get_corename());
 
     double c_sec[2], raw[2];
     size_t numel = 4 * 32 * 32;
@@ -107,8 +108,8 @@ int main(int argc, char **argv) {
     }
     dit_free(&m);
 
-    printf("%5s %10s %9s %14s %9s %10s %12s\n", "batch", "s/forward", "GFLOP/s", "sgemm GFLOP/s", "of sgemm",
-           "torch s", "torch/ours");
+    printf("%5s %10s %9s %14s %9s %10s %12s\n", "batch", "s/forward", "GFLOP/s", "sgemm GFLOP/s", "of sgemm", "torch s",
+           "torch/ours");
     for (int b = 0; b < 2; b++) {
         double gfs = gflop * batches[b] / c_sec[b];
         printf("%5d %10.3f %9.1f %14.1f %8.0f%%", batches[b], c_sec[b], gfs, raw[b], 100 * gfs / raw[b]);

@@ -70,10 +70,9 @@ int main(int argc, char **argv) {
     printf("%-22s %10s %22s\n", "method", "seconds", "FID");
     printf("%-22s %10.3f %22.12f\n", "ours (eigenvalues)", ours, fid);
     if (scipy_s >= 0)
-        printf("%-22s %10.3f %22.12f   (ours %.1fx faster, rel diff %.1e)\n", "scipy.linalg.sqrtm", scipy_s,
-               scipy_fid, scipy_s / ours, (fid - scipy_fid) / scipy_fid);
-    else
-        printf("scipy.linalg.sqrtm: not run (needs /usr/bin/python3 with numpy and scipy)\n");
+        printf("%-22s %10.3f %22.12f   (ours %.1fx faster, rel diff %.1e)\n", "scipy.linalg.sqrtm", scipy_s, scipy_fid,
+               scipy_s / ours, (fid - scipy_fid) / scipy_fid);
+    else printf("scipy.linalg.sqrtm: not run (needs /usr/bin/python3 with numpy and scipy)\n");
     printf("target: ours under 2 s: %s\n", ours < 2.0 ? "met" : "NOT met");
     msf_fid_stats_free(&a), msf_fid_stats_free(&b);
     return 0;

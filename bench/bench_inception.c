@@ -50,8 +50,10 @@ int main(int argc, char **argv) {
         unlink(path), rmdir(dir);
         return 1;
     }
-    printf("bench_inception: InceptionV3, %d uint8 %dx%d images -> 299, pool+spatial+logits, %d threads, "
-           "OpenBLAS core %s\n", BATCH, SIZE, SIZE, threads, openblas_get_corename());
+    printf(
+        "bench_inception: InceptionV3, %d uint8 %dx%d images -> 299, pool+spatial+logits, %d threads, "
+        "OpenBLAS core %s\n",
+        BATCH, SIZE, SIZE, threads, openblas_get_corename());
 
     size_t isz = (size_t)SIZE * SIZE * 3;
     uint8_t *images = malloc(BATCH * isz);
@@ -78,9 +80,7 @@ int main(int argc, char **argv) {
     unlink(path), rmdir(dir);
     printf("%12s %10s %10s %12s\n", "", "seconds", "images/s", "torch/ours");
     printf("%12s %10.2f %10.2f\n", "ours (ADM)", ours, BATCH / ours);
-    if (torch > 0)
-        printf("%12s %10.2f %10.2f %11.2fx\n", "torch", torch, BATCH / torch, torch / ours);
-    else
-        printf("%12s %10s %10s %12s\n", "torch", "n/a", "", "(no torch)");
+    if (torch > 0) printf("%12s %10.2f %10.2f %11.2fx\n", "torch", torch, BATCH / torch, torch / ours);
+    else printf("%12s %10s %10s %12s\n", "torch", "n/a", "", "(no torch)");
     return 0;
 }

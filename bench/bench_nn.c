@@ -83,13 +83,13 @@ typedef struct {
 
 static void run_gemm(void *p) {
     gemm_ctx *g = p;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->M, g->N, g->K, 1.0f, g->a, g->K, g->b, g->N, 0.0f,
-                g->c, g->N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->M, g->N, g->K, 1.0f, g->a, g->K, g->b, g->N, 0.0f, g->c,
+                g->N);
 }
 
 static gemm_ctx gemm_create(int M, int K, int N) {
-    return (gemm_ctx){M, K, N, random_buffer((size_t)M * K, 1), random_buffer((size_t)K * N, 2),
-                      random_buffer((size_t)M * N, 3)};
+    return (gemm_ctx){
+        M, K, N, random_buffer((size_t)M * K, 1), random_buffer((size_t)K * N, 2), random_buffer((size_t)M * N, 3)};
 }
 
 static void gemm_free(gemm_ctx *g) { msf_aligned_free(g->a), msf_aligned_free(g->b), msf_aligned_free(g->c); }
@@ -113,8 +113,13 @@ static void run_linear(void *p) {
 }
 
 static void bench_linear(const char *name, int M, int K, int N) {
-    linear_ctx l = {M, K, N, random_buffer((size_t)M * K, 4), random_buffer((size_t)N * K, 5),
-                    random_buffer((size_t)N, 6), random_buffer((size_t)M * N, 7)};
+    linear_ctx l = {M,
+                    K,
+                    N,
+                    random_buffer((size_t)M * K, 4),
+                    random_buffer((size_t)N * K, 5),
+                    random_buffer((size_t)N, 6),
+                    random_buffer((size_t)M * N, 7)};
     gemm_ctx g = gemm_create(M, K, N);
     timing t = time_pair(run_linear, &l, run_gemm, &g);
     gemm_free(&g);
@@ -144,8 +149,12 @@ static void run_conv(void *p) {
 static void bench_conv(const char *name, nn_conv2d_shape s) {
     int oh = nn_conv2d_out_h(&s), ow = nn_conv2d_out_w(&s);
     int M = s.c_out, K = s.c_in * s.kh * s.kw, N = s.n * oh * ow;
-    conv_ctx c = {s, random_buffer((size_t)s.n * s.c_in * s.h * s.w, 8), random_buffer((size_t)M * K, 9),
-                  random_buffer((size_t)M, 10), random_buffer((size_t)M * N, 11), {0}};
+    conv_ctx c = {s,
+                  random_buffer((size_t)s.n * s.c_in * s.h * s.w, 8),
+                  random_buffer((size_t)M * K, 9),
+                  random_buffer((size_t)M, 10),
+                  random_buffer((size_t)M * N, 11),
+                  {0}};
     if (msf_arena_init(&c.ws, nn_conv2d_workspace_bytes(&s)) != MSF_OK) {
         fprintf(stderr, "bench_nn: %s\n", msf_error_message());
         exit(1);
@@ -179,8 +188,8 @@ static void blas_thread_check(int M, int K, int N) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, cn, N);
     size_t differ = 0;
     for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(&c1[i], &cn[i], sizeof(float)) != 0;
-    printf("OpenBLAS-threaded sgemm %dx%dx%d, 1 vs %d threads: %zu of %zu elements differ (%s)\n", M, K, N,
-           threads, differ, (size_t)M * N, differ ? "thread-count dependent" : "identical");
+    printf("OpenBLAS-threaded sgemm %dx%dx%d, 1 vs %d threads: %zu of %zu elements differ (%s)\n", M, K, N, threads,
+           differ, (size_t)M * N, differ ? "thread-count dependent" : "identical");
     msf_aligned_free(a), msf_aligned_free(b), msf_aligned_free(c1), msf_aligned_free(cn);
 }
 

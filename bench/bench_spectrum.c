@@ -72,9 +72,10 @@ int main(int argc, char **argv) {
         t_fft[r] = t1 - t0, t_wav[r] = t2 - t1, t_a[r] = t2 - t0;
     }
     double a = median3(t_a);
-    printf("  (a) transforms of z: FFT radial spectrum %.3f s + db2 wavedec2 (3 levels) %.3f s = %.3f s "
-           "(%.0f planes/s); target < 10 s: %s\n",
-           median3(t_fft), median3(t_wav), a, planes / a, a < 10 ? "met" : "MISSED");
+    printf(
+        "  (a) transforms of z: FFT radial spectrum %.3f s + db2 wavedec2 (3 levels) %.3f s = %.3f s "
+        "(%.0f planes/s); target < 10 s: %s\n",
+        median3(t_fft), median3(t_wav), a, planes / a, a < 10 ? "met" : "MISSED");
 
     // (b) The full analysis of msf spectrum.
     double t_b[REPS];
@@ -87,9 +88,10 @@ int main(int argc, char **argv) {
         msf_freq_free(&fa);
     }
     double b = median3(t_b);
-    printf("  (b) full analysis (factorise s=2 area/bilinear; spectra + wavedec2 of z, U(base), residual): %.3f s "
-           "(%.0f latents/s); target < 10 s: %s\n",
-           b, N / b, b < 10 ? "met" : "MISSED");
+    printf(
+        "  (b) full analysis (factorise s=2 area/bilinear; spectra + wavedec2 of z, U(base), residual): %.3f s "
+        "(%.0f latents/s); target < 10 s: %s\n",
+        b, N / b, b < 10 ? "met" : "MISSED");
 
     msf_spectrum_plan_free(&sp);
     msf_wavedec2_plan_free(&wp);

@@ -156,7 +156,8 @@ int main(int argc, char **argv) {
         } else {
             snprintf(cmd, sizeof cmd,
                      "/usr/bin/python3 tools/bench/vae_torch.py --weights %s --inputs %s --outputs %s --threads %d "
-                     "--reps %d", wpath, ipath, opath, threads, REPS);
+                     "--reps %d",
+                     wpath, ipath, opath, threads, REPS);
             FILE *p = popen(cmd, "r");
             char line[256], kind[16];
             int size;

@@ -63,8 +63,10 @@ static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
     char model[64] = "";
     msf_status s = msf_weights_attr_string(w, NULL, "model", model, sizeof model);
     if (s)
-        return msf_fail_context(MSF_ERR_FORMAT, "%s is not a classifier weight file (made by "
-                                                "tools/train_classifier.py)", path);
+        return msf_fail_context(MSF_ERR_FORMAT,
+                                "%s is not a classifier weight file (made by "
+                                "tools/train_classifier.py)",
+                                path);
     if (strcmp(model, "fmnist_classifier") != 0)
         return msf_fail(MSF_ERR_FORMAT, "%s holds a '%s' model, expected 'fmnist_classifier'", path, model);
     int64_t input_size = 0;
@@ -77,8 +79,8 @@ static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
         int64_t v = 0;
         if ((s = msf_weights_attr_int(w, NULL, names[i], &v))) return s;
         if (v < 1 || v > MAX_WIDTH)
-            return msf_fail(MSF_ERR_FORMAT, "%s: attribute %s = %lld, expected 1 to %d", path, names[i],
-                            (long long)v, MAX_WIDTH);
+            return msf_fail(MSF_ERR_FORMAT, "%s: attribute %s = %lld, expected 1 to %d", path, names[i], (long long)v,
+                            MAX_WIDTH);
         *dst[i] = (int)v;
     }
     return MSF_OK;
@@ -101,8 +103,18 @@ typedef struct {
 } cls_acts;
 
 static nn_conv2d_shape conv_shape(int c_in, int c_out, int hw) {
-    return (nn_conv2d_shape){.n = CHUNK, .c_in = c_in, .h = hw, .w = hw, .c_out = c_out, .kh = 3, .kw = 3,
-                             .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+    return (nn_conv2d_shape){.n = CHUNK,
+                             .c_in = c_in,
+                             .h = hw,
+                             .w = hw,
+                             .c_out = c_out,
+                             .kh = 3,
+                             .kw = 3,
+                             .stride_h = 1,
+                             .stride_w = 1,
+                             .pad_top = 1,
+                             .pad_bottom = 1,
+                             .pad_left = 1,
                              .pad_right = 1};
 }
 
@@ -121,7 +133,8 @@ static size_t workspace_bytes(const msf_classifier_config *c) {
     size_t sizes[7], total = 0;
     act_sizes(c, sizes);
     for (int i = 0; i < 7; i++) total += msf_align_up(sizes[i] * CHUNK * sizeof(float));
-    nn_conv2d_shape s[3] = {conv_shape(1, c->conv1_channels, HW0), conv_shape(c->conv1_channels, c->conv2_channels, HW1),
+    nn_conv2d_shape s[3] = {conv_shape(1, c->conv1_channels, HW0),
+                            conv_shape(c->conv1_channels, c->conv2_channels, HW1),
                             conv_shape(c->conv2_channels, c->conv3_channels, HW2)};
     size_t conv = 0;
     for (int i = 0; i < 3; i++) {
@@ -166,10 +179,11 @@ static void linear_rows(float *y, const float *x, const float *w, const float *b
 }
 
 // One chunk of n <= CHUNK images; acts from the arena, conv scratch after them.
-static msf_status forward_chunk(msf_classifier *m, const cls_acts *a, float *features, float *logits,
-                                const float *x, int n) {
+static msf_status forward_chunk(msf_classifier *m, const cls_acts *a, float *features, float *logits, const float *x,
+                                int n) {
     const msf_classifier_config *c = &m->cfg;
-    nn_conv2d_shape s1 = conv_shape(1, c->conv1_channels, HW0), s2 = conv_shape(c->conv1_channels, c->conv2_channels, HW1),
+    nn_conv2d_shape s1 = conv_shape(1, c->conv1_channels, HW0),
+                    s2 = conv_shape(c->conv1_channels, c->conv2_channels, HW1),
                     s3 = conv_shape(c->conv2_channels, c->conv3_channels, HW2);
     s1.n = s2.n = s3.n = n;
     msf_status s;
@@ -210,22 +224,24 @@ msf_status msf_classifier_input(float *x, const uint8_t *images, int n, int h, i
     if (c != 1 && c != 3 && c != 4)
         return msf_fail(MSF_ERR_SHAPE, "classifier input: images have %d channels (expected 1, 3 or 4)", c);
     int off;
-    if (h == 32 && w == 32)
-        off = 2;
-    else if (h == HW0 && w == HW0)
-        off = 0;
+    if (h == 32 && w == 32) off = 2;
+    else if (h == HW0 && w == HW0) off = 0;
     else
-        return msf_fail(MSF_ERR_SHAPE, "classifier input: images are %dx%d (expected 28x28 Fashion-MNIST, or 32x32 "
-                                       "padded by 2, centre-cropped)", h, w);
+        return msf_fail(MSF_ERR_SHAPE,
+                        "classifier input: images are %dx%d (expected 28x28 Fashion-MNIST, or 32x32 "
+                        "padded by 2, centre-cropped)",
+                        h, w);
     for (int i = 0; i < n; i++) {
         const uint8_t *img = images + (size_t)i * h * w * c;
         for (int y = 0; y < HW0; y++) {
             for (int xx = 0; xx < HW0; xx++) {
                 const uint8_t *p = img + ((size_t)(y + off) * w + xx + off) * c;
                 if (c > 1 && (p[1] != p[0] || p[2] != p[0]))
-                    return msf_fail(MSF_ERR_INVALID, "classifier input: image %d is in colour (RGB %u,%u,%u at "
-                                                     "row %d, column %d); the Fashion-MNIST classifier takes grey "
-                                                     "images (R = G = B)", i, p[0], p[1], p[2], y + off, xx + off);
+                    return msf_fail(MSF_ERR_INVALID,
+                                    "classifier input: image %d is in colour (RGB %u,%u,%u at "
+                                    "row %d, column %d); the Fashion-MNIST classifier takes grey "
+                                    "images (R = G = B)",
+                                    i, p[0], p[1], p[2], y + off, xx + off);
                 x[((size_t)i * HW0 + y) * HW0 + xx] = (float)p[0] / 127.5f - 1.0f;
             }
         }

@@ -41,7 +41,7 @@ extern const char *const msf_fmnist_class_names[MSF_FMNIST_CLASSES];
 
 typedef struct {
     int conv1_channels, conv2_channels, conv3_channels;
-    int features;     // penultimate width F
+    int features;  // penultimate width F
     int num_classes;
 } msf_classifier_config;
 

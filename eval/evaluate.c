@@ -42,9 +42,7 @@ typedef struct {
     int h, w, c;
 } image_source;
 
-static int is_idx_images(const char *path) {
-    return ends_with(path, "idx3-ubyte.gz") || ends_with(path, "idx3-ubyte");
-}
+static int is_idx_images(const char *path) { return ends_with(path, "idx3-ubyte.gz") || ends_with(path, "idx3-ubyte"); }
 
 static msf_status source_open(image_source *s, const char *path) {
     memset(s, 0, sizeof *s);
@@ -69,8 +67,7 @@ static msf_status source_open(image_source *s, const char *path) {
     int nd = msf_npz_ndim(s->npz);
     const int64_t *sh = msf_npz_shape(s->npz);
     int64_t c = nd == 4 ? sh[3] : 1;
-    if ((nd == 3 || nd == 4) && sh[0] == 0)
-        return msf_fail(MSF_ERR_SHAPE, "%s: arr_0 holds no images (N = 0)", path);
+    if ((nd == 3 || nd == 4) && sh[0] == 0) return msf_fail(MSF_ERR_SHAPE, "%s: arr_0 holds no images (N = 0)", path);
     if ((nd != 3 && nd != 4) || sh[0] < 1 || sh[1] < 1 || sh[2] < 1 || sh[1] > 8192 || sh[2] > 8192 ||
         (c != 1 && c != 3 && c != 4))
         return msf_fail(MSF_ERR_SHAPE, "%s: arr_0 must be uint8 images [N, H, W, C] with C = 1, 3 or 4, or [N, H, W]",
@@ -128,8 +125,10 @@ static msf_status check_labels(const int64_t *labels, int64_t n, int classes, co
     for (int64_t i = 0; i < n; i++)
         if (labels[i] < 0 || (classes > 0 && labels[i] >= classes)) {
             if (classes > 0)
-                return msf_fail(MSF_ERR_INVALID, "%s: label %lld of sample %lld is outside the network's classes "
-                                "[0, %d)", what, (long long)labels[i], (long long)i, classes);
+                return msf_fail(MSF_ERR_INVALID,
+                                "%s: label %lld of sample %lld is outside the network's classes "
+                                "[0, %d)",
+                                what, (long long)labels[i], (long long)i, classes);
             return msf_fail(MSF_ERR_INVALID, "%s: label %lld of sample %lld is negative", what, (long long)labels[i],
                             (long long)i);
         }
@@ -160,11 +159,13 @@ static msf_status npz_labels(const char *path, int64_t n, int classes, int64_t *
         int64_t i = 0;
         while (i < n && v[i] == floor(v[i])) i++;
         if (i < n)
-            s = msf_fail(MSF_ERR_INVALID, "%s: arr_1 (the class labels) is %s, not integers: label %lld is %.17g",
-                         path, msf_npy_dtype_name(dt), (long long)i, v[i]);
+            s = msf_fail(MSF_ERR_INVALID, "%s: arr_1 (the class labels) is %s, not integers: label %lld is %.17g", path,
+                         msf_npy_dtype_name(dt), (long long)i, v[i]);
         else
-            s = msf_fail(MSF_ERR_INVALID, "%s: arr_1 (the class labels) is %s, not an integer array (save it as "
-                         "int64)", path, msf_npy_dtype_name(dt));
+            s = msf_fail(MSF_ERR_INVALID,
+                         "%s: arr_1 (the class labels) is %s, not an integer array (save it as "
+                         "int64)",
+                         path, msf_npy_dtype_name(dt));
         free(v);
         return s;
     }
@@ -211,9 +212,8 @@ msf_status msf_image_input_labels(const char *path, int64_t n, int classes, int6
 // Batch b (images b*batch ..) is computed by rank b mod size (every batch
 // when dist is NULL) and then broadcast from it: every rank ends with all
 // features, each batch computed as one process computes it.
-static msf_status features_of_images(msf_feature_set *out, const char *images, msf_featnet *net,
-                                     msf_resize_mode mode, int batch, const msf_dist *dist,
-                                     const msf_progress *progress) {
+static msf_status features_of_images(msf_feature_set *out, const char *images, msf_featnet *net, msf_resize_mode mode,
+                                     int batch, const msf_dist *dist, const msf_progress *progress) {
     if (!net)
         return msf_fail(MSF_ERR_INVALID, "%s holds images: a feature network (--net W.h5) is needed to evaluate them",
                         images);
@@ -259,7 +259,8 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
         msf_status all = msf_dist_agree(dist, s, NULL, NULL);
         for (int64_t i = 0; !all && i < out->n; i += batch) {
             int cnt = (int)(out->n - i < batch ? out->n - i : batch), from = msf_dist_owner(dist, i / batch);
-            all = msf_dist_bcast(dist, out->pool + i * out->pool_dim, (size_t)cnt * out->pool_dim * sizeof(float), from);
+            all =
+                msf_dist_bcast(dist, out->pool + i * out->pool_dim, (size_t)cnt * out->pool_dim * sizeof(float), from);
             if (!all && out->spatial)
                 all = msf_dist_bcast(dist, out->spatial + i * out->spatial_dim,
                                      (size_t)cnt * out->spatial_dim * sizeof(float), from);
@@ -281,8 +282,7 @@ static msf_status features_of_sample_file(msf_feature_set *out, const char *path
     char images[4096];
     snprintf(images, sizeof images, "%.*s.npz", (int)(strlen(path) - 3), path);
     const msf_weight_info *li = msf_weights_find(h5, "labels");
-    if (!li || li->ndim != 1)
-        return msf_fail(MSF_ERR_FORMAT, "%s: sampler output without labels [N]", path);
+    if (!li || li->ndim != 1) return msf_fail(MSF_ERR_FORMAT, "%s: sampler output without labels [N]", path);
     int64_t *labels = malloc((size_t)(li->shape[0] ? li->shape[0] : 1) * sizeof(int64_t));
     if (!labels) return msf_fail(MSF_ERR_NOMEM, "out of memory");
     msf_status s = msf_weights_read_i64(h5, "labels", labels, 1, li->shape);
@@ -295,8 +295,7 @@ static msf_status features_of_sample_file(msf_feature_set *out, const char *path
     if (!s) s = features_of_images(out, images, net, mode, batch, dist, progress);
     if (s) {
         free(labels);
-        return msf_fail_context(s, "%s holds latents; its images are expected in %s (msf sample --vae)", path,
-                                images);
+        return msf_fail_context(s, "%s holds latents; its images are expected in %s (msf sample --vae)", path, images);
     }
     if (out->n != li->shape[0]) {
         free(labels);
@@ -375,7 +374,8 @@ msf_status msf_features_read_h5(msf_feature_set *out, const char *path) {
     msf_status s = msf_weights_open_as(&w, path, "features file");
     if (s) return s;
     out->n = -1;
-    if (!msf_weights_find(w, "pool_3")) s = msf_fail(MSF_ERR_FORMAT, "%s: no dataset pool_3 (not a features file)", path);
+    if (!msf_weights_find(w, "pool_3"))
+        s = msf_fail(MSF_ERR_FORMAT, "%s: no dataset pool_3 (not a features file)", path);
     if (!s) s = read_rows(w, "pool_3", &out->n, &out->pool_dim, &out->pool);
     if (!s) s = read_rows(w, "spatial", &out->n, &out->spatial_dim, &out->spatial);
     if (!s) s = read_rows(w, "logits", &out->n, &out->logits_dim, &out->logits);
@@ -409,7 +409,8 @@ void msf_ref_stats_free(msf_ref_stats *s) {
 msf_status msf_ref_stats_from_features(msf_ref_stats *out, const msf_feature_set *f) {
     memset(out, 0, sizeof *out);
     msf_status s = msf_fid_stats_compute(&out->pool, f->pool, f->n, f->pool_dim, "pool features");
-    if (!s && f->spatial) s = msf_fid_stats_compute(&out->spatial, f->spatial, f->n, f->spatial_dim, "spatial features");
+    if (!s && f->spatial)
+        s = msf_fid_stats_compute(&out->spatial, f->spatial, f->n, f->spatial_dim, "spatial features");
     if (s) msf_ref_stats_free(out);
     return s;
 }
@@ -491,8 +492,8 @@ msf_status msf_eval_input_load_dist(msf_eval_input *out, const char *path, msf_f
     return s;
 }
 
-msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
-                               int batch, const msf_progress *progress) {
+msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode, int batch,
+                               const msf_progress *progress) {
     return msf_eval_input_load_dist(out, path, net, mode, batch, NULL, progress);
 }
 
@@ -527,8 +528,7 @@ msf_status msf_evaluate(msf_metrics *out, const msf_eval_input *ref, const msf_e
         missing(out, MSF_METRIC_SFID, "no spatial features on both sides");
     }
     if (fs && fs->logits) {
-        if ((s = msf_inception_score(&out->inception_score, fs->logits, fs->n, fs->logits_dim, o->is_split)))
-            return s;
+        if ((s = msf_inception_score(&out->inception_score, fs->logits, fs->n, fs->logits_dim, o->is_split))) return s;
         out->present |= MSF_METRIC_IS;
         if (!strcmp(fs->network, "inception")) {
             missing(out, MSF_METRIC_CLASS, "Inception's 1008 classes are not the sampler's labels");

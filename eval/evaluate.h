@@ -97,8 +97,8 @@ typedef struct {
     msf_ref_stats stats;
 } msf_eval_input;
 
-msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
-                               int batch, const msf_progress *progress);
+msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode, int batch,
+                               const msf_progress *progress);
 // The same for the ranks of a job (msf run under MPI), called by every rank:
 // feature batch b (of `batch` images) is computed by rank b mod size and sent
 // to every rank, so each feature is computed as one process computes it;
@@ -117,9 +117,9 @@ enum {
 };
 
 typedef struct {
-    int is_split;      // Inception Score split size (ADM: 5000)
-    int pr_k;          // precision/recall neighbourhood (ADM: 3)
-    int kid;           // compute KID (slow: 100 subsets of 1000 in float64)
+    int is_split;  // Inception Score split size (ADM: 5000)
+    int pr_k;      // precision/recall neighbourhood (ADM: 3)
+    int kid;       // compute KID (slow: 100 subsets of 1000 in float64)
     msf_kid_opts kid_opts;
 } msf_eval_opts;
 

@@ -16,8 +16,10 @@ msf_status msf_featnet_load(const char *path, msf_featnet **out) {
     st = msf_weights_attr_string(w, NULL, "model", model, sizeof model);
     msf_weights_close(w);
     if (st != MSF_OK)
-        return msf_fail_context(st, "%s: not a feature network (expected a root attribute model = inception or "
-                                    "fmnist_classifier)", path);
+        return msf_fail_context(st,
+                                "%s: not a feature network (expected a root attribute model = inception or "
+                                "fmnist_classifier)",
+                                path);
     if (strcmp(model, "inception") == 0) return msf_inception_featnet_load(path, out);
     if (strcmp(model, "fmnist_classifier") == 0) return msf_classifier_featnet_load(path, out);
     return msf_fail(MSF_ERR_FORMAT, "%s: model = %s is not a feature network (expected inception or fmnist_classifier)",
@@ -32,8 +34,8 @@ void msf_featnet_free(msf_featnet *net) {
 
 const msf_featnet_info *msf_featnet_get_info(const msf_featnet *net) { return &net->info; }
 
-msf_status msf_featnet_run(msf_featnet *net, const uint8_t *images, int n, int h, int w, int c,
-                           msf_resize_mode mode, float *pool, float *spatial, float *logits) {
+msf_status msf_featnet_run(msf_featnet *net, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode,
+                           float *pool, float *spatial, float *logits) {
     if (n < 0 || (n > 0 && (!images || h <= 0 || w <= 0)))
         return msf_fail(MSF_ERR_INVALID, "featnet: bad image batch (n %d, %dx%d)", n, h, w);
     if (c != 1 && c != 3 && c != 4)

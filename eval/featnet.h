@@ -23,12 +23,12 @@
 typedef struct msf_featnet msf_featnet;
 
 typedef struct {
-    char kind[32];        // "inception" | "fmnist_classifier"
-    int in_c, in_h, in_w; // the network's input (after resizing)
+    char kind[32];         // "inception" | "fmnist_classifier"
+    int in_c, in_h, in_w;  // the network's input (after resizing)
     int pool_dim;
-    int spatial_dim;      // 0 when the network has no spatial features
+    int spatial_dim;  // 0 when the network has no spatial features
     int logits_dim;
-    int num_classes;      // classes a sampler's labels refer to (classifier: 10; inception: 1000, logits 1008)
+    int num_classes;  // classes a sampler's labels refer to (classifier: 10; inception: 1000, logits 1008)
 } msf_featnet_info;
 
 // Open a weight file and dispatch on its root attribute `model`.
@@ -42,7 +42,7 @@ const msf_featnet_info *msf_featnet_get_info(const msf_featnet *net);
 // nothing needs it): pool [n, pool_dim], spatial [n, spatial_dim], logits
 // [n, logits_dim]. Bits do not depend on the thread count or on how a set of
 // images is split into calls.
-msf_status msf_featnet_run(msf_featnet *net, const uint8_t *images, int n, int h, int w, int c,
-                           msf_resize_mode mode, float *pool, float *spatial, float *logits);
+msf_status msf_featnet_run(msf_featnet *net, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode,
+                           float *pool, float *spatial, float *logits);
 
 #endif

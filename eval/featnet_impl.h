@@ -7,8 +7,8 @@
 struct msf_featnet {
     msf_featnet_info info;
     void *impl;
-    msf_status (*run)(void *impl, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode,
-                      float *pool, float *spatial, float *logits);
+    msf_status (*run)(void *impl, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode, float *pool,
+                      float *spatial, float *logits);
     void (*free_impl)(void *impl);
 };
 

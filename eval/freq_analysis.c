@@ -18,8 +18,11 @@ static const char *series_names[] = {"z", "base", "residual"};
 const char *msf_freq_series_name(msf_freq_series s) { return series_names[s]; }
 
 msf_freq_opts msf_freq_defaults(void) {
-    return (msf_freq_opts){.factor = nn_pyramid_defaults(), .spectrum = msf_spectrum_defaults(),
-                           .wavelet = MSF_WAVELET_DB2, .wavelet_mode = MSF_WMODE_PERIODIZATION, .wavelet_levels = 3};
+    return (msf_freq_opts){.factor = nn_pyramid_defaults(),
+                           .spectrum = msf_spectrum_defaults(),
+                           .wavelet = MSF_WAVELET_DB2,
+                           .wavelet_mode = MSF_WMODE_PERIODIZATION,
+                           .wavelet_levels = 3};
 }
 
 msf_status msf_freq_init(msf_freq_analysis *a, int c, int h, int w, const msf_freq_opts *o) {
@@ -151,8 +154,12 @@ msf_status msf_freq_result_make(msf_freq_result *r, const msf_freq_analysis *a) 
     memset(r, 0, sizeof *r);
     if (a->images == 0) return msf_fail(MSF_ERR_INVALID, "frequency analysis of no images");
     const msf_spectrum_plan *p = &a->spec;
-    *r = (msf_freq_result){.series = MSF_SERIES_COUNT, .c = a->c, .bins = p->bins, .bands = p->bands,
-                           .subbands = a->wave.subbands, .images = a->images};
+    *r = (msf_freq_result){.series = MSF_SERIES_COUNT,
+                           .c = a->c,
+                           .bins = p->bins,
+                           .bands = p->bands,
+                           .subbands = a->wave.subbands,
+                           .images = a->images};
     size_t sc = (size_t)MSF_SERIES_COUNT * a->c;
     r->power = malloc(sc * p->bins * sizeof(double));
     r->band = malloc(sc * p->bands * sizeof(double));

@@ -56,9 +56,9 @@ typedef struct {
     int item_doubles;
     // Chunk buffers (private)
     float *base, *ub, *res, *scratch, *residuals[8];
-    float *coeffs;        // [threads][wave.total]
-    double *wave_work;    // [threads][wave.work_doubles]
-    double *item;         // [chunk][series][c][item_doubles]
+    float *coeffs;      // [threads][wave.total]
+    double *wave_work;  // [threads][wave.work_doubles]
+    double *item;       // [chunk][series][c][item_doubles]
 } msf_freq_analysis;
 
 // For images (c, h, w); h and w must allow the factorisation.

@@ -70,7 +70,8 @@ msf_status msf_npz_read_images(const char *path, const char *name, const msf_ima
     float *img = msf_aligned_alloc((size_t)count * per * sizeof *img);
     uint8_t *buf = malloc(per);
     if (!img || !buf)
-        s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld images of %dx%dx%d", path, (long long)count, hh, ww, cc);
+        s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %lld images of %dx%dx%d", path, (long long)count, hh, ww,
+                     cc);
     // One image at a time: the reader streams, so large batches need only the floats.
     for (int64_t i = 0; i < count && !s; i++)
         if (!(s = msf_npz_read(r, buf, per))) bytes_to_planes(img + (size_t)i * per, buf, cc, plane, o->range);

@@ -29,19 +29,18 @@ typedef struct {
 struct inception_model {
     int num_blocks;
     inc_block blocks[INCEPTION_MAX_BLOCKS];
-    int whole;            // a whole network (fc loaded), not one block
+    int whole;  // a whole network (fc loaded), not one block
     int num_classes, feat_dim;
-    float *fc;            // (num_classes, feat_dim)
-    float *params;        // one allocation for all weights
+    float *fc;      // (num_classes, feat_dim)
+    float *params;  // one allocation for all weights
     int max_h, max_w;
-    int threads;          // workspaces (omp_get_max_threads() at load)
-    size_t act_floats;    // one activation buffer (two per workspace)
+    int threads;            // workspaces (omp_get_max_threads() at load)
+    size_t act_floats;      // one activation buffer (two per workspace)
     size_t scratch_floats;  // branch intermediates (two buffers per workspace)
-    size_t col_floats;    // im2col
-    size_t ws_floats;     // one workspace: 2 act + 2 scratch + col
-    float *ws;            // threads * ws_floats
+    size_t col_floats;      // im2col
+    size_t ws_floats;       // one workspace: 2 act + 2 scratch + col
+    float *ws;              // threads * ws_floats
 };
-
 
 // -----------------------------------------------------------------------------
 // Architecture tables
@@ -71,8 +70,9 @@ static int block_convs(const inception_block_spec *s, inc_conv *cv, const char *
     const int *w = s->widths, ci = s->c_in;
     int n = 0;
 #define CONV(NAME, CIN, COUT, KH, KW, S, PH, PW) \
-    (names[n] = (NAME), cv[n++] = (inc_conv){.c_in = (CIN), .c_out = (COUT), .kh = (KH), .kw = (KW), .stride = (S), \
-                                             .pad_h = (PH), .pad_w = (PW)})
+    (names[n] = (NAME),                          \
+     cv[n++] = (inc_conv){                       \
+         .c_in = (CIN), .c_out = (COUT), .kh = (KH), .kw = (KW), .stride = (S), .pad_h = (PH), .pad_w = (PW)})
     switch (s->kind) {
     case INCEPTION_STEM:
         CONV("Conv2d_1a_3x3", ci, w[0], 3, 3, 2, 0, 0);
@@ -138,8 +138,8 @@ msf_status inception_config_scaled(inception_config *c, int divisor, int num_cla
                      d[4] = {192, 320, 192, 192}, e[6] = {320, 384, 384, 448, 384, 192};
     static const int a_pool[3] = {32, 64, 64}, c7[4] = {128, 160, 160, 192};
     if (divisor < 1 || 16 % divisor != 0 || num_classes < 1)
-        return msf_fail(MSF_ERR_INVALID, "inception: width divisor %d (expected 1, 2, 4, 8 or 16), %d classes",
-                        divisor, num_classes);
+        return msf_fail(MSF_ERR_INVALID, "inception: width divisor %d (expected 1, 2, 4, 8 or 16), %d classes", divisor,
+                        num_classes);
     memset(c, 0, sizeof *c);
     int n = 0;
     inception_block_spec *s = &c->blocks[n++];
@@ -174,9 +174,9 @@ msf_status inception_config_scaled(inception_config *c, int divisor, int num_cla
     return MSF_OK;
 }
 
-static const char *const BLOCK_PREFIX[INCEPTION_MAX_BLOCKS] = {
-    "", "Mixed_5b.", "Mixed_5c.", "Mixed_5d.", "Mixed_6a.", "Mixed_6b.",
-    "Mixed_6c.", "Mixed_6d.", "Mixed_6e.", "Mixed_7a.", "Mixed_7b.", "Mixed_7c."};
+static const char *const BLOCK_PREFIX[INCEPTION_MAX_BLOCKS] = {"",          "Mixed_5b.", "Mixed_5c.", "Mixed_5d.",
+                                                               "Mixed_6a.", "Mixed_6b.", "Mixed_6c.", "Mixed_6d.",
+                                                               "Mixed_6e.", "Mixed_7a.", "Mixed_7b.", "Mixed_7c."};
 #define SPATIAL_BLOCK 7  // Mixed_6d
 #define SPATIAL_GRID 17
 #define SPATIAL_CHANNELS 7
@@ -265,8 +265,7 @@ static void inception_tensor_table(inception_model *m, msf_params *t, inc_bn bn[
         for (int k = 0; k < m->blocks[i].num_convs; k++) {
             inc_conv *cv = &m->blocks[i].conv[k];
             const char *name = names[i][k];
-            msf_params_add(t, &cv->w, 0, MSF_SHAPE(cv->c_out, cv->c_in, cv->kh, cv->kw),
-                           "%s%s.conv.weight", pre, name);
+            msf_params_add(t, &cv->w, 0, MSF_SHAPE(cv->c_out, cv->c_in, cv->kh, cv->kw), "%s%s.conv.weight", pre, name);
             msf_params_add(t, &bn[i][k].gamma, 0, MSF_SHAPE(cv->c_out), "%s%s.bn.weight", pre, name);
             msf_params_add(t, &cv->b, 0, MSF_SHAPE(cv->c_out), "%s%s.bn.bias", pre, name);
             msf_params_add(t, &bn[i][k].mean, 0, MSF_SHAPE(cv->c_out), "%s%s.bn.running_mean", pre, name);
@@ -289,9 +288,10 @@ static msf_status fold_conv(inc_conv *cv, const inc_bn *bn, const char *file, co
         double s = (double)bn->gamma[co] / sqrt((double)bn->var[co] + BN_EPS);
         double bias = (double)cv->b[co] - (double)bn->mean[co] * s;
         if (!isfinite(s) || !isfinite(bias))
-            return msf_fail(MSF_ERR_NUMERIC, "%s: %s.bn gives a non-finite scale or shift at channel %d "
-                            "(weight %g, bias %g, running_mean %g, running_var %g)", file, name, co,
-                            bn->gamma[co], cv->b[co], bn->mean[co], bn->var[co]);
+            return msf_fail(MSF_ERR_NUMERIC,
+                            "%s: %s.bn gives a non-finite scale or shift at channel %d "
+                            "(weight %g, bias %g, running_mean %g, running_var %g)",
+                            file, name, co, bn->gamma[co], cv->b[co], bn->mean[co], bn->var[co]);
         cv->b[co] = (float)bias;
         // (c_in, kh, kw) -> (kh, kw, c_in)
         for (int ci = 0; ci < cv->c_in; ci++)
@@ -307,7 +307,8 @@ static msf_status load_model(inception_model **out, msf_weights *wf, const char 
                              const inception_block_spec *specs, int num_blocks, const char *block_prefix,
                              int num_classes, int max_h, int max_w) {
     *out = NULL;
-    if (max_h < 1 || max_w < 1) return msf_fail(MSF_ERR_INVALID, "inception: bad maximum input size %dx%d", max_h, max_w);
+    if (max_h < 1 || max_w < 1)
+        return msf_fail(MSF_ERR_INVALID, "inception: bad maximum input size %dx%d", max_h, max_w);
     inception_model *m = calloc(1, sizeof *m);
     if (!m) return msf_fail(MSF_ERR_NOMEM, "inception: out of memory");
     m->num_blocks = num_blocks;
@@ -355,8 +356,8 @@ static msf_status load_model(inception_model **out, msf_weights *wf, const char 
         ws_need nd = {0, 0, 0};
         int oh, ow;
         if (!model_shape(m, max_h, max_w, &oh, &ow, &nd))
-            st = msf_fail(MSF_ERR_INVALID, "inception: maximum input %dx%d is too small (at least %dx%d)", max_h,
-                          max_w, INCEPTION_MIN_SIZE, INCEPTION_MIN_SIZE);
+            st = msf_fail(MSF_ERR_INVALID, "inception: maximum input %dx%d is too small (at least %dx%d)", max_h, max_w,
+                          INCEPTION_MIN_SIZE, INCEPTION_MIN_SIZE);
         m->max_h = max_h, m->max_w = max_w;
         m->threads = omp_get_max_threads();
         m->act_floats = msf_align_up(nd.act * sizeof(float)) / sizeof(float);
@@ -485,10 +486,8 @@ static void mixed_forward(const exec *e, const inc_block *b, float *y, const flo
         nn_conv2d_nhwc_relu(e, &cv[6], y + o, co, s2, wd[4], h, w, &th, &tw);
         nn_conv2d_nhwc_relu(e, &cv[7], y + o + wd[4], co, s2, wd[4], h, w, &th, &tw);
         o += 2 * wd[4];
-        if (b->spec.kind == INCEPTION_E1)
-            nn_avg_pool3_nhwc(e, s1, x, ci, h, w, ci);
-        else
-            nn_max_pool3_nhwc(e, s1, ci, x, ci, h, w, ci, 1, 1);
+        if (b->spec.kind == INCEPTION_E1) nn_avg_pool3_nhwc(e, s1, x, ci, h, w, ci);
+        else nn_max_pool3_nhwc(e, s1, ci, x, ci, h, w, ci, 1, 1);
         nn_conv2d_nhwc_relu(e, &cv[8], y + o, co, s1, ci, h, w, &th, &tw);
         break;
     }
@@ -526,10 +525,8 @@ static void image_forward(const inception_model *m, const exec *e, int t, const 
         for (size_t p = 0; p < (size_t)h * w; p++) cur[p * c + k] = x[(size_t)k * h * w + p];
     for (int i = 0; i < m->num_blocks; i++) {
         const inc_block *b = &m->blocks[i];
-        if (b->spec.kind == INCEPTION_STEM)
-            stem_forward(e, b, next, cur, cur, &h, &w);
-        else
-            mixed_forward(e, b, next, cur, s1, s2, &h, &w);
+        if (b->spec.kind == INCEPTION_STEM) stem_forward(e, b, next, cur, cur, &h, &w);
+        else mixed_forward(e, b, next, cur, s1, s2, &h, &w);
         float *tmp = cur;
         cur = next, next = tmp;
         c = inception_block_out_channels(&b->spec);
@@ -593,8 +590,8 @@ static msf_status run_batch(inception_model *m, const batch_src *src, int n, int
         if (!xi) {
             float *buf = src->bufs + (size_t)t * in_floats;
             size_t isz = (size_t)src->ih * src->iw * src->ic;
-            if (msf_resize_images(src->images + (size_t)i * isz, 1, src->ih, src->iw, src->ic, src->mode, buf, c_in,
-                                  h, w) != MSF_OK) {
+            if (msf_resize_images(src->images + (size_t)i * isz, 1, src->ih, src->iw, src->ic, src->mode, buf, c_in, h,
+                                  w) != MSF_OK) {
 #pragma omp critical(inception_error)
                 if (err == MSF_OK) {
                     err = MSF_ERR_INVALID;
@@ -617,16 +614,19 @@ static msf_status run_batch(inception_model *m, const batch_src *src, int n, int
 static msf_status check_size(const inception_model *m, int n, int h, int w) {
     if (n < 0) return msf_fail(MSF_ERR_INVALID, "inception: %d images", n);
     if (h < INCEPTION_MIN_SIZE || w < INCEPTION_MIN_SIZE || h > m->max_h || w > m->max_w)
-        return msf_fail(MSF_ERR_SHAPE, "inception: input %dx%d (expected %dx%d up to the %dx%d the model was loaded for)",
-                        h, w, INCEPTION_MIN_SIZE, INCEPTION_MIN_SIZE, m->max_h, m->max_w);
+        return msf_fail(MSF_ERR_SHAPE,
+                        "inception: input %dx%d (expected %dx%d up to the %dx%d the model was loaded for)", h, w,
+                        INCEPTION_MIN_SIZE, INCEPTION_MIN_SIZE, m->max_h, m->max_w);
     return MSF_OK;
 }
 
 static msf_status check_features(const inception_model *m, int h, int w, const float *spatial) {
     if (!m->whole) return msf_fail(MSF_ERR_INVALID, "inception: a single block has no features (use inception_load)");
     if (spatial && (h != INCEPTION_SIZE || w != INCEPTION_SIZE))
-        return msf_fail(MSF_ERR_SHAPE, "inception: spatial features need %dx%d input (the 17x17 grid of Mixed_6d), "
-                        "got %dx%d", INCEPTION_SIZE, INCEPTION_SIZE, h, w);
+        return msf_fail(MSF_ERR_SHAPE,
+                        "inception: spatial features need %dx%d input (the 17x17 grid of Mixed_6d), "
+                        "got %dx%d",
+                        INCEPTION_SIZE, INCEPTION_SIZE, h, w);
     return MSF_OK;
 }
 
@@ -704,9 +704,14 @@ msf_status msf_inception_featnet_load(const char *path, msf_featnet **out) {
         free(net);
         return msf_fail_context(st, "loading InceptionV3 from %s", path);
     }
-    net->info = (msf_featnet_info){.kind = "inception", .in_c = 3, .in_h = INCEPTION_SIZE, .in_w = INCEPTION_SIZE,
-                                   .pool_dim = INCEPTION_POOL_DIM, .spatial_dim = INCEPTION_SPATIAL_DIM,
-                                   .logits_dim = INCEPTION_NUM_CLASSES, .num_classes = 1000};
+    net->info = (msf_featnet_info){.kind = "inception",
+                                   .in_c = 3,
+                                   .in_h = INCEPTION_SIZE,
+                                   .in_w = INCEPTION_SIZE,
+                                   .pool_dim = INCEPTION_POOL_DIM,
+                                   .spatial_dim = INCEPTION_SPATIAL_DIM,
+                                   .logits_dim = INCEPTION_NUM_CLASSES,
+                                   .num_classes = 1000};
     net->impl = f;
     net->run = featnet_run;
     net->free_impl = featnet_free;

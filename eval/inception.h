@@ -54,8 +54,8 @@
 #define INCEPTION_POOL_DIM 2048
 #define INCEPTION_SPATIAL_DIM 2023  // 17 * 17 * 7
 #define INCEPTION_NUM_CLASSES 1008
-#define INCEPTION_MIN_SIZE 75       // smaller inputs leave Mixed_7a with no output pixel
-#define INCEPTION_SIZE 299          // the input size of the metrics (spatial needs it)
+#define INCEPTION_MIN_SIZE 75  // smaller inputs leave Mixed_7a with no output pixel
+#define INCEPTION_SIZE 299     // the input size of the metrics (spatial needs it)
 
 typedef enum {
     INCEPTION_STEM = 0,

@@ -71,8 +71,9 @@ msf_status msf_fid_stats_compute(msf_fid_stats *out, const float *feats, int64_t
     msf_status s = check_features(feats, n, dim, what);
     if (s) return s;
     if (n < dim)
-        msf_log(MSF_LOG_WARN, "%s: %lld samples < %d feature dimensions: the covariance is singular and FID from it "
-                              "is biased (the reference tools say the same only through imaginary parts)",
+        msf_log(MSF_LOG_WARN,
+                "%s: %lld samples < %d feature dimensions: the covariance is singular and FID from it "
+                "is biased (the reference tools say the same only through imaginary parts)",
                 what, (long long)n, dim);
     if ((s = msf_fid_stats_init(out, dim))) return s;
     double *block = malloc((size_t)STATS_BLOCK * dim * sizeof(double));
@@ -241,10 +242,11 @@ msf_status msf_fid_stats_check(const msf_fid_stats *st, const char *what) {
         }
     }
     if (worst > MSF_STATS_SYM_TOL * mx)
-        return msf_fail(MSF_ERR_NUMERIC, "%s: sigma is not symmetric: sigma[%lld, %lld] = %.17g but sigma[%lld, %lld] "
-                        "= %.17g (asymmetry above %g x max|sigma| = %g)", what, (long long)wi, (long long)wj,
-                        sg[wi * d + wj], (long long)wj, (long long)wi, sg[wj * d + wi], MSF_STATS_SYM_TOL,
-                        MSF_STATS_SYM_TOL * mx);
+        return msf_fail(MSF_ERR_NUMERIC,
+                        "%s: sigma is not symmetric: sigma[%lld, %lld] = %.17g but sigma[%lld, %lld] "
+                        "= %.17g (asymmetry above %g x max|sigma| = %g)",
+                        what, (long long)wi, (long long)wj, sg[wi * d + wj], (long long)wj, (long long)wi,
+                        sg[wj * d + wi], MSF_STATS_SYM_TOL, MSF_STATS_SYM_TOL * mx);
     if (mx == 0) return MSF_OK;  // constant features: sigma = 0 is a covariance
     int psd = 0, info = 0;
     double lmin = 0;
@@ -255,13 +257,14 @@ msf_status msf_fid_stats_check(const msf_fid_stats *st, const char *what) {
         else memcpy(a, sg, (size_t)(d * d) * sizeof(double)), info = sym_eig(a, w, (int)d, 0), lmin = w[0];
         free(a), free(w);
     }
-    if (info == -1000) return msf_fail(MSF_ERR_NOMEM, "%s: no memory to check sigma [%lld, %lld]", what, (long long)d,
-                                       (long long)d);
-    if (info)
-        return msf_fail(MSF_ERR_NUMERIC, "%s: eigenvalues of sigma failed (dsyevd info %d)", what, info);
+    if (info == -1000)
+        return msf_fail(MSF_ERR_NOMEM, "%s: no memory to check sigma [%lld, %lld]", what, (long long)d, (long long)d);
+    if (info) return msf_fail(MSF_ERR_NUMERIC, "%s: eigenvalues of sigma failed (dsyevd info %d)", what, info);
     if (!psd)
-        return msf_fail(MSF_ERR_NUMERIC, "%s: sigma is not a covariance (not positive semi-definite): smallest "
-                        "eigenvalue %.6g, trace %.6g (allowed: >= -%g x trace)", what, lmin, tr, MSF_STATS_PSD_TOL);
+        return msf_fail(MSF_ERR_NUMERIC,
+                        "%s: sigma is not a covariance (not positive semi-definite): smallest "
+                        "eigenvalue %.6g, trace %.6g (allowed: >= -%g x trace)",
+                        what, lmin, tr, MSF_STATS_PSD_TOL);
     return MSF_OK;
 }
 
@@ -269,8 +272,7 @@ msf_status msf_fid_from_stats(double *out, const msf_fid_stats *a, const msf_fid
     if (a->dim != b->dim)
         return msf_fail(MSF_ERR_SHAPE, "FID: statistics of different dimensions (%d and %d)", a->dim, b->dim);
     msf_status s;
-    if ((s = msf_fid_stats_check(a, "first statistics")) || (s = msf_fid_stats_check(b, "second statistics")))
-        return s;
+    if ((s = msf_fid_stats_check(a, "first statistics")) || (s = msf_fid_stats_check(b, "second statistics"))) return s;
     int d = a->dim;
     double dist = 0, tr1 = 0, tr2 = 0, trc = 0;
     for (int i = 0; i < d; i++) {
@@ -299,8 +301,10 @@ msf_status msf_fid_from_stats(double *out, const msf_fid_stats *a, const msf_fid
     if (s) return s;
     double fid = dist + tr1 + tr2 - 2 * trc, scale = dist + tr1 + tr2;
     if (fid < -MSF_FID_NEG_TOL * scale)
-        return msf_fail(MSF_ERR_NUMERIC, "the Frechet distance is %.6g, below the round-off allowance -%g x "
-                        "(|mu1 - mu2|^2 + tr s1 + tr s2) = %.6g", fid, MSF_FID_NEG_TOL, -MSF_FID_NEG_TOL * scale);
+        return msf_fail(MSF_ERR_NUMERIC,
+                        "the Frechet distance is %.6g, below the round-off allowance -%g x "
+                        "(|mu1 - mu2|^2 + tr s1 + tr s2) = %.6g",
+                        fid, MSF_FID_NEG_TOL, -MSF_FID_NEG_TOL * scale);
     *out = fid < 0 ? 0.0 : fid;
     return MSF_OK;
 }
@@ -479,11 +483,13 @@ static msf_status within_balls(uint8_t *in, const float *x, int64_t nx, const fl
     return failed ? msf_fail(MSF_ERR_NOMEM, "precision/recall: out of memory") : MSF_OK;
 }
 
-msf_status msf_precision_recall(double *precision, double *recall, const float *ref, int64_t n_ref,
-                                const float *sample, int64_t n_sample, int dim, int k) {
+msf_status msf_precision_recall(double *precision, double *recall, const float *ref, int64_t n_ref, const float *sample,
+                                int64_t n_sample, int dim, int k) {
     if (n_ref <= k || n_sample <= k)
-        return msf_fail(MSF_ERR_INVALID, "precision/recall: need more than k = %d references and samples (got %lld "
-                                         "and %lld)", k, (long long)n_ref, (long long)n_sample);
+        return msf_fail(MSF_ERR_INVALID,
+                        "precision/recall: need more than k = %d references and samples (got %lld "
+                        "and %lld)",
+                        k, (long long)n_ref, (long long)n_sample);
     msf_status s;
     if ((s = check_features(ref, n_ref, dim, "reference")) || (s = check_features(sample, n_sample, dim, "sample")))
         return s;
@@ -510,8 +516,8 @@ msf_status msf_precision_recall(double *precision, double *recall, const float *
 
 // A uniform double in [0, 1) from 53 bits of Philox block (seed; s, which, j).
 static double kid_uniform(uint64_t seed, int s, int which, int64_t j) {
-    uint32_t ctr[4] = {(uint32_t)j, (uint32_t)(j >> 32), (uint32_t)s, (uint32_t)which}, key[2] = {(uint32_t)seed,
-                                                                                                  (uint32_t)(seed >> 32)};
+    uint32_t ctr[4] = {(uint32_t)j, (uint32_t)(j >> 32), (uint32_t)s, (uint32_t)which},
+             key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     uint32_t w[4];
     msf_philox4x32_10(w, ctr, key);
     uint64_t bits = ((uint64_t)w[0] << 21) ^ (uint64_t)(w[1] >> 11);
@@ -589,9 +595,10 @@ msf_status msf_kid(double *out, const float *ref, int64_t n_ref, const float *sa
         (shared = shared_rows(hs, hr, ref, n_ref, sample, n_sample, dim)) < 0)
         s = msf_fail(MSF_ERR_NOMEM, "KID: out of memory");
     if (!s && shared)
-        msf_log(MSF_LOG_WARN, "KID: %lld of the %lld sample feature rows equal reference rows; pairs of equal rows are "
-                "left out of the cross term (the sets are not independent samples)", (long long)shared,
-                (long long)n_sample);
+        msf_log(MSF_LOG_WARN,
+                "KID: %lld of the %lld sample feature rows equal reference rows; pairs of equal rows are "
+                "left out of the cross term (the sets are not independent samples)",
+                (long long)shared, (long long)n_sample);
     double t = 0;
     for (int sub = 0; sub < o->num_subsets && !s; sub++) {
         const int64_t *ix, *iy;
@@ -630,8 +637,7 @@ msf_status msf_kid(double *out, const float *ref, int64_t n_ref, const float *sa
                 if (shared && hs[ix[i]] == hr[iy[j]] &&
                     !memcmp(sample + ix[i] * dim, ref + iy[j] * dim, (size_t)dim * sizeof(float)))
                     same++;
-                else
-                    b_kept += k3;
+                else b_kept += k3;
             }
         }
         // clean-fid: a_off / (m - 1) - 2 b_sum / m, divided by m at the end.

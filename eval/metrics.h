@@ -94,8 +94,8 @@ msf_status msf_manifold_radii(float *radii, const float *feats, int64_t n, int d
 // precision = share of samples within some reference ball (d <= radius),
 // recall = share of references within some sample ball, with neighbourhood
 // size k (ADM: 3). Memory: one 256-row distance block per thread.
-msf_status msf_precision_recall(double *precision, double *recall, const float *ref, int64_t n_ref,
-                                const float *sample, int64_t n_sample, int dim, int k);
+msf_status msf_precision_recall(double *precision, double *recall, const float *ref, int64_t n_ref, const float *sample,
+                                int64_t n_sample, int dim, int k);
 
 // -----------------------------------------------------------------------------
 // KID (clean-fid's kernel_distance)

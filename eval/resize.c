@@ -30,9 +30,7 @@ msf_status msf_resize_mode_parse(const char *name, msf_resize_mode *out) {
     return msf_fail(MSF_ERR_INVALID, "unknown resize mode '%s' (expected adm, pytorch or clean)", name);
 }
 
-const char *msf_resize_mode_name(msf_resize_mode mode) {
-    return (unsigned)mode < 3 ? mode_names[mode] : "unknown";
-}
+const char *msf_resize_mode_name(msf_resize_mode mode) { return (unsigned)mode < 3 ? mode_names[mode] : "unknown"; }
 
 // -----------------------------------------------------------------------------
 // Pillow's antialiased bicubic on float planes
@@ -119,8 +117,10 @@ msf_status msf_resize_images(const uint8_t *images, int n, int h, int w, int c, 
     if (c != 1 && c != 3 && c != 4)
         return msf_fail(MSF_ERR_SHAPE, "resize: images have %d channels (expected 1, 3 or 4)", c);
     if (out_c != 3 && !(out_c == 1 && c == 1))
-        return msf_fail(MSF_ERR_SHAPE, "resize: %d output channels from %d input channels (expected 3, or 1 from "
-                                       "grey images)", out_c, c);
+        return msf_fail(MSF_ERR_SHAPE,
+                        "resize: %d output channels from %d input channels (expected 3, or 1 from "
+                        "grey images)",
+                        out_c, c);
     if ((unsigned)mode > MSF_RESIZE_CLEAN) return msf_fail(MSF_ERR_INVALID, "resize: unknown mode %d", (int)mode);
     if (n == 0) return MSF_OK;
     int cc = c == 1 ? 1 : 3;  // distinct planes per image

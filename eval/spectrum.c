@@ -15,8 +15,8 @@ static const char *spacing_names[] = {"linear", "log"};
 static const char *window_names[] = {"none", "hann"};
 
 msf_spectrum_opts msf_spectrum_defaults(void) {
-    return (msf_spectrum_opts){.spacing = MSF_RADIAL_LINEAR, .bins = 0, .window = MSF_WINDOW_NONE, .ncuts = 2,
-                               .cuts = {1.0 / 3.0, 2.0 / 3.0}};
+    return (msf_spectrum_opts){
+        .spacing = MSF_RADIAL_LINEAR, .bins = 0, .window = MSF_WINDOW_NONE, .ncuts = 2, .cuts = {1.0 / 3.0, 2.0 / 3.0}};
 }
 
 const char *msf_radial_spacing_name(msf_radial_spacing s) { return spacing_names[s]; }

@@ -62,7 +62,7 @@ typedef struct {
     msf_radial_spacing spacing;
     int bins;  // radial bins including the DC bin; 0 = the default above
     msf_window window;
-    int ncuts;  // bands = ncuts + 1
+    int ncuts;                                // bands = ncuts + 1
     double cuts[MSF_SPECTRUM_MAX_BANDS - 1];  // increasing fractions of the Nyquist radius, in (0, 2)
 } msf_spectrum_opts;
 
@@ -81,24 +81,24 @@ typedef struct {
     int h, w;
     msf_spectrum_opts opts;
     int bins, bands;
-    double delta;          // linear bin width (cycles/pixel); 0 for log spacing
-    double r_lo, r_max;    // smallest nonzero and largest radius on the grid
-    double *radius;        // [bins] radius of each bin (cycles/pixel), 0 for DC
-    int64_t *count;        // [bins] frequencies of the full h x w grid in each bin
+    double delta;                                  // linear bin width (cycles/pixel); 0 for log spacing
+    double r_lo, r_max;                            // smallest nonzero and largest radius on the grid
+    double *radius;                                // [bins] radius of each bin (cycles/pixel), 0 for DC
+    int64_t *count;                                // [bins] frequencies of the full h x w grid in each bin
     double band_edge[MSF_SPECTRUM_MAX_BANDS + 1];  // [bands + 1] cycles/pixel: 0, cuts / 2, r_max
     int64_t band_count[MSF_SPECTRUM_MAX_BANDS];
     // Private: per r2c output element (h * (w/2 + 1)), its bin, band and
     // multiplicity (2 when its mirror frequency is not stored, else 1).
     int *bin_of, *band_of;
     unsigned char *mult;
-    double *window;        // [h * w] or NULL
-    int mean_terms;        // nonzero entries of the window's DFT (of all ones without a window)
-    int *mean_index;       // [mean_terms] their r2c element
-    double *mean_dft;      // [2 * mean_terms] their values, re/im
-    void *fft;             // fftwf_plan
-    int threads;           // per-thread buffers made at creation
-    size_t work_floats;    // per thread: the input image and the complex output
-    float *work;           // [threads * work_floats]
+    double *window;      // [h * w] or NULL
+    int mean_terms;      // nonzero entries of the window's DFT (of all ones without a window)
+    int *mean_index;     // [mean_terms] their r2c element
+    double *mean_dft;    // [2 * mean_terms] their values, re/im
+    void *fft;           // fftwf_plan
+    int threads;         // per-thread buffers made at creation
+    size_t work_floats;  // per thread: the input image and the complex output
+    float *work;         // [threads * work_floats]
 } msf_spectrum_plan;
 
 // Make a plan for (h, w) images (h, w >= 2); work buffers for up to

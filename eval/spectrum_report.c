@@ -130,7 +130,8 @@ static msf_status summarise(summary *m, const msf_freq_result *r) {
     msf_freq_channel_mean(m->energy, r->energy, NSER, r->c, 1);
     msf_freq_channel_mean(m->spectrum_energy, r->spectrum_energy, NSER, r->c, 1);
     // E(z) = E(base) + E(residual) + cross.
-    for (int b = 0; b < r->bands; b++) m->cross_band[b] = m->band[b] - m->band[r->bands + b] - m->band[2 * r->bands + b];
+    for (int b = 0; b < r->bands; b++)
+        m->cross_band[b] = m->band[b] - m->band[r->bands + b] - m->band[2 * r->bands + b];
     for (int s = 0; s < r->subbands; s++)
         m->cross_wavelet[s] = m->wavelet[s] - m->wavelet[r->subbands + s] - m->wavelet[2 * r->subbands + s];
     m->cross_energy = m->energy[0] - m->energy[1] - m->energy[2];
@@ -145,7 +146,7 @@ static const char *ser_names[NSER] = {"z", "base", "residual"};
 static double ratio(double a, double b) { return b != 0 ? a / b : NAN; }
 
 static msf_status write_spectrum_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref,
-                                   msf_staged_file *st) {
+                                     msf_staged_file *st) {
     msf_text_file o;
     msf_status s = msf_text_create_in(&o, dir, "spectrum.csv");
     if (s) return s;
@@ -179,12 +180,13 @@ static void band_row(FILE *f, const char *name, double lo, double hi, int64_t fr
 }
 
 static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, const summary *m, const summary *ref,
-                                msf_staged_file *st) {
+                                  msf_staged_file *st) {
     msf_text_file o;
     msf_status s = msf_text_create_in(&o, dir, "bands.csv");
     if (s) return s;
-    fprintf(o.f, "band,r_lo,r_hi,frequencies,z,base,residual,cross,base_share,residual_share,cross_share,"
-                 "z_fraction,base_fraction,residual_fraction%s\n",
+    fprintf(o.f,
+            "band,r_lo,r_hi,frequencies,z,base,residual,cross,base_share,residual_share,cross_share,"
+            "z_fraction,base_fraction,residual_fraction%s\n",
             ref ? ",ref_z,ref_base,ref_residual,ref_cross,ref_base_share,ref_residual_share,ref_cross_share,"
                   "z_vs_ref,base_vs_ref,residual_vs_ref"
                 : "");
@@ -207,8 +209,8 @@ static msf_status write_bands_csv(const char *dir, const msf_spectrum_plan *p, c
 }
 
 // Series per subband in wavelet.csv: z, base, residual, cross (+ the reference's three).
-static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp, const summary *m,
-                                   const summary *ref, msf_staged_file *st) {
+static msf_status write_wavelet_csv(const char *dir, const msf_wavedec2_plan *wp, const summary *m, const summary *ref,
+                                    msf_staged_file *st) {
     msf_text_file o;
     msf_status s = msf_text_create_in(&o, dir, "wavelet.csv");
     if (s) return s;
@@ -420,8 +422,9 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     msf_gp_comment(f, comment);
     msf_gp_prologue(f);
     // pngcairo where gnuplot has it (gnuplot-nox does), else libgd's png.
-    fprintf(f, "term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? \"pngcairo enhanced font 'sans,11'\" : "
-               "'png enhanced'\n");
+    fprintf(f,
+            "term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? \"pngcairo enhanced font 'sans,11'\" : "
+            "'png enhanced'\n");
     fprintf(f, "set datafile separator ','\nset datafile missing 'nan'\nset grid lc rgb '#dddddd'\n\n");
 
     // 1. Radial spectra.
@@ -433,8 +436,9 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     fprintf(f, "set logscale xy\nset format y '10^{%%L}'\n");
     // Radii run past the Nyquist radius 0.5 to the corners of the grid (0.707
     // for even sides): the last band holds them.
-    fprintf(f, "set xlabel 'radial frequency |f| = (f_x^2 + f_y^2)^{1/2} (cycles/pixel, log scale; 0.5 = Nyquist "
-               "along an axis, %.3g in the corners; DC not shown)'\n",
+    fprintf(f,
+            "set xlabel 'radial frequency |f| = (f_x^2 + f_y^2)^{1/2} (cycles/pixel, log scale; 0.5 = Nyquist "
+            "along an axis, %.3g in the corners; DC not shown)'\n",
             p->r_max);
     fprintf(f, "set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2, log scale)'\n");
     fprintf(f, "set key bottom left box opaque\n");
@@ -448,12 +452,12 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
         double lo = b == 0 ? p->r_lo : p->band_edge[b], hi = p->band_edge[b + 1];
         char name[32];
         msf_spectrum_band_name(name, sizeof name, b, p->bands);
-        if (b > 0)
-            fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lc rgb 'gray50'\n", lo, lo);
+        if (b > 0) fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lc rgb 'gray50'\n", lo, lo);
         fprintf(f, "set label '%s' at %.9g, graph 0.96 center tc rgb 'gray30'\n", name, sqrt(lo * hi));
     }
     double base_nyq = 0.5 / f_base;
-    fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 3 lw 1.5 lc rgb '#b03030'\n", base_nyq, base_nyq);
+    fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 3 lw 1.5 lc rgb '#b03030'\n", base_nyq,
+            base_nyq);
     fprintf(f, "set label 'base Nyquist (0.5/%d)' at %.9g, graph 0.90 left offset 0.5,0 tc rgb '#b03030'\n", f_base,
             base_nyq);
     fprintf(f, "plot ");
@@ -475,7 +479,8 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
                     "'all' = every frequency)",
                     title, of, ri->cuts),
             gp_text(q2, sizeof q2, "%s", sub));
-    fprintf(f, "set style fill solid 0.85 border lc rgb 'black'\nset boxwidth 0.2\nset xrange [-0.6:%d.6]\n", nrows - 1);
+    fprintf(f, "set style fill solid 0.85 border lc rgb 'black'\nset boxwidth 0.2\nset xrange [-0.6:%d.6]\n",
+            nrows - 1);
     fprintf(f, "set key top right box opaque\nset xlabel 'radial frequency band'\n");
     band_xtics(f, p);
     // Left: energies (log scale), with head room for the key.
@@ -496,18 +501,21 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     // Right: shares of z's energy in percent, each bar labelled with its value
     // (above a positive bar, below a negative one).
     fprintf(f, "set title \"share of z's energy in each band carried by U(base) and by the residual\"\n");
-    fprintf(f, "set ylabel 'share of the band energy of z (%%)'\nset yrange [*:*]\nset offsets 0, 0, graph 0.3, graph 0.05\n");
+    fprintf(
+        f,
+        "set ylabel 'share of the band energy of z (%%)'\nset yrange [*:*]\nset offsets 0, 0, graph 0.3, graph 0.05\n");
     fprintf(f, "set xzeroaxis lt -1\npct(v) = abs(v) < 0.0005 ? '0.0' : sprintf('%%.1f', 100 * v)\n");
     wbar = 0.8 / 3;
     fprintf(f, "set boxwidth %.4f\nplot ", wbar);
     for (int k = 0; k < 3; k++) {
         int col = BC_SHARE + k, se = k + 1;
         double off = (k - 1) * wbar;
-        fprintf(f,
-                "%s'bands.csv' skip 1 using ($0%+.4f):(100*$%d):(%.4f) with boxes lc rgb '%s' title \"%s\" noenhanced, \\\n"
-                "     '' skip 1 using ($0%+.4f):($%d >= 0 ? 100*$%d : NaN):(pct($%d)) with labels offset 0,0.7 font ',9' notitle, \\\n"
-                "     '' skip 1 using ($0%+.4f):($%d < 0 ? 100*$%d : NaN):(pct($%d)) with labels offset 0,-0.7 font ',9' notitle",
-                k ? ", \\\n     " : "", off, col, wbar, colors[se], legends[se], off, col, col, col, off, col, col, col);
+        fprintf(
+            f,
+            "%s'bands.csv' skip 1 using ($0%+.4f):(100*$%d):(%.4f) with boxes lc rgb '%s' title \"%s\" noenhanced, \\\n"
+            "     '' skip 1 using ($0%+.4f):($%d >= 0 ? 100*$%d : NaN):(pct($%d)) with labels offset 0,0.7 font ',9' notitle, \\\n"
+            "     '' skip 1 using ($0%+.4f):($%d < 0 ? 100*$%d : NaN):(pct($%d)) with labels offset 0,-0.7 font ',9' notitle",
+            k ? ", \\\n     " : "", off, col, wbar, colors[se], legends[se], off, col, col, col, off, col, col, col);
     }
     fprintf(f, "\nunset multiplot\nunset xzeroaxis\nset offsets 0, 0, 0, 0\nset autoscale\nset xrange [*:*]\n\n");
 
@@ -522,7 +530,8 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
             gp_text(q2, sizeof q2, "%s; level 1 is the finest; LH = pywt cH, HL = cV, HH = cD", sub));
     double lo_w, hi_w;
     log_range(&lo_w, &hi_w, r->wavelet, (size_t)NSER * r->c * r->subbands);
-    fprintf(f, "set logscale y\nset format y '10^{%%L}'\nset yrange [%.6g:%.6g]\n", lo_w / 3, hi_w * (has_ref ? 300 : 30));
+    fprintf(f, "set logscale y\nset format y '10^{%%L}'\nset yrange [%.6g:%.6g]\n", lo_w / 3,
+            hi_w * (has_ref ? 300 : 30));
     fprintf(f, "set ylabel 'energy per image and channel (input units^2, log scale)'\n");
     fprintf(f, "set xlabel 'subband (LL = approximation; LH, HL, HH = detail) and level'\n");
     fprintf(f, "set xrange [-0.6:%d.6]\nset key top right box opaque\nset xtics (", wp->subbands - 1);
@@ -535,10 +544,11 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
     fprintf(f, "set boxwidth %.4f\nplot ", wbar);
     for (int k = 0; k < nbar; k++) {
         int se = k % NSER, ref = k >= NSER, row = ref ? 4 + se : se;
-        fprintf(f, "%s'wavelet.csv' skip 1 every %d::%d using ($0%+.4f):4:(%.4f)%s with boxes lc rgb '%s'%s title \"%s%s\" noenhanced",
-                k ? ", \\\n     " : "", per, row, (k - (nbar - 1) / 2.0) * wbar, wbar,
-                "", colors[se], ref ? " fs pattern 4" : "", legends[se],
-                ref ? " (reference)" : "");
+        fprintf(
+            f,
+            "%s'wavelet.csv' skip 1 every %d::%d using ($0%+.4f):4:(%.4f)%s with boxes lc rgb '%s'%s title \"%s%s\" noenhanced",
+            k ? ", \\\n     " : "", per, row, (k - (nbar - 1) / 2.0) * wbar, wbar, "", colors[se],
+            ref ? " fs pattern 4" : "", legends[se], ref ? " (reference)" : "");
     }
     fprintf(f, "\nunset logscale y\nset format y '%%g'\n\n");
 
@@ -560,10 +570,12 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
         fprintf(f, "set boxwidth %.4f\nplot ", wbar);
         for (int se = 0; se < NSER; se++) {
             double off = (se - 1) * wbar;
-            fprintf(f, "%s'bands.csv' skip 1 using ($0%+.4f):%d:(%.4f)%s with boxes lc rgb '%s' title \"%s\" noenhanced, \\\n"
-                       "     'bands.csv' skip 1 using ($0%+.4f):%d:(sprintf('%%.2f', $%d)) with labels offset 0,0.7 font ',9' notitle",
-                    se ? ", \\\n     " : "", off, BC_VS_REF + se, wbar, "", colors[se],
-                    legends[se], off, BC_VS_REF + se, BC_VS_REF + se);
+            fprintf(
+                f,
+                "%s'bands.csv' skip 1 using ($0%+.4f):%d:(%.4f)%s with boxes lc rgb '%s' title \"%s\" noenhanced, \\\n"
+                "     'bands.csv' skip 1 using ($0%+.4f):%d:(sprintf('%%.2f', $%d)) with labels offset 0,0.7 font ',9' notitle",
+                se ? ", \\\n     " : "", off, BC_VS_REF + se, wbar, "", colors[se], legends[se], off, BC_VS_REF + se,
+                BC_VS_REF + se);
         }
         fprintf(f, "\nunset arrow\n");
     }
@@ -575,8 +587,13 @@ static msf_status write_plot_script(const char *dir, const run_info *ri, const m
 // The report
 
 msf_spectrum_report_opts msf_spectrum_report_defaults(void) {
-    return (msf_spectrum_report_opts){.cuts = "1/3,2/3", .dataset = "latents", .array = "arr_0", .pad_to = 32,
-                                      .range = MSF_BYTES_UNIT, .freq = msf_freq_defaults(), .plots = 1};
+    return (msf_spectrum_report_opts){.cuts = "1/3,2/3",
+                                      .dataset = "latents",
+                                      .array = "arr_0",
+                                      .pad_to = 32,
+                                      .range = MSF_BYTES_UNIT,
+                                      .freq = msf_freq_defaults(),
+                                      .plots = 1};
 }
 
 void msf_spectrum_command_line(char *dst, size_t size, int argc, const char *const *argv) {
@@ -625,8 +642,13 @@ msf_status msf_spectrum_report_write(msf_spectrum_report *rep, const msf_spectru
         const char *slash = strrchr(o->input, '/');
         title = slash && slash[1] ? slash + 1 : o->input;
     }
-    run_info ri = {.input = o->input, .reference = o->reference, .title = title,
-                   .command = o->command ? o->command : "", .in = &in, .fo = fo, .opts = o};
+    run_info ri = {.input = o->input,
+                   .reference = o->reference,
+                   .title = title,
+                   .command = o->command ? o->command : "",
+                   .in = &in,
+                   .fo = fo,
+                   .opts = o};
     nn_pyramid_opts_format(ri.factor, sizeof ri.factor, &fo->factor);
     snprintf(ri.cuts, sizeof ri.cuts, "%s", o->cuts ? o->cuts : "1/3,2/3");
     int made_dir = 0;

@@ -37,7 +37,7 @@ typedef struct {
     int pad_to;             // IDX images padded to pad_to x pad_to; 0: as they are
     msf_byte_range range;   // 8-bit inputs: [0, 1] or [-1, 1]
     msf_freq_opts freq;
-    int plots;              // run gnuplot on plots.gp (without gnuplot: a warning)
+    int plots;  // run gnuplot on plots.gp (without gnuplot: a warning)
 } msf_spectrum_report_opts;
 
 // `msf spectrum`'s defaults: dataset "latents", array "arr_0", pad_to 32,

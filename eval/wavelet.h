@@ -25,7 +25,13 @@
 
 #include "core/status.h"
 
-typedef enum { MSF_WAVELET_HAAR = 0, MSF_WAVELET_DB2, MSF_WAVELET_DB4, MSF_WAVELET_SYM4, MSF_WAVELET_COUNT } msf_wavelet;
+typedef enum {
+    MSF_WAVELET_HAAR = 0,
+    MSF_WAVELET_DB2,
+    MSF_WAVELET_DB4,
+    MSF_WAVELET_SYM4,
+    MSF_WAVELET_COUNT
+} msf_wavelet;
 typedef enum { MSF_WMODE_PERIODIZATION = 0, MSF_WMODE_SYMMETRIC = 1 } msf_wavelet_mode;
 
 // Subbands within a level, in pywt's order of the detail tuple (LL first).
@@ -34,8 +40,8 @@ typedef enum { MSF_SUBBAND_LL = 0, MSF_SUBBAND_LH = 1, MSF_SUBBAND_HL = 2, MSF_S
 #define MSF_WAVEDEC2_MAX_LEVELS 12
 
 typedef struct {
-    const char *name;     // "db2"
-    int taps;             // filter length F
+    const char *name;               // "db2"
+    int taps;                       // filter length F
     const double *dec_lo, *dec_hi;  // pywt's Wavelet(name).dec_lo / dec_hi
 } msf_wavelet_filters;
 
@@ -56,11 +62,11 @@ typedef struct {
     msf_wavelet_mode mode;
     int h, w, levels;
     int lh[MSF_WAVEDEC2_MAX_LEVELS + 1], lw[MSF_WAVEDEC2_MAX_LEVELS + 1];  // [0] = (h, w), [j] = level j
-    size_t total;    // coefficients in all subbands
-    int subbands;    // 1 + 3 * levels
-    size_t *offset;  // [subbands]: start of subband s in the coefficient buffer (order above)
-    size_t work_doubles;  // scratch one msf_wavedec2 call needs
-    size_t approx_max, rows_max;  // its parts: largest approximation, largest row-filtered half
+    size_t total;                                                          // coefficients in all subbands
+    int subbands;                                                          // 1 + 3 * levels
+    size_t *offset;                         // [subbands]: start of subband s in the coefficient buffer (order above)
+    size_t work_doubles;                    // scratch one msf_wavedec2 call needs
+    size_t approx_max, rows_max;            // its parts: largest approximation, largest row-filtered half
     int *row_idx[MSF_WAVEDEC2_MAX_LEVELS];  // [lw[j+1] * taps] input column of output o, tap k
     int *col_idx[MSF_WAVEDEC2_MAX_LEVELS];  // [lh[j+1] * taps]
 } msf_wavedec2_plan;

@@ -119,7 +119,8 @@ typedef struct {
 static outputs run_split(msf_featnet *net, const uint8_t *images, int n, int h, int w, int c, int piece,
                          msf_resize_mode mode) {
     const msf_featnet_info *info = msf_featnet_get_info(net);
-    outputs o = {calloc((size_t)n * info->pool_dim, sizeof(float)), calloc((size_t)n * info->logits_dim, sizeof(float))};
+    outputs o = {calloc((size_t)n * info->pool_dim, sizeof(float)),
+                 calloc((size_t)n * info->logits_dim, sizeof(float))};
     size_t img = (size_t)h * w * c;
     for (int i = 0; i < n; i += piece) {
         int k = n - i < piece ? n - i : piece;
@@ -131,10 +132,9 @@ static outputs run_split(msf_featnet *net, const uint8_t *images, int n, int h, 
 }
 
 static void expect_same(const char *what, outputs a, outputs b, const msf_featnet_info *info, int n) {
-    ck_assert_msg(memcmp(a.pool, b.pool, (size_t)n * info->pool_dim * sizeof(float)) == 0, "%s: features differ",
+    ck_assert_msg(memcmp(a.pool, b.pool, (size_t)n * info->pool_dim * sizeof(float)) == 0, "%s: features differ", what);
+    ck_assert_msg(memcmp(a.logits, b.logits, (size_t)n * info->logits_dim * sizeof(float)) == 0, "%s: logits differ",
                   what);
-    ck_assert_msg(memcmp(a.logits, b.logits, (size_t)n * info->logits_dim * sizeof(float)) == 0,
-                  "%s: logits differ", what);
 }
 
 static void free_outputs(outputs o) {
@@ -204,8 +204,8 @@ START_TEST(test_same_bits) {
 }
 END_TEST
 
-#define EXPECT_MSG(text) ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", \
-                                       msf_error_message(), text)
+#define EXPECT_MSG(text) \
+    ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", msf_error_message(), text)
 
 START_TEST(test_input_errors) {
     msf_featnet *net = load_net(TINY);
@@ -234,7 +234,7 @@ END_TEST
 enum { AS_IS, DROP, RESHAPE, EXTRA, NAN_VALUE, OTHER_MODEL, BAD_WIDTH };
 
 static const char *TENSORS[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
-                                "conv3.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
+                                "conv3.bias",   "fc1.weight", "fc1.bias",     "fc2.weight", "fc2.bias"};
 static const char *WIDTHS[] = {"conv1_channels", "conv2_channels", "conv3_channels", "features", "num_classes"};
 
 static void write_variant(const char *path, int how, const char *target) {
@@ -381,8 +381,8 @@ START_TEST(test_trained_model) {
         correct_c += best == labels[i];
         correct_py += (int)pred[i] == labels[i];
     }
-    fprintf(stderr, "trained classifier, first %d t10k images: C accuracy %.3f, PyTorch %.3f, argmax agrees on %d\n",
-            n, correct_c / (double)n, correct_py / (double)n, agree);
+    fprintf(stderr, "trained classifier, first %d t10k images: C accuracy %.3f, PyTorch %.3f, argmax agrees on %d\n", n,
+            correct_c / (double)n, correct_py / (double)n, agree);
     // Near-ties between two logits may flip the argmax under float32
     // rounding differences, so one disagreement in 1000 is allowed.
     ck_assert_int_ge(agree, n - 1);
@@ -402,8 +402,8 @@ START_TEST(test_trained_stats) {
     float *x = NULL;
     int64_t n = 0;
     int h = 0, w = 0;
-    ck_assert_msg(msf_idx_read_images(T10K_IMAGES, &o, &x, &n, &h, &w) == MSF_OK,
-                  "%s (install dataset-fashion-mnist)", msf_error_message());
+    ck_assert_msg(msf_idx_read_images(T10K_IMAGES, &o, &x, &n, &h, &w) == MSF_OK, "%s (install dataset-fashion-mnist)",
+                  msf_error_message());
     ck_assert_int_eq(n, 10000);
     msf_classifier *m = NULL;
     ck_assert_msg(msf_classifier_load(MODEL, &m) == MSF_OK, "%s", msf_error_message());

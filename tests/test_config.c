@@ -48,8 +48,7 @@ static void expect_load_error(const char *file, const char *want) {
     msf_experiment e;
     msf_status s = msf_experiment_load(&e, path_of(file));
     ck_assert_int_ne(s, MSF_OK);
-    if (!strstr(msf_error_message(), want))
-        ck_abort_msg("error '%s' lacks '%s'", msf_error_message(), want);
+    if (!strstr(msf_error_message(), want)) ck_abort_msg("error '%s' lacks '%s'", msf_error_message(), want);
 }
 
 // -----------------------------------------------------------------------------
@@ -141,7 +140,8 @@ START_TEST(test_merge_set_and_json) {
     FILE *f = open_memstream(&buf, &len);
     cfg_write_json(f, a, -1);
     fclose(f);
-    ck_assert_str_eq(buf, "{\"x\":\"z\",\"m\":{\"p\":1,\"q\":[3],\"r\":\"s\\\"t\"},\"y\":\"z\",\"n\":{\"deep\":{\"k\":\"z\"}}}");
+    ck_assert_str_eq(
+        buf, "{\"x\":\"z\",\"m\":{\"p\":1,\"q\":[3],\"r\":\"s\\\"t\"},\"y\":\"z\",\"n\":{\"deep\":{\"k\":\"z\"}}}");
     free(buf);
     // Equal configs hash equally wherever they were written; any change shows.
     cfg_node *c;
@@ -158,19 +158,20 @@ static const char model_piece[] = "kind: msf\nweights: nowhere.h5\narch: DiT-S/2
 
 START_TEST(test_use_and_sweep) {
     put("model.yaml", model_piece);
-    put("exp.yaml", "experiment: demo\n"
-                    "defaults:\n"
-                    "  num_samples: 10\n"
-                    "  sampler: {steps: \"20\", cfg_scale: 1.5}\n"
-                    "runs:\n"
-                    "  - name: base\n"
-                    "    model: {use: model.yaml, arch: DiT-B/2}\n"
-                    "  - name: msf\n"
-                    "    model: {use: model.yaml}\n"
-                    "    seed: 4\n"
-                    "    sweep:\n"
-                    "      sampler.residual_steps: [1, 5, 25]\n"
-                    "      sampler.cfg_scale: [1.0, 4.0]\n");
+    put("exp.yaml",
+        "experiment: demo\n"
+        "defaults:\n"
+        "  num_samples: 10\n"
+        "  sampler: {steps: \"20\", cfg_scale: 1.5}\n"
+        "runs:\n"
+        "  - name: base\n"
+        "    model: {use: model.yaml, arch: DiT-B/2}\n"
+        "  - name: msf\n"
+        "    model: {use: model.yaml}\n"
+        "    seed: 4\n"
+        "    sweep:\n"
+        "      sampler.residual_steps: [1, 5, 25]\n"
+        "      sampler.cfg_scale: [1.0, 4.0]\n");
     msf_experiment e;
     ck_assert_int_eq(msf_experiment_load(&e, path_of("exp.yaml")), MSF_OK);
     ck_assert_str_eq(e.name, "demo");
@@ -181,8 +182,8 @@ START_TEST(test_use_and_sweep) {
     ck_assert_str_eq(cfg_str(e.points[1].cfg, "model.arch", ""), "DiT-S/2");
     ck_assert_int_eq(cfg_int(e.points[1].cfg, "num_samples", 0), 10);
     // First sweep key varies slowest.
-    static const char *names[] = {"msf,residual_steps=1,cfg_scale=1.0", "msf,residual_steps=1,cfg_scale=4.0",
-                                  "msf,residual_steps=5,cfg_scale=1.0", "msf,residual_steps=5,cfg_scale=4.0",
+    static const char *names[] = {"msf,residual_steps=1,cfg_scale=1.0",  "msf,residual_steps=1,cfg_scale=4.0",
+                                  "msf,residual_steps=5,cfg_scale=1.0",  "msf,residual_steps=5,cfg_scale=4.0",
                                   "msf,residual_steps=25,cfg_scale=1.0", "msf,residual_steps=25,cfg_scale=4.0"};
     for (int i = 0; i < 6; i++) {
         const msf_run_point *p = &e.points[1 + i];
@@ -221,26 +222,28 @@ START_TEST(test_use_and_sweep) {
 
     // Swept paths name points by their last component (a point name is a
     // directory name); values that still collide are an error.
-    put("paths.yaml", "experiment: paths\n"
-                      "runs:\n"
-                      "  - name: dit\n"
-                      "    num_samples: 4\n"
-                      "    model: {use: model.yaml}\n"
-                      "    sweep:\n"
-                      "      model.weights: [runs/a/dit.h5, \"b c.h5\"]\n");
+    put("paths.yaml",
+        "experiment: paths\n"
+        "runs:\n"
+        "  - name: dit\n"
+        "    num_samples: 4\n"
+        "    model: {use: model.yaml}\n"
+        "    sweep:\n"
+        "      model.weights: [runs/a/dit.h5, \"b c.h5\"]\n");
     ck_assert_int_eq(msf_experiment_load(&e, path_of("paths.yaml")), MSF_OK);
     ck_assert_int_eq(e.num_points, 2);
     ck_assert_str_eq(e.points[0].name, "dit,weights=dit.h5");
     ck_assert_str_eq(e.points[1].name, "dit,weights=b_c.h5");
     ck_assert_str_eq(cfg_str(e.points[0].cfg, "model.weights", ""), "runs/a/dit.h5");
     msf_experiment_free(&e);
-    put("paths2.yaml", "experiment: paths\n"
-                       "runs:\n"
-                       "  - name: dit\n"
-                       "    num_samples: 4\n"
-                       "    model: {use: model.yaml}\n"
-                       "    sweep:\n"
-                       "      model.weights: [a/dit.h5, b/dit.h5]\n");
+    put("paths2.yaml",
+        "experiment: paths\n"
+        "runs:\n"
+        "  - name: dit\n"
+        "    num_samples: 4\n"
+        "    model: {use: model.yaml}\n"
+        "    sweep:\n"
+        "      model.weights: [a/dit.h5, b/dit.h5]\n");
     ck_assert_int_eq(msf_experiment_load(&e, path_of("paths2.yaml")), MSF_ERR_INVALID);
     ck_assert_msg(strstr(msf_error_message(), "both named 'dit,weights=dit.h5'"), "%s", msf_error_message());
 }
@@ -250,22 +253,23 @@ END_TEST
 // per stage; each changes the point's sample hash (no reuse of old samples).
 START_TEST(test_sampler_start_and_clip) {
     put("model.yaml", model_piece);
-    put("clip.yaml", "experiment: clip\n"
-                     "runs:\n"
-                     "  - name: msf\n"
-                     "    num_samples: 4\n"
-                     "    model: {use: model.yaml}\n"
-                     "    sampler: {base_steps: \"4\", residual_steps: \"5@500\", clip_x0: true}\n"
-                     "    sweep:\n"
-                     "      sampler.residual_clip_x0: [false, true]\n"
-                     "  - name: plain\n"
-                     "    num_samples: 4\n"
-                     "    model: {use: model.yaml}\n"
-                     "    sampler: {base_steps: \"4\", residual_steps: \"5@500\", cfg_scale: 1.0}\n"
-                     "  - name: dit\n"
-                     "    num_samples: 4\n"
-                     "    model: {use: model.yaml}\n"
-                     "    sampler: {residual_clip_x0: true}\n");
+    put("clip.yaml",
+        "experiment: clip\n"
+        "runs:\n"
+        "  - name: msf\n"
+        "    num_samples: 4\n"
+        "    model: {use: model.yaml}\n"
+        "    sampler: {base_steps: \"4\", residual_steps: \"5@500\", clip_x0: true}\n"
+        "    sweep:\n"
+        "      sampler.residual_clip_x0: [false, true]\n"
+        "  - name: plain\n"
+        "    num_samples: 4\n"
+        "    model: {use: model.yaml}\n"
+        "    sampler: {base_steps: \"4\", residual_steps: \"5@500\", cfg_scale: 1.0}\n"
+        "  - name: dit\n"
+        "    num_samples: 4\n"
+        "    model: {use: model.yaml}\n"
+        "    sampler: {residual_clip_x0: true}\n");
     msf_experiment e;
     ck_assert_msg(msf_experiment_load(&e, path_of("clip.yaml")) == MSF_OK, "%s", msf_error_message());
     ck_assert_int_eq(e.num_points, 4);
@@ -297,11 +301,13 @@ END_TEST
 
 START_TEST(test_experiment_errors) {
     put("model.yaml", model_piece);
-    put("unknown.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
-                        "    samplr: {}\n");
+    put("unknown.yaml",
+        "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+        "    samplr: {}\n");
     expect_load_error("unknown.yaml", "unknown.yaml:6: unknown key 'runs[0].samplr'");
-    put("type.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
-                     "    sampler: {cfg_scale: lots}\n");
+    put("type.yaml",
+        "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+        "    sampler: {cfg_scale: lots}\n");
     expect_load_error("type.yaml", "type.yaml:6: 'runs[0].sampler.cfg_scale' expects a number, got a scalar 'lots'");
     put("missing.yaml", "experiment: x\nruns:\n  - name: a\n    model: {use: model.yaml}\n");
     expect_load_error("missing.yaml", "missing.yaml:3: runs[0]: 'num_samples' is missing");
@@ -314,22 +320,27 @@ START_TEST(test_experiment_errors) {
     put("cycle.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: loop.yaml}\n");
     put("loop.yaml", "use: loop.yaml\n");
     expect_load_error("cycle.yaml", "nests more than 16 files deep");
-    put("sweep.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
-                      "    sweep: {model: [1, 2]}\n");
+    put("sweep.yaml",
+        "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+        "    sweep: {model: [1, 2]}\n");
     expect_load_error("sweep.yaml", "sweep.yaml:6: runs[0].sweep: 'model' is not a field that can be swept");
-    put("sweep2.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
-                       "    sweep:\n      seed: [1, x]\n");
+    put("sweep2.yaml",
+        "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+        "    sweep:\n      seed: [1, x]\n");
     expect_load_error("sweep2.yaml", "sweep2.yaml:7: 'runs[0].sweep.seed' expects an integer, got a scalar 'x'");
-    put("empty.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
-                      "    sweep: {seed: []}\n");
+    put("empty.yaml",
+        "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n    model: {use: model.yaml}\n"
+        "    sweep: {seed: []}\n");
     expect_load_error("empty.yaml", "'runs[0].sweep.seed' expects a non-empty list of values");
-    put("twice.yaml", "experiment: x\nruns:\n  - {name: a, num_samples: 2, model: {use: model.yaml}}\n"
-                      "  - {name: a, num_samples: 3, model: {use: model.yaml}}\n");
+    put("twice.yaml",
+        "experiment: x\nruns:\n  - {name: a, num_samples: 2, model: {use: model.yaml}}\n"
+        "  - {name: a, num_samples: 3, model: {use: model.yaml}}\n");
     expect_load_error("twice.yaml", "two grid points are both named 'a'");
     put("name.yaml", "experiment: ../up\nruns:\n  - {name: a, num_samples: 2, model: {use: model.yaml}}\n");
     expect_load_error("name.yaml", "name.yaml:1: 'experiment' must be a folder name");
-    put("dit.yaml", "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n"
-                    "    model: {kind: dit, weights: w.h5, arch: DiT-S/2}\n    sampler: {residual_steps: \"5\"}\n");
+    put("dit.yaml",
+        "experiment: x\nruns:\n  - name: a\n    num_samples: 2\n"
+        "    model: {kind: dit, weights: w.h5, arch: DiT-S/2}\n    sampler: {residual_steps: \"5\"}\n");
     msf_experiment e;
     ck_assert_int_eq(msf_experiment_load(&e, path_of("dit.yaml")), MSF_OK);
     msf_run_sampling o;
@@ -339,7 +350,6 @@ START_TEST(test_experiment_errors) {
     msf_experiment_free(&e);
 }
 END_TEST
-
 
 // A growing text buffer for generated YAML.
 typedef struct {
@@ -468,8 +478,10 @@ END_TEST
 // num_samples, and one more line of the run ("" for none).
 static void put_run(const char *experiment, const char *name, const char *num, const char *extra) {
     char text[1024];
-    snprintf(text, sizeof text, "experiment: %s\nruns:\n  - name: %s\n    num_samples: %s\n    model: {use: model.yaml}\n"
-             "%s%s\n", experiment, name, num, *extra ? "    " : "", extra);
+    snprintf(text, sizeof text,
+             "experiment: %s\nruns:\n  - name: %s\n    num_samples: %s\n    model: {use: model.yaml}\n"
+             "%s%s\n",
+             experiment, name, num, *extra ? "    " : "", extra);
     put("x.yaml", text);
 }
 

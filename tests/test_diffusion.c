@@ -86,12 +86,9 @@ START_TEST(test_respacing_below) {
         const char *spec;
         int n;
         int64_t want[5];
-    } good[] = {{"5@500", 5, {0, 125, 250, 374, 499}},
-                {"2@250", 2, {0, 249}},
-                {"ddim5@500", 5, {0, 100, 200, 300, 400}},
-                {"5@1000", 5, {0, 250, 500, 749, 999}},
-                {"1@500", 1, {0}},
-                {"3@3", 3, {0, 1, 2}}};
+    } good[] = {
+        {"5@500", 5, {0, 125, 250, 374, 499}},  {"2@250", 2, {0, 249}}, {"ddim5@500", 5, {0, 100, 200, 300, 400}},
+        {"5@1000", 5, {0, 250, 500, 749, 999}}, {"1@500", 1, {0}},      {"3@3", 3, {0, 1, 2}}};
     for (size_t c = 0; c < sizeof good / sizeof good[0]; c++) {
         int64_t *t;
         int n;
@@ -120,8 +117,9 @@ START_TEST(test_respacing_below) {
 
     static const struct {
         const char *spec, *want;
-    } bad[] = {{"600@500", "respacing '600@500' (over steps 0..499): respacing '600': cannot divide section of 500 "
-                           "steps into 600"},
+    } bad[] = {{"600@500",
+                "respacing '600@500' (over steps 0..499): respacing '600': cannot divide section of 500 "
+                "steps into 600"},
                {"5@1001", "respacing '5@1001': expected SPEC@T with T an integer in 1..1000"},
                {"5@0", "T an integer in 1..1000 (SPEC spaced over original steps 0..T-1), got T = '0'"},
                {"0@500", "respacing '0' keeps no steps"},
@@ -171,11 +169,11 @@ START_TEST(test_start_and_clip) {
     static const struct {
         const char *steps;
         int start_t, k0, t0;
-    } cases[] = {{"10", 0, 9, 999}, {"10", 300, 2, 222}, {"5@500", 0, 4, 499}, {"5@500", 200, 1, 125},
-                 {"ddim5@500", 0, 4, 400}};
+    } cases[] = {
+        {"10", 0, 9, 999}, {"10", 300, 2, 222}, {"5@500", 0, 4, 499}, {"5@500", 200, 1, 125}, {"ddim5@500", 0, 4, 400}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        diff_stage_opts o = {.steps = cases[c].steps, .var = DIFF_VAR_FIXED_SMALL, .cfg_scale = 1.0f,
-                             .start_t = cases[c].start_t};
+        diff_stage_opts o = {
+            .steps = cases[c].steps, .var = DIFF_VAR_FIXED_SMALL, .cfg_scale = 1.0f, .start_t = cases[c].start_t};
         diff_stage st;
         ck_assert_int_eq(diff_stage_init(&st, &o), MSF_OK);
         ck_assert_int_eq(st.num_steps, cases[c].k0 + 1);
@@ -185,8 +183,8 @@ START_TEST(test_start_and_clip) {
         float x[8], x_T[8], *work = malloc(diff_sample_workspace_floats(&d, 1, 0) * sizeof *work);
         ck_assert_int_eq(diff_sample(&st, &d, &so, x, (const int64_t[]){0}, 4, 1, work), MSF_OK);
         ck_assert_int_eq(msf_diffusion_noise(11, 0, -1, 4, 1, 8, x_T), MSF_OK);
-        ck_assert_msg(memcmp(p.first_x, x_T, sizeof x_T) == 0, "%s from %d: the first x is not x_T",
-                      cases[c].steps, cases[c].start_t);
+        ck_assert_msg(memcmp(p.first_x, x_T, sizeof x_T) == 0, "%s from %d: the first x is not x_T", cases[c].steps,
+                      cases[c].start_t);
         ck_assert_int_eq((int)p.first_t, cases[c].t0);
         ck_assert_int_eq(p.calls, cases[c].k0 + 1);
         free(work);
@@ -220,9 +218,16 @@ END_TEST
 // Every spaced constant equals DiT's numpy float64 value (golden cases).
 START_TEST(test_schedule_vs_golden) {
     msf_weights *g = tu_golden_open("dit_tiny.h5");
-    static const char *names[] = {"betas", "log_betas", "alphas_cumprod", "alphas_cumprod_prev", "posterior_variance",
-                                  "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2",
-                                  "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod"};
+    static const char *names[] = {"betas",
+                                  "log_betas",
+                                  "alphas_cumprod",
+                                  "alphas_cumprod_prev",
+                                  "posterior_variance",
+                                  "posterior_log_variance_clipped",
+                                  "posterior_mean_coef1",
+                                  "posterior_mean_coef2",
+                                  "sqrt_recip_alphas_cumprod",
+                                  "sqrt_recipm1_alphas_cumprod"};
     // All eight of tools/golden/gen_dit.py (in the small and the full file), "5@500",
     // "2@250" and "ddim5@500" among them.
     int cases = tu_golden_cases(g, "respacing", "timestep_map");
@@ -240,9 +245,16 @@ START_TEST(test_schedule_vs_golden) {
         ck_assert_int_eq((int)n, s.num_steps);
         for (size_t i = 0; i < n; i++) ck_assert_int_eq((int64_t)map[i], s.timestep_map[i]);
         free(map);
-        double *arrays[] = {s.betas, s.log_betas, s.alphas_cumprod, s.alphas_cumprod_prev, s.posterior_variance,
-                            s.posterior_log_variance_clipped, s.posterior_mean_coef1, s.posterior_mean_coef2,
-                            s.sqrt_recip_alphas_cumprod, s.sqrt_recipm1_alphas_cumprod};
+        double *arrays[] = {s.betas,
+                            s.log_betas,
+                            s.alphas_cumprod,
+                            s.alphas_cumprod_prev,
+                            s.posterior_variance,
+                            s.posterior_log_variance_clipped,
+                            s.posterior_mean_coef1,
+                            s.posterior_mean_coef2,
+                            s.sqrt_recip_alphas_cumprod,
+                            s.sqrt_recipm1_alphas_cumprod};
         for (int a = 0; a < 10; a++) {
             snprintf(name, sizeof name, "%s/%s", obj, names[a]);
             // float64 against float64: only libm's last-bit differences allowed.

@@ -46,8 +46,8 @@ static void check_forward(msf_weights *g, const char *io, const char *group, dou
     float *out = calloc(no, sizeof *out);
     ck_assert_int_eq(dit_forward(&m, out, x, t, y, (int)nt), MSF_OK);
     tu_cmp c = tu_compare(out, want, no);
-    printf("forward %s (hidden %d, heads %d, depth %d): rel %.2e, NMSE %.2e (tolerance %.0e)\n", io,
-           m.cfg.hidden_size, m.cfg.num_heads, m.cfg.depth, c.rel, c.nmse, tol);
+    printf("forward %s (hidden %d, heads %d, depth %d): rel %.2e, NMSE %.2e (tolerance %.0e)\n", io, m.cfg.hidden_size,
+           m.cfg.num_heads, m.cfg.depth, c.rel, c.nmse, tol);
     ck_assert(tu_expect_close(io, out, want, no, tol));
     free(x), free(t), free(yf), free(want), free(out);
     dit_free(&m);
@@ -156,7 +156,8 @@ static msf_status replay_noise(void *user, int step, int64_t first, int n, float
         char what[160];
         snprintf(what, sizeof what, "%s after step %d", r->what, step - 1);
         size_t count = (size_t)r->n * r->numel;
-        if (!tu_expect_close(what, r->x, r->xs + (size_t)(step - 1) * count, count, TRAJ_TOL)) r->failed_step = step - 1;
+        if (!tu_expect_close(what, r->x, r->xs + (size_t)(step - 1) * count, count, TRAJ_TOL))
+            r->failed_step = step - 1;
     }
     const float *src = step < 0 ? r->x_T + first * r->numel : r->z + ((size_t)step * r->rows + first) * r->numel;
     memcpy(out, src, (size_t)n * r->numel * sizeof *out);
@@ -170,8 +171,13 @@ static msf_status denoise(void *user, float *out, const float *x, const float *t
 
 static diff_denoiser make_denoiser(dit_model *m) {
     const dit_config *c = &m->cfg;
-    return (diff_denoiser){.fn = denoise, .user = m, .channels = c->in_channels, .out_channels = c->out_channels,
-                           .height = c->input_size, .width = c->input_size, .null_label = c->num_classes};
+    return (diff_denoiser){.fn = denoise,
+                           .user = m,
+                           .channels = c->in_channels,
+                           .out_channels = c->out_channels,
+                           .height = c->input_size,
+                           .width = c->input_size,
+                           .null_label = c->num_classes};
 }
 
 START_TEST(test_trajectories) {
@@ -189,7 +195,8 @@ START_TEST(test_trajectories) {
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "sampler", sampler, sizeof sampler), MSF_OK);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "cfg_mode", mode, sizeof mode), MSF_OK);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "variance", var, sizeof var), MSF_OK);
-        diff_stage_opts so = {.steps = spec, .eta = (float)tu_golden_double(g, obj, "eta"),
+        diff_stage_opts so = {.steps = spec,
+                              .eta = (float)tu_golden_double(g, obj, "eta"),
                               .cfg_scale = (float)tu_golden_double(g, obj, "cfg_scale")};
         ck_assert_int_eq(diff_sampler_parse(sampler, &so.sampler), MSF_OK);
         ck_assert_int_eq(diff_cfg_mode_parse(mode, &so.cfg_mode), MSF_OK);
@@ -226,8 +233,15 @@ START_TEST(test_trajectories) {
         float *x = malloc(n_x * sizeof *x);
         char what[200];
         snprintf(what, sizeof what, "%s (%s %s %s cfg %g)", obj, group, sampler, mode, so.cfg_scale);
-        replay r = {.x_T = x_T, .z = z, .rows = (int)zshape[1], .numel = n_x / n,
-                    .x = x, .xs = xs, .n = n, .failed_step = -1, .what = what};
+        replay r = {.x_T = x_T,
+                    .z = z,
+                    .rows = (int)zshape[1],
+                    .numel = n_x / n,
+                    .x = x,
+                    .xs = xs,
+                    .n = n,
+                    .failed_step = -1,
+                    .what = what};
         o.noise = replay_noise;
         o.noise_user = &r;
         ck_assert_int_eq(diff_sample(&s, &d, &o, x, labels, 0, n, work), MSF_OK);
@@ -267,7 +281,10 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
     dit_model m;
     load_model(&m, g, "sigma", 16);
     diff_stage s;
-    diff_stage_opts so = {.steps = "8", .var = DIFF_VAR_LEARNED_RANGE, .sampler = DIFF_SAMPLER_DDPM, .cfg_scale = 1.5f,
+    diff_stage_opts so = {.steps = "8",
+                          .var = DIFF_VAR_LEARNED_RANGE,
+                          .sampler = DIFF_SAMPLER_DDPM,
+                          .cfg_scale = 1.5f,
                           .cfg_mode = DIFF_CFG_DIT3};
     ck_assert_int_eq(diff_stage_init(&s, &so), MSF_OK);
     enum { N = 8 };
@@ -291,8 +308,7 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
                 ck_assert_msg(memcmp(x, ref, total * sizeof *x) == 0,
                               "latents differ with batch %d and %d threads (rel %.3g, OpenBLAS %s)", batches[b],
                               threads, tu_compare(x, ref, total).rel, core);
-            else
-                ck_assert(tu_expect_close("latents, other batch (kernel not measured)", x, ref, total, 1e-6));
+            else ck_assert(tu_expect_close("latents, other batch (kernel not measured)", x, ref, total, 1e-6));
         }
     }
     omp_set_num_threads(saved);
@@ -312,9 +328,11 @@ static void copy_model(const char *dst, copy_mode mode, const char *victim) {
     msf_weights *g = tu_golden_open(GOLDEN);
     msf_h5_writer *w;
     ck_assert_int_eq(msf_h5_create(&w, dst), MSF_OK);
-    static const char *ints[] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
-                                 "num_heads", "num_classes", "learn_sigma", "frequency_embedding_size"};
-    for (int i = 0; i < 9; i++) ck_assert_int_eq(msf_h5_attr_int(w, NULL, ints[i], tu_golden_int(g, "sigma", ints[i])), 0);
+    static const char *ints[] = {"input_size",  "patch_size",  "in_channels",
+                                 "hidden_size", "depth",       "num_heads",
+                                 "num_classes", "learn_sigma", "frequency_embedding_size"};
+    for (int i = 0; i < 9; i++)
+        ck_assert_int_eq(msf_h5_attr_int(w, NULL, ints[i], tu_golden_int(g, "sigma", ints[i])), 0);
     ck_assert_int_eq(msf_h5_attr_double(w, NULL, "class_dropout_prob", 0.1), MSF_OK);
     ck_assert_int_eq(msf_h5_attr_string(w, NULL, "model", "dit"), MSF_OK);
     for (int i = 0; i < msf_weights_count(g); i++) {
@@ -385,7 +403,7 @@ START_TEST(test_forward_rejects_bad_input) {
     size_t numel = (size_t)m.cfg.in_channels * m.cfg.input_size * m.cfg.input_size;
     float *x = calloc(3 * numel, sizeof *x), *out = calloc(3 * numel * 2, sizeof *out), t[3] = {0, 1, 2};
     int64_t bad = m.cfg.num_classes + 1, y[3] = {0, 1, bad};
-    ck_assert_int_eq(dit_forward(&m, out, x, t, y, 3), MSF_ERR_INVALID);  // batch above max
+    ck_assert_int_eq(dit_forward(&m, out, x, t, y, 3), MSF_ERR_INVALID);      // batch above max
     ck_assert_int_eq(dit_forward(&m, out, x, t, y + 1, 2), MSF_ERR_INVALID);  // beyond the null class
     char want[32];
     snprintf(want, sizeof want, "label %lld", (long long)bad);

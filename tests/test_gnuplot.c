@@ -48,10 +48,10 @@ static int count_named(const char *part) {
     return n;
 }
 
-#define QUOTE_EQ(size, src, want)                                                                                      \
-    do {                                                                                                               \
-        char buf_[256];                                                                                                \
-        ck_assert_str_eq(msf_gp_quote(buf_, (size), (src)), (want));                                                   \
+#define QUOTE_EQ(size, src, want)                                    \
+    do {                                                             \
+        char buf_[256];                                              \
+        ck_assert_str_eq(msf_gp_quote(buf_, (size), (src)), (want)); \
     } while (0)
 
 START_TEST(test_quote) {
@@ -64,7 +64,10 @@ START_TEST(test_quote) {
     // Backquotes, macros, double quotes and backslashes are literal inside '...'.
     QUOTE_EQ(256, "x`touch pwned`y @term \"q\" a\\nb\\", "'x`touch pwned`y @term \"q\" a\\nb\\'");
     // Control characters end commands or lines: spaces.
-    QUOTE_EQ(256, "a\nb\rc\td\x1b[0m\x7f" "e", "'a b c d [0m e'");
+    QUOTE_EQ(256,
+             "a\nb\rc\td\x1b[0m\x7f"
+             "e",
+             "'a b c d [0m e'");
     // Cut to the size, always closed, never inside a doubled quote or a character.
     QUOTE_EQ(6, "abcdef", "'abc'");
     QUOTE_EQ(11, "ab'cd", "'ab'");
@@ -93,10 +96,11 @@ START_TEST(test_inert_and_comment) {
     msf_gp_prologue(f);
     msf_gp_set_output(f, "it's.png");
     fclose(f);
-    ck_assert_str_eq(text, "# made by `msf x` set output 'pwned'\n"
-                           "# ends in a backslash \\ \n"
-                           "if (!exists(\"suffix\")) suffix = ''\n"
-                           "set output 'it'.\"'\".'s.png'.suffix\n");
+    ck_assert_str_eq(text,
+                     "# made by `msf x` set output 'pwned'\n"
+                     "# ends in a backslash \\ \n"
+                     "if (!exists(\"suffix\")) suffix = ''\n"
+                     "set output 'it'.\"'\".'s.png'.suffix\n");
     free(text);
 }
 END_TEST
@@ -169,15 +173,16 @@ END_TEST
 static void write_fake(void) {
     FILE *f = fopen(path_of("fake-gnuplot"), "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "#!/bin/sh\n"
-               "suf=${2#suffix=\\'}; suf=${suf%%\\'}\n"
-               "for n in $(sed -n \"s/^set output '\\(.*\\)'\\.suffix$/\\1/p\" \"$3\"); do\n"
-               "  case $FAKE_MODE in\n"
-               "  empty) : >\"$n$suf\" ;;\n"
-               "  cut) printf '\\211PNG\\r\\n\\032\\n0000000000000000' >\"$n$suf\" ;;\n"
-               "  esac\n"
-               "done\n"
-               "exit $FAKE_EXIT\n");
+    fprintf(f,
+            "#!/bin/sh\n"
+            "suf=${2#suffix=\\'}; suf=${suf%%\\'}\n"
+            "for n in $(sed -n \"s/^set output '\\(.*\\)'\\.suffix$/\\1/p\" \"$3\"); do\n"
+            "  case $FAKE_MODE in\n"
+            "  empty) : >\"$n$suf\" ;;\n"
+            "  cut) printf '\\211PNG\\r\\n\\032\\n0000000000000000' >\"$n$suf\" ;;\n"
+            "  esac\n"
+            "done\n"
+            "exit $FAKE_EXIT\n");
     ck_assert_int_eq(fclose(f), 0);
     ck_assert_int_eq(chmod(path_of("fake-gnuplot"), 0755), 0);
     f = fopen(path_of("p.gp"), "w");

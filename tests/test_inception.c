@@ -52,7 +52,8 @@ static int check_close(const char *what, const float *got, const float *want, si
 static inception_model *load_tiny(msf_weights *g, int max_h, int max_w) {
     inception_config cfg;
     ck_assert_int_eq(inception_config_scaled(&cfg, (int)tu_golden_int(g, "tiny", "width_divisor"),
-                                             (int)tu_golden_int(g, "tiny", "num_classes")), MSF_OK);
+                                             (int)tu_golden_int(g, "tiny", "num_classes")),
+                     MSF_OK);
     inception_model *m = NULL;
     ck_assert_msg(inception_load(&m, g, "tiny", &cfg, max_h, max_w) == MSF_OK, "%s", msf_error_message());
     return m;
@@ -108,7 +109,8 @@ START_TEST(test_tiny_network) {
     msf_weights *g = blocks_open();
     double tol = tu_golden_double(g, NULL, "net_tolerance");
     inception_model *m = load_tiny(g, 299, 299);
-    int classes = (int)tu_golden_int(g, "tiny", "num_classes"), dim = 2048 / (int)tu_golden_int(g, "tiny", "width_divisor");
+    int classes = (int)tu_golden_int(g, "tiny", "num_classes"),
+        dim = 2048 / (int)tu_golden_int(g, "tiny", "width_divisor");
     size_t n;
     int64_t s[4];
 
@@ -172,9 +174,11 @@ static void determinism_at(inception_model *m, int n, int h, int w, int dim, int
             for (int k = 0; done < n; k++) {
                 int cnt = splits[sp][k] ? splits[sp][k] : n - done;
                 if (cnt > n - done) cnt = n - done;
-                ck_assert_msg(inception_forward(m, out + (size_t)done * dim, with_spatial ? out + (size_t)n * dim + done * sd : NULL,
-                                                out + (size_t)n * (dim + sd) + (size_t)done * classes,
-                                                x + done * per, cnt, h, w) == MSF_OK, "%s", msf_error_message());
+                ck_assert_msg(inception_forward(m, out + (size_t)done * dim,
+                                                with_spatial ? out + (size_t)n * dim + done * sd : NULL,
+                                                out + (size_t)n * (dim + sd) + (size_t)done * classes, x + done * per,
+                                                cnt, h, w) == MSF_OK,
+                              "%s", msf_error_message());
                 done += cnt;
                 if (!splits[sp][k]) break;
             }
@@ -193,7 +197,8 @@ START_TEST(test_threads_and_batches) {
     omp_set_num_threads(3);  // workspaces for up to 3 threads
     inception_model *m = load_tiny(g, 299, 299);
     omp_set_num_threads(saved);
-    int classes = (int)tu_golden_int(g, "tiny", "num_classes"), dim = 2048 / (int)tu_golden_int(g, "tiny", "width_divisor");
+    int classes = (int)tu_golden_int(g, "tiny", "num_classes"),
+        dim = 2048 / (int)tu_golden_int(g, "tiny", "width_divisor");
     determinism_at(m, 5, 77, 85, dim, classes, 0);
     determinism_at(m, 4, 299, 299, dim, classes, 1);
     inception_free(m);
@@ -259,7 +264,8 @@ START_TEST(test_full_network) {
     ck_assert_msg(msf_inception_featnet_load(path, &net) == MSF_OK, "%s", msf_error_message());
     const msf_featnet_info *info = &net->info;
     ck_assert_str_eq(info->kind, "inception");
-    ck_assert(info->pool_dim == 2048 && info->spatial_dim == 2023 && info->logits_dim == 1008 && info->num_classes == 1000);
+    ck_assert(info->pool_dim == 2048 && info->spatial_dim == 2023 && info->logits_dim == 1008 &&
+              info->num_classes == 1000);
     uint8_t *px = malloc(n = (size_t)2 * 299 * 299 * 3);
     for (size_t i = 0; i < n; i++) px[i] = (uint8_t)p[i];
     float *fp = malloc(2 * 2048 * sizeof *fp), *fs = malloc(2 * 2023 * sizeof *fs), *fl = malloc(2 * 1008 * sizeof *fl);
@@ -271,7 +277,8 @@ START_TEST(test_full_network) {
     // One image per call (the other threading mode): the same bits.
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(net->run(net->impl, px + (size_t)i * 299 * 299 * 3, 1, 299, 299, 3, MSF_RESIZE_ADM,
-                                  fp + i * 2048, fs + i * 2023, fl + i * 1008), MSF_OK);
+                                  fp + i * 2048, fs + i * 2023, fl + i * 1008),
+                         MSF_OK);
     ck_assert(memcmp(fp, pool, 2 * 2048 * sizeof *fp) == 0 && memcmp(fs, spatial, 2 * 2023 * sizeof *fs) == 0);
     net->free_impl(net->impl);
     free(net);
@@ -285,8 +292,8 @@ END_TEST
 // -----------------------------------------------------------------------------
 // Errors: copies of the tiny network with one change.
 
-#define EXPECT_MSG(text) ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", \
-                                       msf_error_message(), text)
+#define EXPECT_MSG(text) \
+    ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", msf_error_message(), text)
 
 typedef enum { COPY_AS_IS, DROP, RESHAPE, POISON } copy_mode;
 

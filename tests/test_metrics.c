@@ -91,8 +91,8 @@ START_TEST(test_fid_equals_scipy_sqrtm) {
         ck_assert_msg(msf_fid_from_stats(&got, &a, &b) == MSF_OK, "%s: %s", what, msf_error_message());
         // Relative to the FID, or to 1 when the FID is about 0.
         double err = fabs(got - want) / fmax(fabs(want), 1.0);
-        printf("FID %s (d %d): ours %.12g, scipy sqrtm %.12g, rel %.2e (tolerance %.0e)\n", what, a.dim, got, want,
-               err, tol);
+        printf("FID %s (d %d): ours %.12g, scipy sqrtm %.12g, rel %.2e (tolerance %.0e)\n", what, a.dim, got, want, err,
+               tol);
         ck_assert_msg(err <= tol, "FID %s: %.12g vs %.12g", what, got, want);
         msf_fid_stats_free(&a), msf_fid_stats_free(&b);
     }

@@ -124,7 +124,8 @@ START_TEST(test_factorize_vs_golden) {
         char obj[32], name[96], down[16], up[16];
         snprintf(obj, sizeof obj, "factor/case%d", i);
         snprintf(name, sizeof name, "%s/z", obj);
-        nn_pyramid_opts o = {.scale = (int)tu_golden_int(g, obj, "scale"), .levels = (int)tu_golden_int(g, obj, "levels")};
+        nn_pyramid_opts o = {.scale = (int)tu_golden_int(g, obj, "scale"),
+                             .levels = (int)tu_golden_int(g, obj, "levels")};
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "down", down, sizeof down), MSF_OK);
         ck_assert_int_eq(msf_weights_attr_string(g, obj, "up", up, sizeof up), MSF_OK);
         ck_assert_int_eq(nn_down_parse(down, &o.down), MSF_OK);
@@ -273,7 +274,7 @@ START_TEST(test_sampling_independent_of_batch) {
     msf_model m;
     ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
     diff_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_DIT3},
-                           {.steps = "4", .cfg_scale = 1.0f, .sampler = DIFF_SAMPLER_DDIM}};
+                            {.steps = "4", .cfg_scale = 1.0f, .sampler = DIFF_SAMPLER_DDIM}};
     enum { N = 3 };
     int64_t labels[N] = {3, 7, 10 - 1};
     size_t numel = (size_t)m.channels * m.size * m.size;
@@ -314,7 +315,7 @@ START_TEST(test_split_sampling) {
     msf_model m;
     ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
     diff_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_ALL},
-                           {.steps = "4", .cfg_scale = 1.5f, .cfg_mode = DIFF_CFG_ALL}};
+                            {.steps = "4", .cfg_scale = 1.5f, .cfg_mode = DIFF_CFG_ALL}};
     enum { N = 3 };
     int64_t labels[N] = {1, 4, 9};
     int hb = msf_stage_side(&m, 0);

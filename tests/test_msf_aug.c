@@ -106,8 +106,8 @@ START_TEST(test_trajectories) {
         float *z = malloc(nout * sizeof *z), *base = malloc(nbase * sizeof *base);
         msf_sampler sp;
         ck_assert_msg(msf_sampler_init(&sp, &m, o, 2) == MSF_OK, "%s", msf_error_message());
-        ck_assert_msg(msf_sample(&m, &sp, 0, tu_msf_replay_noise, &r, z, base, NULL, labels, 0, 2, NULL) == MSF_OK, "%s",
-                      msf_error_message());
+        ck_assert_msg(msf_sample(&m, &sp, 0, tu_msf_replay_noise, &r, z, base, NULL, labels, 0, 2, NULL) == MSF_OK,
+                      "%s", msf_error_message());
         if (level > 0) {  // the network saw the noised condition
             snprintf(name, sizeof name, "%s/cond_in", obj);
             float *want_in = tu_golden_load(g, name, NULL, NULL, NULL);

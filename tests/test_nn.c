@@ -153,11 +153,11 @@ START_TEST(test_linear_batch_independent) {
                 nn_linear(y, x + (size_t)off * K, w, b, M, K, N, NULL);
                 if (exact)
                     ck_assert_msg(memcmp(y, ref + (size_t)off * N, (size_t)M * N * sizeof *y) == 0,
-                                  "linear K=%d N=%d: rows %d..%d differ when computed %d at a time (OpenBLAS %s)", K,
-                                  N, off, off + M - 1, M, core);
+                                  "linear K=%d N=%d: rows %d..%d differ when computed %d at a time (OpenBLAS %s)", K, N,
+                                  off, off + M - 1, M, core);
                 else
-                    ck_assert(tu_expect_close("linear rows, other kernel", y, ref + (size_t)off * N, (size_t)M * N,
-                                              1e-6));
+                    ck_assert(
+                        tu_expect_close("linear rows, other kernel", y, ref + (size_t)off * N, (size_t)M * N, 1e-6));
             }
         free(x), free(w), free(b), free(ref), free(y);
     }
@@ -171,11 +171,19 @@ START_TEST(test_conv2d) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
         nn_conv2d_shape s = {
-            .n = attr(g, obj, "n"), .c_in = attr(g, obj, "c_in"), .h = attr(g, obj, "h"), .w = attr(g, obj, "w"),
-            .c_out = attr(g, obj, "c_out"), .kh = attr(g, obj, "kh"), .kw = attr(g, obj, "kw"),
-            .stride_h = attr(g, obj, "stride_h"), .stride_w = attr(g, obj, "stride_w"),
-            .pad_top = attr(g, obj, "pad_top"), .pad_bottom = attr(g, obj, "pad_bottom"),
-            .pad_left = attr(g, obj, "pad_left"), .pad_right = attr(g, obj, "pad_right"),
+            .n = attr(g, obj, "n"),
+            .c_in = attr(g, obj, "c_in"),
+            .h = attr(g, obj, "h"),
+            .w = attr(g, obj, "w"),
+            .c_out = attr(g, obj, "c_out"),
+            .kh = attr(g, obj, "kh"),
+            .kw = attr(g, obj, "kw"),
+            .stride_h = attr(g, obj, "stride_h"),
+            .stride_w = attr(g, obj, "stride_w"),
+            .pad_top = attr(g, obj, "pad_top"),
+            .pad_bottom = attr(g, obj, "pad_bottom"),
+            .pad_left = attr(g, obj, "pad_left"),
+            .pad_right = attr(g, obj, "pad_right"),
         };
         ck_assert_int_eq(nn_conv2d_check(&s), MSF_OK);
         size_t n;
@@ -401,9 +409,16 @@ START_TEST(test_pool) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
         nn_pool2d_shape s = {
-            .n = attr(g, obj, "n"), .c = attr(g, obj, "c"), .h = attr(g, obj, "h"), .w = attr(g, obj, "w"),
-            .kh = attr(g, obj, "kh"), .kw = attr(g, obj, "kw"), .stride_h = attr(g, obj, "stride_h"),
-            .stride_w = attr(g, obj, "stride_w"), .pad_h = attr(g, obj, "pad_h"), .pad_w = attr(g, obj, "pad_w"),
+            .n = attr(g, obj, "n"),
+            .c = attr(g, obj, "c"),
+            .h = attr(g, obj, "h"),
+            .w = attr(g, obj, "w"),
+            .kh = attr(g, obj, "kh"),
+            .kw = attr(g, obj, "kw"),
+            .stride_h = attr(g, obj, "stride_h"),
+            .stride_w = attr(g, obj, "stride_w"),
+            .pad_h = attr(g, obj, "pad_h"),
+            .pad_w = attr(g, obj, "pad_w"),
             .count_include_pad = attr(g, obj, "count_include_pad"),
         };
         size_t n;
@@ -519,12 +534,8 @@ static const nn_conv2d_shape det_conv_s2 = {3, 4, 33, 31, 5, 3, 3, 2, 2, 0, 1, 0
 static const nn_pool2d_shape det_maxpool = {2, 8, 21, 23, 3, 3, 2, 2, 0, 0, 1};
 static const nn_pool2d_shape det_avgpool = {2, 8, 21, 23, 3, 3, 1, 1, 1, 1, 0};
 
-static void det_linear_rows(float *y, msf_arena *ws) {
-    nn_linear(y, det_in, det_in + DET_W, det_pos, 300, 70, 90, ws);
-}
-static void det_linear_cols(float *y, msf_arena *ws) {
-    nn_linear(y, det_in, det_in + DET_W, det_pos, 20, 64, 700, ws);
-}
+static void det_linear_rows(float *y, msf_arena *ws) { nn_linear(y, det_in, det_in + DET_W, det_pos, 300, 70, 90, ws); }
+static void det_linear_cols(float *y, msf_arena *ws) { nn_linear(y, det_in, det_in + DET_W, det_pos, 20, 64, 700, ws); }
 static void det_conv(float *y, msf_arena *ws, const nn_conv2d_shape *s) {
     ck_assert_int_eq(nn_conv2d(y, det_in, det_in + DET_W, det_pos, s, ws), MSF_OK);
 }
@@ -699,10 +710,8 @@ END_TEST
 static void add_case(Suite *s, const char *name, const TTest *test, int loop) {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 600);  // the full-size goldens run the reference loops at model shapes
-    if (loop >= 0)
-        tcase_add_loop_test(tc, test, loop, loop + 1);
-    else
-        tcase_add_test(tc, test);
+    if (loop >= 0) tcase_add_loop_test(tc, test, loop, loop + 1);
+    else tcase_add_test(tc, test);
     suite_add_tcase(s, tc);
 }
 
@@ -719,8 +728,7 @@ int main(void) {
     for (int i = 0; i < (int)(sizeof activations / sizeof activations[0]); i++)
         add_case(s, activations[i].op, test_activation, i);
     for (int i = 0; i < (int)(sizeof pools / sizeof pools[0]); i++) add_case(s, pools[i].op, test_pool, i);
-    for (int i = 0; i < (int)(sizeof resizes / sizeof resizes[0]); i++)
-        add_case(s, resizes[i].op, test_resize, i);
+    for (int i = 0; i < (int)(sizeof resizes / sizeof resizes[0]); i++) add_case(s, resizes[i].op, test_resize, i);
     add_case(s, "concat", test_concat, -1);
     add_case(s, "thread determinism", test_thread_determinism, -1);
     add_case(s, "workspace", test_workspace_too_small, -1);

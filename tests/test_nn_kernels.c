@@ -179,9 +179,13 @@ START_TEST(test_golden_conv_nhwc) {
     for (int k = 0; k < cases; k++) {
         char obj[64];
         snprintf(obj, sizeof obj, "conv_nhwc_relu/case%d", k);
-        nn_conv_nhwc cv = {.c_in = attr(g, obj, "c_in"), .c_out = attr(g, obj, "c_out"), .kh = attr(g, obj, "kh"),
-                           .kw = attr(g, obj, "kw"), .stride = attr(g, obj, "stride"),
-                           .pad_h = attr(g, obj, "pad_h"), .pad_w = attr(g, obj, "pad_w")};
+        nn_conv_nhwc cv = {.c_in = attr(g, obj, "c_in"),
+                           .c_out = attr(g, obj, "c_out"),
+                           .kh = attr(g, obj, "kh"),
+                           .kw = attr(g, obj, "kw"),
+                           .stride = attr(g, obj, "stride"),
+                           .pad_h = attr(g, obj, "pad_h"),
+                           .pad_w = attr(g, obj, "pad_w")};
         int h = attr(g, obj, "h"), w = attr(g, obj, "w");
         size_t n;
         float *x = load(g, obj, "x", NULL), *want = load(g, obj, "y", &n);
@@ -206,8 +210,8 @@ START_TEST(test_golden_conv_nhwc) {
             ck_assert_int_eq(gh, oh);
             ck_assert_int_eq(gw, ow);
             got = packed(y2, (size_t)oh * ow, cv.c_out, ldy);
-            failures += !close_to("conv_nhwc_relu", k, inner ? "fast, shared" : "fast, one thread", got, want, n,
-                                  TOL, &worst_fast);
+            failures += !close_to("conv_nhwc_relu", k, inner ? "fast, shared" : "fast, one thread", got, want, n, TOL,
+                                  &worst_fast);
             free(got), free(y2);
         }
         for (int t = 0; t < threads && t < 16; t++) free(cols[t]);
@@ -262,8 +266,8 @@ END_TEST
 // Fast against reference at random shapes
 
 START_TEST(test_conv3x3_random) {
-    static const int shapes[][4] = {{1, 1, 1, 1}, {3, 2, 1, 5}, {2, 3, 6, 1}, {17, 9, 11, 12}, {130, 3, 5, 7},
-                                    {4, 6, 2, 2100}, {6, 130, 9, 4}};
+    static const int shapes[][4] = {{1, 1, 1, 1},   {3, 2, 1, 5},    {2, 3, 6, 1},  {17, 9, 11, 12},
+                                    {130, 3, 5, 7}, {4, 6, 2, 2100}, {6, 130, 9, 4}};
     msf_arena ws;
     ck_assert_int_eq(msf_arena_init(&ws, 64u << 20), MSF_OK);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -403,12 +407,13 @@ START_TEST(test_linear_workspace) {
             ws.peak = 0;
             nn_linear(heap, x, w, b, M, K, N, NULL);
             nn_linear(arena, x, w, b, M, K, N, &ws);
-            ck_assert_msg(memcmp(heap, arena, (size_t)M * N * sizeof(float)) == 0, "K=%d N=%d M=%d: other bits", K,
-                          N, M);
+            ck_assert_msg(memcmp(heap, arena, (size_t)M * N * sizeof(float)) == 0, "K=%d N=%d M=%d: other bits", K, N,
+                          M);
             ck_assert_uint_eq(ws.used, 0);
             // Rows beyond a multiple of 16 came from the arena, not the heap.
-            if (M % 16) ck_assert_msg(ws.peak > 0 && ws.peak <= need, "K=%d N=%d M=%d: peak %zu of %zu", K, N, M,
-                                      ws.peak, need);
+            if (M % 16)
+                ck_assert_msg(ws.peak > 0 && ws.peak <= need, "K=%d N=%d M=%d: peak %zu of %zu", K, N, M, ws.peak,
+                              need);
         }
         msf_arena_free(&ws);
         free(x), free(w), free(b), free(heap), free(arena);
@@ -434,8 +439,8 @@ static void det_conv_nhwc(float *y, msf_arena *ws) {
     static float *cols[8];
     static float colbuf[8][64 * 1024];
     for (int i = 0; i < 8; i++) cols[i] = colbuf[i];
-    nn_conv_nhwc cv = {.c_in = 6, .c_out = 10, .kh = 3, .kw = 3, .stride = 1, .pad_h = 1, .pad_w = 1,
-                       .w = det_w, .b = det_w + 1000};
+    nn_conv_nhwc cv = {
+        .c_in = 6, .c_out = 10, .kh = 3, .kw = 3, .stride = 1, .pad_h = 1, .pad_w = 1, .w = det_w, .b = det_w + 1000};
     ck_assert_uint_le(nn_conv_nhwc_col_floats(&cv, 40, 41), 64 * 1024);
     nn_nhwc_exec e = {.inner = 1, .threads = omp_get_max_threads(), .col = cols};
     int oh, ow;

@@ -42,11 +42,12 @@ static int any_nonfinite(const float *y, size_t n) {
 static int all_finite(const float *y, size_t n) { return !any_nonfinite(y, n); }
 
 // The same kernel on the clean element alone must give the clean half's bits.
-#define CHECK_HALVES(name, y, yclean, out_per)                                                                       \
-    do {                                                                                                              \
-        ck_assert_msg(any_nonfinite(y, out_per), "%s: NaN/Inf input gave an all-finite output", name);                \
-        ck_assert_msg(all_finite(y + (out_per), out_per), "%s: a clean batch element became non-finite", name);      \
-        ck_assert_msg(!memcmp(y + (out_per), yclean, (out_per) * sizeof(float)), "%s: the clean element changed", name); \
+#define CHECK_HALVES(name, y, yclean, out_per)                                                                    \
+    do {                                                                                                          \
+        ck_assert_msg(any_nonfinite(y, out_per), "%s: NaN/Inf input gave an all-finite output", name);            \
+        ck_assert_msg(all_finite(y + (out_per), out_per), "%s: a clean batch element became non-finite", name);   \
+        ck_assert_msg(!memcmp(y + (out_per), yclean, (out_per) * sizeof(float)), "%s: the clean element changed", \
+                      name);                                                                                      \
     } while (0)
 
 START_TEST(test_fast_exp_every_float) {
@@ -72,8 +73,9 @@ START_TEST(test_elementwise) {
     struct {
         const char *name;
         void (*fn)(float *, const float *, size_t);
-    } k[] = {{"silu", nn_silu},         {"silu_ref", nn_silu_ref}, {"gelu", nn_gelu},   {"gelu_ref", nn_gelu_ref},
-             {"gelu_tanh", nn_gelu_tanh}, {"gelu_tanh_ref", nn_gelu_tanh_ref}, {"relu", nn_relu}, {"relu_ref", nn_relu_ref}};
+    } k[] = {{"silu", nn_silu},         {"silu_ref", nn_silu_ref},   {"gelu", nn_gelu},
+             {"gelu_ref", nn_gelu_ref}, {"gelu_tanh", nn_gelu_tanh}, {"gelu_tanh_ref", nn_gelu_tanh_ref},
+             {"relu", nn_relu},         {"relu_ref", nn_relu_ref}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         k[i].fn(y, x, 2 * per);
         k[i].fn(c, x + per, per);
@@ -113,7 +115,8 @@ END_TEST
 
 START_TEST(test_linear_attention) {
     int M = 2, K = 24, N = 10;
-    float *x = two_elements((size_t)K, 3), *w = malloc((size_t)N * K * sizeof *w), *bias = malloc((size_t)N * sizeof *bias);
+    float *x = two_elements((size_t)K, 3), *w = malloc((size_t)N * K * sizeof *w),
+          *bias = malloc((size_t)N * sizeof *bias);
     for (int i = 0; i < N * K; i++) w[i] = (float)((i * 37) % 17) / 17.0f - 0.5f;
     for (int i = 0; i < N; i++) bias[i] = 0.1f * i;
     float *y = malloc((size_t)M * N * sizeof *y), *c = malloc((size_t)N * sizeof *c);
@@ -147,8 +150,19 @@ START_TEST(test_conv_pool_resize) {
     for (int i = 0; i < 4; i++) b[i] = 0.1f * i;
     float *y = malloc(2 * 4 * (size_t)H * W * sizeof *y), *c = malloc(4 * (size_t)H * W * sizeof *c);
     size_t out_per = 4 * (size_t)H * W;
-    nn_conv2d_shape s = {.n = 2, .c_in = C, .h = H, .w = W, .c_out = 4, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1,
-                         .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
+    nn_conv2d_shape s = {.n = 2,
+                         .c_in = C,
+                         .h = H,
+                         .w = W,
+                         .c_out = 4,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride_h = 1,
+                         .stride_w = 1,
+                         .pad_top = 1,
+                         .pad_bottom = 1,
+                         .pad_left = 1,
+                         .pad_right = 1};
     nn_conv2d_shape s1 = s;
     s1.n = 1;
     msf_arena ws;
@@ -165,8 +179,17 @@ START_TEST(test_conv_pool_resize) {
     CHECK_HALVES("conv3x3", y, c, out_per);
     msf_arena_free(&ws);
     // Pools: 3x3, stride 2, pad 1.
-    nn_pool2d_shape p = {.n = 2, .c = C, .h = H, .w = W, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1,
-                         .pad_w = 1, .count_include_pad = 0};
+    nn_pool2d_shape p = {.n = 2,
+                         .c = C,
+                         .h = H,
+                         .w = W,
+                         .kh = 3,
+                         .kw = 3,
+                         .stride_h = 2,
+                         .stride_w = 2,
+                         .pad_h = 1,
+                         .pad_w = 1,
+                         .count_include_pad = 0};
     nn_pool2d_shape p1 = p;
     p1.n = 1;
     size_t pool_per = (size_t)C * nn_pool2d_out_h(&p) * nn_pool2d_out_w(&p);

@@ -192,7 +192,8 @@ START_TEST(test_missing_misshaped_unknown) {
     ck_assert_int_eq(msf_params_alloc(&t, &slab, NULL), MSF_OK);
     msf_weights *w = open_file(FIXTURE);
     ck_assert_int_eq(msf_params_load(&t, w, NULL), MSF_ERR_FORMAT);
-    ck_assert_str_eq(msf_error_message(), "tensor 'labels' in " FIXTURE " is not part of the fixture model "
+    ck_assert_str_eq(msf_error_message(), "tensor 'labels' in " FIXTURE
+                                          " is not part of the fixture model "
                                           "(2 more unknown tensors: 'pos_embed', 'y_embedder.embedding_table.weight')");
     msf_weights_close(w);
     msf_aligned_free(slab);
@@ -242,8 +243,10 @@ START_TEST(test_non_finite_and_many_unknown) {
     ck_assert_str_eq(msf_error_message(), want);
     t.entries[1].flags = MSF_PARAM_SKIP;
     ck_assert_int_eq(msf_params_load(&t, w, NULL), MSF_ERR_FORMAT);
-    snprintf(want, sizeof want, "tensor 'u0' in %s is not part of model 1 (5 more unknown tensors: 'u1', 'u2', "
-                                "'u3', 'u4', ...)", path);
+    snprintf(want, sizeof want,
+             "tensor 'u0' in %s is not part of model 1 (5 more unknown tensors: 'u1', 'u2', "
+             "'u3', 'u4', ...)",
+             path);
     ck_assert_str_eq(msf_error_message(), want);
     ck_assert(isnan(pa[3]) && pb[1] == -INFINITY);
     msf_aligned_free(slab);
@@ -333,7 +336,8 @@ static msf_status load_inception_copy(const char *path, inception_copy mode) {
     ck_assert_int_eq(msf_h5_commit(h), MSF_OK);
     inception_config cfg;
     ck_assert_int_eq(inception_config_scaled(&cfg, (int)tu_golden_int(g, "tiny", "width_divisor"),
-                                             (int)tu_golden_int(g, "tiny", "num_classes")), MSF_OK);
+                                             (int)tu_golden_int(g, "tiny", "num_classes")),
+                     MSF_OK);
     msf_weights_close(g);
     msf_weights *w = open_file(path);
     inception_model *m = NULL;

@@ -40,7 +40,8 @@ START_TEST(test_modes_equal_references) {
             ck_assert_int_eq(msf_resize_mode_parse(modes[m], &mode), MSF_OK);
             ck_assert_str_eq(msf_resize_mode_name(mode), modes[m]);
             ck_assert_msg(msf_resize_images(images, (int)sh[0], (int)sh[1], (int)sh[2], (int)sh[3], mode, got, out_c,
-                                            oh, ow) == MSF_OK, "%s", msf_error_message());
+                                            oh, ow) == MSF_OK,
+                          "%s", msf_error_message());
             tu_cmp c = tu_compare(got, want, nw);
             printf("resize %-8s %-58s max abs %.2e\n", modes[m], what, c.max_abs);
             ck_assert_msg(c.max_abs <= 1e-5 && c.nonfinite == 0, "%s %s: max abs %g at %zu (got %.8g want %.8g)",

@@ -77,10 +77,10 @@ START_TEST(test_parseval) {
                 double v = x[i] * (p.window ? p.window[i] : 1.0);
                 want += v * v;
             }
-            ck_assert_msg(fabs(sum_d(be, p.bins) - want) <= 1e-6 * want, "%dx%d window %d: bins %.9g vs energy %.9g",
-                          h, w, win, sum_d(be, p.bins), want);
-            ck_assert_msg(fabs(sum_d(band, p.bands) - want) <= 1e-6 * want, "bands %.9g vs %.9g",
-                          sum_d(band, p.bands), want);
+            ck_assert_msg(fabs(sum_d(be, p.bins) - want) <= 1e-6 * want, "%dx%d window %d: bins %.9g vs energy %.9g", h,
+                          w, win, sum_d(be, p.bins), want);
+            ck_assert_msg(fabs(sum_d(band, p.bands) - want) <= 1e-6 * want, "bands %.9g vs %.9g", sum_d(band, p.bands),
+                          want);
             int64_t total = 0;
             for (int b = 0; b < p.bins; b++) total += p.count[b];
             ck_assert_int_eq(total, (int64_t)h * w);
@@ -264,7 +264,8 @@ START_TEST(test_radial_equals_numpy) {
         ck_assert_int_eq((int)n, p.bands + 1);
         for (int b = 0; b <= p.bands; b++) ck_assert(fabs(p.band_edge[b] - want_edge[b]) <= 1e-15);
 
-        double *be = malloc((size_t)count * p.bins * sizeof *be), *band = malloc((size_t)count * p.bands * sizeof *band);
+        double *be = malloc((size_t)count * p.bins * sizeof *be),
+               *band = malloc((size_t)count * p.bands * sizeof *band);
         msf_spectrum_batch(&p, be, band, x, count);
         snprintf(name, sizeof name, "%s/bin_energy", obj);
         double *want_be = tu_golden_load_f64(g, name, &n);
@@ -435,9 +436,11 @@ START_TEST(test_analysis_independent_of_batch_and_threads) {
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "image 2"));
     msf_freq_free(&a);
     // A size the factorisation cannot split.
-    ck_assert_int_eq(msf_freq_init(&a, 1, 30, 30, &(msf_freq_opts){.factor = {4, 2, NN_DOWN_AREA, NN_UP_BILINEAR},
-                                                                    .spectrum = o.spectrum, .wavelet_levels = 3}),
-                     MSF_ERR_INVALID);
+    ck_assert_int_eq(
+        msf_freq_init(&a, 1, 30, 30,
+                      &(msf_freq_opts){
+                          .factor = {4, 2, NN_DOWN_AREA, NN_UP_BILINEAR}, .spectrum = o.spectrum, .wavelet_levels = 3}),
+        MSF_ERR_INVALID);
     msf_aligned_free(x);
 }
 END_TEST
@@ -532,8 +535,9 @@ START_TEST(test_idx_reader) {
     uint32_t big[3] = {10000000u, 28, 28};
     write_idx_gz(tmp_path("big.gz"), magic3, big, 3, pix, 100);
     ck_assert_int_eq(msf_idx_read_images(tmp_path("big.gz"), &o, &x, &n, &h, &w), MSF_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(msf_error_message(), "big.gz: truncated or wrong header: 10000000 images of 28x28 "
-                                                      "need 7840000000 bytes of data, the file has 100"));
+    ck_assert_ptr_nonnull(strstr(msf_error_message(),
+                                 "big.gz: truncated or wrong header: 10000000 images of 28x28 "
+                                 "need 7840000000 bytes of data, the file has 100"));
     gzFile plain = gzopen(tmp_path("big.idx"), "wT");  // T: written uncompressed
     ck_assert_ptr_nonnull(plain);
     gzwrite(plain, magic3, 4);
@@ -542,12 +546,14 @@ START_TEST(test_idx_reader) {
     gzwrite(plain, pix, 100);
     gzclose(plain);
     ck_assert_int_eq(msf_idx_read_images(tmp_path("big.idx"), &o, &x, &n, &h, &w), MSF_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(msf_error_message(), "big.idx: truncated or wrong header: 10000000 images of 28x28 "
-                                                      "need 7840000000 bytes of data, the file has 100"));
+    ck_assert_ptr_nonnull(strstr(msf_error_message(),
+                                 "big.idx: truncated or wrong header: 10000000 images of 28x28 "
+                                 "need 7840000000 bytes of data, the file has 100"));
     uint32_t many[1] = {4000000000u};
     write_idx_gz(tmp_path("many.gz"), magic1, many, 1, labels, 5);
     ck_assert_int_eq(msf_idx_read_labels(tmp_path("many.gz"), 0, &lab, &n), MSF_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(msf_error_message(), "4000000000 labels need 4000000000 bytes of data, the file has 5"));
+    ck_assert_ptr_nonnull(
+        strstr(msf_error_message(), "4000000000 labels need 4000000000 bytes of data, the file has 5"));
 
     // Corrupt gzip: flip bytes inside the deflate stream of a valid file.
     FILE *f = fopen(tmp_path("img.gz"), "rb");
@@ -697,8 +703,7 @@ START_TEST(test_png_folder) {
     // a.png (seed 0), channel 2 at (y 1, x 3): byte (13 + 5 (3*3 + 2)) % 256.
     ck_assert(x[2 * 24 + 1 * 4 + 3] == msf_byte_value((13 + 5 * 11) % 256, MSF_BYTES_SIGNED));
     // b.png (seed 1, gray) at (y 2, x 3) in every channel: byte 26 + 15 + 1.
-    for (int ch = 0; ch < 3; ch++)
-        ck_assert(x[72 + ch * 24 + 2 * 4 + 3] == msf_byte_value(42, MSF_BYTES_SIGNED));
+    for (int ch = 0; ch < 3; ch++) ck_assert(x[72 + ch * 24 + 2 * 4 + 3] == msf_byte_value(42, MSF_BYTES_SIGNED));
     msf_aligned_free(x);
     // An image of another size is refused, naming it.
     snprintf(path, sizeof path, "%s/c.png", dir);

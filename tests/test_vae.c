@@ -80,8 +80,8 @@ static void check_decoder(msf_weights *g, const char *group, double tol, double 
     uint8_t *pixels = malloc(px.n);
     ck_assert_msg(vae_decode(&m, pixels, got, z.data, n, h, w, 0) == MSF_OK, "%s", msf_error_message());
     tu_cmp c = tu_compare(got, x.data, x.n);
-    printf("%s: decoder (%d levels, top %d channels, %dx%d latents): rel %.3e, NMSE %.3e\n", group,
-           m.cfg.num_levels, m.cfg.block_out[m.cfg.num_levels - 1], h, w, c.rel, c.nmse);
+    printf("%s: decoder (%d levels, top %d channels, %dx%d latents): rel %.3e, NMSE %.3e\n", group, m.cfg.num_levels,
+           m.cfg.block_out[m.cfg.num_levels - 1], h, w, c.rel, c.nmse);
     ck_assert(tu_expect_close(group, got, x.data, x.n, tol));
     ck_assert(pixels_close(group, pixels, px.data, px.n, fraction));
 
@@ -186,7 +186,8 @@ START_TEST(test_threads) {
             memcpy(zc + ((size_t)c * h + i) * w, z.data + ((size_t)c * z.shape[2] + i) * z.shape[3], w * sizeof *zc);
     uint8_t *img = malloc((size_t)3 * H * W), *pix = malloc(xs);
     for (int i = 0; i < H; i++)
-        for (int j = 0; j < 3 * W; j++) img[((size_t)i * W) * 3 + j] = (uint8_t)px.data[((size_t)i * px.shape[2]) * 3 + j];
+        for (int j = 0; j < 3 * W; j++)
+            img[((size_t)i * W) * 3 + j] = (uint8_t)px.data[((size_t)i * px.shape[2]) * 3 + j];
     float *lref = malloc(ls * sizeof *lref), *l = malloc(ls * sizeof *l);
     omp_set_num_threads(1);
     ck_assert_int_eq(vae_decode(&m, pix, ref, zc, 1, h, w, 0), MSF_OK);
@@ -242,7 +243,8 @@ static void copy_model(const char *dst, copy_mode mode, const char *victim) {
     msf_h5_writer *w;
     ck_assert_int_eq(msf_h5_create(&w, dst), MSF_OK);
     static const char *ints[] = {"in_channels", "out_channels", "latent_channels", "layers_per_block"};
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(msf_h5_attr_int(w, NULL, ints[i], tu_golden_int(g, "vae", ints[i])), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(msf_h5_attr_int(w, NULL, ints[i], tu_golden_int(g, "vae", ints[i])), 0);
     ck_assert_int_eq(msf_h5_attr_int(w, NULL, "norm_num_groups", mode == BAD_GROUPS ? 7 : 8), MSF_OK);
     char chans[64];
     ck_assert_int_eq(msf_weights_attr_string(g, "vae", "block_out_channels", chans, sizeof chans), MSF_OK);
@@ -278,8 +280,8 @@ static msf_status try_load(const char *path, int parts) {
     return s;
 }
 
-#define EXPECT_MSG(text) ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", \
-                                       msf_error_message(), text)
+#define EXPECT_MSG(text) \
+    ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", msf_error_message(), text)
 
 START_TEST(test_loader_errors) {
     char path[] = "/tmp/msf_vae_XXXXXX";

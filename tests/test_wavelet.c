@@ -73,8 +73,8 @@ START_TEST(test_wavedec2_equals_pywt) {
         double *work = malloc(p.work_doubles * sizeof *work), *e = malloc(ne * sizeof *e);
         msf_wavedec2(got, x, &p, work);
         char what[160];
-        snprintf(what, sizeof what, "%s %s %s levels %d %lldx%lld (%s)", obj, wname, mname, levels,
-                 (long long)shape[0], (long long)shape[1], source);
+        snprintf(what, sizeof what, "%s %s %s levels %d %lldx%lld (%s)", obj, wname, mname, levels, (long long)shape[0],
+                 (long long)shape[1], source);
         ck_assert(tu_expect_close(what, got, want, nc, tol));
         tu_cmp c = tu_compare(got, want, nc);
         if (c.rel > worst) worst = c.rel;
@@ -143,7 +143,8 @@ START_TEST(test_parseval_periodization) {
         msf_wavedec2(c, x, &p, work);
         msf_wavedec2_energy(e, c, &p);
         ck_assert_msg(fabs(e[0] - 0.5625 * h * w) <= 1e-9 * h * w, "constant image: LL energy %.9g", e[0]);
-        for (int s = 1; s < p.subbands; s++) ck_assert_msg(e[s] < 1e-9, "constant image: subband %d energy %g", s, e[s]);
+        for (int s = 1; s < p.subbands; s++)
+            ck_assert_msg(e[s] < 1e-9, "constant image: subband %d energy %g", s, e[s]);
         ck_assert_int_eq(msf_rng_normal(x, (size_t)h * w, key, 0), MSF_OK);
         free(c), free(work);
         msf_wavedec2_plan_free(&p);

@@ -15,11 +15,11 @@
 #include "io/weights.h"
 
 typedef struct {
-    double max_abs;   // max |got - want|
-    double rel;       // max_abs / max |want|
+    double max_abs;  // max |got - want|
+    double rel;      // max_abs / max |want|
     double nmse;
-    size_t worst;     // index of the element with the largest |got - want|
-    size_t nonfinite; // elements of `got` that are NaN or Inf
+    size_t worst;      // index of the element with the largest |got - want|
+    size_t nonfinite;  // elements of `got` that are NaN or Inf
 } tu_cmp;
 
 tu_cmp tu_compare(const float *got, const float *want, size_t n);

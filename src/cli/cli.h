@@ -58,8 +58,8 @@ int cli_parse_double(const char *cmd, const char *opt, const char *text, double 
 // image's class index, row by row) is written beside it.
 typedef struct {
     const char *vae, *group, *out, *png_dir, *grid;
-    int grid_cols;       // 0: about sqrt(N)
-    const char *source;  // what the latents are, for messages ("dataset 'latents' of x.h5"); NULL: "latents"
+    int grid_cols;          // 0: about sqrt(N)
+    const char *source;     // what the latents are, for messages ("dataset 'latents' of x.h5"); NULL: "latents"
     const int64_t *labels;  // [N] class labels of the latents, or NULL
 } cli_decode_opts;
 int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w);
@@ -82,8 +82,8 @@ typedef struct {
     FILE *out;
     int is_tty;
     int enabled;
-    double interval;       // seconds between lines when not a terminal
-    double start, last;    // times of the task's start and of the last line
+    double interval;     // seconds between lines when not a terminal
+    double start, last;  // times of the task's start and of the last line
     char label[64];
 } cli_progress_bar;
 

@@ -77,7 +77,11 @@ int cmd_decode(int argc, char **argv) {
 
     if (!cli_output_ok(out_path, "images file") || (grid_path && !cli_output_ok(grid_path, "grid image")))
         return cli_fail("decode");
-    cli_decode_opts o = {.vae = vae_path, .group = group, .out = out_path, .png_dir = png_dir, .grid = grid_path,
+    cli_decode_opts o = {.vae = vae_path,
+                         .group = group,
+                         .out = out_path,
+                         .png_dir = png_dir,
+                         .grid = grid_path,
                          .grid_cols = (int)grid_cols};
     return cli_decode_file(in, dataset, &o);
 }
@@ -126,8 +130,7 @@ int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *
     cli_decode_opts named = *o;
     named.source = source;
     named.labels = labels;
-    int rc = cli_decode_latents(&named, latents, li->shape[0], (int)li->shape[1], (int)li->shape[2],
-                                (int)li->shape[3]);
+    int rc = cli_decode_latents(&named, latents, li->shape[0], (int)li->shape[1], (int)li->shape[2], (int)li->shape[3]);
     msf_weights_close(lf);
     free(latents), free(labels);
     return rc;
@@ -141,8 +144,7 @@ done:
 // -----------------------------------------------------------------------------
 
 int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w) {
-    const char *vae_path = o->vae, *group = o->group, *out_path = o->out, *png_dir = o->png_dir,
-               *grid_path = o->grid;
+    const char *vae_path = o->vae, *group = o->group, *out_path = o->out, *png_dir = o->png_dir, *grid_path = o->grid;
     msf_weights *vf = NULL;
     vae_model vae = {0};
     uint8_t *pixels = NULL;
@@ -185,8 +187,8 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
     if (grid_path && msf_png_grid_init(&g, N, 256, o->grid_cols, H, W)) goto done;
     int64_t shape[4] = {N, H, W, 3};
     if (msf_npz_create_u8(&npz, out_path, "arr_0", 4, shape)) goto done;
-    msf_log(MSF_LOG_INFO, "decoding %lld latents %dx%d -> %dx%d images with %s (%d threads, OpenMP)", (long long)N,
-            h, w, H, W, vae_path, omp_get_max_threads());
+    msf_log(MSF_LOG_INFO, "decoding %lld latents %dx%d -> %dx%d images with %s (%d threads, OpenMP)", (long long)N, h,
+            w, H, W, vae_path, omp_get_max_threads());
     cli_progress_bar bar;
     cli_progress_bar_init(&bar, stderr);
     msf_progress prog = cli_progress_bar_callback(&bar);

@@ -49,13 +49,13 @@ const char cmd_encode_usage[] =
 
 typedef struct {
     msf_npz_reader *npz;
-    char **names;        // PNG files under dir ("CLASS/NAME.png" in class folders)
+    char **names;  // PNG files under dir ("CLASS/NAME.png" in class folders)
     int count;
     const char *dir;
     int64_t n;
     int H, W;
-    int64_t *labels;     // [n], NULL without labels
-    int num_classes;     // class folders (0: not from folders)
+    int64_t *labels;  // [n], NULL without labels
+    int num_classes;  // class folders (0: not from folders)
     const char *kind;
 } image_source;
 
@@ -241,8 +241,8 @@ int cmd_encode(int argc, char **argv) {
     }
     int f = vae_factor(&cfg);
     if (src.H % f || src.W % f) {
-        msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d; the VAE needs sides that are multiples of %d", in, src.W,
-                 src.H, f);
+        msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d; the VAE needs sides that are multiples of %d", in, src.W, src.H,
+                 f);
         goto done;
     }
     if (cfg.in_channels != 3) {
@@ -275,9 +275,9 @@ int cmd_encode(int argc, char **argv) {
     if (msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "latents", 4, shape, latents) ||
         (src.labels && (msf_h5_write_i64(writer, "labels", 1, ls, src.labels) ||
                         msf_h5_attr_int(writer, NULL, "num_classes", num_classes))) ||
-        msf_h5_attr_string(writer, NULL, "vae", vae_path) || msf_h5_attr_string(writer, NULL, "group", group ? group : "") ||
-        msf_h5_attr_string(writer, NULL, "input", in) ||
-        msf_h5_attr_string(writer, NULL, "input_kind", src.kind) ||
+        msf_h5_attr_string(writer, NULL, "vae", vae_path) ||
+        msf_h5_attr_string(writer, NULL, "group", group ? group : "") ||
+        msf_h5_attr_string(writer, NULL, "input", in) || msf_h5_attr_string(writer, NULL, "input_kind", src.kind) ||
         msf_h5_attr_string(writer, NULL, "posterior", sample ? "sample" : "mean") ||
         msf_h5_attr_int(writer, NULL, "seed", (int64_t)seed) ||
         msf_h5_attr_double(writer, NULL, "scaling_factor", cfg.scaling_factor) ||

@@ -54,8 +54,8 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static const char *const metric_keys[] = {"fid", "sfid", "inception_score", "precision", "recall", "kid",
-                                          "class_consistency"};
+static const char *const metric_keys[] = {"fid",    "sfid", "inception_score",  "precision",
+                                          "recall", "kid",  "class_consistency"};
 
 static int write_json(const char *path, const msf_metrics *m, const char *ref, const char *sample,
                       const cli_eval_opts *eo, const msf_eval_opts *o) {
@@ -66,7 +66,7 @@ static int write_json(const char *path, const msf_metrics *m, const char *ref, c
     }
     FILE *f = t.f;
     const double v[] = {m->fid, m->sfid, m->inception_score, m->precision, m->recall, m->kid, m->class_consistency};
-    const unsigned bit[] = {MSF_METRIC_FID, MSF_METRIC_SFID, MSF_METRIC_IS, MSF_METRIC_PR,
+    const unsigned bit[] = {MSF_METRIC_FID, MSF_METRIC_SFID, MSF_METRIC_IS,   MSF_METRIC_PR,
                             MSF_METRIC_PR,  MSF_METRIC_KID,  MSF_METRIC_CLASS};
     fprintf(f, "{\n");
     for (int i = 0; i < 7; i++) {
@@ -134,8 +134,8 @@ int cmd_evaluate(int argc, char **argv) {
         const char *label;
         unsigned bit;
         int slot;  // index in why_missing
-    } lines[] = {{"Inception Score", MSF_METRIC_IS, 2}, {"FID", MSF_METRIC_FID, 0}, {"sFID", MSF_METRIC_SFID, 1},
-                 {"Precision", MSF_METRIC_PR, 3},       {"Recall", MSF_METRIC_PR, 3},  {"KID", MSF_METRIC_KID, 4},
+    } lines[] = {{"Inception Score", MSF_METRIC_IS, 2},     {"FID", MSF_METRIC_FID, 0},   {"sFID", MSF_METRIC_SFID, 1},
+                 {"Precision", MSF_METRIC_PR, 3},           {"Recall", MSF_METRIC_PR, 3}, {"KID", MSF_METRIC_KID, 4},
                  {"Class consistency", MSF_METRIC_CLASS, 5}};
     const double v[] = {m.inception_score, m.fid, m.sfid, m.precision, m.recall, m.kid, m.class_consistency};
     for (int i = 0; i < 7; i++) {

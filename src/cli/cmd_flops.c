@@ -47,10 +47,11 @@ static int flops_msf(msf_model *mp, long base_steps, long residual_steps, double
     double per_stage[MSF_MAX_LEVELS], total = msf_sample_gflops(&m, st, per_stage);
     for (int k = 0; k < m.num_stages; k++) {
         const dit_config *c = &m.stage[k].cfg;
-        printf("stage %-10s DiT depth %d hidden %d patch %d on %dx%dx%d: %.5g GFLOPs per forward; "
-               "%s steps, cfg %.3g: %.1f GFLOPs per sample\n",
-               m.group[k], c->depth, c->hidden_size, c->patch_size, c->in_channels, c->input_size, c->input_size,
-               dit_gflops(c), spec[k], st[k].cfg_scale, per_stage[k]);
+        printf(
+            "stage %-10s DiT depth %d hidden %d patch %d on %dx%dx%d: %.5g GFLOPs per forward; "
+            "%s steps, cfg %.3g: %.1f GFLOPs per sample\n",
+            m.group[k], c->depth, c->hidden_size, c->patch_size, c->in_channels, c->input_size, c->input_size,
+            dit_gflops(c), spec[k], st[k].cfg_scale, per_stage[k]);
     }
     printf("MSF total: %.1f GFLOPs per sample\n", total);
     dit_config ref = m.stage[0].cfg;
@@ -62,10 +63,11 @@ static int flops_msf(msf_model *mp, long base_steps, long residual_steps, double
     ref.in_channels = m.channels;
     ref.out_channels = ref.learn_sigma ? 2 * m.channels : m.channels;
     double dit = (double)base_steps * dit_gflops(&ref) * (base_cfg > 1.0 ? 2 : 1);
-    printf("DiT depth %d hidden %d patch %d on %dx%dx%d, %ld steps, cfg %.3g: %.1f GFLOPs per sample; "
-           "DiT / MSF = %.2fx\n",
-           ref.depth, ref.hidden_size, ref.patch_size, ref.in_channels, ref.input_size, ref.input_size, base_steps,
-           base_cfg, dit, dit / total);
+    printf(
+        "DiT depth %d hidden %d patch %d on %dx%dx%d, %ld steps, cfg %.3g: %.1f GFLOPs per sample; "
+        "DiT / MSF = %.2fx\n",
+        ref.depth, ref.hidden_size, ref.patch_size, ref.in_channels, ref.input_size, ref.input_size, base_steps,
+        base_cfg, dit, dit / total);
     return 0;
 }
 
@@ -162,8 +164,8 @@ int cmd_flops(int argc, char **argv) {
         if (msf_weights_open(&w, weights)) return cli_fail("flops");
         if (msf_weights_is_msf(w)) {
             msf_weights_close(w);
-            return flops_msf_file(weights, base_steps > 0 ? base_steps : st,
-                                  residual_steps > 0 ? residual_steps : st, bc, rc, compare);
+            return flops_msf_file(weights, base_steps > 0 ? base_steps : st, residual_steps > 0 ? residual_steps : st,
+                                  bc, rc, compare);
         }
         msf_status s = dit_config_read(&c, w, group);
         msf_weights_close(w);

@@ -50,13 +50,15 @@ static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, con
     if (vae_config_read(&cfg, wf, group)) goto done;
     const msf_weight_info *xi = msf_weights_find(inf, "x");
     int want_c = decoder ? cfg.latent_channels : cfg.in_channels, f = vae_factor(&cfg);
-    if (!xi || xi->ndim != 4 || xi->shape[1] != want_c || xi->shape[0] < 1 || (!decoder && (xi->shape[2] % f || xi->shape[3] % f))) {
+    if (!xi || xi->ndim != 4 || xi->shape[1] != want_c || xi->shape[0] < 1 ||
+        (!decoder && (xi->shape[2] % f || xi->shape[3] % f))) {
         msf_fail(MSF_ERR_SHAPE, "%s: dataset 'x' must be float32 [N, %d, H, W]%s", in, want_c,
                  decoder ? "" : " with H and W multiples of the VAE's downsampling");
         goto done;
     }
     int64_t N = xi->shape[0], h = xi->shape[2], w = xi->shape[3];
-    int64_t oh = decoder ? h * f : h / f, ow = decoder ? w * f : w / f, oc = decoder ? cfg.out_channels : 2 * cfg.latent_channels;
+    int64_t oh = decoder ? h * f : h / f, ow = decoder ? w * f : w / f,
+            oc = decoder ? cfg.out_channels : 2 * cfg.latent_channels;
     int64_t oshape[4] = {N, oc, oh, ow};
     x = malloc((size_t)(N * want_c * h * w) * sizeof *x);
     out = malloc((size_t)(N * oc * oh * ow) * sizeof *out);
@@ -64,8 +66,8 @@ static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, con
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld inputs", (long long)N);
         goto done;
     }
-    if (msf_weights_read(inf, "x", x, 4, xi->shape) ||
-        vae_load(&vae, wf, group, decoder ? VAE_DECODER : VAE_ENCODER, (int)(decoder ? oh : h), (int)(decoder ? ow : w)))
+    if (msf_weights_read(inf, "x", x, 4, xi->shape) || vae_load(&vae, wf, group, decoder ? VAE_DECODER : VAE_ENCODER,
+                                                                (int)(decoder ? oh : h), (int)(decoder ? ow : w)))
         goto done;
     msf_status s = decoder ? vae_decoder_forward(&vae, out, x, (int)N, (int)h, (int)w)
                            : vae_encoder_forward(&vae, out, x, (int)N, (int)h, (int)w);

@@ -124,7 +124,8 @@ static int loose_equal(const char *a, const char *b) {
 
 // Our metrics.csv column for a metric name of reported.csv ("FID" -> "fid").
 static const char *our_metric(const char *metric) {
-    static const char *const pairs[][2] = {{"FID", "fid"}, {"sFID", "sfid"}, {"IS", "is"}, {"precision", "precision"},
+    static const char *const pairs[][2] = {{"FID", "fid"},       {"sFID", "sfid"},
+                                           {"IS", "is"},         {"precision", "precision"},
                                            {"recall", "recall"}, {"class_consistency", "class_consistency"}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if (!strcasecmp(metric, pairs[i][0])) return pairs[i][1];
@@ -208,13 +209,15 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
     csv_table rep;
     msf_status s = csv_read(&rep, reported);
     if (s) return s;
-    static const char *const need[] = {"source", "table", "model", "resolution", "cfg_scale", "steps", "metric",
-                                       "value", "note"};
+    static const char *const need[] = {"source", "table",  "model", "resolution", "cfg_scale",
+                                       "steps",  "metric", "value", "note"};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (csv_col(&rep, need[i]) < 0) {
             csv_free(&rep);
-            return msf_fail(MSF_ERR_FORMAT, "%s: no column '%s' (expected source,table,model,resolution,cfg_scale,"
-                            "steps,metric,value,note)", reported, need[i]);
+            return msf_fail(MSF_ERR_FORMAT,
+                            "%s: no column '%s' (expected source,table,model,resolution,cfg_scale,"
+                            "steps,metric,value,note)",
+                            reported, need[i]);
         }
     int c_src = csv_col(&rep, "source"), c_tab = csv_col(&rep, "table"), c_model = csv_col(&rep, "model"),
         c_res = csv_col(&rep, "resolution"), c_cfg = csv_col(&rep, "cfg_scale"), c_steps = csv_col(&rep, "steps"),
@@ -222,13 +225,15 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
     char **exps;
     int n_exp = list_dir(results, &exps, has_metrics);
     char rel[PATH_MAX + 64], path[8192];
-    fprintf(out, "# Reproduction report\n\nWritten by `msf report` (msf %s, commit %s) from `%s/` and `%s`; "
-                 "regenerate with `make paper`. Each reproduced number links to the manifest of its experiment, "
-                 "which holds the resolved configuration of the point with that config hash, the git commit, "
-                 "seeds, thread count and library versions.\n\n## Reported vs reproduced\n\n",
+    fprintf(out,
+            "# Reproduction report\n\nWritten by `msf report` (msf %s, commit %s) from `%s/` and `%s`; "
+            "regenerate with `make paper`. Each reproduced number links to the manifest of its experiment, "
+            "which holds the resolved configuration of the point with that config hash, the git commit, "
+            "seeds, thread count and library versions.\n\n## Reported vs reproduced\n\n",
             msf_version(), msf_git_commit(), results, reported);
-    fprintf(out, "| model | resolution | cfg | steps | metric | reported | reproduced | experiment | point | samples | "
-                 "source | config |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(out,
+            "| model | resolution | cfg | steps | metric | reported | reproduced | experiment | point | samples | "
+            "source | config |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     int matched = 0;
     char *hit = calloc((size_t)rep.rows + 1, 1);  // reported rows some result reproduces
     if (!hit) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
@@ -276,8 +281,9 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
             continue;
         }
         relative_path(rel, sizeof rel, out_dir, "src/models/dit.c");
-        fprintf(out, "| %s | %s | %s | %s | Gflops | %s | %.2f | (analytic) | `msf flops --model %s --input-size %d` "
-                     "| - | %s, %s | [dit_gflops](%s) |\n",
+        fprintf(out,
+                "| %s | %s | %s | %s | Gflops | %s | %.2f | (analytic) | `msf flops --model %s --input-size %d` "
+                "| - | %s, %s | [dit_gflops](%s) |\n",
                 model, csv_get(&rep, k, c_res), csv_get(&rep, k, c_cfg), csv_get(&rep, k, c_steps),
                 csv_get(&rep, k, c_value), dit_gflops(&c), model, res / 8, csv_get(&rep, k, c_src),
                 csv_get(&rep, k, c_tab), rel);
@@ -285,14 +291,18 @@ static msf_status write_report(FILE *out, const char *results, const char *repor
         hit[k] = 1;
     }
     if (!s && !matched) fprintf(out, "\n(No result names a reported row yet: add `reproduces:` to a run.)\n");
-    if (!s) fprintf(out, "\nn/a: not measured (no evaluator configured, or the metric is not one we compute). "
-                         "Reported numbers and their notes: `%s`.\n", reported);
+    if (!s)
+        fprintf(out,
+                "\nn/a: not measured (no evaluator configured, or the metric is not one we compute). "
+                "Reported numbers and their notes: `%s`.\n",
+                reported);
     int unmatched = 0;
     for (int k = 1; hit && k < rep.rows; k++) unmatched += !hit[k];
     if (!s && unmatched) {
-        fprintf(out, "\n## Not reproduced yet\n\nPublished numbers no result in `%s/` reproduces (the ImageNet "
-                     "experiments in `experiments/` name the checkpoints and reference batches they need).\n\n"
-                     "| model | resolution | cfg | steps | metric | reported | source |\n|---|---|---|---|---|---|---|\n",
+        fprintf(out,
+                "\n## Not reproduced yet\n\nPublished numbers no result in `%s/` reproduces (the ImageNet "
+                "experiments in `experiments/` name the checkpoints and reference batches they need).\n\n"
+                "| model | resolution | cfg | steps | metric | reported | source |\n|---|---|---|---|---|---|---|\n",
                 results);
         for (int k = 1; k < rep.rows; k++)
             if (!hit[k])
@@ -334,9 +344,9 @@ int cmd_report(int argc, char **argv) {
     const char *results = "results", *reported = "paper/reported.csv", *out_path = "paper/REPRODUCTION.md";
     for (int i = 1; i < argc; i++) {
         const char **dst = !strcmp(argv[i], "--results-dir") ? &results
-                           : !strcmp(argv[i], "--reported") ? &reported
-                           : !strcmp(argv[i], "--out")      ? &out_path
-                                                            : NULL;
+                           : !strcmp(argv[i], "--reported")  ? &reported
+                           : !strcmp(argv[i], "--out")       ? &out_path
+                                                             : NULL;
         if (!dst || i + 1 >= argc) {
             fprintf(stderr, "msf report: %s '%s'\n\n%s", dst ? "a value is needed after" : "unexpected argument",
                     argv[i], cmd_report_usage);
@@ -356,8 +366,10 @@ int cmd_report(int argc, char **argv) {
     int n_exp = list_dir(results, &exps, has_metrics);
     free_names(exps, n_exp);
     if (n_exp == 0) {
-        fprintf(stderr, "msf report: results folder %s holds no experiment results (no %s/*/metrics.csv; run an "
-                        "experiment first: msf run)\n", results, results);
+        fprintf(stderr,
+                "msf report: results folder %s holds no experiment results (no %s/*/metrics.csv; run an "
+                "experiment first: msf run)\n",
+                results, results);
         return 1;
     }
     char out_dir[PATH_MAX];

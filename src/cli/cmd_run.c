@@ -189,15 +189,16 @@ static int dry_run(const msf_experiment *e) {
         const char *steps = cfg_str(p->cfg, "sampler.steps", "250"), *from = cfg_str(p->cfg, "sampler.base_from", NULL);
         char st[64];
         if (msf)
-            snprintf(st, sizeof st, "%s+%s", from ? (strcmp(from, "real") ? "file" : "real")
-                                                  : cfg_str(p->cfg, "sampler.base_steps", steps),
+            snprintf(st, sizeof st, "%s+%s",
+                     from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", steps),
                      strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
                          ? cfg_str(p->cfg, "sampler.residual_steps", steps)
                          : "none");
         else snprintf(st, sizeof st, "%s", steps);
         double g;
-        printf("%-44s %9lld %7lld %-12s %6g ", p->name, (long long)n, shard > 0 ? (long long)((n + shard - 1) / shard) : 0LL,
-               st, cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5)));
+        printf("%-44s %9lld %7lld %-12s %6g ", p->name, (long long)n,
+               shard > 0 ? (long long)((n + shard - 1) / shard) : 0LL, st,
+               cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5)));
         if (msf_run_point_gflops(&g, p)) {
             printf("%14s %12s  (%s)\n", "?", "?", msf_error_message());
             continue;
@@ -210,11 +211,13 @@ static int dry_run(const msf_experiment *e) {
            (long long)samples, total / 1000);
     // Under MPI shard k of a point is rank k mod N's: more ranks than a
     // point's shards sit idle while it samples.
-    printf("shards: %lld in all, at most %lld in one point; MPI ranks: up to %lld useful, a divisor of it keeps them "
-           "equally busy (shard k of a point is rank k mod N's: mpirun -np N %s run ...)\n",
-           (long long)shards, (long long)most, (long long)(most > 0 ? most : 1), "bin/msf");
+    printf(
+        "shards: %lld in all, at most %lld in one point; MPI ranks: up to %lld useful, a divisor of it keeps them "
+        "equally busy (shard k of a point is rank k mod N's: mpirun -np N %s run ...)\n",
+        (long long)shards, (long long)most, (long long)(most > 0 ? most : 1), "bin/msf");
     int missing = list_missing(e, stdout);
-    if (missing) printf("(%d missing file%s: `msf run` would stop before sampling)\n", missing, missing == 1 ? "" : "s");
+    if (missing)
+        printf("(%d missing file%s: `msf run` would stop before sampling)\n", missing, missing == 1 ? "" : "s");
     // What a run would stop on before sampling.
     for (int i = 0; i < e->num_points; i++)
         if (msf_run_point_check(&e->points[i])) return cli_fail("run");
@@ -481,8 +484,9 @@ static int run_experiment(const msf_dist *dist, const char *file, msf_experiment
     if (failed) {
         for (int i = 0; i < e->num_points; i++)
             if (res[i].failed[0]) {
-                msf_fail(MSF_ERR_INVALID, "%d of %d points failed (table.md lists them; a rerun retries them); the "
-                                          "first, %s: %s",
+                msf_fail(MSF_ERR_INVALID,
+                         "%d of %d points failed (table.md lists them; a rerun retries them); the "
+                         "first, %s: %s",
                          failed, e->num_points, e->points[i].name, res[i].failed);
                 break;
             }

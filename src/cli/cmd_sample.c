@@ -117,26 +117,45 @@ typedef struct {
 } sample_args;
 
 static int parse_args(int argc, char **argv, sample_args *a) {
-    *a = (sample_args){.label_mode = "uniform", .num = 8, .batch = 8,
-                       .all = {.steps = "250", .sampler = "ddpm", .cfg_mode = "dit3", .eta = "0", .cfg_scale = "1.5",
-                               .clip_x0 = "false"}};
+    *a = (sample_args){
+        .label_mode = "uniform",
+        .num = 8,
+        .batch = 8,
+        .all = {
+            .steps = "250", .sampler = "ddpm", .cfg_mode = "dit3", .eta = "0", .cfg_scale = "1.5", .clip_x0 = "false"}};
     struct {
         const char *name;
         const char **dst;
-    } strings[] = {{"--weights", &a->weights}, {"--out", &a->out}, {"--group", &a->group},
-                   {"--noise-file", &a->noise}, {"--labels", &a->labels}, {"--label-mode", &a->label_mode},
-                   {"--variance", &a->variance}, {"--residual-start", &a->residual_start},
+    } strings[] = {{"--weights", &a->weights},
+                   {"--out", &a->out},
+                   {"--group", &a->group},
+                   {"--noise-file", &a->noise},
+                   {"--labels", &a->labels},
+                   {"--label-mode", &a->label_mode},
+                   {"--variance", &a->variance},
+                   {"--residual-start", &a->residual_start},
                    {"--residual-cond-noise", &a->residual_cond_noise},
-                   {"--vae", &a->vae}, {"--vae-group", &a->vae_group}, {"--images", &a->images},
+                   {"--vae", &a->vae},
+                   {"--vae-group", &a->vae_group},
+                   {"--images", &a->images},
                    {"--base-from", &a->base_from},
-                   {"--steps", &a->all.steps}, {"--sampler", &a->all.sampler}, {"--cfg-mode", &a->all.cfg_mode},
-                   {"--eta", &a->all.eta}, {"--cfg-scale", &a->all.cfg_scale},
-                   {"--base-steps", &a->base.steps}, {"--base-sampler", &a->base.sampler},
-                   {"--base-cfg-mode", &a->base.cfg_mode}, {"--base-eta", &a->base.eta},
-                   {"--base-cfg-scale", &a->base.cfg_scale}, {"--residual-steps", &a->residual.steps},
-                   {"--residual-sampler", &a->residual.sampler}, {"--residual-cfg-mode", &a->residual.cfg_mode},
-                   {"--residual-eta", &a->residual.eta}, {"--residual-cfg-scale", &a->residual.cfg_scale},
-                   {"--clip-x0", &a->all.clip_x0}, {"--base-clip-x0", &a->base.clip_x0},
+                   {"--steps", &a->all.steps},
+                   {"--sampler", &a->all.sampler},
+                   {"--cfg-mode", &a->all.cfg_mode},
+                   {"--eta", &a->all.eta},
+                   {"--cfg-scale", &a->all.cfg_scale},
+                   {"--base-steps", &a->base.steps},
+                   {"--base-sampler", &a->base.sampler},
+                   {"--base-cfg-mode", &a->base.cfg_mode},
+                   {"--base-eta", &a->base.eta},
+                   {"--base-cfg-scale", &a->base.cfg_scale},
+                   {"--residual-steps", &a->residual.steps},
+                   {"--residual-sampler", &a->residual.sampler},
+                   {"--residual-cfg-mode", &a->residual.cfg_mode},
+                   {"--residual-eta", &a->residual.eta},
+                   {"--residual-cfg-scale", &a->residual.cfg_scale},
+                   {"--clip-x0", &a->all.clip_x0},
+                   {"--base-clip-x0", &a->base.clip_x0},
                    {"--residual-clip-x0", &a->residual.clip_x0}};
     for (int i = 1; i < argc; i += 2) {
         const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -321,8 +340,8 @@ static void replay_free(replay_noise *r) {
 }
 
 static void replay_copy(const replay_noise *r, int step, int64_t first, int n, float *out) {
-    const float *src = step < 0 ? r->x_T + (size_t)first * r->numel
-                                : r->z + ((size_t)step * r->rows + (size_t)first) * r->numel;
+    const float *src =
+        step < 0 ? r->x_T + (size_t)first * r->numel : r->z + ((size_t)step * r->rows + (size_t)first) * r->numel;
     memcpy(out, src, (size_t)n * r->numel * sizeof *out);
 }
 
@@ -355,15 +374,16 @@ typedef struct {
     int C, H, base_side;
 } sample_result;
 
-static msf_status write_common(msf_h5_writer *w, const sample_args *a, const sample_result *r,
-                               const char *label_mode) {
+static msf_status write_common(msf_h5_writer *w, const sample_args *a, const sample_result *r, const char *label_mode) {
     int64_t N = a->num, ls[4] = {N, r->C, r->H, r->H}, ns[1] = {N};
     msf_status s;
-    if ((s = msf_h5_write_f32(w, "latents", 4, ls, r->latents)) || (s = msf_h5_write_i64(w, "labels", 1, ns, r->labels)))
+    if ((s = msf_h5_write_f32(w, "latents", 4, ls, r->latents)) ||
+        (s = msf_h5_write_i64(w, "labels", 1, ns, r->labels)))
         return s;
     if (r->base) {
         int64_t bs[4] = {N, r->C, r->base_side, r->base_side};
-        if ((s = msf_h5_write_f32(w, "base", 4, bs, r->base)) || (s = msf_h5_write_f32(w, "residual", 4, ls, r->residual)))
+        if ((s = msf_h5_write_f32(w, "base", 4, bs, r->base)) ||
+            (s = msf_h5_write_f32(w, "residual", 4, ls, r->residual)))
             return s;
     }
     if ((s = msf_h5_attr_string(w, NULL, "weights", a->weights)) ||
@@ -383,8 +403,8 @@ static msf_status write_common(msf_h5_writer *w, const sample_args *a, const sam
 static msf_status write_stage(msf_h5_writer *w, const char *prefix, const diff_stage_opts *o, int num_steps) {
     char name[64];
     msf_status s;
-#define ATTR(kind, key, value)                                    \
-    snprintf(name, sizeof name, "%s%s", prefix, key);             \
+#define ATTR(kind, key, value)                        \
+    snprintf(name, sizeof name, "%s%s", prefix, key); \
     if ((s = msf_h5_attr_##kind(w, NULL, name, value))) return s;
     ATTR(string, "steps", o->steps);
     ATTR(int, "num_steps", num_steps);
@@ -422,8 +442,10 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
         return 2;
     }
     if (a->base_from) {
-        msf_fail(MSF_ERR_INVALID, "--base-from %s: %s holds a DiT, which has no residual stage to sample on given "
-                 "bases (an MSF model is needed)", a->base_from, a->weights);
+        msf_fail(MSF_ERR_INVALID,
+                 "--base-from %s: %s holds a DiT, which has no residual stage to sample on given "
+                 "bases (an MSF model is needed)",
+                 a->base_from, a->weights);
         return cli_fail("sample");
     }
     msf_generator gen = {0};
@@ -451,8 +473,11 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
         msf_fail(MSF_ERR_INVALID, "%s has no null class (class_dropout_prob = 0): use --cfg-scale 1", a->weights);
         goto done;
     }
-    msf_generator_opts go = {.num_stages = 1, .seed = a->seed, .batch = (int)a->batch,
-                             .noise = a->noise ? replay_msf : NULL, .noise_user = &rp};
+    msf_generator_opts go = {.num_stages = 1,
+                             .seed = a->seed,
+                             .batch = (int)a->batch,
+                             .noise = a->noise ? replay_msf : NULL,
+                             .noise_user = &rp};
     go.stage[0] = opts;
     if (msf_generator_open(&gen, wf, a->group, 0, &go)) goto done;
 
@@ -528,7 +553,8 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         !cli_parse_long("sample", "--residual-cond-noise", a->residual_cond_noise, 0, 1000, &cond_noise))
         return 2;
     if (cond_noise > 0 && a->noise) {
-        fprintf(stderr, "msf sample: --residual-cond-noise with --noise-file: a noise file has no condition noise "
+        fprintf(stderr,
+                "msf sample: --residual-cond-noise with --noise-file: a noise file has no condition noise "
                 "(use the seed's noise)\n");
         return 2;
     }
@@ -548,8 +574,11 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     // Each stage's variance is its model's: the layout first, then the weights.
     if (msf_model_read_layout(&layout, wf, NULL)) goto done;
     const int L = layout.num_stages;
-    msf_generator_opts go = {.num_stages = L, .seed = a->seed, .batch = (int)a->batch,
-                             .noise = a->noise ? replay_msf : NULL, .noise_user = rp};
+    msf_generator_opts go = {.num_stages = L,
+                             .seed = a->seed,
+                             .batch = (int)a->batch,
+                             .noise = a->noise ? replay_msf : NULL,
+                             .noise_user = rp};
     for (int k = 0; k < L; k++) {
         st[k].var = layout.stage[k].cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         go.stage[k] = st[k];
@@ -574,8 +603,10 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
          msf_bases_check_labels(&given, gen.num_classes)))
         goto done;
     if (given.labels && (a->labels || a->label_mode_given)) {
-        msf_fail(MSF_ERR_INVALID, "%s: the labels come from %s's `labels` dataset (its bases were drawn with them): "
-                 "leave the option out", a->labels ? "--labels" : "--label-mode", a->base_from);
+        msf_fail(MSF_ERR_INVALID,
+                 "%s: the labels come from %s's `labels` dataset (its bases were drawn with them): "
+                 "leave the option out",
+                 a->labels ? "--labels" : "--label-mode", a->base_from);
         rc = 2;
         goto done;
     }
@@ -602,14 +633,13 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         memcpy(base, given.base + (size_t)row * base_numel, (size_t)N * base_numel * sizeof *base);
         if (msf_generator_sample_from_base(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress))
             goto done;
-    } else if (msf_generator_sample(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress,
-                                    NULL)) {
+    } else if (msf_generator_sample(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress, NULL)) {
         goto done;
     }
     if (!check_finite(latents, N, numel)) goto done;
 
-    sample_result res = {.latents = latents, .base = base, .residual = residual, .labels = labels, .C = C, .H = H,
-                         .base_side = hb};
+    sample_result res = {
+        .latents = latents, .base = base, .residual = residual, .labels = labels, .C = C, .H = H, .base_side = hb};
     char factor[128];
     nn_pyramid_opts_format(factor, sizeof factor, &gen.msf.factor);
     if (msf_h5_create(&writer, a->out) || write_common(writer, a, &res, label_mode) ||
@@ -655,8 +685,9 @@ static msf_status write_pixel_images(const char *latents_path, const char *image
     if (!t || t->ndim != 4) {
         s = msf_fail(MSF_ERR_FORMAT, "%s has no latents [N, C, H, W]", latents_path);
     } else if (t->shape[1] != 1 && t->shape[1] != 3) {
-        s = msf_fail(MSF_ERR_INVALID, "--images without --vae: the model's samples have %lld channels, not the 1 or 3 "
-                                      "of images (a latent model needs --vae)",
+        s = msf_fail(MSF_ERR_INVALID,
+                     "--images without --vae: the model's samples have %lld channels, not the 1 or 3 "
+                     "of images (a latent model needs --vae)",
                      (long long)t->shape[1]);
     }
     if (!s) s = msf_weights_load(w, "latents", 4, t->shape, &x);
@@ -704,7 +735,8 @@ int cmd_sample(int argc, char **argv) {
     char images[4096];
     size_t len = strlen(a.out);
     if (a.images) snprintf(images, sizeof images, "%s", a.images);
-    else if (len > 3 && !strcmp(a.out + len - 3, ".h5")) snprintf(images, sizeof images, "%.*s.npz", (int)(len - 3), a.out);
+    else if (len > 3 && !strcmp(a.out + len - 3, ".h5"))
+        snprintf(images, sizeof images, "%.*s.npz", (int)(len - 3), a.out);
     else snprintf(images, sizeof images, "%s.npz", a.out);
     cli_decode_opts o = {.vae = a.vae, .group = a.vae_group, .out = images};
     rc = cli_decode_file(a.out, "latents", &o);

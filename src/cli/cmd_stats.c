@@ -50,8 +50,7 @@ int cmd_stats(int argc, char **argv) {
     if (!s) {
         s = msf_ref_stats_write_npz(out, &in.stats);
         if (!s)
-            printf("%s: mu/sigma of dim %d%s\n", out, in.stats.pool.dim,
-                   in.stats.spatial.dim ? ", mu_s/sigma_s" : "");
+            printf("%s: mu/sigma of dim %d%s\n", out, in.stats.pool.dim, in.stats.spatial.dim ? ", mu_s/sigma_s" : "");
         msf_eval_input_free(&in);
     }
     return s ? cli_fail("stats") : 0;

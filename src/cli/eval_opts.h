@@ -12,11 +12,11 @@ typedef struct {
     int batch;
 } cli_eval_opts;
 
-#define CLI_EVAL_OPTS_USAGE                                                                 \
-    "  --net W.h5         feature network weights (Inception or the Fashion-MNIST\n"         \
-    "                     classifier; --inception is an alias); needed for images\n"         \
-    "  --resize MODE      adm (default: ADM's TF1 bilinear), pytorch (pytorch-fid)\n"        \
-    "                     or clean (clean-fid's PIL bicubic)\n"                              \
+#define CLI_EVAL_OPTS_USAGE                                                           \
+    "  --net W.h5         feature network weights (Inception or the Fashion-MNIST\n"  \
+    "                     classifier; --inception is an alias); needed for images\n"  \
+    "  --resize MODE      adm (default: ADM's TF1 bilinear), pytorch (pytorch-fid)\n" \
+    "                     or clean (clean-fid's PIL bicubic)\n"                       \
     "  --batch N          images per network call (default 50)\n"
 
 void cli_eval_opts_init(cli_eval_opts *o);

@@ -68,11 +68,12 @@ static void print_help(FILE *out) {
             "       msf <command> --help\n\n"
             "MSF (multi-scale latent factorisation) and DiT diffusion harness.\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\noptions (also accepted after the command):\n"
-                 "  --quiet     only warnings and errors: no info lines, no progress bar\n"
-                 "  --verbose   debug messages too\n"
-                 "  --progress  progress lines even when stderr is not a terminal (a log file)\n"
-                 "  --version   print the version and build commit\n");
+    fprintf(out,
+            "\noptions (also accepted after the command):\n"
+            "  --quiet     only warnings and errors: no info lines, no progress bar\n"
+            "  --verbose   debug messages too\n"
+            "  --progress  progress lines even when stderr is not a terminal (a log file)\n"
+            "  --version   print the version and build commit\n");
 }
 
 int cli_wants_help(int argc, char **argv) {

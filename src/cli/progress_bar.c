@@ -10,7 +10,8 @@ void cli_progress_bar_init(cli_progress_bar *bar, FILE *out) {
     memset(bar, 0, sizeof *bar);
     bar->out = out;
     bar->is_tty = isatty(fileno(out));
-    bar->enabled = cli_progress_setting == CLI_PROGRESS_ALWAYS || (cli_progress_setting == CLI_PROGRESS_AUTO && bar->is_tty);
+    bar->enabled =
+        cli_progress_setting == CLI_PROGRESS_ALWAYS || (cli_progress_setting == CLI_PROGRESS_AUTO && bar->is_tty);
     bar->interval = 5.0;
 }
 
@@ -38,8 +39,8 @@ void cli_progress_format(char *buf, size_t size, const char *label, int64_t done
         snprintf(buf, size, "%s %lld/%lld [%s] %.3g it/s, %s", label, (long long)done, (long long)total, bar, rate,
                  spent);
     else
-        snprintf(buf, size, "%s %lld/%lld [%s] %.3g it/s, ETA %s", label, (long long)done, (long long)total, bar,
-                 rate, eta);
+        snprintf(buf, size, "%s %lld/%lld [%s] %.3g it/s, ETA %s", label, (long long)done, (long long)total, bar, rate,
+                 eta);
 }
 
 static void on_progress(void *user, const char *label, int64_t done, int64_t total) {

@@ -10,7 +10,6 @@
 
 #include "core/hash.h"
 
-
 // -----------------------------------------------------------------------------
 // Nodes
 
@@ -183,9 +182,9 @@ typedef struct {
 
 typedef struct {
     cfg_node *node;
-    char *key;     // a mapping's key waiting for its value
+    char *key;  // a mapping's key waiting for its value
     int key_line;
-    int anchor;    // index in anchors of the node's anchor, or -1
+    int anchor;  // index in anchors of the node's anchor, or -1
 } frame;
 
 typedef struct {
@@ -224,8 +223,10 @@ static int64_t count_nodes(const cfg_node *n, int64_t limit) {
 }
 
 static msf_status too_many_nodes(const char *file, int line) {
-    return msf_fail(MSF_ERR_FORMAT, "%s:%d: the config holds more than %d values once aliases are expanded (an "
-                    "alias bomb?)", file, line, CFG_MAX_NODES);
+    return msf_fail(MSF_ERR_FORMAT,
+                    "%s:%d: the config holds more than %d values once aliases are expanded (an "
+                    "alias bomb?)",
+                    file, line, CFG_MAX_NODES);
 }
 
 static msf_status add_anchor(builder *b, const yaml_char_t *name, cfg_node *n, int open) {
@@ -295,8 +296,10 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
         if (++b->nodes > CFG_MAX_NODES) return too_many_nodes(b->name, line);
-        cfg_node *n = node_new(ev->type == YAML_SCALAR_EVENT ? CFG_SCALAR
-                               : ev->type == YAML_SEQUENCE_START_EVENT ? CFG_SEQ : CFG_MAP, b->name, line);
+        cfg_node *n = node_new(ev->type == YAML_SCALAR_EVENT           ? CFG_SCALAR
+                               : ev->type == YAML_SEQUENCE_START_EVENT ? CFG_SEQ
+                                                                       : CFG_MAP,
+                               b->name, line);
         if (!n) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
         const yaml_char_t *anchor_name;
         if (ev->type == YAML_SCALAR_EVENT) {
@@ -308,8 +311,8 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
                 return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
             }
         } else {
-            anchor_name = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
-                                                                : ev->data.mapping_start.anchor;
+            anchor_name =
+                ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
             if (b->depth >= CFG_MAX_DEPTH) {
                 cfg_free(n);
                 return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d levels", b->name, line, CFG_MAX_DEPTH);
@@ -318,8 +321,8 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
         int is_scalar = n->kind == CFG_SCALAR;
         if ((s = attach(b, n, line, &key_taken))) return s;
         if (key_taken) {
-            if (anchor_name) return msf_fail(MSF_ERR_FORMAT, "%s:%d: an anchor on a key is not supported", b->name,
-                                             line);
+            if (anchor_name)
+                return msf_fail(MSF_ERR_FORMAT, "%s:%d: an anchor on a key is not supported", b->name, line);
             return MSF_OK;
         }
         if (anchor_name && (s = add_anchor(b, anchor_name, n, !is_scalar))) return s;
@@ -341,8 +344,7 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
         while (a >= 0 && strcmp(b->anchors[a].name, name)) a--;
         if (a < 0) return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s names no earlier anchor", b->name, line, name);
         if (b->anchors[a].open)
-            return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s refers to a value that contains it", b->name, line,
-                            name);
+            return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s refers to a value that contains it", b->name, line, name);
         if (++b->aliases > CFG_MAX_ALIASES)
             return msf_fail(MSF_ERR_FORMAT, "%s:%d: more than %d aliases (an alias bomb?)", b->name, line,
                             CFG_MAX_ALIASES);
@@ -413,8 +415,9 @@ static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name,
         yaml_event_delete(&ev);
         if (type == YAML_STREAM_END_EVENT) break;
         if (type == YAML_DOCUMENT_START_EVENT)
-            s = msf_fail(MSF_ERR_FORMAT, "%s:%d: a second YAML document (a file holds one; the first ends before "
-                                         "this line)",
+            s = msf_fail(MSF_ERR_FORMAT,
+                         "%s:%d: a second YAML document (a file holds one; the first ends before "
+                         "this line)",
                          name, line);
     }
     if (s) {
@@ -498,8 +501,13 @@ static msf_status resolve(cfg_node *n, int depth, use_budget *budget) {
     // The piece, then every key of n but `use` over it.
     for (int i = 0; i < n->count && !s; i++) {
         if (i == u) continue;
-        cfg_node one = {.kind = CFG_MAP, .count = 1, .keys = &n->keys[i], .key_lines = &n->key_lines[i],
-                        .items = &n->items[i], .file = n->file, .line = n->line};
+        cfg_node one = {.kind = CFG_MAP,
+                        .count = 1,
+                        .keys = &n->keys[i],
+                        .key_lines = &n->key_lines[i],
+                        .items = &n->items[i],
+                        .file = n->file,
+                        .line = n->line};
         s = cfg_merge(piece, &one);
     }
     if (s) {
@@ -660,8 +668,8 @@ msf_status cfg_validate(const cfg_node *n, const cfg_field *fields, const char *
                 size_t len = strlen(list);
                 snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", g->key);
             }
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: unknown key '%s' (known here: %s)", n->file, n->key_lines[i],
-                            path, list);
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: unknown key '%s' (known here: %s)", n->file, n->key_lines[i], path,
+                            list);
         }
         msf_status s = cfg_validate_value(n->items[i], f, path);
         if (s) return s;

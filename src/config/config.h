@@ -33,14 +33,14 @@ typedef enum { CFG_SCALAR = 0, CFG_MAP = 1, CFG_SEQ = 2 } cfg_kind;
 typedef struct cfg_node cfg_node;
 struct cfg_node {
     cfg_kind kind;
-    char *text;       // scalar text ("" for an empty value)
-    int quoted;       // a quoted scalar is always a string
-    char *file;       // file the value was written in
-    int line;         // 1-based line of the value
-    int count;        // entries of a map or a sequence
-    char **keys;      // map keys (count)
-    int *key_lines;   // their lines
-    cfg_node **items; // map values or sequence items (count)
+    char *text;        // scalar text ("" for an empty value)
+    int quoted;        // a quoted scalar is always a string
+    char *file;        // file the value was written in
+    int line;          // 1-based line of the value
+    int count;         // entries of a map or a sequence
+    char **keys;       // map keys (count)
+    int *key_lines;    // their lines
+    cfg_node **items;  // map values or sequence items (count)
 };
 
 // Parse one YAML file. MSF_ERR_IO if it cannot be read, MSF_ERR_FORMAT with
@@ -68,18 +68,18 @@ msf_status cfg_set(cfg_node *root, const char *path, const cfg_node *value);
 // Schema
 
 typedef enum {
-    CFG_T_STRING = 0,  // any non-empty scalar
-    CFG_T_INT = 1,     // an unquoted integer
-    CFG_T_NUMBER = 2,  // an unquoted finite number
-    CFG_T_BOOL = 3,    // true or false
-    CFG_T_MAP = 4,     // a map whose keys are `fields`
-    CFG_T_MAPLIST = 5, // a sequence of maps whose keys are `fields`
-    CFG_T_SWEEP = 6,   // a map from dotted field paths to sequences of values (checked by the caller)
+    CFG_T_STRING = 0,   // any non-empty scalar
+    CFG_T_INT = 1,      // an unquoted integer
+    CFG_T_NUMBER = 2,   // an unquoted finite number
+    CFG_T_BOOL = 3,     // true or false
+    CFG_T_MAP = 4,      // a map whose keys are `fields`
+    CFG_T_MAPLIST = 5,  // a sequence of maps whose keys are `fields`
+    CFG_T_SWEEP = 6,    // a map from dotted field paths to sequences of values (checked by the caller)
 } cfg_type;
 
 typedef struct cfg_field cfg_field;
 struct cfg_field {
-    const char *key;             // NULL ends a table
+    const char *key;  // NULL ends a table
     cfg_type type;
     int required;
     const cfg_field *fields;     // CFG_T_MAP, CFG_T_MAPLIST (NULL: any keys, checked by the caller)

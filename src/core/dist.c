@@ -51,9 +51,11 @@ msf_status msf_dist_init(msf_dist *d, int *argc, char ***argv) {
 #else
     (void)argc, (void)argv;
     if (launched > 1)
-        return msf_fail(MSF_ERR_INVALID, "started by an MPI launcher as one of %ld processes, but this msf was built "
+        return msf_fail(MSF_ERR_INVALID,
+                        "started by an MPI launcher as one of %ld processes, but this msf was built "
                         "without MPI (each copy would run the whole job): install libopenmpi-dev and rebuild "
-                        "(make MPI=1)", launched);
+                        "(make MPI=1)",
+                        launched);
     return MSF_OK;
 #endif
 }

@@ -11,7 +11,7 @@ typedef struct {
 } msf_timer;
 
 void msf_timer_start(msf_timer *t);
-double msf_timer_stop(msf_timer *t);  // returns the seconds of this interval
+double msf_timer_stop(msf_timer *t);           // returns the seconds of this interval
 double msf_timer_elapsed(const msf_timer *t);  // seconds since the last start
 
 #endif

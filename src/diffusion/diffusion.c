@@ -164,9 +164,16 @@ msf_status diff_schedule_create(diff_schedule *s, int num_timesteps, const char 
         diff_schedule_free(s);
         return msf_fail(MSF_ERR_NOMEM, "out of memory creating a diffusion schedule");
     }
-    double **arrays[10] = {&s->betas, &s->log_betas, &s->alphas_cumprod, &s->alphas_cumprod_prev,
-                           &s->posterior_variance, &s->posterior_log_variance_clipped, &s->posterior_mean_coef1,
-                           &s->posterior_mean_coef2, &s->sqrt_recip_alphas_cumprod, &s->sqrt_recipm1_alphas_cumprod};
+    double **arrays[10] = {&s->betas,
+                           &s->log_betas,
+                           &s->alphas_cumprod,
+                           &s->alphas_cumprod_prev,
+                           &s->posterior_variance,
+                           &s->posterior_log_variance_clipped,
+                           &s->posterior_mean_coef1,
+                           &s->posterior_mean_coef2,
+                           &s->sqrt_recip_alphas_cumprod,
+                           &s->sqrt_recipm1_alphas_cumprod};
     for (int i = 0; i < 10; i++) *arrays[i] = all + (size_t)i * K;
 
     // Linear betas as numpy's linspace (i * step + start, last = stop), scaled
@@ -199,8 +206,7 @@ msf_status diff_schedule_create(diff_schedule *s, int num_timesteps, const char 
     // second. With a single step DiT's array would be empty; that step adds no
     // noise, so any finite value serves: we use log beta.
     for (k = 0; k < K; k++)
-        s->posterior_log_variance_clipped[k] =
-            K > 1 ? log(s->posterior_variance[k == 0 ? 1 : k]) : s->log_betas[0];
+        s->posterior_log_variance_clipped[k] = K > 1 ? log(s->posterior_variance[k == 0 ? 1 : k]) : s->log_betas[0];
     return MSF_OK;
 }
 

@@ -35,7 +35,8 @@ msf_status diff_cfg_mode_parse(const char *name, diff_cfg_mode *m) {
 msf_status msf_diffusion_noise(uint64_t seed, uint32_t stage, int step, int64_t first_sample, int n, size_t numel,
                                float *out) {
     for (int i = 0; i < n; i++) {
-        msf_rng_key key = {.seed = seed, .stream = (uint64_t)(first_sample + i),
+        msf_rng_key key = {.seed = seed,
+                           .stream = (uint64_t)(first_sample + i),
                            .substream = msf_rng_substream(stage, (uint32_t)(step + 1))};
         msf_status s = msf_rng_normal(out + (size_t)i * numel, numel, key, 0);
         if (s) return s;
@@ -86,9 +87,9 @@ msf_status diff_stage_count_steps(const diff_stage_opts *o, int *steps) {
 
 size_t diff_sample_workspace_floats(const diff_denoiser *d, int n, int guided) {
     size_t plane = (size_t)d->height * d->width, m = (size_t)n * (guided ? 2 : 1);
-    size_t labels = (3 * m + 15) / 16 * 16;  // y (int64, 2 floats each) and t, padded to 64 bytes
-    return labels + m * d->channels * plane  // model input
-           + m * d->out_channels * plane     // model output
+    size_t labels = (3 * m + 15) / 16 * 16;    // y (int64, 2 floats each) and t, padded to 64 bytes
+    return labels + m * d->channels * plane    // model input
+           + m * d->out_channels * plane       // model output
            + (size_t)n * d->channels * plane;  // noise
 }
 

@@ -34,16 +34,16 @@ msf_status diff_cfg_mode_parse(const char *name, diff_cfg_mode *m);
 // [y; null]; `first_sample` is the global index of the first of the n samples
 // (a conditional denoiser such as MSF's residual model uses it to find its
 // conditioning).
-typedef msf_status (*diff_denoise_fn)(void *user, float *out, const float *x, const float *t, const int64_t *y,
-                                      int m, int64_t first_sample);
+typedef msf_status (*diff_denoise_fn)(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
+                                      int64_t first_sample);
 
 typedef struct {
     diff_denoise_fn fn;
     void *user;
-    int channels;       // C of x
-    int out_channels;   // C, or 2C with learned variance
+    int channels;      // C of x
+    int out_channels;  // C, or 2C with learned variance
     int height, width;
-    int null_label;     // label of "no class" for the unconditional half
+    int null_label;  // label of "no class" for the unconditional half
 } diff_denoiser;
 
 // Noise source: the initial x_T (step = -1) or the noise drawn at the i-th
@@ -55,11 +55,11 @@ typedef msf_status (*diff_noise_fn)(void *user, int step, int64_t first_sample, 
 // one stage; an MSF model has one per level. The only options type for a
 // stage (the generator, the MSF model, `msf sample`, `msf run`, `msf flops`).
 typedef struct {
-    const char *steps;         // DiT's respacing: "250", "ddim50", "10,20,30", or "5@500" (diff_space_timesteps)
-    diff_var_type var;         // the model's variance (learned_range when it learns sigma)
+    const char *steps;  // DiT's respacing: "250", "ddim50", "10,20,30", or "5@500" (diff_space_timesteps)
+    diff_var_type var;  // the model's variance (learned_range when it learns sigma)
     diff_sampler_kind sampler;
-    float eta;                 // DDIM only
-    float cfg_scale;           // guidance when > 1
+    float eta;        // DDIM only
+    float cfg_scale;  // guidance when > 1
     diff_cfg_mode cfg_mode;
     // Truncated start: 0 runs every spaced step. t0 > 0 keeps only the spaced
     // steps whose original timestep is <= t0. Either way the loop starts at
@@ -85,10 +85,10 @@ typedef struct {
 // A stage ready to sample: its options (steps copied) and its schedule, made
 // once (diff_stage_init) and used for every batch.
 typedef struct {
-    diff_stage_opts opts;      // opts.steps points at `steps`
+    diff_stage_opts opts;  // opts.steps points at `steps`
     char *steps;
     diff_schedule sched;
-    int num_steps;             // spaced steps taken (K, or k0 + 1 with a truncated start); >= 1
+    int num_steps;  // spaced steps taken (K, or k0 + 1 with a truncated start); >= 1
 } diff_stage;
 
 // Parse o's respacing over DiT's 1000 steps and count the steps taken;
@@ -103,10 +103,10 @@ msf_status diff_stage_count_steps(const diff_stage_opts *o, int *steps);
 // and who hears about progress.
 typedef struct {
     uint64_t seed;
-    uint32_t rng_stage;        // RNG stage (0 for DiT; MSF numbers its stages)
-    diff_noise_fn noise;       // NULL: the Philox streams of msf_diffusion_noise
+    uint32_t rng_stage;   // RNG stage (0 for DiT; MSF numbers its stages)
+    diff_noise_fn noise;  // NULL: the Philox streams of msf_diffusion_noise
     void *noise_user;
-    msf_progress progress;     // reports steps taken
+    msf_progress progress;  // reports steps taken
 } diff_sample_opts;
 
 // Philox noise of sampler step `step` (-1 = x_T) for samples first..first+n-1,

@@ -333,7 +333,9 @@ msf_status msf_gp_plot(const char *dir, const char *script, const char *log_name
     int missing;
     msf_status s = msf_gp_run(dir, script, log_name, &missing);
     if (!s && missing)
-        msf_log(MSF_LOG_WARN, "gnuplot not found (Debian package gnuplot-nox): no plots in %s; make them later with "
-                              "`cd %s && gnuplot %s`", dir, dir, script);
+        msf_log(MSF_LOG_WARN,
+                "gnuplot not found (Debian package gnuplot-nox): no plots in %s; make them later with "
+                "`cd %s && gnuplot %s`",
+                dir, dir, script);
     return s;
 }

@@ -20,8 +20,7 @@ msf_status msf_byte_range_parse(const char *name, msf_byte_range *r) {
             *r = (msf_byte_range)i;
             return MSF_OK;
         }
-    return msf_fail(MSF_ERR_INVALID, "unknown pixel range '%s' (expected unit for [0, 1] or signed for [-1, 1])",
-                    name);
+    return msf_fail(MSF_ERR_INVALID, "unknown pixel range '%s' (expected unit for [0, 1] or signed for [-1, 1])", name);
 }
 
 msf_idx_opts msf_idx_defaults(void) {
@@ -33,8 +32,7 @@ msf_idx_opts msf_idx_defaults(void) {
 static msf_status open_gz(gzFile *out, const char *path) {
     errno = 0;
     gzFile f = gzopen(path, "rb");
-    if (!f)
-        return msf_fail(MSF_ERR_IO, "cannot open IDX file %s: %s", path, errno ? strerror(errno) : "out of memory");
+    if (!f) return msf_fail(MSF_ERR_IO, "cannot open IDX file %s: %s", path, errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1 << 17);
     *out = f;
     return MSF_OK;
@@ -114,10 +112,8 @@ static msf_status read_payload(gzFile f, const char *path, size_t bytes, const c
         if (!s && done < bytes) {
             size_t next = cap > bytes / 2 ? bytes : cap * 2;
             unsigned char *grown = realloc(buf, next);
-            if (grown)
-                buf = grown, cap = next;
-            else
-                s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %s", path, what);
+            if (grown) buf = grown, cap = next;
+            else s = msf_fail(MSF_ERR_NOMEM, "%s: out of memory for %s", path, what);
         }
         if (s) {
             free(buf);
@@ -154,8 +150,9 @@ msf_status msf_idx_read_u8(const char *path, int64_t max, uint8_t **out, int64_t
     int64_t count = dims[0];
     int rows = (int)dims[1], cols = (int)dims[2];
     if (rows < 1 || cols < 1 || rows > 65536 || cols > 65536 || count < 1) {
-        s = msf_fail(MSF_ERR_SHAPE, "%s: header gives %lld images of %ux%u (expected at least one image, sides 1..65536)",
-                     path, (long long)count, dims[1], dims[2]);
+        s = msf_fail(MSF_ERR_SHAPE,
+                     "%s: header gives %lld images of %ux%u (expected at least one image, sides 1..65536)", path,
+                     (long long)count, dims[1], dims[2]);
         goto done;
     }
     if (max > 0 && max < count) count = max;
@@ -191,7 +188,8 @@ msf_status msf_idx_read_images(const char *path, const msf_idx_opts *o, float **
     }
     int side_h = o->pad_to ? o->pad_to : rows, side_w = o->pad_to ? o->pad_to : cols;
     if (side_h < rows || side_w < cols) {
-        s = msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d, larger than the padded size %d", path, rows, cols, o->pad_to);
+        s = msf_fail(MSF_ERR_SHAPE, "%s: images are %dx%d, larger than the padded size %d", path, rows, cols,
+                     o->pad_to);
         goto done;
     }
     size_t pixels = (size_t)rows * cols, plane = (size_t)side_h * side_w;

@@ -42,10 +42,10 @@ static inline float msf_byte_value(unsigned v, msf_byte_range r) {
 }
 
 typedef struct {
-    int pad_to;           // 0: keep; else the output side (>= rows and cols of the file)
-    int rows, cols;       // expected image size; 0 = any
+    int pad_to;      // 0: keep; else the output side (>= rows and cols of the file)
+    int rows, cols;  // expected image size; 0 = any
     msf_byte_range range;
-    int64_t max_images;   // read at most this many (0 = all)
+    int64_t max_images;  // read at most this many (0 = all)
 } msf_idx_opts;
 
 // Fashion-MNIST defaults: pad to 32, expect 28x28, unit range, all images.

@@ -47,8 +47,7 @@ void msf_png_grid_free(msf_png_grid *g);
 // names[index]. `about` (one line, or NULL) says where the labels and names
 // come from; grid_name is the grid's file name, for the header.
 msf_status msf_png_grid_write_legend(const msf_png_grid *g, const char *path, const char *grid_name,
-                                     const int64_t *labels, const char *const *names, int num_names,
-                                     const char *about);
+                                     const int64_t *labels, const char *const *names, int num_names, const char *about);
 // The legend's path for a grid at grid_path: its .png (any case) replaced by
 // .txt, or .txt appended ("grid.png" -> "grid.txt").
 void msf_png_grid_legend_path(char *dst, size_t size, const char *grid_path);

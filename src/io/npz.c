@@ -72,14 +72,10 @@ static int npy_parse(const char *dict, msf_npy_dtype *dtype, int *ndim, int64_t 
     if (!d || !(d = strchr(d + 7, '\''))) return *why = "no 'descr' entry", -1;
     if (!strncmp(d, "'|u1'", 5) || !strncmp(d, "'<u1'", 5) || !strncmp(d, "'>u1'", 5) || !strncmp(d, "'u1'", 4))
         *dtype = MSF_NPY_U8;
-    else if (!strncmp(d, "'<i8'", 5))
-        *dtype = MSF_NPY_I64;
-    else if (!strncmp(d, "'<f4'", 5))
-        *dtype = MSF_NPY_F32;
-    else if (!strncmp(d, "'<f8'", 5))
-        *dtype = MSF_NPY_F64;
-    else
-        return *why = "unsupported dtype (expected uint8, or little-endian int64, float32 or float64)", -1;
+    else if (!strncmp(d, "'<i8'", 5)) *dtype = MSF_NPY_I64;
+    else if (!strncmp(d, "'<f4'", 5)) *dtype = MSF_NPY_F32;
+    else if (!strncmp(d, "'<f8'", 5)) *dtype = MSF_NPY_F64;
+    else return *why = "unsupported dtype (expected uint8, or little-endian int64, float32 or float64)", -1;
     const char *f = strstr(dict, "'fortran_order'");
     if (!f) return *why = "no 'fortran_order' entry", -1;
     f += strlen("'fortran_order'");
@@ -159,8 +155,7 @@ static void writer_free(msf_npz_writer *w) {
     free(w);
 }
 
-msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char *name, int ndim,
-                             const int64_t *shape) {
+msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char *name, int ndim, const int64_t *shape) {
     *out = NULL;
     if (ndim < 1 || ndim > MSF_NPY_MAX_DIMS || numel(ndim, shape) < 0)
         return msf_fail(MSF_ERR_INVALID, "%s: array '%s' needs 1 to %d dimensions", path, name, MSF_NPY_MAX_DIMS);
@@ -176,7 +171,8 @@ msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char 
     }
     w->npy = fopen(w->tmp_npy, "wb");
     if (!w->npy) {
-        msf_status s = msf_fail(MSF_ERR_IO, "cannot create %s: %s (temporary file %s)", path, strerror(errno), w->tmp_npy);
+        msf_status s =
+            msf_fail(MSF_ERR_IO, "cannot create %s: %s (temporary file %s)", path, strerror(errno), w->tmp_npy);
         writer_free(w);
         return s;
     }
@@ -267,7 +263,8 @@ msf_status msf_npz_write_f64(const char *path, const msf_npz_f64_array *arrays, 
     }
     if (!s && zip_close(za) < 0) s = msf_fail(MSF_ERR_IO, "cannot write %s: %s", path, zip_strerror(za));
     if (s && za) zip_discard(za);
-    if (!s && rename(tmp, path) != 0) s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (!s && rename(tmp, path) != 0)
+        s = msf_fail(MSF_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (s) unlink(tmp);
     free(tmp);
     return s;
@@ -400,7 +397,8 @@ msf_status msf_npz_open(msf_npz_reader **out, const char *path, const char *name
 msf_status msf_npz_open_u8(msf_npz_reader **out, const char *path, const char *name) {
     msf_status s = msf_npz_open(out, path, name);
     if (s || (*out)->dtype == MSF_NPY_U8) return s;
-    s = msf_fail(MSF_ERR_SHAPE, "%s: array '%s': the array is not uint8 (it is %s)", path, name, dtypes[(*out)->dtype].name);
+    s = msf_fail(MSF_ERR_SHAPE, "%s: array '%s': the array is not uint8 (it is %s)", path, name,
+                 dtypes[(*out)->dtype].name);
     msf_npz_close(*out);
     *out = NULL;
     return s;

@@ -37,8 +37,7 @@ typedef struct msf_npz_writer msf_npz_writer;
 // Start `path` holding uint8 array `name` (e.g. "arr_0", stored as
 // "arr_0.npy") of the given shape (C order); its bytes follow through
 // msf_npz_append, in order.
-msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char *name, int ndim,
-                             const int64_t *shape);
+msf_status msf_npz_create_u8(msf_npz_writer **out, const char *path, const char *name, int ndim, const int64_t *shape);
 msf_status msf_npz_append(msf_npz_writer *w, const void *data, size_t bytes);
 // Check that exactly the array's bytes came, write the zip and rename it into
 // place; the writer is freed either way.

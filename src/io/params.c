@@ -37,8 +37,8 @@ static void add_failed(msf_params *t, msf_status code, const char *fmt, ...) {
     va_end(ap);
 }
 
-msf_param *msf_params_add(msf_params *t, float **dst, unsigned flags, int ndim, const int64_t *shape,
-                          const char *fmt, ...) {
+msf_param *msf_params_add(msf_params *t, float **dst, unsigned flags, int ndim, const int64_t *shape, const char *fmt,
+                          ...) {
     if (t->error) return NULL;
     if (t->count == t->capacity) {
         int cap = t->capacity ? 2 * t->capacity : 64;
@@ -57,8 +57,8 @@ msf_param *msf_params_add(msf_params *t, float **dst, unsigned flags, int ndim, 
     int len = vsnprintf(e->name, sizeof e->name, fmt, ap);
     va_end(ap);
     if (len < 0 || (size_t)len >= sizeof e->name) {
-        add_failed(t, MSF_ERR_INVALID, "tensor name '%.60s...' of %s is longer than %d characters", e->name,
-                   t->what, MSF_PARAM_NAME_MAX - 1);
+        add_failed(t, MSF_ERR_INVALID, "tensor name '%.60s...' of %s is longer than %d characters", e->name, t->what,
+                   MSF_PARAM_NAME_MAX - 1);
         return NULL;
     }
     if (ndim < 0 || ndim > MSF_PARAM_MAX_DIMS || (!dst && !(flags & MSF_PARAM_SKIP))) {
@@ -190,8 +190,7 @@ msf_status msf_params_load(msf_params *t, msf_weights *w, const char *group) {
     char prefix[MSF_PARAM_NAME_MAX + 1] = "";
     if (group && *group) {
         size_t glen = strlen(group);
-        if (glen + 1 >= sizeof prefix)
-            return msf_fail(MSF_ERR_INVALID, "group name '%.40s...' is too long", group);
+        if (glen + 1 >= sizeof prefix) return msf_fail(MSF_ERR_INVALID, "group name '%.40s...' is too long", group);
         snprintf(prefix, sizeof prefix, "%s%s", group, group[glen - 1] == '/' ? "" : "/");
     }
     for (int i = 0; i < t->count; i++) {

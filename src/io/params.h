@@ -50,10 +50,10 @@ typedef struct {
 typedef struct {
     msf_param *entries;
     int count, capacity;
-    msf_status error;    // a failed add (out of memory, bad entry), reported by alloc and load
+    msf_status error;  // a failed add (out of memory, bad entry), reported by alloc and load
     char error_msg[160];
-    char what[160];      // the model, for messages: "a DiT with depth 28"
-    int allow_unknown;   // do not check for unknown tensors (a part of a model: one Inception block)
+    char what[160];     // the model, for messages: "a DiT with depth 28"
+    int allow_unknown;  // do not check for unknown tensors (a part of a model: one Inception block)
 } msf_params;
 
 // An empty table; `what` (printf format) names the model in messages.
@@ -64,8 +64,8 @@ void msf_params_free(msf_params *t);
 // ndim and shape. A failure (out of memory, a name longer than
 // MSF_PARAM_NAME_MAX, a bad rank) is kept in t->error and returned by
 // msf_params_alloc / msf_params_load; NULL is returned then.
-msf_param *msf_params_add(msf_params *t, float **dst, unsigned flags, int ndim, const int64_t *shape,
-                          const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+msf_param *msf_params_add(msf_params *t, float **dst, unsigned flags, int ndim, const int64_t *shape, const char *fmt,
+                          ...) __attribute__((format(printf, 6, 7)));
 #define MSF_SHAPE(...) \
     (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) { __VA_ARGS__ }
 

@@ -55,7 +55,8 @@ static char *dup_string(const char *s) {
 // cannot hold: beyond 1 MiB, more than 65536 bytes per stored byte (deflate
 // expands at most about 1032:1; the margin covers any filter chain on
 // constant data) is a damaged or hostile file.
-static msf_status check_extent(const char *path, const char *name, hid_t ds, hid_t type, int ndim, const hsize_t *dims) {
+static msf_status check_extent(const char *path, const char *name, hid_t ds, hid_t type, int ndim,
+                               const hsize_t *dims) {
     size_t n = 1, elem = H5Tget_size(type);
     for (int i = 0; i < ndim; i++)
         if (__builtin_mul_overflow(n, (size_t)dims[i], &n) || n > MSF_WEIGHTS_MAX_BYTES / (elem ? elem : 1))
@@ -63,8 +64,9 @@ static msf_status check_extent(const char *path, const char *name, hid_t ds, hid
                             MSF_WEIGHTS_MAX_BYTES_TEXT);
     double bytes = (double)n * (double)elem, stored = (double)H5Dget_storage_size(ds);
     if (bytes > (double)(1 << 20) && bytes > stored * 65536.0)
-        return msf_fail(MSF_ERR_FORMAT, "%s: tensor '%s': an extent of %zu elements from %.0f stored bytes (damaged file?)",
-                        path, name, n, stored);
+        return msf_fail(MSF_ERR_FORMAT,
+                        "%s: tensor '%s': an extent of %zu elements from %.0f stored bytes (damaged file?)", path, name,
+                        n, stored);
     return MSF_OK;
 }
 
@@ -178,7 +180,8 @@ static msf_status check_tensor(msf_weights *w, const char *name, int ndim, const
     if (!ok) {
         char got[128], want[128];
         return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has shape %s, expected %s", name, w->path,
-                        msf_shape_str(got, sizeof got, t->ndim, t->shape), msf_shape_str(want, sizeof want, ndim, shape));
+                        msf_shape_str(got, sizeof got, t->ndim, t->shape),
+                        msf_shape_str(want, sizeof want, ndim, shape));
     }
     *found = t;
     return MSF_OK;
@@ -345,8 +348,7 @@ static herr_t read_string(hid_t attr, hid_t type, char *buf, size_t size) {
     return rc;
 }
 
-msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf,
-                                   size_t size) {
+msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf, size_t size) {
     hid_t attr = -1;
     msf_status s = open_attr(w, obj, name, &attr);
     if (s) return s;

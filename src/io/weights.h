@@ -24,11 +24,11 @@
 typedef struct msf_weights msf_weights;
 
 typedef struct {
-    const char *name;                     // full path without the leading '/'
+    const char *name;  // full path without the leading '/'
     int ndim;
     int64_t shape[MSF_WEIGHTS_MAX_DIMS];
-    const char *dtype;                    // "float32", "float64", "float16", "int64", "uint8", ...
-    int used;                             // set once the tensor has been read
+    const char *dtype;  // "float32", "float64", "float16", "int64", "uint8", ...
+    int used;           // set once the tensor has been read
 } msf_weight_info;
 
 // Open for reading. MSF_ERR_IO if the file is missing or unreadable,

@@ -25,10 +25,18 @@ msf_status dit_config_named(dit_config *c, const char *name, int input_size) {
         return msf_fail(MSF_ERR_NOT_FOUND, "unknown DiT config '%s' (expected DiT-S/2 .. DiT-XL/8)", name);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (strcmp(size, sizes[i].size)) continue;
-        *c = (dit_config){.input_size = input_size, .patch_size = patch, .in_channels = 4, .out_channels = 8,
-                          .hidden_size = sizes[i].hidden, .depth = sizes[i].depth, .num_heads = sizes[i].heads,
-                          .mlp_hidden = 4 * sizes[i].hidden, .num_classes = 1000, .has_null_class = 1,
-                          .learn_sigma = 1, .freq_dim = 256};
+        *c = (dit_config){.input_size = input_size,
+                          .patch_size = patch,
+                          .in_channels = 4,
+                          .out_channels = 8,
+                          .hidden_size = sizes[i].hidden,
+                          .depth = sizes[i].depth,
+                          .num_heads = sizes[i].heads,
+                          .mlp_hidden = 4 * sizes[i].hidden,
+                          .num_classes = 1000,
+                          .has_null_class = 1,
+                          .learn_sigma = 1,
+                          .freq_dim = 256};
         if (input_size % patch)
             return msf_fail(MSF_ERR_INVALID, "%s: input size %d is not a multiple of the patch size", name, input_size);
         return MSF_OK;
@@ -38,16 +46,15 @@ msf_status dit_config_named(dit_config *c, const char *name, int input_size) {
 
 double dit_gflops(const dit_config *c) {
     double D = c->hidden_size, T = dit_tokens(c), M = c->mlp_hidden, p2 = (double)c->patch_size * c->patch_size;
-    double block = T * D * 3 * D      // qkv
-                   + T * D * D        // attention output projection
-                   + 2 * T * T * D    // q k^T and attention-weighted v
-                   + 2 * T * D * M    // MLP
-                   + D * 6 * D;       // adaLN modulation
-    double total = c->depth * block
-                   + T * D * c->in_channels * p2          // patch embedding
-                   + D * c->freq_dim + D * D              // timestep MLP
-                   + D * 2 * D + T * D * p2 * c->out_channels;  // final layer
-    if (c->cond_aug) total += D * c->freq_dim + D * D;    // condition-level MLP
+    double block = T * D * 3 * D                                   // qkv
+                   + T * D * D                                     // attention output projection
+                   + 2 * T * T * D                                 // q k^T and attention-weighted v
+                   + 2 * T * D * M                                 // MLP
+                   + D * 6 * D;                                    // adaLN modulation
+    double total = c->depth * block + T * D * c->in_channels * p2  // patch embedding
+                   + D * c->freq_dim + D * D                       // timestep MLP
+                   + D * 2 * D + T * D * p2 * c->out_channels;     // final layer
+    if (c->cond_aug) total += D * c->freq_dim + D * D;             // condition-level MLP
     return total * 1e-9;
 }
 
@@ -67,8 +74,9 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
         return msf_fail(MSF_ERR_FORMAT, "%s%s%s holds a '%s' model, expected 'dit'", msf_weights_path(w),
                         group && *group ? ":" : "", group ? group : "", model);
     int64_t v[9];
-    static const char *names[9] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
-                                   "num_heads",  "num_classes", "learn_sigma", "frequency_embedding_size"};
+    static const char *names[9] = {"input_size",  "patch_size",  "in_channels",
+                                   "hidden_size", "depth",       "num_heads",
+                                   "num_classes", "learn_sigma", "frequency_embedding_size"};
     for (int i = 0; i < 9; i++) {
         msf_status s = attr_int(w, group, names[i], &v[i]);
         if (s) return s;
@@ -95,8 +103,8 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
     int64_t out_channels;
     if (msf_weights_attr_int(w, group, "out_channels", &out_channels) == MSF_OK) {
         if (out_channels < 1 || out_channels > (1 << 16))
-            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute out_channels = %lld is out of range", msf_weights_path(w),
-                            (long long)out_channels);
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute out_channels = %lld is out of range",
+                            msf_weights_path(w), (long long)out_channels);
         c->out_channels = (int)out_channels;
     }
     int64_t cond_aug;
@@ -165,20 +173,27 @@ static size_t dit_activation_floats(const dit_config *c, int n) {
     size_t wide = 3 * D > (size_t)c->mlp_hidden ? 3 * D : (size_t)c->mlp_hidden;
     if (p2 * (size_t)c->out_channels > wide) wide = p2 * (size_t)c->out_channels;
     if (p2 * (size_t)c->in_channels > wide) wide = p2 * (size_t)c->in_channels;
-    return (size_t)n * (T * D * 3          // x, normalised x, attention output
-                        + T * wide          // qkv / MLP hidden / patches / final tokens
-                        + 6 * D             // block modulation
+    return (size_t)n * (T * D * 3                       // x, normalised x, attention output
+                        + T * wide                      // qkv / MLP hidden / patches / final tokens
+                        + 6 * D                         // block modulation
                         + (size_t)c->freq_dim + 3 * D)  // timestep frequencies, embeddings, SiLU(c)
-           + 16 * 64;                       // alignment slack (one per buffer)
+           + 16 * 64;                                   // alignment slack (one per buffer)
 }
 
 // Scratch bytes of the linears at batch up to n (nn_linear's padded rows; the
 // largest one, as they run one after the other).
 static size_t dit_linear_bytes(const dit_config *c, int n) {
     int D = c->hidden_size, NT = n * dit_tokens(c), p2 = c->patch_size * c->patch_size;
-    int shapes[][3] = {{NT, c->in_channels * p2, D}, {n, c->freq_dim, D}, {n, D, D}, {n, D, 6 * D},
-                       {NT, D, 3 * D}, {NT, D, D}, {NT, D, c->mlp_hidden}, {NT, c->mlp_hidden, D},
-                       {n, D, 2 * D}, {NT, D, p2 * c->out_channels}};
+    int shapes[][3] = {{NT, c->in_channels * p2, D},
+                       {n, c->freq_dim, D},
+                       {n, D, D},
+                       {n, D, 6 * D},
+                       {NT, D, 3 * D},
+                       {NT, D, D},
+                       {NT, D, c->mlp_hidden},
+                       {NT, c->mlp_hidden, D},
+                       {n, D, 2 * D},
+                       {NT, D, p2 * c->out_channels}};
     size_t most = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t b = nn_linear_workspace_bytes(shapes[i][0], shapes[i][1], shapes[i][2]);
@@ -277,11 +292,13 @@ msf_status dit_save(dit_model *m, const char *path, const char *source) {
         msf_params_free(&table);
         return s;
     }
-    static const char *ints[] = {"input_size", "patch_size", "in_channels", "hidden_size", "depth",
-                                 "num_heads",  "num_classes", "learn_sigma", "frequency_embedding_size",
+    static const char *ints[] = {"input_size",     "patch_size",  "in_channels",
+                                 "hidden_size",    "depth",       "num_heads",
+                                 "num_classes",    "learn_sigma", "frequency_embedding_size",
                                  "format_version", "out_channels"};
-    int64_t vals[] = {c->input_size, c->patch_size, c->in_channels, c->hidden_size, c->depth,
-                      c->num_heads,  c->num_classes, c->learn_sigma, c->freq_dim, 1, c->out_channels};
+    int64_t vals[] = {c->input_size,  c->patch_size,  c->in_channels, c->hidden_size, c->depth,
+                      c->num_heads,   c->num_classes, c->learn_sigma, c->freq_dim,    1,
+                      c->out_channels};
     for (int i = 0; !s && i < 11; i++) s = msf_h5_attr_int(w, NULL, ints[i], vals[i]);
     if (!s && c->cond_aug) s = msf_h5_attr_int(w, NULL, "cond_aug", 1);
     if (!s) s = msf_h5_attr_string(w, NULL, "model", "dit");
@@ -387,16 +404,17 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
     return dit_forward_aug(m, out, x, t, y, NULL, n);
 }
 
-msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y,
-                           const float *aug, int n) {
+msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, const float *aug,
+                           int n) {
     const dit_config *c = &m->cfg;
     if (c->cond_aug != (aug != NULL))
         return msf_fail(MSF_ERR_INVALID, c->cond_aug ? "DiT forward: the model was trained with conditioning "
-                        "augmentation and needs its condition's noise level" : "DiT forward: a condition noise level "
-                        "given to a model without conditioning augmentation");
+                                                       "augmentation and needs its condition's noise level"
+                                                     : "DiT forward: a condition noise level "
+                                                       "given to a model without conditioning augmentation");
     if (n < 1 || n > m->max_batch)
-        return msf_fail(MSF_ERR_INVALID, "DiT forward: batch %d outside 1..%d (the batch the model was loaded for)",
-                        n, m->max_batch);
+        return msf_fail(MSF_ERR_INVALID, "DiT forward: batch %d outside 1..%d (the batch the model was loaded for)", n,
+                        m->max_batch);
     int classes = c->num_classes + c->has_null_class;
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= classes)

@@ -24,14 +24,14 @@ typedef struct {
     int hidden_size;   // D
     int depth;
     int num_heads;
-    int mlp_hidden;    // D * mlp_ratio
-    int num_classes;   // without the null class
+    int mlp_hidden;      // D * mlp_ratio
+    int num_classes;     // without the null class
     int has_null_class;  // class_dropout_prob > 0: label num_classes is "no class"
     int learn_sigma;
-    int freq_dim;      // sinusoidal timestep embedding size (256)
-    int cond_aug;      // conditioning augmentation (msf's option, attribute cond_aug): a
-                       // second timestep MLP embeds the noise level of the model's
-                       // condition, added to c after the label embedding
+    int freq_dim;  // sinusoidal timestep embedding size (256)
+    int cond_aug;  // conditioning augmentation (msf's option, attribute cond_aug): a
+                   // second timestep MLP embeds the noise level of the model's
+                   // condition, added to c after the label embedding
 } dit_config;
 
 // Official configs by name ("DiT-XL/2", ..., "DiT-S/8") with ImageNet defaults
@@ -95,7 +95,7 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
 // dit_forward of a conditioning-augmented model (cfg.cond_aug): aug (n) is the
 // noise level of each row's condition, embedded as t is. aug must be NULL
 // exactly when the model has no cond_aug.
-msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y,
-                           const float *aug, int n);
+msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, const float *aug,
+                           int n);
 
 #endif

@@ -38,15 +38,15 @@
 enum { SLOTS = 3, SLOT_IN = 3, SLOT_OUT = 4 };
 
 typedef struct {
-    int plan;                // 1: record sizes only
-    size_t need[SLOTS];      // plan: floats per slot
-    size_t scratch;          // plan: bytes of operator scratch beyond the slots
+    int plan;            // 1: record sizes only
+    size_t need[SLOTS];  // plan: floats per slot
+    size_t scratch;      // plan: bytes of operator scratch beyond the slots
     float *slot[SLOTS];
     const float *in;
     float *out;
     msf_arena *ws;
     int groups;
-    msf_status status;       // first failure (execution)
+    msf_status status;  // first failure (execution)
 } vae_pass;
 
 static float *buf(vae_pass *p, int s) { return s == SLOT_OUT ? p->out : s == SLOT_IN ? (float *)p->in : p->slot[s]; }
@@ -60,11 +60,21 @@ static void use_scratch(vae_pass *p, size_t bytes) {
 }
 
 // dst (cout, oh, ow) = conv(src (cin, h, w)); pad (top, bottom, left, right).
-static void conv(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd,
-                 int k, int stride, int pt, int pb, int pl, int pr) {
-    nn_conv2d_shape s = {.n = 1, .c_in = cin, .h = h, .w = wd, .c_out = cout, .kh = k, .kw = k,
-                         .stride_h = stride, .stride_w = stride, .pad_top = pt, .pad_bottom = pb,
-                         .pad_left = pl, .pad_right = pr};
+static void conv(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd, int k,
+                 int stride, int pt, int pb, int pl, int pr) {
+    nn_conv2d_shape s = {.n = 1,
+                         .c_in = cin,
+                         .h = h,
+                         .w = wd,
+                         .c_out = cout,
+                         .kh = k,
+                         .kw = k,
+                         .stride_h = stride,
+                         .stride_w = stride,
+                         .pad_top = pt,
+                         .pad_bottom = pb,
+                         .pad_left = pl,
+                         .pad_right = pr};
     if (p->plan) {
         use(p, dst, (size_t)cout * nn_conv2d_out_h(&s) * nn_conv2d_out_w(&s));
         use_scratch(p, nn_conv2d_workspace_bytes(&s) + MSF_ALIGN);
@@ -183,8 +193,8 @@ static void attention(vae_pass *p, const vae_attention *a, int cur, int c, int h
         float *y = proj + (size_t)c0 * T;
         for (int r = 0; r < rows; r++)
             for (int t = 0; t < T; t++) y[(size_t)r * T + t] = a->out_b[c0 + r];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, c, 1.0f, a->out_w + (size_t)c0 * c, c, o, c,
-                    1.0f, y, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, c, 1.0f, a->out_w + (size_t)c0 * c, c, o, c, 1.0f,
+                    y, T);
         for (size_t i = 0; i < (size_t)rows * T; i++) x[(size_t)c0 * T + i] += y[i];
     }
     msf_arena_release(p->ws, mark);
@@ -324,8 +334,8 @@ size_t vae_workspace_bytes(const vae_config *c, int parts, int h, int w) {
 static msf_status check_size(const vae_config *c, int H, int W, const char *what) {
     int f = vae_factor(c);
     if (H < f || W < f || H % f || W % f || H > 16384 || W > 16384)
-        return msf_fail(MSF_ERR_INVALID, "%s: image size %dx%d must be a positive multiple of %d (at most 16384)",
-                        what, H, W, f);
+        return msf_fail(MSF_ERR_INVALID, "%s: image size %dx%d must be a positive multiple of %d (at most 16384)", what,
+                        H, W, f);
     return MSF_OK;
 }
 
@@ -412,8 +422,8 @@ msf_status vae_save(vae_model *m, const char *path, const char *source) {
     char chans[128] = "";
     for (int i = 0; i < c->num_levels; i++)
         snprintf(chans + strlen(chans), sizeof chans - strlen(chans), "%s%d", i ? "," : "", c->block_out[i]);
-    static const char *ints[] = {"in_channels", "out_channels", "latent_channels", "layers_per_block",
-                                 "norm_num_groups", "format_version"};
+    static const char *ints[] = {"in_channels",      "out_channels",    "latent_channels",
+                                 "layers_per_block", "norm_num_groups", "format_version"};
     int64_t vals[] = {c->in_channels, c->out_channels, c->latent_channels, c->layers_per_block, c->norm_groups, 1};
     for (int i = 0; !s && i < 6; i++) s = msf_h5_attr_int(w, NULL, ints[i], vals[i]);
     if (!s) s = msf_h5_attr_string(w, NULL, "model", "vae");
@@ -469,8 +479,8 @@ static msf_status check_call(vae_model *m, int part, int n, int H, int W) {
     msf_status s = check_size(&m->cfg, H, W, what);
     if (s) return s;
     if (H > m->max_h || W > m->max_w)
-        return msf_fail(MSF_ERR_INVALID, "%s: image size %dx%d exceeds the %dx%d the model was loaded for", what, H,
-                        W, m->max_h, m->max_w);
+        return msf_fail(MSF_ERR_INVALID, "%s: image size %dx%d exceeds the %dx%d the model was loaded for", what, H, W,
+                        m->max_h, m->max_w);
     return MSF_OK;
 }
 
@@ -500,7 +510,7 @@ void vae_pixels_from_float(uint8_t *pixels, const float *x, int channels, int H,
         for (int c = 0; c < channels; c++) {
             float v = 127.5f * x[(size_t)c * hw + i] + 128.0f;
             v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
-            v = v == v ? v : 0.0f;  // defined for a NaN (callers reject non-finite images before this)
+            v = v == v ? v : 0.0f;                  // defined for a NaN (callers reject non-finite images before this)
             pixels[i * channels + c] = (uint8_t)v;  // truncation, as torch's .to(uint8)
         }
 }
@@ -538,9 +548,10 @@ msf_status vae_decode(vae_model *m, uint8_t *pixels, float *x, const float *late
         const float *zi = latents + i * zs;
         long bad = first_nonfinite(zi, zs);
         if (bad >= 0) {
-            s = msf_fail(MSF_ERR_NUMERIC, "VAE decode: latent %lld holds a non-finite value (%g at channel %ld, "
-                                          "row %ld, column %ld)", (long long)(first + i), zi[bad],
-                         bad / ((long)h * w), bad / w % h, bad % w);
+            s = msf_fail(MSF_ERR_NUMERIC,
+                         "VAE decode: latent %lld holds a non-finite value (%g at channel %ld, "
+                         "row %ld, column %ld)",
+                         (long long)(first + i), zi[bad], bad / ((long)h * w), bad / w % h, bad % w);
             break;
         }
         // z / scaling_factor in float32, as DiT divides a float32 tensor by 0.18215.
@@ -550,8 +561,9 @@ msf_status vae_decode(vae_model *m, uint8_t *pixels, float *x, const float *late
         if ((s = run_pass(m, VAE_DECODER, xi, z, H, W))) break;
         bad = first_nonfinite(xi, xs);
         if (bad >= 0) {
-            s = msf_fail(MSF_ERR_NUMERIC, "VAE decode: decoded image %lld holds a non-finite value (%g at channel "
-                                          "%ld, row %ld, column %ld) although its latent is finite",
+            s = msf_fail(MSF_ERR_NUMERIC,
+                         "VAE decode: decoded image %lld holds a non-finite value (%g at channel "
+                         "%ld, row %ld, column %ld) although its latent is finite",
                          (long long)(first + i), xi[bad], bad / ((long)H * W), bad / W % H, bad % W);
             break;
         }

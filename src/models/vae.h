@@ -41,8 +41,8 @@ typedef struct {
     int latent_channels;  // 4
     int num_levels;       // L, the number of entries of block_out_channels
     int block_out[VAE_MAX_LEVELS];
-    int layers_per_block; // r: ResNets per encoder level (r + 1 per decoder level)
-    int norm_groups;      // GroupNorm groups (32)
+    int layers_per_block;   // r: ResNets per encoder level (r + 1 per decoder level)
+    int norm_groups;        // GroupNorm groups (32)
     double scaling_factor;  // latents = posterior * scaling_factor (0.18215)
 } vae_config;
 
@@ -77,7 +77,7 @@ typedef struct {
 } vae_mid;
 
 typedef struct {
-    vae_resnet *res;             // r (encoder) or r + 1 (decoder) per level
+    vae_resnet *res;                 // r (encoder) or r + 1 (decoder) per level
     float *resample_w, *resample_b;  // downsampler / upsampler conv (C, C, 3, 3), (C); NULL at the last level
 } vae_level;
 
@@ -92,12 +92,12 @@ typedef struct {
 
 typedef struct {
     vae_config cfg;
-    int parts;           // VAE_ENCODER | VAE_DECODER as loaded
-    float *params;       // one allocation; the pointers below point into it
+    int parts;      // VAE_ENCODER | VAE_DECODER as loaded
+    float *params;  // one allocation; the pointers below point into it
     size_t num_params;
-    vae_resnet *resnets; // storage of the levels' ResNets
+    vae_resnet *resnets;  // storage of the levels' ResNets
     vae_coder enc, dec;
-    int max_h, max_w;    // largest IMAGE size the workspace was sized for
+    int max_h, max_w;  // largest IMAGE size the workspace was sized for
     msf_arena ws;
 } vae_model;
 

@@ -11,8 +11,13 @@
 #include "models/vae_table.h"
 
 vae_config vae_config_sd(void) {
-    return (vae_config){.in_channels = 3, .out_channels = 3, .latent_channels = 4, .num_levels = 4,
-                        .block_out = {128, 256, 512, 512}, .layers_per_block = 2, .norm_groups = 32,
+    return (vae_config){.in_channels = 3,
+                        .out_channels = 3,
+                        .latent_channels = 4,
+                        .num_levels = 4,
+                        .block_out = {128, 256, 512, 512},
+                        .layers_per_block = 2,
+                        .norm_groups = 32,
                         .scaling_factor = 0.18215};
 }
 
@@ -21,9 +26,9 @@ vae_config vae_config_sd(void) {
 
 msf_status vae_check_config(const vae_config *c, const char *where) {
     int bad = c->num_levels < 1 || c->num_levels > VAE_MAX_LEVELS || c->in_channels < 1 || c->out_channels < 1 ||
-              c->latent_channels < 1 || c->layers_per_block < 1 || c->norm_groups < 1 ||
-              c->in_channels > 4096 || c->out_channels > 4096 || c->latent_channels > 4096 ||
-              c->layers_per_block > 64 || !(c->scaling_factor > 0) || !isfinite(c->scaling_factor);
+              c->latent_channels < 1 || c->layers_per_block < 1 || c->norm_groups < 1 || c->in_channels > 4096 ||
+              c->out_channels > 4096 || c->latent_channels > 4096 || c->layers_per_block > 64 ||
+              !(c->scaling_factor > 0) || !isfinite(c->scaling_factor);
     for (int i = 0; !bad && i < c->num_levels; i++)
         bad = c->block_out[i] < 1 || c->block_out[i] > 65536 || c->block_out[i] % c->norm_groups;
     if (!bad) return MSF_OK;
@@ -34,8 +39,8 @@ msf_status vae_check_config(const vae_config *c, const char *where) {
                     "%s: invalid VAE config (block_out_channels %s, %d levels (1..%d), layers_per_block %d, "
                     "norm_num_groups %d (must divide every block_out_channels), channels in/out/latent %d/%d/%d, "
                     "scaling_factor %g)",
-                    where, chans, c->num_levels, VAE_MAX_LEVELS, c->layers_per_block, c->norm_groups,
-                    c->in_channels, c->out_channels, c->latent_channels, c->scaling_factor);
+                    where, chans, c->num_levels, VAE_MAX_LEVELS, c->layers_per_block, c->norm_groups, c->in_channels,
+                    c->out_channels, c->latent_channels, c->scaling_factor);
 }
 
 msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *group) {
@@ -68,8 +73,10 @@ msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *grou
         char *end;
         long ch = strtol(p, &end, 10);
         if (end == p || c->num_levels >= VAE_MAX_LEVELS || ch < 1 || ch > 65536 || (*end && *end != ','))
-            return msf_fail(MSF_ERR_FORMAT, "%s: attribute block_out_channels '%s' is not 1 to %d channel counts "
-                                            "like '128,256,512,512'", path, chans, VAE_MAX_LEVELS);
+            return msf_fail(MSF_ERR_FORMAT,
+                            "%s: attribute block_out_channels '%s' is not 1 to %d channel counts "
+                            "like '128,256,512,512'",
+                            path, chans, VAE_MAX_LEVELS);
         c->block_out[c->num_levels++] = (int)ch;
         p = *end ? end + 1 : end;
     }
@@ -153,8 +160,7 @@ void vae_tensor_table(vae_model *m, msf_params *t) {
         lv->res = next, next += r;
         for (int j = 0; j < r; j++) {
             snprintf(path, sizeof path, "down_blocks.%d.resnets.%d", i, j);
-            add_resnet(&b, &lv->res[j], j == 0 ? c->block_out[i ? i - 1 : 0] : c->block_out[i], c->block_out[i],
-                       path);
+            add_resnet(&b, &lv->res[j], j == 0 ? c->block_out[i ? i - 1 : 0] : c->block_out[i], c->block_out[i], path);
         }
         if (i < L - 1) {
             snprintf(path, sizeof path, "down_blocks.%d.downsamplers.0.conv", i);
@@ -190,4 +196,3 @@ void vae_tensor_table(vae_model *m, msf_params *t) {
     b.part = VAE_DECODER;
     add_conv(&b, &d->quant_w, &d->quant_b, z, z, 1, "post_quant_conv");
 }
-

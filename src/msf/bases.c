@@ -26,9 +26,10 @@ static msf_status find_dataset(const msf_weight_info **out, int *full, msf_weigh
     const char *name = "base";
     if (!t) t = msf_weights_find(w, "latents"), name = "latents";
     if (!t)
-        return msf_fail(MSF_ERR_FORMAT, "%s has neither a dataset 'base' [N, %d, %d, %d] (msf sample output of an "
-                        "MSF model) nor 'latents' [N, %d, %d, %d] or [N, %d, %d, %d]", path, C, hb, hb, C, hb, hb,
-                        C, H, H);
+        return msf_fail(MSF_ERR_FORMAT,
+                        "%s has neither a dataset 'base' [N, %d, %d, %d] (msf sample output of an "
+                        "MSF model) nor 'latents' [N, %d, %d, %d] or [N, %d, %d, %d]",
+                        path, C, hb, hb, C, hb, hb, C, H, H);
     *full = 0;
     if (t->ndim == 4 && t->shape[0] >= 1 && t->shape[1] == C && t->shape[2] == hb && t->shape[3] == hb) {
         *out = t;
@@ -49,13 +50,14 @@ static msf_status find_dataset(const msf_weight_info **out, int *full, msf_weigh
     if (!strcmp(name, "base"))
         return msf_fail(MSF_ERR_SHAPE, "%s: dataset base is %s; the model's bases are [N, %d, %d, %d] (N >= 1)", path,
                         got, C, hb, hb);
-    return msf_fail(MSF_ERR_SHAPE, "%s: dataset latents is %s; expected the model's bases [N, %d, %d, %d] or full-size "
-                    "latents [N, %d, %d, %d] (N >= 1)", path, got, C, hb, hb, C, H, H);
+    return msf_fail(MSF_ERR_SHAPE,
+                    "%s: dataset latents is %s; expected the model's bases [N, %d, %d, %d] or full-size "
+                    "latents [N, %d, %d, %d] (N >= 1)",
+                    path, got, C, hb, hb, C, H, H);
 }
 
 // The layout part of probe and read, with w open.
-static msf_status probe_open(msf_bases *b, msf_weights *w, const msf_model *m, const msf_weight_info **t,
-                             int *full) {
+static msf_status probe_open(msf_bases *b, msf_weights *w, const msf_model *m, const msf_weight_info **t, int *full) {
     const char *path = msf_weights_path(w);
     msf_status s = find_dataset(t, full, w, m);
     if (s) return s;
@@ -145,8 +147,8 @@ msf_status msf_bases_read(msf_bases *b, const char *path, const msf_model *m) {
     }
     if (!s && full) {
         b->base = msf_aligned_alloc((size_t)b->n * b->channels * b->side * b->side * sizeof *b->base);
-        s = b->base ? factorise(b->base, z, b->n, m) : msf_fail(MSF_ERR_NOMEM, "out of memory for %lld bases",
-                                                                (long long)b->n);
+        s = b->base ? factorise(b->base, z, b->n, m)
+                    : msf_fail(MSF_ERR_NOMEM, "out of memory for %lld bases", (long long)b->n);
         msf_aligned_free(z);
     } else {
         b->base = z;
@@ -158,10 +160,11 @@ msf_status msf_bases_read(msf_bases *b, const char *path, const msf_model *m) {
 
 msf_status msf_bases_row(const msf_bases *b, int64_t first, int64_t count, int64_t *row) {
     if (first < b->first_index || first - b->first_index > b->n - count)
-        return msf_fail(MSF_ERR_SHAPE, "%s holds the bases of samples %lld..%lld (%lld rows of %s); samples "
-                        "%lld..%lld were asked for", b->path, (long long)b->first_index,
-                        (long long)(b->first_index + b->n - 1), (long long)b->n, b->source, (long long)first,
-                        (long long)(first + count - 1));
+        return msf_fail(MSF_ERR_SHAPE,
+                        "%s holds the bases of samples %lld..%lld (%lld rows of %s); samples "
+                        "%lld..%lld were asked for",
+                        b->path, (long long)b->first_index, (long long)(b->first_index + b->n - 1), (long long)b->n,
+                        b->source, (long long)first, (long long)(first + count - 1));
     *row = first - b->first_index;
     return MSF_OK;
 }
@@ -169,7 +172,7 @@ msf_status msf_bases_row(const msf_bases *b, int64_t first, int64_t count, int64
 msf_status msf_bases_check_labels(const msf_bases *b, int num_classes) {
     for (int64_t i = 0; b->labels && i < b->n; i++)
         if (b->labels[i] < 0 || b->labels[i] >= num_classes)
-            return msf_fail(MSF_ERR_INVALID, "%s: label %lld of row %lld is outside the model's classes 0..%d",
-                            b->path, (long long)b->labels[i], (long long)i, num_classes - 1);
+            return msf_fail(MSF_ERR_INVALID, "%s: label %lld of row %lld is outside the model's classes 0..%d", b->path,
+                            (long long)b->labels[i], (long long)i, num_classes - 1);
     return MSF_OK;
 }

@@ -127,8 +127,12 @@ static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, 
     if ((s = diff_stage_init(&g->stage, st))) return s;
     g->so = (diff_sample_opts){.seed = g->opts.seed};
     if (g->opts.noise) g->so.noise = dit_noise, g->so.noise_user = g;
-    g->den = (diff_denoiser){.fn = dit_denoise, .user = &g->dit, .channels = g->channels,
-                             .out_channels = c->out_channels, .height = g->size, .width = g->size,
+    g->den = (diff_denoiser){.fn = dit_denoise,
+                             .user = &g->dit,
+                             .channels = g->channels,
+                             .out_channels = c->out_channels,
+                             .height = g->size,
+                             .width = g->size,
                              .null_label = g->num_classes};
     g->num_steps[0] = g->stage.num_steps;
     g->work = msf_aligned_alloc(diff_sample_workspace_floats(&g->den, g->opts.batch, guided) * sizeof(float));
@@ -193,9 +197,8 @@ static msf_status cached_base(msf_generator *g, float *own, const float **b, con
 }
 
 // One batch (m <= batch) of an MSF model through the base cache.
-static msf_status sample_cached(msf_generator *g, float *latents, float *base, float *residual,
-                                const int64_t *labels, int64_t first, int m, const msf_progress *progress,
-                                double *cached_seconds) {
+static msf_status sample_cached(msf_generator *g, float *latents, float *base, float *residual, const int64_t *labels,
+                                int64_t first, int m, const msf_progress *progress, double *cached_seconds) {
     size_t floats = (size_t)m * g->channels * g->base_side * g->base_side;
     float *own = base ? base : malloc(floats * sizeof *own);
     if (!own) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d base samples", m);
@@ -209,9 +212,8 @@ static msf_status sample_cached(msf_generator *g, float *latents, float *base, f
     return s;
 }
 
-msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, float *residual,
-                                const int64_t *labels, int64_t first, int n, const msf_progress *progress,
-                                double *cached_seconds) {
+msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, float *residual, const int64_t *labels,
+                                int64_t first, int n, const msf_progress *progress, double *cached_seconds) {
     const size_t numel = (size_t)g->channels * g->size * g->size;
     const size_t base_numel = (size_t)g->channels * g->base_side * g->base_side;
     double cached = 0;
@@ -221,13 +223,11 @@ msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, f
         int m = n - b < g->opts.batch ? n - b : g->opts.batch;
         float *z = latents + (size_t)b * numel;
         float *zb = base ? base + (size_t)b * base_numel : NULL, *zr = residual ? residual + (size_t)b * numel : NULL;
-        if (!g->is_msf)
-            s = diff_sample(&g->stage, &g->den, &g->so, z, labels + b, first + b, m, g->work);
-        else if (g->opts.base_cache)
-            s = sample_cached(g, z, zb, zr, labels + b, first + b, m, progress, &cached);
+        if (!g->is_msf) s = diff_sample(&g->stage, &g->den, &g->so, z, labels + b, first + b, m, g->work);
+        else if (g->opts.base_cache) s = sample_cached(g, z, zb, zr, labels + b, first + b, m, progress, &cached);
         else
-            s = msf_sample(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, z, zb, zr,
-                           labels + b, first + b, m, progress);
+            s = msf_sample(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, z, zb, zr, labels + b,
+                           first + b, m, progress);
     }
     g->so.progress = (msf_progress){0};
     if (cached_seconds) *cached_seconds = cached;
@@ -248,8 +248,8 @@ msf_status msf_generator_sample_base(msf_generator *g, float *base, const int64_
         float *out = base + (size_t)b * base_numel;
         const float *got;
         if (!g->opts.base_cache)
-            s = msf_sample_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, out,
-                                labels + b, first + b, m, progress);
+            s = msf_sample_base(&g->msf, &g->sampler, g->opts.seed, g->opts.noise, g->opts.noise_user, out, labels + b,
+                                first + b, m, progress);
         else if (!(s = cached_base(g, out, &got, labels + b, first + b, m, progress, &cached)) && got != out)
             memcpy(out, got, (size_t)m * base_numel * sizeof *out);
     }

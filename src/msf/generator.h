@@ -37,13 +37,13 @@ msf_status msf_base_cache_create(msf_base_cache **c, size_t max_floats);
 void msf_base_cache_free(msf_base_cache *c);
 
 typedef struct {
-    int num_stages;                        // entries of stage: 1 for a DiT, the model's levels for MSF
-    diff_stage_opts stage[MSF_MAX_LEVELS]; // (steps copied: the caller's strings need not outlive the generator)
+    int num_stages;                         // entries of stage: 1 for a DiT, the model's levels for MSF
+    diff_stage_opts stage[MSF_MAX_LEVELS];  // (steps copied: the caller's strings need not outlive the generator)
     uint64_t seed;
-    int batch;                             // samples per network call, 1..4096
-    msf_noise_fn noise;                    // replayed noise (DiT: stage 0); NULL: the Philox noise of seed
+    int batch;           // samples per network call, 1..4096
+    msf_noise_fn noise;  // replayed noise (DiT: stage 0); NULL: the Philox noise of seed
     void *noise_user;
-    msf_base_cache *base_cache;            // MSF: bases shared with other generators; NULL: none
+    msf_base_cache *base_cache;  // MSF: bases shared with other generators; NULL: none
 } msf_generator_opts;
 
 typedef struct {
@@ -52,15 +52,15 @@ typedef struct {
     int base_side;                    // MSF: side of the base (stage 0); DiT: size
     int num_steps[MSF_MAX_LEVELS];    // spaced steps each stage takes
     msf_generator_opts opts;
-    char *steps[MSF_MAX_LEVELS];      // copies of opts.stage[k].steps
-    dit_model dit;                    // a DiT
-    diff_stage stage;                 // its stage (options and schedule)
+    char *steps[MSF_MAX_LEVELS];  // copies of opts.stage[k].steps
+    dit_model dit;                // a DiT
+    diff_stage stage;             // its stage (options and schedule)
     diff_denoiser den;
     diff_sample_opts so;
     float *work;
-    msf_model msf;                    // an MSF model
-    msf_sampler sampler;              // its stages and batch buffers
-    uint64_t base_hash;               // MSF: the base network and its sampling options (the cache key)
+    msf_model msf;        // an MSF model
+    msf_sampler sampler;  // its stages and batch buffers
+    uint64_t base_hash;   // MSF: the base network and its sampling options (the cache key)
 } msf_generator;
 
 // Load the model of `w` (group: NULL or "" = the file root; is_msf: an MSF
@@ -78,9 +78,8 @@ void msf_generator_free(msf_generator *g);
 // (n, C, size, size)) when not NULL (a DiT ignores them). progress reports the
 // steps of each stage of each batch (may be NULL). *cached_seconds (may be
 // NULL): the sampling time of the cached bases used, 0 when none.
-msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, float *residual,
-                                const int64_t *labels, int64_t first, int n, const msf_progress *progress,
-                                double *cached_seconds);
+msf_status msf_generator_sample(msf_generator *g, float *latents, float *base, float *residual, const int64_t *labels,
+                                int64_t first, int n, const msf_progress *progress, double *cached_seconds);
 
 // MSF stage by stage (MSF_ERR_INVALID for a DiT), in batches of opts.batch:
 // msf_generator_sample_base followed by msf_generator_sample_from_base on its

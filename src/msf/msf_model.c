@@ -79,10 +79,9 @@ msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root)
         int want_out = c.learn_sigma ? 2 * m->channels : m->channels;
         if (c.input_size != side || c.in_channels != want_in || c.out_channels != want_out) {
             msf_model_free(m);
-            return msf_fail(MSF_ERR_FORMAT,
-                            "%s: MSF stage '%s' is a DiT on %dx%dx%d -> %d channels, expected %dx%dx%d -> %d", path,
-                            m->group[k], c.in_channels, c.input_size, c.input_size, c.out_channels, want_in, side,
-                            side, want_out);
+            return msf_fail(
+                MSF_ERR_FORMAT, "%s: MSF stage '%s' is a DiT on %dx%dx%d -> %d channels, expected %dx%dx%d -> %d", path,
+                m->group[k], c.in_channels, c.input_size, c.input_size, c.out_channels, want_in, side, side, want_out);
         }
         m->residual_scale[k] = 1.0f;
         if (k > 0) {
@@ -137,8 +136,8 @@ typedef struct {
     const float *cond;  // (n, C, h, w): U(lower levels) of the batch's samples (noised with cond_noise)
     const float *aug;   // (rows) the condition's noise level, NULL without cond_aug
     int n;
-    size_t plane;       // C*h*w
-    float *buf;         // (rows, 2C, h, w)
+    size_t plane;  // C*h*w
+    float *buf;    // (rows, 2C, h, w)
 } stage_denoiser;
 
 static msf_status denoise_base(void *user, float *out, const float *x, const float *t, const int64_t *y, int m,
@@ -191,11 +190,11 @@ msf_status msf_sampler_init(msf_sampler *s, const msf_model *m, const diff_stage
             st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s': condition noise level %d outside 0..1000", m->group[k],
                           opts[k].cond_noise);
         else if (opts[k].cond_noise > 0 && !m->stage[k].cfg.cond_aug)
-            st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s': a condition noise level (%d) needs a residual trained with "
-                          "conditioning augmentation (DiT attribute cond_aug); this one was not", m->group[k],
-                          opts[k].cond_noise);
-        else if ((st = diff_stage_init(&s->stage[k], &opts[k])))
-            msf_fail_context(st, "MSF stage '%s'", m->group[k]);
+            st = msf_fail(MSF_ERR_INVALID,
+                          "MSF stage '%s': a condition noise level (%d) needs a residual trained with "
+                          "conditioning augmentation (DiT attribute cond_aug); this one was not",
+                          m->group[k], opts[k].cond_noise);
+        else if ((st = diff_stage_init(&s->stage[k], &opts[k]))) msf_fail_context(st, "MSF stage '%s'", m->group[k]);
     }
     if (!st) {
         const size_t full = (size_t)batch * C * H * H;
@@ -222,8 +221,10 @@ static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, ms
                                 int64_t first, int n, const msf_progress *progress, int k0, int k1) {
     const int C = m->channels, H = m->size, L = m->num_stages;
     if (sp->num_stages != L || n < 1 || n > sp->batch)
-        return msf_fail(MSF_ERR_INVALID, "MSF sampling: %d samples for a sampler of %d stages and batch %d (model: %d "
-                        "stages)", n, sp->num_stages, sp->batch, L);
+        return msf_fail(MSF_ERR_INVALID,
+                        "MSF sampling: %d samples for a sampler of %d stages and batch %d (model: %d "
+                        "stages)",
+                        n, sp->num_stages, sp->batch, L);
     const size_t full = (size_t)n * C * H * H;
     float *acc = sp->acc, *cond = sp->cond, *r = sp->r;
     msf_status s = MSF_OK;
@@ -234,14 +235,22 @@ static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, ms
         int side = msf_stage_side(m, k);
         const dit_config *c = &m->stage[k].cfg;
         const int level = stage->opts.cond_noise;
-        stage_denoiser sd = {.model = &m->stage[k], .cond = level > 0 ? sp->cond_in : cond, .aug = c->cond_aug ? sp->aug : NULL, .n = n,
-                             .plane = (size_t)C * side * side, .buf = sp->buf};
+        stage_denoiser sd = {.model = &m->stage[k],
+                             .cond = level > 0 ? sp->cond_in : cond,
+                             .aug = c->cond_aug ? sp->aug : NULL,
+                             .n = n,
+                             .plane = (size_t)C * side * side,
+                             .buf = sp->buf};
         for (int row = 0; row < 2 * n; row++) sp->aug[row] = (float)level;
-        diff_denoiser d = {.fn = k == 0 ? denoise_base : denoise_residual, .user = &sd, .channels = C,
-                           .out_channels = c->out_channels, .height = side, .width = side,
+        diff_denoiser d = {.fn = k == 0 ? denoise_base : denoise_residual,
+                           .user = &sd,
+                           .channels = C,
+                           .out_channels = c->out_channels,
+                           .height = side,
+                           .width = side,
                            .null_label = c->num_classes};
-        diff_sample_opts so = {.seed = seed, .rng_stage = (uint32_t)k,
-                               .progress = progress ? *progress : (msf_progress){0}};
+        diff_sample_opts so = {
+            .seed = seed, .rng_stage = (uint32_t)k, .progress = progress ? *progress : (msf_progress){0}};
         if (noise) {
             sn.stage = k;
             so.noise = noise_of_stage;

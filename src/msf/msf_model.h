@@ -31,8 +31,8 @@
 
 typedef struct {
     nn_pyramid_opts factor;
-    int channels, size;   // full-resolution C and H (= W)
-    int num_stages;       // = factor.levels
+    int channels, size;  // full-resolution C and H (= W)
+    int num_stages;      // = factor.levels
     dit_model stage[MSF_MAX_LEVELS];
     float residual_scale[MSF_MAX_LEVELS];  // stage 0 (the base): 1
     char group[MSF_MAX_LEVELS][24];

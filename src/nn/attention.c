@@ -65,8 +65,7 @@ msf_status nn_attention_rows(float *out, const float *qkv, int n, int t, int hea
     size_t mark = msf_arena_mark(ws);
     unsigned char *scores = msf_arena_alloc(ws, need);
     if (!scores)
-        return msf_fail(MSF_ERR_NOMEM, "attention: workspace needs %zu bytes, %zu free", need,
-                        ws->capacity - ws->used);
+        return msf_fail(MSF_ERR_NOMEM, "attention: workspace needs %zu bytes, %zu free", need, ws->capacity - ws->used);
     int D = heads * head_dim;
     int row = 3 * D;
     float scale = (float)(1.0 / sqrt((double)head_dim));
@@ -80,8 +79,8 @@ msf_status nn_attention_rows(float *out, const float *qkv, int n, int t, int hea
         float *S = (float *)(scores + per_thread * (size_t)omp_get_thread_num());
         const float *q = qkv + (size_t)b * t * row + (size_t)h * head_dim;
         const float *k = q + D, *v = q + 2 * (size_t)D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, t, head_dim, scale, q + (size_t)r0 * row, row, k,
-                    row, 0.0f, S, t);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, t, head_dim, scale, q + (size_t)r0 * row, row, k, row,
+                    0.0f, S, t);
         for (int i = 0; i < nr; i++) softmax_row(S + (size_t)i * t, S + (size_t)i * t, t);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, head_dim, t, 1.0f, S, t, v, row, 0.0f,
                     out + ((size_t)b * t + r0) * D + (size_t)h * head_dim, D);

@@ -29,8 +29,8 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 #define CONV_MIN_COLS 256
 
 static int conv_is_pointwise(const nn_conv2d_shape *s) {
-    return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 &&
-           s->pad_bottom == 0 && s->pad_left == 0 && s->pad_right == 0;
+    return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 && s->pad_bottom == 0 &&
+           s->pad_left == 0 && s->pad_right == 0;
 }
 
 // Output rows per block (blocks never straddle images).
@@ -80,8 +80,7 @@ static void im2col_rows(float *col, const float *xb, const nn_conv2d_shape *s, i
                     }
                     const float *xr = xc + (size_t)hi * s->w;
                     for (int j = 0; j < j0; j++) cr[j] = 0.0f;
-                    if (s->stride_w == 1)
-                        memcpy(cr + j0, xr + j0 + off, (size_t)(j1 - j0) * sizeof(float));
+                    if (s->stride_w == 1) memcpy(cr + j0, xr + j0 + off, (size_t)(j1 - j0) * sizeof(float));
                     else
                         for (int j = j0; j < j1; j++) cr[j] = xr[j * s->stride_w + off];
                     for (int j = j1; j < ow; j++) cr[j] = 0.0f;
@@ -204,8 +203,7 @@ static void wino_weights_block(float *U, const float *restrict g, float *restric
     const float *rows[4] = {g, t1, t2, g + 6 * (size_t)n};
     for (int r = 0; r < 4; r++) {
         float *u = U + (size_t)(4 * r) * plane;
-        wino_weights_row(u, u + plane, u + 2 * plane, u + 3 * plane, rows[r], rows[r] + n, rows[r] + 2 * (size_t)n,
-                         n);
+        wino_weights_row(u, u + plane, u + 2 * plane, u + 3 * plane, rows[r], rows[r] + n, rows[r] + 2 * (size_t)n, n);
     }
 }
 
@@ -256,8 +254,8 @@ static void wino_cols(float *restrict v0, float *restrict v1, float *restrict v2
     }
 }
 
-static void wino_inputs(float *V, const float *x, int cin, int h, int w, int tw, int ti0, int ti1,
-                        float *rowbuf, size_t rowbuf_floats, const float *zero) {
+static void wino_inputs(float *V, const float *x, int cin, int h, int w, int tw, int ti0, int ti1, float *rowbuf,
+                        size_t rowbuf_floats, const float *zero) {
     int n = (ti1 - ti0) * tw, pw = 2 * tw + 2;
     size_t plane = (size_t)cin * n;
 #pragma omp parallel for schedule(static)
@@ -353,8 +351,8 @@ msf_status nn_conv3x3(float *y, const float *x, const float *w, const float *b, 
     float *zero = msf_arena_alloc(ws, (size_t)wd * sizeof(float));
     if (!U || !V || !M || !rows || !zero) {
         msf_arena_release(ws, mark);
-        return msf_fail(MSF_ERR_NOMEM, "3x3 convolution %d -> %d at %dx%d: workspace needs %zu bytes", cin, cout, h,
-                        wd, nn_conv3x3_workspace_bytes(cin, cout, h, wd));
+        return msf_fail(MSF_ERR_NOMEM, "3x3 convolution %d -> %d at %dx%d: workspace needs %zu bytes", cin, cout, h, wd,
+                        nn_conv3x3_workspace_bytes(cin, cout, h, wd));
     }
     memset(zero, 0, (size_t)wd * sizeof(float));
     wino_weights(U, w, cin, cout);
@@ -363,11 +361,10 @@ msf_status nn_conv3x3(float *y, const float *x, const float *w, const float *b, 
         wino_inputs(V, x, cin, h, wd, tw, ti0, ti1, rows, rb, zero);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int e = 0; e < 16; e++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nn, cin, 1.0f, U + (size_t)e * cout * cin,
-                        cin, V + (size_t)e * cin * nn, nn, 0.0f, M + (size_t)e * cout * nn, nn);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nn, cin, 1.0f, U + (size_t)e * cout * cin, cin,
+                        V + (size_t)e * cin * nn, nn, 0.0f, M + (size_t)e * cout * nn, nn);
         wino_outputs(y, M, b, cout, h, wd, tw, ti0, ti1, rows, rb);
     }
     msf_arena_release(ws, mark);
     return MSF_OK;
 }
-

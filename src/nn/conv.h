@@ -32,8 +32,7 @@ size_t nn_conv2d_workspace_bytes(const nn_conv2d_shape *s);
 
 void nn_conv2d_ref(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s);
 // MSF_ERR_NOMEM (message set) if `ws` has less than nn_conv2d_workspace_bytes free.
-msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s,
-                     msf_arena *ws);
+msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s, msf_arena *ws);
 
 // -----------------------------------------------------------------------------
 // 3x3 convolution, stride 1, zero padding 1, of one image by Winograd's

@@ -46,10 +46,8 @@ static void im2col(float *col, const float *x, int ldx, int h, int w, const nn_c
             int iy = oy * cv->stride - cv->pad_h + ki;
             for (int kj = 0; kj < cv->kw; kj++, dst += cv->c_in) {
                 int ix = ox * cv->stride - cv->pad_w + kj;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                    memset(dst, 0, row);
-                else
-                    memcpy(dst, x + ((size_t)iy * w + ix) * ldx, row);
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) memset(dst, 0, row);
+                else memcpy(dst, x + ((size_t)iy * w + ix) * ldx, row);
             }
         }
     }
@@ -109,8 +107,7 @@ void nn_max_pool3_nhwc(const nn_nhwc_exec *e, float *y, int ldy, const float *x,
                     int ix = ox * stride - pad + kj;
                     if (ix < 0 || ix >= w) continue;
                     const float *xp = x + ((size_t)iy * w + ix) * ldx;
-                    if (first)
-                        memcpy(yp, xp, (size_t)c * sizeof(float));
+                    if (first) memcpy(yp, xp, (size_t)c * sizeof(float));
                     else
                         for (int k = 0; k < c; k++) yp[k] = xp[k] > yp[k] ? xp[k] : yp[k];
                     first = 0;
@@ -141,4 +138,3 @@ void nn_avg_pool3_nhwc(const nn_nhwc_exec *e, float *y, const float *x, int ldx,
             for (int k = 0; k < c; k++) yp[k] /= div;
         }
 }
-

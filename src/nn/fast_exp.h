@@ -22,8 +22,8 @@ static inline float nn_exp_poly(float c) {
     const float shifter = 12582912.0f;  // 1.5 * 2^23
     float n = (c * log2e + shifter) - shifter;
     float r = (c - n * ln2_hi) - n * ln2_lo;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
-                                                                        r * (8.33333377e-3f + r * 1.38888892e-3f)))));
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f +
+                                                  r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
     // A NaN never reaches the float-to-int conversion (undefined behaviour in
     // C; issue 20): its exponent is taken as 0 (a select, which vectorises),
     // and the result is NaN through r and p. Finite inputs keep their bits;

@@ -68,10 +68,8 @@ static void linear_block(float *y, const float *x, const float *w, const float *
     // y starts as the bias and sgemm adds x.w^T with beta 1: one pass over y.
     for (size_t m = m0; m < m1; m++) {
         float *yr = y + m * N;
-        if (b)
-            memcpy(yr + n0, b + n0, (n1 - n0) * sizeof(float));
-        else
-            memset(yr + n0, 0, (n1 - n0) * sizeof(float));
+        if (b) memcpy(yr + n0, b + n0, (n1 - n0) * sizeof(float));
+        else memset(yr + n0, 0, (n1 - n0) * sizeof(float));
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(m1 - m0), (int)(n1 - n0), K, 1.0f, x + m0 * K, K,
                 w + n0 * K, K, 1.0f, y + m0 * N + n0, N);
@@ -146,8 +144,7 @@ void nn_linear(float *y, const float *x, const float *w, const float *b, int M, 
     if (M <= 0 || N <= 0) return;
     size_t main_rows = (size_t)M / LINEAR_ROW_TILE * LINEAR_ROW_TILE;
     if (main_rows && !linear_tiled(y, x, w, b, main_rows, K, N)) main_rows = 0;
-    if (main_rows < (size_t)M)
-        linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N, ws);
+    if (main_rows < (size_t)M) linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N, ws);
 }
 
 // -----------------------------------------------------------------------------
@@ -170,7 +167,6 @@ NN_MULTIVERSION static void silu_span(float *y, const float *x, size_t n) {
 
 // Elementwise spans run on fixed chunks (any split gives the same values).
 #define SPAN_CHUNK 16384
-
 
 void nn_gelu(float *y, const float *x, size_t count) {
 #pragma omp parallel for schedule(static)

@@ -40,7 +40,7 @@ void nn_linear(float *y, const float *x, const float *w, const float *b, int M, 
 // -----------------------------------------------------------------------------
 // Activations (elementwise over `count` values; y may alias x).
 
-void nn_gelu_ref(float *y, const float *x, size_t count);       // exact: x/2 (1 + erf(x/sqrt 2))
+void nn_gelu_ref(float *y, const float *x, size_t count);  // exact: x/2 (1 + erf(x/sqrt 2))
 void nn_gelu(float *y, const float *x, size_t count);
 void nn_gelu_tanh_ref(float *y, const float *x, size_t count);  // tanh approximation (GELU(approximate='tanh'))
 void nn_gelu_tanh(float *y, const float *x, size_t count);

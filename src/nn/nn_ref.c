@@ -25,8 +25,8 @@ msf_status nn_conv2d_check(const nn_conv2d_shape *s) {
     if (s->stride_h < 1 || s->stride_w < 1)
         return msf_fail(MSF_ERR_INVALID, "conv2d: stride %dx%d must be positive", s->stride_h, s->stride_w);
     if (s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
-        return msf_fail(MSF_ERR_INVALID, "conv2d: negative padding (top %d, bottom %d, left %d, right %d)",
-                        s->pad_top, s->pad_bottom, s->pad_left, s->pad_right);
+        return msf_fail(MSF_ERR_INVALID, "conv2d: negative padding (top %d, bottom %d, left %d, right %d)", s->pad_top,
+                        s->pad_bottom, s->pad_left, s->pad_right);
     if (s->h + s->pad_top + s->pad_bottom < s->kh || s->w + s->pad_left + s->pad_right < s->kw)
         return msf_fail(MSF_ERR_INVALID, "conv2d: kernel %dx%d larger than the padded input %dx%d", s->kh, s->kw,
                         s->h + s->pad_top + s->pad_bottom, s->w + s->pad_left + s->pad_right);
@@ -131,8 +131,7 @@ void nn_group_norm_silu_ref(float *y, const float *x, const float *gamma, const 
     }
 }
 
-void nn_layer_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim,
-                       float eps) {
+void nn_layer_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int rows, int dim, float eps) {
     for (int r = 0; r < rows; r++) {
         const float *xp = x + (size_t)r * dim;
         float *yp = y + (size_t)r * dim;

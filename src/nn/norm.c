@@ -23,8 +23,8 @@ static void moments(float *mean, float *rstd, const float *x, size_t count, floa
     *rstd = (float)(1.0 / sqrt(sq / (double)count + (double)eps));
 }
 
-void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
-                   int groups, float eps) {
+void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw, int groups,
+                   float eps) {
     int cg = c / groups;
     long pairs = (long)n * groups;
 #pragma omp parallel for schedule(static)
@@ -57,8 +57,8 @@ void nn_layer_norm(float *y, const float *x, const float *gamma, const float *be
     }
 }
 
-void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma,
-                   const float *beta, int n, int c, int hw, float eps) {
+void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma, const float *beta,
+                   int n, int c, int hw, float eps) {
     long planes = (long)n * c;
 #pragma omp parallel for schedule(static)
     for (long p = 0; p < planes; p++) {

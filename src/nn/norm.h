@@ -9,8 +9,8 @@
 // GroupNorm: x (n, c, hw), `groups` divides c; gamma, beta (c) or NULL (no affine).
 void nn_group_norm_ref(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
                        int groups, float eps);
-void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw,
-                   int groups, float eps);
+void nn_group_norm(float *y, const float *x, const float *gamma, const float *beta, int n, int c, int hw, int groups,
+                   float eps);
 
 // GroupNorm followed by SiLU, fused (the SD VAE's ResNets apply them back to
 // back): y = SiLU(GroupNorm(x)), arguments as nn_group_norm but gamma and beta
@@ -30,7 +30,7 @@ void nn_layer_norm(float *y, const float *x, const float *gamma, const float *be
 // per channel of x (n, c, hw); gamma, beta may be NULL.
 void nn_batch_norm_ref(float *y, const float *x, const float *mean, const float *var, const float *gamma,
                        const float *beta, int n, int c, int hw, float eps);
-void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma,
-                   const float *beta, int n, int c, int hw, float eps);
+void nn_batch_norm(float *y, const float *x, const float *mean, const float *var, const float *gamma, const float *beta,
+                   int n, int c, int hw, float eps);
 
 #endif

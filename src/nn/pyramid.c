@@ -76,8 +76,9 @@ msf_status nn_pyramid_check(const nn_pyramid_opts *o, int h, int w) {
     long f = 1;
     for (int l = 1; l < o->levels; l++) f *= o->scale;
     if (h % f || w % f || h < f || w < f)
-        return msf_fail(MSF_ERR_INVALID, "a %dx%d tensor cannot be factorised %d times by %d (sides must be multiples of %ld)",
-                        h, w, o->levels - 1, o->scale, f);
+        return msf_fail(MSF_ERR_INVALID,
+                        "a %dx%d tensor cannot be factorised %d times by %d (sides must be multiples of %ld)", h, w,
+                        o->levels - 1, o->scale, f);
     return MSF_OK;
 }
 
@@ -96,7 +97,7 @@ void nn_pyramid_up(float *y, const float *x, int n, int c, int h, int w, const n
 }
 
 msf_status nn_pyramid_factorize(float *base, float **residuals, const float *z, int n, int c, int h, int w,
-                         const nn_pyramid_opts *o, float *scratch) {
+                                const nn_pyramid_opts *o, float *scratch) {
     msf_status s = nn_pyramid_check(o, h, w);
     if (s) return s;
     // g holds the current level g_k, d the next coarser g_{k+1}; both live in
@@ -120,7 +121,7 @@ msf_status nn_pyramid_factorize(float *base, float **residuals, const float *z, 
 }
 
 msf_status nn_pyramid_reconstruct(float *z, const float *base, float *const *residuals, int n, int c, int h, int w,
-                           const nn_pyramid_opts *o, float *scratch) {
+                                  const nn_pyramid_opts *o, float *scratch) {
     msf_status s = nn_pyramid_check(o, h, w);
     if (s) return s;
     size_t full = (size_t)n * c * h * w;

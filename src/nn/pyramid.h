@@ -20,8 +20,8 @@ typedef enum {
 } nn_down_op;
 
 typedef enum {
-    NN_UP_BILINEAR = 0,    // F.interpolate bilinear, align_corners=False
-    NN_UP_NEAREST = 1,     // F.interpolate nearest (each value repeated s x s)
+    NN_UP_BILINEAR = 0,  // F.interpolate bilinear, align_corners=False
+    NN_UP_NEAREST = 1,   // F.interpolate nearest (each value repeated s x s)
 } nn_up_op;
 
 typedef struct {
@@ -53,10 +53,10 @@ void nn_pyramid_up(float *y, const float *x, int n, int c, int h, int w, const n
 // z (n, c, h, w) -> base (n, c, h/s^(L-1), w/s^(L-1)) and residuals[k]
 // (n, c, h/s^k, w/s^k), k = 0 .. L-2. `scratch` holds nn_pyramid_scratch_floats.
 msf_status nn_pyramid_factorize(float *base, float **residuals, const float *z, int n, int c, int h, int w,
-                         const nn_pyramid_opts *o, float *scratch);
+                                const nn_pyramid_opts *o, float *scratch);
 // The inverse: z = U(... U(U(base) + r_{L-2}) ...) + r_0.
 msf_status nn_pyramid_reconstruct(float *z, const float *base, float *const *residuals, int n, int c, int h, int w,
-                           const nn_pyramid_opts *o, float *scratch);
+                                  const nn_pyramid_opts *o, float *scratch);
 // Scratch floats either call needs: two full-resolution tensors.
 static inline long nn_pyramid_scratch_floats(int n, int c, int h, int w) { return 2L * n * c * h * w; }
 

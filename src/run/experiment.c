@@ -82,10 +82,9 @@ static const cfg_field evaluator_schema[] = {
     {"batch", CFG_T_INT, 0, NULL, NULL, "images per feature network call"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
-static const cfg_field spectrum_schema[] = {
-    {"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC"},
-    {"max", CFG_T_INT, 0, NULL, NULL, "use the first N samples"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+static const cfg_field spectrum_schema[] = {{"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC"},
+                                            {"max", CFG_T_INT, 0, NULL, NULL, "use the first N samples"},
+                                            {NULL, 0, 0, NULL, NULL, NULL}};
 
 static const cfg_field reproduces_schema[] = {
     {"model", CFG_T_STRING, 1, NULL, NULL, "the model column of paper/reported.csv"},
@@ -102,7 +101,8 @@ const cfg_field msf_run_schema[] = {
     {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call (default 8)"},
     {"shard_size", CFG_T_INT, 0, NULL, NULL, "samples per shard file (default 1000)"},
     {"grid", CFG_T_INT, 0, NULL, NULL, "images in the sample grid PNG (default 16)"},
-    {"model", CFG_T_MAP, 0, model_schema, NULL, "a model mapping (use: ../configs/models/...); required unless samples"},
+    {"model", CFG_T_MAP, 0, model_schema, NULL,
+     "a model mapping (use: ../configs/models/...); required unless samples"},
     {"samples", CFG_T_STRING, 0, NULL, NULL,
      "an external sample batch to evaluate instead of a model's samples (.npz, arr_0 uint8 [N, H, W, C], arr_1 "
      "labels optional)"},
@@ -116,7 +116,7 @@ const cfg_field msf_run_schema[] = {
 static const cfg_field top_schema[] = {
     {"experiment", CFG_T_STRING, 1, NULL, NULL, "the experiment's name (its results folder)"},
     {"description", CFG_T_STRING, 0, NULL, NULL, NULL},
-    {"defaults", CFG_T_MAP, 0, NULL, NULL, NULL},   // run keys, checked in each run
+    {"defaults", CFG_T_MAP, 0, NULL, NULL, NULL},  // run keys, checked in each run
     {"runs", CFG_T_MAPLIST, 1, NULL, NULL, "a list of runs"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
@@ -153,8 +153,8 @@ static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep)
     // What decides the samples (not num_samples: more samples extend a run).
     cfg_node *key = cfg_clone(cfg);
     if (!key) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    static const char *const ignore[] = {"name", "series", "num_samples", "grid", "evaluator", "spectrum", "reproduces",
-                                         "sweep"};
+    static const char *const ignore[] = {"name",      "series",   "num_samples", "grid",
+                                         "evaluator", "spectrum", "reproduces",  "sweep"};
     for (size_t k = 0; k < sizeof ignore / sizeof ignore[0]; k++) map_remove(key, ignore[k]);
     p->sample_hash = cfg_hash(key);
     cfg_free(key);
@@ -211,16 +211,20 @@ static msf_status check_run_source(cfg_node *run, const cfg_node *own, const cfg
         static const char *const need[] = {"model", "num_samples"};
         for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
             if (!cfg_get(run, need[i]))
-                return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: '%s' is missing (required unless the run evaluates "
-                                "given samples)", run->file, run->line, where, need[i]);
+                return msf_fail(MSF_ERR_INVALID,
+                                "%s:%d: %s: '%s' is missing (required unless the run evaluates "
+                                "given samples)",
+                                run->file, run->line, where, need[i]);
         return MSF_OK;
     }
     static const char *const unused[] = {"model", "sampler", "spectrum"};
     for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
         const cfg_node *v = cfg_get(own, unused[i]);
         if (v)
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: '%s' does not apply to a run of given samples (it evaluates "
-                            "the images of 'samples' as they are)", v->file, v->line, where, unused[i]);
+            return msf_fail(MSF_ERR_INVALID,
+                            "%s:%d: %s: '%s' does not apply to a run of given samples (it evaluates "
+                            "the images of 'samples' as they are)",
+                            v->file, v->line, where, unused[i]);
         map_remove(run, unused[i]);
         size_t len = strlen(unused[i]);
         for (int k = 0; sweep && k < sweep->count; k++)
@@ -236,17 +240,18 @@ static msf_status check_sweep(const cfg_node *sweep, const char *where) {
         const cfg_field *f = cfg_schema_find(msf_run_schema, sweep->keys[k]);
         if (!f || f->type == CFG_T_MAP || f->type == CFG_T_MAPLIST || f->type == CFG_T_SWEEP ||
             !strcmp(sweep->keys[k], "name"))
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s.sweep: '%s' is not a field that can be swept (e.g. "
-                            "sampler.residual_steps, sampler.cfg_scale, seed)", sweep->file, sweep->key_lines[k],
-                            where, sweep->keys[k]);
+            return msf_fail(MSF_ERR_INVALID,
+                            "%s:%d: %s.sweep: '%s' is not a field that can be swept (e.g. "
+                            "sampler.residual_steps, sampler.cfg_scale, seed)",
+                            sweep->file, sweep->key_lines[k], where, sweep->keys[k]);
         char path[256];
         snprintf(path, sizeof path, "%s.sweep.%s", where, sweep->keys[k]);
         for (int i = 0; i < sweep->items[k]->count; i++) {
             const cfg_node *v = sweep->items[k]->items[i];
-            msf_status s = v->kind == CFG_SCALAR ? cfg_validate_value(v, f, path)
-                                                 : msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' lists values, not %s",
-                                                            v->file, v->line, path,
-                                                            v->kind == CFG_MAP ? "mappings" : "lists");
+            msf_status s = v->kind == CFG_SCALAR
+                               ? cfg_validate_value(v, f, path)
+                               : msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' lists values, not %s", v->file, v->line, path,
+                                          v->kind == CFG_MAP ? "mappings" : "lists");
             if (s) return s;
         }
     }
@@ -293,8 +298,8 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
         if (!v) continue;
         int64_t x = cfg_int(p->cfg, count_limits[i].key, 0);
         if (x < count_limits[i].min || x > count_limits[i].max)
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' must be an integer in [%lld, %lld] (%s), got %s",
-                            v->file, v->line, where, count_limits[i].key, (long long)count_limits[i].min,
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' must be an integer in [%lld, %lld] (%s), got %s", v->file,
+                            v->line, where, count_limits[i].key, (long long)count_limits[i].min,
                             (long long)count_limits[i].max, count_limits[i].as, v->text);
     }
     static const char *const steps[] = {"sampler.steps", "sampler.base_steps", "sampler.residual_steps"};
@@ -318,13 +323,15 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
                             v->file, v->line, where, v->text);
     }
     if ((v = cfg_find(p->cfg, "sampler.base_from")) && !strcmp(v->text, "real") && !cfg_find(p->cfg, "evaluator"))
-        return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.sampler.base_from: real' takes the bases of the evaluator's "
-                        "reference images; the point has no evaluator", v->file, v->line, where);
+        return msf_fail(MSF_ERR_INVALID,
+                        "%s:%d: '%s.sampler.base_from: real' takes the bases of the evaluator's "
+                        "reference images; the point has no evaluator",
+                        v->file, v->line, where);
     if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
         nn_pyramid_opts fo = nn_pyramid_defaults();
         if (nn_pyramid_opts_parse(&fo, v->text))
-            return msf_fail_context(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s'", v->file, v->line,
-                                    where, v->text);
+            return msf_fail_context(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s'", v->file, v->line, where,
+                                    v->text);
     }
     return MSF_OK;
 }
@@ -339,9 +346,10 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
     const cfg_node *name_node = cfg_get(e->root, "experiment");
     const char *name = name_node->text;
     if (!safe_name(name, sizeof e->name)) {
-        s = msf_fail(MSF_ERR_INVALID, "%s:%d: 'experiment' must be a folder name (results go to RESULTS_DIR/NAME/): "
-                     "1 to %zu letters, digits, '-', '_' or '.', not starting with '.'; got '%s'", name_node->file,
-                     name_node->line, sizeof e->name - 1, name);
+        s = msf_fail(MSF_ERR_INVALID,
+                     "%s:%d: 'experiment' must be a folder name (results go to RESULTS_DIR/NAME/): "
+                     "1 to %zu letters, digits, '-', '_' or '.', not starting with '.'; got '%s'",
+                     name_node->file, name_node->line, sizeof e->name - 1, name);
         goto fail;
     }
     snprintf(e->name, sizeof e->name, "%s", name);
@@ -371,9 +379,10 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
         const char *rn = s ? "" : cfg_str(run, "name", "");
         if (!s && !safe_name(rn, sizeof e->points[0].run)) {
             const cfg_node *n = cfg_get(run, "name");
-            s = msf_fail(MSF_ERR_INVALID, "%s:%d: %s.name must be a folder name: 1 to %zu letters, digits, '-', '_' "
-                         "or '.', not starting with '.'; got '%s'", n->file, n->line, where,
-                         sizeof e->points[0].run - 1, rn);
+            s = msf_fail(MSF_ERR_INVALID,
+                         "%s:%d: %s.name must be a folder name: 1 to %zu letters, digits, '-', '_' "
+                         "or '.', not starting with '.'; got '%s'",
+                         n->file, n->line, where, sizeof e->points[0].run - 1, rn);
         }
         const cfg_node *sweep = s ? NULL : cfg_get(run, "sweep");
         if (sweep) s = check_sweep(sweep, where);
@@ -394,8 +403,10 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
     for (int i = 0; i < e->num_points; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(e->points[i].name, e->points[j].name)) {
-                s = msf_fail(MSF_ERR_INVALID, "%s: two grid points are both named '%s' (give the runs different "
-                             "names)", path, e->points[i].name);
+                s = msf_fail(MSF_ERR_INVALID,
+                             "%s: two grid points are both named '%s' (give the runs different "
+                             "names)",
+                             path, e->points[i].name);
                 goto fail;
             }
     return MSF_OK;
@@ -466,12 +477,12 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
             int64_t levels = 0, size = 0, channels = 0;
             if ((s = msf_weights_attr_int(w, group, "levels", &levels)) ||
                 (s = msf_weights_attr_int(w, group, "input_size", &size)) ||
-                (s = msf_weights_attr_int(w, group, "channels", &channels)) || levels < 2 ||
-                levels > MSF_MAX_LEVELS) {
+                (s = msf_weights_attr_int(w, group, "channels", &channels)) || levels < 2 || levels > MSF_MAX_LEVELS) {
                 msf_weights_close(w);
-                return msf_fail(MSF_ERR_FORMAT, "%s%s%s: not an MSF model (attributes levels 2..%d, input_size, "
-                                "channels; model.kind is msf)", weights, group ? ":" : "", group ? group : "",
-                                MSF_MAX_LEVELS);
+                return msf_fail(MSF_ERR_FORMAT,
+                                "%s%s%s: not an MSF model (attributes levels 2..%d, input_size, "
+                                "channels; model.kind is msf)",
+                                weights, group ? ":" : "", group ? group : "", MSF_MAX_LEVELS);
             }
             m->num_stages = (int)levels, m->size = (int)size, m->channels = (int)channels;
             for (int k = 0; k < m->num_stages && !s; k++) {
@@ -508,15 +519,14 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
     return s;
 }
 
-msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages,
-                                 const int *learn_sigma) {
+msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages, const int *learn_sigma) {
     memset(o, 0, sizeof *o);
     const cfg_node *c = p->cfg;
     o->num_stages = num_stages;
-    static const char *const msf_only[] = {"base_steps", "residual_steps", "base_cfg_scale", "residual_cfg_scale",
-                                           "base_sampler", "residual_sampler", "residual_start",
-                                           "base_clip_x0", "residual_clip_x0", "residual_cond_noise", "base_from",
-                                           "residual"};
+    static const char *const msf_only[] = {"base_steps",          "residual_steps", "base_cfg_scale",
+                                           "residual_cfg_scale",  "base_sampler",   "residual_sampler",
+                                           "residual_start",      "base_clip_x0",   "residual_clip_x0",
+                                           "residual_cond_noise", "base_from",      "residual"};
     char key[64];
     for (size_t i = 0; num_stages == 1 && i < sizeof msf_only / sizeof msf_only[0]; i++) {
         snprintf(key, sizeof key, "sampler.%s", msf_only[i]);
@@ -527,8 +537,10 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
     }
     const cfg_node *var = cfg_find(c, "sampler.variance");
     if (var && num_stages > 1)
-        return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: 'sampler.variance' applies to DiT models; MSF stages use their "
-                        "model's variance", var->file, var->line, p->name);
+        return msf_fail(MSF_ERR_INVALID,
+                        "%s:%d: %s: 'sampler.variance' applies to DiT models; MSF stages use their "
+                        "model's variance",
+                        var->file, var->line, p->name);
     o->variance_given = var != NULL;
     int start_t = 0;
     const char *start = cfg_str(c, "sampler.residual_start", "noise");

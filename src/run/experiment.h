@@ -41,11 +41,11 @@
 extern const cfg_field msf_run_schema[];
 
 typedef struct {
-    char name[232];      // "RUN" or "RUN,leaf=value,..." (a directory name)
+    char name[232];  // "RUN" or "RUN,leaf=value,..." (a directory name)
     char run[64];
-    char sweep[160];     // "leaf=value,..." or ""
-    cfg_node *cfg;       // the resolved run config of this point (owned)
-    uint64_t hash;       // cfg_hash of cfg
+    char sweep[160];       // "leaf=value,..." or ""
+    cfg_node *cfg;         // the resolved run config of this point (owned)
+    uint64_t hash;         // cfg_hash of cfg
     uint64_t sample_hash;  // of what decides the samples: model, sampler, seed
     // Of the contents of the files the config names (msf_run_point_hash_inputs):
     // a changed weight file makes earlier shards and point.json stale even
@@ -56,9 +56,9 @@ typedef struct {
 } msf_run_point;
 
 typedef struct {
-    char *path;          // the experiment file
+    char *path;  // the experiment file
     char name[64];
-    cfg_node *root;      // the file with `use:` resolved
+    cfg_node *root;  // the file with `use:` resolved
     int num_points;
     msf_run_point *points;
 } msf_experiment;
@@ -76,13 +76,12 @@ typedef struct {
     diff_stage_opts stage[MSF_MAX_LEVELS];
     char steps[MSF_MAX_LEVELS][64];  // storage for stage[k].steps
     diff_label_mode labels;
-    int variance_given;              // DiT: sampler.variance was set
+    int variance_given;  // DiT: sampler.variance was set
 } msf_run_sampling;
 
 // The sampling options of point p for a model of `num_stages` stages whose
 // stage k learns sigma when learn_sigma[k].
-msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages,
-                                 const int *learn_sigma);
+msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages, const int *learn_sigma);
 
 // What makes a point's images: "dit" or "msf" (model.kind), or "samples" (a
 // given sample batch, no model).

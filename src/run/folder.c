@@ -28,7 +28,8 @@ static int empty_dir(const char *path) {
 
 msf_status msf_run_check_folder(const char *dir) {
     DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    if (!d)
+        return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
     // A run killed before its first manifest was written leaves at most an
     // empty points/ and temporaries: nothing of anyone else's.
     int entries = 0;
@@ -46,9 +47,11 @@ msf_status msf_run_check_folder(const char *dir) {
     char manifest[4200];
     snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
     if (!entries || run_exists(manifest)) return MSF_OK;
-    return msf_fail(MSF_ERR_INVALID, "%s holds files but no manifest.json: msf run did not make it, so it neither "
+    return msf_fail(MSF_ERR_INVALID,
+                    "%s holds files but no manifest.json: msf run did not make it, so it neither "
                     "writes into it nor deletes it (--force included); move it away or give the experiment another "
-                    "name", dir);
+                    "name",
+                    dir);
 }
 
 static int removed_files, remove_errors;
@@ -65,7 +68,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 // A top-level file of an experiment's folder that msf run writes.
 static int runner_file(const char *name) {
-    static const char *const files[] = {"metrics.json", "metrics.csv", "table.md",        "plots.gp", "plots.dat",
+    static const char *const files[] = {"metrics.json", "metrics.csv", "table.md",          "plots.gp", "plots.dat",
                                         "guidance.dat", "plots.log",   "metrics_seeds.csv", "seeds.dat"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         if (!strcmp(name, files[i])) return 1;
@@ -86,7 +89,8 @@ msf_status msf_run_remove_results(const char *dir) {
     msf_status s = msf_run_check_folder(dir);
     if (s) return s;
     DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    if (!d)
+        return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
     removed_files = remove_errors = 0;
     char path[4200], kept[600] = "";
     int num_kept = 0;

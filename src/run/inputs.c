@@ -44,7 +44,8 @@ static msf_status file_content_hash(msf_run_input_cache *c, const char *path, ui
     if (!f || !buf) {
         free(buf);
         if (f) fclose(f);
-        return msf_fail(f ? MSF_ERR_NOMEM : MSF_ERR_IO, "cannot read %s: %s", path, f ? "out of memory" : strerror(errno));
+        return msf_fail(f ? MSF_ERR_NOMEM : MSF_ERR_IO, "cannot read %s: %s", path,
+                        f ? "out of memory" : strerror(errno));
     }
     uint64_t h = MSF_FNV1A_INIT;
     size_t got;
@@ -90,4 +91,3 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cach
     p->inputs_hash = h;
     return MSF_OK;
 }
-

@@ -94,8 +94,7 @@ static void point_generator_free(point_generator *pg) {
     free(pg->base);
 }
 
-static msf_status point_generator_open(point_generator *pg, const msf_run_point *p, msf_base_cache *bases,
-                                       int shard) {
+static msf_status point_generator_open(point_generator *pg, const msf_run_point *p, msf_base_cache *bases, int shard) {
     memset(pg, 0, sizeof *pg);
     msf_model arch;
     msf_status s = msf_run_point_arch(&arch, p);
@@ -108,8 +107,10 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     int64_t batch = cfg_int(p->cfg, "batch", 8);
     if (batch < 1 || batch > 4096) return msf_fail(MSF_ERR_INVALID, "%s: batch must be 1..4096", p->name);
     int given = cfg_find(p->cfg, "sampler.base_from") != NULL;
-    msf_generator_opts go = {.num_stages = o.num_stages, .seed = (uint64_t)cfg_int(p->cfg, "seed", 0),
-                             .batch = (int)batch, .base_cache = is_msf && !given ? bases : NULL};
+    msf_generator_opts go = {.num_stages = o.num_stages,
+                             .seed = (uint64_t)cfg_int(p->cfg, "seed", 0),
+                             .batch = (int)batch,
+                             .base_cache = is_msf && !given ? bases : NULL};
     memcpy(go.stage, o.stage, sizeof go.stage);
     pg->labels = o.labels;
     pg->residual = strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none") != 0;
@@ -149,8 +150,9 @@ static msf_status point_generator_run(point_generator *pg, float *latents, int64
         s = msf_generator_sample(g, latents, NULL, NULL, labels, first, n, NULL, reused_seconds);
     } else {
         if (!given->base) s = msf_generator_sample_base(g, pg->base, labels, first, n, NULL, reused_seconds);
-        if (!s) s = pg->residual ? msf_generator_sample_from_base(g, latents, base, NULL, labels, first, n, NULL)
-                                 : msf_generator_upsample_base(g, latents, base, n);
+        if (!s)
+            s = pg->residual ? msf_generator_sample_from_base(g, latents, base, NULL, labels, first, n, NULL)
+                             : msf_generator_upsample_base(g, latents, base, n);
     }
     if (!s) s = msf_check_finite(latents, n, (size_t)g->channels * g->size * g->size, first);
     return s;
@@ -162,8 +164,8 @@ static msf_status point_generator_run(point_generator *pg, float *latents, int64
 typedef struct {
     int use_vae;
     vae_model vae;
-    int h, w, C;        // latents
-    int H, W, c;        // images (H, W, c)
+    int h, w, C;  // latents
+    int H, W, c;  // images (H, W, c)
 } decoder;
 
 // The image shape of a point's samples; with a VAE, *vf and *vc are its file
@@ -176,8 +178,10 @@ static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h,
     const char *path = cfg_str(p->cfg, "model.vae", NULL), *group = cfg_str(p->cfg, "model.vae_group", NULL);
     if (!path) {
         if (C != 1 && C != 3)
-            return msf_fail(MSF_ERR_INVALID, "%s: the model makes %d channels; without model.vae the samples must "
-                            "be 1- or 3-channel pixels in [-1, 1]", p->name, C);
+            return msf_fail(MSF_ERR_INVALID,
+                            "%s: the model makes %d channels; without model.vae the samples must "
+                            "be 1- or 3-channel pixels in [-1, 1]",
+                            p->name, C);
         d->H = h, d->W = w, d->c = C;
         return MSF_OK;
     }
@@ -218,9 +222,9 @@ static void decoder_free(decoder *d) {
 static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents, int n, int64_t first) {
     size_t zs = (size_t)d->C * d->h * d->w, ps = (size_t)d->H * d->W * d->c;
     for (int i = 0; i < n; i++) {
-        msf_status s = d->use_vae ? vae_decode(&d->vae, pixels + i * ps, NULL, latents + i * zs, 1, d->h, d->w,
-                                               first + i)
-                                  : MSF_OK;
+        msf_status s = d->use_vae
+                           ? vae_decode(&d->vae, pixels + i * ps, NULL, latents + i * zs, 1, d->h, d->w, first + i)
+                           : MSF_OK;
         if (s) return s;
         if (!d->use_vae) vae_pixels_from_float(pixels + i * ps, latents + i * zs, d->C, d->H, d->W);
     }
@@ -255,14 +259,18 @@ static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h
     const int64_t *sh = msf_npz_shape(r);
     if (msf_npz_ndim(r) != 4 || sh[0] < 1 || sh[1] < 1 || sh[1] > 16384 || sh[2] < 1 || sh[2] > 16384 || sh[3] < 1 ||
         sh[3] > 4)
-        s = msf_fail(MSF_ERR_SHAPE, "%s: samples %s: arr_0 must be uint8 images [N, H, W, C] (C = 1, 3 or 4), as DiT's "
-                     "sample_ddp.py writes them", p->name, path);
+        s = msf_fail(MSF_ERR_SHAPE,
+                     "%s: samples %s: arr_0 must be uint8 images [N, H, W, C] (C = 1, 3 or 4), as DiT's "
+                     "sample_ddp.py writes them",
+                     p->name, path);
     else *n = sh[0], *h = (int)sh[1], *w = (int)sh[2], *c = (int)sh[3];
     msf_npz_close(r);
     const cfg_node *v = cfg_find(p->cfg, "num_samples");
     if (!s && v && cfg_int(p->cfg, "num_samples", 0) != *n)
-        s = msf_fail(MSF_ERR_SHAPE, "%s:%d: %s: num_samples is %s but %s holds %lld images (leave num_samples out for "
-                     "given samples)", v->file, v->line, p->name, v->text, path, (long long)*n);
+        s = msf_fail(MSF_ERR_SHAPE,
+                     "%s:%d: %s: num_samples is %s but %s holds %lld images (leave num_samples out for "
+                     "given samples)",
+                     v->file, v->line, p->name, v->text, path, (long long)*n);
     return s;
 }
 
@@ -274,9 +282,11 @@ static msf_status check_given_bases(const msf_run_point *p) {
     if (!from) return MSF_OK;
     if (!strcmp(from, "real")) {
         if (cfg_find(p->cfg, "model.vae"))
-            return msf_fail(MSF_ERR_INVALID, "%s: sampler.base_from: real takes the reference's pixels as z, for a "
+            return msf_fail(MSF_ERR_INVALID,
+                            "%s: sampler.base_from: real takes the reference's pixels as z, for a "
                             "pixel-space model; this one has a VAE (encode the images with msf encode and give the "
-                            "latents file as base_from)", p->name);
+                            "latents file as base_from)",
+                            p->name);
         return MSF_OK;
     }
     if (access(from, R_OK) != 0 || access(weights, R_OK) != 0) return MSF_OK;  // missing: listed elsewhere
@@ -402,8 +412,13 @@ static void report_shards_on_disk(void *user) {
 
 msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, const char *dir, int want_latents,
                                   msf_base_cache *bases, const msf_dist *dist, const msf_progress *progress) {
-    *r = (msf_point_result){.fid = NAN, .sfid = NAN, .is = NAN, .precision = NAN, .recall = NAN,
-                            .class_consistency = NAN, .decode_seconds_per_sample = NAN};
+    *r = (msf_point_result){.fid = NAN,
+                            .sfid = NAN,
+                            .is = NAN,
+                            .precision = NAN,
+                            .recall = NAN,
+                            .class_consistency = NAN,
+                            .decode_seconds_per_sample = NAN};
     const int root = msf_dist_is_root(dist);
     if (cfg_find(p->cfg, "samples")) {
         msf_status s = root ? generate_given(r, p, dir) : MSF_OK;

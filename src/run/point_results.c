@@ -38,8 +38,8 @@ static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S)
     return s;
 }
 
-msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
-                                 const msf_dist *dist, const msf_progress *progress) {
+msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir, const msf_dist *dist,
+                                 const msf_progress *progress) {
     const char *net_path = cfg_str(p->cfg, "evaluator.featnet", ""), *ref = cfg_str(p->cfg, "evaluator.reference", "");
     int batch = (int)cfg_int(p->cfg, "evaluator.batch", 50);
     // The point's images, or the given samples where they are.
@@ -52,7 +52,8 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     msf_eval_input ref_in = {0}, smp_in = {0};
     int have_ref = 0, have_smp = 0;
     msf_status s = msf_resize_mode_parse(cfg_str(p->cfg, "evaluator.resize", "adm"), &mode);
-    if (!s && (batch < 1 || batch > 4096)) s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
+    if (!s && (batch < 1 || batch > 4096))
+        s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
     if (!s) s = msf_featnet_load(net_path, &net);
     // Under MPI the ranks agree after each step, so that all of them take
     // part in the next one's feature batches or stop together.
@@ -124,7 +125,8 @@ static void remove_stale_point(const char *point_dir) {
     static const char *const merged[] = {"images.npz", "latents.h5", "point.json"};
     for (size_t i = 0; i < sizeof merged / sizeof merged[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", point_dir, merged[i]);
-        if (unlink(path) != 0 && errno != ENOENT) msf_log(MSF_LOG_WARN, "cannot remove stale %s: %s", path, strerror(errno));
+        if (unlink(path) != 0 && errno != ENOENT)
+            msf_log(MSF_LOG_WARN, "cannot remove stale %s: %s", path, strerror(errno));
     }
     msf_log(MSF_LOG_INFO, "%s: removed the old inputs' samples (%d shard file%s, merged images)", point_dir, removed,
             removed == 1 ? "" : "s");
@@ -149,14 +151,18 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
     run_hex64(want_inputs, p->inputs_hash);
     if (ok && inputs && strcmp(inputs, want_inputs)) {
         if (repair) {
-            msf_log(MSF_LOG_INFO, "%s: an input file (weights, given samples or bases, feature network or "
-                    "reference) changed since it was computed: computing it again", path);
+            msf_log(MSF_LOG_INFO,
+                    "%s: an input file (weights, given samples or bases, feature network or "
+                    "reference) changed since it was computed: computing it again",
+                    path);
             remove_stale_point(dir);
         }
         ok = 0;
     } else if (ok && !inputs) {
-        msf_log(MSF_LOG_WARN, "%s predates input hashing: reused without checking that the weights, feature network "
-                "and reference are the ones it was made with (--force recomputes)", path);
+        msf_log(MSF_LOG_WARN,
+                "%s predates input hashing: reused without checking that the weights, feature network "
+                "and reference are the ones it was made with (--force recomputes)",
+                path);
     }
     if (ok) {
         // The merged files the numbers came from, where they are (results
@@ -164,9 +170,10 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
         char file[4200], why[1024];
         int64_t N = cfg_int(n, "num_samples", 0);
         snprintf(file, sizeof file, "%s/images.npz", dir);
-        int damaged = run_exists(file) && !run_images_file_ok(file, N, (int)cfg_int(n, "image_height", 0),
-                                                      (int)cfg_int(n, "image_width", 0),
-                                                      (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
+        int damaged =
+            run_exists(file) &&
+            !run_images_file_ok(file, N, (int)cfg_int(n, "image_height", 0), (int)cfg_int(n, "image_width", 0),
+                                (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
         if (!damaged) {
             snprintf(file, sizeof file, "%s/latents.h5", dir);
             damaged = run_exists(file) && !run_latents_file_ok(file, p, N, 0, 0, why, sizeof why);
@@ -180,7 +187,8 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
     if (ok) {
         memset(r, 0, sizeof *r);
         r->num_samples = cfg_int(n, "num_samples", 0);
-        for (size_t i = 0; i < RUN_NUM_POINT_NUMBERS; i++) *run_point_number(r, i) = cfg_num(n, run_point_numbers[i].key, NAN);
+        for (size_t i = 0; i < RUN_NUM_POINT_NUMBERS; i++)
+            *run_point_number(r, i) = cfg_num(n, run_point_numbers[i].key, NAN);
         r->shards_total = (int)cfg_int(n, "shards", 0);
         r->shards_reused = r->shards_total;
         r->img_h = (int)cfg_int(n, "image_height", 0), r->img_w = (int)cfg_int(n, "image_width", 0);
@@ -218,7 +226,6 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
     return msf_text_commit(&t);
 }
 
-
 void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, const char *why) {
     // `why` may be the thread's error message, which the GFLOPs below can
     // overwrite: copy it first. The library's message starts with the
@@ -229,8 +236,15 @@ void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, cons
     snprintf(reason, sizeof reason, "%s", why && *why ? why : "failed");
     double gflops = NAN;
     if (msf_run_point_gflops(&gflops, p)) gflops = NAN;
-    *r = (msf_point_result){.num_samples = cfg_int(p->cfg, "num_samples", 0), .fid = NAN, .sfid = NAN, .is = NAN,
-                            .precision = NAN, .recall = NAN, .class_consistency = NAN, .gflops_per_sample = gflops,
-                            .seconds_per_sample = NAN, .decode_seconds_per_sample = NAN};
+    *r = (msf_point_result){.num_samples = cfg_int(p->cfg, "num_samples", 0),
+                            .fid = NAN,
+                            .sfid = NAN,
+                            .is = NAN,
+                            .precision = NAN,
+                            .recall = NAN,
+                            .class_consistency = NAN,
+                            .gflops_per_sample = gflops,
+                            .seconds_per_sample = NAN,
+                            .decode_seconds_per_sample = NAN};
     memcpy(r->failed, reason, sizeof reason);
 }

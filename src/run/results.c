@@ -41,9 +41,10 @@ static void point_steps(const msf_run_point *p, const char **steps, const char *
     int msf = !strcmp(kind, "msf");
     *steps = strcmp(kind, "samples") ? cfg_str(p->cfg, "sampler.steps", "250") : "";
     *base = !msf ? "" : from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", *steps);
-    *residual = !msf ? "" : !strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
-                                ? "none"
-                                : cfg_str(p->cfg, "sampler.residual_steps", *steps);
+    *residual = !msf ? ""
+                : !strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
+                    ? "none"
+                    : cfg_str(p->cfg, "sampler.residual_steps", *steps);
 }
 
 // The guidance scale of a point's (base) stage; NaN for given samples.
@@ -52,13 +53,12 @@ static double point_cfg_scale(const msf_run_point *p) {
     return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
 }
 
-const char *const run_metric_names[RUN_NUM_METRICS] = {"fid", "sfid", "is", "precision", "recall",
-                                                       "class_consistency"};
+const char *const run_metric_names[RUN_NUM_METRICS] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
 static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
 // The plots' y labels: the metric and which way is better.
-static const char *metric_labels[] = {"FID (lower is better)",        "sFID (lower is better)",
-                                      "IS (higher is better)",        "Precision (higher is better)",
-                                      "Recall (higher is better)",    "class consistency (higher is better)"};
+static const char *metric_labels[] = {"FID (lower is better)",     "sFID (lower is better)",
+                                      "IS (higher is better)",     "Precision (higher is better)",
+                                      "Recall (higher is better)", "class consistency (higher is better)"};
 
 static void point_metrics(const msf_point_result *r, double m[RUN_NUM_METRICS]) {
     const double v[RUN_NUM_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
@@ -69,21 +69,29 @@ static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, co
     msf_text_file t;
     msf_status s = msf_text_create_in(&t, dir, "metrics.csv");
     if (s) return s;
-    fprintf(t.f, "point,run,sweep,kind,steps,base_steps,residual_steps,cfg_scale,num_samples,fid,sfid,is,precision,"
-                 "recall,class_consistency,seconds_per_sample,gflops_per_sample,config_hash,reproduces_model,reproduces_resolution,"
-                 "reproduces_cfg_scale,reproduces_steps\n");
+    fprintf(
+        t.f,
+        "point,run,sweep,kind,steps,base_steps,residual_steps,cfg_scale,num_samples,fid,sfid,is,precision,"
+        "recall,class_consistency,seconds_per_sample,gflops_per_sample,config_hash,reproduces_model,reproduces_resolution,"
+        "reproduces_cfg_scale,reproduces_steps\n");
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         const msf_point_result *r = &res[i];
         const char *steps, *base, *residual;
         point_steps(p, &steps, &base, &residual);
         // Sweep values hold commas: quote the fields that can.
-        fprintf(t.f, "\"%s\",%s,\"%s\",%s,\"%s\",\"%s\",\"%s\",", p->name, p->run, p->sweep,
-                msf_run_point_kind(p), steps, base, residual);
+        fprintf(t.f, "\"%s\",%s,\"%s\",%s,\"%s\",\"%s\",\"%s\",", p->name, p->run, p->sweep, msf_run_point_kind(p),
+                steps, base, residual);
         if (isfinite(point_cfg_scale(p))) fprintf(t.f, "%g", point_cfg_scale(p));
         fprintf(t.f, ",%lld", (long long)r->num_samples);
-        const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency,
-                            r->seconds_per_sample, r->gflops_per_sample};
+        const double v[] = {r->fid,
+                            r->sfid,
+                            r->is,
+                            r->precision,
+                            r->recall,
+                            r->class_consistency,
+                            r->seconds_per_sample,
+                            r->gflops_per_sample};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
             fputc(',', t.f);
             csv_num(t.f, v[k]);
@@ -141,8 +149,9 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
     fprintf(t.f, "# %s\n\n", e->name);
     const char *desc = cfg_str(e->root, "description", NULL);
     if (desc) fprintf(t.f, "%s\n\n", desc);
-    fprintf(t.f, "| point | model | steps | cfg | samples | FID | sFID | IS | Prec. | Rec. | class cons. | s/sample | "
-                 "GFLOPs/sample |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(t.f,
+            "| point | model | steps | cfg | samples | FID | sFID | IS | Prec. | Rec. | class cons. | s/sample | "
+            "GFLOPs/sample |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         const msf_point_result *r = &res[i];
@@ -154,8 +163,14 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
         fputs(" | ", t.f);
         md_num(t.f, point_cfg_scale(p), "%g");
         fprintf(t.f, " | %lld | ", (long long)r->num_samples);
-        const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency,
-                            r->seconds_per_sample, r->gflops_per_sample};
+        const double v[] = {r->fid,
+                            r->sfid,
+                            r->is,
+                            r->precision,
+                            r->recall,
+                            r->class_consistency,
+                            r->seconds_per_sample,
+                            r->gflops_per_sample};
         static const char *const fmt[] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f", "%.4g", "%.4g"};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
             if (k) fputs(" | ", t.f);
@@ -173,11 +188,13 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
     }
     if (info->not_run && *info->not_run)
         fprintf(t.f, "\nNot run yet (no results; `msf run --only` ran other points): %s\n", info->not_run);
-    fprintf(t.f, "\nSteps of an MSF point: base + residual (base `file` or `real`: given bases, sampler.base_from; "
-                 "residual `none`: the samples are U(base)). A `samples` point evaluates a given batch. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
-                 "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "
-                 "samples the feature network classifies as the class they were conditioned on. s/sample: sampling "
-                 "wall time per sample on this machine (not the VAE decode). Per-point configs: manifest.json.\n");
+    fprintf(
+        t.f,
+        "\nSteps of an MSF point: base + residual (base `file` or `real`: given bases, sampler.base_from; "
+        "residual `none`: the samples are U(base)). A `samples` point evaluates a given batch. FID, sFID, IS, Prec., Rec.: of the evaluator's feature "
+        "network (Fashion-MNIST: the classifier's features, an FD and an IS-like score). class cons.: share of "
+        "samples the feature network classifies as the class they were conditioned on. s/sample: sampling "
+        "wall time per sample on this machine (not the VAE decode). Per-point configs: manifest.json.\n");
     msf_seed_group *groups = malloc((size_t)e->num_points * sizeof *groups);
     if (!groups) {
         msf_text_abort(&t);
@@ -269,8 +286,8 @@ static int guidance_series(char names[][96], int *gseries_of, int max_series, co
 
 // guidance.dat: one block per guidance series, rows "cfg_scale gflops seconds
 // fid sfid is precision recall class_consistency".
-static void write_guidance_data(FILE *f, char names[][96], int series, const int *gseries_of,
-                                const msf_experiment *e, const msf_point_result *res) {
+static void write_guidance_data(FILE *f, char names[][96], int series, const int *gseries_of, const msf_experiment *e,
+                                const msf_point_result *res) {
     for (int g = 0; g < series; g++) {
         char header[96];  // one line, whatever the run name holds
         fprintf(f, "%s# %s\n", g ? "\n\n" : "", msf_gp_inert(header, sizeof header, names[g]));
@@ -289,8 +306,8 @@ static double point_value(const msf_point_result *r, int k) {
 // Points of each series (series_of[point] < 0: in none) with a value of
 // metric k and a place on the plot's x axis (on_axis[point]) into
 // count[series]; returns the largest count.
-static int series_points(int *count, int nseries, const int *series_of, const int *on_axis,
-                         const msf_point_result *res, int npoints, int k) {
+static int series_points(int *count, int nseries, const int *series_of, const int *on_axis, const msf_point_result *res,
+                         int npoints, int k) {
     int most = 0;
     for (int g = 0; g < nseries; g++) count[g] = 0;
     for (int i = 0; i < npoints; i++)
@@ -319,14 +336,14 @@ static void plot_series(FILE *f, const char *dat, const char *names, int xcol, i
 static msf_status remove_stale(const char *dir, const char *name) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (unlink(path) != 0 && errno != ENOENT) return msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    if (unlink(path) != 0 && errno != ENOENT)
+        return msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
     return MSF_OK;
 }
 
 // With seed sweeps: metrics_seeds.csv, seeds.dat and their plots (appended
 // to plots.gp); nothing when every setting has one seed.
-static msf_status write_seed_results(FILE *gp, const char *dir, const msf_experiment *e,
-                                     const msf_point_result *res) {
+static msf_status write_seed_results(FILE *gp, const char *dir, const msf_experiment *e, const msf_point_result *res) {
     msf_seed_group *groups = malloc((size_t)e->num_points * sizeof *groups);
     if (!groups) return msf_fail(MSF_ERR_NOMEM, "out of memory");
     int n = msf_seed_groups(groups, e, res);
@@ -389,11 +406,13 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
     char text[512], q[1100], out[128];
     snprintf(text, sizeof text, "plots.gp: written by msf run for %s; run `gnuplot plots.gp` in this folder.", e->name);
     msf_gp_comment(f, text);
-    msf_gp_comment(f, "A curve against residual steps or guidance needs two points of its series; against GFLOPs, a "
-                      "series of one point is a marker and a plot needs two points.");
+    msf_gp_comment(f,
+                   "A curve against residual steps or guidance needs two points of its series; against GFLOPs, a "
+                   "series of one point is a marker and a plot needs two points.");
     msf_gp_prologue(f);
-    fprintf(f, "set terminal pngcairo size 800,560 noenhanced\nset datafile missing 'NaN'\nset key outside right\n"
-               "set grid\n");
+    fprintf(f,
+            "set terminal pngcairo size 800,560 noenhanced\nset datafile missing 'NaN'\nset key outside right\n"
+            "set grid\n");
     for (int g = 0; g < 2; g++) {
         int n = g ? gseries : series;
         if (!n) continue;
@@ -416,8 +435,9 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         if (make && series_points(cnt, series, series_of, on_residual, res, np, k) >= 2) {
             msf_gp_set_output(f, out);
             snprintf(text, sizeof text, "%s: %s vs residual steps", e->name, title);
-            fprintf(f, "set title %s\nset xlabel 'residual sampling steps (log scale)'\nset ylabel '%s'\n"
-                       "set logscale x\n",
+            fprintf(f,
+                    "set title %s\nset xlabel 'residual sampling steps (log scale)'\nset ylabel '%s'\n"
+                    "set logscale x\n",
                     msf_gp_quote(q, sizeof q, text), label);
             plot_series(f, "plots.dat", "names", 1, col, cnt, series, 2);
             fprintf(f, "unset logscale x\n");
@@ -432,8 +452,9 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
         if (!s && points >= 2) {
             msf_gp_set_output(f, out);
             snprintf(text, sizeof text, "%s: %s vs sampling cost", e->name, title);
-            fprintf(f, "set title %s\nset xlabel 'sampling GFLOPs per sample (log scale)'\nset ylabel '%s'\n"
-                       "set logscale x\n",
+            fprintf(f,
+                    "set title %s\nset xlabel 'sampling GFLOPs per sample (log scale)'\nset ylabel '%s'\n"
+                    "set logscale x\n",
                     msf_gp_quote(q, sizeof q, text), label);
             plot_series(f, "plots.dat", "names", 2, col, cnt, series, 1);
             fprintf(f, "unset logscale x\n");
@@ -489,8 +510,8 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
     cfg_json_string(f, msf_git_commit());
     fprintf(f, ",\n  \"config_hash\": \"%016llx\",\n  \"host\": ", (unsigned long long)cfg_hash(e->root));
     cfg_json_string(f, host);
-    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": ",
-            info->threads, info->processes, info->started);
+    fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": ", info->threads,
+            info->processes, info->started);
     if (info->ended) fprintf(f, "\"%s\"", info->ended);
     else fputs("null", f);
     fprintf(f, ",\n  \"resumed\": %s,\n  \"libraries\": ", info->resumed ? "true" : "false");
@@ -502,8 +523,9 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
         const msf_run_point *p = &e->points[i];
         fprintf(f, "%s\n    {\"point\": ", i ? "," : "");
         cfg_json_string(f, p->name);
-        fprintf(f, ", \"seed\": %lld, \"num_samples\": %lld, \"config_hash\": \"%016llx\", \"sample_hash\": "
-                   "\"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
+        fprintf(f,
+                ", \"seed\": %lld, \"num_samples\": %lld, \"config_hash\": \"%016llx\", \"sample_hash\": "
+                "\"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
                 (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
                 (unsigned long long)p->hash, (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
         cfg_write_json(f, p->cfg, -1);
@@ -525,4 +547,3 @@ msf_status msf_run_write_results(const char *dir, const msf_experiment *e, const
 msf_status msf_run_write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info) {
     return write_manifest(dir, e, info);
 }
-

@@ -94,8 +94,8 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
 // gathered on rank 0, which alone computes the statistics and metrics, in
 // float64 in the order of one process: the numbers do not depend on the rank
 // count. r is filled on rank 0; the status is the job's.
-msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir,
-                                 const msf_dist *dist, const msf_progress *progress);
+msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir, const msf_dist *dist,
+                                 const msf_progress *progress);
 
 // The spectrum stage: the spectrum report (eval/spectrum_report.h) of the
 // latents.h5 in `dir`, written to dir/spectrum/ with plots, titled by the

@@ -38,8 +38,8 @@ int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int
                     int64_t *labels, double *seconds);
 // Shard `path` of samples first..first+n-1 (latents [n, C, H, H], labels [n])
 // drawn with `seed` in `seconds`.
-msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int H, uint64_t seed,
-                           const float *latents, const int64_t *labels, int64_t first, int n, double seconds);
+msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int H, uint64_t seed, const float *latents,
+                           const int64_t *labels, int64_t first, int n, double seconds);
 // n images [H, W, c] as arr_0 of `path`.
 msf_status run_npz_write(const char *path, const uint8_t *pixels, int n, int H, int W, int c);
 

@@ -95,8 +95,8 @@ int msf_seed_groups_any(const msf_seed_group *groups, int n) {
 // -----------------------------------------------------------------------------
 // Writers
 
-static const char *const metric_keys[MSF_SEED_METRICS] = {"fid", "sfid", "is", "precision", "recall",
-                                                          "class_consistency"};
+static const char *const metric_keys[MSF_SEED_METRICS] = {"fid",       "sfid",   "is",
+                                                          "precision", "recall", "class_consistency"};
 
 static void md_mean_sd(FILE *f, double mean, double sd, const char *fmt) {
     if (!isfinite(mean)) {
@@ -111,9 +111,10 @@ static void md_mean_sd(FILE *f, double mean, double sd, const char *fmt) {
 }
 
 void msf_seed_table_md(FILE *f, const msf_seed_group *groups, int n, const msf_experiment *e) {
-    fprintf(f, "\n## Over seeds\n\nMean ± sample standard deviation (n - 1) over the seeds of each setting.\n\n"
-               "| setting | model | seeds | samples/seed | FID | sFID | IS | Prec. | Rec. | class cons. | "
-               "GFLOPs/sample | training GFLOPs |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(f,
+            "\n## Over seeds\n\nMean ± sample standard deviation (n - 1) over the seeds of each setting.\n\n"
+            "| setting | model | seeds | samples/seed | FID | sFID | IS | Prec. | Rec. | class cons. | "
+            "GFLOPs/sample | training GFLOPs |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     static const char *const fmt[MSF_SEED_METRICS] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f"};
     for (int g = 0; g < n; g++) {
         const msf_seed_group *G = &groups[g];
@@ -140,8 +141,8 @@ msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int
     msf_status s = msf_text_create_in(&t, dir, "metrics_seeds.csv");
     if (s) return s;
     fprintf(t.f, "setting,run,kind,num_seeds,seeds,num_samples_per_seed");
-    for (int k = 0; k < MSF_SEED_METRICS; k++) fprintf(t.f, ",%s_mean,%s_sd,%s_n", metric_keys[k], metric_keys[k],
-                                                        metric_keys[k]);
+    for (int k = 0; k < MSF_SEED_METRICS; k++)
+        fprintf(t.f, ",%s_mean,%s_sd,%s_n", metric_keys[k], metric_keys[k], metric_keys[k]);
     fprintf(t.f, ",gflops_per_sample,train_gflops\n");
     for (int g = 0; g < n; g++) {
         const msf_seed_group *G = &groups[g];
@@ -180,8 +181,7 @@ static int row_before(const msf_seed_group *a, const msf_seed_group *b) {
     return a->gflops_per_sample < b->gflops_per_sample;
 }
 
-int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, const msf_seed_group *groups,
-                       int n) {
+int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, const msf_seed_group *groups, int n) {
     int series = 0;
     int *rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *rows);
     if (!rows) return 0;
@@ -220,8 +220,8 @@ int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, 
     return series;
 }
 
-static const char *const metric_titles[MSF_SEED_METRICS] = {"FID", "sFID", "IS", "Precision", "Recall",
-                                                            "class consistency"};
+static const char *const metric_titles[MSF_SEED_METRICS] = {"FID",       "sFID",   "IS",
+                                                            "Precision", "Recall", "class consistency"};
 
 msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group *groups, int n,
                                 const msf_experiment *e) {
@@ -248,13 +248,12 @@ msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group 
                      x == 2 ? "training compute" : "sampling cost");
             fprintf(gp, "set title %s\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\nplot ",
                     msf_gp_quote(q, sizeof q, title),
-                    x == 2 ? "training GFLOPs (forward GFLOPs x samples seen)" : "GFLOPs per sample",
-                    metric_titles[k]);
+                    x == 2 ? "training GFLOPs (forward GFLOPs x samples seen)" : "GFLOPs per sample", metric_titles[k]);
             for (int r = 0; r < series; r++) {
                 // Against sampling cost, a series whose settings share a cost
                 // (training milestones of one sampler) is drawn as points.
-                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with %s title %s", r ? ", \\\n     " : "",
-                        r, x, 3 + 2 * k, 4 + 2 * k, x == 1 && !joined[r] ? "yerrorbars" : "yerrorlines",
+                fprintf(gp, "%s'seeds.dat' index %d using %d:%d:%d with %s title %s", r ? ", \\\n     " : "", r, x,
+                        3 + 2 * k, 4 + 2 * k, x == 1 && !joined[r] ? "yerrorbars" : "yerrorlines",
                         msf_gp_quote(q, sizeof q, names[r]));
             }
             fprintf(gp, "\nunset logscale x\n");

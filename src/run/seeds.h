@@ -15,11 +15,11 @@
 #define MSF_SEED_METRICS 6  // fid, sfid, is, precision, recall, class_consistency
 
 typedef struct {
-    char name[232];   // the point name without its "seed=..." part
+    char name[232];  // the point name without its "seed=..." part
     char run[64];
-    char series[64];  // the run's `series` (default its name): a curve of the plots over seeds
-    int first;        // index of the group's first point (its config, steps, model)
-    int count;        // points (seeds) in the group
+    char series[64];               // the run's `series` (default its name): a curve of the plots over seeds
+    int first;                     // index of the group's first point (its config, steps, model)
+    int count;                     // points (seeds) in the group
     int finite[MSF_SEED_METRICS];  // seeds with a finite value, per metric
     double mean[MSF_SEED_METRICS], sd[MSF_SEED_METRICS];  // sd NaN with fewer than 2 values
     double gflops_per_sample, train_gflops;               // of the first point; train_gflops NaN if not given
@@ -47,8 +47,7 @@ msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int
 // compute, then sampling cost. Returns the number of blocks, their series
 // names in names[] (at most max_series) and in joined[] whether the series'
 // sampling costs are all distinct (a line over them is meaningful).
-int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, const msf_seed_group *groups,
-                       int n);
+int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, const msf_seed_group *groups, int n);
 
 // seeds.dat in dir, and the gnuplot commands (appended to gp, the open
 // plots.gp) of each metric against sampling GFLOPs per sample and, where the

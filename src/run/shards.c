@@ -33,7 +33,8 @@ int run_exists(const char *path) { return access(path, F_OK) == 0; }
 
 msf_status msf_run_clean_temporaries(const char *dir) {
     DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    if (!d)
+        return errno == ENOENT ? MSF_OK : msf_fail(MSF_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
     struct dirent *ent;
     msf_status s = MSF_OK;
     while ((ent = readdir(d)) && !s) {
@@ -70,7 +71,7 @@ void run_drop_damaged(const char *path, const char *what) {
 // removed); MSF_ERR_INVALID (as -1) when made with another config or other
 // weights.
 int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int n, int C, int H, float *latents,
-                       int64_t *labels, double *seconds) {
+                    int64_t *labels, double *seconds) {
     if (!run_exists(path)) return 0;
     msf_weights *w;
     if (msf_weights_open_as(&w, path, "sample shard")) {
@@ -92,15 +93,19 @@ int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int
     run_hex64(want_model, p->model_hash);
     if (has_hash && (strcmp(hash, want) || (ok && f != first))) {
         msf_weights_close(w);
-        msf_fail(MSF_ERR_INVALID, "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
-                 "with --force to start over", path, p->name, hash, want);
+        msf_fail(MSF_ERR_INVALID,
+                 "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
+                 "with --force to start over",
+                 path, p->name, hash, want);
         return -1;
     }
     if (has_hash && ok && (!has_model || strcmp(model, want_model))) {
         msf_weights_close(w);
-        msf_fail(MSF_ERR_INVALID, "%s was made with %s model weights than '%s' has now (model hash %s, now %s): rerun "
-                 "with --force to start over", path, has_model ? "other" : "possibly other (unrecorded)", p->name,
-                 has_model ? model : "none", want_model);
+        msf_fail(MSF_ERR_INVALID,
+                 "%s was made with %s model weights than '%s' has now (model hash %s, now %s): rerun "
+                 "with --force to start over",
+                 path, has_model ? "other" : "possibly other (unrecorded)", p->name, has_model ? model : "none",
+                 want_model);
         return -1;
     }
     if (!has_hash || !ok) {
@@ -128,8 +133,8 @@ int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int
     return 1;
 }
 
-msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int H, uint64_t seed,
-                           const float *latents, const int64_t *labels, int64_t first, int n, double seconds) {
+msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int H, uint64_t seed, const float *latents,
+                           const int64_t *labels, int64_t first, int n, double seconds) {
     msf_h5_writer *w;
     char hash[17], model[17], sum[17];
     run_hex64(hash, p->sample_hash);
@@ -139,11 +144,10 @@ msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int 
     msf_status s = msf_h5_create(&w, path);
     if (s) return s;
     if ((s = msf_h5_write_f32(w, "latents", 4, ls, latents)) || (s = msf_h5_write_i64(w, "labels", 1, ys, labels)) ||
-        (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) || (s = msf_h5_attr_string(w, NULL, "model_hash", model)) ||
-        (s = msf_h5_attr_int(w, NULL, "first", first)) ||
+        (s = msf_h5_attr_string(w, NULL, "sample_hash", hash)) ||
+        (s = msf_h5_attr_string(w, NULL, "model_hash", model)) || (s = msf_h5_attr_int(w, NULL, "first", first)) ||
         (s = msf_h5_attr_int(w, NULL, "count", n)) || (s = msf_h5_attr_double(w, NULL, "seconds", seconds)) ||
-        (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)seed)) ||
-        (s = msf_h5_attr_string(w, NULL, "point", p->name)) ||
+        (s = msf_h5_attr_int(w, NULL, "seed", (int64_t)seed)) || (s = msf_h5_attr_string(w, NULL, "point", p->name)) ||
         (s = msf_h5_attr_string(w, NULL, "checksum", sum)) ||
         (s = msf_h5_attr_string(w, NULL, "git_commit", msf_git_commit()))) {
         msf_h5_abort(w);
@@ -157,7 +161,8 @@ static msf_status shard_read(const char *path, float *latents, int64_t *labels, 
     msf_status s = msf_weights_open_as(&w, path, "sample shard");
     if (s) return s;
     int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
-    if (!(s = msf_weights_read(w, "latents", latents, 4, ls)) && labels) s = msf_weights_read_i64(w, "labels", labels, 1, ys);
+    if (!(s = msf_weights_read(w, "latents", latents, 4, ls)) && labels)
+        s = msf_weights_read_i64(w, "labels", labels, 1, ys);
     msf_weights_close(w);
     return s;
 }
@@ -208,8 +213,7 @@ int run_images_file_ok(const char *path, int64_t n, int H, int W, int c, uint8_t
 // latents.h5 of a point: latents [N, C, H, H] and labels [N] (C = 0: any
 // C, H) of this point's sample and model hashes. 1 if so, else 0 with the
 // reason in `why`.
-int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int C, int H, char *why,
-                           size_t size) {
+int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int C, int H, char *why, size_t size) {
     msf_weights *w;
     if (msf_weights_open_as(&w, path, "latents file")) {
         snprintf(why, size, "%s", msf_error_message());
@@ -266,8 +270,7 @@ msf_status run_merge_images(const char *dir, int shards, int64_t N, int S, int H
     return msf_npz_commit(w);
 }
 
-msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards, int64_t N, int S, int C,
-                                int H) {
+msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards, int64_t N, int S, int C, int H) {
     size_t numel = (size_t)C * H * H;
     float *z = malloc((size_t)N * numel * sizeof *z);
     int64_t *y = malloc((size_t)N * sizeof *y);
@@ -300,8 +303,8 @@ msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards
 // The labels of a point's first n samples into *labels (malloc'd): from its
 // shards for sampled points, from arr_1 of its samples file for given samples
 // (*labels NULL when that file has none).
-static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const char *dir, const char *images,
-                              int64_t N, int n) {
+static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const char *dir, const char *images, int64_t N,
+                              int n) {
     *labels = NULL;
     if (cfg_find(p->cfg, "samples")) return msf_image_input_labels(images, N, 0, labels);
     int64_t S = cfg_int(p->cfg, "shard_size", 1000);
@@ -380,4 +383,3 @@ msf_status run_write_grid(const char *dir, const msf_run_point *p, const char *i
     free(buf);
     return s;
 }
-

@@ -9,9 +9,7 @@
 #include "fuzz.h"
 #include "io/weights.h"
 
-static void visit(void *user, const char *name, const char *value) {
-    (void)user, (void)name, (void)value;
-}
+static void visit(void *user, const char *name, const char *value) { (void)user, (void)name, (void)value; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_quiet();
