@@ -54,38 +54,43 @@ static msf_status load_hdf5(input_set *in, const msf_spectrum_report_opts *lo) {
     return s;
 }
 
-static msf_status load_input(input_set *in, const char *path, const msf_spectrum_report_opts *lo) {
-    memset(in, 0, sizeof *in);
-    in->path = path;
+msf_status msf_spectrum_input_kind(const char *path, const char **kind) {
+    *kind = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return msf_fail(MSF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    msf_image_input_opts io = {.range = lo->range, .max_images = lo->max};
     if (S_ISDIR(st.st_mode)) {
-        in->kind = "png-folder";
-        return msf_png_folder_read(path, &io, &in->x, &in->n, &in->c, &in->h, &in->w);
+        *kind = "png-folder";
+        return MSF_OK;
     }
     unsigned char head[8] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return msf_fail(MSF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (got >= 4 && !memcmp(head, "PK\x03\x04", 4)) {
-        in->kind = "npz";
+    if (got >= 4 && !memcmp(head, "PK\x03\x04", 4)) *kind = "npz";
+    else if (got == 8 && !memcmp(head, "\x89HDF\r\n\x1a\n", 8)) *kind = "hdf5";
+    else if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) || (got >= 3 && !head[0] && !head[1] && head[2] == 0x08))
+        *kind = "idx";
+    else
+        return msf_fail(MSF_ERR_FORMAT,
+                        "%s is neither IDX images (.gz or plain), an .npz batch, an HDF5 file nor a folder", path);
+    return MSF_OK;
+}
+
+static msf_status load_input(input_set *in, const char *path, const msf_spectrum_report_opts *lo) {
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    msf_status s = msf_spectrum_input_kind(path, &in->kind);
+    if (s) return s;
+    msf_image_input_opts io = {.range = lo->range, .max_images = lo->max};
+    if (!strcmp(in->kind, "png-folder")) return msf_png_folder_read(path, &io, &in->x, &in->n, &in->c, &in->h, &in->w);
+    if (!strcmp(in->kind, "npz"))
         return msf_npz_read_images(path, lo->array, &io, &in->x, &in->n, &in->c, &in->h, &in->w);
-    }
-    if (got == 8 && !memcmp(head, "\x89HDF\r\n\x1a\n", 8)) {
-        in->kind = "hdf5";
-        return load_hdf5(in, lo);
-    }
-    if ((got >= 2 && head[0] == 0x1f && head[1] == 0x8b) || (got >= 3 && !head[0] && !head[1] && head[2] == 0x08)) {
-        in->kind = "idx";
-        msf_idx_opts o = {.pad_to = lo->pad_to, .range = lo->range, .max_images = lo->max};
-        msf_status s = msf_idx_read_images(path, &o, &in->x, &in->n, &in->h, &in->w);
-        in->c = 1;
-        return s;
-    }
-    return msf_fail(MSF_ERR_FORMAT, "%s is neither IDX images (.gz or plain), an .npz batch, an HDF5 file nor a folder",
-                    path);
+    if (!strcmp(in->kind, "hdf5")) return load_hdf5(in, lo);
+    msf_idx_opts o = {.pad_to = lo->pad_to, .range = lo->range, .max_images = lo->max};
+    s = msf_idx_read_images(path, &o, &in->x, &in->n, &in->h, &in->w);
+    in->c = 1;
+    return s;
 }
 
 // Analyse in batches; *a (freed by the caller) keeps the plans.

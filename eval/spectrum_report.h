@@ -40,6 +40,11 @@ typedef struct {
     int plots;  // run gnuplot on plots.gp (without gnuplot: a warning)
 } msf_spectrum_report_opts;
 
+// The kind of an input, told apart by content as the report reads it: "idx",
+// "png-folder", "npz" or "hdf5" (a static string); MSF_ERR_IO when it cannot
+// be opened, MSF_ERR_FORMAT when it is none of them.
+msf_status msf_spectrum_input_kind(const char *path, const char **kind);
+
 // `msf spectrum`'s defaults: dataset "latents", array "arr_0", pad_to 32,
 // range unit, msf_freq_defaults() with cuts "1/3,2/3", plots on.
 msf_spectrum_report_opts msf_spectrum_report_defaults(void);

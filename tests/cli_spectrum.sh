@@ -38,6 +38,13 @@ expect 2 "unknown window 'kaiser'" "$MSF" spectrum "$tmp/images.gz" --out "$tmp/
 expect 2 "unknown wavelet 'coif1'" "$MSF" spectrum "$tmp/images.gz" --out "$tmp/o" --wavelet coif1
 expect 2 "more than one INPUT" "$MSF" spectrum a b --out "$tmp/o"
 expect 2 "--levels expects" "$MSF" spectrum "$tmp/images.gz" --out "$tmp/o" --levels 0
+# Options for a kind of input that neither INPUT nor REF is do nothing: errors.
+expect_err 2 "--dataset applies to HDF5 latents; $tmp/images.gz is idx: leave it out" \
+    "$MSF" spectrum "$tmp/images.gz" --out "$tmp/e/o" --dataset z
+expect_err 2 "--array applies to .npz batches; $tmp/images.gz is idx and $tmp/images.idx is idx" \
+    "$MSF" spectrum "$tmp/images.gz" --reference "$tmp/images.idx" --out "$tmp/e/o" --array a
+expect_err 2 "--pad-to applies to IDX images; tests/golden/spectrum_npz_stored.npz is npz" \
+    "$MSF" spectrum tests/golden/spectrum_npz_stored.npz --out "$tmp/e/o" --pad-to 0
 
 # 2. IDX .gz, padded to 32x32, with plots (or the warning without gnuplot).
 O=$tmp/idx
@@ -115,6 +122,9 @@ expect 0 "3 images 3x8x6 from .*(npz)" "$MSF" spectrum tests/golden/spectrum_npz
     --levels 1
 expect 1 "cannot be factorised" "$MSF" spectrum tests/golden/spectrum_npz_deflated.npz --out "$O" --no-plots
 expect 1 "has no array 'images'" "$MSF" spectrum tests/golden/spectrum_npz_stored.npz --out "$O" --array images
+# ... but one that applies to the reference is taken.
+expect 1 "has no array 'images'" "$MSF" spectrum "$tmp/images.gz" --reference tests/golden/spectrum_npz_stored.npz \
+    --out "$O" --array images
 
 # 6. Latents from `msf sample` (a random tiny DiT: "generated" data), then
 # --reference with the same file: every ratio is 1.
@@ -124,6 +134,8 @@ O=$tmp/lat
 expect 0 "6 images 4x8x8 from .*(hdf5)" "$MSF" spectrum "$tmp/latents.h5" --out "$O" --reference "$tmp/latents.h5" \
     --levels 2
 head -1 "$O/bands.csv" | grep -q ',z_vs_ref,base_vs_ref,residual_vs_ref$' || fail "--reference: no ratio columns"
+expect_err 2 "--range applies to 8-bit images (IDX, .npz, PNG); $tmp/latents.h5 is hdf5 and $tmp/latents.h5 is hdf5" \
+    "$MSF" spectrum "$tmp/latents.h5" --reference "$tmp/latents.h5" --out "$tmp/e/o" --range signed
 awk -F, 'NR > 1 { for (i = 22; i <= 24; i++) if ($i != 1) bad = 1 } END { exit bad }' "$O/bands.csv" ||
     fail "--reference with the input itself: ratios are not 1"
 head -1 "$O/spectrum.csv" | grep -q ',ref_z,ref_base,ref_residual$' || fail "--reference: no ref_ spectrum columns"

@@ -45,6 +45,8 @@ const char cmd_spectrum_usage[] =
     "  --wavelet-mode M    periodization or symmetric (default periodization)\n"
     "  --levels N          wavelet levels (default 3)\n"
     "  --title TEXT        data set name for the plot titles (default: INPUT's file name)\n"
+    "  (--dataset, --array, --pad-to and --range apply to one kind of input: given\n"
+    "  when neither INPUT nor REF is of that kind, they are an error)\n"
     "  --no-plots          write the data files only\n\n"
     "Writes to DIR: spectrum.csv (radius in cycles/pixel, then the power of\n"
     "each series), bands.csv (per band: energies, shares of z's energy, and\n"
@@ -95,6 +97,7 @@ int cmd_spectrum(int argc, char **argv) {
     const char *factor_text = NULL, *window = "none", *spacing = "linear", *wavelet = "db2", *wmode = "periodization";
     const char *range = "unit";
     long max = 0, pad = 32, bins = 0, levels = 3;
+    unsigned only_given = 0;  // bit k: option k of only_for below was given
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || !a[1]) {
@@ -119,17 +122,17 @@ int cmd_spectrum(int argc, char **argv) {
         if (!strcmp(a, "--out")) o.out_dir = v;
         else if (!strcmp(a, "--factorize")) factor_text = v;
         else if (!strcmp(a, "--reference")) o.reference = v;
-        else if (!strcmp(a, "--dataset")) o.dataset = v;
-        else if (!strcmp(a, "--array")) o.array = v;
+        else if (!strcmp(a, "--dataset")) o.dataset = v, only_given |= 1;
+        else if (!strcmp(a, "--array")) o.array = v, only_given |= 2;
         else if (!strcmp(a, "--title")) o.title = v;
         else if (!strcmp(a, "--window")) window = v;
         else if (!strcmp(a, "--spacing")) spacing = v;
         else if (!strcmp(a, "--cuts")) o.cuts = v;
         else if (!strcmp(a, "--wavelet")) wavelet = v;
         else if (!strcmp(a, "--wavelet-mode")) wmode = v;
-        else if (!strcmp(a, "--range")) range = v;
+        else if (!strcmp(a, "--range")) range = v, only_given |= 8;
         else if (!strcmp(a, "--max")) ok = cli_parse_long("spectrum", a, v, 0, 1L << 40, &max);
-        else if (!strcmp(a, "--pad-to")) ok = cli_parse_long("spectrum", a, v, 0, 65536, &pad);
+        else if (!strcmp(a, "--pad-to")) ok = cli_parse_long("spectrum", a, v, 0, 65536, &pad), only_given |= 4;
         else if (!strcmp(a, "--bins")) ok = cli_parse_long("spectrum", a, v, 0, 100000, &bins);
         else if (!strcmp(a, "--levels")) ok = cli_parse_long("spectrum", a, v, 1, MSF_WAVEDEC2_MAX_LEVELS, &levels);
         else {
@@ -167,6 +170,31 @@ int cmd_spectrum(int argc, char **argv) {
     if (!cli_input_ok(o.input, "input") || (o.reference && !cli_input_ok(o.reference, "reference")) ||
         !cli_output_dir_ok(o.out_dir, "output folder"))
         return cli_fail("spectrum");
+    // An option for a kind of input that neither INPUT nor REF is does nothing: an error.
+    const char *kinds[2] = {NULL, NULL};
+    if (msf_spectrum_input_kind(o.input, &kinds[0]) || (o.reference && msf_spectrum_input_kind(o.reference, &kinds[1])))
+        return cli_fail("spectrum");
+    // In the order of only_given's bits.
+    static const struct {
+        const char *option, *kinds, *what;
+    } only_for[] = {
+        {"--dataset", "hdf5", "HDF5 latents"},
+        {"--array", "npz", ".npz batches"},
+        {"--pad-to", "idx", "IDX images"},
+        {"--range", "idx npz png-folder", "8-bit images (IDX, .npz, PNG)"},
+    };
+    for (size_t k = 0; k < sizeof only_for / sizeof only_for[0]; k++) {
+        int given = (only_given >> k) & 1;
+        if (!given || strstr(only_for[k].kinds, kinds[0]) || (kinds[1] && strstr(only_for[k].kinds, kinds[1])))
+            continue;
+        if (kinds[1])
+            fprintf(stderr, "msf spectrum: %s applies to %s; %s is %s and %s is %s: leave it out\n", only_for[k].option,
+                    only_for[k].what, o.input, kinds[0], o.reference, kinds[1]);
+        else
+            fprintf(stderr, "msf spectrum: %s applies to %s; %s is %s: leave it out\n", only_for[k].option,
+                    only_for[k].what, o.input, kinds[0]);
+        return 2;
+    }
     char command[2048];
     msf_spectrum_command_line(command, sizeof command, argc, (const char *const *)argv);
     o.command = command;
