@@ -50,6 +50,7 @@ static char rank_prefix[32];  // "rank R of N: " for the ranks other than 0 of a
 
 static void log_to_stderr(void *user, msf_log_level level, const char *message) {
     static const char *names[] = {"debug", "info", "warning", "error"};
+    _Static_assert(MSF_COUNT(names) == MSF_LOG_ERROR + 1, "a name per msf_log_level");
     if (level < log_threshold) return;
     fprintf(stderr, "msf: %s%s: %s\n", rank_prefix, names[level], message);
 }

@@ -21,6 +21,11 @@ typedef enum {
     MSF_ERR_NUMERIC = 7,    // NaN/Inf or a failed numerical routine
 } msf_status;
 
+// The number of elements of an array (not a pointer): tables sized by their
+// initialisers are checked against the enums and counts they follow with
+// _Static_assert(MSF_COUNT(table) == ...).
+#define MSF_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 // Short name of a status code ("io error", ...).
 const char *msf_status_name(msf_status s);
 

@@ -10,12 +10,14 @@
 
 static const char *sampler_names[] = {"ddpm", "ddim"};
 static const char *cfg_names[] = {"dit3", "all"};
+_Static_assert(MSF_COUNT(sampler_names) == DIFF_SAMPLER_DDIM + 1, "a name per diff_sampler_kind");
+_Static_assert(MSF_COUNT(cfg_names) == DIFF_CFG_ALL + 1, "a name per diff_cfg_mode");
 
 const char *diff_sampler_name(diff_sampler_kind k) { return sampler_names[k]; }
 const char *diff_cfg_mode_name(diff_cfg_mode m) { return cfg_names[m]; }
 
 msf_status diff_sampler_parse(const char *name, diff_sampler_kind *k) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < (int)MSF_COUNT(sampler_names); i++)
         if (!strcmp(name, sampler_names[i])) {
             *k = (diff_sampler_kind)i;
             return MSF_OK;
@@ -24,7 +26,7 @@ msf_status diff_sampler_parse(const char *name, diff_sampler_kind *k) {
 }
 
 msf_status diff_cfg_mode_parse(const char *name, diff_cfg_mode *m) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < (int)MSF_COUNT(cfg_names); i++)
         if (!strcmp(name, cfg_names[i])) {
             *m = (diff_cfg_mode)i;
             return MSF_OK;

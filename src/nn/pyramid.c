@@ -9,6 +9,8 @@
 
 static const char *down_names[] = {"area", "bilinear"};
 static const char *up_names[] = {"bilinear", "nearest"};
+_Static_assert(MSF_COUNT(down_names) == NN_DOWN_BILINEAR + 1, "a name per nn_down_op");
+_Static_assert(MSF_COUNT(up_names) == NN_UP_NEAREST + 1, "a name per nn_up_op");
 
 nn_pyramid_opts nn_pyramid_defaults(void) {
     return (nn_pyramid_opts){.scale = 2, .levels = 2, .down = NN_DOWN_AREA, .up = NN_UP_BILINEAR};
@@ -18,7 +20,7 @@ const char *nn_down_name(nn_down_op d) { return down_names[d]; }
 const char *nn_up_name(nn_up_op u) { return up_names[u]; }
 
 msf_status nn_down_parse(const char *name, nn_down_op *d) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < (int)MSF_COUNT(down_names); i++)
         if (!strcmp(name, down_names[i])) {
             *d = (nn_down_op)i;
             return MSF_OK;
@@ -27,7 +29,7 @@ msf_status nn_down_parse(const char *name, nn_down_op *d) {
 }
 
 msf_status nn_up_parse(const char *name, nn_up_op *u) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < (int)MSF_COUNT(up_names); i++)
         if (!strcmp(name, up_names[i])) {
             *u = (nn_up_op)i;
             return MSF_OK;

@@ -92,7 +92,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
 // -----------------------------------------------------------------------------
 // point.json
 
-const run_point_number_field run_point_numbers[RUN_NUM_POINT_NUMBERS] = {
+static const run_point_number_field point_numbers[] = {
     {"fid", offsetof(msf_point_result, fid)},
     {"sfid", offsetof(msf_point_result, sfid)},
     {"is", offsetof(msf_point_result, is)},
@@ -103,6 +103,8 @@ const run_point_number_field run_point_numbers[RUN_NUM_POINT_NUMBERS] = {
     {"seconds_per_sample", offsetof(msf_point_result, seconds_per_sample)},
     {"decode_seconds_per_sample", offsetof(msf_point_result, decode_seconds_per_sample)},
 };
+_Static_assert(MSF_COUNT(point_numbers) == RUN_NUM_POINT_NUMBERS, "RUN_NUM_POINT_NUMBERS numbers");
+const run_point_number_field *const run_point_numbers = point_numbers;
 // A finished point whose input files have changed since: its shards, merged
 // images and latents hold samples of the old inputs, so they go before the
 // point is computed again (the grid, metrics and spectra are rewritten).

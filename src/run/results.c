@@ -53,12 +53,16 @@ static double point_cfg_scale(const msf_run_point *p) {
     return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
 }
 
-const char *const run_metric_names[RUN_NUM_METRICS] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
+static const char *const metric_names[] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
+_Static_assert(MSF_COUNT(metric_names) == RUN_NUM_METRICS, "RUN_NUM_METRICS names");
+const char *const *const run_metric_names = metric_names;
 static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
+_Static_assert(MSF_COUNT(metric_titles) == RUN_NUM_METRICS, "a title per metric");
 // The plots' y labels: the metric and which way is better.
 static const char *metric_labels[] = {"FID (lower is better)",     "sFID (lower is better)",
                                       "IS (higher is better)",     "Precision (higher is better)",
                                       "Recall (higher is better)", "class consistency (higher is better)"};
+_Static_assert(MSF_COUNT(metric_labels) == RUN_NUM_METRICS, "a label per metric");
 
 static void point_metrics(const msf_point_result *r, double m[RUN_NUM_METRICS]) {
     const double v[RUN_NUM_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
@@ -172,6 +176,7 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
                             r->seconds_per_sample,
                             r->gflops_per_sample};
         static const char *const fmt[] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f", "%.4g", "%.4g"};
+        _Static_assert(MSF_COUNT(fmt) == MSF_COUNT(v), "a format per column");
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
             if (k) fputs(" | ", t.f);
             md_num(t.f, v[k], fmt[k]);

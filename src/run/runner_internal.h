@@ -70,14 +70,14 @@ typedef struct {
     size_t offset;
 } run_point_number_field;
 #define RUN_NUM_POINT_NUMBERS 9
-extern const run_point_number_field run_point_numbers[RUN_NUM_POINT_NUMBERS];
+extern const run_point_number_field *const run_point_numbers;  // [RUN_NUM_POINT_NUMBERS]
 static inline double *run_point_number(msf_point_result *r, size_t i) {
     return (double *)((char *)r + run_point_numbers[i].offset);
 }
 
 // The metrics, as file names and columns know them.
 #define RUN_NUM_METRICS 6
-extern const char *const run_metric_names[RUN_NUM_METRICS];
+extern const char *const *const run_metric_names;  // [RUN_NUM_METRICS]
 
 // A number for JSON (null for NaN).
 void run_json_num(FILE *f, double v);

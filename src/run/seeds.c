@@ -34,7 +34,8 @@ void msf_seed_group_name(char *out, size_t size, const char *point_name) {
 }
 
 static void result_metrics(const msf_point_result *r, double m[MSF_SEED_METRICS]) {
-    const double v[MSF_SEED_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
+    const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
+    _Static_assert(MSF_COUNT(v) == MSF_SEED_METRICS, "one per metric");
     memcpy(m, v, sizeof v);
 }
 
@@ -95,8 +96,8 @@ int msf_seed_groups_any(const msf_seed_group *groups, int n) {
 // -----------------------------------------------------------------------------
 // Writers
 
-static const char *const metric_keys[MSF_SEED_METRICS] = {"fid",       "sfid",   "is",
-                                                          "precision", "recall", "class_consistency"};
+static const char *const metric_keys[] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
+_Static_assert(MSF_COUNT(metric_keys) == MSF_SEED_METRICS, "one per metric");
 
 static void md_mean_sd(FILE *f, double mean, double sd, const char *fmt) {
     if (!isfinite(mean)) {
@@ -115,7 +116,8 @@ void msf_seed_table_md(FILE *f, const msf_seed_group *groups, int n, const msf_e
             "\n## Over seeds\n\nMean ± sample standard deviation (n - 1) over the seeds of each setting.\n\n"
             "| setting | model | seeds | samples/seed | FID | sFID | IS | Prec. | Rec. | class cons. | "
             "GFLOPs/sample | training GFLOPs |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    static const char *const fmt[MSF_SEED_METRICS] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f"};
+    static const char *const fmt[] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f"};
+    _Static_assert(MSF_COUNT(fmt) == MSF_SEED_METRICS, "one per metric");
     for (int g = 0; g < n; g++) {
         const msf_seed_group *G = &groups[g];
         const msf_run_point *p = &e->points[G->first];
@@ -220,8 +222,8 @@ int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, 
     return series;
 }
 
-static const char *const metric_titles[MSF_SEED_METRICS] = {"FID",       "sFID",   "IS",
-                                                            "Precision", "Recall", "class consistency"};
+static const char *const metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
+_Static_assert(MSF_COUNT(metric_titles) == MSF_SEED_METRICS, "one per metric");
 
 msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group *groups, int n,
                                 const msf_experiment *e) {
