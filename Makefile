@@ -24,7 +24,7 @@ CC ?= cc
 PKGS := openblas hdf5-serial fftw3f libpng zlib libzip yaml-0.1
 DEB_PKGS := build-essential pkg-config libopenblas-openmp-dev libfftw3-dev libhdf5-dev libpng-dev \
             zlib1g-dev libzip-dev libyaml-dev check libsubunit-dev gnuplot-nox dataset-fashion-mnist \
-            libopenmpi-dev openmpi-bin
+            libopenmpi-dev openmpi-bin libdnnl-dev
 DEB_PY_PKGS := python3-torch python3-h5py python3-numpy python3-scipy python3-pywt python3-pil
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -66,8 +66,20 @@ ifeq ($(MPI),1)
   endif
 endif
 
-ALL_CFLAGS := $(CFLAGS_BASE) $(MPI_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL := $(LDLIBS_BASE) $(MPI_LIBS)
+# oneDNN (the bf16 path, src/nn/linear_bf16.c): on when <oneapi/dnnl/dnnl.h>
+# and -ldnnl are found (libdnnl-dev ships no pkg-config file), or DNNL=1 /
+# DNNL=0 to force it.
+ifeq ($(origin DNNL),undefined)
+  DNNL := $(shell printf '\043include <oneapi/dnnl/dnnl.h>\nint main(void) { return dnnl_version() == 0; }\n' | \
+            $(CC) -x c - -ldnnl -o /dev/null 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(DNNL),1)
+  DNNL_CFLAGS := -DMSF_DNNL
+  DNNL_LIBS := -ldnnl
+endif
+
+ALL_CFLAGS := $(CFLAGS_BASE) $(MPI_CFLAGS) $(DNNL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(LDLIBS_BASE) $(MPI_LIBS) $(DNNL_LIBS)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/nn/*.c src/io/*.c src/models/*.c src/diffusion/*.c src/msf/*.c src/config/*.c src/run/*.c eval/*.c))
 CLI_MAIN := src/cli/msf.c

@@ -1,0 +1,177 @@
+// linear_bf16.c: bf16 linear layers through oneDNN's matmul (nn/linear_bf16.h).
+#include "nn/linear_bf16.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MSF_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+
+#define BF16_PRIMITIVES 8  // row counts a layer keeps a primitive for
+
+typedef struct {
+    int m;  // 0: unused
+    dnnl_primitive_t prim;
+} bf16_prim;
+
+struct nn_bf16_linear {
+    int K, N;
+    uint16_t *w;  // [N, K] bf16: the [K, N] weights of the matmul in layout "ba"
+    float *b;     // [N] or NULL
+    uint16_t *x;  // [rows, K] bf16 scratch for the input
+    size_t rows;  // of x's scratch
+    bf16_prim prims[BF16_PRIMITIVES];
+    int next;  // the slot a new row count replaces when all are taken
+};
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static dnnl_status_t engine_status = dnnl_runtime_error;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void) {
+    engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    if (engine_status == dnnl_success) engine_status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+}
+
+static msf_status dnnl_check(dnnl_status_t st, const char *what) {
+    if (st == dnnl_success) return MSF_OK;
+    return msf_fail(st == dnnl_out_of_memory ? MSF_ERR_NOMEM : MSF_ERR_INVALID, "oneDNN %s failed (status %d)", what,
+                    (int)st);
+}
+
+int nn_bf16_available(void) { return 1; }
+
+const char *nn_bf16_isa(void) {
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
+msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N) {
+    *out = NULL;
+    if (K < 1 || N < 1) return msf_fail(MSF_ERR_INVALID, "bf16 linear: K %d and N %d must be >= 1", K, N);
+    pthread_once(&engine_once, engine_init);
+    msf_status s = dnnl_check(engine_status, "CPU engine creation");
+    if (s) return s;
+    nn_bf16_linear *l = calloc(1, sizeof *l);
+    if (!l) return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 layer");
+    l->K = K, l->N = N;
+    l->w = malloc((size_t)N * K * sizeof *l->w);
+    l->b = b ? malloc((size_t)N * sizeof *l->b) : NULL;
+    if (!l->w || (b && !l->b)) {
+        nn_bf16_linear_free(l);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 layer of %d x %d", N, K);
+    }
+    for (size_t i = 0; i < (size_t)N * K; i++) l->w[i] = nn_bf16_from_float(w[i]);
+    if (b) memcpy(l->b, b, (size_t)N * sizeof *l->b);
+    *out = l;
+    return MSF_OK;
+}
+
+// The primitive for M rows: kept, or made now (replacing the oldest).
+static msf_status primitive_for(nn_bf16_linear *l, int M, dnnl_primitive_t *prim) {
+    for (int i = 0; i < BF16_PRIMITIVES; i++)
+        if (l->prims[i].m == M) {
+            *prim = l->prims[i].prim;
+            return MSF_OK;
+        }
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    msf_status s = dnnl_check(dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_matmul_desc_init(&desc, &src, &wei, l->b ? &bias : NULL, &dst), "matmul descriptor");
+    if (!s) s = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL), "matmul primitive descriptor");
+    if (!s) s = dnnl_check(dnnl_primitive_create(&p, pd), "matmul primitive");
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (s) return msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N);
+    bf16_prim *slot = &l->prims[l->next];
+    l->next = (l->next + 1) % BF16_PRIMITIVES;
+    if (slot->prim) dnnl_primitive_destroy(slot->prim);
+    slot->m = M, slot->prim = p;
+    *prim = p;
+    return MSF_OK;
+}
+
+msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M) {
+    if (M < 1) return MSF_OK;
+    if ((size_t)M > l->rows) {
+        uint16_t *nx = realloc(l->x, (size_t)M * l->K * sizeof *nx);
+        if (!nx) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
+        l->x = nx, l->rows = (size_t)M;
+    }
+    dnnl_primitive_t prim = NULL;
+    msf_status s = primitive_for(l, M, &prim);
+    if (s) return s;
+    const size_t n = (size_t)M * l->K;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) l->x[i] = nn_bf16_from_float(x[i]);
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
+    dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba);
+    dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
+    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, l->x), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &dst, engine, y), "memory");
+    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[3], &bias, engine, l->b), "memory");
+    if (!s) {
+        dnnl_exec_arg_t args[4] = {
+            {DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[3]}};
+        s = dnnl_check(dnnl_primitive_execute(prim, stream, l->b ? 4 : 3, args), "matmul");
+        if (!s) s = dnnl_check(dnnl_stream_wait(stream), "stream wait");
+    }
+    for (int i = 0; i < 4; i++)
+        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    return s ? msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N) : MSF_OK;
+}
+
+void nn_bf16_linear_free(nn_bf16_linear *l) {
+    if (!l) return;
+    for (int i = 0; i < BF16_PRIMITIVES; i++)
+        if (l->prims[i].prim) dnnl_primitive_destroy(l->prims[i].prim);
+    free(l->w), free(l->b), free(l->x), free(l);
+}
+
+#else  // no oneDNN: fp32 only
+
+struct nn_bf16_linear {
+    int unused;
+};
+
+int nn_bf16_available(void) { return 0; }
+const char *nn_bf16_isa(void) { return "none"; }
+
+msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N) {
+    (void)w, (void)b, (void)K, (void)N;
+    *out = NULL;
+    return msf_fail(MSF_ERR_INVALID,
+                    "this msf was built without oneDNN, so it has no bf16 path (install libdnnl-dev "
+                    "and rebuild: make deps && make)");
+}
+
+msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M) {
+    (void)l, (void)y, (void)x, (void)M;
+    return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
+}
+
+void nn_bf16_linear_free(nn_bf16_linear *l) { (void)l; }
+
+#endif

@@ -1,0 +1,56 @@
+// linear_bf16.h: y = x W^T + b with bfloat16 inputs and float32 accumulation,
+// through oneDNN's matmul (issue 17: the bf16 path). The weights are
+// converted to bf16 once, when the layer is made; x is rounded to bf16 on each
+// call; the products are exact in float32 and summed in float32 by oneDNN;
+// the bias and y stay float32.
+//
+// Built only with oneDNN (libdnnl-dev; the Makefile's DNNL=1, on when
+// <oneapi/dnnl/dnnl.h> and -ldnnl are found, defines MSF_DNNL); without it
+// nn_bf16_available() is 0 and nn_bf16_linear_create says that this build
+// lacks bf16.
+//
+// A layer keeps one oneDNN primitive per row count M it has seen (a few: a
+// sampler calls it with the same M every step), made on first use and reused.
+// One layer is not for concurrent calls from several threads (oneDNN
+// parallelises each call with the OpenMP threads itself).
+#ifndef MSF_NN_LINEAR_BF16_H
+#define MSF_NN_LINEAR_BF16_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+// 1 when this build has oneDNN.
+int nn_bf16_available(void);
+// The instruction set oneDNN dispatches to on this CPU ("avx512_core_bf16",
+// "avx512_core_amx", ...; "none" without oneDNN).
+const char *nn_bf16_isa(void);
+
+// bfloat16 as uint16_t: float32's upper half, rounded to nearest even (NaN
+// stays NaN), as PyTorch's and oneDNN's conversions round.
+static inline uint16_t nn_bf16_from_float(float f) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40);  // quiet NaN
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float nn_bf16_to_float(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+typedef struct nn_bf16_linear nn_bf16_linear;
+
+// A layer of weights w [N, K] (PyTorch's Linear layout) and bias b [N] (NULL:
+// none), both copied (w as bf16).
+msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N);
+// y [M, N] = bf16(x) [M, K] bf16(W)^T + b.
+msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M);
+void nn_bf16_linear_free(nn_bf16_linear *l);
+
+#endif

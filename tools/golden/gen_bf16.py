@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""gen_bf16.py: PyTorch goldens for the bf16 linear layer (src/nn/linear_bf16.c,
+tests/test_bf16.c).
+
+Writes DIR/linear_bf16.h5 (DIR = tests/golden unless --out is given): group
+`linear`, integer attribute `cases`, groups case0, case1, ... with float32 x
+[M, K], w [N, K], b [N] (absent: no bias), and
+  x_bf16, w_bf16   x and w rounded to bfloat16 by torch (Tensor.bfloat16(),
+                   round to nearest even), stored as float32 (exact);
+  y_bf16           bf16(x) bf16(w)^T + b computed in float64: what a bf16
+                   matmul with exact products and exact accumulation gives;
+  y_fp32           x w^T + b in float64 from the float32 inputs;
+  y_autocast       torch.nn.functional.linear under torch.autocast("cpu",
+                   dtype=torch.bfloat16), as PyTorch's own bf16 path computes
+                   it (its output is bf16, so rounded to 8 mantissa bits);
+attributes M, K, N. Also `convert`: float32 values (normal, tiny, huge, ties,
++-Inf, NaN) and torch's bf16 of each as float32, for the conversion.
+"""
+import argparse
+import os
+
+import h5py
+import numpy as np
+import torch
+
+SEED = 1717
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden"))
+    args = ap.parse_args()
+    rng = np.random.default_rng(SEED)
+    path = os.path.join(args.out, "linear_bf16.h5")
+    with h5py.File(path + ".tmp", "w") as f:
+        g = f.create_group("linear")
+        shapes = [(5, 64, 48, True), (33, 1152, 40, True), (2, 17, 3, False), (48, 256, 160, True)]
+        for k, (M, K, N, bias) in enumerate(shapes):
+            x = rng.standard_normal((M, K)).astype(np.float32)
+            w = (rng.standard_normal((N, K)) / np.sqrt(K)).astype(np.float32)
+            b = rng.standard_normal(N).astype(np.float32) if bias else None
+            xb = torch.from_numpy(x).bfloat16().float().numpy()
+            wb = torch.from_numpy(w).bfloat16().float().numpy()
+            bd = b.astype(np.float64) if bias else 0.0
+            y_bf16 = xb.astype(np.float64) @ wb.astype(np.float64).T + bd
+            y_fp32 = x.astype(np.float64) @ w.astype(np.float64).T + bd
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                ya = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(w),
+                                                torch.from_numpy(b) if bias else None)
+            c = g.create_group(f"case{k}")
+            for name, a in (("x", x), ("w", w), ("b", b), ("x_bf16", xb), ("w_bf16", wb),
+                            ("y_bf16", y_bf16), ("y_fp32", y_fp32), ("y_autocast", ya.float().numpy())):
+                if a is not None:
+                    c.create_dataset(name, data=np.asarray(a, dtype=np.float32))
+            for name, v in (("M", M), ("K", K), ("N", N)):
+                c.attrs[name] = np.int64(v)
+        g.attrs["cases"] = np.int64(len(shapes))
+        one = np.float32(1.0)
+        ulp = np.float32(2.0 ** -8)  # half a bf16 step at 1
+        vals = np.array([0.0, -0.0, 1.0, -2.5, one + ulp, one + 3 * ulp, one + ulp * np.float32(1.5), 3.14159265,
+                         1e-40, -1e-38, 3.0e38, 3.4e38, np.inf, -np.inf, np.nan, 65504.0, 1e-3, 123456.789],
+                        dtype=np.float32)
+        vals = np.concatenate([vals, rng.standard_normal(4096).astype(np.float32) * np.float32(100.0)])
+        cv = f.create_group("convert")
+        cv.create_dataset("x", data=vals)
+        cv.create_dataset("bf16", data=torch.from_numpy(vals).bfloat16().float().numpy())
+        f.attrs["generator"] = "tools/golden/gen_bf16.py"
+    os.replace(path + ".tmp", path)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
