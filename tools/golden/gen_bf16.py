@@ -2,7 +2,8 @@
 """gen_bf16.py: PyTorch goldens for the bf16 linear layer (src/nn/linear_bf16.c,
 tests/test_bf16.c).
 
-Writes DIR/linear_bf16.h5 (DIR = tests/golden unless --out is given): group
+Writes DIR/linear_bf16.h5 (DIR = tests/golden unless --out is given; --full:
+DiT-XL/2 layer shapes for make check-full): group
 `linear`, integer attribute `cases`, groups case0, case1, ... with float32 x
 [M, K], w [N, K], b [N] (absent: no bias), and
   x_bf16, w_bf16   x and w rounded to bfloat16 by torch (Tensor.bfloat16(),
@@ -28,6 +29,8 @@ SEED = 1717
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--full", action="store_true", help="DiT-XL/2 layer shapes (make check-full) instead of the "
+                    "small committed ones")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden"))
     args = ap.parse_args()
     rng = np.random.default_rng(SEED)
@@ -35,6 +38,8 @@ def main():
     with h5py.File(path + ".tmp", "w") as f:
         g = f.create_group("linear")
         shapes = [(5, 64, 48, True), (33, 1152, 40, True), (2, 17, 3, False), (48, 256, 160, True)]
+        if args.full:  # DiT-XL/2 at batch 2: qkv, fc2, a tiny one, proj
+            shapes = [(512, 1152, 3456, True), (512, 4608, 1152, True), (2, 17, 3, False), (512, 1152, 1152, True)]
         for k, (M, K, N, bias) in enumerate(shapes):
             x = rng.standard_normal((M, K)).astype(np.float32)
             w = (rng.standard_normal((N, K)) / np.sqrt(K)).astype(np.float32)
