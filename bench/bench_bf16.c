@@ -37,7 +37,7 @@ static void bench(const char *name, int M, int K, int N) {
     msf_arena ws;
     nn_bf16_linear *l;
     if (msf_arena_init(&ws, nn_linear_workspace_bytes(M, K, N)) || nn_bf16_linear_create(&l, w, b, K, N) ||
-        nn_bf16_linear_run(l, y, x, M)) {
+        nn_bf16_linear_run(l, y, x, M, NULL)) {
         fprintf(stderr, "bench_bf16: %s\n", msf_error_message());
         exit(1);
     }
@@ -47,7 +47,7 @@ static void bench(const char *name, int M, int K, int N) {
         double t0 = msf_now();
         nn_linear(y, x, w, b, M, K, N, &ws);
         double t1 = msf_now();
-        if (nn_bf16_linear_run(l, y, x, M)) exit(1);
+        if (nn_bf16_linear_run(l, y, x, M, NULL)) exit(1);
         double t2 = msf_now();
         t32[i] = t1 - t0, t16[i] = t2 - t1, ratio[i] = t32[i] / t16[i];
     }

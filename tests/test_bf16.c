@@ -7,7 +7,14 @@
 //     in float32, so only float32 summation remains: rel <= 1e-5;
 //   - against the float32 layer (the precision bf16 gives up): rel <= 2e-2,
 //     and at least as close as PyTorch's autocast bf16 linear is (+ 1e-3);
-//   - the same bits with 1 and 2 OpenMP threads, and on a second call.
+//   - the same bits with 1 and 2 OpenMP threads, and on a second call;
+//   - a DiT in bf16 (dit_set_precision) against PyTorch's forward in float64
+//     with bf16 inputs and weights in every linear layer (what bf16 mode
+//     specifies): rel <= 1e-5 (measured 1.1e-7: float32 accumulation and
+//     activations; an activation that rounds the other way at a bf16 tie would show here); its
+//     error against the float32 forward is printed beside autocast's, and
+//     must be no larger; 1 and 2 threads give the same bits; precision back
+//     to fp32 gives the fp32 forward's bits.
 // Without oneDNN (make DNNL=0, or no libdnnl-dev) the layer tests say SKIP
 // (a failure under CI, which installs it); the conversion is tested anyway.
 #include <check.h>
@@ -17,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/dit.h"
 #include "nn/linear_bf16.h"
 #include "testutil.h"
 
@@ -24,6 +32,7 @@
 #define TOL_BF16 1e-5        // against the exact sum of the exact bf16 products
 #define TOL_FP32 2e-2        // against the float32 layer
 #define AUTOCAST_SLACK 1e-3  // over PyTorch autocast's own error against float32
+#define TOL_DIT 1e-5         // bf16 DiT against the float64 forward with bf16 linear layers (measured 1.1e-7)
 
 START_TEST(test_conversion_equals_torch) {
     msf_weights *g = tu_golden_open(GOLDEN);
@@ -62,8 +71,15 @@ static float *run_case(msf_weights *g, const char *obj, int threads, int M, int 
     ck_assert_ptr_nonnull(again);
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
-    ck_assert_msg(nn_bf16_linear_run(l, y, x, M) == MSF_OK, "%s", msf_error_message());
-    ck_assert_msg(nn_bf16_linear_run(l, again, x, M) == MSF_OK, "%s", msf_error_message());
+    // The first call converts x in the layer's own scratch, the second in an
+    // arena's (sized by nn_bf16_linear_workspace_bytes): the same bits.
+    msf_arena ws;
+    ck_assert_int_eq(msf_arena_init(&ws, nn_bf16_linear_workspace_bytes(M, K)), MSF_OK);
+    ck_assert_msg(nn_bf16_linear_run(l, y, x, M, NULL) == MSF_OK, "%s", msf_error_message());
+    ck_assert_msg(nn_bf16_linear_run(l, again, x, M, &ws) == MSF_OK, "%s", msf_error_message());
+    ck_assert_uint_eq(ws.used, 0);
+    ck_assert_uint_eq(ws.peak, nn_bf16_linear_workspace_bytes(M, K));
+    msf_arena_free(&ws);
     omp_set_num_threads(saved);
     ck_assert_msg(memcmp(y, again, (size_t)M * N * sizeof *y) == 0, "%s: a second call gave other bits", obj);
     nn_bf16_linear_free(l);
@@ -111,6 +127,65 @@ START_TEST(test_linear_against_torch) {
 }
 END_TEST
 
+// out (3, ...) of the golden DiT at `threads` threads in precision p.
+static float *dit_run(msf_weights *g, nn_precision p, int threads, size_t *n) {
+    dit_model m;
+    ck_assert_msg(dit_load(&m, g, "dit/model", 3) == MSF_OK, "%s", msf_error_message());
+    ck_assert_msg(dit_set_precision(&m, p) == MSF_OK, "%s", msf_error_message());
+    ck_assert_int_eq(m.precision, p);
+    size_t nx, nt, ny;
+    float *x = tu_golden_load(g, "dit/x", &nx, NULL, NULL), *t = tu_golden_load(g, "dit/t", &nt, NULL, NULL),
+          *yf = tu_golden_load(g, "dit/y", &ny, NULL, NULL);
+    int64_t y[3];
+    for (int i = 0; i < 3; i++) y[i] = (int64_t)yf[i];
+    *n = (size_t)3 * m.cfg.out_channels * m.cfg.input_size * m.cfg.input_size;
+    float *out = malloc(*n * sizeof *out);
+    ck_assert_ptr_nonnull(out);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    ck_assert_msg(dit_forward(&m, out, x, t, y, 3) == MSF_OK, "%s", msf_error_message());
+    omp_set_num_threads(saved);
+    if (p == NN_BF16) {  // back to fp32 on the same model: the fp32 forward's bits
+        float *again = malloc(*n * sizeof *again);
+        ck_assert_ptr_nonnull(again);
+        ck_assert_int_eq(dit_set_precision(&m, NN_FP32), MSF_OK);
+        ck_assert_msg(dit_forward(&m, again, x, t, y, 3) == MSF_OK, "%s", msf_error_message());
+        float *fp32 = dit_run(g, NN_FP32, threads, n);
+        ck_assert_msg(memcmp(again, fp32, *n * sizeof *fp32) == 0, "DiT: fp32 after bf16 differs from fp32");
+        free(again), free(fp32);
+    }
+    dit_free(&m);
+    free(x), free(t), free(yf);
+    return out;
+}
+
+START_TEST(test_dit_against_torch) {
+    if (!nn_bf16_available()) {
+        tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
+        return;
+    }
+    msf_weights *g = tu_golden_open(GOLDEN);
+    size_t n, m;
+    float *b1 = dit_run(g, NN_BF16, 1, &n), *b2 = dit_run(g, NN_BF16, 2, &m);
+    ck_assert_uint_eq(n, m);
+    ck_assert_msg(memcmp(b1, b2, n * sizeof *b1) == 0, "bf16 DiT: 1 and 2 threads gave other bits");
+    float *want = tu_golden_load(g, "dit/out_bf16", &m, NULL, NULL);
+    ck_assert_uint_eq(n, m);
+    ck_assert(tu_expect_close("bf16 DiT vs float64 forward with bf16 linears", b1, want, n, TOL_DIT));
+    float *fp32 = tu_golden_load(g, "dit/out_fp32", &m, NULL, NULL),
+          *autocast = tu_golden_load(g, "dit/out_autocast", &m, NULL, NULL);
+    tu_cmp ours = tu_compare(b1, fp32, n), torch = tu_compare(autocast, fp32, n), spec = tu_compare(b1, want, n);
+    printf(
+        "bf16 DiT (tiny, depth 2): rel %.2e vs the float64 forward with bf16 linears; vs float32: ours rel %.2e, "
+        "PyTorch autocast rel %.2e\n",
+        spec.rel, ours.rel, torch.rel);
+    ck_assert_msg(ours.rel <= torch.rel + AUTOCAST_SLACK, "bf16 DiT: rel %.3e vs float32, autocast's %.3e", ours.rel,
+                  torch.rel);
+    free(b1), free(b2), free(want), free(fp32), free(autocast);
+    msf_weights_close(g);
+}
+END_TEST
+
 START_TEST(test_without_onednn_says_so) {
     if (nn_bf16_available()) return;
     nn_bf16_linear *l;
@@ -126,6 +201,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_conversion_equals_torch);
     tcase_add_test(tc, test_linear_against_torch);
+    tcase_add_test(tc, test_dit_against_torch);
     tcase_add_test(tc, test_without_onednn_says_so);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -14,7 +14,8 @@
 #include "models/vae.h"
 
 const char cmd_forward_usage[] =
-    "usage: msf forward --weights W.h5 --in IN.h5 --out OUT.h5 [--group G | --stage S] [--batch B]\n\n"
+    "usage: msf forward --weights W.h5 --in IN.h5 --out OUT.h5 [--group G | --stage S] [--batch B]\n"
+    "                   [--precision fp32|bf16]\n\n"
     "Run one DiT forward pass on the datasets of IN.h5:\n"
     "  x  float32 [N, C, H, W]   the noisy input\n"
     "  t  int64 or float [N]     the original diffusion step (0..999)\n"
@@ -26,7 +27,8 @@ const char cmd_forward_usage[] =
     "  --stage S       MSF weights: run stage S (base, residual, or residual1..\n"
     "                  for more levels); a residual stage takes x = concat(noisy\n"
     "                  residual, U(base)) with 2C channels\n"
-    "  --batch B       samples per forward call (default 8)\n\n"
+    "  --batch B       samples per forward call (default 8)\n"
+    "  --precision P   DiT: fp32 (default) or bf16 linear layers (as msf sample)\n\n"
     "SD VAE weights (model = \"vae\"): x is the decoder's input z [N, 4, h, w]\n"
     "(no latent scaling) or, with --part encoder, images in [-1, 1]\n"
     "[N, 3, H, W]; `out` is the image [N, 3, 8h, 8w] or the encoder moments\n"
@@ -87,7 +89,8 @@ done:
 }
 
 int cmd_forward(int argc, char **argv) {
-    const char *weights = NULL, *in = NULL, *out_path = NULL, *group = NULL, *part = NULL;
+    const char *weights = NULL, *in = NULL, *out_path = NULL, *group = NULL, *part = NULL, *precision_name = NULL;
+    nn_precision precision = NN_FP32;
     long batch = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -100,7 +103,13 @@ int cmd_forward(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out_path = v;
         else if (!strcmp(a, "--group") || !strcmp(a, "--stage")) group = v;
         else if (!strcmp(a, "--part")) part = v;
-        else if (!strcmp(a, "--batch")) {
+        else if (!strcmp(a, "--precision")) {
+            precision_name = v;
+            if (nn_precision_parse(&precision, v, "--precision")) {
+                fprintf(stderr, "msf forward: %s\n", msf_error_message());
+                return 2;
+            }
+        } else if (!strcmp(a, "--batch")) {
             if (!cli_parse_long("forward", a, v, 1, 4096, &batch)) return 2;
         } else {
             fprintf(stderr, "msf forward: unknown option '%s'\n\n%s", a, cmd_forward_usage);
@@ -123,6 +132,10 @@ int cmd_forward(int argc, char **argv) {
     if (msf_weights_open(&wf, weights)) goto done;
     char kind[16] = "";
     if (msf_weights_attr_string(wf, group, "model", kind, sizeof kind) == MSF_OK && !strcmp(kind, "vae")) {
+        if (precision_name) {
+            msf_fail(MSF_ERR_INVALID, "--precision applies to DiT weights; %s holds a VAE (fp32 only)", weights);
+            goto done;
+        }
         if (msf_weights_open_as(&inf, in, "input file")) goto done;
         rc = forward_vae(wf, inf, group, part, in, out_path, weights);
         msf_weights_close(inf);
@@ -133,7 +146,7 @@ int cmd_forward(int argc, char **argv) {
         msf_fail(MSF_ERR_INVALID, "--part applies to VAE weights; %s holds a DiT", weights);
         goto done;
     }
-    if (dit_load(&model, wf, group, (int)batch)) goto done;
+    if (dit_load(&model, wf, group, (int)batch) || dit_set_precision(&model, precision)) goto done;
     const dit_config *c = &model.cfg;
     if (msf_weights_open_as(&inf, in, "input file")) goto done;
     const msf_weight_info *xi = msf_weights_find(inf, "x");
@@ -177,7 +190,8 @@ int cmd_forward(int argc, char **argv) {
         if (dit_forward(&model, out + (size_t)b * os, x + (size_t)b * xs, t + b, y + b, n)) goto done;
     }
     if (msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "out", 4, oshape, out) ||
-        msf_h5_attr_string(writer, NULL, "weights", weights) || msf_h5_attr_string(writer, NULL, "input", in))
+        msf_h5_attr_string(writer, NULL, "weights", weights) || msf_h5_attr_string(writer, NULL, "input", in) ||
+        msf_h5_attr_string(writer, NULL, "precision", nn_precision_name(precision)))
         goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;

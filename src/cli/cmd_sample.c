@@ -50,6 +50,12 @@ const char cmd_sample_usage[] =
     "  --labels 1,4,7       the labels, one per sample\n"
     "  --label-mode M       uniform (default: drawn from the seed) or balanced (i mod classes)\n"
     "  --batch B            samples per network call (default 8)\n"
+    "  --precision P        fp32 (default, exact) or bf16: the DiT stages' linear\n"
+    "                       layers take bf16 inputs and weights and sum in fp32\n"
+    "                       (oneDNN; about 2x faster on CPUs with AVX512-BF16 or\n"
+    "                       AMX); the attention products, norms and the diffusion\n"
+    "                       arithmetic and --vae decoding stay fp32. Deterministic\n"
+    "                       for any thread count\n"
     "  --group G            read a DiT from group G of the weight file\n"
     "  --noise-file F.h5    replay noise: x_T [N, C, H, W] and z [steps, M, C, H, W],\n"
     "                       z[i] drawn at the i-th step taken; M = N, or 2N as DiT\n"
@@ -109,6 +115,8 @@ typedef struct {
 
 typedef struct {
     const char *weights, *out, *group, *noise, *labels, *label_mode, *variance, *vae, *vae_group, *images, *base_from;
+    const char *precision_name;
+    nn_precision precision;
     int label_mode_given;
     long num, batch;
     unsigned long long seed, first_index;
@@ -119,6 +127,7 @@ typedef struct {
 static int parse_args(int argc, char **argv, sample_args *a) {
     *a = (sample_args){
         .label_mode = "uniform",
+        .precision_name = "fp32",
         .num = 8,
         .batch = 8,
         .all = {
@@ -139,6 +148,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
                    {"--vae-group", &a->vae_group},
                    {"--images", &a->images},
                    {"--base-from", &a->base_from},
+                   {"--precision", &a->precision_name},
                    {"--steps", &a->all.steps},
                    {"--sampler", &a->all.sampler},
                    {"--cfg-mode", &a->all.cfg_mode},
@@ -189,6 +199,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
     const char *bad = NULL;
     if (a->variance && diff_var_type_parse(a->variance, &var)) bad = "--variance";
     else if (a->label_mode && diff_label_mode_parse(a->label_mode, &lm)) bad = "--label-mode";
+    else if (nn_precision_parse(&a->precision, a->precision_name, "--precision")) bad = "--precision";
     else if (a->first_index > (uint64_t)INT64_MAX - (uint64_t)a->num) {
         msf_fail(MSF_ERR_INVALID, "--first-index %llu: the sample indices must stay below 2^63",
                  (unsigned long long)a->first_index);
@@ -392,6 +403,7 @@ static msf_status write_common(msf_h5_writer *w, const sample_args *a, const sam
         (s = msf_h5_attr_int(w, NULL, "num", N)) || (s = msf_h5_attr_string(w, NULL, "label_mode", label_mode)) ||
         (s = msf_h5_attr_string(w, NULL, "noise", a->noise ? a->noise : "philox4x32-10")) ||
         (s = msf_h5_attr_int(w, NULL, "batch", a->batch)) ||
+        (s = msf_h5_attr_string(w, NULL, "precision", nn_precision_name(a->precision))) ||
         (s = msf_h5_attr_int(w, NULL, "threads", omp_get_max_threads())) ||
         (s = msf_h5_attr_string(w, NULL, "msf_version", msf_version())) ||
         (s = msf_h5_attr_string(w, NULL, "git_commit", msf_git_commit())))
@@ -477,7 +489,8 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
                              .seed = a->seed,
                              .batch = (int)a->batch,
                              .noise = a->noise ? replay_msf : NULL,
-                             .noise_user = &rp};
+                             .noise_user = &rp,
+                             .precision = a->precision};
     go.stage[0] = opts;
     if (msf_generator_open(&gen, wf, a->group, 0, &go)) goto done;
 
@@ -578,7 +591,8 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
                              .seed = a->seed,
                              .batch = (int)a->batch,
                              .noise = a->noise ? replay_msf : NULL,
-                             .noise_user = rp};
+                             .noise_user = rp,
+                             .precision = a->precision};
     for (int k = 0; k < L; k++) {
         st[k].var = layout.stage[k].cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         go.stage[k] = st[k];

@@ -180,9 +180,10 @@ static size_t dit_activation_floats(const dit_config *c, int n) {
            + 16 * 64;                                   // alignment slack (one per buffer)
 }
 
-// Scratch bytes of the linears at batch up to n (nn_linear's padded rows; the
-// largest one, as they run one after the other).
-static size_t dit_linear_bytes(const dit_config *c, int n) {
+// Scratch bytes of the linears at batch up to n (nn_linear's padded rows, or
+// in bf16 the bf16 copy of the input; the largest one, as they run one after
+// the other).
+static size_t dit_linear_bytes(const dit_config *c, int n, nn_precision p) {
     int D = c->hidden_size, NT = n * dit_tokens(c), p2 = c->patch_size * c->patch_size;
     int shapes[][3] = {{NT, c->in_channels * p2, D},
                        {n, c->freq_dim, D},
@@ -197,9 +198,17 @@ static size_t dit_linear_bytes(const dit_config *c, int n) {
     size_t most = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t b = nn_linear_workspace_bytes(shapes[i][0], shapes[i][1], shapes[i][2]);
+        if (p == NN_BF16) b = nn_bf16_linear_workspace_bytes(shapes[i][0], shapes[i][1]);
         most = b > most ? b : most;
     }
     return most;
+}
+
+// Workspace bytes of a forward pass at batch up to n in precision p.
+static size_t dit_workspace_bytes(const dit_config *c, int n, nn_precision p) {
+    size_t attn = nn_attention_workspace_bytes(n, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
+    size_t lin = dit_linear_bytes(c, n, p);
+    return dit_activation_floats(c, n) * sizeof(float) + (attn > lin ? attn : lin);
 }
 
 // Allocate weights (one slab, laid out by the tensor table) and workspace
@@ -213,10 +222,7 @@ static msf_status dit_alloc(dit_model *m, int max_batch, msf_params *table) {
     dit_tensor_table(m, table);
     msf_status s = msf_params_alloc(table, &m->params, &m->num_params);
     if (s) return s;
-    size_t attn = nn_attention_workspace_bytes(max_batch, dit_tokens(c), c->num_heads, c->hidden_size / c->num_heads);
-    size_t lin = dit_linear_bytes(c, max_batch);
-    size_t ws = dit_activation_floats(c, max_batch) * sizeof(float) + (attn > lin ? attn : lin);
-    if ((s = msf_arena_init(&m->ws, ws))) return s;
+    if ((s = msf_arena_init(&m->ws, dit_workspace_bytes(c, max_batch, NN_FP32)))) return s;
     m->max_batch = max_batch;
     return MSF_OK;
 }
@@ -318,7 +324,76 @@ msf_status dit_save(dit_model *m, const char *path, const char *source) {
     return msf_h5_commit(w);
 }
 
+// The linear layers in the order of lin16: the model-level ones, then five per block.
+enum { LIN_PATCH, LIN_T0, LIN_T2, LIN_AUG0, LIN_AUG2, LIN_FINAL_ADA, LIN_FINAL, LIN_BLOCKS };
+enum { LIN_ADA, LIN_QKV, LIN_PROJ, LIN_FC1, LIN_FC2, LIN_PER_BLOCK };
+
+static int dit_num_linears(const dit_config *c) { return LIN_BLOCKS + LIN_PER_BLOCK * c->depth; }
+
+static void dit_free_bf16(dit_model *m) {
+    if (m->lin16)
+        for (int i = 0; i < dit_num_linears(&m->cfg); i++) nn_bf16_linear_free(m->lin16[i]);
+    free(m->lin16);
+    m->lin16 = NULL;
+    m->precision = NN_FP32;
+}
+
+msf_status dit_set_precision(dit_model *m, nn_precision p) {
+    dit_free_bf16(m);
+    if (p == NN_FP32) return MSF_OK;
+    const dit_config *c = &m->cfg;
+    const int D = c->hidden_size, M = c->mlp_hidden, p2 = c->patch_size * c->patch_size;
+    int n = dit_num_linears(c);
+    struct {
+        const float *w, *b;
+        int K, N;
+    } *L = calloc((size_t)n, sizeof *L);
+    m->lin16 = calloc((size_t)n, sizeof *m->lin16);
+    if (!L || !m->lin16) {
+        free(L);
+        dit_free_bf16(m);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 DiT");
+    }
+#define LIN(i, W, B, KK, NN) L[i].w = (W), L[i].b = (B), L[i].K = (KK), L[i].N = (NN)
+    LIN(LIN_PATCH, m->patch_w, m->patch_b, c->in_channels * p2, D);
+    LIN(LIN_T0, m->t_w0, m->t_b0, c->freq_dim, D);
+    LIN(LIN_T2, m->t_w2, m->t_b2, D, D);
+    if (c->cond_aug) {
+        LIN(LIN_AUG0, m->aug_w0, m->aug_b0, c->freq_dim, D);
+        LIN(LIN_AUG2, m->aug_w2, m->aug_b2, D, D);
+    }
+    LIN(LIN_FINAL_ADA, m->final_ada_w, m->final_ada_b, D, 2 * D);
+    LIN(LIN_FINAL, m->final_w, m->final_b, D, p2 * c->out_channels);
+    for (int l = 0; l < c->depth; l++) {
+        const dit_block *b = &m->blocks[l];
+        int i = LIN_BLOCKS + LIN_PER_BLOCK * l;
+        LIN(i + LIN_ADA, b->ada_w, b->ada_b, D, 6 * D);
+        LIN(i + LIN_QKV, b->qkv_w, b->qkv_b, D, 3 * D);
+        LIN(i + LIN_PROJ, b->proj_w, b->proj_b, D, D);
+        LIN(i + LIN_FC1, b->fc1_w, b->fc1_b, D, M);
+        LIN(i + LIN_FC2, b->fc2_w, b->fc2_b, M, D);
+    }
+#undef LIN
+    msf_status s = MSF_OK;
+    for (int i = 0; i < n && !s; i++)
+        if (L[i].w) s = nn_bf16_linear_create(&m->lin16[i], L[i].w, L[i].b, L[i].K, L[i].N);
+    free(L);
+    size_t need = dit_workspace_bytes(c, m->max_batch, p);
+    if (!s && need > m->ws.capacity) {
+        msf_arena_free(&m->ws);
+        s = msf_arena_init(&m->ws, need);
+    }
+    if (s) {
+        dit_free_bf16(m);
+        if (!m->ws.base) (void)msf_arena_init(&m->ws, dit_workspace_bytes(c, m->max_batch, NN_FP32));
+        return msf_fail_context(s, "DiT in bf16");
+    }
+    m->precision = p;
+    return MSF_OK;
+}
+
 void dit_free(dit_model *m) {
+    dit_free_bf16(m);
     msf_aligned_free(m->params);
     free(m->blocks);
     msf_arena_free(&m->ws);
@@ -400,6 +475,15 @@ static void gated_add(float *x, const float *gate, const float *y, int mod_strid
 
 // -----------------------------------------------------------------------------
 
+// y = x W^T + b in the model's precision; passes an earlier failure `s` on.
+static msf_status lin(dit_model *m, int i, msf_status s, float *y, const float *x, const float *w, const float *b,
+                      int M, int K, int N) {
+    if (s) return s;
+    if (m->lin16) return nn_bf16_linear_run(m->lin16[i], y, x, M, &m->ws);
+    nn_linear(y, x, w, b, M, K, N, &m->ws);
+    return MSF_OK;
+}
+
 msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n) {
     return dit_forward_aug(m, out, x, t, y, NULL, n);
 }
@@ -442,43 +526,44 @@ msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float
     }
 
     // 1. Patch embedding (a conv with kernel = stride = p, as a matmul) + pos_embed.
+    msf_status s = MSF_OK;
     patchify(big, x, n, c->in_channels, H, p);
-    nn_linear(xs, big, m->patch_w, m->patch_b, NT, c->in_channels * p * p, D, ws);
+    s = lin(m, LIN_PATCH, s, xs, big, m->patch_w, m->patch_b, NT, c->in_channels * p * p, D);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < NT; r++)
         for (int d = 0; d < D; d++) xs[(size_t)r * D + d] += m->pos_embed[(size_t)(r % T) * D + d];
 
     // 2-4. Conditioning c = t_emb + y_emb; every adaLN takes SiLU(c).
     timestep_frequencies(freq, t, n, c->freq_dim);
-    nn_linear(temb, freq, m->t_w0, m->t_b0, n, c->freq_dim, D, ws);
+    s = lin(m, LIN_T0, s, temb, freq, m->t_w0, m->t_b0, n, c->freq_dim, D);
     nn_silu(temb, temb, (size_t)n * D);
-    nn_linear(cond, temb, m->t_w2, m->t_b2, n, D, D, ws);
+    s = lin(m, LIN_T2, s, cond, temb, m->t_w2, m->t_b2, n, D, D);
     for (int i = 0; i < n; i++)
         for (int d = 0; d < D; d++) cond[(size_t)i * D + d] += m->y_table[(size_t)y[i] * D + d];
     if (aug) {  // c += aug_emb(level), after the label (the reference's order of additions)
         timestep_frequencies(freq, aug, n, c->freq_dim);
-        nn_linear(temb, freq, m->aug_w0, m->aug_b0, n, c->freq_dim, D, ws);
+        s = lin(m, LIN_AUG0, s, temb, freq, m->aug_w0, m->aug_b0, n, c->freq_dim, D);
         nn_silu(temb, temb, (size_t)n * D);
-        nn_linear(silu_c, temb, m->aug_w2, m->aug_b2, n, D, D, ws);
+        s = lin(m, LIN_AUG2, s, silu_c, temb, m->aug_w2, m->aug_b2, n, D, D);
         for (size_t i = 0; i < (size_t)n * D; i++) cond[i] += silu_c[i];
     }
     nn_silu(silu_c, cond, (size_t)n * D);
 
     // 5. Blocks. mod holds (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp).
-    msf_status s = MSF_OK;
     for (int l = 0; l < c->depth && !s; l++) {
         const dit_block *b = &m->blocks[l];
-        nn_linear(mod, silu_c, b->ada_w, b->ada_b, n, D, 6 * D, ws);
+        const int bl = LIN_BLOCKS + LIN_PER_BLOCK * l;
+        s = lin(m, bl + LIN_ADA, s, mod, silu_c, b->ada_w, b->ada_b, n, D, 6 * D);
         norm_modulate(hs, xs, mod, mod + D, 6 * D, n, T, D);
-        nn_linear(big, hs, b->qkv_w, b->qkv_b, NT, D, 3 * D, ws);
-        s = nn_attention(att, big, n, T, heads, D / heads, ws);
+        s = lin(m, bl + LIN_QKV, s, big, hs, b->qkv_w, b->qkv_b, NT, D, 3 * D);
+        if (!s) s = nn_attention(att, big, n, T, heads, D / heads, ws);
         if (s) break;
-        nn_linear(hs, att, b->proj_w, b->proj_b, NT, D, D, ws);
+        s = lin(m, bl + LIN_PROJ, s, hs, att, b->proj_w, b->proj_b, NT, D, D);
         gated_add(xs, mod + 2 * D, hs, 6 * D, n, T, D);
         norm_modulate(hs, xs, mod + 3 * D, mod + 4 * D, 6 * D, n, T, D);
-        nn_linear(big, hs, b->fc1_w, b->fc1_b, NT, D, M, ws);
+        s = lin(m, bl + LIN_FC1, s, big, hs, b->fc1_w, b->fc1_b, NT, D, M);
         nn_gelu_tanh(big, big, (size_t)NT * M);
-        nn_linear(att, big, b->fc2_w, b->fc2_b, NT, M, D, ws);
+        s = lin(m, bl + LIN_FC2, s, att, big, b->fc2_w, b->fc2_b, NT, M, D);
         gated_add(xs, mod + 5 * D, att, 6 * D, n, T, D);
     }
     if (s) {
@@ -487,10 +572,10 @@ msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float
     }
 
     // 6. Final layer: (shift, scale) -- shift first here -- then linear.
-    nn_linear(mod, silu_c, m->final_ada_w, m->final_ada_b, n, D, 2 * D, ws);
+    s = lin(m, LIN_FINAL_ADA, s, mod, silu_c, m->final_ada_w, m->final_ada_b, n, D, 2 * D);
     norm_modulate(hs, xs, mod, mod + D, 2 * D, n, T, D);
     int out_width = p * p * c->out_channels;
-    nn_linear(big, hs, m->final_w, m->final_b, NT, D, out_width, ws);
+    s = lin(m, LIN_FINAL, s, big, hs, m->final_w, m->final_b, NT, D, out_width);
 
     // 7. Unpatchify.
     unpatchify(out, big, n, c->out_channels, H, p);

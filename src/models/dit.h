@@ -14,6 +14,7 @@
 #include "core/arena.h"
 #include "core/status.h"
 #include "io/weights.h"
+#include "nn/linear_bf16.h"
 
 typedef struct {
     int input_size;    // latent side H = W
@@ -70,6 +71,8 @@ typedef struct {
     float *final_w, *final_b;          // (p*p*out, D), (p*p*out)
     int max_batch;
     msf_arena ws;
+    nn_precision precision;  // of the linear layers (dit_set_precision; fp32 after load)
+    nn_bf16_linear **lin16;  // bf16: every linear layer as a bf16 layer (dit.c's order), else NULL
 } dit_model;
 
 // Read the config from the attributes of `group` (NULL or "" = the file root)
@@ -78,6 +81,15 @@ typedef struct {
 msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *group);
 msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch);
 void dit_free(dit_model *m);
+
+// The arithmetic of the linear layers (patch embedding, conditioning MLPs,
+// adaLN, qkv, attention projection, MLP, final layer): fp32 (the default) or
+// bf16 (weights converted to bf16 once, here; inputs rounded to bf16 per
+// call; fp32 accumulation through oneDNN). The attention's own products
+// (q k^T, softmax, weights x v), the norms and the modulation stay fp32.
+// Grows the workspace for the bf16 inputs. MSF_ERR_INVALID for bf16 in a
+// build without oneDNN.
+msf_status dit_set_precision(dit_model *m, nn_precision p);
 
 // A model of config c with random weights: every tensor from its own Philox
 // normal stream (seed, tensor index) times `scale`, pos_embed the fixed

@@ -71,6 +71,7 @@ static uint64_t base_hash(const msf_generator *g) {
     const diff_stage_opts *o = &g->opts.stage[0];
     uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, &b->cfg, sizeof b->cfg);
     h = msf_fnv1a(h, b->params, b->num_params * sizeof *b->params);
+    h = msf_fnv1a(h, &b->precision, sizeof b->precision);
     h = msf_fnv1a(h, o->steps, strlen(o->steps) + 1);
     int ints[] = {(int)o->var, (int)o->sampler, (int)o->cfg_mode, o->start_t, o->clip_x0};
     float floats[] = {o->eta, o->cfg_scale};
@@ -116,6 +117,7 @@ void msf_generator_free(msf_generator *g) {
 static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, int guided) {
     const diff_stage_opts *st = &g->opts.stage[0];
     msf_status s = dit_load(&g->dit, w, group, guided ? 2 * g->opts.batch : g->opts.batch);
+    if (!s) s = dit_set_precision(&g->dit, g->opts.precision);
     if (s) return s;
     const dit_config *c = &g->dit.cfg;
     g->channels = c->in_channels, g->size = g->base_side = c->input_size, g->num_classes = c->num_classes;
@@ -142,6 +144,7 @@ static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, 
 
 static msf_status open_msf(msf_generator *g, msf_weights *w, const char *group, int guided) {
     msf_status s = msf_model_load(&g->msf, w, group, guided ? 2 * g->opts.batch : g->opts.batch);
+    for (int k = 0; k < g->msf.num_stages && !s; k++) s = dit_set_precision(&g->msf.stage[k], g->opts.precision);
     if (s) return s;
     if (g->msf.num_stages != g->opts.num_stages)
         return msf_fail(MSF_ERR_INVALID, "%s: the model has %d stages, the sampling options %d", msf_weights_path(w),

@@ -44,6 +44,7 @@ typedef struct {
     msf_noise_fn noise;  // replayed noise (DiT: stage 0); NULL: the Philox noise of seed
     void *noise_user;
     msf_base_cache *base_cache;  // MSF: bases shared with other generators; NULL: none
+    nn_precision precision;      // of every network's linear layers (dit_set_precision); 0 = NN_FP32
 } msf_generator_opts;
 
 typedef struct {

@@ -4,6 +4,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const precision_names[] = {"fp32", "bf16"};
+_Static_assert(sizeof precision_names / sizeof precision_names[0] == NN_PRECISION_COUNT, "one name per precision");
+
+const char *nn_precision_name(nn_precision p) { return (unsigned)p < NN_PRECISION_COUNT ? precision_names[p] : "?"; }
+
+msf_status nn_precision_parse(nn_precision *p, const char *text, const char *what) {
+    for (int i = 0; i < NN_PRECISION_COUNT; i++)
+        if (!strcmp(text, precision_names[i])) {
+            if (i == NN_BF16 && !nn_bf16_available())
+                return msf_fail(MSF_ERR_INVALID,
+                                "%s bf16: this msf was built without oneDNN, so it has no bf16 path (install "
+                                "libdnnl-dev and rebuild: make deps && make)",
+                                what);
+            *p = (nn_precision)i;
+            return MSF_OK;
+        }
+    return msf_fail(MSF_ERR_INVALID, "%s '%s': expected fp32 or bf16", what, text);
+}
+
+size_t nn_bf16_linear_workspace_bytes(int M, int K) {
+    return M > 0 && K > 0 ? msf_align_up((size_t)M * (size_t)K * sizeof(uint16_t)) : 0;
+}
+
 #ifdef MSF_DNNL
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
@@ -108,19 +131,27 @@ static msf_status primitive_for(nn_bf16_linear *l, int M, dnnl_primitive_t *prim
     return MSF_OK;
 }
 
-msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M) {
+msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws) {
     if (M < 1) return MSF_OK;
-    if ((size_t)M > l->rows) {
-        uint16_t *nx = realloc(l->x, (size_t)M * l->K * sizeof *nx);
-        if (!nx) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
-        l->x = nx, l->rows = (size_t)M;
+    size_t bytes = nn_bf16_linear_workspace_bytes(M, l->K), mark = ws ? msf_arena_mark(ws) : 0;
+    uint16_t *xh = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL;
+    if (!xh) {
+        if ((size_t)M > l->rows) {
+            uint16_t *nx = realloc(l->x, (size_t)M * l->K * sizeof *nx);
+            if (!nx) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
+            l->x = nx, l->rows = (size_t)M;
+        }
+        xh = l->x;
     }
     dnnl_primitive_t prim = NULL;
     msf_status s = primitive_for(l, M, &prim);
-    if (s) return s;
+    if (s) {
+        if (ws) msf_arena_release(ws, mark);
+        return s;
+    }
     const size_t n = (size_t)M * l->K;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) l->x[i] = nn_bf16_from_float(x[i]);
+    for (size_t i = 0; i < n; i++) xh[i] = nn_bf16_from_float(x[i]);
     dnnl_memory_desc_t src, wei, bias, dst;
     dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
     dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
@@ -128,7 +159,7 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
     dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
     dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
     dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
-    s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, l->x), "memory");
+    s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, xh), "memory");
     if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
     if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &dst, engine, y), "memory");
     if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[3], &bias, engine, l->b), "memory");
@@ -140,6 +171,7 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
     }
     for (int i = 0; i < 4; i++)
         if (mem[i]) dnnl_memory_destroy(mem[i]);
+    if (ws) msf_arena_release(ws, mark);
     return s ? msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N) : MSF_OK;
 }
 
@@ -167,8 +199,8 @@ msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const flo
                     "and rebuild: make deps && make)");
 }
 
-msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M) {
-    (void)l, (void)y, (void)x, (void)M;
+msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws) {
+    (void)l, (void)y, (void)x, (void)M, (void)ws;
     return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
 }
 

@@ -16,9 +16,21 @@
 #ifndef MSF_NN_LINEAR_BF16_H
 #define MSF_NN_LINEAR_BF16_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "core/status.h"
+
+// The arithmetic of a network's large matrix products: fp32 (the default and
+// the exact reference) or bf16 (bf16 inputs, fp32 accumulation, through
+// oneDNN); norms, softmax, the diffusion arithmetic and statistics stay fp32.
+typedef enum { NN_FP32, NN_BF16, NN_PRECISION_COUNT } nn_precision;
+// "fp32" or "bf16".
+const char *nn_precision_name(nn_precision p);
+// Parse "fp32" / "bf16" (MSF_ERR_INVALID naming `what` otherwise, and for
+// bf16 in a build without oneDNN).
+msf_status nn_precision_parse(nn_precision *p, const char *text, const char *what);
 
 // 1 when this build has oneDNN.
 int nn_bf16_available(void);
@@ -49,8 +61,12 @@ typedef struct nn_bf16_linear nn_bf16_linear;
 // A layer of weights w [N, K] (PyTorch's Linear layout) and bias b [N] (NULL:
 // none), both copied (w as bf16).
 msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N);
-// y [M, N] = bf16(x) [M, K] bf16(W)^T + b.
-msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M);
+// Scratch bytes of a call with M rows of K inputs (the bf16 copy of x).
+size_t nn_bf16_linear_workspace_bytes(int M, int K);
+// y [M, N] = bf16(x) [M, K] bf16(W)^T + b. The bf16 copy of x comes from ws
+// when it has nn_bf16_linear_workspace_bytes(M, K) free (ws may be NULL),
+// else from the layer's own heap scratch.
+msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws);
 void nn_bf16_linear_free(nn_bf16_linear *l);
 
 #endif

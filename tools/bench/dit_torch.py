@@ -3,10 +3,14 @@
 
 bench/bench_dit.c runs this on the weights it times itself, with the same
 thread count, and prints both side by side. Output: one line per batch,
-"batch B seconds S" (median over --reps after one warm-up), on stdout.
+"batch B seconds S" (median over --reps after one warm-up), on stdout; with
+--bf16 the forward runs under torch.autocast("cpu", dtype=torch.bfloat16),
+PyTorch's own bf16 path (oneDNN underneath), and the lines read
+"batch B bf16_seconds S".
 
-Usage: dit_torch.py --weights W.h5 --batches 2,8 --threads T [--reps 3]
+Usage: dit_torch.py --weights W.h5 --batches 2,8 --threads T [--reps 3] [--bf16]
 """
+import contextlib
 import argparse
 import os
 import statistics
@@ -25,6 +29,7 @@ def main():
     ap.add_argument("--batches", default="2,8")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true", help="under torch.autocast(\"cpu\", dtype=torch.bfloat16)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load_reference_from_h5(args.weights).float().eval()
@@ -35,13 +40,15 @@ def main():
         t = torch.randint(0, 1000, (batch,), generator=gen)
         y = torch.randint(0, 1000, (batch,), generator=gen)
         times = []
-        with torch.no_grad():
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+        with torch.no_grad(), autocast:
             model(x, t, y)
             for _ in range(args.reps):
                 t0 = time.perf_counter()
                 model(x, t, y)
                 times.append(time.perf_counter() - t0)
-        print(f"batch {batch} seconds {statistics.median(times):.6f}", flush=True)
+        key = "bf16_seconds" if args.bf16 else "seconds"
+        print(f"batch {batch} {key} {statistics.median(times):.6f}", flush=True)
 
 
 if __name__ == "__main__":

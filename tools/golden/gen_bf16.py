@@ -16,15 +16,74 @@ DiT-XL/2 layer shapes for make check-full): group
                    it (its output is bf16, so rounded to 8 mantissa bits);
 attributes M, K, N. Also `convert`: float32 values (normal, tiny, huge, ties,
 +-Inf, NaN) and torch's bf16 of each as float32, for the conversion.
+
+Group `dit`: a DiT with bf16 linear layers (src/models/dit.c,
+dit_set_precision). `dit/model` is the tiny "sigma" DiT of gen_dit.py (its
+random weights, seed 1718) in the weight schema; x [3,C,H,W], t int64 [3],
+y int64 [3] as gen_dit.py's forward cases, and
+  out_fp32      the forward in float64 (gen_dit.py's forward64);
+  out_bf16      the forward in float64 where every linear layer and the patch
+                embedding take bf16(input) and bf16(weights), bias exact: the
+                arithmetic msf's bf16 mode specifies, up to its float32
+                accumulation and activations;
+  out_autocast  the float32 model under torch.autocast("cpu", bfloat16),
+                PyTorch's bf16 path (it also rounds each linear's output and
+                runs other ops in bf16), for comparison.
 """
 import argparse
 import os
 
+import sys
+
 import h5py
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+from gen_dit import TINY_MODELS, forward64, random_model  # noqa: E402
+from hdf5_dit import write_dit_group  # noqa: E402
+from reference.dit import DiT  # noqa: E402
 
 SEED = 1717
+DIT_SEED = 1718
+
+
+def bf(a):
+    """a rounded to bfloat16 (through float32, as msf rounds its float32 activations), as float64."""
+    return a.float().bfloat16().double()
+
+
+def forward_bf16_linears(model, x, t, y):
+    """`model`'s output in float64 with bf16 inputs and weights in every Linear and Conv2d."""
+    m64 = DiT(**model.config()).double().eval()
+    m64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    for mod in m64.modules():
+        if isinstance(mod, torch.nn.Linear):
+            mod.forward = (lambda m: lambda v: F.linear(bf(v), bf(m.weight), m.bias))(mod)
+        elif isinstance(mod, torch.nn.Conv2d):
+            mod.forward = (lambda m: lambda v: F.conv2d(bf(v), bf(m.weight), m.bias, stride=m.stride))(mod)
+    with torch.no_grad():
+        out = m64(torch.from_numpy(x).double(), torch.from_numpy(t), torch.from_numpy(y))
+    return out.float().numpy()
+
+
+def write_dit(f):
+    model = random_model(TINY_MODELS["sigma"], DIT_SEED)
+    cfg = model.config()
+    rng = np.random.default_rng(DIT_SEED)
+    x = rng.standard_normal((3, cfg["in_channels"], cfg["input_size"], cfg["input_size"])).astype(np.float32)
+    t = np.array([0, 421, 999], dtype=np.int64)
+    y = np.array([1, cfg["num_classes"], cfg["num_classes"] - 1], dtype=np.int64)
+    g = f.create_group("dit")
+    write_dit_group(g.create_group("model"), model.state_dict(), cfg, "tools/golden/gen_bf16.py")
+    g["x"], g["t"], g["y"] = x, t, y
+    g["out_fp32"] = forward64(model, x, t, y)
+    g["out_bf16"] = forward_bf16_linears(model, x, t, y)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        g["out_autocast"] = model(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y)).float().numpy()
 
 
 def main():
@@ -69,6 +128,7 @@ def main():
         cv = f.create_group("convert")
         cv.create_dataset("x", data=vals)
         cv.create_dataset("bf16", data=torch.from_numpy(vals).bfloat16().float().numpy())
+        write_dit(f)
         f.attrs["generator"] = "tools/golden/gen_bf16.py"
     os.replace(path + ".tmp", path)
     print(f"wrote {path}")
