@@ -7,6 +7,7 @@
 #include "core/dist.h"
 #include "core/status.h"
 #include "core/version.h"
+#include "nn/linear_bf16.h"
 #include "io/h5write.h"
 
 int cmd_info(int argc, char **argv);
@@ -111,6 +112,8 @@ static int dispatch(int argc, char **argv) {
         else if (!strcmp(argv[i], "--version")) {
             printf("msf %s (commit %s)\nOpenBLAS: %s\nMPI: %s\n", msf_version(), msf_git_commit(),
                    openblas_get_config(), msf_dist_built_with_mpi() ? "yes (msf run under mpirun/srun)" : "no");
+            if (nn_bf16_available()) printf("bf16: yes (oneDNN %s)\n", nn_bf16_library());
+            else printf("bf16: no (built without oneDNN)\n");
             return 0;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             print_help(stdout);

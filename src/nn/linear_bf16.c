@@ -1,6 +1,7 @@
 // linear_bf16.c: bf16 linear layers through oneDNN's matmul (nn/linear_bf16.h).
 #include "nn/linear_bf16.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,13 @@ const char *nn_bf16_isa(void) {
     case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
     default: return "other";
     }
+}
+
+const char *nn_bf16_library(void) {
+    static char text[96];
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(text, sizeof text, "%d.%d.%d (%s)", v->major, v->minor, v->patch, nn_bf16_isa());
+    return text;
 }
 
 msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N) {
@@ -190,6 +198,7 @@ struct nn_bf16_linear {
 
 int nn_bf16_available(void) { return 0; }
 const char *nn_bf16_isa(void) { return "none"; }
+const char *nn_bf16_library(void) { return "none"; }
 
 msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N) {
     (void)w, (void)b, (void)K, (void)N;

@@ -37,6 +37,8 @@ int nn_bf16_available(void);
 // The instruction set oneDNN dispatches to on this CPU ("avx512_core_bf16",
 // "avx512_core_amx", ...; "none" without oneDNN).
 const char *nn_bf16_isa(void);
+// oneDNN's version and that ISA ("2.6.3 (avx512_core_bf16)"); "none" without oneDNN.
+const char *nn_bf16_library(void);
 
 // bfloat16 as uint16_t: float32's upper half, rounded to nearest even (NaN
 // stays NaN), as PyTorch's and oneDNN's conversions round.

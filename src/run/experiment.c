@@ -23,6 +23,7 @@ static const char *const label_modes[] = {"uniform", "balanced", NULL};
 static const char *const variances[] = {"learned_range", "fixed_small", "fixed_large", NULL};
 static const char *const resize_modes[] = {"adm", "pytorch", "clean", NULL};
 static const char *const residual_modes[] = {"sample", "none", NULL};
+static const char *const precisions[] = {"fp32", "bf16", NULL};
 
 static const cfg_field model_schema[] = {
     {"kind", CFG_T_STRING, 1, NULL, model_kinds, "dit or msf"},
@@ -36,6 +37,8 @@ static const cfg_field model_schema[] = {
     {"scale", CFG_T_INT, 0, NULL, NULL, "MSF scale factor (default 2)"},
     {"levels", CFG_T_INT, 0, NULL, NULL, "MSF levels (default 2)"},
     {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]"},
+    {"precision", CFG_T_STRING, 0, NULL, precisions,
+     "fp32 (default) or bf16: the DiT's linear layers, as msf sample --precision (the VAE decodes in fp32)"},
     {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file"},
     {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE"},
     {"train_gflops", CFG_T_NUMBER, 0, NULL, NULL,
@@ -149,10 +152,14 @@ static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep)
     snprintf(p->run, sizeof p->run, "%s", run);
     snprintf(p->sweep, sizeof p->sweep, "%s", sweep);
     snprintf(p->name, sizeof p->name, "%s%s%s", run, *sweep ? "," : "", sweep);
-    p->hash = cfg_hash(cfg);
-    // What decides the samples (not num_samples: more samples extend a run).
+    // Hashed without a model.precision that says the default, fp32: writing
+    // it out does not change a point, bf16 does.
     cfg_node *key = cfg_clone(cfg);
     if (!key) return msf_fail(MSF_ERR_NOMEM, "out of memory");
+    cfg_node *model = (cfg_node *)cfg_find(key, "model");
+    if (model && !strcmp(cfg_str(key, "model.precision", ""), "fp32")) map_remove(model, "precision");
+    p->hash = cfg_hash(key);
+    // What decides the samples (not num_samples: more samples extend a run).
     static const char *const ignore[] = {"name",      "series",   "num_samples", "grid",
                                          "evaluator", "spectrum", "reproduces",  "sweep"};
     for (size_t k = 0; k < sizeof ignore / sizeof ignore[0]; k++) map_remove(key, ignore[k]);
@@ -327,6 +334,11 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
                         "%s:%d: '%s.sampler.base_from: real' takes the bases of the evaluator's "
                         "reference images; the point has no evaluator",
                         v->file, v->line, where);
+    if ((v = cfg_find(p->cfg, "model.precision")) && !strcmp(v->text, "bf16") && !nn_bf16_available())
+        return msf_fail(MSF_ERR_INVALID,
+                        "%s:%d: '%s.model.precision: bf16' needs oneDNN, and this msf was built without it "
+                        "(install libdnnl-dev and rebuild: make deps && make)",
+                        v->file, v->line, where);
     if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
         nn_pyramid_opts fo = nn_pyramid_defaults();
         if (nn_pyramid_opts_parse(&fo, v->text))
@@ -334,6 +346,10 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
                                     v->text);
     }
     return MSF_OK;
+}
+
+const char *msf_run_point_precision(const msf_run_point *p) {
+    return cfg_str(p->cfg, "model.precision", "fp32");
 }
 
 msf_status msf_experiment_load(msf_experiment *e, const char *path) {

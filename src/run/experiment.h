@@ -63,6 +63,10 @@ typedef struct {
     msf_run_point *points;
 } msf_experiment;
 
+// The arithmetic of the point's networks: model.precision, "fp32" when
+// absent (and for a point without a model).
+const char *msf_run_point_precision(const msf_run_point *p);
+
 // Parse, resolve `use:`, validate and expand every run's sweep, then check
 // each point's counts (the limits above), respacings, residual_start and
 // spectrum.factorize. Errors name file:line and the key.

@@ -110,7 +110,8 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     msf_generator_opts go = {.num_stages = o.num_stages,
                              .seed = (uint64_t)cfg_int(p->cfg, "seed", 0),
                              .batch = (int)batch,
-                             .base_cache = is_msf && !given ? bases : NULL};
+                             .base_cache = is_msf && !given ? bases : NULL,
+                             .precision = strcmp(msf_run_point_precision(p), "bf16") ? NN_FP32 : NN_BF16};
     memcpy(go.stage, o.stage, sizeof go.stage);
     pg->labels = o.labels;
     pg->residual = strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none") != 0;

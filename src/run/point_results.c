@@ -217,6 +217,7 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
     fprintf(t.f, "{\n  \"point\": ");
     cfg_json_string(t.f, p->name);
     fprintf(t.f, ",\n  \"config_hash\": \"%s\",\n  \"sample_hash\": \"%s\",\n  \"inputs_hash\": \"%s\",\n", h, sh, ih);
+    fprintf(t.f, "  \"network_precision\": \"%s\",\n", msf_run_point_precision(p));
     fprintf(t.f, "  \"num_samples\": %lld,\n  \"shards\": %d,\n", (long long)r->num_samples, r->shards_total);
     fprintf(t.f, "  \"image_height\": %d,\n  \"image_width\": %d,\n  \"image_channels\": %d", r->img_h, r->img_w,
             r->img_c);

@@ -20,6 +20,7 @@
 #include "eval/spectrum.h"
 #include "io/gnuplot.h"
 #include "io/textfile.h"
+#include "nn/linear_bf16.h"
 #include "run/seeds.h"
 
 char *openblas_get_config(void);
@@ -493,8 +494,11 @@ static void library_versions(FILE *f) {
     cfg_json_string(f, openblas_get_config());
     fprintf(f, ", \"fftw\": ");
     cfg_json_string(f, msf_fftw_version());
-    fprintf(f, ", \"libpng\": \"%s\", \"zlib\": \"%s\", \"libzip\": \"%s\", \"libyaml\": \"%s\"}",
+    fprintf(f, ", \"libpng\": \"%s\", \"zlib\": \"%s\", \"libzip\": \"%s\", \"libyaml\": \"%s\", \"onednn\": ",
             png_get_libpng_ver(NULL), zlibVersion(), zip_libzip_version(), yaml_get_version_string());
+    if (nn_bf16_available()) cfg_json_string(f, nn_bf16_library());
+    else fputs("null", f);
+    fputc('}', f);
 }
 
 static msf_status write_manifest(const char *dir, const msf_experiment *e, const msf_run_info *info) {
@@ -529,9 +533,10 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
         fprintf(f, "%s\n    {\"point\": ", i ? "," : "");
         cfg_json_string(f, p->name);
         fprintf(f,
-                ", \"seed\": %lld, \"num_samples\": %lld, \"config_hash\": \"%016llx\", \"sample_hash\": "
-                "\"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
+                ", \"seed\": %lld, \"num_samples\": %lld, \"network_precision\": \"%s\", \"config_hash\": \"%016llx\", "
+                "\"sample_hash\": \"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
                 (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
+                msf_run_point_precision(p),
                 (unsigned long long)p->hash, (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
         cfg_write_json(f, p->cfg, -1);
         fputc('}', f);
