@@ -28,14 +28,16 @@ const char *const msf_fmnist_class_names[MSF_FMNIST_CLASSES] = {
 
 struct msf_classifier {
     msf_classifier_config cfg;
-    float *conv1_w, *conv1_b;  // (c1, 1, 3, 3), (c1)
-    float *conv2_w, *conv2_b;  // (c2, c1, 3, 3), (c2)
-    float *conv3_w, *conv3_b;  // (c3, c2, 3, 3), (c3)
-    float *fc1_w, *fc1_b;      // (F, 9 c3), (F)
-    float *fc2_w, *fc2_b;      // (classes, F), (classes)
-    float *params;             // one allocation holding all of the above
-    float *input;              // (CHUNK, 1, 28, 28) for the featnet path
-    msf_arena ws;              // activations of one chunk + conv scratch
+    float *conv1_w, *conv1_b;            // (c1, 1, 3, 3), (c1)
+    float *conv2_w, *conv2_b;            // (c2, c1, 3, 3), (c2)
+    float *conv3_w, *conv3_b;            // (c3, c2, 3, 3), (c3)
+    float *fc1_w, *fc1_b;                // (F, 9 c3), (F)
+    float *fc2_w, *fc2_b;                // (classes, F), (classes)
+    float *params;                       // one allocation holding all of the above
+    float *input;                        // (CHUNK, 1, 28, 28) for the featnet path
+    msf_arena ws;                        // activations of one chunk + conv scratch
+    nn_bf16_linear *conv16[3], *fc1_16;  // bf16 (msf_classifier_set_precision), else NULL
+    float *col16;                        // bf16: one image's im2col, (9 c_in, 28 * 28) at most
 };
 
 // -----------------------------------------------------------------------------
@@ -178,6 +180,31 @@ static void linear_rows(float *y, const float *x, const float *w, const float *b
     for (int i = 0; i < n; i++) nn_linear_ref(y + (size_t)i * N, x + (size_t)i * K, w, b, 1, K, N);
 }
 
+// bf16: y (n, c_out, hw, hw) = conv3x3(x (n, c_in, hw, hw)) + b, padding 1,
+// one product per image: y_i^T (hw*hw, c_out) = col_i^T (hw*hw, 9 c_in) W^T,
+// with col_i (9 c_in, hw*hw) the image's im2col (rows in W's (c_in, 3, 3) order).
+static msf_status conv_bf16(msf_classifier *m, nn_bf16_linear *l, float *y, const float *x, int n, int c_in, int c_out,
+                            int hw) {
+    const int P = hw * hw;
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * c_in * P;
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < 9 * c_in; r++) {
+            int ci = r / 9, ky = r % 9 / 3 - 1, kx = r % 3 - 1;
+            float *dst = m->col16 + (size_t)r * P;
+            for (int yy = 0; yy < hw; yy++)
+                for (int xx = 0; xx < hw; xx++) {
+                    int iy = yy + ky, ix = xx + kx;
+                    dst[yy * hw + xx] =
+                        iy >= 0 && iy < hw && ix >= 0 && ix < hw ? xi[((size_t)ci * hw + iy) * hw + ix] : 0.0f;
+                }
+        }
+        msf_status s = nn_bf16_linear_run_strided(l, y + (size_t)i * c_out * P, 1, P, m->col16, 1, P, P, NULL);
+        if (s) return s;
+    }
+    return MSF_OK;
+}
+
 // One chunk of n <= CHUNK images; acts from the arena, conv scratch after them.
 static msf_status forward_chunk(msf_classifier *m, const cls_acts *a, float *features, float *logits, const float *x,
                                 int n) {
@@ -187,6 +214,22 @@ static msf_status forward_chunk(msf_classifier *m, const cls_acts *a, float *fea
                     s3 = conv_shape(c->conv2_channels, c->conv3_channels, HW2);
     s1.n = s2.n = s3.n = n;
     msf_status s;
+    if (m->conv16[0]) {
+        const int F = c->features, flat = c->conv3_channels * HW3 * HW3;
+        if ((s = conv_bf16(m, m->conv16[0], a->a1, x, n, 1, c->conv1_channels, HW0))) return s;
+        relu_pool(a->p1, a->a1, n, c->conv1_channels, HW0);
+        if ((s = conv_bf16(m, m->conv16[1], a->a2, a->p1, n, c->conv1_channels, c->conv2_channels, HW1))) return s;
+        relu_pool(a->p2, a->a2, n, c->conv2_channels, HW1);
+        if ((s = conv_bf16(m, m->conv16[2], a->a3, a->p2, n, c->conv2_channels, c->conv3_channels, HW2))) return s;
+        relu_pool(a->p3, a->a3, n, c->conv3_channels, HW2);
+        for (int i = 0; i < n && !s; i++)  // row by row: an image's features do not depend on n
+            s = nn_bf16_linear_run(m->fc1_16, a->feat + (size_t)i * F, a->p3 + (size_t)i * flat, 1, NULL);
+        if (s) return s;
+        nn_relu(a->feat, a->feat, (size_t)n * F);
+        if (features) memcpy(features, a->feat, (size_t)n * F * sizeof(float));
+        if (logits) linear_rows(logits, a->feat, m->fc2_w, m->fc2_b, n, F, c->num_classes);
+        return MSF_OK;
+    }
     if ((s = nn_conv2d(a->a1, x, m->conv1_w, m->conv1_b, &s1, &m->ws))) return s;
     relu_pool(a->p1, a->a1, n, c->conv1_channels, HW0);
     if ((s = nn_conv2d(a->a2, a->p1, m->conv2_w, m->conv2_b, &s2, &m->ws))) return s;
@@ -274,8 +317,36 @@ msf_status msf_classifier_load(const char *path, msf_classifier **out) {
     return MSF_OK;
 }
 
+static void free_bf16(msf_classifier *m) {
+    for (int i = 0; i < 3; i++) nn_bf16_linear_free(m->conv16[i]), m->conv16[i] = NULL;
+    nn_bf16_linear_free(m->fc1_16), m->fc1_16 = NULL;
+    free(m->col16), m->col16 = NULL;
+}
+
+msf_status msf_classifier_set_precision(msf_classifier *m, nn_precision p) {
+    free_bf16(m);
+    if (p == NN_FP32) return MSF_OK;
+    const msf_classifier_config *c = &m->cfg;
+    const int cin[3] = {1, c->conv1_channels, c->conv2_channels},
+              cout[3] = {c->conv1_channels, c->conv2_channels, c->conv3_channels}, hw[3] = {HW0, HW1, HW2};
+    float *w[3] = {m->conv1_w, m->conv2_w, m->conv3_w}, *b[3] = {m->conv1_b, m->conv2_b, m->conv3_b};
+    size_t col = 0;
+    msf_status s = MSF_OK;
+    for (int i = 0; i < 3 && !s; i++) {
+        s = nn_bf16_linear_create(&m->conv16[i], w[i], b[i], 9 * cin[i], cout[i]);
+        size_t need = (size_t)9 * cin[i] * hw[i] * hw[i];
+        col = need > col ? need : col;
+    }
+    if (!s) s = nn_bf16_linear_create(&m->fc1_16, m->fc1_w, m->fc1_b, c->conv3_channels * HW3 * HW3, c->features);
+    if (!s && !(m->col16 = malloc(col * sizeof *m->col16)))
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory for the classifier's bf16 im2col");
+    if (s) free_bf16(m);
+    return s ? msf_fail_context(s, "classifier in bf16") : MSF_OK;
+}
+
 void msf_classifier_free(msf_classifier *m) {
     if (!m) return;
+    free_bf16(m);
     msf_aligned_free(m->params);
     msf_aligned_free(m->input);
     msf_arena_free(&m->ws);
@@ -305,6 +376,7 @@ static msf_status featnet_run(void *impl, const uint8_t *images, int n, int h, i
 }
 
 static void featnet_free_impl(void *impl) { msf_classifier_free(impl); }
+static msf_status featnet_set_precision(void *impl, nn_precision p) { return msf_classifier_set_precision(impl, p); }
 
 msf_status msf_classifier_featnet_load(const char *path, msf_featnet **out) {
     *out = NULL;
@@ -326,6 +398,7 @@ msf_status msf_classifier_featnet_load(const char *path, msf_featnet **out) {
     net->impl = m;
     net->run = featnet_run;
     net->free_impl = featnet_free_impl;
+    net->set_precision = featnet_set_precision;
     *out = net;
     return MSF_OK;
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "nn/linear_bf16.h"
 
 #define MSF_CLASSIFIER_INPUT 28
 
@@ -54,6 +55,11 @@ typedef struct msf_classifier msf_classifier;
 msf_status msf_classifier_load(const char *path, msf_classifier **out);
 void msf_classifier_free(msf_classifier *m);
 const msf_classifier_config *msf_classifier_get_config(const msf_classifier *m);
+// fp32 (the default, exact) or bf16: the three convolutions (one im2col
+// product per image) and fc1 (row by row) take bf16 inputs and weights and
+// sum in fp32 through oneDNN; pools, ReLU and fc2 (the logits) stay fp32.
+// The features of an image do not depend on the batch or the thread count.
+msf_status msf_classifier_set_precision(msf_classifier *m, nn_precision p);
 
 // x [n, 1, 28, 28] from uint8 images [n, h, w, c] as described above.
 msf_status msf_classifier_input(float *x, const uint8_t *images, int n, int h, int w, int c);

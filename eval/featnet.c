@@ -34,6 +34,12 @@ void msf_featnet_free(msf_featnet *net) {
 
 const msf_featnet_info *msf_featnet_get_info(const msf_featnet *net) { return &net->info; }
 
+msf_status msf_featnet_set_precision(msf_featnet *net, nn_precision p) {
+    if (p != NN_FP32 && !net->set_precision)
+        return msf_fail(MSF_ERR_INVALID, "the %s feature network has no %s path", net->info.kind, nn_precision_name(p));
+    return net->set_precision ? net->set_precision(net->impl, p) : MSF_OK;
+}
+
 msf_status msf_featnet_run(msf_featnet *net, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode,
                            float *pool, float *spatial, float *logits) {
     if (n < 0 || (n > 0 && (!images || h <= 0 || w <= 0)))

@@ -19,6 +19,7 @@
 
 #include "core/status.h"
 #include "eval/resize.h"
+#include "nn/linear_bf16.h"
 
 typedef struct msf_featnet msf_featnet;
 
@@ -34,6 +35,9 @@ typedef struct {
 // Open a weight file and dispatch on its root attribute `model`.
 msf_status msf_featnet_load(const char *path, msf_featnet **out);
 void msf_featnet_free(msf_featnet *net);
+// fp32 (the default) or bf16 products (inception_set_precision,
+// classifier_set_precision); MSF_ERR_INVALID for bf16 without oneDNN.
+msf_status msf_featnet_set_precision(msf_featnet *net, nn_precision p);
 const msf_featnet_info *msf_featnet_get_info(const msf_featnet *net);
 
 // Features of n uint8 images NHWC [n, h, w, c] (c = 1, 3 or 4), preprocessed

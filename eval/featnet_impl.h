@@ -10,6 +10,7 @@ struct msf_featnet {
     msf_status (*run)(void *impl, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode, float *pool,
                       float *spatial, float *logits);
     void (*free_impl)(void *impl);
+    msf_status (*set_precision)(void *impl, nn_precision p);  // NULL: fp32 only
 };
 
 // Backends (eval/inception.c, eval/classifier.c): fill *out (allocated with

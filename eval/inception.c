@@ -34,12 +34,13 @@ struct inception_model {
     float *fc;      // (num_classes, feat_dim)
     float *params;  // one allocation for all weights
     int max_h, max_w;
-    int threads;            // workspaces (omp_get_max_threads() at load)
-    size_t act_floats;      // one activation buffer (two per workspace)
-    size_t scratch_floats;  // branch intermediates (two buffers per workspace)
-    size_t col_floats;      // im2col
-    size_t ws_floats;       // one workspace: 2 act + 2 scratch + col
-    float *ws;              // threads * ws_floats
+    int threads;             // workspaces (omp_get_max_threads() at load)
+    size_t act_floats;       // one activation buffer (two per workspace)
+    size_t scratch_floats;   // branch intermediates (two buffers per workspace)
+    size_t col_floats;       // im2col
+    size_t ws_floats;        // one workspace: 2 act + 2 scratch + col
+    float *ws;               // threads * ws_floats
+    nn_precision precision;  // of the convs (inception_set_precision)
 };
 
 // -----------------------------------------------------------------------------
@@ -398,8 +399,35 @@ msf_status inception_load_block(inception_model **out, msf_weights *w, const cha
     return load_model(out, w, NULL, 0, s, 1, prefix ? prefix : "", 0, max_h, max_w);
 }
 
+static void free_bf16(inception_model *m) {
+    for (int i = 0; i < m->num_blocks; i++)
+        for (int k = 0; k < m->blocks[i].num_convs; k++) {
+            nn_bf16_linear_free(m->blocks[i].conv[k].w16);
+            m->blocks[i].conv[k].w16 = NULL;
+        }
+    m->precision = NN_FP32;
+}
+
+msf_status inception_set_precision(inception_model *m, nn_precision p) {
+    free_bf16(m);
+    if (p == NN_FP32) return MSF_OK;
+    msf_status s = MSF_OK;
+    for (int i = 0; i < m->num_blocks && !s; i++)
+        for (int k = 0; k < m->blocks[i].num_convs && !s; k++) {
+            inc_conv *cv = &m->blocks[i].conv[k];
+            s = nn_bf16_linear_create(&cv->w16, cv->w, NULL, cv->kh * cv->kw * cv->c_in, cv->c_out);
+        }
+    if (s) {
+        free_bf16(m);
+        return msf_fail_context(s, "inception in bf16");
+    }
+    m->precision = p;
+    return MSF_OK;
+}
+
 void inception_free(inception_model *m) {
     if (!m) return;
+    free_bf16(m);
     msf_aligned_free(m->params);
     msf_aligned_free(m->ws);
     free(m);
@@ -578,14 +606,15 @@ static msf_status run_batch(inception_model *m, const batch_src *src, int n, int
     size_t in_floats = (size_t)c_in * h * w;
     float *cols[threads];
     for (int t = 0; t < threads; t++) cols[t] = ws_part(m, t, 4);
-    msf_status err = MSF_OK;
+    msf_status err = MSF_OK, conv_err = MSF_OK;
     char msg[512] = "";
-    // One image per thread when there are enough, else each image's loops shared.
-    int inner = n < threads;
+    // One image per thread when there are enough, else each image's loops
+    // shared; in bf16 always the latter (oneDNN runs each product on all threads).
+    int inner = n < threads || m->precision == NN_BF16;
 #pragma omp parallel for if (!inner) num_threads(threads) schedule(dynamic, 1)
     for (int i = 0; i < n; i++) {
         int t = inner ? 0 : omp_get_thread_num();
-        exec e = {.inner = inner, .threads = threads, .col = inner ? cols : &cols[t]};
+        exec e = {.inner = inner, .threads = threads, .col = inner ? cols : &cols[t], .err = &conv_err};
         const float *xi = src->x ? src->x + (size_t)i * in_floats : NULL;
         if (!xi) {
             float *buf = src->bufs + (size_t)t * in_floats;
@@ -605,9 +634,10 @@ static msf_status run_batch(inception_model *m, const batch_src *src, int n, int
                        .spatial = spatial ? spatial + (size_t)i * INCEPTION_SPATIAL_DIM : NULL,
                        .logits = logits ? logits + (size_t)i * m->num_classes : NULL,
                        .y = y ? y + (size_t)i * y_floats : NULL};
-        image_forward(m, &e, t, xi, h, w, &o);
+        if (conv_err == MSF_OK) image_forward(m, &e, t, xi, h, w, &o);
     }
     if (err != MSF_OK) return msf_fail(err, "inception: preprocessing an image: %s", msg);
+    if (conv_err != MSF_OK) return msf_fail_context(conv_err, "inception: a bf16 convolution");
     return MSF_OK;
 }
 
@@ -671,6 +701,10 @@ static msf_status featnet_run(void *impl, const uint8_t *images, int n, int h, i
     return run_batch(f->m, &src, n, INCEPTION_SIZE, INCEPTION_SIZE, pool, spatial, logits, NULL, 0);
 }
 
+static msf_status featnet_set_precision(void *impl, nn_precision p) {
+    return inception_set_precision(((inception_featnet *)impl)->m, p);
+}
+
 static void featnet_free(void *impl) {
     inception_featnet *f = impl;
     if (!f) return;
@@ -715,6 +749,7 @@ msf_status msf_inception_featnet_load(const char *path, msf_featnet **out) {
     net->impl = f;
     net->run = featnet_run;
     net->free_impl = featnet_free;
+    net->set_precision = featnet_set_precision;
     *out = net;
     return MSF_OK;
 }

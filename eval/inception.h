@@ -50,6 +50,7 @@
 
 #include "core/status.h"
 #include "io/weights.h"
+#include "nn/linear_bf16.h"
 
 #define INCEPTION_POOL_DIM 2048
 #define INCEPTION_SPATIAL_DIM 2023  // 17 * 17 * 7
@@ -116,6 +117,12 @@ msf_status inception_load(inception_model **out, msf_weights *w, const char *gro
 msf_status inception_load_block(inception_model **out, msf_weights *w, const char *prefix,
                                 const inception_block_spec *s, int max_h, int max_w);
 void inception_free(inception_model *m);
+// The arithmetic of the convolutions: fp32 (the default, exact) or bf16 (the
+// BatchNorm-folded weights converted to bf16 once, here; each im2col block
+// rounded to bf16; fp32 accumulation through oneDNN; bias, ReLU, pools and
+// the fc layer in fp32). In bf16 the images of a batch run one after another,
+// each conv on all threads. MSF_ERR_INVALID without oneDNN.
+msf_status inception_set_precision(inception_model *m, nn_precision p);
 
 // Features of n images x [n, 3, h, w] (float32 NCHW, already normalised to
 // [-1, 1]; h, w >= 75): pool [n, pool dim], spatial [n, 2023], logits

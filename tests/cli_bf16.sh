@@ -72,10 +72,10 @@ R=$tmp/w/run
 expect 0 "" "$MSF" run "$X" --results-dir "$R"
 P=$R/bf16/points
 for p in fp32 bf16; do
-    grep -q "\"network_precision\": \"$p\"" "$P/dit,precision=$p/point.json" || fail "point.json of $p lacks its precision"
+    grep -q "\"model_precision\": \"$p\"" "$P/dit,precision=$p/point.json" || fail "point.json of $p lacks its precision"
 done
 grep -q '"onednn": "' "$R/bf16/manifest.json" || fail "manifest.json names no oneDNN"
-[ "$(grep -c '"network_precision": "bf16"' "$R/bf16/manifest.json")" = 1 ] || fail "manifest.json: no bf16 point"
+[ "$(grep -c '"model_precision": "bf16"' "$R/bf16/manifest.json")" = 1 ] || fail "manifest.json: no bf16 point"
 cmp -s "$P/dit,precision=fp32/images.npz" "$P/dit,precision=bf16/images.npz" &&
     fail "the bf16 point's images equal the fp32 point's"
 # Without the sweep, `precision: fp32` written out is the fp32 point (reused,
@@ -92,7 +92,7 @@ expect 1 "shard_00000.h5 was made by another config of 'dit'.*--force" "$MSF" ru
     --results-dir "$tmp/w/r2"
 expect 0 "" "$MSF" run "$tmp/bf.yaml" --results-dir "$tmp/w/r2" --force
 grep -q "done before" "$tmp/log" && fail "the bf16 point reused the fp32 one"
-grep -q '"network_precision": "bf16"' "$tmp/w/r2/bf16/points/dit/point.json" || fail "the rerun's point is not bf16"
+grep -q '"model_precision": "bf16"' "$tmp/w/r2/bf16/points/dit/point.json" || fail "the rerun's point is not bf16"
 cmp -s "$tmp/w/r2/bf16/points/dit/images.npz" "$P/dit,precision=bf16/images.npz" ||
     fail "bf16 in place of fp32: the images are not the bf16 point's"
 

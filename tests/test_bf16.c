@@ -14,7 +14,13 @@
 //     activations; an activation that rounds the other way at a bf16 tie would show here); its
 //     error against the float32 forward is printed beside autocast's, and
 //     must be no larger; 1 and 2 threads give the same bits; precision back
-//     to fp32 gives the fp32 forward's bits.
+//     to fp32 gives the fp32 forward's bits;
+//   - the feature networks in bf16 (their convolutions through the strided
+//     bf16 product): the Fashion-MNIST classifier on 500 real test images and
+//     the 16x-scaled InceptionV3 of tests/golden/inception_blocks.h5 against
+//     their fp32 features (rel <= 2e-2: about three bf16 roundings deep; a
+//     layout error gives O(1)), the same bits for 1 and 2 threads and for any
+//     split of the batch.
 // Without oneDNN (make DNNL=0, or no libdnnl-dev) the layer tests say SKIP
 // (a failure under CI, which installs it); the conversion is tested anyway.
 #include <check.h>
@@ -24,14 +30,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/classifier.h"
+#include "eval/inception.h"
+#include "io/idx.h"
 #include "models/dit.h"
 #include "nn/linear_bf16.h"
+#include "core/rng.h"
 #include "testutil.h"
 
 #define GOLDEN "linear_bf16.h5"
 #define TOL_BF16 1e-5        // against the exact sum of the exact bf16 products
 #define TOL_FP32 2e-2        // against the float32 layer
 #define AUTOCAST_SLACK 1e-3  // over PyTorch autocast's own error against float32
+#define TOL_FEATURES 2e-2    // bf16 features against fp32 ones (measured 2.3e-3, 7.4e-3)
 #define TOL_DIT 1e-5         // bf16 DiT against the float64 forward with bf16 linear layers (measured 1.1e-7)
 
 START_TEST(test_conversion_equals_torch) {
@@ -186,6 +197,111 @@ START_TEST(test_dit_against_torch) {
 }
 END_TEST
 
+// features (n, dim) of the classifier at `threads` threads in precision p, in
+// calls of `split` images.
+static float *classifier_run(msf_classifier *m, nn_precision p, const float *x, int n, int threads, int split) {
+    int dim = msf_classifier_get_config(m)->features;
+    float *f = malloc((size_t)n * dim * sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(msf_classifier_set_precision(m, p) == MSF_OK, "%s", msf_error_message());
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (int i = 0; i < n; i += split) {
+        int k = n - i < split ? n - i : split;
+        ck_assert_msg(msf_classifier_forward(m, f + (size_t)i * dim, NULL, x + (size_t)i * 28 * 28, k) == MSF_OK, "%s",
+                      msf_error_message());
+    }
+    omp_set_num_threads(saved);
+    return f;
+}
+
+START_TEST(test_classifier) {
+    if (!nn_bf16_available()) {
+        tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
+        return;
+    }
+    msf_idx_opts o = msf_idx_defaults();
+    o.pad_to = 0;
+    o.range = MSF_BYTES_SIGNED;
+    float *x = NULL;
+    int64_t n = 0;
+    int h = 0, w = 0;
+    ck_assert_msg(msf_idx_read_images("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &o, &x, &n, &h,
+                                      &w) == MSF_OK,
+                  "%s (install dataset-fashion-mnist)", msf_error_message());
+    const int N = 500;
+    msf_classifier *m = NULL;
+    ck_assert_msg(msf_classifier_load("models/fmnist_classifier.h5", &m) == MSF_OK, "%s", msf_error_message());
+    size_t len = (size_t)N * msf_classifier_get_config(m)->features;
+    float *f32 = classifier_run(m, NN_FP32, x, N, 2, N), *b1 = classifier_run(m, NN_BF16, x, N, 1, N),
+          *b2 = classifier_run(m, NN_BF16, x, N, 2, 37);
+    ck_assert_msg(memcmp(b1, b2, len * sizeof *b1) == 0,
+                  "bf16 classifier: 1 thread in one call and 2 in calls of 37 "
+                  "gave other bits");
+    tu_cmp c = tu_compare(b1, f32, len);
+    printf("bf16 classifier features of %d Fashion-MNIST test images vs fp32: rel %.2e (NMSE %.2e)\n", N, c.rel,
+           c.nmse);
+    ck_assert(tu_expect_close("bf16 classifier features vs fp32", b1, f32, len, TOL_FEATURES));
+    free(f32), free(b1), free(b2), free(x);
+    msf_classifier_free(m);
+}
+END_TEST
+
+static float *inception_run(inception_model *m, nn_precision p, const float *x, int n, int threads, int split,
+                            size_t dim) {
+    float *f = malloc((size_t)n * dim * sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(inception_set_precision(m, p) == MSF_OK, "%s", msf_error_message());
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (int i = 0; i < n; i += split) {
+        int k = n - i < split ? n - i : split;
+        ck_assert_msg(
+            inception_forward(m, f + (size_t)i * dim, NULL, NULL, x + (size_t)i * 3 * 75 * 75, k, 75, 75) == MSF_OK,
+            "%s", msf_error_message());
+    }
+    omp_set_num_threads(saved);
+    return f;
+}
+
+START_TEST(test_inception) {
+    if (!nn_bf16_available()) {
+        tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
+        return;
+    }
+    msf_weights *g = NULL;
+    ck_assert_msg(msf_weights_open(&g, "tests/golden/inception_blocks.h5") == MSF_OK, "%s", msf_error_message());
+    inception_config cfg;
+    ck_assert_int_eq(inception_config_scaled(&cfg, (int)tu_golden_int(g, "tiny", "width_divisor"),
+                                             (int)tu_golden_int(g, "tiny", "num_classes")),
+                     MSF_OK);
+    inception_model *m = NULL;
+    // (a threads-sized workspace: the model is loaded under 2 threads)
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(2);
+    ck_assert_msg(inception_load(&m, g, "tiny", &cfg, 75, 75) == MSF_OK, "%s", msf_error_message());
+    omp_set_num_threads(saved);
+    const int n = 4;
+    size_t dim = (size_t)inception_block_out_channels(&cfg.blocks[cfg.num_blocks - 1]);
+    float *x = malloc((size_t)n * 3 * 75 * 75 * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    msf_rng_key key = {.seed = 17};
+    ck_assert_int_eq(msf_rng_uniform(x, (size_t)n * 3 * 75 * 75, key, 0), MSF_OK);
+    for (size_t i = 0; i < (size_t)n * 3 * 75 * 75; i++) x[i] = 2 * x[i] - 1;
+    float *f32 = inception_run(m, NN_FP32, x, n, 2, n, dim), *b1 = inception_run(m, NN_BF16, x, n, 1, n, dim),
+          *b2 = inception_run(m, NN_BF16, x, n, 2, 3, dim);
+    ck_assert_msg(memcmp(b1, b2, (size_t)n * dim * sizeof *b1) == 0,
+                  "bf16 inception: 1 thread in one call and 2 in calls of 3 gave other bits");
+    tu_cmp c = tu_compare(b1, f32, (size_t)n * dim);
+    printf("bf16 inception (16x scaled, 75x75) pool features vs fp32: rel %.2e (NMSE %.2e)\n", c.rel, c.nmse);
+    ck_assert(tu_expect_close("bf16 inception pool vs fp32", b1, f32, (size_t)n * dim, TOL_FEATURES));
+    ck_assert_int_eq(inception_set_precision(m, NN_FP32), MSF_OK);
+    free(f32), free(b1), free(b2), free(x);
+    inception_free(m);
+    msf_weights_close(g);
+}
+END_TEST
+
 START_TEST(test_without_onednn_says_so) {
     if (nn_bf16_available()) return;
     nn_bf16_linear *l;
@@ -202,6 +318,8 @@ int main(void) {
     tcase_add_test(tc, test_conversion_equals_torch);
     tcase_add_test(tc, test_linear_against_torch);
     tcase_add_test(tc, test_dit_against_torch);
+    tcase_add_test(tc, test_classifier);
+    tcase_add_test(tc, test_inception);
     tcase_add_test(tc, test_without_onednn_says_so);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -24,12 +24,13 @@ void cli_eval_opts_init(cli_eval_opts *o) {
     o->net = NULL;
     o->mode = MSF_RESIZE_ADM;
     o->batch = 50;
+    o->precision = NN_FP32;
 }
 
 int cli_eval_opts_parse(cli_eval_opts *o, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     int is_net = !strcmp(a, "--net") || !strcmp(a, "--inception");
-    if (!is_net && strcmp(a, "--resize") && strcmp(a, "--batch")) return 0;
+    if (!is_net && strcmp(a, "--resize") && strcmp(a, "--batch") && strcmp(a, "--precision")) return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "msf %s: %s needs a value\n", cmd, a);
         return -1;
@@ -37,6 +38,11 @@ int cli_eval_opts_parse(cli_eval_opts *o, const char *cmd, int argc, char **argv
     const char *v = argv[++*i];
     if (is_net) {
         o->net = v;
+    } else if (!strcmp(a, "--precision")) {
+        if (nn_precision_parse(&o->precision, v, "--precision")) {
+            fprintf(stderr, "msf %s: %s\n", cmd, msf_error_message());
+            return -1;
+        }
     } else if (!strcmp(a, "--resize")) {
         if (msf_resize_mode_parse(v, &o->mode)) {
             fprintf(stderr, "msf %s: %s\n", cmd, msf_error_message());
@@ -54,6 +60,11 @@ int cli_eval_load_net(const cli_eval_opts *o, const char *cmd, msf_featnet **net
     *net = NULL;
     if (!o->net) return 0;
     if (msf_featnet_load(o->net, net)) return cli_fail(cmd);
+    if (msf_featnet_set_precision(*net, o->precision)) {
+        msf_featnet_free(*net);
+        *net = NULL;
+        return cli_fail(cmd);
+    }
     return 0;
 }
 

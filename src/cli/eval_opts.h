@@ -10,14 +10,19 @@ typedef struct {
     const char *net;  // --net / --inception W.h5, or NULL
     msf_resize_mode mode;
     int batch;
+    nn_precision precision;  // --precision (fp32 default)
 } cli_eval_opts;
 
-#define CLI_EVAL_OPTS_USAGE                                                           \
-    "  --net W.h5         feature network weights (Inception or the Fashion-MNIST\n"  \
-    "                     classifier; --inception is an alias); needed for images\n"  \
-    "  --resize MODE      adm (default: ADM's TF1 bilinear), pytorch (pytorch-fid)\n" \
-    "                     or clean (clean-fid's PIL bicubic)\n"                       \
-    "  --batch N          images per network call (default 50)\n"
+#define CLI_EVAL_OPTS_USAGE                                                            \
+    "  --net W.h5         feature network weights (Inception or the Fashion-MNIST\n"   \
+    "                     classifier; --inception is an alias); needed for images\n"   \
+    "  --resize MODE      adm (default: ADM's TF1 bilinear), pytorch (pytorch-fid)\n"  \
+    "                     or clean (clean-fid's PIL bicubic)\n"                        \
+    "  --batch N          images per network call (default 50)\n"                      \
+    "  --precision P      fp32 (default, exact) or bf16: the network's convolutions\n" \
+    "                     (and the classifier's fc1) take bf16 inputs and weights,\n"  \
+    "                     summed in fp32 (oneDNN); compare bf16 features only with\n"  \
+    "                     bf16 features: reference statistics made in fp32 differ\n"
 
 void cli_eval_opts_init(cli_eval_opts *o);
 // If argv[*i] is one of the shared options, consume it (and its value) and

@@ -7,6 +7,7 @@
 
 #include "core/arena.h"
 #include "core/status.h"
+#include "nn/linear_bf16.h"
 
 // -----------------------------------------------------------------------------
 // 2-D convolution (groups 1, dilation 1): x (n, c_in, h, w), w (c_out, c_in, kh, kw),
@@ -57,8 +58,9 @@ msf_status nn_conv3x3(float *y, const float *x, const float *w, const float *b, 
 // an NHWC im2col row.
 typedef struct {
     int c_in, c_out, kh, kw, stride, pad_h, pad_w;
-    float *w;  // (c_out, kh * kw * c_in)
-    float *b;  // (c_out)
+    float *w;             // (c_out, kh * kw * c_in)
+    float *b;             // (c_out)
+    nn_bf16_linear *w16;  // bf16: w as a bf16 layer (no bias), else NULL (fp32)
 } nn_conv_nhwc;
 
 // How an NHWC kernel runs. With `inner` set, the caller is not inside a
@@ -66,10 +68,16 @@ typedef struct {
 // threads, thread i using the im2col buffer col[i]; otherwise it runs in the
 // calling thread with col[0]. The pieces and each one's arithmetic are the
 // same either way, so the bits are too.
+//
+// A conv with a bf16 layer (w16) runs its pixel blocks one after another,
+// each product through oneDNN on all threads: it needs `inner` (and col[0]),
+// and a failure of the product goes to *err (the first one kept; the caller
+// checks it after the image).
 typedef struct {
     int inner;
     int threads;
-    float **col;  // each nn_conv_nhwc_col_floats floats
+    float **col;      // each nn_conv_nhwc_col_floats floats
+    msf_status *err;  // bf16 convs: where a failure goes
 } nn_nhwc_exec;
 
 // Output size along one axis, 0 when the kernel does not fit.

@@ -64,12 +64,49 @@ static void bias_relu(float *y, int ldy, int rows, const float *b, int c) {
     }
 }
 
+// The bf16 path (cv->w16): blocks in turn, im2col and the bias split among
+// the threads, each product through oneDNN on all of them. The pieces do not
+// depend on the thread count, nor do oneDNN's bits (tests/test_bf16.c).
+static void conv_bf16(const nn_nhwc_exec *e, const nn_conv_nhwc *cv, float *y, int ldy, const float *x, int ldx, int h,
+                      int w, int ow, int npix) {
+    const int K = cv->kh * cv->kw * cv->c_in, pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride == 1;
+    const int bp = nn_conv_nhwc_block_pixels(cv, npix), nblk = (int)ceil_div((size_t)npix, (size_t)bp);
+    for (int blk = 0; blk < nblk; blk++) {
+        int p0 = blk * bp, p1 = p0 + bp < npix ? p0 + bp : npix;
+        const float *a = x + (size_t)p0 * ldx;
+        int lda = ldx;
+        if (!pointwise) {
+            float *col = e->col[0];
+#pragma omp parallel for num_threads(e->threads) schedule(static)
+            for (int q = p0; q < p1; q += PIXEL_ALIGN)
+                im2col(col + (size_t)(q - p0) * K, x, ldx, h, w, cv, ow, q,
+                       q + PIXEL_ALIGN < p1 ? q + PIXEL_ALIGN : p1);
+            a = col, lda = K;
+        }
+        float *yb = y + (size_t)p0 * ldy;
+        msf_status s = nn_bf16_linear_run_strided(cv->w16, yb, ldy, 1, a, lda, 1, p1 - p0, NULL);
+        if (s) {
+            if (e->err && !*e->err) *e->err = s;
+            return;
+        }
+#pragma omp parallel for num_threads(e->threads) schedule(static)
+        for (int q = 0; q < p1 - p0; q += PIXEL_ALIGN)
+            bias_relu(yb + (size_t)q * ldy, ldy, q + PIXEL_ALIGN < p1 - p0 ? PIXEL_ALIGN : p1 - p0 - q, cv->b,
+                      cv->c_out);
+    }
+}
+
 // y (oh, ow, ldy) = ReLU(conv(x (h, w, ldx))). Returns the output size.
 void nn_conv2d_nhwc_relu(const nn_nhwc_exec *e, const nn_conv_nhwc *cv, float *y, int ldy, const float *x, int ldx,
                          int h, int w, int *oh_out, int *ow_out) {
     int oh = nn_conv_nhwc_out(h, cv->kh, cv->stride, cv->pad_h),
         ow = nn_conv_nhwc_out(w, cv->kw, cv->stride, cv->pad_w);
     int npix = oh * ow, K = cv->kh * cv->kw * cv->c_in;
+    *oh_out = oh, *ow_out = ow;
+    if (cv->w16) {
+        conv_bf16(e, cv, y, ldy, x, ldx, h, w, ow, npix);
+        return;
+    }
     int pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride == 1;
     int bp = nn_conv_nhwc_block_pixels(cv, npix);
     int nblk = (int)ceil_div((size_t)npix, (size_t)bp);

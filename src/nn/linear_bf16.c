@@ -35,7 +35,8 @@ size_t nn_bf16_linear_workspace_bytes(int M, int K) {
 #define BF16_PRIMITIVES 8  // row counts a layer keeps a primitive for
 
 typedef struct {
-    int m;  // 0: unused
+    int m;             // 0: unused
+    int64_t ys0, ys1;  // the output's strides
     dnnl_primitive_t prim;
 } bf16_prim;
 
@@ -110,22 +111,23 @@ msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const flo
     return MSF_OK;
 }
 
-// The primitive for M rows: kept, or made now (replacing the oldest).
-static msf_status primitive_for(nn_bf16_linear *l, int M, dnnl_primitive_t *prim) {
+// The primitive for M rows written with strides (ys0, ys1): kept, or made now
+// (replacing the oldest).
+static msf_status primitive_for(nn_bf16_linear *l, int M, int64_t ys0, int64_t ys1, dnnl_primitive_t *prim) {
     for (int i = 0; i < BF16_PRIMITIVES; i++)
-        if (l->prims[i].m == M) {
+        if (l->prims[i].m == M && l->prims[i].ys0 == ys0 && l->prims[i].ys1 == ys1) {
             *prim = l->prims[i].prim;
             return MSF_OK;
         }
     dnnl_memory_desc_t src, wei, bias, dst;
-    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
+    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {ys0, ys1};
     dnnl_matmul_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     msf_status s = dnnl_check(dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab), "memory descriptor");
     if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba), "memory descriptor");
     if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "memory descriptor");
-    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys), "memory descriptor");
     if (!s) s = dnnl_check(dnnl_matmul_desc_init(&desc, &src, &wei, l->b ? &bias : NULL, &dst), "matmul descriptor");
     if (!s) s = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL), "matmul primitive descriptor");
     if (!s) s = dnnl_check(dnnl_primitive_create(&p, pd), "matmul primitive");
@@ -134,12 +136,17 @@ static msf_status primitive_for(nn_bf16_linear *l, int M, dnnl_primitive_t *prim
     bf16_prim *slot = &l->prims[l->next];
     l->next = (l->next + 1) % BF16_PRIMITIVES;
     if (slot->prim) dnnl_primitive_destroy(slot->prim);
-    slot->m = M, slot->prim = p;
+    slot->m = M, slot->ys0 = ys0, slot->ys1 = ys1, slot->prim = p;
     *prim = p;
     return MSF_OK;
 }
 
 msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws) {
+    return nn_bf16_linear_run_strided(l, y, l->N, 1, x, l->K, 1, M, ws);
+}
+
+msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const float *x,
+                                      int64_t xs0, int64_t xs1, int M, msf_arena *ws) {
     if (M < 1) return MSF_OK;
     size_t bytes = nn_bf16_linear_workspace_bytes(M, l->K), mark = ws ? msf_arena_mark(ws) : 0;
     uint16_t *xh = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL;
@@ -152,20 +159,27 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
         xh = l->x;
     }
     dnnl_primitive_t prim = NULL;
-    msf_status s = primitive_for(l, M, &prim);
+    msf_status s = primitive_for(l, M, ys0, ys1, &prim);
     if (s) {
         if (ws) msf_arena_release(ws, mark);
         return s;
     }
     const size_t n = (size_t)M * l->K;
+    if (xs1 == 1 && xs0 == l->K) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) xh[i] = nn_bf16_from_float(x[i]);
+        for (size_t i = 0; i < n; i++) xh[i] = nn_bf16_from_float(x[i]);
+    } else {
+        const int K = l->K;
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int i = 0; i < M; i++)
+            for (int k = 0; k < K; k++) xh[(size_t)i * K + k] = nn_bf16_from_float(x[i * xs0 + k * xs1]);
+    }
     dnnl_memory_desc_t src, wei, bias, dst;
-    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
+    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {ys0, ys1};
     dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
     dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba);
     dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
-    dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys);
     dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
     s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, xh), "memory");
     if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
@@ -206,6 +220,12 @@ msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const flo
     return msf_fail(MSF_ERR_INVALID,
                     "this msf was built without oneDNN, so it has no bf16 path (install libdnnl-dev "
                     "and rebuild: make deps && make)");
+}
+
+msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const float *x,
+                                      int64_t xs0, int64_t xs1, int M, msf_arena *ws) {
+    (void)ys0, (void)ys1, (void)xs0, (void)xs1;
+    return nn_bf16_linear_run(l, y, x, M, ws);
 }
 
 msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws) {

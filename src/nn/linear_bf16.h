@@ -69,6 +69,13 @@ size_t nn_bf16_linear_workspace_bytes(int M, int K);
 // when it has nn_bf16_linear_workspace_bytes(M, K) free (ws may be NULL),
 // else from the layer's own heap scratch.
 msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws);
+// The same with strides: element (i, k) of x at x[i * xs0 + k * xs1] and
+// (i, j) of y at y[i * ys0 + j * ys1] (ys0 = N, ys1 = 1 and xs0 = K, xs1 = 1
+// is nn_bf16_linear_run): a convolution's rows of pixels written into a
+// wider NHWC tensor (ys0 = its channel count), or the transposed product of
+// an NCHW im2col (x [K, M] and y [N, M]: xs0 = 1, xs1 = M, ys0 = 1, ys1 = M).
+msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const float *x,
+                                      int64_t xs0, int64_t xs1, int M, msf_arena *ws);
 void nn_bf16_linear_free(nn_bf16_linear *l);
 
 #endif

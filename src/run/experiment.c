@@ -83,6 +83,9 @@ static const cfg_field evaluator_schema[] = {
     {"reference_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain the reference batch"},
     {"resize", CFG_T_STRING, 0, NULL, resize_modes, "adm (default), pytorch or clean"},
     {"batch", CFG_T_INT, 0, NULL, NULL, "images per feature network call"},
+    {"precision", CFG_T_STRING, 0, NULL, precisions,
+     "fp32 (default) or bf16: the feature network's convolutions, as msf features --precision (the reference's "
+     "features too, unless it is given as statistics)"},
     {NULL, 0, 0, NULL, NULL, NULL}};
 
 static const cfg_field spectrum_schema[] = {{"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC"},
@@ -156,8 +159,9 @@ static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep)
     // it out does not change a point, bf16 does.
     cfg_node *key = cfg_clone(cfg);
     if (!key) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    cfg_node *model = (cfg_node *)cfg_find(key, "model");
+    cfg_node *model = (cfg_node *)cfg_find(key, "model"), *evaluator = (cfg_node *)cfg_find(key, "evaluator");
     if (model && !strcmp(cfg_str(key, "model.precision", ""), "fp32")) map_remove(model, "precision");
+    if (evaluator && !strcmp(cfg_str(key, "evaluator.precision", ""), "fp32")) map_remove(evaluator, "precision");
     p->hash = cfg_hash(key);
     // What decides the samples (not num_samples: more samples extend a run).
     static const char *const ignore[] = {"name",      "series",   "num_samples", "grid",
@@ -334,11 +338,13 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
                         "%s:%d: '%s.sampler.base_from: real' takes the bases of the evaluator's "
                         "reference images; the point has no evaluator",
                         v->file, v->line, where);
-    if ((v = cfg_find(p->cfg, "model.precision")) && !strcmp(v->text, "bf16") && !nn_bf16_available())
-        return msf_fail(MSF_ERR_INVALID,
-                        "%s:%d: '%s.model.precision: bf16' needs oneDNN, and this msf was built without it "
-                        "(install libdnnl-dev and rebuild: make deps && make)",
-                        v->file, v->line, where);
+    static const char *const prec_keys[] = {"model.precision", "evaluator.precision"};
+    for (size_t i = 0; i < 2; i++)
+        if ((v = cfg_find(p->cfg, prec_keys[i])) && !strcmp(v->text, "bf16") && !nn_bf16_available())
+            return msf_fail(MSF_ERR_INVALID,
+                            "%s:%d: '%s.%s: bf16' needs oneDNN, and this msf was built without it "
+                            "(install libdnnl-dev and rebuild: make deps && make)",
+                            v->file, v->line, where, prec_keys[i]);
     if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
         nn_pyramid_opts fo = nn_pyramid_defaults();
         if (nn_pyramid_opts_parse(&fo, v->text))
@@ -348,8 +354,10 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
     return MSF_OK;
 }
 
-const char *msf_run_point_precision(const msf_run_point *p) {
-    return cfg_str(p->cfg, "model.precision", "fp32");
+const char *msf_run_point_precision(const msf_run_point *p) { return cfg_str(p->cfg, "model.precision", "fp32"); }
+
+const char *msf_run_point_eval_precision(const msf_run_point *p) {
+    return cfg_str(p->cfg, "evaluator.precision", "fp32");
 }
 
 msf_status msf_experiment_load(msf_experiment *e, const char *path) {

@@ -66,6 +66,8 @@ typedef struct {
 // The arithmetic of the point's networks: model.precision, "fp32" when
 // absent (and for a point without a model).
 const char *msf_run_point_precision(const msf_run_point *p);
+// The feature network's: evaluator.precision, "fp32" when absent.
+const char *msf_run_point_eval_precision(const msf_run_point *p);
 
 // Parse, resolve `use:`, validate and expand every run's sweep, then check
 // each point's counts (the limits above), respacings, residual_start and

@@ -55,6 +55,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     if (!s && (batch < 1 || batch > 4096))
         s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
     if (!s) s = msf_featnet_load(net_path, &net);
+    if (!s) s = msf_featnet_set_precision(net, strcmp(msf_run_point_eval_precision(p), "bf16") ? NN_FP32 : NN_BF16);
     // Under MPI the ranks agree after each step, so that all of them take
     // part in the next one's feature batches or stop together.
     s = msf_dist_agree(dist, s, NULL, NULL);
@@ -217,7 +218,8 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
     fprintf(t.f, "{\n  \"point\": ");
     cfg_json_string(t.f, p->name);
     fprintf(t.f, ",\n  \"config_hash\": \"%s\",\n  \"sample_hash\": \"%s\",\n  \"inputs_hash\": \"%s\",\n", h, sh, ih);
-    fprintf(t.f, "  \"network_precision\": \"%s\",\n", msf_run_point_precision(p));
+    fprintf(t.f, "  \"model_precision\": \"%s\",\n  \"evaluator_precision\": \"%s\",\n", msf_run_point_precision(p),
+            msf_run_point_eval_precision(p));
     fprintf(t.f, "  \"num_samples\": %lld,\n  \"shards\": %d,\n", (long long)r->num_samples, r->shards_total);
     fprintf(t.f, "  \"image_height\": %d,\n  \"image_width\": %d,\n  \"image_channels\": %d", r->img_h, r->img_w,
             r->img_c);

@@ -532,12 +532,14 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
         const msf_run_point *p = &e->points[i];
         fprintf(f, "%s\n    {\"point\": ", i ? "," : "");
         cfg_json_string(f, p->name);
-        fprintf(f,
-                ", \"seed\": %lld, \"num_samples\": %lld, \"network_precision\": \"%s\", \"config_hash\": \"%016llx\", "
-                "\"sample_hash\": \"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
-                (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
-                msf_run_point_precision(p),
-                (unsigned long long)p->hash, (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
+        fprintf(
+            f,
+            ", \"seed\": %lld, \"num_samples\": %lld, \"model_precision\": \"%s\", \"evaluator_precision\": \"%s\", "
+            "\"config_hash\": \"%016llx\", "
+            "\"sample_hash\": \"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
+            (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
+            msf_run_point_precision(p), msf_run_point_eval_precision(p), (unsigned long long)p->hash,
+            (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
         cfg_write_json(f, p->cfg, -1);
         fputc('}', f);
     }
