@@ -38,6 +38,7 @@ struct msf_classifier {
     msf_arena ws;                        // activations of one chunk + conv scratch
     nn_bf16_linear *conv16[3], *fc1_16;  // bf16 (msf_classifier_set_precision), else NULL
     float *col16;                        // bf16: one image's im2col, (9 c_in, 28 * 28) at most
+    float *y16;                          // bf16: one image's conv output as (pixels, c_out)
 };
 
 // -----------------------------------------------------------------------------
@@ -182,7 +183,9 @@ static void linear_rows(float *y, const float *x, const float *w, const float *b
 
 // bf16: y (n, c_out, hw, hw) = conv3x3(x (n, c_in, hw, hw)) + b, padding 1,
 // one product per image: y_i^T (hw*hw, c_out) = col_i^T (hw*hw, 9 c_in) W^T,
-// with col_i (9 c_in, hw*hw) the image's im2col (rows in W's (c_in, 3, 3) order).
+// with col_i (9 c_in, hw*hw) the image's im2col (rows in W's (c_in, 3, 3)
+// order), read transposed while rounding to bf16; y_i^T is written densely
+// and transposed (oneDNN's fast kernels want a dense (pixels, c_out) output).
 static msf_status conv_bf16(msf_classifier *m, nn_bf16_linear *l, float *y, const float *x, int n, int c_in, int c_out,
                             int hw) {
     const int P = hw * hw;
@@ -199,8 +202,12 @@ static msf_status conv_bf16(msf_classifier *m, nn_bf16_linear *l, float *y, cons
                         iy >= 0 && iy < hw && ix >= 0 && ix < hw ? xi[((size_t)ci * hw + iy) * hw + ix] : 0.0f;
                 }
         }
-        msf_status s = nn_bf16_linear_run_strided(l, y + (size_t)i * c_out * P, 1, P, m->col16, 1, P, P, NULL);
+        msf_status s = nn_bf16_linear_run_strided(l, m->y16, c_out, 1, m->col16, 1, P, P, NULL);
         if (s) return s;
+        float *yi = y + (size_t)i * c_out * P;
+#pragma omp parallel for schedule(static)
+        for (int co = 0; co < c_out; co++)
+            for (int p = 0; p < P; p++) yi[(size_t)co * P + p] = m->y16[(size_t)p * c_out + co];
     }
     return MSF_OK;
 }
@@ -321,6 +328,7 @@ static void free_bf16(msf_classifier *m) {
     for (int i = 0; i < 3; i++) nn_bf16_linear_free(m->conv16[i]), m->conv16[i] = NULL;
     nn_bf16_linear_free(m->fc1_16), m->fc1_16 = NULL;
     free(m->col16), m->col16 = NULL;
+    free(m->y16), m->y16 = NULL;
 }
 
 msf_status msf_classifier_set_precision(msf_classifier *m, nn_precision p) {
@@ -330,15 +338,16 @@ msf_status msf_classifier_set_precision(msf_classifier *m, nn_precision p) {
     const int cin[3] = {1, c->conv1_channels, c->conv2_channels},
               cout[3] = {c->conv1_channels, c->conv2_channels, c->conv3_channels}, hw[3] = {HW0, HW1, HW2};
     float *w[3] = {m->conv1_w, m->conv2_w, m->conv3_w}, *b[3] = {m->conv1_b, m->conv2_b, m->conv3_b};
-    size_t col = 0;
+    size_t col = 0, out = 0;
     msf_status s = MSF_OK;
     for (int i = 0; i < 3 && !s; i++) {
         s = nn_bf16_linear_create(&m->conv16[i], w[i], b[i], 9 * cin[i], cout[i]);
-        size_t need = (size_t)9 * cin[i] * hw[i] * hw[i];
+        size_t need = (size_t)9 * cin[i] * hw[i] * hw[i], y = (size_t)cout[i] * hw[i] * hw[i];
         col = need > col ? need : col;
+        out = y > out ? y : out;
     }
     if (!s) s = nn_bf16_linear_create(&m->fc1_16, m->fc1_w, m->fc1_b, c->conv3_channels * HW3 * HW3, c->features);
-    if (!s && !(m->col16 = malloc(col * sizeof *m->col16)))
+    if (!s && (!(m->col16 = malloc(col * sizeof *m->col16)) || !(m->y16 = malloc(out * sizeof *m->y16))))
         s = msf_fail(MSF_ERR_NOMEM, "out of memory for the classifier's bf16 im2col");
     if (s) free_bf16(m);
     return s ? msf_fail_context(s, "classifier in bf16") : MSF_OK;

@@ -34,13 +34,16 @@ struct inception_model {
     float *fc;      // (num_classes, feat_dim)
     float *params;  // one allocation for all weights
     int max_h, max_w;
-    int threads;             // workspaces (omp_get_max_threads() at load)
-    size_t act_floats;       // one activation buffer (two per workspace)
-    size_t scratch_floats;   // branch intermediates (two buffers per workspace)
-    size_t col_floats;       // im2col
-    size_t ws_floats;        // one workspace: 2 act + 2 scratch + col
-    float *ws;               // threads * ws_floats
-    nn_precision precision;  // of the convs (inception_set_precision)
+    int threads;               // workspaces (omp_get_max_threads() at load)
+    size_t act_floats;         // one activation buffer (two per workspace)
+    size_t scratch_floats;     // branch intermediates (two buffers per workspace)
+    size_t col_floats;         // im2col
+    size_t ws_floats;          // one workspace: 2 act + 2 scratch + col
+    float *ws;                 // threads * ws_floats
+    nn_precision precision;    // of the convs (inception_set_precision)
+    size_t col16_floats, x16;  // bf16 needs at max_h x max_w (ws_need)
+    float *col16;              // bf16: a whole image's im2col, one per workspace
+    msf_arena *ws16;           // bf16: its bf16 rows and oneDNN's scratchpad, one arena per workspace
 };
 
 // -----------------------------------------------------------------------------
@@ -190,6 +193,7 @@ static int pool_out(int in, int stride) { return nn_conv_nhwc_out(in, 3, stride,
 
 typedef struct {
     size_t act, scratch, col;
+    size_t col16, x16;  // bf16: one conv's whole-image im2col (floats) and its bf16 rows (elements)
 } ws_need;
 
 static void need_max(size_t *a, size_t b) {
@@ -201,6 +205,9 @@ static void conv_shape(const inc_conv *cv, int h, int w, int *oh, int *ow, ws_ne
     *oh = nn_conv_nhwc_out(h, cv->kh, cv->stride, cv->pad_h);
     *ow = nn_conv_nhwc_out(w, cv->kw, cv->stride, cv->pad_w);
     need_max(&nd->col, nn_conv_nhwc_col_floats(cv, *oh, *ow));
+    size_t whole = (size_t)*oh * *ow * cv->kh * cv->kw * cv->c_in;
+    need_max(&nd->x16, whole);
+    if (nn_conv_nhwc_col_floats(cv, *oh, *ow)) need_max(&nd->col16, whole);
 }
 
 // Output size of block b on an h x w input, and its workspace needs. 0 if
@@ -354,12 +361,13 @@ static msf_status load_model(inception_model **out, msf_weights *wf, const char 
     }
     free(tmp);
     if (st == MSF_OK) {
-        ws_need nd = {0, 0, 0};
+        ws_need nd = {0};
         int oh, ow;
         if (!model_shape(m, max_h, max_w, &oh, &ow, &nd))
             st = msf_fail(MSF_ERR_INVALID, "inception: maximum input %dx%d is too small (at least %dx%d)", max_h, max_w,
                           INCEPTION_MIN_SIZE, INCEPTION_MIN_SIZE);
         m->max_h = max_h, m->max_w = max_w;
+        m->col16_floats = nd.col16, m->x16 = nd.x16;
         m->threads = omp_get_max_threads();
         m->act_floats = msf_align_up(nd.act * sizeof(float)) / sizeof(float);
         m->scratch_floats = msf_align_up(nd.scratch * sizeof(float)) / sizeof(float);
@@ -405,6 +413,11 @@ static void free_bf16(inception_model *m) {
             nn_bf16_linear_free(m->blocks[i].conv[k].w16);
             m->blocks[i].conv[k].w16 = NULL;
         }
+    msf_aligned_free(m->col16);
+    m->col16 = NULL;
+    for (int t = 0; m->ws16 && t < m->threads; t++) msf_arena_free(&m->ws16[t]);
+    free(m->ws16);
+    m->ws16 = NULL;
     m->precision = NN_FP32;
 }
 
@@ -417,6 +430,13 @@ msf_status inception_set_precision(inception_model *m, nn_precision p) {
             inc_conv *cv = &m->blocks[i].conv[k];
             s = nn_bf16_linear_create(&cv->w16, cv->w, NULL, cv->kh * cv->kw * cv->c_in, cv->c_out);
         }
+    size_t col = msf_align_up((m->col16_floats ? m->col16_floats : 1) * sizeof(float));
+    if (!s && !(m->col16 = msf_aligned_alloc(col * (size_t)m->threads)))
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 im2col buffers of %zu MB", m->threads, col >> 20);
+    if (!s && !(m->ws16 = calloc((size_t)m->threads, sizeof *m->ws16)))
+        s = msf_fail(MSF_ERR_NOMEM, "inception: out of memory");
+    for (int t = 0; t < m->threads && !s; t++)
+        s = msf_arena_init(&m->ws16[t], nn_bf16_linear_workspace_bytes((int)m->x16, 1));
     if (s) {
         free_bf16(m);
         return msf_fail_context(s, "inception in bf16");
@@ -609,12 +629,20 @@ static msf_status run_batch(inception_model *m, const batch_src *src, int n, int
     msf_status err = MSF_OK, conv_err = MSF_OK;
     char msg[512] = "";
     // One image per thread when there are enough, else each image's loops
-    // shared; in bf16 always the latter (oneDNN runs each product on all threads).
-    int inner = n < threads || m->precision == NN_BF16;
+    // shared; in bf16 always the former, each product in its image's thread,
+    // so that an image's bits depend neither on the batch nor on the threads.
+    int inner = m->precision == NN_BF16 ? 0 : n < threads;
 #pragma omp parallel for if (!inner) num_threads(threads) schedule(dynamic, 1)
     for (int i = 0; i < n; i++) {
         int t = inner ? 0 : omp_get_thread_num();
-        exec e = {.inner = inner, .threads = threads, .col = inner ? cols : &cols[t], .err = &conv_err};
+        exec e = {.inner = inner,
+                  .threads = threads,
+                  .col = inner ? cols : &cols[t],
+                  .col16 = m->col16
+                               ? m->col16 + (size_t)t * (msf_align_up(m->col16_floats * sizeof(float)) / sizeof(float))
+                               : NULL,
+                  .ws16 = m->ws16 ? &m->ws16[t] : NULL,
+                  .err = &conv_err};
         const float *xi = src->x ? src->x + (size_t)i * in_floats : NULL;
         if (!xi) {
             float *buf = src->bufs + (size_t)t * in_floats;
@@ -676,7 +704,7 @@ msf_status inception_forward(inception_model *m, float *pool, float *spatial, fl
 
 msf_status inception_forward_blocks(inception_model *m, float *y, int *c, int *oh, int *ow, const float *x, int n,
                                     int h, int w) {
-    ws_need nd = {0, 0, 0};
+    ws_need nd = {0};
     if (n < 0 || h < 1 || w < 1 || h > m->max_h || w > m->max_w || !model_shape(m, h, w, oh, ow, &nd))
         return msf_fail(MSF_ERR_SHAPE, "inception: input %dx%d is too small or larger than the %dx%d loaded for", h, w,
                         m->max_h, m->max_w);

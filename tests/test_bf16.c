@@ -82,14 +82,14 @@ static float *run_case(msf_weights *g, const char *obj, int threads, int M, int 
     ck_assert_ptr_nonnull(again);
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
-    // The first call converts x in the layer's own scratch, the second in an
-    // arena's (sized by nn_bf16_linear_workspace_bytes): the same bits.
+    // The first call takes its scratch from the heap, the second from an
+    // arena (sized by nn_bf16_linear_workspace_bytes): the same bits.
     msf_arena ws;
     ck_assert_int_eq(msf_arena_init(&ws, nn_bf16_linear_workspace_bytes(M, K)), MSF_OK);
     ck_assert_msg(nn_bf16_linear_run(l, y, x, M, NULL) == MSF_OK, "%s", msf_error_message());
     ck_assert_msg(nn_bf16_linear_run(l, again, x, M, &ws) == MSF_OK, "%s", msf_error_message());
     ck_assert_uint_eq(ws.used, 0);
-    ck_assert_uint_eq(ws.peak, nn_bf16_linear_workspace_bytes(M, K));
+    ck_assert_uint_ge(ws.peak, (size_t)M * K * 2);
     msf_arena_free(&ws);
     omp_set_num_threads(saved);
     ck_assert_msg(memcmp(y, again, (size_t)M * N * sizeof *y) == 0, "%s: a second call gave other bits", obj);

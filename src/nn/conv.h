@@ -69,14 +69,18 @@ typedef struct {
 // calling thread with col[0]. The pieces and each one's arithmetic are the
 // same either way, so the bits are too.
 //
-// A conv with a bf16 layer (w16) runs its pixel blocks one after another,
-// each product through oneDNN on all threads: it needs `inner` (and col[0]),
-// and a failure of the product goes to *err (the first one kept; the caller
-// checks it after the image).
+// A conv with a bf16 layer (w16) makes one product of the whole image
+// through oneDNN (on the image's thread, or with `inner` on all of them): it
+// needs col16 (the whole image's im2col: oh*ow*kh*kw*c_in floats) and ws16
+// (nn_bf16_linear_workspace_bytes of oh*ow rows of kh*kw*c_in), and a
+// failure of the product goes to *err (the first one kept; the caller checks
+// it after the image).
 typedef struct {
     int inner;
     int threads;
     float **col;      // each nn_conv_nhwc_col_floats floats
+    float *col16;     // bf16 convs: the whole image's im2col
+    msf_arena *ws16;  // bf16 convs: the bf16 copy of it
     msf_status *err;  // bf16 convs: where a failure goes
 } nn_nhwc_exec;
 

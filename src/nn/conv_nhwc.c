@@ -64,36 +64,29 @@ static void bias_relu(float *y, int ldy, int rows, const float *b, int c) {
     }
 }
 
-// The bf16 path (cv->w16): blocks in turn, im2col and the bias split among
-// the threads, each product through oneDNN on all of them. The pieces do not
-// depend on the thread count, nor do oneDNN's bits (tests/test_bf16.c).
+// The bf16 path (cv->w16): the whole image as one product through oneDNN
+// on all threads (large products are where bf16 pays), im2col and the bias
+// split among the threads. The pieces do not depend on the thread count, nor
+// do oneDNN's bits (tests/test_bf16.c).
 static void conv_bf16(const nn_nhwc_exec *e, const nn_conv_nhwc *cv, float *y, int ldy, const float *x, int ldx, int h,
                       int w, int ow, int npix) {
     const int K = cv->kh * cv->kw * cv->c_in, pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride == 1;
-    const int bp = nn_conv_nhwc_block_pixels(cv, npix), nblk = (int)ceil_div((size_t)npix, (size_t)bp);
-    for (int blk = 0; blk < nblk; blk++) {
-        int p0 = blk * bp, p1 = p0 + bp < npix ? p0 + bp : npix;
-        const float *a = x + (size_t)p0 * ldx;
-        int lda = ldx;
-        if (!pointwise) {
-            float *col = e->col[0];
-#pragma omp parallel for num_threads(e->threads) schedule(static)
-            for (int q = p0; q < p1; q += PIXEL_ALIGN)
-                im2col(col + (size_t)(q - p0) * K, x, ldx, h, w, cv, ow, q,
-                       q + PIXEL_ALIGN < p1 ? q + PIXEL_ALIGN : p1);
-            a = col, lda = K;
-        }
-        float *yb = y + (size_t)p0 * ldy;
-        msf_status s = nn_bf16_linear_run_strided(cv->w16, yb, ldy, 1, a, lda, 1, p1 - p0, NULL);
-        if (s) {
-            if (e->err && !*e->err) *e->err = s;
-            return;
-        }
-#pragma omp parallel for num_threads(e->threads) schedule(static)
-        for (int q = 0; q < p1 - p0; q += PIXEL_ALIGN)
-            bias_relu(yb + (size_t)q * ldy, ldy, q + PIXEL_ALIGN < p1 - p0 ? PIXEL_ALIGN : p1 - p0 - q, cv->b,
-                      cv->c_out);
+    const float *a = x;
+    int lda = ldx;
+    if (!pointwise) {
+#pragma omp parallel for if (e->inner) num_threads(e->threads) schedule(static)
+        for (int q = 0; q < npix; q += PIXEL_ALIGN)
+            im2col(e->col16 + (size_t)q * K, x, ldx, h, w, cv, ow, q, q + PIXEL_ALIGN < npix ? q + PIXEL_ALIGN : npix);
+        a = e->col16, lda = K;
     }
+    msf_status s = nn_bf16_linear_run_strided(cv->w16, y, ldy, 1, a, lda, 1, npix, e->ws16);
+    if (s) {
+        if (e->err && !*e->err) *e->err = s;
+        return;
+    }
+#pragma omp parallel for if (e->inner) num_threads(e->threads) schedule(static)
+    for (int q = 0; q < npix; q += PIXEL_ALIGN)
+        bias_relu(y + (size_t)q * ldy, ldy, q + PIXEL_ALIGN < npix ? PIXEL_ALIGN : npix - q, cv->b, cv->c_out);
 }
 
 // y (oh, ow, ldy) = ReLU(conv(x (h, w, ldx))). Returns the output size.

@@ -25,33 +25,36 @@ msf_status nn_precision_parse(nn_precision *p, const char *text, const char *wha
 }
 
 size_t nn_bf16_linear_workspace_bytes(int M, int K) {
-    return M > 0 && K > 0 ? msf_align_up((size_t)M * (size_t)K * sizeof(uint16_t)) : 0;
+    return M > 0 && K > 0 ? msf_align_up((size_t)M * (size_t)K * sizeof(uint16_t)) + NN_BF16_SCRATCHPAD : 0;
 }
 
 #ifdef MSF_DNNL
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 
-#define BF16_PRIMITIVES 8  // row counts a layer keeps a primitive for
-
+// A primitive for one output shape (row count and output strides), made on
+// first use and kept until the layer is freed; its scratchpad is ours (user
+// mode), so that calls from several threads at once each bring their own.
 typedef struct {
-    int m;             // 0: unused
-    int64_t ys0, ys1;  // the output's strides
+    int m;
+    int64_t ys0, ys1;
     dnnl_primitive_t prim;
+    dnnl_memory_desc_t scratch_md;
+    size_t scratch;  // bytes
 } bf16_prim;
 
 struct nn_bf16_linear {
     int K, N;
-    uint16_t *w;  // [N, K] bf16: the [K, N] weights of the matmul in layout "ba"
-    float *b;     // [N] or NULL
-    uint16_t *x;  // [rows, K] bf16 scratch for the input
-    size_t rows;  // of x's scratch
-    bf16_prim prims[BF16_PRIMITIVES];
-    int next;  // the slot a new row count replaces when all are taken
+    uint16_t *w;           // [N, K] bf16: the [K, N] weights of the matmul in layout "ba"
+    float *b;              // [N] or NULL
+    pthread_mutex_t lock;  // guards prims
+    bf16_prim *prims;
+    int num_prims, cap_prims;
 };
 
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
+static dnnl_stream_t stream;  // a CPU stream runs each primitive synchronously in the calling thread
 static dnnl_status_t engine_status = dnnl_runtime_error;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
@@ -107,21 +110,17 @@ msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const flo
     }
     for (size_t i = 0; i < (size_t)N * K; i++) l->w[i] = nn_bf16_from_float(w[i]);
     if (b) memcpy(l->b, b, (size_t)N * sizeof *l->b);
+    pthread_mutex_init(&l->lock, NULL);
     *out = l;
     return MSF_OK;
 }
 
-// The primitive for M rows written with strides (ys0, ys1): kept, or made now
-// (replacing the oldest).
-static msf_status primitive_for(nn_bf16_linear *l, int M, int64_t ys0, int64_t ys1, dnnl_primitive_t *prim) {
-    for (int i = 0; i < BF16_PRIMITIVES; i++)
-        if (l->prims[i].m == M && l->prims[i].ys0 == ys0 && l->prims[i].ys1 == ys1) {
-            *prim = l->prims[i].prim;
-            return MSF_OK;
-        }
+// Make the primitive for M rows written with strides (ys0, ys1).
+static msf_status primitive_make(const nn_bf16_linear *l, int M, int64_t ys0, int64_t ys1, bf16_prim *out) {
     dnnl_memory_desc_t src, wei, bias, dst;
     dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {ys0, ys1};
     dnnl_matmul_desc_t desc;
+    dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     msf_status s = dnnl_check(dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab), "memory descriptor");
@@ -129,16 +128,42 @@ static msf_status primitive_for(nn_bf16_linear *l, int M, int64_t ys0, int64_t y
     if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "memory descriptor");
     if (!s) s = dnnl_check(dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys), "memory descriptor");
     if (!s) s = dnnl_check(dnnl_matmul_desc_init(&desc, &src, &wei, l->b ? &bias : NULL, &dst), "matmul descriptor");
-    if (!s) s = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL), "matmul primitive descriptor");
-    if (!s) s = dnnl_check(dnnl_primitive_create(&p, pd), "matmul primitive");
+    if (!s) s = dnnl_check(dnnl_primitive_attr_create(&attr), "primitive attributes");
+    if (!s) s = dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
+    if (!s) s = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL), "matmul primitive descriptor");
+    if (!s) {
+        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        out->scratch_md = *smd;
+        out->scratch = dnnl_memory_desc_get_size(smd);
+        s = dnnl_check(dnnl_primitive_create(&p, pd), "matmul primitive");
+    }
     if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (s) return msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N);
-    bf16_prim *slot = &l->prims[l->next];
-    l->next = (l->next + 1) % BF16_PRIMITIVES;
-    if (slot->prim) dnnl_primitive_destroy(slot->prim);
-    slot->m = M, slot->ys0 = ys0, slot->ys1 = ys1, slot->prim = p;
-    *prim = p;
+    out->m = M, out->ys0 = ys0, out->ys1 = ys1, out->prim = p;
     return MSF_OK;
+}
+
+// The primitive for M rows written with strides (ys0, ys1): kept, or made
+// now. Thread-safe; a kept primitive is never destroyed before the layer.
+static msf_status primitive_for(nn_bf16_linear *l, int M, int64_t ys0, int64_t ys1, bf16_prim *out) {
+    msf_status s = MSF_OK;
+    pthread_mutex_lock(&l->lock);
+    int i = 0;
+    while (i < l->num_prims && !(l->prims[i].m == M && l->prims[i].ys0 == ys0 && l->prims[i].ys1 == ys1)) i++;
+    if (i == l->num_prims) {
+        if (l->num_prims == l->cap_prims) {
+            int cap = l->cap_prims ? 2 * l->cap_prims : 4;
+            bf16_prim *np = realloc(l->prims, (size_t)cap * sizeof *np);
+            if (!np) s = msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 primitive");
+            else l->prims = np, l->cap_prims = cap;
+        }
+        if (!s) s = primitive_make(l, M, ys0, ys1, &l->prims[i]);
+        if (!s) l->num_prims++;
+    }
+    if (!s) *out = l->prims[i];
+    pthread_mutex_unlock(&l->lock);
+    return s;
 }
 
 msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws) {
@@ -148,31 +173,32 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
 msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const float *x,
                                       int64_t xs0, int64_t xs1, int M, msf_arena *ws) {
     if (M < 1) return MSF_OK;
-    size_t bytes = nn_bf16_linear_workspace_bytes(M, l->K), mark = ws ? msf_arena_mark(ws) : 0;
-    uint16_t *xh = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL;
-    if (!xh) {
-        if ((size_t)M > l->rows) {
-            uint16_t *nx = realloc(l->x, (size_t)M * l->K * sizeof *nx);
-            if (!nx) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
-            l->x = nx, l->rows = (size_t)M;
-        }
-        xh = l->x;
-    }
-    dnnl_primitive_t prim = NULL;
+    bf16_prim prim;
     msf_status s = primitive_for(l, M, ys0, ys1, &prim);
-    if (s) {
-        if (ws) msf_arena_release(ws, mark);
-        return s;
-    }
+    if (s) return s;
+    // The bf16 copy of x and oneDNN's scratchpad: from ws when it has room, else the heap.
     const size_t n = (size_t)M * l->K;
+    size_t xbytes = msf_align_up(n * sizeof(uint16_t)), bytes = xbytes + msf_align_up(prim.scratch);
+    size_t mark = ws ? msf_arena_mark(ws) : 0;
+    unsigned char *buf = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL, *heap = NULL;
+    if (!buf && !(buf = heap = msf_aligned_alloc(bytes)))
+        return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
+    uint16_t *xh = (uint16_t *)buf;
+    const int nested = omp_in_parallel();  // one image per thread: convert in this thread
     if (xs1 == 1 && xs0 == l->K) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 65536 && !nested)
         for (size_t i = 0; i < n; i++) xh[i] = nn_bf16_from_float(x[i]);
     } else {
         const int K = l->K;
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (int i = 0; i < M; i++)
-            for (int k = 0; k < K; k++) xh[(size_t)i * K + k] = nn_bf16_from_float(x[i * xs0 + k * xs1]);
+#pragma omp parallel for schedule(static) if (n > 65536 && !nested)
+        for (int i = 0; i < M; i++) {
+            const float *xi = x + i * xs0;
+            uint16_t *hi = xh + (size_t)i * K;
+            if (xs1 == 1)
+                for (int k = 0; k < K; k++) hi[k] = nn_bf16_from_float(xi[k]);
+            else
+                for (int k = 0; k < K; k++) hi[k] = nn_bf16_from_float(xi[k * xs1]);
+        }
     }
     dnnl_memory_desc_t src, wei, bias, dst;
     dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {ys0, ys1};
@@ -180,30 +206,35 @@ msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, 
     dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba);
     dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
     dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys);
-    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    dnnl_memory_t mem[5] = {NULL, NULL, NULL, NULL, NULL};
     s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, xh), "memory");
     if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
     if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &dst, engine, y), "memory");
-    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[3], &bias, engine, l->b), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[3], &prim.scratch_md, engine, buf + xbytes), "memory");
+    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[4], &bias, engine, l->b), "memory");
     if (!s) {
-        dnnl_exec_arg_t args[4] = {
-            {DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[3]}};
-        s = dnnl_check(dnnl_primitive_execute(prim, stream, l->b ? 4 : 3, args), "matmul");
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mem[0]},
+                                   {DNNL_ARG_WEIGHTS, mem[1]},
+                                   {DNNL_ARG_DST, mem[2]},
+                                   {DNNL_ARG_SCRATCHPAD, mem[3]},
+                                   {DNNL_ARG_BIAS, mem[4]}};
+        s = dnnl_check(dnnl_primitive_execute(prim.prim, stream, l->b ? 5 : 4, args), "matmul");
         if (!s) s = dnnl_check(dnnl_stream_wait(stream), "stream wait");
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (mem[i]) dnnl_memory_destroy(mem[i]);
     if (ws) msf_arena_release(ws, mark);
+    msf_aligned_free(heap);
     return s ? msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N) : MSF_OK;
 }
 
 void nn_bf16_linear_free(nn_bf16_linear *l) {
     if (!l) return;
-    for (int i = 0; i < BF16_PRIMITIVES; i++)
-        if (l->prims[i].prim) dnnl_primitive_destroy(l->prims[i].prim);
-    free(l->w), free(l->b), free(l->x), free(l);
+    for (int i = 0; i < l->num_prims; i++) dnnl_primitive_destroy(l->prims[i].prim);
+    free(l->prims);
+    pthread_mutex_destroy(&l->lock);
+    free(l->w), free(l->b), free(l);
 }
-
 #else  // no oneDNN: fp32 only
 
 struct nn_bf16_linear {

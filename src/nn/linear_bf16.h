@@ -11,8 +11,10 @@
 //
 // A layer keeps one oneDNN primitive per row count M it has seen (a few: a
 // sampler calls it with the same M every step), made on first use and reused.
-// One layer is not for concurrent calls from several threads (oneDNN
-// parallelises each call with the OpenMP threads itself).
+// Calls may come from several threads at once (one image per thread): the
+// primitives are made under a lock and oneDNN's scratchpad is the caller's.
+// Called outside a parallel region, oneDNN spreads one product over the
+// OpenMP threads; inside one, it runs the product in the calling thread.
 #ifndef MSF_NN_LINEAR_BF16_H
 #define MSF_NN_LINEAR_BF16_H
 
@@ -63,11 +65,12 @@ typedef struct nn_bf16_linear nn_bf16_linear;
 // A layer of weights w [N, K] (PyTorch's Linear layout) and bias b [N] (NULL:
 // none), both copied (w as bf16).
 msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const float *b, int K, int N);
-// Scratch bytes of a call with M rows of K inputs (the bf16 copy of x).
+// Scratch bytes of a call with M rows of K inputs: the bf16 copy of x (and
+// oneDNN's scratchpad, a few MB at most, on top).
+#define NN_BF16_SCRATCHPAD ((size_t)16 << 20)  // room kept for oneDNN's scratchpad
 size_t nn_bf16_linear_workspace_bytes(int M, int K);
-// y [M, N] = bf16(x) [M, K] bf16(W)^T + b. The bf16 copy of x comes from ws
-// when it has nn_bf16_linear_workspace_bytes(M, K) free (ws may be NULL),
-// else from the layer's own heap scratch.
+// y [M, N] = bf16(x) [M, K] bf16(W)^T + b. The bf16 copy of x and oneDNN's
+// scratchpad come from ws when it has room (ws may be NULL), else from the heap.
 msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws);
 // The same with strides: element (i, k) of x at x[i * xs0 + k * xs1] and
 // (i, j) of y at y[i * ys0 + j * ys1] (ys0 = N, ys1 = 1 and xs0 = K, xs1 = 1

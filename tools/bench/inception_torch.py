@@ -11,9 +11,13 @@ network (pool_3, the sFID spatial features and the logits). Output on
 stdout: "images N seconds S" (the median over --reps timed passes over
 --batches batches of --batch images, after a warm-up on --threads images).
 
+With --bf16 the network runs under torch.autocast("cpu", dtype=torch.bfloat16)
+(PyTorch's own bf16 path) and the line reads "images N bf16_seconds S".
+
 Usage: inception_torch.py --make W.h5
-       inception_torch.py --weights W.h5 --threads T [--batch 50] [--batches 2] [--size 256] [--reps 1]
+       inception_torch.py --weights W.h5 --threads T [--batch 50] [--batches 2] [--size 256] [--reps 1] [--bf16]
 """
+import contextlib
 import argparse
 import os
 import statistics
@@ -40,6 +44,7 @@ def main():
     ap.add_argument("--batches", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--bf16", action="store_true", help="under torch.autocast(\"cpu\", dtype=torch.bfloat16)")
     args = ap.parse_args()
     if args.make:
         model = randomize(FIDInceptionV3(), 0)
@@ -59,14 +64,16 @@ def main():
         return model(2 * x - 1)
 
     times = []
-    with torch.no_grad():
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+    with torch.no_grad(), autocast:
         batch(images[:args.threads])
         for _ in range(args.reps):
             t0 = time.perf_counter()
             for _ in range(args.batches):
                 batch(images)
             times.append(time.perf_counter() - t0)
-    print(f"images {args.batch * args.batches} seconds {statistics.median(times):.6f}", flush=True)
+    key = "bf16_seconds" if args.bf16 else "seconds"
+    print(f"images {args.batch * args.batches} {key} {statistics.median(times):.6f}", flush=True)
 
 
 if __name__ == "__main__":
