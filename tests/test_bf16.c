@@ -9,9 +9,10 @@
 //     and at least as close as PyTorch's autocast bf16 linear is (+ 1e-3);
 //   - the same bits with 1 and 2 OpenMP threads, and on a second call;
 //   - a DiT in bf16 (dit_set_precision) against PyTorch's forward in float64
-//     with bf16 inputs and weights in every linear layer (what bf16 mode
-//     specifies): rel <= 1e-5 (measured 1.1e-7: float32 accumulation and
-//     activations; an activation that rounds the other way at a bf16 tie would show here); its
+//     with bf16 inputs and weights in every linear layer and bf16 operands
+//     in the attention's two products (what bf16 mode specifies): rel <=
+//     1e-5 (measured 1.1e-7: float32 accumulation and activations; an
+//     activation that rounds the other way at a bf16 tie would show); its
 //     error against the float32 forward is printed beside autocast's, and
 //     must be no larger; 1 and 2 threads give the same bits; precision back
 //     to fp32 gives the fp32 forward's bits;
@@ -182,12 +183,12 @@ START_TEST(test_dit_against_torch) {
     ck_assert_msg(memcmp(b1, b2, n * sizeof *b1) == 0, "bf16 DiT: 1 and 2 threads gave other bits");
     float *want = tu_golden_load(g, "dit/out_bf16", &m, NULL, NULL);
     ck_assert_uint_eq(n, m);
-    ck_assert(tu_expect_close("bf16 DiT vs float64 forward with bf16 linears", b1, want, n, TOL_DIT));
+    ck_assert(tu_expect_close("bf16 DiT vs float64 forward with bf16 products", b1, want, n, TOL_DIT));
     float *fp32 = tu_golden_load(g, "dit/out_fp32", &m, NULL, NULL),
           *autocast = tu_golden_load(g, "dit/out_autocast", &m, NULL, NULL);
     tu_cmp ours = tu_compare(b1, fp32, n), torch = tu_compare(autocast, fp32, n), spec = tu_compare(b1, want, n);
     printf(
-        "bf16 DiT (tiny, depth 2): rel %.2e vs the float64 forward with bf16 linears; vs float32: ours rel %.2e, "
+        "bf16 DiT (tiny, depth 2): rel %.2e vs the float64 forward with bf16 products; vs float32: ours rel %.2e, "
         "PyTorch autocast rel %.2e\n",
         spec.rel, ours.rel, torch.rel);
     ck_assert_msg(ours.rel <= torch.rel + AUTOCAST_SLACK, "bf16 DiT: rel %.3e vs float32, autocast's %.3e", ours.rel,

@@ -335,6 +335,8 @@ static void dit_free_bf16(dit_model *m) {
         for (int i = 0; i < dit_num_linears(&m->cfg); i++) nn_bf16_linear_free(m->lin16[i]);
     free(m->lin16);
     m->lin16 = NULL;
+    nn_bf16_attention_free(m->att16);
+    m->att16 = NULL;
     m->precision = NN_FP32;
 }
 
@@ -378,7 +380,13 @@ msf_status dit_set_precision(dit_model *m, nn_precision p) {
     for (int i = 0; i < n && !s; i++)
         if (L[i].w) s = nn_bf16_linear_create(&m->lin16[i], L[i].w, L[i].b, L[i].K, L[i].N);
     free(L);
+    if (!s) s = nn_bf16_attention_create(&m->att16, dit_tokens(c), c->num_heads, D / c->num_heads);
     size_t need = dit_workspace_bytes(c, m->max_batch, p);
+    if (!s) {  // the bf16 attention's scratch instead of the fp32 one's, when larger
+        size_t att = dit_activation_floats(c, m->max_batch) * sizeof(float) +
+                     nn_bf16_attention_workspace_bytes(m->att16, m->max_batch);
+        need = att > need ? att : need;
+    }
     if (!s && need > m->ws.capacity) {
         msf_arena_free(&m->ws);
         s = msf_arena_init(&m->ws, need);
@@ -556,7 +564,9 @@ msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float
         s = lin(m, bl + LIN_ADA, s, mod, silu_c, b->ada_w, b->ada_b, n, D, 6 * D);
         norm_modulate(hs, xs, mod, mod + D, 6 * D, n, T, D);
         s = lin(m, bl + LIN_QKV, s, big, hs, b->qkv_w, b->qkv_b, NT, D, 3 * D);
-        if (!s) s = nn_attention(att, big, n, T, heads, D / heads, ws);
+        if (!s)
+            s = m->att16 ? nn_bf16_attention_run(m->att16, att, big, n, ws)
+                         : nn_attention(att, big, n, T, heads, D / heads, ws);
         if (s) break;
         s = lin(m, bl + LIN_PROJ, s, hs, att, b->proj_w, b->proj_b, NT, D, D);
         gated_add(xs, mod + 2 * D, hs, 6 * D, n, T, D);

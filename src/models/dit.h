@@ -71,8 +71,9 @@ typedef struct {
     float *final_w, *final_b;          // (p*p*out, D), (p*p*out)
     int max_batch;
     msf_arena ws;
-    nn_precision precision;  // of the linear layers (dit_set_precision; fp32 after load)
-    nn_bf16_linear **lin16;  // bf16: every linear layer as a bf16 layer (dit.c's order), else NULL
+    nn_precision precision;           // of the linear layers (dit_set_precision; fp32 after load)
+    nn_bf16_linear **lin16;           // bf16: every linear layer as a bf16 layer (dit.c's order), else NULL
+    struct nn_bf16_attention *att16;  // bf16: the attention's products, else NULL
 } dit_model;
 
 // Read the config from the attributes of `group` (NULL or "" = the file root)
@@ -82,13 +83,14 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
 msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch);
 void dit_free(dit_model *m);
 
-// The arithmetic of the linear layers (patch embedding, conditioning MLPs,
-// adaLN, qkv, attention projection, MLP, final layer): fp32 (the default) or
-// bf16 (weights converted to bf16 once, here; inputs rounded to bf16 per
-// call; fp32 accumulation through oneDNN). The attention's own products
-// (q k^T, softmax, weights x v), the norms and the modulation stay fp32.
-// Grows the workspace for the bf16 inputs. MSF_ERR_INVALID for bf16 in a
-// build without oneDNN.
+// The arithmetic of the matrix products: fp32 (the default) or bf16. In bf16
+// every linear layer (patch embedding, conditioning MLPs, adaLN, qkv,
+// attention projection, MLP, final layer) takes bf16 weights (converted
+// once, here) and bf16 inputs (rounded per call), and the attention's q k^T
+// and weights x v take bf16 operands (nn_bf16_attention_run); all sums are
+// fp32 (oneDNN); softmax, the norms and the modulation stay fp32. Grows the
+// workspace for the bf16 copies. MSF_ERR_INVALID for bf16 in a build
+// without oneDNN.
 msf_status dit_set_precision(dit_model *m, nn_precision p);
 
 // A model of config c with random weights: every tensor from its own Philox

@@ -47,4 +47,19 @@ size_t nn_attention_rows_workspace_bytes(int t, int block_rows);
 msf_status nn_attention_rows(float *out, const float *qkv, int n, int t, int heads, int head_dim, int block_rows,
                              msf_arena *ws);
 
+// -----------------------------------------------------------------------------
+// The same attention with bf16 products (DiT's --precision bf16): q, k and v
+// rounded to bf16; S = (q k^T) * scale summed in fp32; softmax in fp32 (the
+// scale applied after the product, as timm's Attention of the DiT release);
+// the weights rounded to bf16; out = weights x v summed in fp32 (oneDNN). The
+// jobs are nn_attention's (batch item, head, block of nn_attention_block_rows
+// query rows), each product in its job's thread, so the bits depend neither
+// on the thread count nor on the batch.
+typedef struct nn_bf16_attention nn_bf16_attention;
+msf_status nn_bf16_attention_create(nn_bf16_attention **out, int t, int heads, int head_dim);
+// Scratch bytes of a call with n batch items (depends on omp_get_max_threads()).
+size_t nn_bf16_attention_workspace_bytes(const nn_bf16_attention *a, int n);
+msf_status nn_bf16_attention_run(const nn_bf16_attention *a, float *out, const float *qkv, int n, msf_arena *ws);
+void nn_bf16_attention_free(nn_bf16_attention *a);
+
 #endif

@@ -235,6 +235,76 @@ void nn_bf16_linear_free(nn_bf16_linear *l) {
     pthread_mutex_destroy(&l->lock);
     free(l->w), free(l->b), free(l);
 }
+// -----------------------------------------------------------------------------
+// Products of runtime operands
+
+struct nn_bf16_matmul {
+    int M, K, N;
+    dnnl_memory_desc_t a, b, c, scratch_md;
+    size_t scratch;
+    dnnl_primitive_t prim;
+};
+
+msf_status nn_bf16_matmul_create(nn_bf16_matmul **out, int M, int K, int N, const int64_t as[2], const int64_t bs[2],
+                                 const int64_t cs[2]) {
+    *out = NULL;
+    if (M < 1 || K < 1 || N < 1) return msf_fail(MSF_ERR_INVALID, "bf16 matmul %d x %d x %d", M, K, N);
+    pthread_once(&engine_once, engine_init);
+    msf_status s = dnnl_check(engine_status, "CPU engine creation");
+    if (s) return s;
+    nn_bf16_matmul *mm = calloc(1, sizeof *mm);
+    if (!mm) return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 matmul");
+    mm->M = M, mm->K = K, mm->N = N;
+    dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N}, a_s = {as[0], as[1]}, b_s = {bs[0], bs[1]}, c_s = {cs[0], cs[1]};
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    s = dnnl_check(dnnl_memory_desc_init_by_strides(&mm->a, 2, ad, dnnl_bf16, a_s), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_strides(&mm->b, 2, bd, dnnl_bf16, b_s), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_strides(&mm->c, 2, cd, dnnl_f32, c_s), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_matmul_desc_init(&desc, &mm->a, &mm->b, NULL, &mm->c), "matmul descriptor");
+    if (!s) s = dnnl_check(dnnl_primitive_attr_create(&attr), "primitive attributes");
+    if (!s) s = dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
+    if (!s) s = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL), "matmul primitive descriptor");
+    if (!s) {
+        mm->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        mm->scratch = dnnl_memory_desc_get_size(&mm->scratch_md);
+        s = dnnl_check(dnnl_primitive_create(&mm->prim, pd), "matmul primitive");
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s) {
+        nn_bf16_matmul_free(mm);
+        return msf_fail_context(s, "bf16 matmul %d x %d x %d", M, K, N);
+    }
+    *out = mm;
+    return MSF_OK;
+}
+
+size_t nn_bf16_matmul_scratch_bytes(const nn_bf16_matmul *mm) { return msf_align_up(mm->scratch); }
+
+msf_status nn_bf16_matmul_run(const nn_bf16_matmul *mm, float *c, const uint16_t *a, const uint16_t *b, void *scratch) {
+    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    msf_status s = dnnl_check(dnnl_memory_create(&mem[0], &mm->a, engine, (void *)a), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &mm->b, engine, (void *)b), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &mm->c, engine, c), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[3], &mm->scratch_md, engine, scratch), "memory");
+    if (!s) {
+        dnnl_exec_arg_t args[4] = {
+            {DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_SCRATCHPAD, mem[3]}};
+        s = dnnl_check(dnnl_primitive_execute(mm->prim, stream, 4, args), "matmul");
+    }
+    for (int i = 0; i < 4; i++)
+        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    return s ? msf_fail_context(s, "bf16 matmul %d x %d x %d", mm->M, mm->K, mm->N) : MSF_OK;
+}
+
+void nn_bf16_matmul_free(nn_bf16_matmul *mm) {
+    if (!mm) return;
+    if (mm->prim) dnnl_primitive_destroy(mm->prim);
+    free(mm);
+}
+
 #else  // no oneDNN: fp32 only
 
 struct nn_bf16_linear {
@@ -265,5 +335,25 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
 }
 
 void nn_bf16_linear_free(nn_bf16_linear *l) { (void)l; }
+
+struct nn_bf16_matmul {
+    int unused;
+};
+
+msf_status nn_bf16_matmul_create(nn_bf16_matmul **out, int M, int K, int N, const int64_t as[2], const int64_t bs[2],
+                                 const int64_t cs[2]) {
+    (void)M, (void)K, (void)N, (void)as, (void)bs, (void)cs;
+    *out = NULL;
+    return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
+}
+size_t nn_bf16_matmul_scratch_bytes(const nn_bf16_matmul *mm) {
+    (void)mm;
+    return 0;
+}
+msf_status nn_bf16_matmul_run(const nn_bf16_matmul *mm, float *c, const uint16_t *a, const uint16_t *b, void *scratch) {
+    (void)mm, (void)c, (void)a, (void)b, (void)scratch;
+    return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
+}
+void nn_bf16_matmul_free(nn_bf16_matmul *mm) { (void)mm; }
 
 #endif

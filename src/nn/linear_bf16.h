@@ -81,4 +81,17 @@ msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, 
                                       int64_t xs0, int64_t xs1, int M, msf_arena *ws);
 void nn_bf16_linear_free(nn_bf16_linear *l);
 
+// -----------------------------------------------------------------------------
+// A product of two runtime bf16 operands (attention: q k^T, weights x v):
+// C [M, N] (fp32) = A [M, K] B [K, N], each operand's element (i, j) at
+// base[i * s[0] + j * s[1]]. The primitive is made at creation; a call
+// brings its operands, its output and nn_bf16_matmul_scratch_bytes of
+// scratch (oneDNN's scratchpad), so calls may come from several threads.
+typedef struct nn_bf16_matmul nn_bf16_matmul;
+msf_status nn_bf16_matmul_create(nn_bf16_matmul **out, int M, int K, int N, const int64_t as[2], const int64_t bs[2],
+                                 const int64_t cs[2]);
+size_t nn_bf16_matmul_scratch_bytes(const nn_bf16_matmul *mm);
+msf_status nn_bf16_matmul_run(const nn_bf16_matmul *mm, float *c, const uint16_t *a, const uint16_t *b, void *scratch);
+void nn_bf16_matmul_free(nn_bf16_matmul *mm);
+
 #endif

@@ -23,9 +23,11 @@ random weights, seed 1718) in the weight schema; x [3,C,H,W], t int64 [3],
 y int64 [3] as gen_dit.py's forward cases, and
   out_fp32      the forward in float64 (gen_dit.py's forward64);
   out_bf16      the forward in float64 where every linear layer and the patch
-                embedding take bf16(input) and bf16(weights), bias exact: the
-                arithmetic msf's bf16 mode specifies, up to its float32
-                accumulation and activations;
+                embedding take bf16(input) and bf16(weights), bias exact, and
+                the attention takes bf16 q, k, v and bf16 softmax weights
+                (the scale after q k^T, softmax in float64): the arithmetic
+                msf's bf16 mode specifies, up to its float32 accumulation and
+                activations;
   out_autocast  the float32 model under torch.autocast("cpu", bfloat16),
                 PyTorch's bf16 path (it also rounds each linear's output and
                 runs other ops in bf16), for comparison.
@@ -45,7 +47,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from gen_dit import TINY_MODELS, forward64, random_model  # noqa: E402
 from hdf5_dit import write_dit_group  # noqa: E402
-from reference.dit import DiT  # noqa: E402
+from reference.dit import Attention, DiT  # noqa: E402
 
 SEED = 1717
 DIT_SEED = 1718
@@ -56,8 +58,19 @@ def bf(a):
     return a.float().bfloat16().double()
 
 
-def forward_bf16_linears(model, x, t, y):
-    """`model`'s output in float64 with bf16 inputs and weights in every Linear and Conv2d."""
+def attention_bf16(self, x):
+    """reference.dit.Attention.forward with bf16 operands in both products."""
+    n, t, d = x.shape
+    q, k, v = self.qkv(x).reshape(n, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+    att = (bf(q) @ bf(k).transpose(-2, -1)) * self.scale
+    att = att.softmax(dim=-1)
+    out = (bf(att) @ bf(v)).transpose(1, 2).reshape(n, t, d)
+    return self.proj(out)
+
+
+def forward_bf16(model, x, t, y):
+    """`model`'s output in float64 with bf16 inputs and weights in every Linear and Conv2d and bf16
+    operands in the attention's products."""
     m64 = DiT(**model.config()).double().eval()
     m64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
     for mod in m64.modules():
@@ -65,6 +78,8 @@ def forward_bf16_linears(model, x, t, y):
             mod.forward = (lambda m: lambda v: F.linear(bf(v), bf(m.weight), m.bias))(mod)
         elif isinstance(mod, torch.nn.Conv2d):
             mod.forward = (lambda m: lambda v: F.conv2d(bf(v), bf(m.weight), m.bias, stride=m.stride))(mod)
+        elif isinstance(mod, Attention):
+            mod.forward = (lambda m: lambda v: attention_bf16(m, v))(mod)
     with torch.no_grad():
         out = m64(torch.from_numpy(x).double(), torch.from_numpy(t), torch.from_numpy(y))
     return out.float().numpy()
@@ -81,7 +96,7 @@ def write_dit(f):
     write_dit_group(g.create_group("model"), model.state_dict(), cfg, "tools/golden/gen_bf16.py")
     g["x"], g["t"], g["y"] = x, t, y
     g["out_fp32"] = forward64(model, x, t, y)
-    g["out_bf16"] = forward_bf16_linears(model, x, t, y)
+    g["out_bf16"] = forward_bf16(model, x, t, y)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         g["out_autocast"] = model(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y)).float().numpy()
 
