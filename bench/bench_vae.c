@@ -7,7 +7,9 @@
 // through HDF5 files, the same thread count) in the same run, with the
 // difference of the results (rel, and the share of uint8 pixels that differ).
 // The 512 decode is timed once (tens of seconds on 2 cores); the others are
-// the median of 3 runs after a warm-up.
+// the median of 3 runs after a warm-up. Then the decode at 256 in bf16:
+// ours (vae_set_precision: the convolutions through oneDNN) beside PyTorch
+// under torch.autocast("cpu", bfloat16), with its error against our fp32.
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -103,7 +105,7 @@ int main(int argc, char **argv) {
 
     const char *names[3] = {"decode 256", "decode 512", "encode 256"};
     double gmac[3] = {decoder_gmac(&cfg, 32, 32), decoder_gmac(&cfg, 64, 64), encoder_gmac(&cfg, 256, 256)};
-    double sec[3] = {0, 0, 0}, times[REPS];
+    double sec[3] = {0, 0, 0}, times[REPS], sec16 = 0, rel16 = 0;
     size_t n256 = (size_t)3 * 256 * 256, n512 = (size_t)3 * 512 * 512;
     float *z256 = malloc(4 * 32 * 32 * sizeof(float)), *z512 = malloc(4 * 64 * 64 * sizeof(float));
     float *x256 = malloc(n256 * sizeof(float)), *dec256 = malloc(n256 * sizeof(float));
@@ -127,6 +129,21 @@ int main(int argc, char **argv) {
         times[r] = msf_now() - t0;
     }
     sec[2] = median3(times);
+    if (nn_bf16_available()) {
+        float *d16 = malloc(n256 * sizeof *d16);
+        if (vae_set_precision(&both, NN_BF16) || vae_decoder_forward(&both, d16, z256, 1, 32, 32)) die("bf16 decode");
+        for (int r = 0; r < REPS; r++) {
+            double t0 = msf_now();
+            if (vae_decoder_forward(&both, d16, z256, 1, 32, 32)) die("bf16 decode 256");
+            times[r] = msf_now() - t0;
+        }
+        sec16 = median3(times);
+        double share;
+        int worst;
+        rel16 = compare(d16, dec256, n256, 0, &share, &worst);
+        if (vae_set_precision(&both, NN_FP32)) die("fp32 VAE");
+        free(d16);
+    }
 
     // 512: a decoder-only model sized for 512 x 512 with the same decoder
     // weights (each tensor is keyed by its index in the table of both halves).
@@ -141,7 +158,8 @@ int main(int argc, char **argv) {
 
     // The same weights and inputs for PyTorch.
     char dir[] = "/tmp/msf_bench_vae_XXXXXX", wpath[64], ipath[64], opath[64], cmd[512];
-    double torch_sec[3] = {0, 0, 0};
+    double torch_sec[3] = {0, 0, 0}, torch16 = 0;
+    char torch16_failed[160] = "";
     float *ref[3] = {NULL, NULL, NULL};
     if (mkdtemp(dir)) {
         snprintf(wpath, sizeof wpath, "%s/vae.h5", dir);
@@ -163,7 +181,10 @@ int main(int argc, char **argv) {
             int size;
             double s;
             while (p && fgets(line, sizeof line, p))
-                if (sscanf(line, "%15s %d seconds %lf", kind, &size, &s) == 3)
+                if (sscanf(line, "decode 256 bf16_seconds %lf", &s) == 1) torch16 = s;
+                else if (!strncmp(line, "decode 256 bf16_failed ", 23))
+                    snprintf(torch16_failed, sizeof torch16_failed, "%.150s", line + 23);
+                else if (sscanf(line, "%15s %d seconds %lf", kind, &size, &s) == 3)
                     for (int i = 0; i < 3; i++) {
                         char name[32];
                         snprintf(name, sizeof name, "%s %d", kind, size);
@@ -199,6 +220,15 @@ int main(int argc, char **argv) {
             if (i < 2) printf("   %.4f%% (max %d)", 100 * share, worst);
         }
         printf("\n");
+    }
+    if (nn_bf16_available()) {
+        printf("%-11s %7.1f %9.3f %9.1f", "decode bf16", gmac[0], sec16, 2 * gmac[0] / sec16);
+        if (torch16 > 0) printf(" %9.3f %10.2fx", torch16, torch16 / sec16);
+        else printf(" %9s %11s", "n/a", "(no torch)");
+        printf(" %10.2e   (vs our fp32; %.2fx our fp32; oneDNN ISA %s)\n", rel16, sec[0] / sec16, nn_bf16_isa());
+        if (*torch16_failed) printf("torch bf16 (autocast) failed: %s", torch16_failed);
+    } else {
+        printf("bf16: this build has no oneDNN (make deps && make)\n");
     }
     for (int i = 0; i < 3; i++) msf_aligned_free(ref[i]);
     free(z256), free(z512), free(x256), free(dec256), free(dec512_out), free(mom);

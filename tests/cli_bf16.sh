@@ -53,6 +53,19 @@ expect 0 "" "$MSF" forward --weights tests/golden/dit_tiny.h5 --group sigma --in
     --out "$tmp/w/fw.h5" --precision bf16
 "$MSF" info "$tmp/w/fw.h5" | grep -q "precision = bf16" || fail "msf forward --precision bf16: no precision attribute"
 
+# --- msf decode / encode: the VAE's convolutions ------------------------------
+V="--vae tests/golden/vae_tiny.h5 --group vae"
+expect 0 "" "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z $V --out "$tmp/w/d32.npz"
+expect 0 "" env OMP_NUM_THREADS=1 "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z $V --precision bf16 \
+    --out "$tmp/w/d16a.npz"
+expect 0 "" env OMP_NUM_THREADS=2 "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z $V --precision bf16 \
+    --out "$tmp/w/d16b.npz"
+cmp -s "$tmp/w/d16a.npz" "$tmp/w/d16b.npz" || fail "msf decode --precision bf16: 1 and 2 threads differ"
+cmp -s "$tmp/w/d32.npz" "$tmp/w/d16a.npz" && fail "msf decode --precision bf16 gave the fp32 images"
+expect 0 "" "$MSF" encode "$tmp/w/d32.npz" $V --precision bf16 --out "$tmp/w/e16.h5"
+expect_err 2 "precision 'half': expected fp32 or bf16" "$MSF" encode "$tmp/w/d32.npz" $V --precision half \
+    --out "$tmp/e/o.h5"
+
 # --- msf run -------------------------------------------------------------------
 X=$tmp/bf16.yaml
 cat >"$X" <<EOF

@@ -21,7 +21,10 @@
 //     the 16x-scaled InceptionV3 of tests/golden/inception_blocks.h5 against
 //     their fp32 features (rel <= 2e-2: about three bf16 roundings deep; a
 //     layout error gives O(1)), the same bits for 1 and 2 threads and for any
-//     split of the batch.
+//     split of the batch;
+//   - the tiny SD VAE of tests/golden/vae_tiny.h5 in bf16 (nn_conv2d_bf16):
+//     decoder images and encoder moments against fp32 (rel <= 2e-2), the
+//     same bits for 1 and 2 threads.
 // Without oneDNN (make DNNL=0, or no libdnnl-dev) the layer tests say SKIP
 // (a failure under CI, which installs it); the conversion is tested anyway.
 #include <check.h>
@@ -35,6 +38,7 @@
 #include "eval/inception.h"
 #include "io/idx.h"
 #include "models/dit.h"
+#include "models/vae.h"
 #include "nn/linear_bf16.h"
 #include "core/rng.h"
 #include "testutil.h"
@@ -303,6 +307,58 @@ START_TEST(test_inception) {
 }
 END_TEST
 
+// The VAE's `part` on x (n images of the golden case) in precision p at `threads` threads.
+static float *vae_run(msf_weights *g, int part, nn_precision p, int threads, const float *x, int n, int h, int w, int H,
+                      int W, size_t out_n) {
+    vae_model m;
+    ck_assert_msg(vae_load(&m, g, "vae", part, H, W) == MSF_OK, "%s", msf_error_message());
+    ck_assert_msg(vae_set_precision(&m, p) == MSF_OK, "%s", msf_error_message());
+    float *out = malloc(out_n * sizeof *out);
+    ck_assert_ptr_nonnull(out);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    msf_status s =
+        part == VAE_DECODER ? vae_decoder_forward(&m, out, x, n, h, w) : vae_encoder_forward(&m, out, x, n, H, W);
+    omp_set_num_threads(saved);
+    ck_assert_msg(s == MSF_OK, "%s", msf_error_message());
+    ck_assert_uint_le(m.ws.peak, m.ws.capacity);
+    vae_free(&m);
+    return out;
+}
+
+START_TEST(test_vae) {
+    if (!nn_bf16_available()) {
+        tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
+        return;
+    }
+    msf_weights *g = tu_golden_open("vae_tiny.h5");
+    size_t nz, nx;
+    int64_t zs[4], xs[4];
+    int nd;
+    float *z = tu_golden_load(g, "dec/z", &nz, &nd, zs), *x = tu_golden_load(g, "dec/x", &nx, &nd, xs);
+    int n = (int)zs[0], h = (int)zs[2], w = (int)zs[3], H = (int)xs[2], W = (int)xs[3];
+    for (size_t i = 0; i < nz; i++) z[i] /= 0.18215f;  // the raw decoder's input (any values do)
+    float *f32 = vae_run(g, VAE_DECODER, NN_FP32, 2, z, n, h, w, H, W, nx),
+          *b1 = vae_run(g, VAE_DECODER, NN_BF16, 1, z, n, h, w, H, W, nx),
+          *b2 = vae_run(g, VAE_DECODER, NN_BF16, 2, z, n, h, w, H, W, nx);
+    ck_assert_msg(memcmp(b1, b2, nx * sizeof *b1) == 0, "bf16 VAE decoder: 1 and 2 threads gave other bits");
+    tu_cmp c = tu_compare(b1, f32, nx);
+    printf("bf16 VAE decoder (tiny, %dx%d): rel %.2e vs fp32 (NMSE %.2e)\n", H, W, c.rel, c.nmse);
+    ck_assert(tu_expect_close("bf16 VAE decoder vs fp32", b1, f32, nx, TOL_FEATURES));
+    // The encoder on the fp32 decoder's images.
+    size_t nm = (size_t)n * 2 * zs[1] * h * w;
+    float *e32 = vae_run(g, VAE_ENCODER, NN_FP32, 2, f32, n, h, w, H, W, nm),
+          *e1 = vae_run(g, VAE_ENCODER, NN_BF16, 1, f32, n, h, w, H, W, nm),
+          *e2 = vae_run(g, VAE_ENCODER, NN_BF16, 2, f32, n, h, w, H, W, nm);
+    ck_assert_msg(memcmp(e1, e2, nm * sizeof *e1) == 0, "bf16 VAE encoder: 1 and 2 threads gave other bits");
+    c = tu_compare(e1, e32, nm);
+    printf("bf16 VAE encoder (tiny, %dx%d): rel %.2e vs fp32 (NMSE %.2e)\n", H, W, c.rel, c.nmse);
+    ck_assert(tu_expect_close("bf16 VAE encoder vs fp32", e1, e32, nm, TOL_FEATURES));
+    free(z), free(x), free(f32), free(b1), free(b2), free(e32), free(e1), free(e2);
+    msf_weights_close(g);
+}
+END_TEST
+
 START_TEST(test_without_onednn_says_so) {
     if (nn_bf16_available()) return;
     nn_bf16_linear *l;
@@ -321,6 +377,7 @@ int main(void) {
     tcase_add_test(tc, test_dit_against_torch);
     tcase_add_test(tc, test_classifier);
     tcase_add_test(tc, test_inception);
+    tcase_add_test(tc, test_vae);
     tcase_add_test(tc, test_without_onednn_says_so);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

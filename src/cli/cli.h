@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nn/linear_bf16.h"
 #include "core/progress.h"
 #include "eval/spectrum_report.h"
 
@@ -58,9 +59,10 @@ int cli_parse_double(const char *cmd, const char *opt, const char *text, double 
 // image's class index, row by row) is written beside it.
 typedef struct {
     const char *vae, *group, *out, *png_dir, *grid;
-    int grid_cols;          // 0: about sqrt(N)
-    const char *source;     // what the latents are, for messages ("dataset 'latents' of x.h5"); NULL: "latents"
-    const int64_t *labels;  // [N] class labels of the latents, or NULL
+    int grid_cols;           // 0: about sqrt(N)
+    const char *source;      // what the latents are, for messages ("dataset 'latents' of x.h5"); NULL: "latents"
+    const int64_t *labels;   // [N] class labels of the latents, or NULL
+    nn_precision precision;  // of the decoder's convolutions (vae_set_precision); 0 = fp32
 } cli_decode_opts;
 int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w);
 // The same for dataset `dataset` of the HDF5 file `in` (labels: its dataset

@@ -33,6 +33,10 @@ const char cmd_decode_usage[] =
     "                    them), its legend FILE.txt: each image's class index,\n"
     "                    row by row (names are not known here)\n"
     "  --grid-cols K     images per grid row (default ceil(sqrt(count)))\n"
+    "  --precision P     fp32 (default, exact) or bf16: the decoder's convolutions\n"
+    "                    take bf16 inputs and weights, summed in fp32 (oneDNN);\n"
+    "                    slower than fp32's Winograd convolutions so far (make\n"
+    "                    bench: bench_vae)\n"
     "\nExit status: 0 on success, 1 on a bad or missing input file or a failed\n"
     "step, 2 on a usage error (an unknown option, a bad value).\n";
 
@@ -40,6 +44,7 @@ int cmd_decode(int argc, char **argv) {
     const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *dataset = "latents";
     const char *png_dir = NULL, *grid_path = NULL;
     long grid_cols = 0;
+    nn_precision precision = NN_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-') {
@@ -62,7 +67,12 @@ int cmd_decode(int argc, char **argv) {
         else if (!strcmp(a, "--dataset")) dataset = v;
         else if (!strcmp(a, "--png-dir")) png_dir = v;
         else if (!strcmp(a, "--grid")) grid_path = v;
-        else if (!strcmp(a, "--grid-cols")) {
+        else if (!strcmp(a, "--precision")) {
+            if (nn_precision_parse(&precision, v, "--precision")) {
+                fprintf(stderr, "msf decode: %s\n", msf_error_message());
+                return 2;
+            }
+        } else if (!strcmp(a, "--grid-cols")) {
             if (!cli_parse_long("decode", a, v, 1, 256, &grid_cols)) return 2;
         } else {
             fprintf(stderr, "msf decode: unknown option '%s'\n\n%s", a, cmd_decode_usage);
@@ -77,7 +87,8 @@ int cmd_decode(int argc, char **argv) {
 
     if (!cli_output_ok(out_path, "images file") || (grid_path && !cli_output_ok(grid_path, "grid image")))
         return cli_fail("decode");
-    cli_decode_opts o = {.vae = vae_path,
+    cli_decode_opts o = {.precision = precision,
+                         .vae = vae_path,
                          .group = group,
                          .out = out_path,
                          .png_dir = png_dir,
@@ -176,7 +187,7 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
         msf_fail(MSF_ERR_NOMEM, "out of memory for a %dx%d image", H, W);
         goto done;
     }
-    if (vae_load(&vae, vf, group, VAE_DECODER, H, W)) goto done;
+    if (vae_load(&vae, vf, group, VAE_DECODER, H, W) || vae_set_precision(&vae, o->precision)) goto done;
     if (png_dir) {
         made_dir = mkdir(png_dir, 0777) == 0;
         if (!made_dir && errno != EEXIST) {

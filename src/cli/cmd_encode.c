@@ -39,6 +39,9 @@ const char cmd_encode_usage[] =
     "no `labels` is written.\n\n"
     "  --vae VAE.h5      VAE weights (tools/convert_vae.py; the encoder is loaded)\n"
     "  --group G         read the VAE from group G of the weight file\n"
+    "  --precision P     fp32 (default, exact) or bf16: the encoder's convolutions\n"
+    "                    take bf16 inputs and weights, summed in fp32 (oneDNN);\n"
+    "                    slower than fp32's Winograd convolutions so far\n"
     "  --array NAME      the .npz array (default arr_0)\n"
     "  --sample          draw from the posterior instead of taking its mean\n"
     "  --seed S          seed of --sample (default 0)\n"
@@ -175,6 +178,7 @@ static void source_close(image_source *s) {
 
 int cmd_encode(int argc, char **argv) {
     const char *in = NULL, *vae_path = NULL, *out_path = NULL, *group = NULL, *array = "arr_0";
+    nn_precision precision = NN_FP32;
     int sample = 0;
     unsigned long long seed = 0;
     long num_classes = 0;  // 0: from the labels
@@ -202,7 +206,12 @@ int cmd_encode(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out_path = v;
         else if (!strcmp(a, "--group")) group = v;
         else if (!strcmp(a, "--array")) array = v;
-        else if (!strcmp(a, "--seed")) {
+        else if (!strcmp(a, "--precision")) {
+            if (nn_precision_parse(&precision, v, "--precision")) {
+                fprintf(stderr, "msf encode: %s\n", msf_error_message());
+                return 2;
+            }
+        } else if (!strcmp(a, "--seed")) {
             if (!cli_parse_u64("encode", a, v, &seed)) return 2;
         } else if (!strcmp(a, "--num-classes")) {
             if (!cli_parse_long("encode", a, v, 1, 1 << 24, &num_classes)) return 2;
@@ -257,7 +266,7 @@ int cmd_encode(int argc, char **argv) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld latents", (long long)src.n);
         goto done;
     }
-    if (vae_load(&vae, vf, group, VAE_ENCODER, src.H, src.W)) goto done;
+    if (vae_load(&vae, vf, group, VAE_ENCODER, src.H, src.W) || vae_set_precision(&vae, precision)) goto done;
     msf_log(MSF_LOG_INFO, "encoding %lld images %dx%d -> latents %dx%d with %s (%s, %d threads)", (long long)src.n,
             src.W, src.H, w, h, vae_path, sample ? "posterior sample" : "posterior mean", omp_get_max_threads());
     cli_progress_bar bar;

@@ -28,7 +28,8 @@ const char cmd_forward_usage[] =
     "                  for more levels); a residual stage takes x = concat(noisy\n"
     "                  residual, U(base)) with 2C channels\n"
     "  --batch B       samples per forward call (default 8)\n"
-    "  --precision P   DiT: fp32 (default) or bf16 linear layers (as msf sample)\n\n"
+    "  --precision P   fp32 (default) or bf16 products (DiT: as msf sample; VAE:\n"
+    "                  its convolutions, as msf decode/encode)\n\n"
     "SD VAE weights (model = \"vae\"): x is the decoder's input z [N, 4, h, w]\n"
     "(no latent scaling) or, with --part encoder, images in [-1, 1]\n"
     "[N, 3, H, W]; `out` is the image [N, 3, 8h, 8w] or the encoder moments\n"
@@ -39,7 +40,7 @@ const char cmd_forward_usage[] =
 
 // The VAE's raw passes on dataset x of `inf`.
 static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, const char *part, const char *in,
-                       const char *out_path, const char *weights) {
+                       const char *out_path, const char *weights, nn_precision precision) {
     vae_config cfg;
     vae_model vae = {0};
     float *x = NULL, *out = NULL;
@@ -68,14 +69,17 @@ static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, con
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld inputs", (long long)N);
         goto done;
     }
-    if (msf_weights_read(inf, "x", x, 4, xi->shape) || vae_load(&vae, wf, group, decoder ? VAE_DECODER : VAE_ENCODER,
-                                                                (int)(decoder ? oh : h), (int)(decoder ? ow : w)))
+    if (msf_weights_read(inf, "x", x, 4, xi->shape) ||
+        vae_load(&vae, wf, group, decoder ? VAE_DECODER : VAE_ENCODER, (int)(decoder ? oh : h),
+                 (int)(decoder ? ow : w)) ||
+        vae_set_precision(&vae, precision))
         goto done;
     msf_status s = decoder ? vae_decoder_forward(&vae, out, x, (int)N, (int)h, (int)w)
                            : vae_encoder_forward(&vae, out, x, (int)N, (int)h, (int)w);
     if (s || msf_h5_create(&writer, out_path) || msf_h5_write_f32(writer, "out", 4, oshape, out) ||
         msf_h5_attr_string(writer, NULL, "weights", weights) || msf_h5_attr_string(writer, NULL, "input", in) ||
-        msf_h5_attr_string(writer, NULL, "part", decoder ? "decoder" : "encoder"))
+        msf_h5_attr_string(writer, NULL, "part", decoder ? "decoder" : "encoder") ||
+        msf_h5_attr_string(writer, NULL, "precision", nn_precision_name(precision)))
         goto done;
     s = msf_h5_commit(writer);
     writer = NULL;
@@ -89,7 +93,7 @@ done:
 }
 
 int cmd_forward(int argc, char **argv) {
-    const char *weights = NULL, *in = NULL, *out_path = NULL, *group = NULL, *part = NULL, *precision_name = NULL;
+    const char *weights = NULL, *in = NULL, *out_path = NULL, *group = NULL, *part = NULL;
     nn_precision precision = NN_FP32;
     long batch = 8;
     for (int i = 1; i < argc; i++) {
@@ -104,7 +108,6 @@ int cmd_forward(int argc, char **argv) {
         else if (!strcmp(a, "--group") || !strcmp(a, "--stage")) group = v;
         else if (!strcmp(a, "--part")) part = v;
         else if (!strcmp(a, "--precision")) {
-            precision_name = v;
             if (nn_precision_parse(&precision, v, "--precision")) {
                 fprintf(stderr, "msf forward: %s\n", msf_error_message());
                 return 2;
@@ -132,12 +135,8 @@ int cmd_forward(int argc, char **argv) {
     if (msf_weights_open(&wf, weights)) goto done;
     char kind[16] = "";
     if (msf_weights_attr_string(wf, group, "model", kind, sizeof kind) == MSF_OK && !strcmp(kind, "vae")) {
-        if (precision_name) {
-            msf_fail(MSF_ERR_INVALID, "--precision applies to DiT weights; %s holds a VAE (fp32 only)", weights);
-            goto done;
-        }
         if (msf_weights_open_as(&inf, in, "input file")) goto done;
-        rc = forward_vae(wf, inf, group, part, in, out_path, weights);
+        rc = forward_vae(wf, inf, group, part, in, out_path, weights, precision);
         msf_weights_close(inf);
         msf_weights_close(wf);
         return rc;

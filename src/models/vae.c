@@ -46,8 +46,17 @@ typedef struct {
     float *out;
     msf_arena *ws;
     int groups;
-    msf_status status;  // first failure (execution)
+    const vae_model *m;  // bf16: the model's conv layers (m->num16 > 0), else fp32
+    msf_status status;   // first failure (execution)
 } vae_pass;
+
+// The bf16 layer of conv weights w, or NULL (fp32).
+static nn_bf16_linear *layer16(const vae_pass *p, const float *w) {
+    if (!p->m || p->m->precision != NN_BF16) return NULL;
+    for (int i = 0; i < p->m->num16; i++)
+        if (p->m->w16[i] == w) return p->m->l16[i];
+    return NULL;
+}
 
 static float *buf(vae_pass *p, int s) { return s == SLOT_OUT ? p->out : s == SLOT_IN ? (float *)p->in : p->slot[s]; }
 
@@ -75,16 +84,23 @@ static void conv(vae_pass *p, int dst, int src, const float *w, const float *b, 
                          .pad_bottom = pb,
                          .pad_left = pl,
                          .pad_right = pr};
+    int bf16 = p->m && p->m->precision == NN_BF16;
     if (p->plan) {
         use(p, dst, (size_t)cout * nn_conv2d_out_h(&s) * nn_conv2d_out_w(&s));
-        use_scratch(p, nn_conv2d_workspace_bytes(&s) + MSF_ALIGN);
+        use_scratch(p, (bf16 ? nn_conv2d_bf16_workspace_bytes(&s) : nn_conv2d_workspace_bytes(&s)) + MSF_ALIGN);
         return;
     }
     if (p->status) return;
-    p->status = nn_conv2d(buf(p, dst), buf(p, src), w, b, &s, p->ws);
+    nn_bf16_linear *l = layer16(p, w);
+    p->status = l ? nn_conv2d_bf16(buf(p, dst), buf(p, src), l, &s, p->ws)
+                  : nn_conv2d(buf(p, dst), buf(p, src), w, b, &s, p->ws);
 }
 
 static void conv3(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd) {
+    if (p->m && p->m->precision == NN_BF16) {  // bf16: the im2col product (no Winograd transforms)
+        conv(p, dst, src, w, b, cin, cout, h, wd, 3, 1, 1, 1, 1, 1);
+        return;
+    }
     if (p->plan) {
         use(p, dst, (size_t)cout * h * wd);
         use_scratch(p, nn_conv3x3_workspace_bytes(cin, cout, h, wd) + 3 * MSF_ALIGN);
@@ -262,7 +278,7 @@ static void encoder_pass(vae_pass *p, const vae_coder *e, const vae_config *c, i
 
 // Sizes of one pass at image size H x W (plan mode).
 static vae_pass plan_pass(vae_model *m, int part, int H, int W) {
-    vae_pass p = {.plan = 1, .groups = m->cfg.norm_groups};
+    vae_pass p = {.plan = 1, .groups = m->cfg.norm_groups, .m = m};
     int f = vae_factor(&m->cfg);
     if (part == VAE_DECODER) decoder_pass(&p, &m->dec, &m->cfg, H / f, W / f);
     else encoder_pass(&p, &m->enc, &m->cfg, H, W);
@@ -442,7 +458,58 @@ msf_status vae_save(vae_model *m, const char *path, const char *source) {
     return msf_h5_commit(w);
 }
 
+static void vae_free_bf16(vae_model *m) {
+    for (int i = 0; i < m->num16; i++) nn_bf16_linear_free(m->l16[i]);
+    free(m->l16), free(m->w16);
+    m->l16 = NULL, m->w16 = NULL, m->num16 = 0;
+    m->precision = NN_FP32;
+}
+
+msf_status vae_set_precision(vae_model *m, nn_precision p) {
+    vae_free_bf16(m);
+    if (p == NN_FP32) return MSF_OK;
+    msf_params t;
+    vae_tensor_table(m, &t);  // (re-derives the same pointers)
+    msf_status s = t.error;
+    if (!s &&
+        (!(m->w16 = calloc((size_t)t.count, sizeof *m->w16)) || !(m->l16 = calloc((size_t)t.count, sizeof *m->l16))))
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 VAE");
+    // Every 4-D weight of a loaded part is a conv (NAME.weight, its bias NAME.bias).
+    for (int i = 0; i < t.count && !s; i++) {
+        const msf_param *e = &t.entries[i];
+        if (e->ndim != 4 || (e->flags & MSF_PARAM_SKIP) || !e->dst || !*e->dst) continue;
+        const float *b = NULL;
+        char bias[MSF_PARAM_NAME_MAX];
+        size_t len = strlen(e->name);
+        if (len > 6 && !strcmp(e->name + len - 6, "weight")) {
+            snprintf(bias, sizeof bias, "%.*sbias", (int)(len - 6), e->name);
+            for (int j = 0; j < t.count; j++)
+                if (!strcmp(t.entries[j].name, bias) && t.entries[j].dst) b = *t.entries[j].dst;
+        }
+        int K = (int)(e->shape[1] * e->shape[2] * e->shape[3]), N = (int)e->shape[0];
+        m->w16[m->num16] = *e->dst;
+        s = nn_bf16_linear_create(&m->l16[m->num16], *e->dst, b, K, N);
+        if (!s) m->num16++;
+    }
+    msf_params_free(&t);
+    if (!s) {
+        m->precision = p;
+        size_t need = workspace_bytes(m, m->parts, m->max_h, m->max_w);
+        if (need > m->ws.capacity) {
+            msf_arena_free(&m->ws);
+            s = msf_arena_init(&m->ws, need);
+        }
+    }
+    if (s) {
+        vae_free_bf16(m);
+        if (!m->ws.base) (void)msf_arena_init(&m->ws, workspace_bytes(m, m->parts, m->max_h, m->max_w));
+        return msf_fail_context(s, "VAE in bf16");
+    }
+    return MSF_OK;
+}
+
 void vae_free(vae_model *m) {
+    vae_free_bf16(m);
     msf_aligned_free(m->params);
     free(m->resnets);
     msf_arena_free(&m->ws);
@@ -455,7 +522,7 @@ void vae_free(vae_model *m) {
 // Run `part` on one image with the slots taken from the workspace.
 static msf_status run_pass(vae_model *m, int part, float *out, const float *in, int H, int W) {
     vae_pass plan = plan_pass(m, part, H, W);
-    vae_pass p = {.in = in, .out = out, .ws = &m->ws, .groups = m->cfg.norm_groups};
+    vae_pass p = {.in = in, .out = out, .ws = &m->ws, .groups = m->cfg.norm_groups, .m = m};
     size_t mark = msf_arena_mark(&m->ws);
     for (int s = 0; s < SLOTS; s++) {
         p.slot[s] = msf_arena_alloc(&m->ws, plan.need[s] * sizeof(float));

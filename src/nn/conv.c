@@ -368,3 +368,65 @@ msf_status nn_conv3x3(float *y, const float *x, const float *w, const float *b, 
     msf_arena_release(ws, mark);
     return MSF_OK;
 }
+
+// -----------------------------------------------------------------------------
+// bf16 (NCHW, im2col rows per block of output pixels)
+
+#define BF16_COL_BYTES ((size_t)8 << 20)  // bf16 im2col rows per block
+
+static int bf16_block_pixels(const nn_conv2d_shape *s) {
+    size_t K = (size_t)s->c_in * s->kh * s->kw, P = (size_t)nn_conv2d_out_h(s) * nn_conv2d_out_w(s);
+    size_t nb = BF16_COL_BYTES / (K * sizeof(uint16_t));
+    if (nb < 64) nb = 64;
+    return (int)(nb < P ? nb : P);
+}
+
+size_t nn_conv2d_bf16_workspace_bytes(const nn_conv2d_shape *s) {
+    size_t K = (size_t)s->c_in * s->kh * s->kw, nb = (size_t)bf16_block_pixels(s);
+    return msf_align_up(nb * K * sizeof(uint16_t)) + msf_align_up(nb * (size_t)s->c_out * sizeof(float)) +
+           NN_BF16_SCRATCHPAD + 2 * MSF_ALIGN;
+}
+
+msf_status nn_conv2d_bf16(float *y, const float *x, nn_bf16_linear *l, const nn_conv2d_shape *s, msf_arena *ws) {
+    msf_status st = nn_conv2d_check(s);
+    if (st) return st;
+    const int oh = nn_conv2d_out_h(s), ow = nn_conv2d_out_w(s), P = oh * ow, nb = bf16_block_pixels(s);
+    const int K = s->c_in * s->kh * s->kw, cout = s->c_out;
+    size_t mark = msf_arena_mark(ws);
+    uint16_t *col = msf_arena_alloc(ws, (size_t)nb * K * sizeof(uint16_t));
+    float *yb = col ? msf_arena_alloc(ws, (size_t)nb * cout * sizeof(float)) : NULL;
+    if (!yb) {
+        msf_arena_release(ws, mark);
+        return msf_fail(MSF_ERR_NOMEM, "bf16 conv2d: workspace of %zu bytes", nn_conv2d_bf16_workspace_bytes(s));
+    }
+    for (int i = 0; i < s->n && !st; i++) {
+        const float *xi = x + (size_t)i * s->c_in * s->h * s->w;
+        float *yi = y + (size_t)i * cout * P;
+        for (int p0 = 0; p0 < P && !st; p0 += nb) {
+            int rows = P - p0 < nb ? P - p0 : nb;
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < rows; r++) {
+                int oy = (p0 + r) / ow, ox = (p0 + r) % ow;
+                uint16_t *dst = col + (size_t)r * K;
+                for (int ci = 0; ci < s->c_in; ci++)
+                    for (int ky = 0; ky < s->kh; ky++) {
+                        int iy = oy * s->stride_h - s->pad_top + ky;
+                        for (int kx = 0; kx < s->kw; kx++) {
+                            int ix = ox * s->stride_w - s->pad_left + kx;
+                            float v = iy >= 0 && iy < s->h && ix >= 0 && ix < s->w
+                                          ? xi[((size_t)ci * s->h + iy) * s->w + ix]
+                                          : 0.0f;
+                            *dst++ = nn_bf16_from_float(v);
+                        }
+                    }
+            }
+            st = nn_bf16_linear_run_bf16(l, yb, cout, 1, col, rows, ws);
+            if (st) break;
+#pragma omp parallel for schedule(static)
+            for (int co = 0; co < cout; co++)
+                for (int r = 0; r < rows; r++) yi[(size_t)co * P + p0 + r] = yb[(size_t)r * cout + co];
+        }
+    }
+    msf_arena_release(ws, mark);
+    return st ? msf_fail_context(st, "bf16 conv2d") : MSF_OK;
+}

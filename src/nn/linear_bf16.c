@@ -170,6 +170,57 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
     return nn_bf16_linear_run_strided(l, y, l->N, 1, x, l->K, 1, M, ws);
 }
 
+// y = xh W^T (+ b) with the primitive for (M, ys0, ys1); scratch: oneDNN's scratchpad.
+static msf_status run_prim(nn_bf16_linear *l, const bf16_prim *prim, float *y, const uint16_t *xh, int M,
+                           void *scratch) {
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {prim->ys0, prim->ys1};
+    dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba);
+    dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys);
+    dnnl_memory_t mem[5] = {NULL, NULL, NULL, NULL, NULL};
+    msf_status s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, (void *)xh), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &dst, engine, y), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[3], &prim->scratch_md, engine, scratch), "memory");
+    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[4], &bias, engine, l->b), "memory");
+    if (!s) {
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mem[0]},
+                                   {DNNL_ARG_WEIGHTS, mem[1]},
+                                   {DNNL_ARG_DST, mem[2]},
+                                   {DNNL_ARG_SCRATCHPAD, mem[3]},
+                                   {DNNL_ARG_BIAS, mem[4]}};
+        s = dnnl_check(dnnl_primitive_execute(prim->prim, stream, l->b ? 5 : 4, args), "matmul");
+        if (!s) s = dnnl_check(dnnl_stream_wait(stream), "stream wait");
+    }
+    for (int i = 0; i < 5; i++)
+        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    return s ? msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N) : MSF_OK;
+}
+
+// `bytes` of scratch from ws when it has room, else from the heap (*heap, to free).
+static unsigned char *take(msf_arena *ws, size_t bytes, unsigned char **heap) {
+    *heap = NULL;
+    if (ws && ws->capacity - ws->used >= bytes) return msf_arena_alloc(ws, bytes);
+    return *heap = msf_aligned_alloc(bytes ? bytes : 1);
+}
+
+msf_status nn_bf16_linear_run_bf16(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const uint16_t *xh, int M,
+                                   msf_arena *ws) {
+    if (M < 1) return MSF_OK;
+    bf16_prim prim;
+    msf_status s = primitive_for(l, M, ys0, ys1, &prim);
+    if (s) return s;
+    size_t mark = ws ? msf_arena_mark(ws) : 0;
+    unsigned char *heap, *scratch = take(ws, msf_align_up(prim.scratch), &heap);
+    if (!scratch) return msf_fail(MSF_ERR_NOMEM, "out of memory for oneDNN's scratchpad");
+    s = run_prim(l, &prim, y, xh, M, scratch);
+    if (ws) msf_arena_release(ws, mark);
+    msf_aligned_free(heap);
+    return s;
+}
+
 msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const float *x,
                                       int64_t xs0, int64_t xs1, int M, msf_arena *ws) {
     if (M < 1) return MSF_OK;
@@ -180,9 +231,8 @@ msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, 
     const size_t n = (size_t)M * l->K;
     size_t xbytes = msf_align_up(n * sizeof(uint16_t)), bytes = xbytes + msf_align_up(prim.scratch);
     size_t mark = ws ? msf_arena_mark(ws) : 0;
-    unsigned char *buf = ws && ws->capacity - ws->used >= bytes ? msf_arena_alloc(ws, bytes) : NULL, *heap = NULL;
-    if (!buf && !(buf = heap = msf_aligned_alloc(bytes)))
-        return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
+    unsigned char *heap, *buf = take(ws, bytes, &heap);
+    if (!buf) return msf_fail(MSF_ERR_NOMEM, "out of memory for %d bf16 rows of %d", M, l->K);
     uint16_t *xh = (uint16_t *)buf;
     const int nested = omp_in_parallel();  // one image per thread: convert in this thread
     if (xs1 == 1 && xs0 == l->K) {
@@ -200,32 +250,10 @@ msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, 
                 for (int k = 0; k < K; k++) hi[k] = nn_bf16_from_float(xi[k * xs1]);
         }
     }
-    dnnl_memory_desc_t src, wei, bias, dst;
-    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {ys0, ys1};
-    dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
-    dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba);
-    dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
-    dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys);
-    dnnl_memory_t mem[5] = {NULL, NULL, NULL, NULL, NULL};
-    s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, xh), "memory");
-    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
-    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &dst, engine, y), "memory");
-    if (!s) s = dnnl_check(dnnl_memory_create(&mem[3], &prim.scratch_md, engine, buf + xbytes), "memory");
-    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[4], &bias, engine, l->b), "memory");
-    if (!s) {
-        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mem[0]},
-                                   {DNNL_ARG_WEIGHTS, mem[1]},
-                                   {DNNL_ARG_DST, mem[2]},
-                                   {DNNL_ARG_SCRATCHPAD, mem[3]},
-                                   {DNNL_ARG_BIAS, mem[4]}};
-        s = dnnl_check(dnnl_primitive_execute(prim.prim, stream, l->b ? 5 : 4, args), "matmul");
-        if (!s) s = dnnl_check(dnnl_stream_wait(stream), "stream wait");
-    }
-    for (int i = 0; i < 5; i++)
-        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    s = run_prim(l, &prim, y, xh, M, buf + xbytes);
     if (ws) msf_arena_release(ws, mark);
     msf_aligned_free(heap);
-    return s ? msf_fail_context(s, "bf16 linear %d x %d x %d", M, l->K, l->N) : MSF_OK;
+    return s;
 }
 
 void nn_bf16_linear_free(nn_bf16_linear *l) {
@@ -327,6 +355,12 @@ msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, 
                                       int64_t xs0, int64_t xs1, int M, msf_arena *ws) {
     (void)ys0, (void)ys1, (void)xs0, (void)xs1;
     return nn_bf16_linear_run(l, y, x, M, ws);
+}
+
+msf_status nn_bf16_linear_run_bf16(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const uint16_t *xh, int M,
+                                   msf_arena *ws) {
+    (void)l, (void)y, (void)ys0, (void)ys1, (void)xh, (void)M, (void)ws;
+    return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
 }
 
 msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M, msf_arena *ws) {

@@ -79,6 +79,9 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
 // an NCHW im2col (x [K, M] and y [N, M]: xs0 = 1, xs1 = M, ys0 = 1, ys1 = M).
 msf_status nn_bf16_linear_run_strided(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const float *x,
                                       int64_t xs0, int64_t xs1, int M, msf_arena *ws);
+// The same on rows already in bf16: xh [M, K] dense (ws: oneDNN's scratchpad).
+msf_status nn_bf16_linear_run_bf16(nn_bf16_linear *l, float *y, int64_t ys0, int64_t ys1, const uint16_t *xh, int M,
+                                   msf_arena *ws);
 void nn_bf16_linear_free(nn_bf16_linear *l);
 
 // -----------------------------------------------------------------------------
