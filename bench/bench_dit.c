@@ -147,7 +147,8 @@ int main(int argc, char **argv) {
         printf("bf16: this build has no oneDNN (make deps && make)\n");
         return 0;
     }
-    printf("bf16 (oneDNN ISA %s): linear layers in bf16, as msf sample --precision bf16\n", nn_bf16_isa());
+    printf("bf16 (oneDNN ISA %s): linear layers and attention in bf16, as msf sample --precision bf16\n",
+           nn_bf16_isa());
     printf("%5s %10s %10s %12s %14s %16s\n", "batch", "fp32 s", "bf16 s", "bf16/fp32", "torch bf16 s",
            "torch bf16/ours");
     for (int b = 0; b < 2; b++) {
