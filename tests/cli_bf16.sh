@@ -109,4 +109,20 @@ grep -q '"model_precision": "bf16"' "$tmp/w/r2/bf16/points/dit/point.json" || fa
 cmp -s "$tmp/w/r2/bf16/points/dit/images.npz" "$P/dit,precision=bf16/images.npz" ||
     fail "bf16 in place of fp32: the images are not the bf16 point's"
 
+# A latent MSF with its VAE in bf16 (sampling and decoding), 1 and 2 threads.
+cat >"$tmp/vae.yaml" <<EOF
+experiment: bf16vae
+runs:
+  - name: msf
+    num_samples: 4
+    batch: 2
+    model: {use: $PWD/configs/models/tiny_msf.yaml, precision: bf16}
+    sampler: {use: $PWD/configs/samplers/smoke.yaml, base_steps: "4", residual_steps: "2"}
+EOF
+expect 0 "" env OMP_NUM_THREADS=1 "$MSF" run "$tmp/vae.yaml" --results-dir "$tmp/w/v1"
+expect 0 "" env OMP_NUM_THREADS=2 "$MSF" run "$tmp/vae.yaml" --results-dir "$tmp/w/v2"
+cmp -s "$tmp/w/v1/bf16vae/points/msf/images.npz" "$tmp/w/v2/bf16vae/points/msf/images.npz" ||
+    fail "a bf16 MSF + VAE point: 1 and 2 threads gave other images"
+grep -q '"model_precision": "bf16"' "$tmp/w/v1/bf16vae/points/msf/point.json" || fail "the MSF + VAE point is not bf16"
+
 finish cli_bf16.sh

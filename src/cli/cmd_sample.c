@@ -51,12 +51,11 @@ const char cmd_sample_usage[] =
     "  --label-mode M       uniform (default: drawn from the seed) or balanced (i mod classes)\n"
     "  --batch B            samples per network call (default 8)\n"
     "  --precision P        fp32 (default, exact) or bf16: the DiT stages' linear\n"
-    "                       layers and attention products take bf16 operands and\n"
-    "                       sum in fp32 (oneDNN; about 3x faster on CPUs with\n"
-    "                       AVX512-BF16 or AMX); softmax, norms, the diffusion\n"
-    "                       arithmetic and --vae decoding stay fp32 (msf decode\n"
-    "                       --precision bf16 for the VAE). Deterministic for any\n"
-    "                       thread count\n"
+    "                       layers and attention products (and with --vae the\n"
+    "                       decoder's convolutions) take bf16 operands and sum in\n"
+    "                       fp32 (oneDNN; 2-3x faster on CPUs with AVX512-BF16 or\n"
+    "                       AMX); softmax, norms and the diffusion arithmetic stay\n"
+    "                       fp32. Deterministic for any thread count\n"
     "  --group G            read a DiT from group G of the weight file\n"
     "  --noise-file F.h5    replay noise: x_T [N, C, H, W] and z [steps, M, C, H, W],\n"
     "                       z[i] drawn at the i-th step taken; M = N, or 2N as DiT\n"
@@ -753,9 +752,7 @@ int cmd_sample(int argc, char **argv) {
     else if (len > 3 && !strcmp(a.out + len - 3, ".h5"))
         snprintf(images, sizeof images, "%.*s.npz", (int)(len - 3), a.out);
     else snprintf(images, sizeof images, "%s.npz", a.out);
-    // The VAE decodes in fp32 whatever --precision says: its Winograd fp32
-    // convolutions are faster than its bf16 ones on the CPUs measured.
-    cli_decode_opts o = {.vae = a.vae, .group = a.vae_group, .out = images};
+    cli_decode_opts o = {.vae = a.vae, .group = a.vae_group, .out = images, .precision = a.precision};
     rc = cli_decode_file(a.out, "latents", &o);
     // The latents file is whole (and costly to remake): it stays.
     if (rc)

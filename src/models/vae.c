@@ -46,16 +46,25 @@ typedef struct {
     float *out;
     msf_arena *ws;
     int groups;
-    const vae_model *m;  // bf16: the model's conv layers (m->num16 > 0), else fp32
-    msf_status status;   // first failure (execution)
+    vae_model *m;       // bf16: the model's bf16 convs (m->precision), else fp32
+    msf_status status;  // first failure (execution)
 } vae_pass;
 
-// The bf16 layer of conv weights w, or NULL (fp32).
-static nn_bf16_linear *layer16(const vae_pass *p, const float *w) {
-    if (!p->m || p->m->precision != NN_BF16) return NULL;
-    for (int i = 0; i < p->m->num16; i++)
-        if (p->m->w16[i] == w) return p->m->l16[i];
-    return NULL;
+// The bf16 conv of weights w (made at its first call, with this call's
+// shape), or NULL with p->status set.
+static nn_bf16_conv *conv16(vae_pass *p, const float *w, const float *b, int cin, int cout, int k, int stride, int pt,
+                            int pb, int pl, int pr) {
+    vae_model *m = p->m;
+    for (int i = 0; i < m->num16; i++)
+        if (m->w16[i] == w) return m->c16[i];
+    if (m->num16 == m->cap16) {
+        p->status = msf_fail(MSF_ERR_INVALID, "VAE in bf16: more convolutions than weight tensors");
+        return NULL;
+    }
+    nn_bf16_conv *c;
+    if ((p->status = nn_bf16_conv_create(&c, w, b, cin, cout, k, k, stride, pt, pb, pl, pr))) return NULL;
+    m->w16[m->num16] = w, m->c16[m->num16++] = c;
+    return c;
 }
 
 static float *buf(vae_pass *p, int s) { return s == SLOT_OUT ? p->out : s == SLOT_IN ? (float *)p->in : p->slot[s]; }
@@ -84,20 +93,25 @@ static void conv(vae_pass *p, int dst, int src, const float *w, const float *b, 
                          .pad_bottom = pb,
                          .pad_left = pl,
                          .pad_right = pr};
-    int bf16 = p->m && p->m->precision == NN_BF16;
+    int bf16 = p->m && p->m->precision == NN_BF16, oh = nn_conv2d_out_h(&s), ow = nn_conv2d_out_w(&s);
     if (p->plan) {
-        use(p, dst, (size_t)cout * nn_conv2d_out_h(&s) * nn_conv2d_out_w(&s));
-        use_scratch(p, (bf16 ? nn_conv2d_bf16_workspace_bytes(&s) : nn_conv2d_workspace_bytes(&s)) + MSF_ALIGN);
+        use(p, dst, (size_t)cout * oh * ow);
+        use_scratch(p,
+                    (bf16 ? nn_bf16_conv_workspace_bytes(cin, cout, 1, h, wd, oh, ow) : nn_conv2d_workspace_bytes(&s)) +
+                        MSF_ALIGN);
         return;
     }
     if (p->status) return;
-    nn_bf16_linear *l = layer16(p, w);
-    p->status = l ? nn_conv2d_bf16(buf(p, dst), buf(p, src), l, &s, p->ws)
-                  : nn_conv2d(buf(p, dst), buf(p, src), w, b, &s, p->ws);
+    if (!bf16) {
+        p->status = nn_conv2d(buf(p, dst), buf(p, src), w, b, &s, p->ws);
+        return;
+    }
+    nn_bf16_conv *c = conv16(p, w, b, cin, cout, k, stride, pt, pb, pl, pr);
+    if (c) p->status = nn_bf16_conv_run(c, buf(p, dst), buf(p, src), 1, h, wd, p->ws);
 }
 
 static void conv3(vae_pass *p, int dst, int src, const float *w, const float *b, int cin, int cout, int h, int wd) {
-    if (p->m && p->m->precision == NN_BF16) {  // bf16: the im2col product (no Winograd transforms)
+    if (p->m && p->m->precision == NN_BF16) {  // bf16: oneDNN's convolution (no Winograd transforms)
         conv(p, dst, src, w, b, cin, cout, h, wd, 3, 1, 1, 1, 1, 1);
         return;
     }
@@ -459,40 +473,25 @@ msf_status vae_save(vae_model *m, const char *path, const char *source) {
 }
 
 static void vae_free_bf16(vae_model *m) {
-    for (int i = 0; i < m->num16; i++) nn_bf16_linear_free(m->l16[i]);
-    free(m->l16), free(m->w16);
-    m->l16 = NULL, m->w16 = NULL, m->num16 = 0;
+    for (int i = 0; i < m->num16; i++) nn_bf16_conv_free(m->c16[i]);
+    free(m->c16), free(m->w16);
+    m->c16 = NULL, m->w16 = NULL, m->num16 = m->cap16 = 0;
     m->precision = NN_FP32;
 }
 
 msf_status vae_set_precision(vae_model *m, nn_precision p) {
     vae_free_bf16(m);
     if (p == NN_FP32) return MSF_OK;
+    if (!nn_bf16_available()) return nn_precision_parse(&p, "bf16", "VAE precision");
     msf_params t;
-    vae_tensor_table(m, &t);  // (re-derives the same pointers)
+    vae_tensor_table(m, &t);  // (counts the weight tensors: at most that many convs)
     msf_status s = t.error;
-    if (!s &&
-        (!(m->w16 = calloc((size_t)t.count, sizeof *m->w16)) || !(m->l16 = calloc((size_t)t.count, sizeof *m->l16))))
-        s = msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 VAE");
-    // Every 4-D weight of a loaded part is a conv (NAME.weight, its bias NAME.bias).
-    for (int i = 0; i < t.count && !s; i++) {
-        const msf_param *e = &t.entries[i];
-        if (e->ndim != 4 || (e->flags & MSF_PARAM_SKIP) || !e->dst || !*e->dst) continue;
-        const float *b = NULL;
-        char bias[MSF_PARAM_NAME_MAX];
-        size_t len = strlen(e->name);
-        if (len > 6 && !strcmp(e->name + len - 6, "weight")) {
-            snprintf(bias, sizeof bias, "%.*sbias", (int)(len - 6), e->name);
-            for (int j = 0; j < t.count; j++)
-                if (!strcmp(t.entries[j].name, bias) && t.entries[j].dst) b = *t.entries[j].dst;
-        }
-        int K = (int)(e->shape[1] * e->shape[2] * e->shape[3]), N = (int)e->shape[0];
-        m->w16[m->num16] = *e->dst;
-        s = nn_bf16_linear_create(&m->l16[m->num16], *e->dst, b, K, N);
-        if (!s) m->num16++;
-    }
+    int cap = t.count;
     msf_params_free(&t);
+    if (!s && (!(m->w16 = calloc((size_t)cap, sizeof *m->w16)) || !(m->c16 = calloc((size_t)cap, sizeof *m->c16))))
+        s = msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 VAE");
     if (!s) {
+        m->cap16 = cap;
         m->precision = p;
         size_t need = workspace_bytes(m, m->parts, m->max_h, m->max_w);
         if (need > m->ws.capacity) {

@@ -101,9 +101,9 @@ typedef struct {
     int max_h, max_w;  // largest IMAGE size the workspace was sized for
     msf_arena ws;
     nn_precision precision;  // of the convolutions (vae_set_precision)
-    int num16;               // bf16: the convolutions' layers, by weight
+    int num16, cap16;        // bf16: the convolutions made so far, by weight
     const float **w16;
-    nn_bf16_linear **l16;
+    nn_bf16_conv **c16;
 } vae_model;
 
 // Read the config from the attributes of `group` (NULL or "" = file root).
@@ -116,10 +116,10 @@ msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *grou
 msf_status vae_load(vae_model *m, msf_weights *w, const char *group, int parts, int max_h, int max_w);
 void vae_free(vae_model *m);
 // The arithmetic of the convolutions: fp32 (the default, exact) or bf16
-// (weights converted once, here; each conv's im2col rows rounded to bf16 and
-// summed in fp32 by oneDNN: nn_conv2d_bf16). GroupNorm, SiLU, the mid-block
-// attention and the latent/pixel scaling stay fp32. Grows the workspace.
-// MSF_ERR_INVALID without oneDNN.
+// (oneDNN's convolution on bf16 input and weights, fp32 sums: nn_bf16_conv,
+// made at a conv's first call). GroupNorm, SiLU, the mid-block attention and
+// the latent/pixel scaling stay fp32. Grows the workspace. MSF_ERR_INVALID
+// without oneDNN.
 msf_status vae_set_precision(vae_model *m, nn_precision p);
 // Random weights (each tensor from its own Philox normal stream (seed, index):
 // weights N(0, 1/fan_in), biases and GroupNorm betas N(0, 0.1^2), gammas

@@ -35,14 +35,6 @@ void nn_conv2d_ref(float *y, const float *x, const float *w, const float *b, con
 // MSF_ERR_NOMEM (message set) if `ws` has less than nn_conv2d_workspace_bytes free.
 msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s, msf_arena *ws);
 
-// The same in bf16 (the SD VAE's --precision bf16): l holds w (c_out, c_in
-// * kh * kw) and b as a bf16 layer (nn_bf16_linear_create). Per image, blocks
-// of output pixels: their im2col rows rounded to bf16, one product (fp32
-// sums, oneDNN, on all threads), the block transposed into y. The blocks
-// depend only on the shape, so the bits do not depend on the thread count.
-size_t nn_conv2d_bf16_workspace_bytes(const nn_conv2d_shape *s);
-msf_status nn_conv2d_bf16(float *y, const float *x, nn_bf16_linear *l, const nn_conv2d_shape *s, msf_arena *ws);
-
 // -----------------------------------------------------------------------------
 // 3x3 convolution, stride 1, zero padding 1, of one image by Winograd's
 // F(2x2, 3x3): y (c_out, h, wd) = conv(x (c_in, h, wd), w (c_out, c_in, 3, 3)) + b

@@ -333,6 +333,179 @@ void nn_bf16_matmul_free(nn_bf16_matmul *mm) {
     free(mm);
 }
 
+// -----------------------------------------------------------------------------
+// Convolutions
+
+typedef struct {
+    int n, h, w, oh, ow;
+    dnnl_primitive_t conv, to_src, to_nchw;
+    dnnl_memory_desc_t src, dst, src_user, dst_user;
+    dnnl_memory_t weights;  // reordered for this primitive (owned)
+} conv_entry;
+
+struct nn_bf16_conv {
+    int cin, cout, kh, kw, stride, pt, pb, pl, pr;
+    float *w, *b;  // fp32 copies: (c_out, c_in, kh, kw), (c_out) or NULL
+    conv_entry *e;
+    int ne, cap;
+};
+
+msf_status nn_bf16_conv_create(nn_bf16_conv **out, const float *w, const float *b, int c_in, int c_out, int kh, int kw,
+                               int stride, int pad_t, int pad_b, int pad_l, int pad_r) {
+    *out = NULL;
+    if (c_in < 1 || c_out < 1 || kh < 1 || kw < 1 || stride < 1)
+        return msf_fail(MSF_ERR_INVALID, "bf16 conv %d -> %d, %dx%d, stride %d", c_in, c_out, kh, kw, stride);
+    pthread_once(&engine_once, engine_init);
+    msf_status s = dnnl_check(engine_status, "CPU engine creation");
+    if (s) return s;
+    nn_bf16_conv *c = calloc(1, sizeof *c);
+    size_t nw = (size_t)c_out * c_in * kh * kw;
+    if (c) c->w = malloc(nw * sizeof *c->w), c->b = b ? malloc((size_t)c_out * sizeof *c->b) : NULL;
+    if (!c || !c->w || (b && !c->b)) {
+        nn_bf16_conv_free(c);
+        return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 conv");
+    }
+    *c = (nn_bf16_conv){.cin = c_in,
+                        .cout = c_out,
+                        .kh = kh,
+                        .kw = kw,
+                        .stride = stride,
+                        .pt = pad_t,
+                        .pb = pad_b,
+                        .pl = pad_l,
+                        .pr = pad_r,
+                        .w = c->w,
+                        .b = c->b};
+    memcpy(c->w, w, nw * sizeof *c->w);
+    if (b) memcpy(c->b, b, (size_t)c_out * sizeof *c->b);
+    *out = c;
+    return MSF_OK;
+}
+
+static size_t ceil16(int c) { return ((size_t)c + 15) / 16 * 16; }
+
+size_t nn_bf16_conv_workspace_bytes(int c_in, int c_out, int n, int h, int w, int oh, int ow) {
+    return msf_align_up((size_t)n * ceil16(c_in) * h * w * sizeof(uint16_t)) +
+           msf_align_up((size_t)n * ceil16(c_out) * oh * ow * sizeof(float)) + 2 * MSF_ALIGN;
+}
+
+static void entry_free(conv_entry *e) {
+    if (e->conv) dnnl_primitive_destroy(e->conv);
+    if (e->to_src) dnnl_primitive_destroy(e->to_src);
+    if (e->to_nchw) dnnl_primitive_destroy(e->to_nchw);
+    if (e->weights) dnnl_memory_destroy(e->weights);
+}
+
+static msf_status entry_make(const nn_bf16_conv *c, int n, int h, int w, conv_entry *e) {
+    memset(e, 0, sizeof *e);
+    e->n = n, e->h = h, e->w = w;
+    e->oh = (h + c->pt + c->pb - c->kh) / c->stride + 1, e->ow = (w + c->pl + c->pr - c->kw) / c->stride + 1;
+    dnnl_dims_t sd = {n, c->cin, h, w}, wd = {c->cout, c->cin, c->kh, c->kw}, bd = {c->cout},
+                dd = {n, c->cout, e->oh, e->ow}, st = {c->stride, c->stride}, pl = {c->pt, c->pl}, pr = {c->pb, c->pr};
+    dnnl_memory_desc_t src, wei, bias, dst, wei_user;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t wr = NULL;
+    dnnl_memory_t wu = NULL;
+    msf_status s = dnnl_check(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_bf16, dnnl_format_tag_any), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&wei, 4, wd, dnnl_bf16, dnnl_format_tag_any), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&e->src_user, 4, sd, dnnl_f32, dnnl_nchw), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&e->dst_user, 4, dd, dnnl_f32, dnnl_nchw), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&wei_user, 4, wd, dnnl_f32, dnnl_oihw), "memory");
+    if (!s)
+        s = dnnl_check(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src,
+                                                          &wei, c->b ? &bias : NULL, &dst, st, pl, pr),
+                       "convolution descriptor");
+    if (!s)
+        s = dnnl_check(dnnl_primitive_desc_create(&pd, &cd, NULL, engine, NULL), "convolution primitive descriptor");
+    if (!s) {
+        e->src = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+        e->dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        s = dnnl_check(dnnl_primitive_create(&e->conv, pd), "convolution primitive");
+        if (!s) s = dnnl_check(dnnl_memory_create(&e->weights, wmd, engine, DNNL_MEMORY_ALLOCATE), "memory");
+        if (!s) s = dnnl_check(dnnl_memory_create(&wu, &wei_user, engine, c->w), "memory");
+        if (!s)
+            s = dnnl_check(dnnl_reorder_primitive_desc_create(&rpd, &wei_user, engine, wmd, engine, NULL), "reorder");
+        if (!s) s = dnnl_check(dnnl_primitive_create(&wr, rpd), "reorder");
+        if (!s) {
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, wu}, {DNNL_ARG_TO, e->weights}};
+            s = dnnl_check(dnnl_primitive_execute(wr, stream, 2, args), "weights reorder");
+        }
+        if (rpd) dnnl_primitive_desc_destroy(rpd), rpd = NULL;
+    }
+    if (!s)
+        s = dnnl_check(dnnl_reorder_primitive_desc_create(&rpd, &e->src_user, engine, &e->src, engine, NULL),
+                       "reorder");
+    if (!s) s = dnnl_check(dnnl_primitive_create(&e->to_src, rpd), "reorder");
+    if (rpd) dnnl_primitive_desc_destroy(rpd), rpd = NULL;
+    if (!s)
+        s = dnnl_check(dnnl_reorder_primitive_desc_create(&rpd, &e->dst, engine, &e->dst_user, engine, NULL),
+                       "reorder");
+    if (!s) s = dnnl_check(dnnl_primitive_create(&e->to_nchw, rpd), "reorder");
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (wr) dnnl_primitive_destroy(wr);
+    if (wu) dnnl_memory_destroy(wu);
+    if (s) {
+        entry_free(e);
+        return msf_fail_context(s, "bf16 conv %d -> %d on %dx%d", c->cin, c->cout, h, w);
+    }
+    return MSF_OK;
+}
+
+msf_status nn_bf16_conv_run(nn_bf16_conv *c, float *y, const float *x, int n, int h, int w, msf_arena *ws) {
+    int i = 0;
+    while (i < c->ne && !(c->e[i].n == n && c->e[i].h == h && c->e[i].w == w)) i++;
+    if (i == c->ne) {
+        if (c->ne == c->cap) {
+            int cap = c->cap ? 2 * c->cap : 4;
+            conv_entry *ne = realloc(c->e, (size_t)cap * sizeof *ne);
+            if (!ne) return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 conv");
+            c->e = ne, c->cap = cap;
+        }
+        msf_status s = entry_make(c, n, h, w, &c->e[i]);
+        if (s) return s;
+        c->ne++;
+    }
+    conv_entry *e = &c->e[i];
+    size_t sb = msf_align_up(dnnl_memory_desc_get_size(&e->src)), db = msf_align_up(dnnl_memory_desc_get_size(&e->dst));
+    size_t mark = ws ? msf_arena_mark(ws) : 0;
+    unsigned char *heap, *buf = take(ws, sb + db, &heap);
+    if (!buf) return msf_fail(MSF_ERR_NOMEM, "out of memory for a bf16 conv's %zu bytes", sb + db);
+    dnnl_memory_t mem[5] = {NULL, NULL, NULL, NULL, NULL};  // x, src, dst, y, bias
+    dnnl_memory_desc_t bias;
+    dnnl_dims_t bd = {c->cout};
+    dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a);
+    msf_status s = dnnl_check(dnnl_memory_create(&mem[0], &e->src_user, engine, (void *)x), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &e->src, engine, buf), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &e->dst, engine, buf + sb), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[3], &e->dst_user, engine, y), "memory");
+    if (!s && c->b) s = dnnl_check(dnnl_memory_create(&mem[4], &bias, engine, c->b), "memory");
+    if (!s) {
+        dnnl_exec_arg_t r1[2] = {{DNNL_ARG_FROM, mem[0]}, {DNNL_ARG_TO, mem[1]}};
+        dnnl_exec_arg_t cv[4] = {
+            {DNNL_ARG_SRC, mem[1]}, {DNNL_ARG_WEIGHTS, e->weights}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[4]}};
+        dnnl_exec_arg_t r2[2] = {{DNNL_ARG_FROM, mem[2]}, {DNNL_ARG_TO, mem[3]}};
+        s = dnnl_check(dnnl_primitive_execute(e->to_src, stream, 2, r1), "input reorder");
+        if (!s) s = dnnl_check(dnnl_primitive_execute(e->conv, stream, c->b ? 4 : 3, cv), "convolution");
+        if (!s) s = dnnl_check(dnnl_primitive_execute(e->to_nchw, stream, 2, r2), "output reorder");
+    }
+    for (int k = 0; k < 5; k++)
+        if (mem[k]) dnnl_memory_destroy(mem[k]);
+    if (ws) msf_arena_release(ws, mark);
+    msf_aligned_free(heap);
+    return s ? msf_fail_context(s, "bf16 conv %d -> %d on %dx%d", c->cin, c->cout, h, w) : MSF_OK;
+}
+
+void nn_bf16_conv_free(nn_bf16_conv *c) {
+    if (!c) return;
+    for (int i = 0; i < c->ne; i++) entry_free(&c->e[i]);
+    free(c->e), free(c->w), free(c->b), free(c);
+}
+
 #else  // no oneDNN: fp32 only
 
 struct nn_bf16_linear {
@@ -389,5 +562,25 @@ msf_status nn_bf16_matmul_run(const nn_bf16_matmul *mm, float *c, const uint16_t
     return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
 }
 void nn_bf16_matmul_free(nn_bf16_matmul *mm) { (void)mm; }
+
+struct nn_bf16_conv {
+    int unused;
+};
+msf_status nn_bf16_conv_create(nn_bf16_conv **out, const float *w, const float *b, int c_in, int c_out, int kh, int kw,
+                               int stride, int pad_t, int pad_b, int pad_l, int pad_r) {
+    (void)w, (void)b, (void)c_in, (void)c_out, (void)kh, (void)kw, (void)stride, (void)pad_t, (void)pad_b, (void)pad_l,
+        (void)pad_r;
+    *out = NULL;
+    return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
+}
+size_t nn_bf16_conv_workspace_bytes(int c_in, int c_out, int n, int h, int w, int oh, int ow) {
+    (void)c_in, (void)c_out, (void)n, (void)h, (void)w, (void)oh, (void)ow;
+    return 0;
+}
+msf_status nn_bf16_conv_run(nn_bf16_conv *c, float *y, const float *x, int n, int h, int w, msf_arena *ws) {
+    (void)c, (void)y, (void)x, (void)n, (void)h, (void)w, (void)ws;
+    return msf_fail(MSF_ERR_INVALID, "this msf was built without oneDNN (no bf16)");
+}
+void nn_bf16_conv_free(nn_bf16_conv *c) { (void)c; }
 
 #endif

@@ -85,6 +85,24 @@ msf_status nn_bf16_linear_run_bf16(nn_bf16_linear *l, float *y, int64_t ys0, int
 void nn_bf16_linear_free(nn_bf16_linear *l);
 
 // -----------------------------------------------------------------------------
+// A convolution with bf16 operands through oneDNN's own convolution
+// primitive (the SD VAE's bf16 path): y (n, c_out, oh, ow) fp32 NCHW =
+// conv(bf16(x) (n, c_in, h, w), bf16(w) (c_out, c_in, kh, kw)) + b, stride s,
+// zero padding (top, bottom, left, right). Each call reorders x (rounding to
+// bf16) into the layout oneDNN picked and the fp32 output back to NCHW; the
+// weights are reordered once per input size. A primitive per input size,
+// made on first use and kept. Calls come from one thread at a time (oneDNN
+// spreads each over the OpenMP threads).
+typedef struct nn_bf16_conv nn_bf16_conv;
+msf_status nn_bf16_conv_create(nn_bf16_conv **out, const float *w, const float *b, int c_in, int c_out, int kh, int kw,
+                               int stride, int pad_t, int pad_b, int pad_l, int pad_r);
+// An upper bound of the scratch bytes of a call on n images of h x w giving
+// oh x ow (the reordered copies of x and y: channels padded to 16).
+size_t nn_bf16_conv_workspace_bytes(int c_in, int c_out, int n, int h, int w, int oh, int ow);
+msf_status nn_bf16_conv_run(nn_bf16_conv *c, float *y, const float *x, int n, int h, int w, msf_arena *ws);
+void nn_bf16_conv_free(nn_bf16_conv *c);
+
+// -----------------------------------------------------------------------------
 // A product of two runtime bf16 operands (attention: q k^T, weights x v):
 // C [M, N] (fp32) = A [M, K] B [K, N], each operand's element (i, j) at
 // base[i * s[0] + j * s[1]]. The primitive is made at creation; a call

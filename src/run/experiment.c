@@ -38,7 +38,7 @@ static const cfg_field model_schema[] = {
     {"levels", CFG_T_INT, 0, NULL, NULL, "MSF levels (default 2)"},
     {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]"},
     {"precision", CFG_T_STRING, 0, NULL, precisions,
-     "fp32 (default) or bf16: the DiT's linear layers, as msf sample --precision (the VAE decodes in fp32)"},
+     "fp32 (default) or bf16: the DiT's products and the VAE's convolutions, as msf sample --precision"},
     {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file"},
     {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE"},
     {"train_gflops", CFG_T_NUMBER, 0, NULL, NULL,

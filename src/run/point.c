@@ -210,6 +210,7 @@ static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h,
     msf_status s = decoder_plan(d, p, C, h, w, &vf, &vc);
     if (s || !vf) return s;
     s = vae_load(&d->vae, vf, cfg_str(p->cfg, "model.vae_group", NULL), VAE_DECODER, d->H, d->W);
+    if (!s) s = vae_set_precision(&d->vae, strcmp(msf_run_point_precision(p), "bf16") ? NN_FP32 : NN_BF16);
     d->use_vae = !s;
     msf_weights_close(vf);
     return s;
