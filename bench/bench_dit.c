@@ -44,6 +44,22 @@ static double raw_sgemm_gflops(int M, int K, int N) {
     return 2.0 * M * K * N / median3(t) * 1e-9;
 }
 
+// Median of REPS timed forwards of batch n, after one warm-up; 1 on error.
+static int time_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n,
+                        double *seconds) {
+    double times[REPS];
+    for (int r = -1; r < REPS; r++) {
+        double t0 = msf_now();
+        if (dit_forward(m, out, x, t, y, n)) {
+            fprintf(stderr, "bench_dit: %s\n", msf_error_message());
+            return 1;
+        }
+        if (r >= 0) times[r] = msf_now() - t0;
+    }
+    *seconds = median3(times);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     cli_select_blas_kernel(argv);
@@ -69,39 +85,16 @@ int main(int argc, char **argv) {
     msf_rng_normal(x, 8 * numel, key, 0);
     for (int i = 0; i < 8; i++) t[i] = (float)(i * 111), y[i] = i * 97;
     for (int b = 0; b < 2; b++) {
-        int n = batches[b];
-        double times[REPS];
-        dit_forward(&m, out, x, t, y, n);
-        for (int r = 0; r < REPS; r++) {
-            double t0 = msf_now();
-            if (dit_forward(&m, out, x, t, y, n)) {
-                fprintf(stderr, "bench_dit: %s\n", msf_error_message());
-                return 1;
-            }
-            times[r] = msf_now() - t0;
-        }
-        c_sec[b] = median3(times);
-        raw[b] = raw_sgemm_gflops(n * 256, 1152, 4608);
+        if (time_forward(&m, out, x, t, y, batches[b], &c_sec[b])) return 1;
+        raw[b] = raw_sgemm_gflops(batches[b] * 256, 1152, 4608);
     }
     if (nn_bf16_available()) {
         if (dit_set_precision(&m, NN_BF16)) {
             fprintf(stderr, "bench_dit: %s\n", msf_error_message());
             return 1;
         }
-        for (int b = 0; b < 2; b++) {
-            int n = batches[b];
-            double times[REPS];
-            dit_forward(&m, out, x, t, y, n);
-            for (int r = 0; r < REPS; r++) {
-                double t0 = msf_now();
-                if (dit_forward(&m, out, x, t, y, n)) {
-                    fprintf(stderr, "bench_dit: %s\n", msf_error_message());
-                    return 1;
-                }
-                times[r] = msf_now() - t0;
-            }
-            bf_sec[b] = median3(times);
-        }
+        for (int b = 0; b < 2; b++)
+            if (time_forward(&m, out, x, t, y, batches[b], &bf_sec[b])) return 1;
         dit_set_precision(&m, NN_FP32);
     }
     free(x), free(out);

@@ -191,17 +191,10 @@ static msf_status conv_bf16(msf_classifier *m, nn_bf16_linear *l, float *y, cons
     const int P = hw * hw;
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * c_in * P;
+        nn_conv2d_shape one = conv_shape(1, c_out, hw);  // one input channel's 9 rows of col
 #pragma omp parallel for schedule(static)
-        for (int r = 0; r < 9 * c_in; r++) {
-            int ci = r / 9, ky = r % 9 / 3 - 1, kx = r % 3 - 1;
-            float *dst = m->col16 + (size_t)r * P;
-            for (int yy = 0; yy < hw; yy++)
-                for (int xx = 0; xx < hw; xx++) {
-                    int iy = yy + ky, ix = xx + kx;
-                    dst[yy * hw + xx] =
-                        iy >= 0 && iy < hw && ix >= 0 && ix < hw ? xi[((size_t)ci * hw + iy) * hw + ix] : 0.0f;
-                }
-        }
+        for (int ci = 0; ci < c_in; ci++)
+            nn_im2col_rows(m->col16 + (size_t)ci * 9 * P, xi + (size_t)ci * P, &one, 0, hw);
         msf_status s = nn_bf16_linear_run_strided(l, m->y16, c_out, 1, m->col16, 1, P, P, NULL);
         if (s) return s;
         float *yi = y + (size_t)i * c_out * P;

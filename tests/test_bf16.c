@@ -202,22 +202,33 @@ START_TEST(test_dit_against_torch) {
 }
 END_TEST
 
-// features (n, dim) of the classifier at `threads` threads in precision p, in
-// calls of `split` images.
-static float *classifier_run(msf_classifier *m, nn_precision p, const float *x, int n, int threads, int split) {
-    int dim = msf_classifier_get_config(m)->features;
+// Features (n, dim) of a feature network through fn at `threads` threads, in
+// calls of `split` images of x_stride floats each.
+typedef msf_status (*features_fn)(void *model, float *f, const float *x, int k);
+
+static float *features_run(features_fn fn, void *model, const float *x, size_t x_stride, int n, size_t dim, int threads,
+                           int split) {
     float *f = malloc((size_t)n * dim * sizeof *f);
     ck_assert_ptr_nonnull(f);
-    ck_assert_msg(msf_classifier_set_precision(m, p) == MSF_OK, "%s", msf_error_message());
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
     for (int i = 0; i < n; i += split) {
         int k = n - i < split ? n - i : split;
-        ck_assert_msg(msf_classifier_forward(m, f + (size_t)i * dim, NULL, x + (size_t)i * 28 * 28, k) == MSF_OK, "%s",
-                      msf_error_message());
+        ck_assert_msg(fn(model, f + (size_t)i * dim, x + (size_t)i * x_stride, k) == MSF_OK, "%s", msf_error_message());
     }
     omp_set_num_threads(saved);
     return f;
+}
+
+static msf_status classifier_fn(void *m, float *f, const float *x, int k) {
+    return msf_classifier_forward(m, f, NULL, x, k);
+}
+
+// Classifier features in precision p (see features_run).
+static float *classifier_run(msf_classifier *m, nn_precision p, const float *x, int n, int threads, int split) {
+    ck_assert_msg(msf_classifier_set_precision(m, p) == MSF_OK, "%s", msf_error_message());
+    return features_run(classifier_fn, m, x, 28 * 28, n, (size_t)msf_classifier_get_config(m)->features, threads,
+                        split);
 }
 
 START_TEST(test_classifier) {
@@ -252,21 +263,15 @@ START_TEST(test_classifier) {
 }
 END_TEST
 
+static msf_status inception_fn(void *m, float *f, const float *x, int k) {
+    return inception_forward(m, f, NULL, NULL, x, k, 75, 75);
+}
+
+// Pool features of the scaled Inception on 75x75 images in precision p (see features_run).
 static float *inception_run(inception_model *m, nn_precision p, const float *x, int n, int threads, int split,
                             size_t dim) {
-    float *f = malloc((size_t)n * dim * sizeof *f);
-    ck_assert_ptr_nonnull(f);
     ck_assert_msg(inception_set_precision(m, p) == MSF_OK, "%s", msf_error_message());
-    int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
-    for (int i = 0; i < n; i += split) {
-        int k = n - i < split ? n - i : split;
-        ck_assert_msg(
-            inception_forward(m, f + (size_t)i * dim, NULL, NULL, x + (size_t)i * 3 * 75 * 75, k, 75, 75) == MSF_OK,
-            "%s", msf_error_message());
-    }
-    omp_set_num_threads(saved);
-    return f;
+    return features_run(inception_fn, m, x, 3 * 75 * 75, n, dim, threads, split);
 }
 
 START_TEST(test_inception) {

@@ -58,7 +58,7 @@ size_t nn_conv2d_workspace_bytes(const nn_conv2d_shape *s) {
 }
 
 // col (c_in*kh*kw, (r1-r0)*ow) for output rows r0..r1-1 of image xb (c_in, h, w).
-static void im2col_rows(float *col, const float *xb, const nn_conv2d_shape *s, int r0, int r1) {
+void nn_im2col_rows(float *col, const float *xb, const nn_conv2d_shape *s, int r0, int r1) {
     int ow = nn_conv2d_out_w(s);
     size_t ncols = (size_t)(r1 - r0) * ow;
     for (int ci = 0; ci < s->c_in; ci++) {
@@ -127,7 +127,7 @@ msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, c
         int ldcol = (int)ohw;
         if (!pointwise) {
             float *buf = (float *)((unsigned char *)cols + per_thread * (size_t)omp_get_thread_num());
-            im2col_rows(buf, xb, s, r0, r1);
+            nn_im2col_rows(buf, xb, s, r0, r1);
             col = buf;
             ldcol = (int)ncols;
         }

@@ -31,6 +31,11 @@ msf_status nn_conv2d_check(const nn_conv2d_shape *s);
 // OpenMP thread, so this depends on omp_get_max_threads(); the result does not).
 size_t nn_conv2d_workspace_bytes(const nn_conv2d_shape *s);
 
+// The im2col matrix col (c_in*kh*kw, (r1-r0)*ow) of output rows r0..r1-1 of
+// one image xb (c_in, h, w): row (ci*kh + ki)*kw + kj holds the inputs that
+// weight meets, zeros where it meets padding. Single-threaded.
+void nn_im2col_rows(float *col, const float *xb, const nn_conv2d_shape *s, int r0, int r1);
+
 void nn_conv2d_ref(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s);
 // MSF_ERR_NOMEM (message set) if `ws` has less than nn_conv2d_workspace_bytes free.
 msf_status nn_conv2d(float *y, const float *x, const float *w, const float *b, const nn_conv2d_shape *s, msf_arena *ws);

@@ -40,6 +40,7 @@ typedef struct {
     int m;
     int64_t ys0, ys1;
     dnnl_primitive_t prim;
+    dnnl_memory_desc_t src, wei, bias, dst;  // the operands' descriptors, for making and running it
     dnnl_memory_desc_t scratch_md;
     size_t scratch;  // bytes
 } bf16_prim;
@@ -117,17 +118,17 @@ msf_status nn_bf16_linear_create(nn_bf16_linear **out, const float *w, const flo
 
 // Make the primitive for M rows written with strides (ys0, ys1).
 static msf_status primitive_make(const nn_bf16_linear *l, int M, int64_t ys0, int64_t ys1, bf16_prim *out) {
-    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_memory_desc_t *src = &out->src, *wei = &out->wei, *bias = &out->bias, *dst = &out->dst;
     dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {ys0, ys1};
     dnnl_matmul_desc_t desc;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    msf_status s = dnnl_check(dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab), "memory descriptor");
-    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba), "memory descriptor");
-    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "memory descriptor");
-    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys), "memory descriptor");
-    if (!s) s = dnnl_check(dnnl_matmul_desc_init(&desc, &src, &wei, l->b ? &bias : NULL, &dst), "matmul descriptor");
+    msf_status s = dnnl_check(dnnl_memory_desc_init_by_tag(src, 2, sd, dnnl_bf16, dnnl_ab), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(wei, 2, wd, dnnl_bf16, dnnl_ba), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_tag(bias, 2, bd, dnnl_f32, dnnl_ab), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_memory_desc_init_by_strides(dst, 2, dd, dnnl_f32, ys), "memory descriptor");
+    if (!s) s = dnnl_check(dnnl_matmul_desc_init(&desc, src, wei, l->b ? bias : NULL, dst), "matmul descriptor");
     if (!s) s = dnnl_check(dnnl_primitive_attr_create(&attr), "primitive attributes");
     if (!s) s = dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
     if (!s) s = dnnl_check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL), "matmul primitive descriptor");
@@ -173,18 +174,12 @@ msf_status nn_bf16_linear_run(nn_bf16_linear *l, float *y, const float *x, int M
 // y = xh W^T (+ b) with the primitive for (M, ys0, ys1); scratch: oneDNN's scratchpad.
 static msf_status run_prim(nn_bf16_linear *l, const bf16_prim *prim, float *y, const uint16_t *xh, int M,
                            void *scratch) {
-    dnnl_memory_desc_t src, wei, bias, dst;
-    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N}, ys = {prim->ys0, prim->ys1};
-    dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
-    dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_ba);
-    dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
-    dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, ys);
     dnnl_memory_t mem[5] = {NULL, NULL, NULL, NULL, NULL};
-    msf_status s = dnnl_check(dnnl_memory_create(&mem[0], &src, engine, (void *)xh), "memory");
-    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &wei, engine, l->w), "memory");
-    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &dst, engine, y), "memory");
+    msf_status s = dnnl_check(dnnl_memory_create(&mem[0], &prim->src, engine, (void *)xh), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[1], &prim->wei, engine, l->w), "memory");
+    if (!s) s = dnnl_check(dnnl_memory_create(&mem[2], &prim->dst, engine, y), "memory");
     if (!s) s = dnnl_check(dnnl_memory_create(&mem[3], &prim->scratch_md, engine, scratch), "memory");
-    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[4], &bias, engine, l->b), "memory");
+    if (!s && l->b) s = dnnl_check(dnnl_memory_create(&mem[4], &prim->bias, engine, l->b), "memory");
     if (!s) {
         dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mem[0]},
                                    {DNNL_ARG_WEIGHTS, mem[1]},
