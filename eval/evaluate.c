@@ -472,6 +472,37 @@ void msf_eval_input_free(msf_eval_input *in) {
     in->has_features = 0;
 }
 
+msf_status msf_eval_input_kind_of(const char *path, msf_eval_input_kind *kind) {
+    *kind = MSF_INPUT_IMAGES;
+    if (is_dir(path) || is_idx_images(path)) return MSF_OK;
+    msf_status s;
+    if (ends_with(path, ".h5")) {
+        msf_weights *h5;
+        if ((s = msf_weights_open_as(&h5, path, "features or samples file"))) return s;
+        int features = msf_weights_find(h5, "pool_3") != NULL, sampled = msf_weights_find(h5, "latents") != NULL;
+        msf_weights_close(h5);
+        if (!features && !sampled)
+            return msf_fail(MSF_ERR_FORMAT, "%s is neither a features file (pool_3) nor sampler output (latents)",
+                            path);
+        *kind = features ? MSF_INPUT_FEATURES : MSF_INPUT_IMAGES;
+        return MSF_OK;
+    }
+    int stored = 0, images = 0;
+    if ((s = msf_npz_contains(path, "mu", &stored)) || (s = msf_npz_contains(path, "arr_0", &images))) return s;
+    if (!stored && !images)
+        return msf_fail(MSF_ERR_FORMAT, "%s holds neither images (arr_0) nor statistics (mu, sigma)", path);
+    *kind = stored ? (images ? MSF_INPUT_IMAGES_STATS : MSF_INPUT_STATS) : MSF_INPUT_IMAGES;
+    return MSF_OK;
+}
+
+int msf_eval_input_uses_net(msf_eval_input_kind kind) {
+    return kind == MSF_INPUT_IMAGES || kind == MSF_INPUT_IMAGES_STATS;
+}
+
+int msf_eval_input_has_features(msf_eval_input_kind kind, int has_net) {
+    return kind == MSF_INPUT_FEATURES || (has_net && msf_eval_input_uses_net(kind));
+}
+
 msf_status msf_eval_input_load_dist(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode,
                                     int batch, const msf_dist *dist, const msf_progress *progress) {
     memset(out, 0, sizeof *out);

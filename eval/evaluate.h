@@ -97,6 +97,24 @@ typedef struct {
     msf_ref_stats stats;
 } msf_eval_input;
 
+// What an evaluation input holds, found from its names and headers without
+// reading its data: the options of the feature network (--net, --resize,
+// --batch, --precision) act only on inputs with images.
+typedef enum {
+    MSF_INPUT_IMAGES,        // images only (a PNG folder, an IDX file, an .npz arr_0, sampler output): needs a network
+    MSF_INPUT_IMAGES_STATS,  // an ADM reference batch: images and stored statistics; the network is optional
+    MSF_INPUT_FEATURES,      // a features file (msf features)
+    MSF_INPUT_STATS,         // statistics only (msf stats, pytorch-fid)
+} msf_eval_input_kind;
+
+// The kind of `path`; MSF_ERR_IO/FORMAT (message naming the file) when it is
+// none of them.
+msf_status msf_eval_input_kind_of(const char *path, msf_eval_input_kind *kind);
+// Whether an input of this kind, loaded with (has_net) or without a network,
+// gives features (KID, precision/recall, IS need them) and uses the network.
+int msf_eval_input_uses_net(msf_eval_input_kind kind);
+int msf_eval_input_has_features(msf_eval_input_kind kind, int has_net);
+
 msf_status msf_eval_input_load(msf_eval_input *out, const char *path, msf_featnet *net, msf_resize_mode mode, int batch,
                                const msf_progress *progress);
 // The same for the ranks of a job (msf run under MPI), called by every rank:

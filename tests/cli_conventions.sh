@@ -74,4 +74,22 @@ expect_err 1 "^msf spectrum: cannot create output folder $tmp/nodir/sp: its fold
 expect_err 1 "^msf spectrum: cannot open reference $tmp/missing.npz" \
     "$MSF" spectrum tests/golden/spectrum_npz_stored.npz --reference "$tmp/missing.npz" --out "$E/sp"
 
+# Options of the feature network do nothing without images: usage errors
+# (exit 2) before any work, as is an image input without --net, and --kid
+# without features on both sides.
+mkdir -p "$tmp/fs"
+"$MSF" features $R $N --out "$tmp/fs/f.h5" >/dev/null 2>&1 || fail "msf features $R failed"
+"$MSF" stats "$tmp/fs/f.h5" --out "$tmp/fs/s.npz" >/dev/null 2>&1 || fail "msf stats of a features file failed"
+expect_err 2 "^msf evaluate: $R holds images: a feature network (--net W.h5) is needed for them" \
+    "$MSF" evaluate $R "$tmp/fs/f.h5"
+expect_err 2 "^msf evaluate: --resize has no effect: no input holds images ($tmp/fs/f.h5: a features file; $tmp/fs/s.npz: statistics only)" \
+    "$MSF" evaluate "$tmp/fs/f.h5" "$tmp/fs/s.npz" --resize pytorch
+expect_err 2 "^msf evaluate: --kid needs features on both sides; $tmp/fs/s.npz holds statistics only" \
+    "$MSF" evaluate "$tmp/fs/f.h5" "$tmp/fs/s.npz" --kid
+expect_err 2 "^msf stats: --batch has no effect: no input holds images ($tmp/fs/f.h5: a features file)" \
+    "$MSF" stats "$tmp/fs/f.h5" --batch 10 --out "$E/s2.npz"
+[ -e "$E/s2.npz" ] && fail "msf stats wrote $E/s2.npz after a usage error"
+expect_err 2 "^msf features: $tmp/fs/f.h5 holds features already, not images" \
+    "$MSF" features "$tmp/fs/f.h5" $N --out "$E/g.h5"
+
 finish cli_conventions.sh

@@ -122,7 +122,7 @@ expect_err 1 "cut-images-idx3-ubyte.gz" "$MSF" features "$tmp/cut-images-idx3-ub
 expect_err 1 "different dimensions" "$MSF" evaluate "$tmp/five.npz" "$W/s_feat.npz" --json "$E/m.json"
 expect_err 1 "mu.* element 0 is nan" "$MSF" evaluate "$tmp/nan.npz" "$W/s_feat.npz" --json "$E/m.json"
 expect_err 1 "row 2, column 3 is nan" "$MSF" evaluate "$W/r.npz" "$tmp/nanfeat.h5" --json "$E/m.json"
-expect_err 1 "needed to evaluate them" "$MSF" evaluate "$W/r.npz" "$tmp/sam.npz" --json "$E/m.json"
+expect_err 2 "holds images: a feature network (--net W.h5) is needed for them" "$MSF" evaluate "$W/r.npz" "$tmp/sam.npz" --json "$E/m.json"
 expect_err 1 "" "$MSF" features "$tmp/sam.npz" --net tests/golden/vae_tiny.h5 --out "$E/f.h5"
 expect_err 2 "resize mode" "$MSF" stats "$tmp/sam.npz" $NET --resize cubic --out "$E/s.npz"
 expect_err 2 "required" "$MSF" evaluate "$tmp/sam.npz"

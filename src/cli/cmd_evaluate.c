@@ -112,6 +112,15 @@ int cmd_evaluate(int argc, char **argv) {
     if (!cli_input_ok(paths[0], "reference input") || !cli_input_ok(paths[1], "sample input") ||
         (json && !cli_output_ok(json, "metrics file")))
         return cli_fail("evaluate");
+    msf_eval_input_kind kinds[2];
+    int r = cli_eval_check_inputs(&eo, "evaluate", paths, 2, kinds);
+    if (r) return r;
+    for (int i = 0; i < 2 && o.kid; i++)
+        if (!msf_eval_input_has_features(kinds[i], eo.net != NULL)) {
+            fprintf(stderr, "msf evaluate: --kid needs features on both sides; %s holds %s\n", paths[i],
+                    kinds[i] == MSF_INPUT_STATS ? "statistics only" : "images and statistics, and no --net is given");
+            return 2;
+        }
     msf_featnet *net;
     if (cli_eval_load_net(&eo, "evaluate", &net)) return 1;
     cli_progress_bar bar;

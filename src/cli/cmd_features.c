@@ -25,6 +25,7 @@ void cli_eval_opts_init(cli_eval_opts *o) {
     o->mode = MSF_RESIZE_ADM;
     o->batch = 50;
     o->precision = NN_FP32;
+    o->given = NULL;
 }
 
 int cli_eval_opts_parse(cli_eval_opts *o, const char *cmd, int argc, char **argv, int *i) {
@@ -36,6 +37,7 @@ int cli_eval_opts_parse(cli_eval_opts *o, const char *cmd, int argc, char **argv
         return -1;
     }
     const char *v = argv[++*i];
+    if (!o->given) o->given = a;
     if (is_net) {
         o->net = v;
     } else if (!strcmp(a, "--precision")) {
@@ -54,6 +56,37 @@ int cli_eval_opts_parse(cli_eval_opts *o, const char *cmd, int argc, char **argv
         o->batch = (int)b;
     }
     return 1;
+}
+
+static const char *kind_name(msf_eval_input_kind k) {
+    switch (k) {
+    case MSF_INPUT_FEATURES: return "a features file";
+    case MSF_INPUT_STATS: return "statistics only";
+    case MSF_INPUT_IMAGES_STATS: return "images and statistics";
+    default: return "images";
+    }
+}
+
+int cli_eval_check_inputs(const cli_eval_opts *o, const char *cmd, const char *const *paths, int n,
+                          msf_eval_input_kind *kinds) {
+    int images = 0;
+    for (int i = 0; i < n; i++) {
+        if (msf_eval_input_kind_of(paths[i], &kinds[i])) return cli_fail(cmd);
+        if (kinds[i] == MSF_INPUT_IMAGES && !o->net) {
+            fprintf(stderr, "msf %s: %s holds images: a feature network (--net W.h5) is needed for them\n", cmd,
+                    paths[i]);
+            return 2;
+        }
+        images |= msf_eval_input_uses_net(kinds[i]);
+    }
+    if (o->given && !images) {
+        fprintf(stderr, "msf %s: %s has no effect: no input holds images (%s: %s", cmd, o->given, paths[0],
+                kind_name(kinds[0]));
+        for (int i = 1; i < n; i++) fprintf(stderr, "; %s: %s", paths[i], kind_name(kinds[i]));
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    return 0;
 }
 
 int cli_eval_load_net(const cli_eval_opts *o, const char *cmd, msf_featnet **net) {
@@ -87,7 +120,16 @@ int cmd_features(int argc, char **argv) {
         fprintf(stderr, "msf features: INPUT, --net and --out are required\n%s", cmd_features_usage);
         return 2;
     }
-    if (!cli_output_ok(out, "features file")) return cli_fail("features");
+    if (!cli_input_ok(input, "input") || !cli_output_ok(out, "features file")) return cli_fail("features");
+    msf_eval_input_kind kind;
+    if (msf_eval_input_kind_of(input, &kind)) return cli_fail("features");
+    if (!msf_eval_input_uses_net(kind)) {
+        fprintf(stderr, "msf features: %s holds %s, not images\n", input,
+                kind == MSF_INPUT_FEATURES ? "features already" : "statistics only");
+        return 2;
+    }
+    int r = cli_eval_check_inputs(&eo, "features", &input, 1, &kind);
+    if (r) return r;
     msf_featnet *net;
     if (cli_eval_load_net(&eo, "features", &net)) return 1;
     cli_progress_bar bar;

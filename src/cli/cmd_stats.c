@@ -39,6 +39,14 @@ int cmd_stats(int argc, char **argv) {
     }
     // Every file named, before the network is loaded and any feature computed.
     if (!cli_input_ok(input, "input") || !cli_output_ok(out, "statistics file")) return cli_fail("stats");
+    msf_eval_input_kind kind;
+    int r = cli_eval_check_inputs(&eo, "stats", &input, 1, &kind);
+    if (r) return r;
+    if (kind == MSF_INPUT_IMAGES_STATS && eo.given) {  // the stored statistics win, as in ADM's evaluator
+        fprintf(stderr, "msf stats: %s has no effect: %s holds statistics (mu, sigma), which are copied\n", eo.given,
+                input);
+        return 2;
+    }
     msf_featnet *net;
     if (cli_eval_load_net(&eo, "stats", &net)) return 1;
     cli_progress_bar bar;

@@ -142,7 +142,7 @@ msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *
         if (bad) return bad;
         return msf_fail(MSF_ERR_FORMAT, "cannot list the tensors of %s (corrupt HDF5 file?)", path);
     }
-    qsort(w->info, (size_t)w->count, sizeof *w->info, info_cmp);
+    if (w->count > 1) qsort(w->info, (size_t)w->count, sizeof *w->info, info_cmp);
     *out = w;
     return MSF_OK;
 }
