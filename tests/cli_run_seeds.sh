@@ -56,6 +56,10 @@ expect 0 '^"late",late,dit,2,"3 4",8,.*,200$' cat "$S/metrics_seeds.csv"
 grep -q "using 1:3:4 with yerrorbars title 'tiny'" "$S/plots.gp" ||
     fail "plots.gp: settings of one sampling cost joined by a line"
 grep -q "using 2:3:4 with yerrorlines title 'tiny'" "$S/plots.gp" || fail "plots.gp: training-compute curve not a line"
+# The error-bar plots' axes say what is plotted and which way is better.
+grep -q "set ylabel 'FID (lower is better)'" "$S/plots.gp" || fail "plots.gp: the FID axis does not say lower is better"
+grep -q "set xlabel 'sampling GFLOPs per sample (log scale)'" "$S/plots.gp" ||
+    fail "plots.gp: the sampling-cost axis does not say log scale"
 cat >"$tmp/check.py" <<'PYEOF'
 import csv
 import sys

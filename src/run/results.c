@@ -54,16 +54,8 @@ static double point_cfg_scale(const msf_run_point *p) {
     return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
 }
 
-static const char *const metric_names[] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
-_Static_assert(MSF_COUNT(metric_names) == RUN_NUM_METRICS, "RUN_NUM_METRICS names");
-const char *const *const run_metric_names = metric_names;
-static const char *metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
-_Static_assert(MSF_COUNT(metric_titles) == RUN_NUM_METRICS, "a title per metric");
-// The plots' y labels: the metric and which way is better.
-static const char *metric_labels[] = {"FID (lower is better)",     "sFID (lower is better)",
-                                      "IS (higher is better)",     "Precision (higher is better)",
-                                      "Recall (higher is better)", "class consistency (higher is better)"};
-_Static_assert(MSF_COUNT(metric_labels) == RUN_NUM_METRICS, "a label per metric");
+_Static_assert(RUN_NUM_METRICS == MSF_SEED_METRICS, "one list of metrics");
+const char *const *const run_metric_names = msf_metric_keys;
 
 static void point_metrics(const msf_point_result *r, double m[RUN_NUM_METRICS]) {
     const double v[RUN_NUM_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
@@ -430,8 +422,8 @@ static msf_status write_plots(const char *dir, const msf_experiment *e, const ms
     int cnt[64];
     for (int k = 0; k <= RUN_NUM_METRICS && !s; k++) {
         const char *name = k < RUN_NUM_METRICS ? run_metric_names[k] : "seconds";
-        const char *title = k < RUN_NUM_METRICS ? metric_titles[k] : "seconds per sample";
-        const char *label = k < RUN_NUM_METRICS ? metric_labels[k] : "seconds per sample (lower is better)";
+        const char *title = k < RUN_NUM_METRICS ? msf_metric_titles[k] : "seconds per sample";
+        const char *label = k < RUN_NUM_METRICS ? msf_metric_labels[k] : "seconds per sample (lower is better)";
         int col = k < RUN_NUM_METRICS ? 4 + k : 3;
         // The seconds plots stand in for metrics only when no metric has a value.
         int make = k < RUN_NUM_METRICS ? any[k] : !count;

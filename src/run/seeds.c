@@ -96,8 +96,12 @@ int msf_seed_groups_any(const msf_seed_group *groups, int n) {
 // -----------------------------------------------------------------------------
 // Writers
 
-static const char *const metric_keys[] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
-_Static_assert(MSF_COUNT(metric_keys) == MSF_SEED_METRICS, "one per metric");
+const char *const msf_metric_keys[MSF_SEED_METRICS] = {"fid", "sfid", "is", "precision", "recall", "class_consistency"};
+const char *const msf_metric_titles[MSF_SEED_METRICS] = {"FID",       "sFID",   "IS",
+                                                         "Precision", "Recall", "class consistency"};
+const char *const msf_metric_labels[MSF_SEED_METRICS] = {
+    "FID (lower is better)",        "sFID (lower is better)",    "IS (higher is better)",
+    "Precision (higher is better)", "Recall (higher is better)", "class consistency (higher is better)"};
 
 static void md_mean_sd(FILE *f, double mean, double sd, const char *fmt) {
     if (!isfinite(mean)) {
@@ -144,7 +148,7 @@ msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int
     if (s) return s;
     fprintf(t.f, "setting,run,kind,num_seeds,seeds,num_samples_per_seed");
     for (int k = 0; k < MSF_SEED_METRICS; k++)
-        fprintf(t.f, ",%s_mean,%s_sd,%s_n", metric_keys[k], metric_keys[k], metric_keys[k]);
+        fprintf(t.f, ",%s_mean,%s_sd,%s_n", msf_metric_keys[k], msf_metric_keys[k], msf_metric_keys[k]);
     fprintf(t.f, ",gflops_per_sample,train_gflops\n");
     for (int g = 0; g < n; g++) {
         const msf_seed_group *G = &groups[g];
@@ -222,9 +226,6 @@ int msf_seed_write_dat(FILE *f, char names[][64], int joined[], int max_series, 
     return series;
 }
 
-static const char *const metric_titles[] = {"FID", "sFID", "IS", "Precision", "Recall", "class consistency"};
-_Static_assert(MSF_COUNT(metric_titles) == MSF_SEED_METRICS, "one per metric");
-
 msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group *groups, int n,
                                 const msf_experiment *e) {
     msf_text_file dat;
@@ -244,13 +245,15 @@ msf_status msf_seed_write_plots(FILE *gp, const char *dir, const msf_seed_group 
         if (!any[k]) continue;
         for (int x = any_train ? 2 : 1; x >= 1; x--) {
             char out[96], title[300], q[700];
-            snprintf(out, sizeof out, "%s_vs_%s_seeds.png", metric_keys[k], x == 2 ? "train_gflops" : "gflops");
+            snprintf(out, sizeof out, "%s_vs_%s_seeds.png", msf_metric_keys[k], x == 2 ? "train_gflops" : "gflops");
             msf_gp_set_output(gp, out);
-            snprintf(title, sizeof title, "%s: %s vs %s, mean +- sd over seeds", e->name, metric_titles[k],
+            snprintf(title, sizeof title, "%s: %s vs %s, mean +- sd over seeds", e->name, msf_metric_titles[k],
                      x == 2 ? "training compute" : "sampling cost");
             fprintf(gp, "set title %s\nset xlabel '%s'\nset ylabel '%s'\nset logscale x\nplot ",
                     msf_gp_quote(q, sizeof q, title),
-                    x == 2 ? "training GFLOPs (forward GFLOPs x samples seen)" : "GFLOPs per sample", metric_titles[k]);
+                    x == 2 ? "training GFLOPs (forward GFLOPs x samples seen, log scale)"
+                           : "sampling GFLOPs per sample (log scale)",
+                    msf_metric_labels[k]);
             for (int r = 0; r < series; r++) {
                 // Against sampling cost, a series whose settings share a cost
                 // (training milestones of one sampler) is drawn as points.

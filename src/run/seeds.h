@@ -14,6 +14,12 @@
 
 #define MSF_SEED_METRICS 6  // fid, sfid, is, precision, recall, class_consistency
 
+// The metrics' names in files (fid, ...), their titles (FID, ...) and plot
+// labels (the title and which way is better), shared by every results writer.
+extern const char *const msf_metric_keys[MSF_SEED_METRICS];
+extern const char *const msf_metric_titles[MSF_SEED_METRICS];
+extern const char *const msf_metric_labels[MSF_SEED_METRICS];
+
 typedef struct {
     char name[232];  // the point name without its "seed=..." part
     char run[64];
