@@ -1,5 +1,5 @@
 # plots.gp: made by `msf spectrum results/fmnist_demo/points/msf/latents.h5 --out results/fmnist_demo/points/msf/spectrum --title msf --factorize s=2,levels=2,down=area,up=bilinear`
-# (msf 0.1.0, commit d994713d1954-dirty). Rerun with: cd DIR && gnuplot plots.gp
+# (msf 0.1.0, commit 51f88cf8bde4). Rerun with: cd DIR && gnuplot plots.gp
 if (!exists("suffix")) suffix = ''
 term = strstrt(GPVAL_TERMINALS, 'pngcairo') > 0 ? "pngcairo enhanced font 'sans,11'" : 'png enhanced'
 set datafile separator ','
@@ -11,8 +11,8 @@ set output 'spectrum.png'.suffix
 set title 'msf: radially averaged power spectrum'."\n".'500 images 1x32x32, factorisation s=2,levels=2,down=area,up=bilinear' noenhanced
 set logscale xy
 set format y '10^{%L}'
-set xlabel 'spatial frequency |f| (cycles/pixel; Nyquist = 0.5; the DC term is not shown)'
-set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2)'
+set xlabel 'radial frequency |f| = (f_x^2 + f_y^2)^{1/2} (cycles/pixel, log scale; 0.5 = Nyquist along an axis, 0.707 in the corners; DC not shown)'
+set ylabel 'power per frequency, |DFT|^2/(HW) (input units^2, log scale)'
 set key bottom left box opaque
 set yrange [3.25778e-08:*]
 set label 'low' at 0.0721687836, graph 0.96 center tc rgb 'gray30'
@@ -42,7 +42,7 @@ set xlabel 'radial frequency band'
 set xtics ('low' 0, 'mid' 1, 'high' 2, 'all' 3)
 set title 'energy per image and channel'
 set logscale y
-set ylabel 'energy (input units^2)'
+set ylabel 'energy in the band (input units^2, log scale)'
 set yrange [0.0700552:21765.6]
 set format y '10^{%L}'
 plot 'bands.csv' skip 1 using ($0-0.2667):5:(0.2667) with boxes lc rgb '#222222' title "z" noenhanced, \
@@ -78,7 +78,7 @@ set title 'msf: db2 wavelet (periodization, 3 levels) subband energies'."\n".'50
 set logscale y
 set format y '10^{%L}'
 set yrange [0.0159058:18686.6]
-set ylabel 'energy per image and channel (input units^2)'
+set ylabel 'energy per image and channel (input units^2, log scale)'
 set xlabel 'subband (LL = approximation; LH, HL, HH = detail) and level'
 set xrange [-0.6:9.6]
 set key top right box opaque
