@@ -121,6 +121,7 @@ msf_status msf_weights_open(msf_weights **out, const char *path) {
 }
 
 static msf_status probe_in_child(const char *path, const char *kind);
+static msf_status open_parse(msf_weights **out, const char *path);
 
 msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *kind) {
     *out = NULL;
@@ -135,7 +136,13 @@ msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *
         return msf_fail(MSF_ERR_FORMAT, "%s is not an HDF5 file (expected a %s)", path, kind);
     }
     msf_status probe = probe_in_child(path, kind);
-    if (probe) return probe;
+    return probe ? probe : open_parse(out, path);
+}
+
+// What msf_weights_open_as does after its checks, in the parent and first in
+// the probing child.
+static msf_status open_parse(msf_weights **out, const char *path) {
+    *out = NULL;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return msf_fail(MSF_ERR_FORMAT, "cannot read HDF5 file %s (truncated or corrupt?)", path);
     msf_weights *w = calloc(1, sizeof *w);
@@ -375,6 +382,7 @@ msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const 
 typedef struct {
     msf_attr_visit_fn fn;
     void *user;
+    int failed;  // values that could not be read (shown as "" or <unreadable>)
 } visit_ctx;
 
 static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, void *data) {
@@ -386,7 +394,7 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
     H5T_class_t cls = H5Tget_class(type);
     hssize_t n = attr_count(attr);
     if (cls == H5T_STRING && n == 1) {
-        read_string(attr, type, value, sizeof value);
+        if (read_string(attr, type, value, sizeof value) < 0) ctx->failed++;
     } else if ((cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_ENUM) && n >= 1) {
         int as_double = cls == H5T_FLOAT;
         void *vals = malloc((size_t)n * 8);
@@ -400,6 +408,7 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
             }
             if (n > 1) snprintf(value + off, sizeof value - off, "]");
         } else {
+            ctx->failed++;
             snprintf(value, sizeof value, "<unreadable %s>", dtype_name(type));
         }
         free(vals);
@@ -413,7 +422,7 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
 }
 
 msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_attr_visit_fn fn, void *user) {
-    visit_ctx ctx = {fn, user};
+    visit_ctx ctx = {fn, user, 0};
     hsize_t idx = 0;
     if (H5Aiterate_by_name(w->file, obj_path(obj), H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx, H5P_DEFAULT) < 0)
         return msf_fail(MSF_ERR_FORMAT, "cannot list the attributes of %s in %s", obj && *obj ? obj : "/", w->path);
@@ -424,31 +433,49 @@ msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_at
 // Parsing in a child process first
 //
 // libhdf5 (1.10.8 in Debian 12) is not hardened against damaged or crafted
-// files: fuzzing finds heap overflows, wild reads and terabyte allocations in
-// its attribute and object-header code (tests/fuzz/known-crashes). So a file
-// is parsed first by a forked child, which does what msf may later do with
-// its metadata: open it, list every object, visit and read every attribute
-// of every object, check every dataset's extent and read every chunked
-// (filtered) dataset in slabs. Only if the child comes back, msf parses the
-// file itself; a child killed by a signal (or a sanitizer) becomes an error
-// naming the file. Contiguous datasets are not read by the child: their
-// reads are bounded copies of raw bytes, checked against the file's size.
+// files: fuzzing finds heap overflows, wild reads, endless loops and
+// terabyte allocations in its attribute and object-header code
+// (tests/fuzz/known-crashes). So a forked child parses each file first, in
+// the order msf itself does: the open and listing of msf_weights_open, then
+// every attribute of the root and of every object, read as msf_weights_attr_*
+// and msf info read them, then every chunked (filtered) dataset in slabs.
+// It runs under limits (CPU time, and address space in builds without a
+// sanitizer) and reports its status and message through a pipe; msf parses
+// the file itself only when the child parsed it without an error. A child
+// killed by a signal, a limit or a sanitizer becomes an error naming the
+// file. Left to the parent: reads of contiguous datasets (bounded copies of
+// raw bytes checked against the file's size) and what libhdf5 does silently
+// wrong without crashing, which only a sanitizer build sees (in the child).
 
 void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
-#define PROBE_OK 0
-#define PROBE_ERRORS 3  // libhdf5 reported errors: the parent's own parse reports them
+#define PROBE_CPU_SECONDS 60
+#if defined(__SANITIZE_ADDRESS__)
+#define PROBE_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PROBE_UNDER_ASAN 1
+#endif
+#endif
+#ifndef PROBE_UNDER_ASAN
+#define PROBE_UNDER_ASAN 0  // ASan reserves terabytes of address space: no RLIMIT_AS under it
+#endif
+#define PROBE_EXTRA_ADDRESS_SPACE ((rlim_t)4 << 30)
 
 typedef struct {
     const char *path;
-    int errors;
+    msf_status status;  // the first failure, its message set
 } probe_ctx;
+
+static void probe_fail(probe_ctx *p, msf_status s) {
+    if (!p->status) p->status = s;
+}
 
 static void probe_value(void *user, const char *name, const char *value) { (void)user, (void)name, (void)value; }
 
 // Read dataset `ds` (chunked) in slabs along its first dimension, as the
 // number type msf would convert it to.
-static void probe_read_chunked(probe_ctx *p, hid_t ds, hid_t type, int ndim, const hsize_t *dims) {
+static void probe_read_chunked(probe_ctx *p, const char *name, hid_t ds, hid_t type, int ndim, const hsize_t *dims) {
     H5T_class_t cls = H5Tget_class(type);
     if (cls != H5T_FLOAT && cls != H5T_INTEGER && cls != H5T_ENUM) return;
     hid_t mem_type = cls == H5T_FLOAT ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
@@ -458,50 +485,48 @@ static void probe_read_chunked(probe_ctx *p, hid_t ds, hid_t type, int ndim, con
     if (!row || !rows) return;
     double *buf = malloc((size_t)(step < rows ? step : rows) * row * 8);
     hid_t fspace = H5Dget_space(ds);
-    if (!buf || fspace < 0) {
-        p->errors++;
-        free(buf);
-        if (fspace >= 0) H5Sclose(fspace);
-        return;
-    }
-    for (hsize_t r0 = 0; r0 < rows; r0 += step) {
+    herr_t rc = buf && fspace >= 0 ? 0 : -1;
+    for (hsize_t r0 = 0; rc >= 0 && r0 < rows; r0 += step) {
         hsize_t n = rows - r0 < step ? rows - r0 : step;
         hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
         for (int i = 0; i < ndim; i++) count[i] = dims[i];
         start[0] = r0, count[0] = n;
         hsize_t mdims[1] = {n * row};
         hid_t mspace = H5Screate_simple(1, mdims, NULL);
-        herr_t rc = ndim ? H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) : 0;
+        rc = ndim ? H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) : 0;
         if (rc >= 0) rc = H5Dread(ds, mem_type, mspace, ndim ? fspace : H5S_ALL, H5P_DEFAULT, buf);
         H5Sclose(mspace);
-        if (rc < 0) {
-            p->errors++;
-            break;
-        }
     }
-    H5Sclose(fspace);
+    if (rc < 0) probe_fail(p, msf_fail(MSF_ERR_FORMAT, "cannot read tensor '%s' from %s", name, p->path));
+    if (fspace >= 0) H5Sclose(fspace);
     free(buf);
 }
 
-static herr_t probe_object(hid_t root, const char *name, const H5O_info_t *oinfo, void *data) {
+static herr_t probe_attrs(hid_t root, const char *name, const H5O_info_t *oinfo, void *data) {
     probe_ctx *p = data;
-    visit_ctx ctx = {probe_value, NULL};
+    (void)oinfo;
+    visit_ctx ctx = {probe_value, NULL, 0};
     hsize_t idx = 0;
-    if (H5Aiterate_by_name(root, name, H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx, H5P_DEFAULT) < 0)
-        p->errors++;
+    if (H5Aiterate_by_name(root, name, H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx, H5P_DEFAULT) < 0 ||
+        ctx.failed)
+        probe_fail(p, msf_fail(MSF_ERR_FORMAT, "cannot read the attributes of %s in %s", name, p->path));
+    return 0;
+}
+
+static herr_t probe_data(hid_t root, const char *name, const H5O_info_t *oinfo, void *data) {
+    probe_ctx *p = data;
     if (oinfo->type != H5O_TYPE_DATASET) return 0;
     hid_t ds = H5Dopen2(root, name, H5P_DEFAULT);
     if (ds < 0) {
-        p->errors++;
+        probe_fail(p, msf_fail(MSF_ERR_FORMAT, "cannot open tensor '%s' in %s", name, p->path));
         return 0;
     }
     hid_t space = H5Dget_space(ds), type = H5Dget_type(ds), dcpl = H5Dget_create_plist(ds);
     int ndim = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
     hsize_t dims[H5S_MAX_RANK];
-    if (ndim < 0 || ndim > MSF_WEIGHTS_MAX_DIMS || type < 0 || dcpl < 0 ||
-        H5Sget_simple_extent_dims(space, dims, NULL) < 0 || check_extent(p->path, name, ds, type, ndim, dims))
-        p->errors++;
-    else if (H5Pget_layout(dcpl) == H5D_CHUNKED) probe_read_chunked(p, ds, type, ndim, dims);
+    if (ndim >= 0 && ndim <= MSF_WEIGHTS_MAX_DIMS && type >= 0 && dcpl >= 0 &&
+        H5Sget_simple_extent_dims(space, dims, NULL) >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED)
+        probe_read_chunked(p, name, ds, type, ndim, dims);  // (the extent was checked by the listing)
     if (dcpl >= 0) H5Pclose(dcpl);
     if (type >= 0) H5Tclose(type);
     if (space >= 0) H5Sclose(space);
@@ -509,39 +534,90 @@ static herr_t probe_object(hid_t root, const char *name, const H5O_info_t *oinfo
     return 0;
 }
 
-static int probe_parse(const char *path) {
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) return PROBE_ERRORS;
-    probe_ctx p = {path, 0};
-    if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, probe_object, &p) < 0) p.errors++;
-    return p.errors ? PROBE_ERRORS : PROBE_OK;
+// The child's parse: the status of the first failure, its message set.
+static msf_status probe_parse(const char *path) {
+    msf_weights *w;
+    msf_status s = open_parse(&w, path);
+    if (s) return s;
+    probe_ctx p = {path, MSF_OK};
+    probe_attrs(w->file, ".", NULL, &p);  // the root first, as msf info and the loaders read it
+    if (!p.status && H5Ovisit(w->file, H5_INDEX_NAME, H5_ITER_INC, probe_attrs, &p) < 0)
+        probe_fail(&p, msf_fail(MSF_ERR_FORMAT, "cannot list the objects of %s", path));
+    if (!p.status && H5Ovisit(w->file, H5_INDEX_NAME, H5_ITER_INC, probe_data, &p) < 0)
+        probe_fail(&p, msf_fail(MSF_ERR_FORMAT, "cannot list the objects of %s", path));
+    return p.status;
+}
+
+static void probe_limits(void) {
+    struct rlimit no_core = {0, 0}, cpu = {PROBE_CPU_SECONDS, PROBE_CPU_SECONDS + 5};
+    setrlimit(RLIMIT_CORE, &no_core);
+    setrlimit(RLIMIT_CPU, &cpu);
+#if !PROBE_UNDER_ASAN
+    // The address space in use (/proc/self/statm: pages) plus a margin: a
+    // corrupt length that asks for gigabytes fails in the child.
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long pages = 0;
+    if (f && fscanf(f, "%llu", &pages) == 1) {
+        rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + PROBE_EXTRA_ADDRESS_SPACE;
+        struct rlimit as = {limit, limit};
+        setrlimit(RLIMIT_AS, &as);
+    }
+    if (f) fclose(f);
+#endif
 }
 
 static msf_status probe_in_child(const char *path, const char *kind) {
+    int fd[2];
+    if (pipe(fd) < 0)
+        return msf_fail(MSF_ERR_IO, "%s: cannot make a pipe to parse it in a child: %s", path, strerror(errno));
     fflush(NULL);  // nothing buffered is written twice
     pid_t pid = fork();
     if (pid < 0) {
-        msf_log(MSF_LOG_WARN, "%s: cannot fork to parse it in a child process (%s); parsing it directly", path,
-                strerror(errno));
-        return MSF_OK;
+        close(fd[0]), close(fd[1]);
+        return msf_fail(MSF_ERR_IO, "%s: cannot fork to parse it in a child process: %s", path, strerror(errno));
     }
     if (pid == 0) {
         // The child: silent (a sanitizer's report of libhdf5's fault is not
         // msf's), no fuzzer artifacts, no atexit handlers or stdio flushes.
+        close(fd[0]);
         if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(NULL);
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) dup2(null, 2);
-        _exit(probe_parse(path));
+        probe_limits();
+        msf_status s = probe_parse(path);
+        char msg[1024];
+        int32_t code = (int32_t)s;
+        snprintf(msg, sizeof msg, "%s", s ? msf_error_message() : "");
+        if (write(fd[1], &code, sizeof code) != (ssize_t)sizeof code || write(fd[1], msg, strlen(msg) + 1) < 0)
+            _exit(2);
+        _exit(0);
     }
+    close(fd[1]);
+    char buf[1024 + sizeof(int32_t)];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(fd[0], buf + got, sizeof buf - 1 - got);
+        if (r > 0 && (got += (size_t)r) < sizeof buf - 1) continue;
+        if (r < 0 && errno == EINTR) continue;
+        break;
+    }
+    close(fd[0]);
+    buf[got] = '\0';
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return msf_fail(MSF_ERR_IO, "%s: waiting for the child that parses it: %s", path, strerror(errno));
-    if (WIFEXITED(status) && (WEXITSTATUS(status) == PROBE_OK || WEXITSTATUS(status) == PROBE_ERRORS)) return MSF_OK;
-    char how[64];
-    if (WIFSIGNALED(status)) snprintf(how, sizeof how, "signal %d, %s", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got >= sizeof(int32_t)) {
+        int32_t code;
+        memcpy(&code, buf, sizeof code);
+        if (code == MSF_OK) return MSF_OK;
+        return msf_fail((msf_status)code, "%s", buf + sizeof code);
+    }
+    char how[96];
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
+        snprintf(how, sizeof how, "it ran past %d s of CPU time", PROBE_CPU_SECONDS);
+    else if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "signal %d, %s", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
     return msf_fail(MSF_ERR_FORMAT,
                     "%s: the HDF5 library crashed parsing this %s (%s, in a child process): the file is damaged or "
