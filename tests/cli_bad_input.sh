@@ -209,6 +209,15 @@ expect_err 1 "attribute 'input_size' not found on / in tests/golden/vae_tiny.h5"
     "$MSF" sample --weights tests/golden/vae_tiny.h5 --steps 2 --num 2 --out "$E/o.h5"
 expect_err 1 "tests/golden/run_pixel_dit.h5 holds a 'dit' model, expected 'vae'" \
     "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z --vae tests/golden/run_pixel_dit.h5 --out "$E/o.npz"
+# Files that crash, overflow or exhaust libhdf5 1.10.8 itself (found by
+# fuzzing, tests/fuzz/known-crashes): the probing child meets the fault
+# (src/io/weights.c); msf reports the file and writes nothing.
+H=tests/fuzz/regressions/h5
+expect_err 1 "$H/hdf5-attr-iterate-segv: the HDF5 library crashed or hung parsing this weight file (" \
+    "$MSF" sample --weights "$H/hdf5-attr-iterate-segv" --steps 2 --num 2 --out "$E/o.h5"
+expect 1 "$H/hdf5-attr-iterate-segv: the HDF5 library crashed or hung parsing this HDF5 file" "$MSF" info "$H/hdf5-attr-iterate-segv"
+expect_err 1 "cannot read the attributes of . in $H/hdf5-vlen-attr-8gb" \
+    "$MSF" sample --weights "$H/hdf5-vlen-attr-8gb" --steps 2 --num 2 --out "$E/o.h5"
 P="--weights tests/golden/run_pixel_dit.h5"
 expect_err 2 "--num expects an integer in \[1, 100000000\], got '99999999999'" \
     "$MSF" sample $P --steps 2 --num 99999999999 --out "$E/o.h5"

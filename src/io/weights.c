@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -449,7 +450,12 @@ msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_at
 
 void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
-#define PROBE_CPU_SECONDS 60
+// CPU seconds the child may take: 20 plus 1 per 64 MiB of file (chunked
+// data is read and decoded); a corrupt file that loops ends as an error.
+static long probe_cpu_seconds(const char *path) {
+    struct stat st;
+    return 20 + (stat(path, &st) == 0 ? (long)(st.st_size >> 26) : 0);
+}
 #if defined(__SANITIZE_ADDRESS__)
 #define PROBE_UNDER_ASAN 1
 #elif defined(__has_feature)
@@ -548,8 +554,9 @@ static msf_status probe_parse(const char *path) {
     return p.status;
 }
 
-static void probe_limits(void) {
-    struct rlimit no_core = {0, 0}, cpu = {PROBE_CPU_SECONDS, PROBE_CPU_SECONDS + 5};
+static void probe_limits(const char *path) {
+    rlim_t seconds = (rlim_t)probe_cpu_seconds(path);
+    struct rlimit no_core = {0, 0}, cpu = {seconds, seconds + 5};
     setrlimit(RLIMIT_CORE, &no_core);
     setrlimit(RLIMIT_CPU, &cpu);
 #if !PROBE_UNDER_ASAN
@@ -583,7 +590,7 @@ static msf_status probe_in_child(const char *path, const char *kind) {
         if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(NULL);
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) dup2(null, 2);
-        probe_limits();
+        probe_limits(path);
         msf_status s = probe_parse(path);
         char msg[1024];
         int32_t code = (int32_t)s;
@@ -615,12 +622,13 @@ static msf_status probe_in_child(const char *path, const char *kind) {
     }
     char how[96];
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
-        snprintf(how, sizeof how, "it ran past %d s of CPU time", PROBE_CPU_SECONDS);
+        snprintf(how, sizeof how, "it ran past %ld s of CPU time", probe_cpu_seconds(path));
     else if (WIFSIGNALED(status))
         snprintf(how, sizeof how, "signal %d, %s", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
-    return msf_fail(MSF_ERR_FORMAT,
-                    "%s: the HDF5 library crashed parsing this %s (%s, in a child process): the file is damaged or "
-                    "crafted; msf did not use it",
-                    path, kind, how);
+    return msf_fail(
+        MSF_ERR_FORMAT,
+        "%s: the HDF5 library crashed or hung parsing this %s (%s, in a child process): the file is damaged or "
+        "crafted; msf did not use it",
+        path, kind, how);
 }

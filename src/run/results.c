@@ -57,9 +57,24 @@ static double point_cfg_scale(const msf_run_point *p) {
 _Static_assert(RUN_NUM_METRICS == MSF_SEED_METRICS, "one list of metrics");
 const char *const *const run_metric_names = msf_metric_keys;
 
-static void point_metrics(const msf_point_result *r, double m[RUN_NUM_METRICS]) {
-    const double v[RUN_NUM_METRICS] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
-    memcpy(m, v, sizeof v);
+// The numbers of a point in metrics.csv's and table.md's columns, in order,
+// with table.md's format for each.
+static const struct {
+    size_t offset;
+    const char *md_format;
+} result_columns[] = {
+    {offsetof(msf_point_result, fid), "%.4g"},
+    {offsetof(msf_point_result, sfid), "%.4g"},
+    {offsetof(msf_point_result, is), "%.4g"},
+    {offsetof(msf_point_result, precision), "%.3f"},
+    {offsetof(msf_point_result, recall), "%.3f"},
+    {offsetof(msf_point_result, class_consistency), "%.3f"},
+    {offsetof(msf_point_result, seconds_per_sample), "%.4g"},
+    {offsetof(msf_point_result, gflops_per_sample), "%.4g"},
+};
+
+static double result_column(const msf_point_result *r, size_t k) {
+    return *(const double *)((const char *)r + result_columns[k].offset);
 }
 
 static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, const msf_point_result *res) {
@@ -81,17 +96,9 @@ static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, co
                 steps, base, residual);
         if (isfinite(point_cfg_scale(p))) fprintf(t.f, "%g", point_cfg_scale(p));
         fprintf(t.f, ",%lld", (long long)r->num_samples);
-        const double v[] = {r->fid,
-                            r->sfid,
-                            r->is,
-                            r->precision,
-                            r->recall,
-                            r->class_consistency,
-                            r->seconds_per_sample,
-                            r->gflops_per_sample};
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        for (size_t k = 0; k < MSF_COUNT(result_columns); k++) {
             fputc(',', t.f);
-            csv_num(t.f, v[k]);
+            csv_num(t.f, result_column(r, k));
         }
         fprintf(t.f, ",%016llx,\"%s\",%s,", (unsigned long long)p->hash, cfg_str(p->cfg, "reproduces.model", ""),
                 cfg_str(p->cfg, "reproduces.resolution", ""));
@@ -160,19 +167,9 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
         fputs(" | ", t.f);
         md_num(t.f, point_cfg_scale(p), "%g");
         fprintf(t.f, " | %lld | ", (long long)r->num_samples);
-        const double v[] = {r->fid,
-                            r->sfid,
-                            r->is,
-                            r->precision,
-                            r->recall,
-                            r->class_consistency,
-                            r->seconds_per_sample,
-                            r->gflops_per_sample};
-        static const char *const fmt[] = {"%.4g", "%.4g", "%.4g", "%.3f", "%.3f", "%.3f", "%.4g", "%.4g"};
-        _Static_assert(MSF_COUNT(fmt) == MSF_COUNT(v), "a format per column");
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        for (size_t k = 0; k < MSF_COUNT(result_columns); k++) {
             if (k) fputs(" | ", t.f);
-            md_num(t.f, v[k], fmt[k]);
+            md_num(t.f, result_column(r, k), result_columns[k].md_format);
         }
         fputs(" |\n", t.f);
     }
@@ -208,7 +205,7 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
 // where absent).
 static void write_plot_row(FILE *f, double x, const msf_point_result *r) {
     double m[RUN_NUM_METRICS];
-    point_metrics(r, m);
+    msf_point_metrics(r, m);
     fprintf(f, "%.10g %.10g %.10g", x, r->gflops_per_sample, r->seconds_per_sample);
     for (int k = 0; k < RUN_NUM_METRICS; k++) fprintf(f, " %.10g", isfinite(m[k]) ? m[k] : NAN);
     fputc('\n', f);
@@ -297,7 +294,7 @@ static void write_guidance_data(FILE *f, char names[][96], int series, const int
 // A metric's value at a point (k = RUN_NUM_METRICS: seconds per sample).
 static double point_value(const msf_point_result *r, int k) {
     double m[RUN_NUM_METRICS];
-    point_metrics(r, m);
+    msf_point_metrics(r, m);
     return k < RUN_NUM_METRICS ? m[k] : r->seconds_per_sample;
 }
 

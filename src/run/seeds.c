@@ -33,7 +33,7 @@ void msf_seed_group_name(char *out, size_t size, const char *point_name) {
     if (size) out[j < size ? j : size - 1] = '\0';
 }
 
-static void result_metrics(const msf_point_result *r, double m[MSF_SEED_METRICS]) {
+void msf_point_metrics(const msf_point_result *r, double m[MSF_SEED_METRICS]) {
     const double v[] = {r->fid, r->sfid, r->is, r->precision, r->recall, r->class_consistency};
     _Static_assert(MSF_COUNT(v) == MSF_SEED_METRICS, "one per metric");
     memcpy(m, v, sizeof v);
@@ -69,7 +69,7 @@ int msf_seed_groups(msf_seed_group *groups, const msf_experiment *e, const msf_p
         for (int i = 0; i < e->num_points; i++) {
             if (group_of[i] != g) continue;
             double m[MSF_SEED_METRICS];
-            result_metrics(&res[i], m);
+            msf_point_metrics(&res[i], m);
             for (int k = 0; k < MSF_SEED_METRICS; k++)
                 if (isfinite(m[k])) sum[k] += m[k], G->finite[k]++;
         }
@@ -77,7 +77,7 @@ int msf_seed_groups(msf_seed_group *groups, const msf_experiment *e, const msf_p
         for (int i = 0; i < e->num_points; i++) {
             if (group_of[i] != g) continue;
             double m[MSF_SEED_METRICS];
-            result_metrics(&res[i], m);
+            msf_point_metrics(&res[i], m);
             for (int k = 0; k < MSF_SEED_METRICS; k++)
                 if (isfinite(m[k])) ss[k] += (m[k] - G->mean[k]) * (m[k] - G->mean[k]);
         }

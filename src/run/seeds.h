@@ -19,6 +19,8 @@
 extern const char *const msf_metric_keys[MSF_SEED_METRICS];
 extern const char *const msf_metric_titles[MSF_SEED_METRICS];
 extern const char *const msf_metric_labels[MSF_SEED_METRICS];
+// A point's metrics in that order (NaN where absent).
+void msf_point_metrics(const msf_point_result *r, double m[MSF_SEED_METRICS]);
 
 typedef struct {
     char name[232];  // the point name without its "seed=..." part
