@@ -158,7 +158,7 @@ defaults:
   batch: 4
   shard_size: 8
   grid: 4
-  sampler: {steps: "3", sampler: ddpm, cfg_mode: all, cfg_scale: 2.0, labels: balanced}
+  sampler: {steps: "3", sampler: ddpm, cfg_mode: all, cfg_scale: 2.0, label_mode: balanced}
   evaluator:
     featnet: $PWD/tests/golden/classifier_tiny.h5
     reference: $PWD/tests/golden/run_reference.npz

@@ -172,7 +172,7 @@ defaults:
   batch: 4
   shard_size: 4
   grid: 4
-  sampler: {steps: "5", residual_steps: "3", cfg_scale: 1.5, labels: balanced}
+  sampler: {steps: "5", residual_steps: "3", cfg_scale: 1.5, label_mode: balanced}
   spectrum: {}
   model: {kind: msf, weights: $M}
   evaluator: {featnet: models/fmnist_classifier.h5, reference: tests/golden/run_reference.npz, batch: 8}
@@ -229,6 +229,34 @@ assert g["file,residual=none"] == 0 and g["real,residual=none"] == 0, g
 assert abs(g["msf,residual=sample"] - g["msf,residual=none"] - g["file,residual=sample"]) < 1e-9, g
 assert g["real,residual=sample"] == g["file,residual=sample"] > 0, g
 assert rows["file,residual=none"]["base_steps"] == "file" and rows["real,residual=none"]["residual_steps"] == "none"
+EOF
+fi
+# msf sample --residual none: the run's residual: none, sampled or on given bases.
+S0="--weights $M --seed 3 --base-steps 5 --cfg-scale 1.5 --num 6 --batch 4 --label-mode balanced"
+expect 0 "" "$MSF" sample $S0 --residual none --out "$W/none.h5"
+expect 0 "" "$MSF" sample --weights $M --seed 3 --num 6 --batch 4 --residual none --base-from "$W/full.h5" \
+    --out "$W/none_given.h5"
+expect_err 2 "msf sample: --residual-steps does not apply with --residual none" \
+    "$MSF" sample $S --num 2 --residual none --out "$tmp/e/o.h5"
+expect_err 2 "msf sample: --residual expects sample or none, got 'some'" \
+    "$MSF" sample $S --num 2 --residual some --out "$tmp/e/o.h5"
+expect_err 2 "msf sample: --residual applies to MSF models" \
+    "$MSF" sample --weights tests/golden/run_pixel_dit.h5 --num 2 --residual none --out "$tmp/e/o.h5"
+if [ $HAVE_PY -eq 1 ]; then
+    py "msf sample --residual none = msf run's residual: none" "$R" "$W" <<'EOF'
+import sys, h5py, numpy as np
+r, w = sys.argv[1], sys.argv[2]
+def run(point):
+    return h5py.File(f"{r}/points/{point}/latents.h5", "r")["latents"][()]
+full = h5py.File(f"{w}/full.h5", "r")
+for name, point in (("none.h5", "msf,residual=none"), ("none_given.h5", "file,residual=none")):
+    f = h5py.File(f"{w}/{name}", "r")
+    assert np.array_equal(f["latents"][()], run(point)), f"{name}: latents differ from {point}"
+    assert np.array_equal(f["base"][()], full["base"][()]), f"{name}: base"
+    assert not np.any(f["residual"][()]), f"{name}: residual not zero"
+    assert f.attrs["residual"] == "none" and "residual_steps" not in f.attrs, dict(f.attrs)
+assert h5py.File(f"{w}/none_given.h5", "r").attrs["gflops_per_sample"] == 0
+assert 0 < h5py.File(f"{w}/none.h5", "r").attrs["gflops_per_sample"] < full.attrs["gflops_per_sample"]
 EOF
 fi
 expect 0 "done before, reused" "$MSF" run "$tmp/cfg/given.yaml" --results-dir "$tmp/w/r"

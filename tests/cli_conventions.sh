@@ -92,4 +92,25 @@ expect_err 2 "^msf stats: --batch has no effect: no input holds images ($tmp/fs/
 expect_err 2 "^msf features: $tmp/fs/f.h5 holds features already, not images" \
     "$MSF" features "$tmp/fs/f.h5" $N --out "$E/g.h5"
 
+# One vocabulary (issue 19): every option of msf sample is an msf run key of
+# the same name ('_' for '-'; msf run --keys) but for the stated few, and every
+# key msf run --keys pairs with an option is one msf sample knows.
+expect 0 "^sampler.steps  *string  *250  *--steps " "$MSF" run --keys
+cp "$tmp/log" "$tmp/keys"
+"$MSF" sample --help >"$tmp/help" 2>&1
+grep -E '^(  --|usage:)' "$tmp/help" | grep -oE -- '--[a-z0-9-]*[a-z0-9]' | sort -u >"$tmp/flags"
+[ "$(wc -l <"$tmp/flags")" -ge 30 ] || fail "msf sample --help lists only $(wc -l <"$tmp/flags") options"
+while read -r flag; do
+    case $flag in
+    --out | --images | --noise-file | --first-index | --labels | --num) continue ;;
+    esac
+    awk -v f="$flag" '$4 == f { found = 1 } END { exit !found }' "$tmp/keys" ||
+        fail "msf sample $flag has no msf run key of the same name (msf run --keys)"
+done <"$tmp/flags"
+awk 'NR > 1 && $4 ~ /^--/ { print $4 }' "$tmp/keys" | while read -r flag; do
+    grep -qx -- "$flag" "$tmp/flags" || echo "$flag" >>"$tmp/nokey"
+done
+[ -s "$tmp/nokey" ] && fail "msf run --keys names options msf sample does not list: $(cat "$tmp/nokey")"
+expect 2 "unexpected argument '--keys'" "$MSF" run experiments/fmnist_demo.yaml --keys
+
 finish cli_conventions.sh

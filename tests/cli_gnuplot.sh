@@ -92,7 +92,7 @@ defaults:
   batch: 4
   shard_size: 4
   grid: 4
-  sampler: {steps: "3", sampler: ddpm, cfg_mode: all, labels: balanced}
+  sampler: {steps: "3", sampler: ddpm, cfg_mode: all, label_mode: balanced}
   spectrum: {max: 4}
   evaluator: {featnet: tests/golden/classifier_tiny.h5, reference: tests/golden/run_reference.npz, batch: 4}
 runs:

@@ -63,7 +63,7 @@ runs:
     num_samples: 26
     shard_size: 4
     model: {kind: dit, weights: $PWD/tests/golden/run_pixel_dit.h5}
-    sampler: {steps: "12", sampler: ddpm, cfg_mode: all, labels: balanced}
+    sampler: {steps: "12", sampler: ddpm, cfg_mode: all, label_mode: balanced}
     evaluator: {featnet: $PWD/tests/golden/classifier_tiny.h5, reference: $PWD/tests/golden/run_reference.npz, batch: 5}
     sweep:
       sampler.cfg_scale: [1.0, 3.0]

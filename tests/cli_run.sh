@@ -141,7 +141,7 @@ defaults:
   batch: 4
   shard_size: 2
   grid: 3
-  sampler: {steps: "2", sampler: ddpm, cfg_scale: 1.0, cfg_mode: all, labels: balanced}
+  sampler: {steps: "2", sampler: ddpm, cfg_scale: 1.0, cfg_mode: all, label_mode: balanced}
   evaluator: {featnet: models/fmnist_classifier.h5, reference: tests/golden/run_reference.npz, batch: 4}
 runs:
   - name: dit

@@ -44,7 +44,7 @@ defaults:
   batch: 4
   shard_size: 4
   grid: 4
-  sampler: {steps: "5", cfg_scale: 1.0, cfg_mode: all, labels: balanced}
+  sampler: {steps: "5", cfg_scale: 1.0, cfg_mode: all, label_mode: balanced}
   evaluator: {featnet: $NET, reference: $REF, batch: 8}
 runs:
   - name: dit

@@ -80,13 +80,13 @@ START_TEST(test_tree_lines_and_types) {
 END_TEST
 
 static const char *const colours[] = {"red", "blue", NULL};
-static const cfg_field inner[] = {{"colour", CFG_T_STRING, 0, NULL, colours, NULL},
-                                  {"size", CFG_T_NUMBER, 1, NULL, NULL, "a number"},
-                                  {NULL, 0, 0, NULL, NULL, NULL}};
-static const cfg_field outer[] = {{"count", CFG_T_INT, 1, NULL, NULL, "how many"},
-                                  {"flag", CFG_T_BOOL, 0, NULL, NULL, NULL},
-                                  {"box", CFG_T_MAP, 0, inner, NULL, NULL},
-                                  {NULL, 0, 0, NULL, NULL, NULL}};
+static const cfg_field inner[] = {{"colour", CFG_T_STRING, 0, NULL, colours, NULL, NULL, NULL},
+                                  {"size", CFG_T_NUMBER, 1, NULL, NULL, "a number", NULL, NULL},
+                                  {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+static const cfg_field outer[] = {{"count", CFG_T_INT, 1, NULL, NULL, "how many", NULL, NULL},
+                                  {"flag", CFG_T_BOOL, 0, NULL, NULL, NULL, NULL, NULL},
+                                  {"box", CFG_T_MAP, 0, inner, NULL, NULL, NULL, NULL},
+                                  {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static void expect_invalid(const char *text, const char *want) {
     cfg_node *n;
@@ -295,6 +295,78 @@ START_TEST(test_sampler_start_and_clip) {
     ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[3], 1, ls), MSF_ERR_INVALID);
     ck_assert_msg(strstr(msf_error_message(), "'sampler.residual_clip_x0' applies to MSF models"), "%s",
                   msf_error_message());
+    msf_experiment_free(&e);
+}
+END_TEST
+
+// The run schema's default column: every default a valid value of its key,
+// every option named after its key; the accessors take the default from it;
+// per-stage keys override the shared ones; label_mode and its earlier name
+// labels give the same point (the same hashes).
+START_TEST(test_schema_defaults_and_vocabulary) {
+    ck_assert_msg(cfg_schema_check(msf_run_schema, "msf_run_schema") == MSF_OK, "%s", msf_error_message());
+    static const cfg_field bad_default[] = {{"clip", CFG_T_BOOL, 0, NULL, NULL, NULL, "maybe", NULL},
+                                            {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+    ck_assert_int_eq(cfg_schema_check(bad_default, "t"), MSF_ERR_INVALID);
+    ck_assert_str_eq(msf_error_message(),
+                     "t: the default of 'clip': t:0: 'clip' expects true or false, got a scalar 'maybe'");
+    static const cfg_field bad_flag[] = {{"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, NULL, "1", "--cfg_scale"},
+                                         {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+    ck_assert_int_eq(cfg_schema_check(bad_flag, "t"), MSF_ERR_INVALID);
+    ck_assert_str_eq(msf_error_message(),
+                     "t: 'cfg_scale' has the option --cfg_scale, expected -- and its key with '-' for '_'");
+    ck_assert_str_eq(msf_run_default("sampler.steps"), "250");
+    ck_assert_ptr_null(msf_run_default("sampler.base_steps"));
+    cfg_node *n;
+    ck_assert_int_eq(cfg_parse_text(&n, "name: a\nsampler: {cfg_scale: 4}\n", "r.yaml"), MSF_OK);
+    ck_assert_int_eq(msf_run_int(n, "batch"), 8);
+    ck_assert_int_eq(msf_run_int(n, "shard_size"), 1000);
+    ck_assert(msf_run_num(n, "sampler.cfg_scale") == 4.0);
+    ck_assert(msf_run_num(n, "sampler.eta") == 0.0);
+    ck_assert(isnan(msf_run_num(n, "sampler.base_cfg_scale")));
+    ck_assert_int_eq(msf_run_bool(n, "sampler.clip_x0"), 0);
+    ck_assert_str_eq(msf_run_str(n, "sampler.residual"), "sample");
+    ck_assert_ptr_null(msf_run_str(n, "sampler.base_from"));
+    cfg_free(n);
+
+    put("model.yaml", model_piece);
+    put("vocab.yaml",
+        "experiment: vocab\n"
+        "defaults: {num_samples: 4, model: {use: model.yaml}}\n"
+        "runs:\n"
+        "  - name: new\n"
+        "    sampler: {label_mode: balanced, sampler: ddim, eta: 0.5, residual_eta: 0.25, base_cfg_mode: all,\n"
+        "              residual_sampler: ddpm}\n"
+        "  - name: old\n"
+        "    sampler: {labels: balanced, sampler: ddim, eta: 0.5, residual_eta: 0.25, base_cfg_mode: all,\n"
+        "              residual_sampler: ddpm}\n"
+        "  - name: both\n"
+        "    sampler: {labels: balanced, label_mode: uniform}\n"
+        "  - name: negative\n"
+        "    sampler: {base_eta: -1}\n");
+    msf_experiment e;
+    ck_assert_msg(msf_experiment_load(&e, path_of("vocab.yaml")) == MSF_OK, "%s", msf_error_message());
+    ck_assert_int_eq(e.num_points, 4);
+    ck_assert_uint_eq(e.points[0].sample_hash, e.points[1].sample_hash);
+    int ls[2] = {1, 1};
+    for (int i = 0; i < 2; i++) {
+        msf_run_sampling o;
+        ck_assert_msg(msf_run_sampling_make(&o, &e.points[i], 2, ls) == MSF_OK, "%s", msf_error_message());
+        ck_assert_int_eq(o.labels, DIFF_LABELS_BALANCED);
+        ck_assert_int_eq(o.stage[0].sampler, DIFF_SAMPLER_DDIM);
+        ck_assert_int_eq(o.stage[1].sampler, DIFF_SAMPLER_DDPM);
+        ck_assert(o.stage[0].eta == 0.5f && o.stage[1].eta == 0.25f);
+        ck_assert_int_eq(o.stage[0].cfg_mode, DIFF_CFG_ALL);
+        ck_assert_int_eq(o.stage[1].cfg_mode, DIFF_CFG_DIT3);
+        ck_assert(o.stage[0].cfg_scale == 1.5f && o.stage[1].cfg_scale == 1.5f);
+        ck_assert_str_eq(o.stage[0].steps, "250");
+    }
+    msf_run_sampling o;
+    ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[2], 2, ls), MSF_ERR_INVALID);
+    ck_assert_msg(strstr(msf_error_message(), "'sampler.labels' is the earlier name of 'sampler.label_mode'"), "%s",
+                  msf_error_message());
+    ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[3], 2, ls), MSF_ERR_INVALID);
+    ck_assert_msg(strstr(msf_error_message(), "'sampler.base_eta' is -1; expected >= 0"), "%s", msf_error_message());
     msf_experiment_free(&e);
 }
 END_TEST
@@ -545,6 +617,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_merge_set_and_json);
     tcase_add_test(tc, test_use_and_sweep);
     tcase_add_test(tc, test_sampler_start_and_clip);
+    tcase_add_test(tc, test_schema_defaults_and_vocabulary);
     tcase_add_test(tc, test_experiment_errors);
     tcase_add_test(tc, test_yaml_limits);
     tcase_add_test(tc, test_experiment_limits);

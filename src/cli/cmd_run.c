@@ -19,7 +19,8 @@
 #include "run/runner.h"
 
 const char cmd_run_usage[] =
-    "usage: msf run EXPERIMENT.yaml [--dry-run] [--force] [--results-dir DIR] [--only POINT[,POINT...]]\n\n"
+    "usage: msf run EXPERIMENT.yaml [--dry-run] [--force] [--results-dir DIR] [--only POINT[,POINT...]]\n"
+    "       msf run --keys\n\n"
     "Run every grid point of an experiment file (experiments/*.yaml; the format\n"
     "is in configs/README.md): sample in shards -> decode (with the configured\n"
     "VAE, else pixels) -> metrics (when an evaluator is configured) -> spectra\n"
@@ -45,6 +46,8 @@ const char cmd_run_usage[] =
     "  --dry-run          print the expanded grid with sample counts, shards and\n"
     "                     GFLOPs, the MPI ranks that would have work, and any\n"
     "                     missing file; run nothing\n"
+    "  --keys             list every key a run may set, with its type, its default\n"
+    "                     and the msf sample option of the same meaning\n"
     "  --force            delete what msf run wrote in DIR/EXPERIMENT (points,\n"
     "                     metrics, tables, plots, manifest) and start over;\n"
     "                     other files there stay\n"
@@ -176,7 +179,7 @@ static int dry_run(const msf_experiment *e) {
     int64_t samples = 0, shards = 0, most = 0;
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
-        int64_t n = cfg_int(p->cfg, "num_samples", 0), shard = cfg_int(p->cfg, "shard_size", 1000);
+        int64_t n = msf_run_int(p->cfg, "num_samples"), shard = msf_run_int(p->cfg, "shard_size");
         int64_t k = shard > 0 && n > 0 ? (n + shard - 1) / shard : 0;
         if (strcmp(msf_run_point_kind(p), "samples")) shards += k, most = k > most ? k : most;
         const char *kind = msf_run_point_kind(p);
@@ -186,19 +189,19 @@ static int dry_run(const msf_experiment *e) {
             continue;
         }
         int msf = !strcmp(kind, "msf");
-        const char *steps = cfg_str(p->cfg, "sampler.steps", "250"), *from = cfg_str(p->cfg, "sampler.base_from", NULL);
+        const char *steps = msf_run_str(p->cfg, "sampler.steps"), *from = msf_run_str(p->cfg, "sampler.base_from");
         char st[64];
         if (msf)
             snprintf(st, sizeof st, "%s+%s",
                      from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", steps),
-                     strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
+                     strcmp(msf_run_str(p->cfg, "sampler.residual"), "none")
                          ? cfg_str(p->cfg, "sampler.residual_steps", steps)
                          : "none");
         else snprintf(st, sizeof st, "%s", steps);
         double g;
         printf("%-44s %9lld %7lld %-12s %6g ", p->name, (long long)n,
                shard > 0 ? (long long)((n + shard - 1) / shard) : 0LL, st,
-               cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5)));
+               cfg_num(p->cfg, "sampler.base_cfg_scale", msf_run_num(p->cfg, "sampler.cfg_scale")));
         if (msf_run_point_gflops(&g, p)) {
             printf("%14s %12s  (%s)\n", "?", "?", msf_error_message());
             continue;
@@ -320,7 +323,10 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--dry-run")) dry = 1;
-        else if (!strcmp(a, "--force")) force = 1;
+        else if (!strcmp(a, "--keys") && argc == 2) {
+            msf_run_print_keys(stdout);
+            return 0;
+        } else if (!strcmp(a, "--force")) force = 1;
         else if (!strcmp(a, "--results-dir") || !strcmp(a, "--only")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "msf run: %s needs a value\n\n%s", a, cmd_run_usage);

@@ -19,6 +19,7 @@
 #include "msf/bases.h"
 #include "msf/generator.h"
 #include "msf/msf_model.h"
+#include "run/experiment.h"
 
 const char cmd_sample_usage[] =
     "usage: msf sample --weights W.h5 --out OUT.h5 [options]\n\n"
@@ -27,8 +28,11 @@ const char cmd_sample_usage[] =
     "[N, C, H, W] of OUT.h5, the labels to `labels` [N] (MSF: also `base` and\n"
     "`residual`), and the full sampling config as attributes. Sample i's noise\n"
     "is a pure function of (seed, i, stage, step): results do not depend on\n"
-    "--batch or the thread count.\n\n"
-    "  --num N              samples (default 8)\n"
+    "--batch or the thread count. Each option but --out, --images, --noise-file,\n"
+    "--first-index and --labels is an msf run key of the same name with '_' for\n"
+    "'-' and the same default (msf run --keys lists them; a run has no default\n"
+    "number of samples).\n\n"
+    "  --num N, --num-samples N  samples (default 8)\n"
     "  --seed S             seed (default 0)\n"
     "  --first-index I      global index of the first sample (default 0), to\n"
     "                       split one run across processes\n"
@@ -79,6 +83,10 @@ const char cmd_sample_usage[] =
     "                       sqrt(abar(S)) U + sqrt(1 - abar(S)) eps, and is told S;\n"
     "                       only for residuals trained with it (tools/train.py\n"
     "                       --cond-aug-max); not with --noise-file\n"
+    "  --residual sample|none  sample the residual stage(s) (default), or none: the\n"
+    "                       samples are U(base) brought to full size with zero\n"
+    "                       residuals (what the base alone contributes; the\n"
+    "                       --residual-* options do not apply)\n"
     "  --base-from F.h5     sample only the residual stage(s), on the bases of F.h5\n"
     "                       (the base stage and the --base-* options do not apply):\n"
     "                       dataset `base` [N, C, hb, hb] as msf sample writes it, so\n"
@@ -121,17 +129,23 @@ typedef struct {
     long num, batch;
     unsigned long long seed, first_index;
     stage_args all, base, residual;
-    const char *residual_start, *residual_cond_noise;
+    const char *residual_start, *residual_cond_noise, *residual_mode;
 } sample_args;
 
 static int parse_args(int argc, char **argv, sample_args *a) {
-    *a = (sample_args){
-        .label_mode = "uniform",
-        .precision_name = "fp32",
-        .num = 8,
-        .batch = 8,
-        .all = {
-            .steps = "250", .sampler = "ddpm", .cfg_mode = "dit3", .eta = "0", .cfg_scale = "1.5", .clip_x0 = "false"}};
+    // The defaults are msf run's (msf_run_schema's default column), but for
+    // --num: a run has no default sample count.
+    *a = (sample_args){.label_mode = msf_run_default("sampler.label_mode"),
+                       .precision_name = msf_run_default("model.precision"),
+                       .num = 8,
+                       .batch = strtol(msf_run_default("batch"), NULL, 10),
+                       .seed = strtoull(msf_run_default("seed"), NULL, 10),
+                       .all = {.steps = msf_run_default("sampler.steps"),
+                               .sampler = msf_run_default("sampler.sampler"),
+                               .cfg_mode = msf_run_default("sampler.cfg_mode"),
+                               .eta = msf_run_default("sampler.eta"),
+                               .cfg_scale = msf_run_default("sampler.cfg_scale"),
+                               .clip_x0 = msf_run_default("sampler.clip_x0")}};
     struct {
         const char *name;
         const char **dst;
@@ -144,6 +158,7 @@ static int parse_args(int argc, char **argv, sample_args *a) {
                    {"--variance", &a->variance},
                    {"--residual-start", &a->residual_start},
                    {"--residual-cond-noise", &a->residual_cond_noise},
+                   {"--residual", &a->residual_mode},
                    {"--vae", &a->vae},
                    {"--vae-group", &a->vae_group},
                    {"--images", &a->images},
@@ -178,7 +193,8 @@ static int parse_args(int argc, char **argv, sample_args *a) {
             if (!strcmp(opt, strings[k].name)) *strings[k].dst = v, known = 1;
         a->label_mode_given |= !strcmp(opt, "--label-mode");
         if (known) continue;
-        if (!strcmp(opt, "--num")) ok = cli_parse_long("sample", opt, v, 1, 100000000, &a->num);
+        if (!strcmp(opt, "--num") || !strcmp(opt, "--num-samples"))
+            ok = cli_parse_long("sample", opt, v, 1, 100000000, &a->num);
         else if (!strcmp(opt, "--batch")) ok = cli_parse_long("sample", opt, v, 1, 4096, &a->batch);
         else if (!strcmp(opt, "--seed")) ok = cli_parse_u64("sample", opt, v, &a->seed);
         else if (!strcmp(opt, "--first-index")) ok = cli_parse_u64("sample", opt, v, &a->first_index);
@@ -200,7 +216,10 @@ static int parse_args(int argc, char **argv, sample_args *a) {
     if (a->variance && diff_var_type_parse(a->variance, &var)) bad = "--variance";
     else if (a->label_mode && diff_label_mode_parse(a->label_mode, &lm)) bad = "--label-mode";
     else if (nn_precision_parse(&a->precision, a->precision_name, "--precision")) bad = "--precision";
-    else if (a->first_index > (uint64_t)INT64_MAX - (uint64_t)a->num) {
+    else if (a->residual_mode && strcmp(a->residual_mode, "sample") && strcmp(a->residual_mode, "none")) {
+        msf_fail(MSF_ERR_INVALID, "--residual expects sample or none, got '%s'", a->residual_mode);
+        bad = "--residual";
+    } else if (a->first_index > (uint64_t)INT64_MAX - (uint64_t)a->num) {
         msf_fail(MSF_ERR_INVALID, "--first-index %llu: the sample indices must stay below 2^63",
                  (unsigned long long)a->first_index);
         bad = "--first-index";
@@ -448,9 +467,12 @@ static int64_t first_sample(const sample_args *a) { return a->noise ? 0 : (int64
 // DiT
 
 static int run_dit(const sample_args *a, msf_weights *wf) {
-    if (a->residual_start || a->residual_cond_noise) {
+    if (a->residual_start || a->residual_cond_noise || a->residual_mode) {
         fprintf(stderr, "msf sample: %s applies to MSF models; %s holds a DiT\n",
-                a->residual_start ? "--residual-start" : "--residual-cond-noise", a->weights);
+                a->residual_start  ? "--residual-start"
+                : a->residual_mode ? "--residual"
+                                   : "--residual-cond-noise",
+                a->weights);
         return 2;
     }
     if (a->base_from) {
@@ -561,6 +583,23 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         if (!cli_parse_long("sample", "--residual-start", a->residual_start, 1, 999, &t0)) return 2;
         start_t = (int)t0;
     }
+    // --residual none: the samples are U(base) at full size; no residual option applies.
+    const int no_residual = a->residual_mode && !strcmp(a->residual_mode, "none");
+    const stage_args *r = &a->residual;
+    const char *unused = !no_residual             ? NULL
+                         : a->residual_start      ? "--residual-start"
+                         : a->residual_cond_noise ? "--residual-cond-noise"
+                         : r->steps               ? "--residual-steps"
+                         : r->sampler             ? "--residual-sampler"
+                         : r->cfg_mode            ? "--residual-cfg-mode"
+                         : r->eta                 ? "--residual-eta"
+                         : r->cfg_scale           ? "--residual-cfg-scale"
+                         : r->clip_x0             ? "--residual-clip-x0"
+                                                  : NULL;
+    if (unused) {
+        fprintf(stderr, "msf sample: %s does not apply with --residual none (no residual stage is sampled)\n", unused);
+        return 2;
+    }
     long cond_noise = 0;
     if (a->residual_cond_noise &&
         !cli_parse_long("sample", "--residual-cond-noise", a->residual_cond_noise, 0, 1000, &cond_noise))
@@ -610,7 +649,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
         goto done;
     }
     // The stage sampling starts with: the base stage, or the first residual on given bases.
-    const int k0 = a->base_from ? 1 : 0;
+    const int k0 = a->base_from ? 1 : 0, k1 = no_residual ? 1 : L;  // stages k0..k1-1 are sampled
     const size_t base_numel = (size_t)C * hb * hb;
     if (a->base_from &&
         (msf_bases_read(&given, a->base_from, &gen.msf) || msf_bases_row(&given, (int64_t)a->first_index, N, &row) ||
@@ -633,18 +672,23 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     }
 
     int64_t total = 0;  // (msf_generator_open fails when --residual-start leaves a stage no step)
-    for (int k = k0; k < L; k++) total += gen.num_steps[k];
+    for (int k = k0; k < k1; k++) total += gen.num_steps[k];
     if (a->noise) {
         if (msf_weights_open_as(&nf, a->noise, "noise file")) goto done;
-        for (int k = k0; k < L; k++)
+        for (int k = k0; k < k1; k++)
             if (replay_load(&rp[k], nf, gen.msf.group[k], N, gen.num_steps[k], C, msf_stage_side(&gen.msf, k)))
                 goto done;
     }
     sample_progress prog = {.total = total * ((N + a->batch - 1) / a->batch)};
     cli_progress_bar_init(&prog.bar, stderr);
     msf_progress progress = {on_step, &prog};
-    if (a->base_from) {
-        memcpy(base, given.base + (size_t)row * base_numel, (size_t)N * base_numel * sizeof *base);
+    if (a->base_from) memcpy(base, given.base + (size_t)row * base_numel, (size_t)N * base_numel * sizeof *base);
+    if (no_residual) {
+        if (!a->base_from && msf_generator_sample_base(&gen, base, labels, first_sample(a), (int)N, &progress, NULL))
+            goto done;
+        if (msf_generator_upsample_base(&gen, latents, base, (int)N)) goto done;
+        memset(residual, 0, (size_t)N * numel * sizeof *residual);
+    } else if (a->base_from) {
         if (msf_generator_sample_from_base(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress))
             goto done;
     } else if (msf_generator_sample(&gen, latents, base, residual, labels, first_sample(a), (int)N, &progress, NULL)) {
@@ -662,13 +706,15 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     if (a->base_from && (msf_h5_attr_string(writer, NULL, "base_from", a->base_from) ||
                          msf_h5_attr_string(writer, NULL, "base_from_dataset", given.source)))
         goto done;
-    for (int k = k0; k < L; k++) {
+    if (no_residual && msf_h5_attr_string(writer, NULL, "residual", "none")) goto done;
+    for (int k = k0; k < k1; k++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "%s_", gen.msf.group[k]);
         if (write_stage(writer, prefix, &st[k], gen.num_steps[k])) goto done;
     }
-    double per_stage[MSF_MAX_LEVELS], gflops = msf_sample_gflops(&gen.msf, st, per_stage);
-    if (a->base_from) gflops -= per_stage[0];
+    double per_stage[MSF_MAX_LEVELS], gflops = 0;
+    msf_sample_gflops(&gen.msf, st, per_stage);
+    for (int k = k0; k < k1; k++) gflops += per_stage[k];
     if (msf_h5_attr_double(writer, NULL, "gflops_per_sample", gflops)) goto done;
     msf_status s = msf_h5_commit(writer);
     writer = NULL;

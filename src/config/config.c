@@ -693,6 +693,60 @@ const cfg_field *cfg_schema_find(const cfg_field *fields, const char *path) {
     return NULL;
 }
 
+const char *cfg_type_name(cfg_type t) {
+    switch (t) {
+    case CFG_T_STRING: return "string";
+    case CFG_T_INT: return "integer";
+    case CFG_T_NUMBER: return "number";
+    case CFG_T_BOOL: return "bool";
+    case CFG_T_MAP: return "mapping";
+    case CFG_T_MAPLIST: return "list of mappings";
+    case CFG_T_SWEEP: return "sweep";
+    }
+    return "?";
+}
+
+void cfg_schema_visit(const cfg_field *fields, const char *where, void *user,
+                      void (*fn)(void *user, const char *path, const cfg_field *f)) {
+    for (const cfg_field *f = fields; f && f->key; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", where && *where ? where : "", where && *where ? "." : "", f->key);
+        if (f->type == CFG_T_MAP && f->fields) cfg_schema_visit(f->fields, path, user, fn);
+        else fn(user, path, f);
+    }
+}
+
+typedef struct {
+    const char *where;
+    msf_status status;
+} schema_check;
+
+static void check_field(void *user, const char *path, const cfg_field *f) {
+    schema_check *c = user;
+    if (c->status) return;
+    if (f->def) {
+        cfg_node v = {.kind = CFG_SCALAR, .text = (char *)f->def, .file = (char *)c->where, .line = 0};
+        if ((c->status = cfg_validate_value(&v, f, path)))
+            msf_fail_context(c->status, "%s: the default of '%s'", c->where, path);
+    }
+    if (f->flag) {
+        const char *key = strrchr(path, '.');
+        key = key ? key + 1 : path;
+        int same = !strncmp(f->flag, "--", 2) && strlen(f->flag) == strlen(key) + 2;
+        for (size_t i = 0; same && key[i]; i++) same = f->flag[i + 2] == (key[i] == '_' ? '-' : key[i]);
+        if (!c->status && !same)
+            c->status =
+                msf_fail(MSF_ERR_INVALID, "%s: '%s' has the option %s, expected -- and its key with '-' for '_'",
+                         c->where, path, f->flag);
+    }
+}
+
+msf_status cfg_schema_check(const cfg_field *fields, const char *where) {
+    schema_check c = {where, MSF_OK};
+    cfg_schema_visit(fields, NULL, &c, check_field);
+    return c.status;
+}
+
 // -----------------------------------------------------------------------------
 // JSON
 

@@ -85,6 +85,8 @@ struct cfg_field {
     const cfg_field *fields;     // CFG_T_MAP, CFG_T_MAPLIST (NULL: any keys, checked by the caller)
     const char *const *choices;  // CFG_T_STRING: the allowed values (NULL-terminated), or NULL
     const char *doc;             // one line for messages and documentation
+    const char *def;             // the default as YAML text (NULL: none, or one the doc describes)
+    const char *flag;            // the msf sample option of the same meaning (NULL: none)
 };
 
 // Check the map `n` against `fields`: an unknown key, a value of the wrong
@@ -95,6 +97,15 @@ msf_status cfg_validate(const cfg_node *n, const cfg_field *fields, const char *
 msf_status cfg_validate_value(const cfg_node *v, const cfg_field *f, const char *path);
 // The field at a dotted path of the schema (NULL if there is none).
 const cfg_field *cfg_schema_find(const cfg_field *fields, const char *path);
+// Check the table itself: every default is a valid value of its field (type
+// and choices) and every option is "--" and the key with '-' for '_';
+// MSF_ERR_INVALID names the first field that is not.
+msf_status cfg_schema_check(const cfg_field *fields, const char *where);
+// Every leaf of the table, depth first, with its dotted path.
+void cfg_schema_visit(const cfg_field *fields, const char *where, void *user,
+                      void (*fn)(void *user, const char *path, const cfg_field *f));
+// The name of a field's type ("string", "integer", ...).
+const char *cfg_type_name(cfg_type t);
 
 // Typed reads of validated values at a dotted path, `def` when absent.
 const char *cfg_str(const cfg_node *n, const char *path, const char *def);

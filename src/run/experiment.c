@@ -2,6 +2,7 @@
 // what a point needs (files, sampling options, architecture, cost).
 #include "run/experiment.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,106 +26,186 @@ static const char *const resize_modes[] = {"adm", "pytorch", "clean", NULL};
 static const char *const residual_modes[] = {"sample", "none", NULL};
 static const char *const precisions[] = {"fp32", "bf16", NULL};
 
+// Each field: key, type, required, sub-table, choices, doc, default (the one
+// place a default is written: msf_run_str/int/num/bool and msf sample take it
+// from here; NULL: none, or one the doc names), the msf sample option of the
+// same name (NULL: none). msf run --keys prints the table.
 static const cfg_field model_schema[] = {
-    {"kind", CFG_T_STRING, 1, NULL, model_kinds, "dit or msf"},
-    {"weights", CFG_T_STRING, 1, NULL, NULL, "the HDF5 weight file"},
-    {"group", CFG_T_STRING, 0, NULL, NULL, "group of the weight file holding the model"},
-    {"obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the weights (shown when missing)"},
-    {"arch", CFG_T_STRING, 0, NULL, NULL, "DiT-XL/2 ...: the (base) architecture, for costs without weights"},
-    {"residual_arch", CFG_T_STRING, 0, NULL, NULL, "MSF: the residual architecture (default arch)"},
-    {"input_size", CFG_T_INT, 0, NULL, NULL, "latent side at full resolution (default 32)"},
-    {"channels", CFG_T_INT, 0, NULL, NULL, "latent channels (default 4)"},
-    {"scale", CFG_T_INT, 0, NULL, NULL, "MSF scale factor (default 2)"},
-    {"levels", CFG_T_INT, 0, NULL, NULL, "MSF levels (default 2)"},
-    {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]"},
+    {"kind", CFG_T_STRING, 1, NULL, model_kinds, "dit or msf", NULL, NULL},
+    {"weights", CFG_T_STRING, 1, NULL, NULL, "the HDF5 weight file", NULL, "--weights"},
+    {"group", CFG_T_STRING, 0, NULL, NULL, "group of the weight file holding the model", NULL, "--group"},
+    {"obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the weights (shown when missing)", NULL, NULL},
+    {"arch", CFG_T_STRING, 0, NULL, NULL, "DiT-XL/2 ...: the (base) architecture, for costs without weights", NULL,
+     NULL},
+    {"residual_arch", CFG_T_STRING, 0, NULL, NULL, "MSF: the residual architecture (default arch)", NULL, NULL},
+    {"input_size", CFG_T_INT, 0, NULL, NULL, "latent side at full resolution, for costs without weights", "32", NULL},
+    {"channels", CFG_T_INT, 0, NULL, NULL, "latent channels, for costs without weights", "4", NULL},
+    {"scale", CFG_T_INT, 0, NULL, NULL, "MSF scale factor, for costs without weights", "2", NULL},
+    {"levels", CFG_T_INT, 0, NULL, NULL, "MSF levels, for costs without weights", "2", NULL},
+    {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]", NULL,
+     "--vae"},
     {"precision", CFG_T_STRING, 0, NULL, precisions,
-     "fp32 (default) or bf16: the DiT's products and the VAE's convolutions, as msf sample --precision"},
-    {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file"},
-    {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE"},
+     "fp32 or bf16: the DiT's products and the VAE's convolutions, as msf sample --precision", "fp32", "--precision"},
+    {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file", NULL, "--vae-group"},
+    {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE", NULL, NULL},
     {"train_gflops", CFG_T_NUMBER, 0, NULL, NULL,
-     "training compute of the weights (forward GFLOPs x samples seen, as tools/train.py logs it)"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+     "training compute of the weights (forward GFLOPs x samples seen, as tools/train.py logs it)", NULL, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const cfg_field sampler_schema[] = {
     {"steps", CFG_T_STRING, 0, NULL, NULL,
-     "respacing, \"250\", \"ddim50\" (default 250), or SPEC@T: SPEC over original steps 0..T-1 (\"5@500\")"},
-    {"sampler", CFG_T_STRING, 0, NULL, samplers, "ddpm or ddim"},
-    {"eta", CFG_T_NUMBER, 0, NULL, NULL, "DDIM eta"},
-    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "guidance scale (default 1.5; <= 1: none)"},
-    {"cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "dit3 or all"},
-    {"labels", CFG_T_STRING, 0, NULL, label_modes, "uniform or balanced"},
-    {"variance", CFG_T_STRING, 0, NULL, variances, "DiT: the variance type"},
-    {"base_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: base stage respacing (default steps)"},
-    {"residual_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: residual stage respacing (default steps)"},
-    {"base_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: base guidance (default cfg_scale)"},
-    {"residual_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual guidance (default cfg_scale)"},
-    {"base_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: base sampler"},
-    {"residual_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: residual sampler"},
+     "respacing, \"250\", \"ddim50\", or SPEC@T: SPEC over original steps 0..T-1 (\"5@500\")", "250", "--steps"},
+    {"sampler", CFG_T_STRING, 0, NULL, samplers, "ddpm or ddim", "ddpm", "--sampler"},
+    {"eta", CFG_T_NUMBER, 0, NULL, NULL, "DDIM eta (>= 0)", "0", "--eta"},
+    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "guidance scale (<= 1: none)", "1.5", "--cfg-scale"},
+    {"cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "dit3 (guidance on eps channels 0..2, as DiT) or all", "dit3",
+     "--cfg-mode"},
+    {"label_mode", CFG_T_STRING, 0, NULL, label_modes, "uniform (drawn from the seed) or balanced (i mod classes)",
+     "uniform", "--label-mode"},
+    {"labels", CFG_T_STRING, 0, NULL, label_modes, "the earlier name of label_mode (still read)", NULL, NULL},
+    {"variance", CFG_T_STRING, 0, NULL, variances, "DiT: the variance type (default: the model's)", NULL, "--variance"},
+    {"base_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: base stage respacing (default steps)", NULL, "--base-steps"},
+    {"residual_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: residual stage respacing (default steps)", NULL,
+     "--residual-steps"},
+    {"base_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: base guidance (default cfg_scale)", NULL, "--base-cfg-scale"},
+    {"residual_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual guidance (default cfg_scale)", NULL,
+     "--residual-cfg-scale"},
+    {"base_cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "MSF: base guidance mode (default cfg_mode)", NULL,
+     "--base-cfg-mode"},
+    {"residual_cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "MSF: residual guidance mode (default cfg_mode)", NULL,
+     "--residual-cfg-mode"},
+    {"base_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: base sampler (default sampler)", NULL, "--base-sampler"},
+    {"residual_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: residual sampler (default sampler)", NULL,
+     "--residual-sampler"},
+    {"base_eta", CFG_T_NUMBER, 0, NULL, NULL, "MSF: base DDIM eta (default eta)", NULL, "--base-eta"},
+    {"residual_eta", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual DDIM eta (default eta)", NULL, "--residual-eta"},
     {"residual_start", CFG_T_STRING, 0, NULL, NULL,
-     "MSF: noise, or an original step T: only the residual's spaced steps <= T, from x_T (unit variance)"},
+     "MSF: noise, or an original step T: only the residual's spaced steps <= T, from x_T (unit variance)", "noise",
+     "--residual-start"},
     {"clip_x0", CFG_T_BOOL, 0, NULL, NULL,
-     "clamp x0 estimates to [-1, 1] (default false, as DiT); only meaningful for pixel-bounded targets"},
-    {"base_clip_x0", CFG_T_BOOL, 0, NULL, NULL, "MSF: the base's clip_x0 (default clip_x0)"},
+     "clamp x0 estimates to [-1, 1] (false, as DiT); only meaningful for pixel-bounded targets", "false", "--clip-x0"},
+    {"base_clip_x0", CFG_T_BOOL, 0, NULL, NULL, "MSF: the base's clip_x0 (default clip_x0)", NULL, "--base-clip-x0"},
     {"residual_clip_x0", CFG_T_BOOL, 0, NULL, NULL,
-     "MSF: the residual's clip_x0 (default clip_x0); its target r/residual_scale is not bounded to [-1, 1]"},
+     "MSF: the residual's clip_x0 (default clip_x0); its target r/residual_scale is not bounded to [-1, 1]", NULL,
+     "--residual-clip-x0"},
     {"residual_cond_noise", CFG_T_INT, 0, NULL, NULL,
-     "MSF: the residual's condition noised to this level 0..1000 (conditioning augmentation; default 0)"},
+     "MSF: the residual's condition noised to this level 0..1000 (conditioning augmentation)", "0",
+     "--residual-cond-noise"},
     {"base_from", CFG_T_STRING, 0, NULL, NULL,
      "MSF: the bases instead of the base stage: an HDF5 file (msf sample's base, or latents at the base or full "
-     "size), or real (D^(L-1) of evaluator.reference's images)"},
+     "size), or real (D^(L-1) of evaluator.reference's images; msf run only)",
+     NULL, "--base-from"},
     {"residual", CFG_T_STRING, 0, NULL, residual_modes,
-     "MSF: sample (default) the residual stage(s), or none: the samples are U(base) at full size"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+     "MSF: sample the residual stage(s), or none: the samples are U(base) at full size", "sample", "--residual"},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const cfg_field evaluator_schema[] = {
-    {"featnet", CFG_T_STRING, 1, NULL, NULL, "feature network weights (inception or fmnist_classifier)"},
-    {"featnet_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the feature network"},
-    {"reference", CFG_T_STRING, 1, NULL, NULL, "reference batch (.npz images, or statistics)"},
-    {"reference_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain the reference batch"},
-    {"resize", CFG_T_STRING, 0, NULL, resize_modes, "adm (default), pytorch or clean"},
-    {"batch", CFG_T_INT, 0, NULL, NULL, "images per feature network call"},
+    {"featnet", CFG_T_STRING, 1, NULL, NULL, "feature network weights (inception or fmnist_classifier)", NULL, NULL},
+    {"featnet_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the feature network", NULL, NULL},
+    {"reference", CFG_T_STRING, 1, NULL, NULL, "reference batch (.npz images, or statistics)", NULL, NULL},
+    {"reference_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain the reference batch", NULL, NULL},
+    {"resize", CFG_T_STRING, 0, NULL, resize_modes, "adm, pytorch or clean", "adm", NULL},
+    {"batch", CFG_T_INT, 0, NULL, NULL, "images per feature network call", "50", NULL},
     {"precision", CFG_T_STRING, 0, NULL, precisions,
-     "fp32 (default) or bf16: the feature network's convolutions, as msf features --precision (the reference's "
-     "features too, unless it is given as statistics)"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+     "fp32 or bf16: the feature network's convolutions, as msf features --precision (the reference's "
+     "features too, unless it is given as statistics)",
+     "fp32", NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const cfg_field spectrum_schema[] = {{"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC"},
-                                            {"max", CFG_T_INT, 0, NULL, NULL, "use the first N samples"},
-                                            {NULL, 0, 0, NULL, NULL, NULL}};
+static const cfg_field spectrum_schema[] = {
+    {"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC", NULL, NULL},
+    {"max", CFG_T_INT, 0, NULL, NULL, "use the first N samples (0: all)", "0", NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const cfg_field reproduces_schema[] = {
-    {"model", CFG_T_STRING, 1, NULL, NULL, "the model column of paper/reported.csv"},
-    {"resolution", CFG_T_INT, 0, NULL, NULL, "its resolution column"},
-    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "its cfg_scale column"},
-    {"steps", CFG_T_STRING, 0, NULL, NULL, "its steps column"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+    {"model", CFG_T_STRING, 1, NULL, NULL, "the model column of paper/reported.csv", NULL, NULL},
+    {"resolution", CFG_T_INT, 0, NULL, NULL, "its resolution column", NULL, NULL},
+    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "its cfg_scale column", NULL, NULL},
+    {"steps", CFG_T_STRING, 0, NULL, NULL, "its steps column", NULL, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 const cfg_field msf_run_schema[] = {
-    {"name", CFG_T_STRING, 1, NULL, NULL, "the run's name"},
-    {"series", CFG_T_STRING, 0, NULL, NULL, "the curve of the plots over seeds this run belongs to (default name)"},
-    {"seed", CFG_T_INT, 0, NULL, NULL, "sampling seed (default 0)"},
-    {"num_samples", CFG_T_INT, 0, NULL, NULL, "samples per grid point (required with model)"},
-    {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call (default 8)"},
-    {"shard_size", CFG_T_INT, 0, NULL, NULL, "samples per shard file (default 1000)"},
-    {"grid", CFG_T_INT, 0, NULL, NULL, "images in the sample grid PNG (default 16)"},
-    {"model", CFG_T_MAP, 0, model_schema, NULL,
-     "a model mapping (use: ../configs/models/...); required unless samples"},
+    {"name", CFG_T_STRING, 1, NULL, NULL, "the run's name", NULL, NULL},
+    {"series", CFG_T_STRING, 0, NULL, NULL, "the curve of the plots over seeds this run belongs to (default name)",
+     NULL, NULL},
+    {"seed", CFG_T_INT, 0, NULL, NULL, "sampling seed", "0", "--seed"},
+    {"num_samples", CFG_T_INT, 0, NULL, NULL, "samples per grid point (required with model)", NULL, "--num-samples"},
+    {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call", "8", "--batch"},
+    {"shard_size", CFG_T_INT, 0, NULL, NULL, "samples per shard file", "1000", NULL},
+    {"grid", CFG_T_INT, 0, NULL, NULL, "images in the sample grid PNG", "16", NULL},
+    {"model", CFG_T_MAP, 0, model_schema, NULL, "a model mapping (use: ../configs/models/...); required unless samples",
+     NULL, NULL},
     {"samples", CFG_T_STRING, 0, NULL, NULL,
      "an external sample batch to evaluate instead of a model's samples (.npz, arr_0 uint8 [N, H, W, C], arr_1 "
-     "labels optional)"},
-    {"sampler", CFG_T_MAP, 0, sampler_schema, NULL, NULL},
-    {"evaluator", CFG_T_MAP, 0, evaluator_schema, NULL, NULL},
-    {"spectrum", CFG_T_MAP, 0, spectrum_schema, NULL, NULL},
-    {"reproduces", CFG_T_MAP, 0, reproduces_schema, NULL, NULL},
-    {"sweep", CFG_T_SWEEP, 0, NULL, NULL, NULL},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+     "labels optional)",
+     NULL, NULL},
+    {"sampler", CFG_T_MAP, 0, sampler_schema, NULL, NULL, NULL, NULL},
+    {"evaluator", CFG_T_MAP, 0, evaluator_schema, NULL, NULL, NULL, NULL},
+    {"spectrum", CFG_T_MAP, 0, spectrum_schema, NULL, NULL, NULL, NULL},
+    {"reproduces", CFG_T_MAP, 0, reproduces_schema, NULL, NULL, NULL, NULL},
+    {"sweep", CFG_T_SWEEP, 0, NULL, NULL, "key paths to lists of values: a grid point per combination", NULL, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static const cfg_field top_schema[] = {
-    {"experiment", CFG_T_STRING, 1, NULL, NULL, "the experiment's name (its results folder)"},
-    {"description", CFG_T_STRING, 0, NULL, NULL, NULL},
-    {"defaults", CFG_T_MAP, 0, NULL, NULL, NULL},  // run keys, checked in each run
-    {"runs", CFG_T_MAPLIST, 1, NULL, NULL, "a list of runs"},
-    {NULL, 0, 0, NULL, NULL, NULL}};
+    {"experiment", CFG_T_STRING, 1, NULL, NULL, "the experiment's name (its results folder)", NULL, NULL},
+    {"description", CFG_T_STRING, 0, NULL, NULL, NULL, NULL, NULL},
+    {"defaults", CFG_T_MAP, 0, NULL, NULL, NULL, NULL, NULL},  // run keys, checked in each run
+    {"runs", CFG_T_MAPLIST, 1, NULL, NULL, "a list of runs", NULL, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+
+// -----------------------------------------------------------------------------
+// Values with the schema's defaults
+
+static const cfg_field *run_field(const char *path) {
+    const cfg_field *f = cfg_schema_find(msf_run_schema, path);
+    assert(f && f->type != CFG_T_MAP && "a run key read by the code is in msf_run_schema");
+    return f;
+}
+
+const char *msf_run_default(const char *path) { return run_field(path)->def; }
+
+const char *msf_run_str(const cfg_node *run, const char *path) {
+    const cfg_field *f = run_field(path);
+    assert(f->type == CFG_T_STRING);
+    return cfg_str(run, path, f->def);
+}
+
+int64_t msf_run_int(const cfg_node *run, const char *path) {
+    const cfg_field *f = run_field(path);
+    assert(f->type == CFG_T_INT);
+    return cfg_int(run, path, f->def ? strtoll(f->def, NULL, 10) : 0);
+}
+
+double msf_run_num(const cfg_node *run, const char *path) {
+    const cfg_field *f = run_field(path);
+    assert(f->type == CFG_T_NUMBER);
+    return cfg_num(run, path, f->def ? strtod(f->def, NULL) : NAN);
+}
+
+int msf_run_bool(const cfg_node *run, const char *path) {
+    const cfg_field *f = run_field(path);
+    assert(f->type == CFG_T_BOOL);
+    return cfg_bool(run, path, f->def && !strcmp(f->def, "true"));
+}
+
+static void print_key(void *user, const char *path, const cfg_field *f) {
+    FILE *out = user;
+    char type[160];
+    snprintf(type, sizeof type, "%s", f->choices ? "" : cfg_type_name(f->type));
+    for (const char *const *c = f->choices; c && *c; c++) {  // a string of given choices: the choices
+        size_t n = strlen(type);
+        snprintf(type + n, sizeof type - n, "%s%s", c == f->choices ? "" : "|", *c);
+    }
+    for (char *c = type; *c; c++)
+        if (*c == ' ') *c = '_';  // one word per column
+    fprintf(out, "%-28s %-36s %-8s %-22s %s%s\n", path, type, f->def ? f->def : "-", f->flag ? f->flag : "-",
+            f->required ? "required. " : "", f->doc ? f->doc : "");
+}
+
+void msf_run_print_keys(FILE *f) {
+    fprintf(f, "%-28s %-36s %-8s %-22s %s\n", "key", "type", "default", "msf sample", "meaning");
+    cfg_schema_visit(msf_run_schema, NULL, f, print_key);
+}
 
 // -----------------------------------------------------------------------------
 // Loading and sweeps
@@ -162,6 +243,19 @@ static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep)
     cfg_node *model = (cfg_node *)cfg_find(key, "model"), *evaluator = (cfg_node *)cfg_find(key, "evaluator");
     if (model && !strcmp(cfg_str(key, "model.precision", ""), "fp32")) map_remove(model, "precision");
     if (evaluator && !strcmp(cfg_str(key, "evaluator.precision", ""), "fp32")) map_remove(evaluator, "precision");
+    // sampler.label_mode is hashed under its earlier name, labels, so points
+    // finished before the rename are reused.
+    cfg_node *sampler = (cfg_node *)cfg_find(key, "sampler");
+    for (int i = 0; sampler && i < sampler->count; i++)
+        if (!strcmp(sampler->keys[i], "label_mode")) {
+            char *name = strdup("labels");
+            if (!name) {
+                cfg_free(key);
+                return msf_fail(MSF_ERR_NOMEM, "out of memory");
+            }
+            free(sampler->keys[i]);
+            sampler->keys[i] = name;
+        }
     p->hash = cfg_hash(key);
     // What decides the samples (not num_samples: more samples extend a run).
     static const char *const ignore[] = {"name",      "series",   "num_samples", "grid",
@@ -354,11 +448,9 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
     return MSF_OK;
 }
 
-const char *msf_run_point_precision(const msf_run_point *p) { return cfg_str(p->cfg, "model.precision", "fp32"); }
+const char *msf_run_point_precision(const msf_run_point *p) { return msf_run_str(p->cfg, "model.precision"); }
 
-const char *msf_run_point_eval_precision(const msf_run_point *p) {
-    return cfg_str(p->cfg, "evaluator.precision", "fp32");
-}
+const char *msf_run_point_eval_precision(const msf_run_point *p) { return msf_run_str(p->cfg, "evaluator.precision"); }
 
 msf_status msf_experiment_load(msf_experiment *e, const char *path) {
     memset(e, 0, sizeof *e);
@@ -487,7 +579,7 @@ static msf_status named_arch(dit_config *c, const char *arch, int side, int in_c
 msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
     memset(m, 0, sizeof *m);
     const cfg_node *c = p->cfg;
-    const char *weights = cfg_str(c, "model.weights", ""), *group = cfg_str(c, "model.group", NULL);
+    const char *weights = cfg_str(c, "model.weights", ""), *group = msf_run_str(c, "model.group");
     int msf = !strcmp(cfg_str(c, "model.kind", "dit"), "msf");
     msf_status s = MSF_OK;
     if (!file_missing(weights)) {
@@ -519,17 +611,17 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
         msf_weights_close(w);
         return s;
     }
-    const char *arch = cfg_str(c, "model.arch", NULL);
+    const char *arch = msf_run_str(c, "model.arch");
     if (!arch)
         return msf_fail(MSF_ERR_INVALID, "%s is missing and the model has no 'arch' to estimate its cost from",
                         weights);
-    int size = (int)cfg_int(c, "model.input_size", 32), C = (int)cfg_int(c, "model.channels", 4);
+    int size = (int)msf_run_int(c, "model.input_size"), C = (int)msf_run_int(c, "model.channels");
     m->size = size, m->channels = C;
     if (!msf) {
         m->num_stages = 1;
         return named_arch(&m->stage[0].cfg, arch, size, C, 2 * C);
     }
-    int scale = (int)cfg_int(c, "model.scale", 2), levels = (int)cfg_int(c, "model.levels", 2);
+    int scale = (int)msf_run_int(c, "model.scale"), levels = (int)msf_run_int(c, "model.levels");
     if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2)
         return msf_fail(MSF_ERR_INVALID, "model.levels must be 2..%d and model.scale >= 2", MSF_MAX_LEVELS);
     m->num_stages = levels;
@@ -543,22 +635,31 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
     return s;
 }
 
+// The key a stage reads for sampler.LEAF: its own sampler.base_LEAF or
+// sampler.residual_LEAF when given, else the shared sampler.LEAF.
+static const char *stage_key(char key[64], const cfg_node *c, const char *prefix, const char *leaf) {
+    snprintf(key, 64, "sampler.%s_%s", prefix, leaf);
+    if (!cfg_find(c, key)) snprintf(key, 64, "sampler.%s", leaf);
+    return key;
+}
+
 msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages, const int *learn_sigma) {
     memset(o, 0, sizeof *o);
     const cfg_node *c = p->cfg;
     o->num_stages = num_stages;
-    static const char *const msf_only[] = {"base_steps",          "residual_steps", "base_cfg_scale",
-                                           "residual_cfg_scale",  "base_sampler",   "residual_sampler",
-                                           "residual_start",      "base_clip_x0",   "residual_clip_x0",
-                                           "residual_cond_noise", "base_from",      "residual"};
     char key[64];
-    for (size_t i = 0; num_stages == 1 && i < sizeof msf_only / sizeof msf_only[0]; i++) {
-        snprintf(key, sizeof key, "sampler.%s", msf_only[i]);
-        const cfg_node *v = cfg_find(c, key);
-        if (v)
-            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: '%s' applies to MSF models; %s is a DiT", v->file, v->line,
-                            p->name, key, cfg_str(c, "model.weights", ""));
-    }
+    // The per-stage keys (base_*, residual*) apply to MSF models only.
+    const cfg_node *sampler = cfg_find(c, "sampler");
+    for (int i = 0; num_stages == 1 && sampler && i < sampler->count; i++)
+        if (!strncmp(sampler->keys[i], "base_", 5) || !strncmp(sampler->keys[i], "residual", 8))
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: 'sampler.%s' applies to MSF models; %s is a DiT",
+                            sampler->file, sampler->key_lines[i], p->name, sampler->keys[i],
+                            cfg_str(c, "model.weights", ""));
+    const cfg_node *old_labels = cfg_find(c, "sampler.labels");
+    if (old_labels && cfg_find(c, "sampler.label_mode"))
+        return msf_fail(MSF_ERR_INVALID,
+                        "%s:%d: %s: 'sampler.labels' is the earlier name of 'sampler.label_mode': give one",
+                        old_labels->file, old_labels->line, p->name);
     const cfg_node *var = cfg_find(c, "sampler.variance");
     if (var && num_stages > 1)
         return msf_fail(MSF_ERR_INVALID,
@@ -567,7 +668,7 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
                         var->file, var->line, p->name);
     o->variance_given = var != NULL;
     int start_t = 0;
-    const char *start = cfg_str(c, "sampler.residual_start", "noise");
+    const char *start = msf_run_str(c, "sampler.residual_start");
     if (strcmp(start, "noise")) {
         char *end;
         long t0 = strtol(start, &end, 10);
@@ -577,31 +678,32 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
                             v->file, v->line, start);
         start_t = (int)t0;
     }
-    msf_status s = diff_label_mode_parse(cfg_str(c, "sampler.labels", "uniform"), &o->labels);
-    const char *steps = cfg_str(c, "sampler.steps", "250");
+    msf_status s =
+        diff_label_mode_parse(old_labels ? old_labels->text : msf_run_str(c, "sampler.label_mode"), &o->labels);
     for (int k = 0; k < num_stages && !s; k++) {
         const char *prefix = k == 0 ? "base" : "residual";
         diff_stage_opts *st = &o->stage[k];
-        snprintf(key, sizeof key, "sampler.%s_steps", prefix);
-        snprintf(o->steps[k], sizeof o->steps[k], "%s", cfg_str(c, key, steps));
+        snprintf(o->steps[k], sizeof o->steps[k], "%s", msf_run_str(c, stage_key(key, c, prefix, "steps")));
         st->steps = o->steps[k];
-        snprintf(key, sizeof key, "sampler.%s_cfg_scale", prefix);
-        st->cfg_scale = (float)cfg_num(c, key, cfg_num(c, "sampler.cfg_scale", 1.5));
-        snprintf(key, sizeof key, "sampler.%s_sampler", prefix);
-        s = diff_sampler_parse(cfg_str(c, key, cfg_str(c, "sampler.sampler", "ddpm")), &st->sampler);
-        if (!s) s = diff_cfg_mode_parse(cfg_str(c, "sampler.cfg_mode", "dit3"), &st->cfg_mode);
-        st->eta = (float)cfg_num(c, "sampler.eta", 0.0);
+        st->cfg_scale = (float)msf_run_num(c, stage_key(key, c, prefix, "cfg_scale"));
+        s = diff_sampler_parse(msf_run_str(c, stage_key(key, c, prefix, "sampler")), &st->sampler);
+        if (!s) s = diff_cfg_mode_parse(msf_run_str(c, stage_key(key, c, prefix, "cfg_mode")), &st->cfg_mode);
+        st->eta = (float)msf_run_num(c, stage_key(key, c, prefix, "eta"));
+        if (!s && !(st->eta >= 0)) {
+            const cfg_node *v = cfg_find(c, key);
+            return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' is %g; expected >= 0 (0 is deterministic DDIM)", v->file,
+                            v->line, key, st->eta);
+        }
         st->var = learn_sigma[k] ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         if (!s && var) s = diff_var_type_parse(var->text, &st->var);
         st->start_t = k > 0 ? start_t : 0;
-        snprintf(key, sizeof key, "sampler.%s_clip_x0", prefix);
-        st->clip_x0 = cfg_bool(c, key, cfg_bool(c, "sampler.clip_x0", 0));
+        st->clip_x0 = msf_run_bool(c, stage_key(key, c, prefix, "clip_x0"));
         if (k > 0) {
-            double level = cfg_num(c, "sampler.residual_cond_noise", 0);
+            int64_t level = msf_run_int(c, "sampler.residual_cond_noise");
             if (level < 0 || level > 1000) {
                 const cfg_node *v = cfg_find(c, "sampler.residual_cond_noise");
-                return msf_fail(MSF_ERR_INVALID, "%s:%d: 'sampler.residual_cond_noise' is a level 0..1000, got %g",
-                                v->file, v->line, level);
+                return msf_fail(MSF_ERR_INVALID, "%s:%d: 'sampler.residual_cond_noise' is a level 0..1000, got %lld",
+                                v->file, v->line, (long long)level);
             }
             st->cond_noise = (int)level;
         }
@@ -631,7 +733,7 @@ msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p) {
     // The stages a point skips: the base stage with given bases, the residual ones with residual: none.
     if (m.num_stages > 1) {
         int base = !cfg_find(p->cfg, "sampler.base_from");
-        int residual = strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none") != 0;
+        int residual = strcmp(msf_run_str(p->cfg, "sampler.residual"), "none") != 0;
         *gflops = 0;
         for (int k = 0; k < m.num_stages; k++)
             if (k == 0 ? base : residual) *gflops += per_stage[k];

@@ -37,8 +37,20 @@
 #define MSF_RUN_MAX_SHARD (1 << 20)
 #define MSF_RUN_MAX_GRID 256
 
-// The schema of one run (after `defaults` are laid under it).
+// The schema of one run (after `defaults` are laid under it), with each
+// key's default and its msf sample option.
 extern const cfg_field msf_run_schema[];
+
+// A run's value at a dotted path of msf_run_schema, else the schema's default
+// (absent without one: NULL, 0, NAN, false). The path must be in the schema.
+const char *msf_run_str(const cfg_node *run, const char *path);
+int64_t msf_run_int(const cfg_node *run, const char *path);
+double msf_run_num(const cfg_node *run, const char *path);
+int msf_run_bool(const cfg_node *run, const char *path);
+// The schema's default at a path (NULL: none); msf sample's defaults.
+const char *msf_run_default(const char *path);
+// The schema as a table (msf run --keys): key, type, default, option, doc.
+void msf_run_print_keys(FILE *f);
 
 typedef struct {
     char name[232];  // "RUN" or "RUN,leaf=value,..." (a directory name)

@@ -82,7 +82,7 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cach
         (s = hash_input(cache, &h, p, "samples")))
         return s;
     // Given bases: a file's contents, or with `real` the reference images they are made of.
-    const char *bases = cfg_str(p->cfg, "sampler.base_from", NULL);
+    const char *bases = msf_run_str(p->cfg, "sampler.base_from");
     if (bases && (s = hash_input(cache, &h, p, strcmp(bases, "real") ? "sampler.base_from" : "evaluator.reference")))
         return s;
     p->model_hash = h;

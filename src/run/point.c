@@ -104,18 +104,18 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     msf_run_sampling o;
     if ((s = msf_run_sampling_make(&o, p, arch.num_stages, ls))) return s;
     int is_msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
-    int64_t batch = cfg_int(p->cfg, "batch", 8);
+    int64_t batch = msf_run_int(p->cfg, "batch");
     if (batch < 1 || batch > 4096) return msf_fail(MSF_ERR_INVALID, "%s: batch must be 1..4096", p->name);
     int given = cfg_find(p->cfg, "sampler.base_from") != NULL;
     msf_generator_opts go = {.num_stages = o.num_stages,
-                             .seed = (uint64_t)cfg_int(p->cfg, "seed", 0),
+                             .seed = (uint64_t)msf_run_int(p->cfg, "seed"),
                              .batch = (int)batch,
                              .base_cache = is_msf && !given ? bases : NULL,
                              .precision = strcmp(msf_run_point_precision(p), "bf16") ? NN_FP32 : NN_BF16};
     memcpy(go.stage, o.stage, sizeof go.stage);
     pg->labels = o.labels;
-    pg->residual = strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none") != 0;
-    const char *path = cfg_str(p->cfg, "model.weights", ""), *group = cfg_str(p->cfg, "model.group", NULL);
+    pg->residual = strcmp(msf_run_str(p->cfg, "sampler.residual"), "none") != 0;
+    const char *path = cfg_str(p->cfg, "model.weights", ""), *group = msf_run_str(p->cfg, "model.group");
     msf_weights *w;
     if ((s = msf_weights_open(&w, path))) return s;
     s = msf_generator_open(&pg->gen, w, group, is_msf, &go);
@@ -123,7 +123,7 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     if (!s && given) {
         int64_t row;
         if (!(s = given_bases(&pg->given, p, &pg->gen.msf)) &&
-            !(s = msf_bases_row(&pg->given, 0, cfg_int(p->cfg, "num_samples", 0), &row)))
+            !(s = msf_bases_row(&pg->given, 0, msf_run_int(p->cfg, "num_samples"), &row)))
             s = msf_bases_check_labels(&pg->given, pg->gen.num_classes);
     } else if (!s && is_msf && !pg->residual) {
         pg->base = malloc((size_t)shard * pg->gen.channels * pg->gen.base_side * pg->gen.base_side * sizeof *pg->base);
@@ -176,7 +176,7 @@ static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h,
     memset(d, 0, sizeof *d);
     *vf = NULL;
     d->h = h, d->w = w, d->C = C;
-    const char *path = cfg_str(p->cfg, "model.vae", NULL), *group = cfg_str(p->cfg, "model.vae_group", NULL);
+    const char *path = msf_run_str(p->cfg, "model.vae"), *group = msf_run_str(p->cfg, "model.vae_group");
     if (!path) {
         if (C != 1 && C != 3)
             return msf_fail(MSF_ERR_INVALID,
@@ -209,7 +209,7 @@ static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h,
     vae_config vc;
     msf_status s = decoder_plan(d, p, C, h, w, &vf, &vc);
     if (s || !vf) return s;
-    s = vae_load(&d->vae, vf, cfg_str(p->cfg, "model.vae_group", NULL), VAE_DECODER, d->H, d->W);
+    s = vae_load(&d->vae, vf, msf_run_str(p->cfg, "model.vae_group"), VAE_DECODER, d->H, d->W);
     if (!s) s = vae_set_precision(&d->vae, strcmp(msf_run_point_precision(p), "bf16") ? NN_FP32 : NN_BF16);
     d->use_vae = !s;
     msf_weights_close(vf);
@@ -268,7 +268,7 @@ static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h
     else *n = sh[0], *h = (int)sh[1], *w = (int)sh[2], *c = (int)sh[3];
     msf_npz_close(r);
     const cfg_node *v = cfg_find(p->cfg, "num_samples");
-    if (!s && v && cfg_int(p->cfg, "num_samples", 0) != *n)
+    if (!s && v && msf_run_int(p->cfg, "num_samples") != *n)
         s = msf_fail(MSF_ERR_SHAPE,
                      "%s:%d: %s: num_samples is %s but %s holds %lld images (leave num_samples out for "
                      "given samples)",
@@ -280,7 +280,7 @@ static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h
 // reading them: a file of another shape or too few rows, `real` for a latent
 // model.
 static msf_status check_given_bases(const msf_run_point *p) {
-    const char *from = cfg_str(p->cfg, "sampler.base_from", NULL), *weights = cfg_str(p->cfg, "model.weights", "");
+    const char *from = msf_run_str(p->cfg, "sampler.base_from"), *weights = cfg_str(p->cfg, "model.weights", "");
     if (!from) return MSF_OK;
     if (!strcmp(from, "real")) {
         if (cfg_find(p->cfg, "model.vae"))
@@ -298,10 +298,10 @@ static msf_status check_given_bases(const msf_run_point *p) {
     int64_t row;
     msf_status s = msf_weights_open(&w, weights);
     if (s) return s;
-    s = msf_model_read_layout(&layout, w, cfg_str(p->cfg, "model.group", NULL));
+    s = msf_model_read_layout(&layout, w, msf_run_str(p->cfg, "model.group"));
     msf_weights_close(w);
     if (!s && !(s = msf_bases_probe(&b, from, &layout))) {
-        s = msf_bases_row(&b, 0, cfg_int(p->cfg, "num_samples", 0), &row);
+        s = msf_bases_row(&b, 0, msf_run_int(p->cfg, "num_samples"), &row);
         msf_bases_free(&b);
     }
     return s ? msf_fail_context(s, "%s: sampler.base_from", p->name) : MSF_OK;
@@ -339,7 +339,7 @@ msf_status msf_run_point_check(const msf_run_point *p) {
             return msf_fail(MSF_ERR_INVALID, "%s: sampler.variance %s needs a model %s learned sigma", p->name,
                             diff_var_type_name(o.stage[0].var), c->learn_sigma ? "without" : "with");
     }
-    const char *vae = cfg_str(p->cfg, "model.vae", NULL);
+    const char *vae = msf_run_str(p->cfg, "model.vae");
     if (!vae || access(vae, R_OK) == 0) {
         decoder d;
         msf_weights *vf;
@@ -350,7 +350,7 @@ msf_status msf_run_point_check(const msf_run_point *p) {
     if (cfg_find(p->cfg, "spectrum")) {
         // The spectrum stage factorises the latents: the factorisation must fit them.
         nn_pyramid_opts fo = nn_pyramid_defaults();
-        const char *spec = cfg_str(p->cfg, "spectrum.factorize", NULL);
+        const char *spec = msf_run_str(p->cfg, "spectrum.factorize");
         if ((spec && (s = nn_pyramid_opts_parse(&fo, spec))) || (s = nn_pyramid_check(&fo, m.size, m.size)))
             return msf_fail_context(s, "%s: spectrum.factorize", p->name);
     }
@@ -369,7 +369,7 @@ static msf_status generate_given(msf_point_result *r, const msf_run_point *p, co
     r->seconds_per_sample = NAN;
     r->num_samples = n, r->img_h = h, r->img_w = w, r->img_c = c;
     if (!s && !(s = run_make_dir(dir)) && !(s = msf_run_clean_temporaries(dir)))
-        s = run_write_grid(dir, p, cfg_str(p->cfg, "samples", ""), n, (int)cfg_int(p->cfg, "grid", 16), h, w, c);
+        s = run_write_grid(dir, p, cfg_str(p->cfg, "samples", ""), n, (int)msf_run_int(p->cfg, "grid"), h, w, c);
     return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
 }
 
@@ -390,7 +390,7 @@ static msf_status merge_point(const msf_point_result *r, const msf_run_point *p,
     if (want_latents && run_exists(path) && !run_latents_file_ok(path, p, N, C, H, why, sizeof why))
         run_drop_damaged(path, why);
     if (want_latents && !run_exists(path) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
-    return run_write_grid(dir, p, images, N, (int)cfg_int(p->cfg, "grid", 16), d->H, d->W, d->c);
+    return run_write_grid(dir, p, images, N, (int)msf_run_int(p->cfg, "grid"), d->H, d->W, d->c);
 }
 
 // The shards of a point that are on disk (sampled by any rank): rank 0's
@@ -426,7 +426,7 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
         msf_status s = root ? generate_given(r, p, dir) : MSF_OK;
         return msf_dist_agree(dist, s, NULL, NULL);
     }
-    const int64_t N = cfg_int(p->cfg, "num_samples", 0), S64 = cfg_int(p->cfg, "shard_size", 1000);
+    const int64_t N = msf_run_int(p->cfg, "num_samples"), S64 = msf_run_int(p->cfg, "shard_size");
     if (N < 1 || S64 < 1 || S64 > (1 << 20))
         return msf_fail(MSF_ERR_INVALID, "%s: num_samples must be >= 1 and shard_size 1..%d", p->name, 1 << 20);
     const int S = (int)S64;
@@ -550,7 +550,7 @@ msf_status msf_run_point_spectrum(msf_spectrum_report *r, const msf_run_point *p
     int n = 0;
     args[n++] = "spectrum", args[n++] = in, args[n++] = "--out", args[n++] = out, args[n++] = "--title";
     args[n++] = p->name;
-    const char *factorize = cfg_str(p->cfg, "spectrum.factorize", NULL);
+    const char *factorize = msf_run_str(p->cfg, "spectrum.factorize");
     msf_status s;
     if (factorize) {
         if ((s = nn_pyramid_opts_parse(&o.freq.factor, factorize)))
@@ -558,7 +558,7 @@ msf_status msf_run_point_spectrum(msf_spectrum_report *r, const msf_run_point *p
         args[n++] = "--factorize", args[n++] = factorize;
     }
     if (cfg_find(p->cfg, "spectrum.max")) {
-        o.max = cfg_int(p->cfg, "spectrum.max", 0);
+        o.max = msf_run_int(p->cfg, "spectrum.max");
         snprintf(max, sizeof max, "%lld", (long long)o.max);
         args[n++] = "--max", args[n++] = max;
     }

@@ -41,7 +41,7 @@ static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S)
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir, const msf_dist *dist,
                                  const msf_progress *progress) {
     const char *net_path = cfg_str(p->cfg, "evaluator.featnet", ""), *ref = cfg_str(p->cfg, "evaluator.reference", "");
-    int batch = (int)cfg_int(p->cfg, "evaluator.batch", 50);
+    int batch = (int)msf_run_int(p->cfg, "evaluator.batch");
     // The point's images, or the given samples where they are.
     const char *given = cfg_str(p->cfg, "samples", NULL);
     char images[4096];
@@ -51,7 +51,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     msf_featnet *net = NULL;
     msf_eval_input ref_in = {0}, smp_in = {0};
     int have_ref = 0, have_smp = 0;
-    msf_status s = msf_resize_mode_parse(cfg_str(p->cfg, "evaluator.resize", "adm"), &mode);
+    msf_status s = msf_resize_mode_parse(msf_run_str(p->cfg, "evaluator.resize"), &mode);
     if (!s && (batch < 1 || batch > 4096))
         s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
     if (!s) s = msf_featnet_load(net_path, &net);
@@ -71,7 +71,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     }
     const int root = msf_dist_is_root(dist);
     if (!s && root && !given && smp_in.has_features && !smp_in.features.labels)
-        s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)cfg_int(p->cfg, "shard_size", 1000));
+        s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)msf_run_int(p->cfg, "shard_size"));
     msf_metrics m;
     msf_eval_opts o = msf_eval_opts_default();
     if (!s && root) s = msf_evaluate(&m, &ref_in, &smp_in, &o);
@@ -171,7 +171,7 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
         // The merged files the numbers came from, where they are (results
         // shared without them keep their numbers), must still be whole.
         char file[4200], why[1024];
-        int64_t N = cfg_int(n, "num_samples", 0);
+        int64_t N = msf_run_int(n, "num_samples");
         snprintf(file, sizeof file, "%s/images.npz", dir);
         int damaged =
             run_exists(file) &&
@@ -189,7 +189,7 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
     }
     if (ok) {
         memset(r, 0, sizeof *r);
-        r->num_samples = cfg_int(n, "num_samples", 0);
+        r->num_samples = msf_run_int(n, "num_samples");
         for (size_t i = 0; i < RUN_NUM_POINT_NUMBERS; i++)
             *run_point_number(r, i) = cfg_num(n, run_point_numbers[i].key, NAN);
         r->shards_total = (int)cfg_int(n, "shards", 0);
@@ -241,7 +241,7 @@ void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, cons
     snprintf(reason, sizeof reason, "%s", why && *why ? why : "failed");
     double gflops = NAN;
     if (msf_run_point_gflops(&gflops, p)) gflops = NAN;
-    *r = (msf_point_result){.num_samples = cfg_int(p->cfg, "num_samples", 0),
+    *r = (msf_point_result){.num_samples = msf_run_int(p->cfg, "num_samples"),
                             .fid = NAN,
                             .sfid = NAN,
                             .is = NAN,

@@ -38,12 +38,12 @@ static void csv_num(FILE *f, double v) {
 // MSF point's base is "file" or "real" when given (sampler.base_from), its
 // residual "none" when not sampled.
 static void point_steps(const msf_run_point *p, const char **steps, const char **base, const char **residual) {
-    const char *kind = msf_run_point_kind(p), *from = cfg_str(p->cfg, "sampler.base_from", NULL);
+    const char *kind = msf_run_point_kind(p), *from = msf_run_str(p->cfg, "sampler.base_from");
     int msf = !strcmp(kind, "msf");
-    *steps = strcmp(kind, "samples") ? cfg_str(p->cfg, "sampler.steps", "250") : "";
+    *steps = strcmp(kind, "samples") ? msf_run_str(p->cfg, "sampler.steps") : "";
     *base = !msf ? "" : from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", *steps);
     *residual = !msf ? ""
-                : !strcmp(cfg_str(p->cfg, "sampler.residual", "sample"), "none")
+                : !strcmp(msf_run_str(p->cfg, "sampler.residual"), "none")
                     ? "none"
                     : cfg_str(p->cfg, "sampler.residual_steps", *steps);
 }
@@ -51,7 +51,7 @@ static void point_steps(const msf_run_point *p, const char **steps, const char *
 // The guidance scale of a point's (base) stage; NaN for given samples.
 static double point_cfg_scale(const msf_run_point *p) {
     if (!strcmp(msf_run_point_kind(p), "samples")) return NAN;
-    return cfg_num(p->cfg, "sampler.base_cfg_scale", cfg_num(p->cfg, "sampler.cfg_scale", 1.5));
+    return cfg_num(p->cfg, "sampler.base_cfg_scale", msf_run_num(p->cfg, "sampler.cfg_scale"));
 }
 
 _Static_assert(RUN_NUM_METRICS == MSF_SEED_METRICS, "one list of metrics");
@@ -526,7 +526,7 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
             ", \"seed\": %lld, \"num_samples\": %lld, \"model_precision\": \"%s\", \"evaluator_precision\": \"%s\", "
             "\"config_hash\": \"%016llx\", "
             "\"sample_hash\": \"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
-            (long long)cfg_int(p->cfg, "seed", 0), (long long)cfg_int(p->cfg, "num_samples", 0),
+            (long long)msf_run_int(p->cfg, "seed"), (long long)msf_run_int(p->cfg, "num_samples"),
             msf_run_point_precision(p), msf_run_point_eval_precision(p), (unsigned long long)p->hash,
             (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
         cfg_write_json(f, p->cfg, -1);

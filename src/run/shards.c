@@ -307,7 +307,7 @@ static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const ch
                               int n) {
     *labels = NULL;
     if (cfg_find(p->cfg, "samples")) return msf_image_input_labels(images, N, 0, labels);
-    int64_t S = cfg_int(p->cfg, "shard_size", 1000);
+    int64_t S = msf_run_int(p->cfg, "shard_size");
     int64_t *y = malloc((size_t)n * sizeof *y);
     if (!y) return msf_fail(MSF_ERR_NOMEM, "out of memory");
     msf_status s = MSF_OK;
