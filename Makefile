@@ -189,7 +189,7 @@ test-tools:
 # terabyte when a corrupt file's metadata says so, and handles the NULL as a
 # read error (what the normal build does); leaks inside libhdf5 on corrupt
 # files are suppressed (tests/fuzz/lsan.supp). libhdf5's own crashes happen
-# in msf's probing child (src/io/weights.c), which the target survives as an
+# in msf's probing child (src/io/h5read.c), which the target survives as an
 # error; tests/fuzz/known-crashes/README.md lists what they were.
 FUZZ_TARGETS ?= npz idx png yaml h5
 FUZZ_CC ?= clang

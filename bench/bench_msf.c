@@ -27,7 +27,7 @@ static int cmp_double(const void *a, const void *b) {
 
 // Median seconds of one forward of `m` at BATCH rows.
 static double forward_seconds(dit_model *m) {
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     size_t in = (size_t)BATCH * c->in_channels * c->input_size * c->input_size;
     size_t out = (size_t)BATCH * c->out_channels * c->input_size * c->input_size;
     float *x = malloc(in * sizeof *x), *y = malloc(out * sizeof *y), t[BATCH];

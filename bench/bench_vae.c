@@ -22,7 +22,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "io/h5write.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/vae.h"
 
 #define REPS 3
@@ -190,13 +190,13 @@ int main(int argc, char **argv) {
                         snprintf(name, sizeof name, "%s %d", kind, size);
                         if (!strcmp(name, names[i])) torch_sec[i] = s;
                     }
-            msf_weights *o = NULL;
-            if (p && pclose(p) == 0 && msf_weights_open(&o, opath) == MSF_OK) {
+            msf_h5_reader *o = NULL;
+            if (p && pclose(p) == 0 && msf_h5_open(&o, opath) == MSF_OK) {
                 int64_t d2[4] = {1, 3, 256, 256}, d5[4] = {1, 3, 512, 512}, e2[4] = {1, 4, 32, 32};
-                if (msf_weights_load(o, "dec256", 4, d2, &ref[0]) || msf_weights_load(o, "dec512", 4, d5, &ref[1]) ||
-                    msf_weights_load(o, "enc256", 4, e2, &ref[2]))
+                if (msf_h5_load(o, "dec256", 4, d2, &ref[0]) || msf_h5_load(o, "dec512", 4, d5, &ref[1]) ||
+                    msf_h5_load(o, "enc256", 4, e2, &ref[2]))
                     fprintf(stderr, "bench_vae: %s\n", msf_error_message());
-                msf_weights_close(o);
+                msf_h5_close(o);
             }
         }
         unlink(wpath), unlink(ipath), unlink(opath);

@@ -10,7 +10,7 @@
 #include "core/arena.h"
 #include "eval/featnet_impl.h"
 #include "io/params.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "nn/nn.h"
 
 const char *const msf_fmnist_class_names[MSF_FMNIST_CLASSES] = {
@@ -27,7 +27,7 @@ const char *const msf_fmnist_class_names[MSF_FMNIST_CLASSES] = {
 #define HW3 (HW2 / 2)             // 3 (floor, as PyTorch's max_pool2d)
 
 struct msf_classifier {
-    msf_classifier_config cfg;
+    msf_classifier_config config;
     float *conv1_w, *conv1_b;            // (c1, 1, 3, 3), (c1)
     float *conv2_w, *conv2_b;            // (c2, c1, 3, 3), (c2)
     float *conv3_w, *conv3_b;            // (c3, c2, 3, 3), (c3)
@@ -47,7 +47,7 @@ struct msf_classifier {
 // Every tensor must be finite. Sub-groups (check/: the exporter's reference
 // outputs, read by the tests) are not part of the model.
 static void cls_tensor_table(msf_classifier *m, msf_params *t) {
-    const msf_classifier_config *c = &m->cfg;
+    const msf_classifier_config *c = &m->config;
     msf_params_init(t, "the classifier");
     msf_params_add(t, &m->conv1_w, 0, MSF_SHAPE(c->conv1_channels, 1, 3, 3), "conv1.weight");
     msf_params_add(t, &m->conv1_b, 0, MSF_SHAPE(c->conv1_channels), "conv1.bias");
@@ -61,10 +61,10 @@ static void cls_tensor_table(msf_classifier *m, msf_params *t) {
     msf_params_add(t, &m->fc2_b, 0, MSF_SHAPE(c->num_classes), "fc2.bias");
 }
 
-static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
-    const char *path = msf_weights_path(w);
+static msf_status read_config(msf_classifier_config *c, const msf_h5_reader *w) {
+    const char *path = msf_h5_path(w);
     char model[64] = "";
-    msf_status s = msf_weights_attr_string(w, NULL, "model", model, sizeof model);
+    msf_status s = msf_h5_get_attr_string(w, NULL, "model", model, sizeof model);
     if (s)
         return msf_fail_context(MSF_ERR_FORMAT,
                                 "%s is not a classifier weight file (made by "
@@ -73,14 +73,14 @@ static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
     if (strcmp(model, "fmnist_classifier") != 0)
         return msf_fail(MSF_ERR_FORMAT, "%s holds a '%s' model, expected 'fmnist_classifier'", path, model);
     int64_t input_size = 0;
-    if ((s = msf_weights_attr_int(w, NULL, "input_size", &input_size))) return s;
+    if ((s = msf_h5_get_attr_int(w, NULL, "input_size", &input_size))) return s;
     if (input_size != HW0)
         return msf_fail(MSF_ERR_FORMAT, "%s: input_size %lld, expected %d", path, (long long)input_size, HW0);
     static const char *names[] = {"conv1_channels", "conv2_channels", "conv3_channels", "features", "num_classes"};
     int *dst[] = {&c->conv1_channels, &c->conv2_channels, &c->conv3_channels, &c->features, &c->num_classes};
     for (int i = 0; i < 5; i++) {
         int64_t v = 0;
-        if ((s = msf_weights_attr_int(w, NULL, names[i], &v))) return s;
+        if ((s = msf_h5_get_attr_int(w, NULL, names[i], &v))) return s;
         if (v < 1 || v > MAX_WIDTH)
             return msf_fail(MSF_ERR_FORMAT, "%s: attribute %s = %lld, expected 1 to %d", path, names[i], (long long)v,
                             MAX_WIDTH);
@@ -89,7 +89,7 @@ static msf_status read_config(msf_classifier_config *c, const msf_weights *w) {
     return MSF_OK;
 }
 
-static msf_status load_tensors(msf_classifier *m, msf_weights *w) {
+static msf_status load_tensors(msf_classifier *m, msf_h5_reader *w) {
     msf_params table;
     cls_tensor_table(m, &table);
     msf_status s = msf_params_alloc(&table, &m->params, NULL);
@@ -149,7 +149,7 @@ static size_t workspace_bytes(const msf_classifier_config *c) {
 
 // The conv scratch grows with omp_get_max_threads(), which may have risen since load.
 static msf_status ensure_workspace(msf_classifier *m) {
-    size_t need = workspace_bytes(&m->cfg);
+    size_t need = workspace_bytes(&m->config);
     if (m->ws.base && m->ws.capacity >= need) return MSF_OK;
     msf_arena_free(&m->ws);
     msf_status s = msf_arena_init(&m->ws, need);
@@ -159,7 +159,7 @@ static msf_status ensure_workspace(msf_classifier *m) {
 
 static cls_acts take_acts(msf_classifier *m) {
     size_t sizes[7];
-    act_sizes(&m->cfg, sizes);
+    act_sizes(&m->config, sizes);
     float *p[7];
     for (int i = 0; i < 7; i++) p[i] = msf_arena_alloc(&m->ws, sizes[i] * CHUNK * sizeof(float));
     return (cls_acts){p[0], p[1], p[2], p[3], p[4], p[5], p[6]};
@@ -208,7 +208,7 @@ static msf_status conv_bf16(msf_classifier *m, nn_bf16_linear *l, float *y, cons
 // One chunk of n <= CHUNK images; acts from the arena, conv scratch after them.
 static msf_status forward_chunk(msf_classifier *m, const cls_acts *a, float *features, float *logits, const float *x,
                                 int n) {
-    const msf_classifier_config *c = &m->cfg;
+    const msf_classifier_config *c = &m->config;
     nn_conv2d_shape s1 = conv_shape(1, c->conv1_channels, HW0),
                     s2 = conv_shape(c->conv1_channels, c->conv2_channels, HW1),
                     s3 = conv_shape(c->conv2_channels, c->conv3_channels, HW2);
@@ -250,7 +250,7 @@ msf_status msf_classifier_forward(msf_classifier *m, float *features, float *log
     if (s) return s;
     size_t mark = msf_arena_mark(&m->ws);
     cls_acts a = take_acts(m);
-    const msf_classifier_config *c = &m->cfg;
+    const msf_classifier_config *c = &m->config;
     for (int i = 0; i < n && !s; i += CHUNK) {
         int k = n - i < CHUNK ? n - i : CHUNK;
         s = forward_chunk(m, &a, features ? features + (size_t)i * c->features : NULL,
@@ -299,11 +299,11 @@ msf_status msf_classifier_load(const char *path, msf_classifier **out) {
     *out = NULL;
     msf_classifier *m = calloc(1, sizeof *m);
     if (!m) return msf_fail(MSF_ERR_NOMEM, "out of memory loading %s", path);
-    msf_weights *w = NULL;
-    msf_status s = msf_weights_open(&w, path);
-    if (!s) s = read_config(&m->cfg, w);
+    msf_h5_reader *w = NULL;
+    msf_status s = msf_h5_open(&w, path);
+    if (!s) s = read_config(&m->config, w);
     if (!s) s = load_tensors(m, w);
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (!s) {
         m->input = msf_aligned_alloc((size_t)CHUNK * HW0 * HW0 * sizeof(float));
         if (!m->input) s = msf_fail(MSF_ERR_NOMEM, "out of memory loading %s", path);
@@ -327,7 +327,7 @@ static void free_bf16(msf_classifier *m) {
 msf_status msf_classifier_set_precision(msf_classifier *m, nn_precision p) {
     free_bf16(m);
     if (p == NN_FP32) return MSF_OK;
-    const msf_classifier_config *c = &m->cfg;
+    const msf_classifier_config *c = &m->config;
     const int cin[3] = {1, c->conv1_channels, c->conv2_channels},
               cout[3] = {c->conv1_channels, c->conv2_channels, c->conv3_channels}, hw[3] = {HW0, HW1, HW2};
     float *w[3] = {m->conv1_w, m->conv2_w, m->conv3_w}, *b[3] = {m->conv1_b, m->conv2_b, m->conv3_b};
@@ -355,7 +355,7 @@ void msf_classifier_free(msf_classifier *m) {
     free(m);
 }
 
-const msf_classifier_config *msf_classifier_get_config(const msf_classifier *m) { return &m->cfg; }
+const msf_classifier_config *msf_classifier_get_config(const msf_classifier *m) { return &m->config; }
 
 // -----------------------------------------------------------------------------
 // Featnet backend: pool = features, logits = logits, no spatial features.
@@ -363,7 +363,7 @@ const msf_classifier_config *msf_classifier_get_config(const msf_classifier *m) 
 static msf_status featnet_run(void *impl, const uint8_t *images, int n, int h, int w, int c, msf_resize_mode mode,
                               float *pool, float *spatial, float *logits) {
     msf_classifier *m = impl;
-    const msf_classifier_config *cfg = &m->cfg;
+    const msf_classifier_config *cfg = &m->config;
     size_t img_bytes = (size_t)h * w * c;
     for (int i = 0; i < n; i += CHUNK) {
         int k = n - i < CHUNK ? n - i : CHUNK;
@@ -393,10 +393,10 @@ msf_status msf_classifier_featnet_load(const char *path, msf_featnet **out) {
     msf_featnet_info *info = &net->info;
     strcpy(info->kind, "fmnist_classifier");
     info->in_c = 1, info->in_h = HW0, info->in_w = HW0;
-    info->pool_dim = m->cfg.features;
+    info->pool_dim = m->config.features;
     info->spatial_dim = 0;
-    info->logits_dim = m->cfg.num_classes;
-    info->num_classes = m->cfg.num_classes;
+    info->logits_dim = m->config.num_classes;
+    info->num_classes = m->config.num_classes;
     net->impl = m;
     net->run = featnet_run;
     net->free_impl = featnet_free_impl;

@@ -11,7 +11,7 @@
 #include "io/h5write.h"
 #include "io/idx.h"
 #include "io/images.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 void msf_feature_set_free(msf_feature_set *f) {
     free(f->pool), free(f->spatial), free(f->logits), free(f->labels);
@@ -276,16 +276,16 @@ static msf_status features_of_images(msf_feature_set *out, const char *images, m
 }
 
 // `msf sample` output X.h5: labels from it, images from X.npz.
-static msf_status features_of_sample_file(msf_feature_set *out, const char *path, msf_weights *h5, msf_featnet *net,
+static msf_status features_of_sample_file(msf_feature_set *out, const char *path, msf_h5_reader *h5, msf_featnet *net,
                                           msf_resize_mode mode, int batch, const msf_dist *dist,
                                           const msf_progress *progress) {
     char images[4096];
     snprintf(images, sizeof images, "%.*s.npz", (int)(strlen(path) - 3), path);
-    const msf_weight_info *li = msf_weights_find(h5, "labels");
+    const msf_h5_tensor *li = msf_h5_find(h5, "labels");
     if (!li || li->ndim != 1) return msf_fail(MSF_ERR_FORMAT, "%s: sampler output without labels [N]", path);
     int64_t *labels = malloc((size_t)(li->shape[0] ? li->shape[0] : 1) * sizeof(int64_t));
     if (!labels) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    msf_status s = msf_weights_read_i64(h5, "labels", labels, 1, li->shape);
+    msf_status s = msf_h5_read_i64(h5, "labels", labels, 1, li->shape);
     char what[4200];
     snprintf(what, sizeof what, "%s, labels", path);
     if (!s && (s = check_labels(labels, li->shape[0], net ? msf_featnet_get_info(net)->logits_dim : 0, what))) {
@@ -312,12 +312,12 @@ static msf_status features_from_input(msf_feature_set *out, const char *path, ms
                                       int batch, const msf_dist *dist, const msf_progress *progress) {
     memset(out, 0, sizeof *out);
     if (!is_dir(path) && ends_with(path, ".h5")) {
-        msf_weights *h5;
-        msf_status s = msf_weights_open_as(&h5, path, "features or samples file");
+        msf_h5_reader *h5;
+        msf_status s = msf_h5_open_as(&h5, path, "features or samples file");
         if (s) return s;
-        int features = msf_weights_find(h5, "pool_3") != NULL, sampled = msf_weights_find(h5, "latents") != NULL;
+        int features = msf_h5_find(h5, "pool_3") != NULL, sampled = msf_h5_find(h5, "latents") != NULL;
         if (sampled && !features) s = features_of_sample_file(out, path, h5, net, mode, batch, dist, progress);
-        msf_weights_close(h5);
+        msf_h5_close(h5);
         if (features) return msf_features_read_h5(out, path);
         if (!sampled)
             return msf_fail(MSF_ERR_FORMAT, "%s is neither a features file (pool_3) nor sampler output (latents)",
@@ -356,44 +356,43 @@ msf_status msf_features_write_h5(const char *path, const msf_feature_set *f, con
 }
 
 // Dataset `name` [n, dim] of a features file, if present.
-static msf_status read_rows(msf_weights *w, const char *name, int64_t *n, int *dim, float **out) {
-    const msf_weight_info *i = msf_weights_find(w, name);
+static msf_status read_rows(msf_h5_reader *w, const char *name, int64_t *n, int *dim, float **out) {
+    const msf_h5_tensor *i = msf_h5_find(w, name);
     if (!i) return MSF_OK;
     if (i->ndim != 2 || i->shape[1] < 1 || i->shape[1] > 1 << 20 || (*n >= 0 && i->shape[0] != *n))
-        return msf_fail(MSF_ERR_SHAPE, "%s: dataset %s must be [N, dim] with the same N as pool_3", msf_weights_path(w),
+        return msf_fail(MSF_ERR_SHAPE, "%s: dataset %s must be [N, dim] with the same N as pool_3", msf_h5_path(w),
                         name);
     *n = i->shape[0], *dim = (int)i->shape[1];
     *out = malloc((size_t)(*n ? *n : 1) * *dim * sizeof(float));
     if (!*out) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    return msf_weights_read(w, name, *out, 2, i->shape);
+    return msf_h5_read(w, name, *out, 2, i->shape);
 }
 
 msf_status msf_features_read_h5(msf_feature_set *out, const char *path) {
     memset(out, 0, sizeof *out);
-    msf_weights *w;
-    msf_status s = msf_weights_open_as(&w, path, "features file");
+    msf_h5_reader *w;
+    msf_status s = msf_h5_open_as(&w, path, "features file");
     if (s) return s;
     out->n = -1;
-    if (!msf_weights_find(w, "pool_3"))
-        s = msf_fail(MSF_ERR_FORMAT, "%s: no dataset pool_3 (not a features file)", path);
+    if (!msf_h5_find(w, "pool_3")) s = msf_fail(MSF_ERR_FORMAT, "%s: no dataset pool_3 (not a features file)", path);
     if (!s) s = read_rows(w, "pool_3", &out->n, &out->pool_dim, &out->pool);
     if (!s) s = read_rows(w, "spatial", &out->n, &out->spatial_dim, &out->spatial);
     if (!s) s = read_rows(w, "logits", &out->n, &out->logits_dim, &out->logits);
-    const msf_weight_info *li = s ? NULL : msf_weights_find(w, "labels");
+    const msf_h5_tensor *li = s ? NULL : msf_h5_find(w, "labels");
     if (li) {
         out->labels = malloc((size_t)(out->n ? out->n : 1) * sizeof(int64_t));
         int64_t sh[1] = {out->n};
-        s = out->labels ? msf_weights_read_i64(w, "labels", out->labels, 1, sh) : msf_fail(MSF_ERR_NOMEM, "no memory");
+        s = out->labels ? msf_h5_read_i64(w, "labels", out->labels, 1, sh) : msf_fail(MSF_ERR_NOMEM, "no memory");
         char what[4200];
         snprintf(what, sizeof what, "%s, labels", path);
         if (!s) s = check_labels(out->labels, out->n, out->logits_dim, what);
     }
     if (!s) {
-        msf_weights_attr_string(w, NULL, "network", out->network, sizeof out->network);
-        msf_weights_attr_string(w, NULL, "resize", out->resize, sizeof out->resize);
+        msf_h5_get_attr_string(w, NULL, "network", out->network, sizeof out->network);
+        msf_h5_get_attr_string(w, NULL, "resize", out->resize, sizeof out->resize);
         msf_clear_error();
     }
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (s) msf_feature_set_free(out);
     return s;
 }
@@ -477,10 +476,10 @@ msf_status msf_eval_input_kind_of(const char *path, msf_eval_input_kind *kind) {
     if (is_dir(path) || is_idx_images(path)) return MSF_OK;
     msf_status s;
     if (ends_with(path, ".h5")) {
-        msf_weights *h5;
-        if ((s = msf_weights_open_as(&h5, path, "features or samples file"))) return s;
-        int features = msf_weights_find(h5, "pool_3") != NULL, sampled = msf_weights_find(h5, "latents") != NULL;
-        msf_weights_close(h5);
+        msf_h5_reader *h5;
+        if ((s = msf_h5_open_as(&h5, path, "features or samples file"))) return s;
+        int features = msf_h5_find(h5, "pool_3") != NULL, sampled = msf_h5_find(h5, "latents") != NULL;
+        msf_h5_close(h5);
         if (!features && !sampled)
             return msf_fail(MSF_ERR_FORMAT, "%s is neither a features file (pool_3) nor sampler output (latents)",
                             path);

@@ -5,16 +5,16 @@
 #include <string.h>
 
 #include "eval/featnet_impl.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 msf_status msf_featnet_load(const char *path, msf_featnet **out) {
     *out = NULL;
-    msf_weights *w = NULL;
-    msf_status st = msf_weights_open(&w, path);
+    msf_h5_reader *w = NULL;
+    msf_status st = msf_h5_open(&w, path);
     if (st != MSF_OK) return st;
     char model[64] = "";
-    st = msf_weights_attr_string(w, NULL, "model", model, sizeof model);
-    msf_weights_close(w);
+    st = msf_h5_get_attr_string(w, NULL, "model", model, sizeof model);
+    msf_h5_close(w);
     if (st != MSF_OK)
         return msf_fail_context(st,
                                 "%s: not a feature network (expected a root attribute model = inception or "

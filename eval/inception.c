@@ -311,7 +311,7 @@ static msf_status fold_conv(inc_conv *cv, const inc_bn *bn, const char *file, co
     return MSF_OK;
 }
 
-static msf_status load_model(inception_model **out, msf_weights *wf, const char *group, int whole,
+static msf_status load_model(inception_model **out, msf_h5_reader *wf, const char *group, int whole,
                              const inception_block_spec *specs, int num_blocks, const char *block_prefix,
                              int num_classes, int max_h, int max_w) {
     *out = NULL;
@@ -356,7 +356,7 @@ static msf_status load_model(inception_model **out, msf_weights *wf, const char 
         for (int k = 0; k < b->num_convs && st == MSF_OK; k++) {
             char name[256];
             snprintf(name, sizeof name, "%s%s%s%s", g, sep, whole ? BLOCK_PREFIX[i] : block_prefix, names[i][k]);
-            st = fold_conv(&b->conv[k], &bn[i][k], msf_weights_path(wf), name, tmp);
+            st = fold_conv(&b->conv[k], &bn[i][k], msf_h5_path(wf), name, tmp);
         }
     }
     free(tmp);
@@ -388,7 +388,7 @@ static msf_status load_model(inception_model **out, msf_weights *wf, const char 
     return MSF_OK;
 }
 
-msf_status inception_load(inception_model **out, msf_weights *w, const char *group, const inception_config *c,
+msf_status inception_load(inception_model **out, msf_h5_reader *w, const char *group, const inception_config *c,
                           int max_h, int max_w) {
     if (c->num_blocks != INCEPTION_MAX_BLOCKS)
         return msf_fail(MSF_ERR_INVALID, "inception: a config has %d blocks, expected %d", c->num_blocks,
@@ -402,7 +402,7 @@ msf_status inception_load(inception_model **out, msf_weights *w, const char *gro
     return st;
 }
 
-msf_status inception_load_block(inception_model **out, msf_weights *w, const char *prefix,
+msf_status inception_load_block(inception_model **out, msf_h5_reader *w, const char *prefix,
                                 const inception_block_spec *s, int max_h, int max_w) {
     return load_model(out, w, NULL, 0, s, 1, prefix ? prefix : "", 0, max_h, max_w);
 }
@@ -743,11 +743,11 @@ static void featnet_free(void *impl) {
 
 msf_status msf_inception_featnet_load(const char *path, msf_featnet **out) {
     *out = NULL;
-    msf_weights *w = NULL;
-    msf_status st = msf_weights_open(&w, path);
+    msf_h5_reader *w = NULL;
+    msf_status st = msf_h5_open(&w, path);
     if (st != MSF_OK) return st;
     int64_t version = 0;
-    st = msf_weights_attr_int(w, NULL, "format_version", &version);
+    st = msf_h5_get_attr_int(w, NULL, "format_version", &version);
     if (st == MSF_OK && version != 1)
         st = msf_fail(MSF_ERR_FORMAT, "%s: format_version %lld, expected 1", path, (long long)version);
     inception_config cfg;
@@ -756,7 +756,7 @@ msf_status msf_inception_featnet_load(const char *path, msf_featnet **out) {
     msf_featnet *net = calloc(1, sizeof *net);
     if (st == MSF_OK && (!f || !net)) st = msf_fail(MSF_ERR_NOMEM, "inception: out of memory");
     if (st == MSF_OK) st = inception_load(&f->m, w, NULL, &cfg, INCEPTION_SIZE, INCEPTION_SIZE);
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (st == MSF_OK) {
         f->bufs = msf_aligned_alloc((size_t)f->m->threads * 3 * INCEPTION_SIZE * INCEPTION_SIZE * sizeof(float));
         if (!f->bufs) st = msf_fail(MSF_ERR_NOMEM, "inception: out of memory for image buffers");

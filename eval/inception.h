@@ -49,7 +49,7 @@
 #include <stddef.h>
 
 #include "core/status.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "nn/linear_bf16.h"
 
 #define INCEPTION_POOL_DIM 2048
@@ -110,11 +110,11 @@ typedef struct inception_model inception_model;
 // finite, and any other tensor of the group is refused (fc.bias, unused, is
 // allowed; sub-groups are not the network's). The workspace fits inputs up
 // to max_h x max_w with the current omp_get_max_threads().
-msf_status inception_load(inception_model **out, msf_weights *w, const char *group, const inception_config *c,
+msf_status inception_load(inception_model **out, msf_h5_reader *w, const char *group, const inception_config *c,
                           int max_h, int max_w);
 // One block alone (tests): tensors `prefix` + the block module's own keys
 // ("branch1x1.conv.weight"; the stem's are "Conv2d_1a_3x3.conv.weight", ...).
-msf_status inception_load_block(inception_model **out, msf_weights *w, const char *prefix,
+msf_status inception_load_block(inception_model **out, msf_h5_reader *w, const char *prefix,
                                 const inception_block_spec *s, int max_h, int max_w);
 void inception_free(inception_model *m);
 // The arithmetic of the convolutions: fp32 (the default, exact) or bf16 (the

@@ -20,7 +20,7 @@
 #include "io/gnuplot.h"
 #include "io/h5write.h"
 #include "io/textfile.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 // -----------------------------------------------------------------------------
 // Inputs
@@ -34,10 +34,10 @@ typedef struct {
 } input_set;
 
 static msf_status load_hdf5(input_set *in, const msf_spectrum_report_opts *lo) {
-    msf_weights *f;
-    msf_status s = msf_weights_open(&f, in->path);
+    msf_h5_reader *f;
+    msf_status s = msf_h5_open(&f, in->path);
     if (s) return s;
-    const msf_weight_info *t = msf_weights_find(f, lo->dataset);
+    const msf_h5_tensor *t = msf_h5_find(f, lo->dataset);
     if (!t) {
         s = msf_fail(MSF_ERR_NOT_FOUND, "%s has no dataset '%s' (use --dataset)", in->path, lo->dataset);
     } else if (t->ndim != 4 || t->shape[0] < 1) {
@@ -45,12 +45,12 @@ static msf_status load_hdf5(input_set *in, const msf_spectrum_report_opts *lo) {
                      lo->dataset, t->ndim);
     } else {
         int64_t shape[4] = {t->shape[0], t->shape[1], t->shape[2], t->shape[3]};
-        if (!(s = msf_weights_load(f, lo->dataset, 4, shape, &in->x))) {
+        if (!(s = msf_h5_load(f, lo->dataset, 4, shape, &in->x))) {
             in->n = lo->max > 0 && lo->max < shape[0] ? lo->max : shape[0];
             in->c = (int)shape[1], in->h = (int)shape[2], in->w = (int)shape[3];
         }
     }
-    msf_weights_close(f);
+    msf_h5_close(f);
     return s;
 }
 

@@ -211,7 +211,7 @@ expect_err 1 "tests/golden/run_pixel_dit.h5 holds a 'dit' model, expected 'vae'"
     "$MSF" decode tests/golden/vae_tiny.h5 --dataset dec/z --vae tests/golden/run_pixel_dit.h5 --out "$E/o.npz"
 # Files that crash, overflow or exhaust libhdf5 1.10.8 itself (found by
 # fuzzing, tests/fuzz/known-crashes): the probing child meets the fault
-# (src/io/weights.c); msf reports the file and writes nothing.
+# (src/io/h5read.c); msf reports the file and writes nothing.
 H=tests/fuzz/regressions/h5
 expect_err 1 "$H/hdf5-attr-iterate-segv: the HDF5 library crashed or hung parsing this weight file (" \
     "$MSF" sample --weights "$H/hdf5-attr-iterate-segv" --steps 2 --num 2 --out "$E/o.h5"

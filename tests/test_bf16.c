@@ -51,7 +51,7 @@
 #define TOL_DIT 1e-5         // bf16 DiT against the float64 forward with bf16 linear layers (measured 1.1e-7)
 
 START_TEST(test_conversion_equals_torch) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n, m;
     float *x = tu_golden_load(g, "convert/x", &n, NULL, NULL),
           *want = tu_golden_load(g, "convert/bf16", &m, NULL, NULL);
@@ -64,12 +64,12 @@ START_TEST(test_conversion_equals_torch) {
             ck_assert_msg(memcmp(&got, &want[i], sizeof got) == 0, "bf16(%.9g) = %.9g, torch %.9g", x[i], got, want[i]);
     }
     free(x), free(want);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 // y [M, N] of case `obj` by a layer made from its w and b.
-static float *run_case(msf_weights *g, const char *obj, int threads, int M, int K, int N) {
+static float *run_case(msf_h5_reader *g, const char *obj, int threads, int M, int K, int N) {
     char name[64];
     size_t n;
     snprintf(name, sizeof name, "%s/x", obj);
@@ -79,7 +79,7 @@ static float *run_case(msf_weights *g, const char *obj, int threads, int M, int 
     float *w = tu_golden_load(g, name, &n, NULL, NULL);
     ck_assert_uint_eq(n, (size_t)N * K);
     snprintf(name, sizeof name, "%s/b", obj);
-    float *b = msf_weights_find(g, name) ? tu_golden_load(g, name, &n, NULL, NULL) : NULL;
+    float *b = msf_h5_find(g, name) ? tu_golden_load(g, name, &n, NULL, NULL) : NULL;
     nn_bf16_linear *l;
     ck_assert_msg(nn_bf16_linear_create(&l, w, b, K, N) == MSF_OK, "%s", msf_error_message());
     float *y = malloc((size_t)M * N * sizeof *y), *again = malloc((size_t)M * N * sizeof *y);
@@ -109,7 +109,7 @@ START_TEST(test_linear_against_torch) {
         return;
     }
     printf("oneDNN ISA: %s\n", nn_bf16_isa());
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int cases = tu_golden_cases(g, "linear", "y_bf16");
     ck_assert_int_eq(cases, 4);
     for (int k = 0; k < cases; k++) {
@@ -139,12 +139,12 @@ START_TEST(test_linear_against_torch) {
                       torch.rel);
         free(fp32), free(autocast), free(y1), free(y2);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 // out (3, ...) of the golden DiT at `threads` threads in precision p.
-static float *dit_run(msf_weights *g, nn_precision p, int threads, size_t *n) {
+static float *dit_run(msf_h5_reader *g, nn_precision p, int threads, size_t *n) {
     dit_model m;
     ck_assert_msg(dit_load(&m, g, "dit/model", 3) == MSF_OK, "%s", msf_error_message());
     ck_assert_msg(dit_set_precision(&m, p) == MSF_OK, "%s", msf_error_message());
@@ -154,7 +154,7 @@ static float *dit_run(msf_weights *g, nn_precision p, int threads, size_t *n) {
           *yf = tu_golden_load(g, "dit/y", &ny, NULL, NULL);
     int64_t y[3];
     for (int i = 0; i < 3; i++) y[i] = (int64_t)yf[i];
-    *n = (size_t)3 * m.cfg.out_channels * m.cfg.input_size * m.cfg.input_size;
+    *n = (size_t)3 * m.config.out_channels * m.config.input_size * m.config.input_size;
     float *out = malloc(*n * sizeof *out);
     ck_assert_ptr_nonnull(out);
     int saved = omp_get_max_threads();
@@ -180,7 +180,7 @@ START_TEST(test_dit_against_torch) {
         tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
         return;
     }
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n, m;
     float *b1 = dit_run(g, NN_BF16, 1, &n), *b2 = dit_run(g, NN_BF16, 2, &m);
     ck_assert_uint_eq(n, m);
@@ -198,7 +198,7 @@ START_TEST(test_dit_against_torch) {
     ck_assert_msg(ours.rel <= torch.rel + AUTOCAST_SLACK, "bf16 DiT: rel %.3e vs float32, autocast's %.3e", ours.rel,
                   torch.rel);
     free(b1), free(b2), free(want), free(fp32), free(autocast);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -279,8 +279,8 @@ START_TEST(test_inception) {
         tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
         return;
     }
-    msf_weights *g = NULL;
-    ck_assert_msg(msf_weights_open(&g, "tests/golden/inception_blocks.h5") == MSF_OK, "%s", msf_error_message());
+    msf_h5_reader *g = NULL;
+    ck_assert_msg(msf_h5_open(&g, "tests/golden/inception_blocks.h5") == MSF_OK, "%s", msf_error_message());
     inception_config cfg;
     ck_assert_int_eq(inception_config_scaled(&cfg, (int)tu_golden_int(g, "tiny", "width_divisor"),
                                              (int)tu_golden_int(g, "tiny", "num_classes")),
@@ -308,13 +308,13 @@ START_TEST(test_inception) {
     ck_assert_int_eq(inception_set_precision(m, NN_FP32), MSF_OK);
     free(f32), free(b1), free(b2), free(x);
     inception_free(m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 // The VAE's `part` on x (n images of the golden case) in precision p at `threads` threads.
-static float *vae_run(msf_weights *g, int part, nn_precision p, int threads, const float *x, int n, int h, int w, int H,
-                      int W, size_t out_n) {
+static float *vae_run(msf_h5_reader *g, int part, nn_precision p, int threads, const float *x, int n, int h, int w,
+                      int H, int W, size_t out_n) {
     vae_model m;
     ck_assert_msg(vae_load(&m, g, "vae", part, H, W) == MSF_OK, "%s", msf_error_message());
     ck_assert_msg(vae_set_precision(&m, p) == MSF_OK, "%s", msf_error_message());
@@ -336,7 +336,7 @@ START_TEST(test_vae) {
         tu_skip("test_bf16: this build has no oneDNN (libdnnl-dev; make DNNL=1)");
         return;
     }
-    msf_weights *g = tu_golden_open("vae_tiny.h5");
+    msf_h5_reader *g = tu_golden_open("vae_tiny.h5");
     size_t nz, nx;
     int64_t zs[4], xs[4];
     int nd;
@@ -360,7 +360,7 @@ START_TEST(test_vae) {
     printf("bf16 VAE encoder (tiny, %dx%d): rel %.2e vs fp32 (NMSE %.2e)\n", H, W, c.rel, c.nmse);
     ck_assert(tu_expect_close("bf16 VAE encoder vs fp32", e1, e32, nm, TOL_FEATURES));
     free(z), free(x), free(f32), free(b1), free(b2), free(e32), free(e1), free(e2);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

@@ -36,7 +36,7 @@ typedef struct {
     float *features, *logits;  // references
 } golden_set;
 
-static golden_set load_set(msf_weights *g, const char *suffix) {
+static golden_set load_set(msf_h5_reader *g, const char *suffix) {
     golden_set s;
     char name[64];
     int64_t shape[8];
@@ -74,7 +74,7 @@ static msf_featnet *load_net(const char *path) {
 // Against the float64 PyTorch reference
 
 START_TEST(test_golden) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     msf_featnet *net = load_net(tu_golden_path(GOLDEN));
     const msf_featnet_info *info = msf_featnet_get_info(net);
@@ -104,7 +104,7 @@ START_TEST(test_golden) {
         free_set(&s);
     }
     msf_featnet_free(net);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -143,7 +143,7 @@ static void free_outputs(outputs o) {
 }
 
 START_TEST(test_same_bits) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     golden_set s = load_set(g, "32");
     msf_featnet *net = load_net(tu_golden_path(GOLDEN));
     const msf_featnet_info *info = msf_featnet_get_info(net);
@@ -200,7 +200,7 @@ START_TEST(test_same_bits) {
     free_outputs(ref);
     msf_featnet_free(net);
     free_set(&s);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -238,12 +238,12 @@ static const char *TENSORS[] = {"conv1.weight", "conv1.bias", "conv2.weight", "c
 static const char *WIDTHS[] = {"conv1_channels", "conv2_channels", "conv3_channels", "features", "num_classes"};
 
 static void write_variant(const char *path, int how, const char *target) {
-    msf_weights *g = NULL;
-    ck_assert_int_eq(msf_weights_open(&g, TINY), MSF_OK);
+    msf_h5_reader *g = NULL;
+    ck_assert_int_eq(msf_h5_open(&g, TINY), MSF_OK);
     msf_h5_writer *w = NULL;
     ck_assert_int_eq(msf_h5_create(&w, path), MSF_OK);
     for (int i = 0; i < 10; i++) {
-        const msf_weight_info *info = msf_weights_find(g, TENSORS[i]);
+        const msf_h5_tensor *info = msf_h5_find(g, TENSORS[i]);
         ck_assert_ptr_nonnull(info);
         int is_target = target && strcmp(TENSORS[i], target) == 0;
         if (how == DROP && is_target) continue;
@@ -265,7 +265,7 @@ static void write_variant(const char *path, int how, const char *target) {
         ck_assert_int_eq(msf_h5_attr_int(w, NULL, WIDTHS[i], v), MSF_OK);
     }
     ck_assert_int_eq(msf_h5_commit(w), MSF_OK);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 
 static msf_status try_load(const char *path) {
@@ -332,18 +332,18 @@ END_TEST
 // The committed trained model on real data
 
 START_TEST(test_trained_model) {
-    msf_weights *w = NULL;
-    ck_assert_msg(msf_weights_open(&w, MODEL) == MSF_OK, "%s (train it with tools/train_classifier.py)",
+    msf_h5_reader *w = NULL;
+    ck_assert_msg(msf_h5_open(&w, MODEL) == MSF_OK, "%s (train it with tools/train_classifier.py)",
                   msf_error_message());
     double py_acc = 0;
-    ck_assert_int_eq(msf_weights_attr_double(w, NULL, "test_accuracy", &py_acc), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_double(w, NULL, "test_accuracy", &py_acc), MSF_OK);
     ck_assert_msg(py_acc >= 0.90, "recorded test accuracy %.4f < 0.90", py_acc);
     size_t n_pred, n_logits;
     int64_t shape[8];
     int nd;
     float *pred = tu_golden_load(w, "check/t10k_pred", &n_pred, NULL, NULL);
     float *want_logits = tu_golden_load(w, "check/t10k_logits", &n_logits, &nd, shape);
-    msf_weights_close(w);
+    msf_h5_close(w);
     int n = (int)n_pred;
     ck_assert_int_eq(n, 1000);
 

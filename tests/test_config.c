@@ -54,55 +54,55 @@ static void expect_load_error(const char *file, const char *want) {
 // -----------------------------------------------------------------------------
 
 START_TEST(test_tree_lines_and_types) {
-    cfg_node *n;
-    ck_assert_int_eq(cfg_parse_text(&n, "a: 1\nb:\n  c: \"x\"\n  d: [1, 2.5, three]\ne: true\n", "t.yaml"), MSF_OK);
-    ck_assert_int_eq(n->kind, CFG_MAP);
+    config_node *n;
+    ck_assert_int_eq(config_parse_text(&n, "a: 1\nb:\n  c: \"x\"\n  d: [1, 2.5, three]\ne: true\n", "t.yaml"), MSF_OK);
+    ck_assert_int_eq(n->kind, CONFIG_MAP);
     ck_assert_int_eq(n->count, 3);
-    ck_assert_int_eq(cfg_find(n, "b.c")->line, 3);
-    ck_assert_int_eq(cfg_find(n, "b.c")->quoted, 1);
-    ck_assert_int_eq(cfg_find(n, "b.d")->count, 3);
-    ck_assert_int_eq(cfg_find(n, "b.d")->items[2]->line, 4);
-    ck_assert_str_eq(cfg_find(n, "b.d")->file, "t.yaml");
-    ck_assert_int_eq(cfg_int(n, "a", -1), 1);
-    ck_assert_int_eq(cfg_int(n, "b.c", -1), -1);  // quoted: a string, not a number
-    ck_assert_int_eq(cfg_bool(n, "e", 0), 1);
-    ck_assert_str_eq(cfg_str(n, "b.c", ""), "x");
-    ck_assert_ptr_null(cfg_find(n, "b.zz"));
-    cfg_free(n);
+    ck_assert_int_eq(config_find(n, "b.c")->line, 3);
+    ck_assert_int_eq(config_find(n, "b.c")->quoted, 1);
+    ck_assert_int_eq(config_find(n, "b.d")->count, 3);
+    ck_assert_int_eq(config_find(n, "b.d")->items[2]->line, 4);
+    ck_assert_str_eq(config_find(n, "b.d")->file, "t.yaml");
+    ck_assert_int_eq(config_int(n, "a", -1), 1);
+    ck_assert_int_eq(config_int(n, "b.c", -1), -1);  // quoted: a string, not a number
+    ck_assert_int_eq(config_bool(n, "e", 0), 1);
+    ck_assert_str_eq(config_str(n, "b.c", ""), "x");
+    ck_assert_ptr_null(config_find(n, "b.zz"));
+    config_free(n);
     // Syntax errors and duplicate keys name the line.
-    ck_assert_int_eq(cfg_parse_text(&n, "a: 1\nb: [1, 2\n", "s.yaml"), MSF_ERR_FORMAT);
+    ck_assert_int_eq(config_parse_text(&n, "a: 1\nb: [1, 2\n", "s.yaml"), MSF_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "s.yaml:3: YAML syntax error"));
-    ck_assert_int_eq(cfg_parse_text(&n, "a: 1\nb: 2\na: 3\n", "d.yaml"), MSF_ERR_FORMAT);
+    ck_assert_int_eq(config_parse_text(&n, "a: 1\nb: 2\na: 3\n", "d.yaml"), MSF_ERR_FORMAT);
     ck_assert_str_eq(msf_error_message(), "d.yaml:3: duplicate key 'a' (first at line 1)");
-    ck_assert_int_eq(cfg_parse_text(&n, "- 1\n- 2\n", "l.yaml"), MSF_ERR_FORMAT);
-    ck_assert_int_eq(cfg_parse_text(&n, "", "e.yaml"), MSF_ERR_FORMAT);
+    ck_assert_int_eq(config_parse_text(&n, "- 1\n- 2\n", "l.yaml"), MSF_ERR_FORMAT);
+    ck_assert_int_eq(config_parse_text(&n, "", "e.yaml"), MSF_ERR_FORMAT);
 }
 END_TEST
 
 static const char *const colours[] = {"red", "blue", NULL};
-static const cfg_field inner[] = {{"colour", CFG_T_STRING, 0, NULL, colours, NULL, NULL, NULL},
-                                  {"size", CFG_T_NUMBER, 1, NULL, NULL, "a number", NULL, NULL},
-                                  {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
-static const cfg_field outer[] = {{"count", CFG_T_INT, 1, NULL, NULL, "how many", NULL, NULL},
-                                  {"flag", CFG_T_BOOL, 0, NULL, NULL, NULL, NULL, NULL},
-                                  {"box", CFG_T_MAP, 0, inner, NULL, NULL, NULL, NULL},
-                                  {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+static const config_field inner[] = {{"colour", CONFIG_T_STRING, 0, NULL, colours, NULL, NULL, NULL},
+                                     {"size", CONFIG_T_NUMBER, 1, NULL, NULL, "a number", NULL, NULL},
+                                     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+static const config_field outer[] = {{"count", CONFIG_T_INT, 1, NULL, NULL, "how many", NULL, NULL},
+                                     {"flag", CONFIG_T_BOOL, 0, NULL, NULL, NULL, NULL, NULL},
+                                     {"box", CONFIG_T_MAP, 0, inner, NULL, NULL, NULL, NULL},
+                                     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 static void expect_invalid(const char *text, const char *want) {
-    cfg_node *n;
-    ck_assert_int_eq(cfg_parse_text(&n, text, "v.yaml"), MSF_OK);
-    msf_status s = cfg_validate(n, outer, "top");
-    cfg_free(n);
+    config_node *n;
+    ck_assert_int_eq(config_parse_text(&n, text, "v.yaml"), MSF_OK);
+    msf_status s = config_validate(n, outer, "top");
+    config_free(n);
     ck_assert_int_eq(s, MSF_ERR_INVALID);
     ck_assert_str_eq(msf_error_message(), want);
 }
 
 START_TEST(test_schema_errors) {
-    cfg_node *n;
-    ck_assert_int_eq(cfg_parse_text(&n, "count: 3\nflag: false\nbox: {colour: red, size: 2.5}\n", "v.yaml"), MSF_OK);
-    ck_assert_int_eq(cfg_validate(n, outer, "top"), MSF_OK);
-    ck_assert(fabs(cfg_num(n, "box.size", 0) - 2.5) == 0);
-    cfg_free(n);
+    config_node *n;
+    ck_assert_int_eq(config_parse_text(&n, "count: 3\nflag: false\nbox: {colour: red, size: 2.5}\n", "v.yaml"), MSF_OK);
+    ck_assert_int_eq(config_validate(n, outer, "top"), MSF_OK);
+    ck_assert(fabs(config_num(n, "box.size", 0) - 2.5) == 0);
+    config_free(n);
     expect_invalid("count: 3\nbox:\n  size: 1\n  colr: red\n",
                    "v.yaml:4: unknown key 'top.box.colr' (known here: colour, size)");
     expect_invalid("count: 3.5\n", "v.yaml:1: 'top.count' expects an integer, got a scalar '3.5'");
@@ -114,43 +114,43 @@ START_TEST(test_schema_errors) {
     expect_invalid("flag: true\n", "v.yaml:1: top: 'count' is missing (required: how many)");
     expect_invalid("count: 1\nbox:\n  colour: red\n", "v.yaml:3: top.box: 'size' is missing (required: a number)");
     expect_invalid("count:\n", "v.yaml:1: 'top.count' expects an integer, got nothing ''");
-    ck_assert_ptr_eq(cfg_schema_find(outer, "box.size"), &inner[1]);
-    ck_assert_ptr_null(cfg_schema_find(outer, "box.weight"));
-    ck_assert_ptr_null(cfg_schema_find(outer, "count.x"));
+    ck_assert_ptr_eq(config_schema_find(outer, "box.size"), &inner[1]);
+    ck_assert_ptr_null(config_schema_find(outer, "box.weight"));
+    ck_assert_ptr_null(config_schema_find(outer, "count.x"));
 }
 END_TEST
 
 START_TEST(test_merge_set_and_json) {
-    cfg_node *a, *b;
-    ck_assert_int_eq(cfg_parse_text(&a, "x: 1\nm: {p: 1, q: [1, 2]}\n", "a.yaml"), MSF_OK);
-    ck_assert_int_eq(cfg_parse_text(&b, "m: {q: [3], r: \"s\\\"t\"}\ny: z\n", "b.yaml"), MSF_OK);
-    ck_assert_int_eq(cfg_merge(a, b), MSF_OK);
+    config_node *a, *b;
+    ck_assert_int_eq(config_parse_text(&a, "x: 1\nm: {p: 1, q: [1, 2]}\n", "a.yaml"), MSF_OK);
+    ck_assert_int_eq(config_parse_text(&b, "m: {q: [3], r: \"s\\\"t\"}\ny: z\n", "b.yaml"), MSF_OK);
+    ck_assert_int_eq(config_merge(a, b), MSF_OK);
     // Maps merge key by key, lists are replaced; each value keeps its file:line.
-    ck_assert_int_eq(cfg_int(a, "m.p", 0), 1);
-    ck_assert_int_eq(cfg_find(a, "m.q")->count, 1);
-    ck_assert_str_eq(cfg_find(a, "m.q")->file, "b.yaml");
-    ck_assert_str_eq(cfg_find(a, "m.p")->file, "a.yaml");
-    ck_assert_str_eq(cfg_str(a, "y", ""), "z");
-    ck_assert_int_eq(cfg_set(a, "n.deep.k", cfg_get(b, "y")), MSF_OK);
-    ck_assert_str_eq(cfg_str(a, "n.deep.k", ""), "z");
-    ck_assert_int_eq(cfg_set(a, "x", cfg_get(b, "y")), MSF_OK);
-    ck_assert_str_eq(cfg_str(a, "x", ""), "z");
+    ck_assert_int_eq(config_int(a, "m.p", 0), 1);
+    ck_assert_int_eq(config_find(a, "m.q")->count, 1);
+    ck_assert_str_eq(config_find(a, "m.q")->file, "b.yaml");
+    ck_assert_str_eq(config_find(a, "m.p")->file, "a.yaml");
+    ck_assert_str_eq(config_str(a, "y", ""), "z");
+    ck_assert_int_eq(config_set(a, "n.deep.k", config_get(b, "y")), MSF_OK);
+    ck_assert_str_eq(config_str(a, "n.deep.k", ""), "z");
+    ck_assert_int_eq(config_set(a, "x", config_get(b, "y")), MSF_OK);
+    ck_assert_str_eq(config_str(a, "x", ""), "z");
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cfg_write_json(f, a, -1);
+    config_write_json(f, a, -1);
     fclose(f);
     ck_assert_str_eq(
         buf, "{\"x\":\"z\",\"m\":{\"p\":1,\"q\":[3],\"r\":\"s\\\"t\"},\"y\":\"z\",\"n\":{\"deep\":{\"k\":\"z\"}}}");
     free(buf);
     // Equal configs hash equally wherever they were written; any change shows.
-    cfg_node *c;
-    ck_assert_int_eq(cfg_parse_text(&c, "x: z\nm:\n  p: 1\n  q: [3]\n  r: 's\"t'\ny: z\nn: {deep: {k: z}}\n", "c.yaml"),
-                     MSF_OK);
-    ck_assert_uint_eq(cfg_hash(a), cfg_hash(c));
-    ck_assert_int_eq(cfg_set(c, "m.p", cfg_get(b, "y")), MSF_OK);
-    ck_assert_uint_ne(cfg_hash(a), cfg_hash(c));
-    cfg_free(a), cfg_free(b), cfg_free(c);
+    config_node *c;
+    ck_assert_int_eq(
+        config_parse_text(&c, "x: z\nm:\n  p: 1\n  q: [3]\n  r: 's\"t'\ny: z\nn: {deep: {k: z}}\n", "c.yaml"), MSF_OK);
+    ck_assert_uint_eq(config_hash(a), config_hash(c));
+    ck_assert_int_eq(config_set(c, "m.p", config_get(b, "y")), MSF_OK);
+    ck_assert_uint_ne(config_hash(a), config_hash(c));
+    config_free(a), config_free(b), config_free(c);
 }
 END_TEST
 
@@ -178,9 +178,9 @@ START_TEST(test_use_and_sweep) {
     ck_assert_int_eq(e.num_points, 7);
     ck_assert_str_eq(e.points[0].name, "base");
     // The piece with the run's override; defaults laid under each run.
-    ck_assert_str_eq(cfg_str(e.points[0].cfg, "model.arch", ""), "DiT-B/2");
-    ck_assert_str_eq(cfg_str(e.points[1].cfg, "model.arch", ""), "DiT-S/2");
-    ck_assert_int_eq(cfg_int(e.points[1].cfg, "num_samples", 0), 10);
+    ck_assert_str_eq(config_str(e.points[0].config, "model.arch", ""), "DiT-B/2");
+    ck_assert_str_eq(config_str(e.points[1].config, "model.arch", ""), "DiT-S/2");
+    ck_assert_int_eq(config_int(e.points[1].config, "num_samples", 0), 10);
     // First sweep key varies slowest.
     static const char *names[] = {"msf,residual_steps=1,cfg_scale=1.0",  "msf,residual_steps=1,cfg_scale=4.0",
                                   "msf,residual_steps=5,cfg_scale=1.0",  "msf,residual_steps=5,cfg_scale=4.0",
@@ -189,10 +189,10 @@ START_TEST(test_use_and_sweep) {
         const msf_run_point *p = &e.points[1 + i];
         ck_assert_str_eq(p->name, names[i]);
         ck_assert_str_eq(p->run, "msf");
-        ck_assert_ptr_null(cfg_find(p->cfg, "sweep"));
-        ck_assert_int_eq(cfg_int(p->cfg, "seed", 0), 4);
-        ck_assert_str_eq(cfg_str(p->cfg, "sampler.residual_steps", ""), i < 2 ? "1" : i < 4 ? "5" : "25");
-        ck_assert(cfg_num(p->cfg, "sampler.cfg_scale", 0) == (i % 2 ? 4.0 : 1.0));
+        ck_assert_ptr_null(config_find(p->config, "sweep"));
+        ck_assert_int_eq(config_int(p->config, "seed", 0), 4);
+        ck_assert_str_eq(config_str(p->config, "sampler.residual_steps", ""), i < 2 ? "1" : i < 4 ? "5" : "25");
+        ck_assert(config_num(p->config, "sampler.cfg_scale", 0) == (i % 2 ? 4.0 : 1.0));
         for (int j = 0; j < i; j++) ck_assert_uint_ne(p->sample_hash, e.points[1 + j].sample_hash);
     }
     // Sampling options and costs of a point (no weights: from arch).
@@ -208,9 +208,9 @@ START_TEST(test_use_and_sweep) {
     msf_model arch;
     ck_assert_int_eq(msf_run_point_arch(&arch, &e.points[1]), MSF_OK);
     ck_assert_int_eq(arch.num_stages, 2);
-    ck_assert_int_eq(arch.stage[0].cfg.input_size, 4);
-    ck_assert_int_eq(arch.stage[1].cfg.in_channels, 8);
-    double base = dit_gflops(&arch.stage[0].cfg), res = dit_gflops(&arch.stage[1].cfg);
+    ck_assert_int_eq(arch.stage[0].config.input_size, 4);
+    ck_assert_int_eq(arch.stage[1].config.in_channels, 8);
+    double base = dit_gflops(&arch.stage[0].config), res = dit_gflops(&arch.stage[1].config);
     ck_assert(fabs(g1 - (20 * base + 1 * res)) <= 1e-9 * g1);
     ck_assert(fabs(g2 - (20 * base + 5 * res)) <= 1e-9 * g2);
     // Loading again gives the same hashes.
@@ -234,7 +234,7 @@ START_TEST(test_use_and_sweep) {
     ck_assert_int_eq(e.num_points, 2);
     ck_assert_str_eq(e.points[0].name, "dit,weights=dit.h5");
     ck_assert_str_eq(e.points[1].name, "dit,weights=b_c.h5");
-    ck_assert_str_eq(cfg_str(e.points[0].cfg, "model.weights", ""), "runs/a/dit.h5");
+    ck_assert_str_eq(config_str(e.points[0].config, "model.weights", ""), "runs/a/dit.h5");
     msf_experiment_free(&e);
     put("paths2.yaml",
         "experiment: paths\n"
@@ -289,7 +289,7 @@ START_TEST(test_sampler_start_and_clip) {
     msf_model arch;
     ck_assert_int_eq(msf_run_point_gflops(&g, &e.points[2]), MSF_OK);
     ck_assert_int_eq(msf_run_point_arch(&arch, &e.points[2]), MSF_OK);
-    double want_g = 4 * dit_gflops(&arch.stage[0].cfg) + 5 * dit_gflops(&arch.stage[1].cfg);
+    double want_g = 4 * dit_gflops(&arch.stage[0].config) + 5 * dit_gflops(&arch.stage[1].config);
     ck_assert(fabs(g - want_g) <= 1e-9 * want_g);
     // A DiT has one stage: the per-stage keys are MSF's.
     ck_assert_int_eq(msf_run_sampling_make(&o, &e.points[3], 1, ls), MSF_ERR_INVALID);
@@ -304,21 +304,21 @@ END_TEST
 // per-stage keys override the shared ones; label_mode and its earlier name
 // labels give the same point (the same hashes).
 START_TEST(test_schema_defaults_and_vocabulary) {
-    ck_assert_msg(cfg_schema_check(msf_run_schema, "msf_run_schema") == MSF_OK, "%s", msf_error_message());
-    static const cfg_field bad_default[] = {{"clip", CFG_T_BOOL, 0, NULL, NULL, NULL, "maybe", NULL},
-                                            {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
-    ck_assert_int_eq(cfg_schema_check(bad_default, "t"), MSF_ERR_INVALID);
+    ck_assert_msg(config_schema_check(msf_run_schema, "msf_run_schema") == MSF_OK, "%s", msf_error_message());
+    static const config_field bad_default[] = {{"clip", CONFIG_T_BOOL, 0, NULL, NULL, NULL, "maybe", NULL},
+                                               {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+    ck_assert_int_eq(config_schema_check(bad_default, "t"), MSF_ERR_INVALID);
     ck_assert_str_eq(msf_error_message(),
                      "t: the default of 'clip': t:0: 'clip' expects true or false, got a scalar 'maybe'");
-    static const cfg_field bad_flag[] = {{"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, NULL, "1", "--cfg_scale"},
-                                         {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
-    ck_assert_int_eq(cfg_schema_check(bad_flag, "t"), MSF_ERR_INVALID);
+    static const config_field bad_flag[] = {{"cfg_scale", CONFIG_T_NUMBER, 0, NULL, NULL, NULL, "1", "--cfg_scale"},
+                                            {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
+    ck_assert_int_eq(config_schema_check(bad_flag, "t"), MSF_ERR_INVALID);
     ck_assert_str_eq(msf_error_message(),
                      "t: 'cfg_scale' has the option --cfg_scale, expected -- and its key with '-' for '_'");
     ck_assert_str_eq(msf_run_default("sampler.steps"), "250");
     ck_assert_ptr_null(msf_run_default("sampler.base_steps"));
-    cfg_node *n;
-    ck_assert_int_eq(cfg_parse_text(&n, "name: a\nsampler: {cfg_scale: 4}\n", "r.yaml"), MSF_OK);
+    config_node *n;
+    ck_assert_int_eq(config_parse_text(&n, "name: a\nsampler: {cfg_scale: 4}\n", "r.yaml"), MSF_OK);
     ck_assert_int_eq(msf_run_int(n, "batch"), 8);
     ck_assert_int_eq(msf_run_int(n, "shard_size"), 1000);
     ck_assert(msf_run_num(n, "sampler.cfg_scale") == 4.0);
@@ -327,7 +327,7 @@ START_TEST(test_schema_defaults_and_vocabulary) {
     ck_assert_int_eq(msf_run_bool(n, "sampler.clip_x0"), 0);
     ck_assert_str_eq(msf_run_str(n, "sampler.residual"), "sample");
     ck_assert_ptr_null(msf_run_str(n, "sampler.base_from"));
-    cfg_free(n);
+    config_free(n);
 
     put("model.yaml", model_piece);
     put("vocab.yaml",
@@ -436,21 +436,21 @@ static char *text_close(text_buf *t) {
 }
 
 static void expect_parse_error(const char *text, const char *want) {
-    cfg_node *n = NULL;
-    ck_assert_int_eq(cfg_parse_text(&n, text, "l.yaml"), MSF_ERR_FORMAT);
+    config_node *n = NULL;
+    ck_assert_int_eq(config_parse_text(&n, text, "l.yaml"), MSF_ERR_FORMAT);
     ck_assert_ptr_null(n);
     if (!strstr(msf_error_message(), want)) ck_abort_msg("error '%s' lacks '%s'", msf_error_message(), want);
 }
 
 START_TEST(test_yaml_limits) {
-    cfg_node *n;
+    config_node *n;
     // Aliases are copies of their anchor's value, with its lines.
-    ck_assert_int_eq(cfg_parse_text(&n, "a: &x {b: 1, c: [2, 3]}\nd: *x\ne: &s hi\nf: *s\n", "t.yaml"), MSF_OK);
-    ck_assert_int_eq(cfg_int(n, "d.b", 0), 1);
-    ck_assert_int_eq(cfg_find(n, "d.c")->count, 2);
-    ck_assert_int_eq(cfg_find(n, "d.b")->line, 1);
-    ck_assert_str_eq(cfg_str(n, "f", ""), "hi");
-    cfg_free(n);
+    ck_assert_int_eq(config_parse_text(&n, "a: &x {b: 1, c: [2, 3]}\nd: *x\ne: &s hi\nf: *s\n", "t.yaml"), MSF_OK);
+    ck_assert_int_eq(config_int(n, "d.b", 0), 1);
+    ck_assert_int_eq(config_find(n, "d.c")->count, 2);
+    ck_assert_int_eq(config_find(n, "d.b")->line, 1);
+    ck_assert_str_eq(config_str(n, "f", ""), "hi");
+    config_free(n);
     expect_parse_error("a: *nothing\n", "l.yaml:1: alias *nothing names no earlier anchor");
     expect_parse_error("a: &x [1, *x]\n", "l.yaml:1: alias *x refers to a value that contains it");
     // Billion laughs: ten levels of ten aliases.
@@ -465,23 +465,23 @@ START_TEST(test_yaml_limits) {
     char *bomb = text_close(&t);
     expect_parse_error(bomb, "the config holds more than 100000 values once aliases are expanded");
     free(bomb);
-    // CFG_MAX_ALIASES aliases pass, one more does not.
+    // CONFIG_MAX_ALIASES aliases pass, one more does not.
     for (int extra = 0; extra < 2; extra++) {
         text_open(&t);
         fprintf(t.f, "a: &a 1\n");
-        for (int i = 0; i < CFG_MAX_ALIASES + extra; i++) fprintf(t.f, "k%d: *a\n", i);
+        for (int i = 0; i < CONFIG_MAX_ALIASES + extra; i++) fprintf(t.f, "k%d: *a\n", i);
         char *text = text_close(&t);
         if (extra) {
             expect_parse_error(text, "l.yaml:1002: more than 1000 aliases");
         } else {
-            ck_assert_int_eq(cfg_parse_text(&n, text, "l.yaml"), MSF_OK);
-            ck_assert_int_eq(n->count, CFG_MAX_ALIASES + 1);
-            cfg_free(n);
+            ck_assert_int_eq(config_parse_text(&n, text, "l.yaml"), MSF_OK);
+            ck_assert_int_eq(n->count, CONFIG_MAX_ALIASES + 1);
+            config_free(n);
         }
         free(text);
     }
-    // CFG_MAX_DEPTH levels pass, one more does not, however deep the file goes.
-    int depths[] = {CFG_MAX_DEPTH - 1, CFG_MAX_DEPTH, 100000};
+    // CONFIG_MAX_DEPTH levels pass, one more does not, however deep the file goes.
+    int depths[] = {CONFIG_MAX_DEPTH - 1, CONFIG_MAX_DEPTH, 100000};
     for (int k = 0; k < 3; k++) {
         text_open(&t);
         fprintf(t.f, "a: ");
@@ -490,8 +490,8 @@ START_TEST(test_yaml_limits) {
         fputc('\n', t.f);
         char *text = text_close(&t);
         if (k < 1) {
-            ck_assert_int_eq(cfg_parse_text(&n, text, "l.yaml"), MSF_OK);
-            cfg_free(n);
+            ck_assert_int_eq(config_parse_text(&n, text, "l.yaml"), MSF_OK);
+            config_free(n);
         } else {
             expect_parse_error(text, "l.yaml:1: nesting deeper than 64 levels");
         }
@@ -513,7 +513,7 @@ START_TEST(test_yaml_limits) {
     // Entries of one list.
     text_open(&t);
     fprintf(t.f, "a: [");
-    for (int i = 0; i <= CFG_MAX_ENTRIES; i++) fprintf(t.f, "%s%d", i ? "," : "", i);
+    for (int i = 0; i <= CONFIG_MAX_ENTRIES; i++) fprintf(t.f, "%s%d", i ? "," : "", i);
     fprintf(t.f, "]\n");
     text = text_close(&t);
     expect_parse_error(text, "l.yaml:1: a list with more than 10000 entries");
@@ -522,11 +522,11 @@ START_TEST(test_yaml_limits) {
     FILE *f = fopen(path_of("huge.yaml"), "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "a: \"");
-    for (int i = 0; i < CFG_MAX_FILE_BYTES / 64 + 1; i++)
+    for (int i = 0; i < CONFIG_MAX_FILE_BYTES / 64 + 1; i++)
         fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", f);
     fprintf(f, "\"\n");
     fclose(f);
-    ck_assert_int_eq(cfg_parse_file(&n, path_of("huge.yaml")), MSF_ERR_FORMAT);
+    ck_assert_int_eq(config_parse_file(&n, path_of("huge.yaml")), MSF_ERR_FORMAT);
     ck_assert_msg(strstr(msf_error_message(), "larger than 4194304 bytes"), "%s", msf_error_message());
     // use: pieces fanning out (each naming the next level ten times).
     for (int k = 0; k < 4; k++) {
@@ -539,10 +539,10 @@ START_TEST(test_yaml_limits) {
         }
         put(name, body);
     }
-    ck_assert_int_eq(cfg_parse_file(&n, path_of("fan0.yaml")), MSF_OK);
-    ck_assert_int_eq(cfg_resolve_uses(n), MSF_ERR_INVALID);
+    ck_assert_int_eq(config_parse_file(&n, path_of("fan0.yaml")), MSF_OK);
+    ck_assert_int_eq(config_resolve_uses(n), MSF_ERR_INVALID);
     ck_assert_msg(strstr(msf_error_message(), "more than 256 files pulled in with use:"), "%s", msf_error_message());
-    cfg_free(n);
+    config_free(n);
 }
 END_TEST
 

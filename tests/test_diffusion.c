@@ -217,7 +217,7 @@ END_TEST
 
 // Every spaced constant equals DiT's numpy float64 value (golden cases).
 START_TEST(test_schedule_vs_golden) {
-    msf_weights *g = tu_golden_open("dit_tiny.h5");
+    msf_h5_reader *g = tu_golden_open("dit_tiny.h5");
     static const char *names[] = {"betas",
                                   "log_betas",
                                   "alphas_cumprod",
@@ -236,7 +236,7 @@ START_TEST(test_schedule_vs_golden) {
         char obj[64], name[128], spec[64];
         snprintf(obj, sizeof obj, "respacing/case%d", c);
         snprintf(name, sizeof name, "%s/timestep_map", obj);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "spec", spec, sizeof spec), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "spec", spec, sizeof spec), MSF_OK);
         diff_schedule s;
         ck_assert_msg(diff_schedule_create(&s, 1000, spec, DIFF_VAR_LEARNED_RANGE) == MSF_OK, "%s",
                       msf_error_message());
@@ -270,7 +270,7 @@ START_TEST(test_schedule_vs_golden) {
         }
         diff_schedule_free(&s);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

@@ -22,13 +22,13 @@
 char *openblas_get_corename(void);
 #define TRAJ_TOL 1e-4
 
-static void load_model(dit_model *m, msf_weights *g, const char *group, int batch) {
+static void load_model(dit_model *m, msf_h5_reader *g, const char *group, int batch) {
     ck_assert_msg(dit_load(m, g, group, batch) == MSF_OK, "%s", msf_error_message());
 }
 
 // -----------------------------------------------------------------------------
 
-static void check_forward(msf_weights *g, const char *io, const char *group, double tol) {
+static void check_forward(msf_h5_reader *g, const char *io, const char *group, double tol) {
     char name[128];
     dit_model m;
     load_model(&m, g, group, 4);
@@ -46,15 +46,15 @@ static void check_forward(msf_weights *g, const char *io, const char *group, dou
     float *out = calloc(no, sizeof *out);
     ck_assert_int_eq(dit_forward(&m, out, x, t, y, (int)nt), MSF_OK);
     tu_cmp c = tu_compare(out, want, no);
-    printf("forward %s (hidden %d, heads %d, depth %d): rel %.2e, NMSE %.2e (tolerance %.0e)\n", io, m.cfg.hidden_size,
-           m.cfg.num_heads, m.cfg.depth, c.rel, c.nmse, tol);
+    printf("forward %s (hidden %d, heads %d, depth %d): rel %.2e, NMSE %.2e (tolerance %.0e)\n", io,
+           m.config.hidden_size, m.config.num_heads, m.config.depth, c.rel, c.nmse, tol);
     ck_assert(tu_expect_close(io, out, want, no, tol));
     free(x), free(t), free(yf), free(want), free(out);
     dit_free(&m);
 }
 
 START_TEST(test_forward) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     // All three cases; the full-size file of make check-full (gen_dit.py
     // --full) has the sigma model only. A missing case fails in
@@ -62,15 +62,15 @@ START_TEST(test_forward) {
     static const char *cases[][2] = {{"sigma_io", "sigma"}, {"sigma_io_tfloat", "sigma"}, {"nosigma_io", "nosigma"}};
     int n = tu_golden_full() ? 2 : 3;
     for (int i = 0; i < n; i++) check_forward(g, cases[i][0], cases[i][1], tol);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_pos_embed_and_save) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     dit_model m;
     load_model(&m, g, "sigma", 1);
-    const dit_config *c = &m.cfg;
+    const dit_config *c = &m.config;
     size_t n = (size_t)dit_tokens(c) * c->hidden_size;
     float *pe = malloc(n * sizeof *pe);
     dit_pos_embed(pe, c->hidden_size, dit_grid(c));
@@ -83,14 +83,14 @@ START_TEST(test_pos_embed_and_save) {
     ck_assert_int_ge(fd, 0);
     close(fd);
     ck_assert_int_eq(dit_save(&m, path, "test"), MSF_OK);
-    msf_weights *w;
-    ck_assert_int_eq(msf_weights_open(&w, path), MSF_OK);
+    msf_h5_reader *w;
+    ck_assert_int_eq(msf_h5_open(&w, path), MSF_OK);
     dit_model back;
     load_model(&back, w, NULL, 1);
     ck_assert_uint_eq(back.num_params, m.num_params);
     ck_assert(memcmp(back.params, m.params, m.num_params * sizeof(float)) == 0);
     dit_free(&back);
-    msf_weights_close(w);
+    msf_h5_close(w);
     unlink(path);
 
     // Random init: deterministic, finite, with the sin-cos table.
@@ -101,12 +101,12 @@ START_TEST(test_pos_embed_and_save) {
     ck_assert(memcmp(r1.pos_embed, m.pos_embed, n * sizeof(float)) == 0);
     dit_free(&r1), dit_free(&r2);
     dit_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_config_and_flops) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     dit_config c;
     if (!tu_golden_full()) {  // the full-size file has the sigma model only
         ck_assert_msg(dit_config_read(&c, g, "nosigma") == MSF_OK, "%s", msf_error_message());
@@ -116,7 +116,7 @@ START_TEST(test_config_and_flops) {
     ck_assert_int_eq(dit_config_read(&c, g, "sigma"), MSF_OK);
     ck_assert_int_eq(c.out_channels, 2 * c.in_channels);
     ck_assert_int_eq(c.has_null_class, 1);
-    msf_weights_close(g);
+    msf_h5_close(g);
 
     // DiT's Table 4 (GFLOPs at 256px) within 1%, and XL/2 at 512px.
     static const struct {
@@ -170,7 +170,7 @@ static msf_status denoise(void *user, float *out, const float *x, const float *t
 }
 
 static diff_denoiser make_denoiser(dit_model *m) {
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     return (diff_denoiser){.fn = denoise,
                            .user = m,
                            .channels = c->in_channels,
@@ -181,7 +181,7 @@ static diff_denoiser make_denoiser(dit_model *m) {
 }
 
 START_TEST(test_trajectories) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     // The 7 cases of gen_dit.py's TINY_TRAJ (both models, both samplers, both
     // guidance modes, every variance type); 1 in the full-size file.
     int cases = tu_golden_cases(g, "traj", "out");
@@ -190,11 +190,11 @@ START_TEST(test_trajectories) {
         char obj[32], name[128], group[32], spec[32], sampler[16], mode[16], var[32];
         snprintf(obj, sizeof obj, "traj/case%d", k);
         snprintf(name, sizeof name, "%s/out", obj);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "model", group, sizeof group), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "respacing", spec, sizeof spec), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "sampler", sampler, sizeof sampler), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "cfg_mode", mode, sizeof mode), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "variance", var, sizeof var), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "model", group, sizeof group), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "respacing", spec, sizeof spec), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "sampler", sampler, sizeof sampler), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "cfg_mode", mode, sizeof mode), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "variance", var, sizeof var), MSF_OK);
         diff_stage_opts so = {.steps = spec,
                               .eta = (float)tu_golden_double(g, obj, "eta"),
                               .cfg_scale = (float)tu_golden_double(g, obj, "cfg_scale")};
@@ -251,7 +251,7 @@ START_TEST(test_trajectories) {
         diff_stage_free(&s);
         dit_free(&m);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -277,7 +277,7 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
         printf("SKIP: test_dit: batch and thread independence at full width (make test checks it)\n");
         return;
     }
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     dit_model m;
     load_model(&m, g, "sigma", 16);
     diff_stage s;
@@ -289,8 +289,8 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
     ck_assert_int_eq(diff_stage_init(&s, &so), MSF_OK);
     enum { N = 8 };
     int64_t labels[N];
-    ck_assert_int_eq(diff_sample_labels(labels, DIFF_LABELS_UNIFORM, 11, 0, N, m.cfg.num_classes), MSF_OK);
-    size_t total = (size_t)N * m.cfg.in_channels * m.cfg.input_size * m.cfg.input_size;
+    ck_assert_int_eq(diff_sample_labels(labels, DIFF_LABELS_UNIFORM, 11, 0, N, m.config.num_classes), MSF_OK);
+    size_t total = (size_t)N * m.config.in_channels * m.config.input_size * m.config.input_size;
     float *ref = malloc(total * sizeof *ref), *x = malloc(total * sizeof *x);
     // Identical bits on the OpenBLAS kernels measured (see nn_linear), within
     // 1e-6 elsewhere; thread count never matters.
@@ -315,7 +315,7 @@ START_TEST(test_sampling_independent_of_batch_and_threads) {
     free(ref), free(x);
     diff_stage_free(&s);
     dit_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -325,7 +325,7 @@ END_TEST
 typedef enum { COPY_AS_IS, DROP_TENSOR, RESHAPE_TENSOR, EXTRA_TENSOR } copy_mode;
 
 static void copy_model(const char *dst, copy_mode mode, const char *victim) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     msf_h5_writer *w;
     ck_assert_int_eq(msf_h5_create(&w, dst), MSF_OK);
     static const char *ints[] = {"input_size",  "patch_size",  "in_channels",
@@ -335,8 +335,8 @@ static void copy_model(const char *dst, copy_mode mode, const char *victim) {
         ck_assert_int_eq(msf_h5_attr_int(w, NULL, ints[i], tu_golden_int(g, "sigma", ints[i])), 0);
     ck_assert_int_eq(msf_h5_attr_double(w, NULL, "class_dropout_prob", 0.1), MSF_OK);
     ck_assert_int_eq(msf_h5_attr_string(w, NULL, "model", "dit"), MSF_OK);
-    for (int i = 0; i < msf_weights_count(g); i++) {
-        const msf_weight_info *t = msf_weights_get_info(g, i);
+    for (int i = 0; i < msf_h5_count(g); i++) {
+        const msf_h5_tensor *t = msf_h5_tensor_at(g, i);
         if (strncmp(t->name, "sigma/", 6)) continue;
         const char *key = t->name + 6;
         if (mode == DROP_TENSOR && !strcmp(key, victim)) continue;
@@ -354,23 +354,23 @@ static void copy_model(const char *dst, copy_mode mode, const char *victim) {
         free(data);
     }
     ck_assert_int_eq(msf_h5_commit(w), MSF_OK);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 
 static msf_status try_load(const char *path) {
-    msf_weights *w;
-    ck_assert_int_eq(msf_weights_open(&w, path), MSF_OK);
+    msf_h5_reader *w;
+    ck_assert_int_eq(msf_h5_open(&w, path), MSF_OK);
     dit_model m;
     msf_status s = dit_load(&m, w, NULL, 2);
     if (!s) dit_free(&m);
-    msf_weights_close(w);
+    msf_h5_close(w);
     return s;
 }
 
 START_TEST(test_loader_errors) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int hidden = (int)tu_golden_int(g, "sigma", "hidden_size");
-    msf_weights_close(g);
+    msf_h5_close(g);
     char path[] = "/tmp/msf_dit_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
@@ -397,12 +397,12 @@ START_TEST(test_loader_errors) {
 END_TEST
 
 START_TEST(test_forward_rejects_bad_input) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     dit_model m;
     load_model(&m, g, "sigma", 2);
-    size_t numel = (size_t)m.cfg.in_channels * m.cfg.input_size * m.cfg.input_size;
+    size_t numel = (size_t)m.config.in_channels * m.config.input_size * m.config.input_size;
     float *x = calloc(3 * numel, sizeof *x), *out = calloc(3 * numel * 2, sizeof *out), t[3] = {0, 1, 2};
-    int64_t bad = m.cfg.num_classes + 1, y[3] = {0, 1, bad};
+    int64_t bad = m.config.num_classes + 1, y[3] = {0, 1, bad};
     ck_assert_int_eq(dit_forward(&m, out, x, t, y, 3), MSF_ERR_INVALID);      // batch above max
     ck_assert_int_eq(dit_forward(&m, out, x, t, y + 1, 2), MSF_ERR_INVALID);  // beyond the null class
     char want[32];
@@ -410,7 +410,7 @@ START_TEST(test_forward_rejects_bad_input) {
     ck_assert_ptr_nonnull(strstr(msf_error_message(), want));
     free(x), free(out);
     dit_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

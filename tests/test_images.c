@@ -21,7 +21,7 @@
 #define CASES 22  // tools/golden/gen_png.py writes this many; fewer is a failure
 
 START_TEST(test_png_equals_pil) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int64_t cases = tu_golden_int(g, NULL, "cases");
     ck_assert_int_eq(cases, CASES);
     char dir[] = "/tmp/msf-test-png-XXXXXX";
@@ -32,7 +32,7 @@ START_TEST(test_png_equals_pil) {
     for (int64_t k = 0; k < cases; k++) {
         char obj[32], name[64], what[96];
         snprintf(obj, sizeof obj, "case%lld", (long long)k);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
         size_t nb, nw;
         int nd;
         int64_t sh[8];
@@ -62,7 +62,7 @@ START_TEST(test_png_equals_pil) {
     ck_assert_int_eq(checked, CASES);
     unlink(path);
     rmdir(dir);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

@@ -26,9 +26,9 @@
 #define BLOCKS "tests/golden/inception_blocks.h5"
 #define FULL "inception_full.h5"
 
-static msf_weights *blocks_open(void) {
-    msf_weights *g = NULL;
-    if (msf_weights_open(&g, BLOCKS) != MSF_OK)
+static msf_h5_reader *blocks_open(void) {
+    msf_h5_reader *g = NULL;
+    if (msf_h5_open(&g, BLOCKS) != MSF_OK)
         ck_abort_msg("cannot open %s: %s; regenerate with `make golden`", BLOCKS, msf_error_message());
     return g;
 }
@@ -49,7 +49,7 @@ static int check_close(const char *what, const float *got, const float *want, si
     return tu_expect_close(what, got, want, n, tol);
 }
 
-static inception_model *load_tiny(msf_weights *g, int max_h, int max_w) {
+static inception_model *load_tiny(msf_h5_reader *g, int max_h, int max_w) {
     inception_config cfg;
     ck_assert_int_eq(inception_config_scaled(&cfg, (int)tu_golden_int(g, "tiny", "width_divisor"),
                                              (int)tu_golden_int(g, "tiny", "num_classes")),
@@ -67,16 +67,16 @@ START_TEST(test_blocks) {
         inception_block_kind kind;
     } cases[] = {{"stem", INCEPTION_STEM}, {"a", INCEPTION_A},   {"b", INCEPTION_B},  {"c", INCEPTION_C},
                  {"d", INCEPTION_D},       {"e1", INCEPTION_E1}, {"e2", INCEPTION_E2}};
-    msf_weights *g = blocks_open();
+    msf_h5_reader *g = blocks_open();
     double tol = tu_golden_double(g, NULL, "tolerance");
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char name[64], prefix[16];
         inception_block_spec spec = {.kind = cases[k].kind};
         snprintf(name, sizeof name, "%s/widths", cases[k].name);
-        const msf_weight_info *wi = msf_weights_find(g, name);
+        const msf_h5_tensor *wi = msf_h5_find(g, name);
         ck_assert_ptr_nonnull(wi);
         int64_t widths[INCEPTION_MAX_WIDTHS];
-        ck_assert_int_eq(msf_weights_read_i64(g, name, widths, 1, wi->shape), MSF_OK);
+        ck_assert_int_eq(msf_h5_read_i64(g, name, widths, 1, wi->shape), MSF_OK);
         for (int i = 0; i < wi->shape[0]; i++) spec.widths[i] = (int)widths[i];
         int64_t xs[4], ys[4];
         size_t nx, ny;
@@ -101,12 +101,12 @@ START_TEST(test_blocks) {
         inception_free(m);
         free(x), free(want), free(got);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_tiny_network) {
-    msf_weights *g = blocks_open();
+    msf_h5_reader *g = blocks_open();
     double tol = tu_golden_double(g, NULL, "net_tolerance");
     inception_model *m = load_tiny(g, 299, 299);
     int classes = (int)tu_golden_int(g, "tiny", "num_classes"),
@@ -149,7 +149,7 @@ START_TEST(test_tiny_network) {
     free(pool2), free(logits2), free(x), free(p);
     free(pool), free(spatial), free(logits);
     inception_free(m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -192,7 +192,7 @@ static void determinism_at(inception_model *m, int n, int h, int w, int dim, int
 }
 
 START_TEST(test_threads_and_batches) {
-    msf_weights *g = blocks_open();
+    msf_h5_reader *g = blocks_open();
     int saved = omp_get_max_threads();
     omp_set_num_threads(3);  // workspaces for up to 3 threads
     inception_model *m = load_tiny(g, 299, 299);
@@ -202,7 +202,7 @@ START_TEST(test_threads_and_batches) {
     determinism_at(m, 5, 77, 85, dim, classes, 0);
     determinism_at(m, 4, 299, 299, dim, classes, 1);
     inception_free(m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -218,7 +218,7 @@ START_TEST(test_full_network) {
         printf("SKIP: test_inception: the full network at real shapes (make check-full writes %s)\n", FULL);
         return;
     }
-    msf_weights *g = tu_golden_open(FULL);
+    msf_h5_reader *g = tu_golden_open(FULL);
     double tol = tu_golden_double(g, NULL, "net_tolerance");
     inception_config cfg;
     ck_assert_int_eq(inception_config_scaled(&cfg, 1, INCEPTION_NUM_CLASSES), MSF_OK);
@@ -285,7 +285,7 @@ START_TEST(test_full_network) {
     free(px), free(fp), free(fs), free(fl), free(p), free(x);
     free(pool), free(spatial), free(logits);
     inception_free(m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -298,13 +298,13 @@ END_TEST
 typedef enum { COPY_AS_IS, DROP, RESHAPE, POISON } copy_mode;
 
 static void copy_tiny(const char *dst, copy_mode mode, const char *victim) {
-    msf_weights *g = blocks_open();
+    msf_h5_reader *g = blocks_open();
     msf_h5_writer *w;
     ck_assert_int_eq(msf_h5_create(&w, dst), MSF_OK);
     ck_assert_int_eq(msf_h5_attr_string(w, NULL, "model", "inception"), MSF_OK);
     ck_assert_int_eq(msf_h5_attr_int(w, NULL, "format_version", 1), MSF_OK);
-    for (int i = 0; i < msf_weights_count(g); i++) {
-        const msf_weight_info *t = msf_weights_get_info(g, i);
+    for (int i = 0; i < msf_h5_count(g); i++) {
+        const msf_h5_tensor *t = msf_h5_tensor_at(g, i);
         if (strncmp(t->name, "tiny/", 5)) continue;
         const char *key = t->name + 5;
         if (mode == DROP && !strcmp(key, victim)) continue;
@@ -324,19 +324,19 @@ static void copy_tiny(const char *dst, copy_mode mode, const char *victim) {
         free(data);
     }
     ck_assert_int_eq(msf_h5_commit(w), MSF_OK);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 
 static msf_status try_load(const char *path) {
-    msf_weights *w;
-    ck_assert_int_eq(msf_weights_open(&w, path), MSF_OK);
+    msf_h5_reader *w;
+    ck_assert_int_eq(msf_h5_open(&w, path), MSF_OK);
     inception_config cfg;
     ck_assert_int_eq(inception_config_scaled(&cfg, 16, 63), MSF_OK);
     inception_model *m = NULL;
     msf_status s = inception_load(&m, w, NULL, &cfg, 100, 100);
     ck_assert(s == MSF_OK ? m != NULL : m == NULL);
     inception_free(m);
-    msf_weights_close(w);
+    msf_h5_close(w);
     return s;
 }
 
@@ -388,7 +388,7 @@ START_TEST(test_loader_errors) {
 END_TEST
 
 START_TEST(test_runtime_errors) {
-    msf_weights *g = blocks_open();
+    msf_h5_reader *g = blocks_open();
     inception_model *m = load_tiny(g, 120, 100);
     float *x = calloc((size_t)2 * 3 * 120 * 100, sizeof *x), out[2 * 128], sp[2023];
     ck_assert_int_eq(inception_forward(m, out, NULL, NULL, x, 2, 120, 100), MSF_OK);
@@ -414,7 +414,7 @@ START_TEST(test_runtime_errors) {
     ck_assert_int_eq(inception_forward(m, out, NULL, NULL, x, 1, 75, 75), MSF_ERR_INVALID);
     inception_free(m);
     free(x);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

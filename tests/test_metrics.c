@@ -27,7 +27,7 @@ static double max_rel_f64(const double *got, const double *want, size_t n) {
     return mx > 0 ? err / mx : err;
 }
 
-static int64_t *load_i64(msf_weights *g, const char *name, size_t *n) {
+static int64_t *load_i64(msf_h5_reader *g, const char *name, size_t *n) {
     double *d = tu_golden_load_f64(g, name, n);
     int64_t *x = malloc(*n * sizeof(int64_t));
     for (size_t i = 0; i < *n; i++) x[i] = (int64_t)d[i];
@@ -36,7 +36,7 @@ static int64_t *load_i64(msf_weights *g, const char *name, size_t *n) {
 }
 
 // Statistics from two golden fields.
-static msf_fid_stats load_stats(msf_weights *g, const char *mu, const char *sigma) {
+static msf_fid_stats load_stats(msf_h5_reader *g, const char *mu, const char *sigma) {
     size_t n, nn;
     msf_fid_stats s;
     s.mu = tu_golden_load_f64(g, mu, &n);
@@ -47,7 +47,7 @@ static msf_fid_stats load_stats(msf_weights *g, const char *mu, const char *sigm
 }
 
 START_TEST(test_stats_equal_numpy) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n;
     int64_t shape[8];
     int nd;
@@ -67,12 +67,12 @@ START_TEST(test_stats_equal_numpy) {
     ck_assert(!memcmp(got.sigma, got1.sigma, (size_t)d * d * sizeof(double)));
     msf_fid_stats_free(&got), msf_fid_stats_free(&got1), msf_fid_stats_free(&want);
     free(feats);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_fid_equals_scipy_sqrtm) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     // The three cases of gen_metrics.py, each once.
     static const char *expected[] = {"well-conditioned", "singular n < d", "identical"};
     int seen[3] = {0};
@@ -81,7 +81,7 @@ START_TEST(test_fid_equals_scipy_sqrtm) {
     for (int64_t c = 0; c < cases; c++) {
         char obj[32], what[64];
         snprintf(obj, sizeof obj, "fid%lld", (long long)c);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
         for (int k = 0; k < 3; k++) seen[k] += !strcmp(what, expected[k]);
         char mu1[64], s1[64], mu2[64], s2[64];
         snprintf(mu1, sizeof mu1, "%s/mu1", obj), snprintf(s1, sizeof s1, "%s/sigma1", obj);
@@ -97,7 +97,7 @@ START_TEST(test_fid_equals_scipy_sqrtm) {
         msf_fid_stats_free(&a), msf_fid_stats_free(&b);
     }
     for (int k = 0; k < 3; k++) ck_assert_msg(seen[k] == 1, "FID case '%s' checked %d times", expected[k], seen[k]);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -278,7 +278,7 @@ START_TEST(test_kid_shared_rows) {
 END_TEST
 
 START_TEST(test_inception_score) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n;
     int64_t shape[8];
     int nd;
@@ -293,12 +293,12 @@ START_TEST(test_inception_score) {
     ck_assert_int_eq(msf_inception_score(&got, logits, shape[0], (int)shape[1], split), MSF_OK);
     ck_assert_msg(fabs(got - 1.0) <= 1e-12, "IS of identical rows %.17g", got);
     free(logits);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_precision_recall) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n;
     int64_t sr[8], ss[8];
     int nd;
@@ -324,12 +324,12 @@ START_TEST(test_precision_recall) {
     omp_set_num_threads(threads);
     ck_assert(p1 == p && r1 == r);
     free(ref), free(sample), free(rr), free(rs), free(got);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_kid) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n;
     int64_t sr[8], ss[8], sub[8];
     int nd;
@@ -350,12 +350,12 @@ START_TEST(test_kid) {
     printf("KID with our draws (50 subsets): %.6g\n", a);
     ck_assert_msg(fabs(a - want) <= 0.1 * fabs(want), "KID with our subsets %g far from %g", a, want);
     free(ref), free(sample), free(subsets);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_class_consistency) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n;
     int64_t sh[8];
     int nd;
@@ -367,7 +367,7 @@ START_TEST(test_class_consistency) {
     labels[3] = sh[1];
     ck_assert_int_eq(msf_class_consistency(&got, logits, labels, sh[0], (int)sh[1]), MSF_ERR_INVALID);
     free(logits), free(labels);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

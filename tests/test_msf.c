@@ -114,7 +114,7 @@ END_TEST
 // Goldens
 
 START_TEST(test_factorize_vs_golden) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     // The 10 cases of gen_msf.py's FACTOR_CASES (s = 2, 4; L = 2, 3; both
     // operator pairs), in the small and the full file alike.
@@ -126,8 +126,8 @@ START_TEST(test_factorize_vs_golden) {
         snprintf(name, sizeof name, "%s/z", obj);
         nn_pyramid_opts o = {.scale = (int)tu_golden_int(g, obj, "scale"),
                              .levels = (int)tu_golden_int(g, obj, "levels")};
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "down", down, sizeof down), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "up", up, sizeof up), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "down", down, sizeof down), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "up", up, sizeof up), MSF_OK);
         ck_assert_int_eq(nn_down_parse(down, &o.down), MSF_OK);
         ck_assert_int_eq(nn_up_parse(up, &o.up), MSF_OK);
         size_t nz;
@@ -155,14 +155,14 @@ START_TEST(test_factorize_vs_golden) {
         }
         free(z), free(base), free(want_base), free(scratch);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 // Each stage's DiT alone against the reference (traces a trajectory failure
 // to the network).
 START_TEST(test_stage_forward) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     msf_model m;
     ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
@@ -186,7 +186,7 @@ START_TEST(test_stage_forward) {
         free(x), free(t), free(yf), free(want), free(out);
     }
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -199,7 +199,7 @@ static msf_sampler sampler_of(const msf_model *m, const diff_stage_opts *o, int 
 
 // Two-stage trajectories with replayed noise against tools/reference/msf.py.
 START_TEST(test_two_stage_trajectories) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "traj_tolerance");
     msf_model m;
     ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
@@ -215,7 +215,7 @@ START_TEST(test_two_stage_trajectories) {
         diff_stage_opts o[2] = {{0}};
         tu_stage_opts(g, obj, "base", &o[0], steps[0]);
         tu_stage_opts(g, obj, "residual", &o[1], steps[1]);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "residual_start", start, sizeof start), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "residual_start", start, sizeof start), MSF_OK);
         o[1].start_t = strcmp(start, "noise") ? atoi(start) : 0;
 
         tu_msf_replay r = {0};
@@ -246,7 +246,7 @@ START_TEST(test_two_stage_trajectories) {
         float *z = malloc(nout * sizeof *z), *base = malloc(nbase * sizeof *base), *res = malloc(nres * sizeof *res);
         msf_sampler sp = sampler_of(&m, o, 2);
         int64_t k0;
-        ck_assert_int_eq(msf_weights_attr_int(g, obj, "residual_start_index", &k0), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_int(g, obj, "residual_start_index", &k0), MSF_OK);
         ck_assert_int_eq(sp.stage[1].num_steps, k0 + 1);
         ck_assert_msg(msf_sample(&m, &sp, 0, tu_msf_replay_noise, &r, z, base, res, labels, 0, 2, NULL) == MSF_OK, "%s",
                       msf_error_message());
@@ -264,13 +264,13 @@ START_TEST(test_two_stage_trajectories) {
         free(lf), free(want), free(want_base), free(want_res), free(z), free(base), free(res);
     }
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 // Same seed, batch 1 / 2 / 3 and 1 / 2 threads: identical MSF samples.
 START_TEST(test_sampling_independent_of_batch) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     msf_model m;
     ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
     diff_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_DIT3},
@@ -303,7 +303,7 @@ START_TEST(test_sampling_independent_of_batch) {
     ck_assert_int_eq(msf_sample(&m, &sp, 5, NULL, NULL, x, NULL, NULL, labels, 0, N + 1, NULL), MSF_ERR_INVALID);
     msf_sampler_free(&sp);
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -311,7 +311,7 @@ END_TEST
 // reused with other residual options gives what a full run with those options
 // gives (what the experiment runner's base cache relies on).
 START_TEST(test_split_sampling) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     msf_model m;
     ck_assert_int_eq(msf_model_load(&m, g, "model", 6), MSF_OK);
     diff_stage_opts o[2] = {{.steps = "6", .cfg_scale = 2.0f, .cfg_mode = DIFF_CFG_ALL},
@@ -340,7 +340,7 @@ START_TEST(test_split_sampling) {
     o[1].steps = "4,x";
     ck_assert_int_eq(msf_sampler_init(&sp, &m, o, N), MSF_ERR_INVALID);
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

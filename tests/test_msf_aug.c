@@ -15,7 +15,7 @@
 #define GOLDEN "msf_cond_aug.h5"
 
 START_TEST(test_abar) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     size_t n;
     double *want = tu_golden_load_f64(g, "abar", &n);
     ck_assert_int_eq((int)n, 1001);
@@ -25,16 +25,16 @@ START_TEST(test_abar) {
     }
     ck_assert(diff_linear_abar(0) == 1.0);
     free(want);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_forward_with_level) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     msf_model m;
     ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
-    ck_assert(!m.stage[0].cfg.cond_aug && m.stage[1].cfg.cond_aug);
+    ck_assert(!m.stage[0].config.cond_aug && m.stage[1].config.cond_aug);
     size_t nx, nt, no;
     float *x = tu_golden_load(g, "io/x", &nx, NULL, NULL), *t = tu_golden_load(g, "io/t", &nt, NULL, NULL);
     float *yf = tu_golden_load(g, "io/y", NULL, NULL, NULL), *aug = tu_golden_load(g, "io/aug", NULL, NULL, NULL);
@@ -48,18 +48,18 @@ START_TEST(test_forward_with_level) {
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "conditioning augmentation"));
     ck_assert_int_eq(dit_forward_aug(&m.stage[0], out, x, t, y, aug, 1), MSF_ERR_INVALID);
     // The level embedder is counted in the forward cost.
-    dit_config plain = m.stage[1].cfg;
+    dit_config plain = m.stage[1].config;
     plain.cond_aug = 0;
-    double extra = (dit_gflops(&m.stage[1].cfg) - dit_gflops(&plain)) * 1e9;
+    double extra = (dit_gflops(&m.stage[1].config) - dit_gflops(&plain)) * 1e9;
     ck_assert_msg(fabs(extra - (64.0 * 256 + 64.0 * 64)) < 1e-3, "level MLP counted as %g FLOPs", extra);
     free(x), free(t), free(yf), free(aug), free(want), free(out);
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_trajectories) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "traj_tolerance");
     msf_model m;
     ck_assert_msg(msf_model_load(&m, g, "model", 4) == MSF_OK, "%s", msf_error_message());
@@ -73,7 +73,7 @@ START_TEST(test_trajectories) {
         tu_stage_opts(g, obj, "base", &o[0], steps[0]);
         tu_stage_opts(g, obj, "residual", &o[1], steps[1]);
         int64_t level;
-        ck_assert_int_eq(msf_weights_attr_int(g, obj, "residual_cond_noise", &level), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_int(g, obj, "residual_cond_noise", &level), MSF_OK);
         o[1].cond_noise = (int)level;
         noised += level > 0;
         tu_msf_replay r = {0};
@@ -127,7 +127,7 @@ START_TEST(test_trajectories) {
     }
     ck_assert_int_ge(noised, 2);
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -135,7 +135,7 @@ END_TEST
 // clean condition's sample; levels outside 0..1000 and levels on a model
 // trained without augmentation are refused.
 START_TEST(test_options_and_philox) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     msf_model m;
     ck_assert_msg(msf_model_load(&m, g, "model", 3) == MSF_OK, "%s", msf_error_message());
     const size_t numel = 3 * 4 * 8 * 8;
@@ -159,15 +159,15 @@ START_TEST(test_options_and_philox) {
     o[0].cond_noise = 5;  // the base has no condition
     ck_assert_int_eq(msf_sampler_init(&sp, &m, o, 3), MSF_ERR_INVALID);
     // A model without augmentation refuses a level.
-    m.stage[1].cfg.cond_aug = 0;
+    m.stage[1].config.cond_aug = 0;
     o[0].cond_noise = 0;
     o[1].cond_noise = 10;
     ck_assert_int_eq(msf_sampler_init(&sp, &m, o, 3), MSF_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(msf_error_message(), "conditioning augmentation"));
-    m.stage[1].cfg.cond_aug = 1;
+    m.stage[1].config.cond_aug = 1;
     free(a), free(b), free(c);
     msf_model_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

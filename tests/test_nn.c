@@ -39,22 +39,22 @@ typedef struct {
 // Cases are case0, case1, ... under the operator's group, as many as its
 // attribute `cases` says (the small and the full-size file have their own);
 // a missing one fails.
-static int count_cases(msf_weights *g, const char *op) { return tu_golden_cases(g, op, "y"); }
+static int count_cases(msf_h5_reader *g, const char *op) { return tu_golden_cases(g, op, "y"); }
 
-static float *load(msf_weights *g, const char *obj, const char *name, size_t *n) {
+static float *load(msf_h5_reader *g, const char *obj, const char *name, size_t *n) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", obj, name);
     return tu_golden_load(g, path, n, NULL, NULL);
 }
 
 // NULL when the case has no such dataset (no bias, no affine parameters).
-static float *load_optional(msf_weights *g, const char *obj, const char *name) {
+static float *load_optional(msf_h5_reader *g, const char *obj, const char *name) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", obj, name);
-    return msf_weights_find(g, path) ? tu_golden_load(g, path, NULL, NULL, NULL) : NULL;
+    return msf_h5_find(g, path) ? tu_golden_load(g, path, NULL, NULL, NULL) : NULL;
 }
 
-static int attr(msf_weights *g, const char *obj, const char *name) { return (int)tu_golden_int(g, obj, name); }
+static int attr(msf_h5_reader *g, const char *obj, const char *name) { return (int)tu_golden_int(g, obj, name); }
 
 static void fill_nan(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = NAN;
@@ -87,15 +87,15 @@ static void check_output(op_report *r, int k, const char *variant, const float *
     if (!tu_expect_close(what, got, want, n, TOL)) r->failures++;
 }
 
-static msf_weights *open_cases(op_report *r, const char *op) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+static msf_h5_reader *open_cases(op_report *r, const char *op) {
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     *r = (op_report){.op = op};
     r->cases = count_cases(g, op);
     return g;
 }
 
-static void finish_cases(msf_weights *g, op_report *r) {
-    msf_weights_close(g);
+static void finish_cases(msf_h5_reader *g, op_report *r) {
+    msf_h5_close(g);
     printf("%-17s %2d cases, worst rel: ref %.2e, fast %.2e\n", r->op, r->cases, r->worst_ref, r->worst_fast);
     ck_assert_msg(r->failures == 0, "%s: %d comparisons above rel %.0e", r->op, r->failures, TOL);
 }
@@ -107,7 +107,7 @@ static void case_name(char *obj, size_t size, const char *op, int k) { snprintf(
 
 START_TEST(test_linear) {
     op_report r;
-    msf_weights *g = open_cases(&r, "linear");
+    msf_h5_reader *g = open_cases(&r, "linear");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -166,7 +166,7 @@ END_TEST
 
 START_TEST(test_conv2d) {
     op_report r;
-    msf_weights *g = open_cases(&r, "conv2d");
+    msf_h5_reader *g = open_cases(&r, "conv2d");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -215,7 +215,7 @@ END_TEST
 
 START_TEST(test_group_norm) {
     op_report r;
-    msf_weights *g = open_cases(&r, "group_norm");
+    msf_h5_reader *g = open_cases(&r, "group_norm");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -239,7 +239,7 @@ END_TEST
 
 START_TEST(test_layer_norm) {
     op_report r;
-    msf_weights *g = open_cases(&r, "layer_norm");
+    msf_h5_reader *g = open_cases(&r, "layer_norm");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -263,7 +263,7 @@ END_TEST
 
 START_TEST(test_batch_norm) {
     op_report r;
-    msf_weights *g = open_cases(&r, "batch_norm");
+    msf_h5_reader *g = open_cases(&r, "batch_norm");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -288,7 +288,7 @@ END_TEST
 
 START_TEST(test_softmax) {
     op_report r;
-    msf_weights *g = open_cases(&r, "softmax");
+    msf_h5_reader *g = open_cases(&r, "softmax");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -320,7 +320,7 @@ END_TEST
 
 START_TEST(test_attention) {
     op_report r;
-    msf_weights *g = open_cases(&r, "attention");
+    msf_h5_reader *g = open_cases(&r, "attention");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -364,7 +364,7 @@ static const struct {
 
 START_TEST(test_activation) {
     op_report r;
-    msf_weights *g = open_cases(&r, activations[_i].op);
+    msf_h5_reader *g = open_cases(&r, activations[_i].op);
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -404,7 +404,7 @@ static const struct {
 
 START_TEST(test_pool) {
     op_report r;
-    msf_weights *g = open_cases(&r, pools[_i].op);
+    msf_h5_reader *g = open_cases(&r, pools[_i].op);
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -472,7 +472,7 @@ static const struct {
 
 START_TEST(test_resize) {
     op_report r;
-    msf_weights *g = open_cases(&r, resizes[_i].op);
+    msf_h5_reader *g = open_cases(&r, resizes[_i].op);
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);
@@ -498,7 +498,7 @@ END_TEST
 
 START_TEST(test_concat) {
     op_report r;
-    msf_weights *g = open_cases(&r, "concat");
+    msf_h5_reader *g = open_cases(&r, "concat");
     for (int k = 0; k < r.cases; k++) {
         char obj[64];
         case_name(obj, sizeof obj, r.op, k);

@@ -27,19 +27,19 @@
 #define GOLDEN "nn_kernels.h5"
 #define TOL 1e-5
 
-static float *load(msf_weights *g, const char *obj, const char *name, size_t *n) {
+static float *load(msf_h5_reader *g, const char *obj, const char *name, size_t *n) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", obj, name);
     return tu_golden_load(g, path, n, NULL, NULL);
 }
 
-static float *load_optional(msf_weights *g, const char *obj, const char *name) {
+static float *load_optional(msf_h5_reader *g, const char *obj, const char *name) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", obj, name);
-    return msf_weights_find(g, path) ? tu_golden_load(g, path, NULL, NULL, NULL) : NULL;
+    return msf_h5_find(g, path) ? tu_golden_load(g, path, NULL, NULL, NULL) : NULL;
 }
 
-static int attr(msf_weights *g, const char *obj, const char *name) { return (int)tu_golden_int(g, obj, name); }
+static int attr(msf_h5_reader *g, const char *obj, const char *name) { return (int)tu_golden_int(g, obj, name); }
 
 static float *nan_buffer(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof *p);
@@ -70,7 +70,7 @@ static int close_to(const char *op, int k, const char *variant, const float *got
 // PyTorch goldens
 
 START_TEST(test_golden_conv3x3) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int cases = tu_golden_cases(g, "conv3x3", "y"), failures = 0;
     double worst_ref = 0, worst_fast = 0;
     for (int k = 0; k < cases; k++) {
@@ -94,14 +94,14 @@ START_TEST(test_golden_conv3x3) {
         msf_arena_free(&ws);
         free(x), free(wt), free(b), free(want), free(got);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
     printf("%-17s %2d cases, worst rel: ref %.2e, fast %.2e\n", "conv3x3", cases, worst_ref, worst_fast);
     ck_assert_msg(failures == 0, "conv3x3: %d comparisons above rel %.0e", failures, TOL);
 }
 END_TEST
 
 START_TEST(test_golden_group_norm_silu) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int cases = tu_golden_cases(g, "group_norm_silu", "y"), failures = 0;
     double worst_ref = 0, worst_fast = 0;
     for (int k = 0; k < cases; k++) {
@@ -121,14 +121,14 @@ START_TEST(test_golden_group_norm_silu) {
         failures += !close_to("group_norm_silu", k, "fast", got, want, n, TOL, &worst_fast);
         free(x), free(gamma), free(beta), free(want), free(got);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
     printf("%-17s %2d cases, worst rel: ref %.2e, fast %.2e\n", "group_norm_silu", cases, worst_ref, worst_fast);
     ck_assert_msg(failures == 0, "group_norm_silu: %d comparisons above rel %.0e", failures, TOL);
 }
 END_TEST
 
 START_TEST(test_golden_attention_rows) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int cases = tu_golden_cases(g, "attention_rows", "y"), failures = 0;
     double worst_ref = 0, worst_fast = 0;
     for (int k = 0; k < cases; k++) {
@@ -150,7 +150,7 @@ START_TEST(test_golden_attention_rows) {
         msf_arena_free(&ws);
         free(qkv), free(want), free(got);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
     printf("%-17s %2d cases, worst rel: ref %.2e, fast %.2e\n", "attention_rows", cases, worst_ref, worst_fast);
     ck_assert_msg(failures == 0, "attention_rows: %d comparisons above rel %.0e", failures, TOL);
 }
@@ -172,7 +172,7 @@ static float *packed(const float *y, size_t pixels, int c, int ld) {
 }
 
 START_TEST(test_golden_conv_nhwc) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int cases = tu_golden_cases(g, "conv_nhwc_relu", "y"), failures = 0;
     double worst_ref = 0, worst_fast = 0;
     int threads = omp_get_max_threads();
@@ -217,14 +217,14 @@ START_TEST(test_golden_conv_nhwc) {
         for (int t = 0; t < threads && t < 16; t++) free(cols[t]);
         free(x), free(want), free(cv.w), free(cv.b), free(xs), free(y);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
     printf("%-17s %2d cases, worst rel: ref %.2e, fast %.2e\n", "conv_nhwc_relu", cases, worst_ref, worst_fast);
     ck_assert_msg(failures == 0, "conv_nhwc_relu: %d comparisons above rel %.0e", failures, TOL);
 }
 END_TEST
 
 START_TEST(test_golden_pools_nhwc) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int failures = 0;
     nn_nhwc_exec e = {.inner = 1, .threads = omp_get_max_threads()};
     for (int op = 0; op < 2; op++) {
@@ -257,7 +257,7 @@ START_TEST(test_golden_pools_nhwc) {
         }
         printf("%-17s %2d cases, worst rel %.2e (tolerance %.0e)\n", name, cases, worst, tol);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
     ck_assert_msg(failures == 0, "NHWC pools: %d comparisons out of tolerance", failures);
 }
 END_TEST

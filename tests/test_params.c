@@ -18,7 +18,7 @@
 #include "eval/inception.h"
 #include "io/h5write.h"
 #include "io/params.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "testutil.h"
 
 #define FIXTURE "tests/golden/weights_fixture.h5"
@@ -26,9 +26,9 @@
 #define EXPECT_MSG(text) \
     ck_assert_msg(strstr(msf_error_message(), text), "message '%s' lacks '%s'", msf_error_message(), text)
 
-static msf_weights *open_file(const char *path) {
-    msf_weights *w = NULL;
-    ck_assert_msg(msf_weights_open(&w, path) == MSF_OK, "%s", msf_error_message());
+static msf_h5_reader *open_file(const char *path) {
+    msf_h5_reader *w = NULL;
+    ck_assert_msg(msf_h5_open(&w, path) == MSF_OK, "%s", msf_error_message());
     return w;
 }
 
@@ -69,7 +69,7 @@ START_TEST(test_slab_and_widening) {
     float *ptrs[4] = {m.proj, m.table, m.pos, m.labels};
     for (int i = 0; i < 4; i++) ck_assert_uint_eq((uintptr_t)ptrs[i] % MSF_ALIGN, 0);
 
-    msf_weights *w = open_file(FIXTURE);
+    msf_h5_reader *w = open_file(FIXTURE);
     ck_assert_msg(msf_params_load(&t, w, NULL) == MSF_OK, "%s", msf_error_message());
     check_ramp(m.proj, 128);
     check_ramp(m.table, 24);  // float16 widened exactly
@@ -78,7 +78,7 @@ START_TEST(test_slab_and_widening) {
     // The padding stays zero.
     for (int i = 24; i < 32; i++) ck_assert(m.table[i] == 0.0f);
     for (int i = 5; i < 16; i++) ck_assert(m.labels[i] == 0.0f);
-    msf_weights_close(w);
+    msf_h5_close(w);
     msf_aligned_free(slab);
     msf_params_free(&t);
     ck_assert_ptr_null(t.entries);
@@ -94,10 +94,10 @@ START_TEST(test_group) {
         msf_params_init(&t, "the base model");
         msf_params_add(&t, &qkv, 0, MSF_SHAPE(24, 8), "blocks.0.attn.qkv.weight");
         ck_assert_int_eq(msf_params_alloc(&t, &slab, NULL), MSF_OK);
-        msf_weights *w = open_file(FIXTURE);
+        msf_h5_reader *w = open_file(FIXTURE);
         ck_assert_msg(msf_params_load(&t, w, groups[g]) == MSF_OK, "%s", msf_error_message());
         check_ramp(qkv, 192);
-        msf_weights_close(w);
+        msf_h5_close(w);
         msf_aligned_free(slab);
         msf_params_free(&t);
     }
@@ -122,7 +122,7 @@ START_TEST(test_skip_and_optional) {
     ck_assert_ptr_null(skipped);
     ck_assert_ptr_eq(present, slab + 128);
     ck_assert_ptr_eq(absent, slab + 144);
-    msf_weights *w = open_file(FIXTURE);
+    msf_h5_reader *w = open_file(FIXTURE);
     ck_assert_msg(msf_params_load(&t, w, NULL) == MSF_OK, "%s", msf_error_message());
     check_ramp(m.proj, 128);
     ck_assert_ptr_null(absent);  // optional, not in the file
@@ -137,7 +137,7 @@ START_TEST(test_skip_and_optional) {
     snprintf(t.entries[2].name, sizeof t.entries[2].name, "pos_embed_gone");
     ck_assert_int_eq(msf_params_load(&t, w, NULL), MSF_ERR_NOT_FOUND);
     ck_assert_str_eq(msf_error_message(), "tensor 'pos_embed_gone' not found in " FIXTURE " (expected [1, 4, 8])");
-    msf_weights_close(w);
+    msf_h5_close(w);
     msf_aligned_free(slab);
     msf_params_free(&t);
 }
@@ -157,9 +157,9 @@ static msf_status load_edited(int drop, int reshape, const char *group, int allo
     t.allow_unknown = allow_unknown;
     float *slab = NULL;
     ck_assert_int_eq(msf_params_alloc(&t, &slab, NULL), MSF_OK);
-    msf_weights *w = open_file(FIXTURE);
+    msf_h5_reader *w = open_file(FIXTURE);
     msf_status s = msf_params_load(&t, w, group);
-    msf_weights_close(w);
+    msf_h5_close(w);
     msf_aligned_free(slab);
     msf_params_free(&t);
     return s;
@@ -190,12 +190,12 @@ START_TEST(test_missing_misshaped_unknown) {
     t.count = 1;
     float *slab = NULL;
     ck_assert_int_eq(msf_params_alloc(&t, &slab, NULL), MSF_OK);
-    msf_weights *w = open_file(FIXTURE);
+    msf_h5_reader *w = open_file(FIXTURE);
     ck_assert_int_eq(msf_params_load(&t, w, NULL), MSF_ERR_FORMAT);
     ck_assert_str_eq(msf_error_message(), "tensor 'labels' in " FIXTURE
                                           " is not part of the fixture model "
                                           "(2 more unknown tensors: 'pos_embed', 'y_embedder.embedding_table.weight')");
-    msf_weights_close(w);
+    msf_h5_close(w);
     msf_aligned_free(slab);
     msf_params_free(&t);
 }
@@ -220,7 +220,7 @@ START_TEST(test_non_finite_and_many_unknown) {
     }
     ck_assert_int_eq(msf_h5_write_f32(h, "sub/c", 1, sb, b), MSF_OK);  // another group's
     ck_assert_int_eq(msf_h5_commit(h), MSF_OK);
-    msf_weights *w = open_file(path);
+    msf_h5_reader *w = open_file(path);
     char want[256];
 
     msf_params t;
@@ -251,7 +251,7 @@ START_TEST(test_non_finite_and_many_unknown) {
     ck_assert(isnan(pa[3]) && pb[1] == -INFINITY);
     msf_aligned_free(slab);
     msf_params_free(&t);
-    msf_weights_close(w);
+    msf_h5_close(w);
     unlink(path);
 }
 END_TEST
@@ -271,7 +271,7 @@ START_TEST(test_table_errors) {
     ck_assert_int_eq(msf_params_alloc(&t, &slab, NULL), MSF_ERR_INVALID);
     ck_assert_ptr_null(slab);
     EXPECT_MSG("of the long model is longer than 127 characters");
-    msf_weights *w = open_file(FIXTURE);
+    msf_h5_reader *w = open_file(FIXTURE);
     ck_assert_int_eq(msf_params_load(&t, w, NULL), MSF_ERR_INVALID);
     msf_params_free(&t);
 
@@ -302,7 +302,7 @@ START_TEST(test_table_errors) {
     EXPECT_MSG("tensor 'base/blocks.0.attn.qkv.weight' in " FIXTURE " is not part of nothing");
     msf_aligned_free(slab);
     msf_params_free(&t);
-    msf_weights_close(w);
+    msf_h5_close(w);
 }
 END_TEST
 
@@ -313,11 +313,11 @@ END_TEST
 typedef enum { AS_IS, EXTRA, BAD_FC_BIAS, NO_FC_BIAS, SUB_GROUP } inception_copy;
 
 static msf_status load_inception_copy(const char *path, inception_copy mode) {
-    msf_weights *g = tu_golden_open("inception_blocks.h5");
+    msf_h5_reader *g = tu_golden_open("inception_blocks.h5");
     msf_h5_writer *h;
     ck_assert_int_eq(msf_h5_create(&h, path), MSF_OK);
-    for (int i = 0; i < msf_weights_count(g); i++) {
-        const msf_weight_info *info = msf_weights_get_info(g, i);
+    for (int i = 0; i < msf_h5_count(g); i++) {
+        const msf_h5_tensor *info = msf_h5_tensor_at(g, i);
         if (strncmp(info->name, "tiny/", 5)) continue;
         const char *key = info->name + 5;
         if (mode == NO_FC_BIAS && !strcmp(key, "fc.bias")) continue;
@@ -338,13 +338,13 @@ static msf_status load_inception_copy(const char *path, inception_copy mode) {
     ck_assert_int_eq(inception_config_scaled(&cfg, (int)tu_golden_int(g, "tiny", "width_divisor"),
                                              (int)tu_golden_int(g, "tiny", "num_classes")),
                      MSF_OK);
-    msf_weights_close(g);
-    msf_weights *w = open_file(path);
+    msf_h5_close(g);
+    msf_h5_reader *w = open_file(path);
     inception_model *m = NULL;
     msf_status s = inception_load(&m, w, NULL, &cfg, 80, 80);
     ck_assert(s == MSF_OK ? m != NULL : m == NULL);
     inception_free(m);
-    msf_weights_close(w);
+    msf_h5_close(w);
     return s;
 }
 

@@ -15,13 +15,13 @@
 #define GOLDEN "resize.h5"
 
 START_TEST(test_modes_equal_references) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     int64_t cases = tu_golden_int(g, NULL, "cases");
     const char *modes[] = {"adm", "pytorch", "clean"};
     for (int64_t k = 0; k < cases; k++) {
         char obj[32], name[64], what[96];
         snprintf(obj, sizeof obj, "case%lld", (long long)k);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "what", what, sizeof what), MSF_OK);
         int out_c = (int)tu_golden_int(g, obj, "out_c"), oh = (int)tu_golden_int(g, obj, "out_h"),
             ow = (int)tu_golden_int(g, obj, "out_w");
         size_t n;
@@ -50,7 +50,7 @@ START_TEST(test_modes_equal_references) {
         }
         free(imf), free(images);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

@@ -224,16 +224,16 @@ END_TEST
 // NumPy golden
 
 START_TEST(test_radial_equals_numpy) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     int64_t cases = tu_golden_int(g, NULL, "cases");
     for (int64_t k = 0; k < cases; k++) {
         char obj[32], name[64], spacing[16], window[16], cuts[64], source[64];
         snprintf(obj, sizeof obj, "case%lld", (long long)k);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "spacing", spacing, sizeof spacing), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "window", window, sizeof window), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "cuts", cuts, sizeof cuts), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "spacing", spacing, sizeof spacing), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "window", window, sizeof window), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "cuts", cuts, sizeof cuts), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
         msf_spectrum_opts o = msf_spectrum_defaults();
         o.bins = (int)tu_golden_int(g, obj, "bins");
         ck_assert_int_eq(msf_radial_spacing_parse(spacing, &o.spacing), MSF_OK);
@@ -315,7 +315,7 @@ START_TEST(test_radial_equals_numpy) {
         msf_spectrum_plan_free(&p);
     }
     ck_assert_int_ge(cases, 5);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -586,7 +586,7 @@ START_TEST(test_idx_real_fashion_mnist) {
         tu_skip("test_spectrum: " FMNIST_TEST " not installed (Debian package dataset-fashion-mnist)");
         return;
     }
-    msf_weights *g = tu_golden_open("spectrum_wavelet.h5");
+    msf_h5_reader *g = tu_golden_open("spectrum_wavelet.h5");
     size_t k, ni;
     float *index = tu_golden_load(g, "fmnist/index", &k, NULL, NULL);
     float *want = tu_golden_load(g, "fmnist/images", &ni, NULL, NULL);
@@ -602,7 +602,7 @@ START_TEST(test_idx_real_fashion_mnist) {
                       index[i]);
     msf_aligned_free(x);
     free(index), free(want);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -823,7 +823,7 @@ static int read_bands_csv(const char *path, double *rows, int max_rows) {
 // energies of w x, so the 'all' row is E(w x) and each fraction column adds up
 // to 1 over the bands.
 START_TEST(test_bands_equal_numpy) {
-    msf_weights *g = tu_golden_open(GOLDEN_BANDS);
+    msf_h5_reader *g = tu_golden_open(GOLDEN_BANDS);
     double tol = tu_golden_double(g, NULL, "tolerance");
     int64_t cases = tu_golden_int(g, NULL, "cases");
     char dir[64];
@@ -832,10 +832,10 @@ START_TEST(test_bands_equal_numpy) {
     for (int64_t k = 0; k < cases; k++) {
         char obj[32], name[64], window[16], cuts[64], factor[96], source[64], out[128], path[256], input[512];
         snprintf(obj, sizeof obj, "case%lld", (long long)k);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "window", window, sizeof window), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "cuts", cuts, sizeof cuts), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "factorize", factor, sizeof factor), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "window", window, sizeof window), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "cuts", cuts, sizeof cuts), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "factorize", factor, sizeof factor), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
         msf_freq_opts o = msf_freq_defaults();
         o.wavelet_levels = 1;
         ck_assert_int_eq(nn_pyramid_opts_parse(&o.factor, factor), MSF_OK);
@@ -910,7 +910,7 @@ START_TEST(test_bands_equal_numpy) {
         msf_freq_result_free(&r);
     }
     ck_assert_int_ge(cases, 5);
-    msf_weights_close(g);
+    msf_h5_close(g);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);

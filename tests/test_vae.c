@@ -29,20 +29,20 @@ typedef struct {
     int64_t shape[8];
 } golden;
 
-static msf_weights *tiny_open(void) {
-    msf_weights *g = NULL;
-    if (msf_weights_open(&g, TINY) != MSF_OK) ck_abort_msg("cannot open %s: %s", TINY, msf_error_message());
+static msf_h5_reader *tiny_open(void) {
+    msf_h5_reader *g = NULL;
+    if (msf_h5_open(&g, TINY) != MSF_OK) ck_abort_msg("cannot open %s: %s", TINY, msf_error_message());
     return g;
 }
 
-static golden load(msf_weights *g, const char *name) {
+static golden load(msf_h5_reader *g, const char *name) {
     golden t;
     int nd;
     t.data = tu_golden_load(g, name, &t.n, &nd, t.shape);
     return t;
 }
 
-static void load_model(vae_model *m, msf_weights *g, int parts, int H, int W) {
+static void load_model(vae_model *m, msf_h5_reader *g, int parts, int H, int W) {
     ck_assert_msg(vae_load(m, g, "vae", parts, H, W) == MSF_OK, "%s", msf_error_message());
 }
 
@@ -64,7 +64,7 @@ static int pixels_close(const char *what, const uint8_t *got, const float *want,
 
 // -----------------------------------------------------------------------------
 
-static void check_decoder(msf_weights *g, const char *group, double tol, double fraction) {
+static void check_decoder(msf_h5_reader *g, const char *group, double tol, double fraction) {
     char name[64];
     snprintf(name, sizeof name, "%s/z", group);
     golden z = load(g, name);
@@ -75,20 +75,20 @@ static void check_decoder(msf_weights *g, const char *group, double tol, double 
     int n = (int)z.shape[0], h = (int)z.shape[2], w = (int)z.shape[3];
     vae_model m;
     load_model(&m, g, VAE_DECODER, (int)x.shape[2], (int)x.shape[3]);
-    ck_assert_int_eq(m.cfg.latent_channels, (int)z.shape[1]);
+    ck_assert_int_eq(m.config.latent_channels, (int)z.shape[1]);
     float *got = malloc(x.n * sizeof *got);
     uint8_t *pixels = malloc(px.n);
     ck_assert_msg(vae_decode(&m, pixels, got, z.data, n, h, w, 0) == MSF_OK, "%s", msf_error_message());
     tu_cmp c = tu_compare(got, x.data, x.n);
-    printf("%s: decoder (%d levels, top %d channels, %dx%d latents): rel %.3e, NMSE %.3e\n", group, m.cfg.num_levels,
-           m.cfg.block_out[m.cfg.num_levels - 1], h, w, c.rel, c.nmse);
+    printf("%s: decoder (%d levels, top %d channels, %dx%d latents): rel %.3e, NMSE %.3e\n", group, m.config.num_levels,
+           m.config.block_out[m.config.num_levels - 1], h, w, c.rel, c.nmse);
     ck_assert(tu_expect_close(group, got, x.data, x.n, tol));
     ck_assert(pixels_close(group, pixels, px.data, px.n, fraction));
 
     // The raw decoder on z / scaling_factor gives the same floats, and pixels
     // without the float output too.
     float *scaled = malloc(z.n * sizeof *scaled), *raw = malloc(x.n * sizeof *raw);
-    for (size_t i = 0; i < z.n; i++) scaled[i] = z.data[i] / (float)m.cfg.scaling_factor;
+    for (size_t i = 0; i < z.n; i++) scaled[i] = z.data[i] / (float)m.config.scaling_factor;
     ck_assert_int_eq(vae_decoder_forward(&m, raw, scaled, n, h, w), MSF_OK);
     ck_assert(memcmp(raw, got, x.n * sizeof *raw) == 0);
     uint8_t *pixels2 = malloc(px.n);
@@ -103,16 +103,16 @@ static void check_decoder(msf_weights *g, const char *group, double tol, double 
 }
 
 START_TEST(test_decoder) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance"), fraction = tu_golden_double(g, NULL, "pixel_fraction");
     check_decoder(g, "dec", tol, fraction);
     if (!tu_golden_full()) check_decoder(g, "dec_odd", tol, fraction);  // odd sizes: not in the full-size file
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_encoder) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     golden px = load(g, "enc/pixels"), mom = load(g, "enc/moments"), lat = load(g, "enc/latents");
     int n = (int)px.shape[0], H = (int)px.shape[1], W = (int)px.shape[2];
@@ -142,7 +142,7 @@ START_TEST(test_encoder) {
         for (size_t e = 0; e < zs; e++) {
             double logvar = mom.data[i * 2 * zs + zs + e];
             logvar = logvar < -30 ? -30 : (logvar > 20 ? 20 : logvar);
-            eps[e] = (float)((mom.data[i * 2 * zs + e] + exp(0.5 * logvar) * eps[e]) * m.cfg.scaling_factor);
+            eps[e] = (float)((mom.data[i * 2 * zs + e] + exp(0.5 * logvar) * eps[e]) * m.config.scaling_factor);
         }
     }
     ck_assert(tu_expect_close("encoded latents (posterior sample)", sample, want, lat.n, tol));
@@ -157,7 +157,7 @@ START_TEST(test_encoder) {
     free(sample), free(want), free(x), free(got), free(latents), free(pixels);
     free(px.data), free(mom.data), free(lat.data);
     vae_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -165,7 +165,7 @@ END_TEST
 // Same bits for 1, 2 and 3 threads (full-size models: a crop of the latents).
 
 START_TEST(test_threads) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     golden z = load(g, "dec/z"), px = load(g, "enc/pixels");
     int saved = omp_get_max_threads();
     omp_set_num_threads(3);  // the workspace is sized for the most threads used
@@ -203,7 +203,7 @@ START_TEST(test_threads) {
     omp_set_num_threads(saved);
     free(zc), free(ref), free(x), free(img), free(pix), free(lref), free(l), free(z.data), free(px.data);
     vae_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
@@ -239,7 +239,7 @@ END_TEST
 typedef enum { COPY_AS_IS, DROP, RESHAPE, EXTRA, BAD_CHANNELS, BAD_GROUPS } copy_mode;
 
 static void copy_model(const char *dst, copy_mode mode, const char *victim) {
-    msf_weights *g = tiny_open();
+    msf_h5_reader *g = tiny_open();
     msf_h5_writer *w;
     ck_assert_int_eq(msf_h5_create(&w, dst), MSF_OK);
     static const char *ints[] = {"in_channels", "out_channels", "latent_channels", "layers_per_block"};
@@ -247,12 +247,12 @@ static void copy_model(const char *dst, copy_mode mode, const char *victim) {
         ck_assert_int_eq(msf_h5_attr_int(w, NULL, ints[i], tu_golden_int(g, "vae", ints[i])), 0);
     ck_assert_int_eq(msf_h5_attr_int(w, NULL, "norm_num_groups", mode == BAD_GROUPS ? 7 : 8), MSF_OK);
     char chans[64];
-    ck_assert_int_eq(msf_weights_attr_string(g, "vae", "block_out_channels", chans, sizeof chans), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_string(g, "vae", "block_out_channels", chans, sizeof chans), MSF_OK);
     ck_assert_int_eq(msf_h5_attr_string(w, NULL, "block_out_channels", mode == BAD_CHANNELS ? "16,32,32" : chans), 0);
     ck_assert_int_eq(msf_h5_attr_double(w, NULL, "scaling_factor", 0.18215), MSF_OK);
     ck_assert_int_eq(msf_h5_attr_string(w, NULL, "model", "vae"), MSF_OK);
-    for (int i = 0; i < msf_weights_count(g); i++) {
-        const msf_weight_info *t = msf_weights_get_info(g, i);
+    for (int i = 0; i < msf_h5_count(g); i++) {
+        const msf_h5_tensor *t = msf_h5_tensor_at(g, i);
         if (strncmp(t->name, "vae/", 4)) continue;
         const char *key = t->name + 4;
         if (mode == DROP && !strcmp(key, victim)) continue;
@@ -267,16 +267,16 @@ static void copy_model(const char *dst, copy_mode mode, const char *victim) {
         free(data);
     }
     ck_assert_int_eq(msf_h5_commit(w), MSF_OK);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 
 static msf_status try_load(const char *path, int parts) {
-    msf_weights *w;
-    ck_assert_int_eq(msf_weights_open(&w, path), MSF_OK);
+    msf_h5_reader *w;
+    ck_assert_int_eq(msf_h5_open(&w, path), MSF_OK);
     vae_model m;
     msf_status s = vae_load(&m, w, NULL, parts, 64, 64);
     if (!s) vae_free(&m);
-    msf_weights_close(w);
+    msf_h5_close(w);
     return s;
 }
 
@@ -317,21 +317,21 @@ START_TEST(test_loader_errors) {
     ck_assert_int_eq(try_load(path, VAE_DECODER), MSF_ERR_FORMAT);
     EXPECT_MSG("norm_num_groups 7");
 
-    msf_weights *w;
-    ck_assert_int_eq(msf_weights_open(&w, "tests/golden/dit_tiny.h5"), MSF_OK);
+    msf_h5_reader *w;
+    ck_assert_int_eq(msf_h5_open(&w, "tests/golden/dit_tiny.h5"), MSF_OK);
     vae_model m;
     ck_assert_int_eq(vae_load(&m, w, "sigma", VAE_DECODER, 64, 64), MSF_ERR_FORMAT);
     EXPECT_MSG("holds a 'dit' model, expected 'vae'");
-    msf_weights_close(w);
+    msf_h5_close(w);
     unlink(path);
 }
 END_TEST
 
 START_TEST(test_runtime_errors) {
-    msf_weights *g = tiny_open();
+    msf_h5_reader *g = tiny_open();
     vae_model m;
     load_model(&m, g, VAE_DECODER, 32, 32);
-    int f = vae_factor(&m.cfg);
+    int f = vae_factor(&m.config);
     size_t zs = (size_t)4 * (32 / f) * (32 / f);
     float *z = calloc(2 * zs, sizeof *z), *x = malloc((size_t)2 * 3 * 64 * 64 * sizeof *x);
     uint8_t *pix = malloc((size_t)2 * 3 * 64 * 64);
@@ -354,12 +354,12 @@ START_TEST(test_runtime_errors) {
     ck_assert_int_eq(vae_load(&m, g, "vae", VAE_DECODER, 31, 32), MSF_ERR_INVALID);
     EXPECT_MSG("image size 31x32 must be a positive multiple of 2");
     free(z), free(x), free(pix);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_save_and_random) {
-    msf_weights *g = tiny_open();
+    msf_h5_reader *g = tiny_open();
     vae_model m, back;
     load_model(&m, g, VAE_BOTH, 16, 16);
     char path[] = "/tmp/msf_vae_save_XXXXXX";
@@ -367,26 +367,26 @@ START_TEST(test_save_and_random) {
     ck_assert_int_ge(fd, 0);
     close(fd);
     ck_assert_int_eq(vae_save(&m, path, "test"), MSF_OK);
-    msf_weights *w;
-    ck_assert_int_eq(msf_weights_open(&w, path), MSF_OK);
+    msf_h5_reader *w;
+    ck_assert_int_eq(msf_h5_open(&w, path), MSF_OK);
     ck_assert_msg(vae_load(&back, w, NULL, VAE_BOTH, 16, 16) == MSF_OK, "%s", msf_error_message());
     ck_assert_uint_eq(back.num_params, m.num_params);
     ck_assert(memcmp(back.params, m.params, m.num_params * sizeof(float)) == 0);
     vae_free(&back);
-    msf_weights_close(w);
+    msf_h5_close(w);
     unlink(path);
 
     vae_model r1, r2;
-    ck_assert_int_eq(vae_init_random(&r1, &m.cfg, 3, VAE_BOTH, 16, 16), MSF_OK);
-    ck_assert_int_eq(vae_init_random(&r2, &m.cfg, 3, VAE_BOTH, 16, 16), MSF_OK);
+    ck_assert_int_eq(vae_init_random(&r1, &m.config, 3, VAE_BOTH, 16, 16), MSF_OK);
+    ck_assert_int_eq(vae_init_random(&r2, &m.config, 3, VAE_BOTH, 16, 16), MSF_OK);
     ck_assert(memcmp(r1.params, r2.params, r1.num_params * sizeof(float)) == 0);
     ck_assert_int_eq(vae_save(&r1, path, "random"), MSF_OK);
     unlink(path);
     vae_free(&r2);
-    ck_assert_int_eq(vae_init_random(&r2, &m.cfg, 3, VAE_DECODER, 16, 16), MSF_OK);
+    ck_assert_int_eq(vae_init_random(&r2, &m.config, 3, VAE_DECODER, 16, 16), MSF_OK);
     ck_assert_int_eq(vae_save(&r2, path, "half"), MSF_ERR_INVALID);
     vae_free(&r1), vae_free(&r2), vae_free(&m);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

@@ -17,7 +17,7 @@
 #define GOLDEN "spectrum_wavelet.h5"
 
 START_TEST(test_filters_equal_pywt) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     for (int wv = 0; wv < MSF_WAVELET_COUNT; wv++) {
         const msf_wavelet_filters *f = msf_wavelet_get((msf_wavelet)wv);
         char name[64];
@@ -34,12 +34,12 @@ START_TEST(test_filters_equal_pywt) {
         }
         free(lo), free(hi);
     }
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 
 START_TEST(test_wavedec2_equals_pywt) {
-    msf_weights *g = tu_golden_open(GOLDEN);
+    msf_h5_reader *g = tu_golden_open(GOLDEN);
     double tol = tu_golden_double(g, NULL, "tolerance");
     int64_t cases = tu_golden_int(g, NULL, "cases");
     double worst = 0, worst_real = 0;
@@ -47,9 +47,9 @@ START_TEST(test_wavedec2_equals_pywt) {
     for (int64_t k = 0; k < cases; k++) {
         char obj[32], name[64], wname[16], mname[32], source[64];
         snprintf(obj, sizeof obj, "case%lld", (long long)k);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "wavelet", wname, sizeof wname), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "mode", mname, sizeof mname), MSF_OK);
-        ck_assert_int_eq(msf_weights_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "wavelet", wname, sizeof wname), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "mode", mname, sizeof mname), MSF_OK);
+        ck_assert_int_eq(msf_h5_get_attr_string(g, obj, "source", source, sizeof source), MSF_OK);
         int levels = (int)tu_golden_int(g, obj, "levels");
         snprintf(name, sizeof name, "input%lld", (long long)tu_golden_int(g, obj, "input"));
         int64_t shape[4];
@@ -91,7 +91,7 @@ START_TEST(test_wavedec2_equals_pywt) {
     ck_assert_int_ge(real_cases, 8);
     printf("wavedec2 vs pywt: %lld cases, worst rel %.2e (real Fashion-MNIST images: %.2e)\n", (long long)cases, worst,
            worst_real);
-    msf_weights_close(g);
+    msf_h5_close(g);
 }
 END_TEST
 

@@ -61,22 +61,22 @@ void tu_skip(const char *what) {
     fflush(stdout);
 }
 
-msf_weights *tu_golden_open(const char *file) {
-    msf_weights *g = NULL;
+msf_h5_reader *tu_golden_open(const char *file) {
+    msf_h5_reader *g = NULL;
     const char *path = tu_golden_path(file);
-    if (msf_weights_open(&g, path) != MSF_OK)
+    if (msf_h5_open(&g, path) != MSF_OK)
         ck_abort_msg("cannot open golden file %s (%s); regenerate with `make golden`", path, msf_error_message());
     return g;
 }
 
-float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, int64_t *shape) {
-    const msf_weight_info *info = msf_weights_find(g, name);
-    if (!info) ck_abort_msg("golden file %s has no dataset '%s'", msf_weights_path(g), name);
+float *tu_golden_load(msf_h5_reader *g, const char *name, size_t *n, int *ndim, int64_t *shape) {
+    const msf_h5_tensor *info = msf_h5_find(g, name);
+    if (!info) ck_abort_msg("golden file %s has no dataset '%s'", msf_h5_path(g), name);
     size_t count = 1;
     for (int i = 0; i < info->ndim; i++) count *= (size_t)info->shape[i];
     float *buf = malloc((count ? count : 1) * sizeof *buf);
     ck_assert_ptr_nonnull(buf);
-    if (msf_weights_read(g, name, buf, info->ndim, info->shape) != MSF_OK)
+    if (msf_h5_read(g, name, buf, info->ndim, info->shape) != MSF_OK)
         ck_abort_msg("reading golden dataset: %s", msf_error_message());
     if (n) *n = count;
     if (ndim) *ndim = info->ndim;
@@ -85,61 +85,61 @@ float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, in
     return buf;
 }
 
-double *tu_golden_load_f64(msf_weights *g, const char *name, size_t *n) {
-    const msf_weight_info *info = msf_weights_find(g, name);
-    if (!info) ck_abort_msg("golden file %s has no dataset '%s'", msf_weights_path(g), name);
+double *tu_golden_load_f64(msf_h5_reader *g, const char *name, size_t *n) {
+    const msf_h5_tensor *info = msf_h5_find(g, name);
+    if (!info) ck_abort_msg("golden file %s has no dataset '%s'", msf_h5_path(g), name);
     size_t count = 1;
     for (int i = 0; i < info->ndim; i++) count *= (size_t)info->shape[i];
     double *buf = malloc((count ? count : 1) * sizeof *buf);
     ck_assert_ptr_nonnull(buf);
-    if (msf_weights_read_f64(g, name, buf, info->ndim, info->shape) != MSF_OK)
+    if (msf_h5_read_f64(g, name, buf, info->ndim, info->shape) != MSF_OK)
         ck_abort_msg("reading golden dataset: %s", msf_error_message());
     *n = count;
     return buf;
 }
 
-int tu_golden_cases(msf_weights *g, const char *group, const char *dataset) {
+int tu_golden_cases(msf_h5_reader *g, const char *group, const char *dataset) {
     int64_t n = tu_golden_int(g, group, "cases");
-    ck_assert_msg(n >= 1 && n <= 100000, "golden file %s: %s has cases = %lld", msf_weights_path(g),
+    ck_assert_msg(n >= 1 && n <= 100000, "golden file %s: %s has cases = %lld", msf_h5_path(g),
                   group ? group : "the root", (long long)n);
     char name[256];
     for (int64_t k = 0; k <= n; k++) {
         snprintf(name, sizeof name, "%s%scase%lld/%s", group ? group : "", group ? "/" : "", (long long)k, dataset);
-        int found = msf_weights_find(g, name) != NULL;
+        int found = msf_h5_find(g, name) != NULL;
         if (k < n && !found)
             ck_abort_msg("golden file %s lacks %s (%s says cases = %lld); regenerate with `make golden`",
-                         msf_weights_path(g), name, group ? group : "the root", (long long)n);
+                         msf_h5_path(g), name, group ? group : "the root", (long long)n);
         if (k == n && found)
-            ck_abort_msg("golden file %s holds %s beyond its cases = %lld", msf_weights_path(g), name, (long long)n);
+            ck_abort_msg("golden file %s holds %s beyond its cases = %lld", msf_h5_path(g), name, (long long)n);
     }
     return (int)n;
 }
 
-int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name) {
+int64_t tu_golden_int(msf_h5_reader *g, const char *obj, const char *name) {
     int64_t v = 0;
-    if (msf_weights_attr_int(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
+    if (msf_h5_get_attr_int(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
     return v;
 }
 
-double tu_golden_double(msf_weights *g, const char *obj, const char *name) {
+double tu_golden_double(msf_h5_reader *g, const char *obj, const char *name) {
     double v = 0;
-    if (msf_weights_attr_double(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
+    if (msf_h5_get_attr_double(g, obj, name, &v) != MSF_OK) ck_abort_msg("golden attribute: %s", msf_error_message());
     return v;
 }
 
-void tu_stage_opts(msf_weights *g, const char *obj, const char *prefix, diff_stage_opts *o, char *steps) {
+void tu_stage_opts(msf_h5_reader *g, const char *obj, const char *prefix, diff_stage_opts *o, char *steps) {
     char name[64], buf[32];
     snprintf(name, sizeof name, "%s_steps", prefix);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, steps, 16), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_string(g, obj, name, steps, 16), MSF_OK);
     o->steps = steps;
     snprintf(name, sizeof name, "%s_sampler", prefix);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
     ck_assert_int_eq(diff_sampler_parse(buf, &o->sampler), MSF_OK);
     snprintf(name, sizeof name, "%s_cfg_mode", prefix);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
     ck_assert_int_eq(diff_cfg_mode_parse(buf, &o->cfg_mode), MSF_OK);
     snprintf(name, sizeof name, "%s_variance", prefix);
-    ck_assert_int_eq(msf_weights_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_string(g, obj, name, buf, sizeof buf), MSF_OK);
     ck_assert_int_eq(diff_var_type_parse(buf, &o->var), MSF_OK);
     snprintf(name, sizeof name, "%s_eta", prefix);
     o->eta = (float)tu_golden_double(g, obj, name);
@@ -147,7 +147,7 @@ void tu_stage_opts(msf_weights *g, const char *obj, const char *prefix, diff_sta
     o->cfg_scale = (float)tu_golden_double(g, obj, name);
     snprintf(name, sizeof name, "%s_clip_x0", prefix);
     int64_t clip;
-    ck_assert_int_eq(msf_weights_attr_int(g, obj, name, &clip), MSF_OK);
+    ck_assert_int_eq(msf_h5_get_attr_int(g, obj, name, &clip), MSF_OK);
     o->clip_x0 = (int)clip;
 }
 

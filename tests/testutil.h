@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "diffusion/sampler.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 typedef struct {
     double max_abs;  // max |got - want|
@@ -46,30 +46,30 @@ void tu_skip(const char *what);
 
 // Open a golden file; aborts the test with a message naming the file and the
 // generator to run when it cannot be opened.
-msf_weights *tu_golden_open(const char *file);
+msf_h5_reader *tu_golden_open(const char *file);
 
 // Load a dataset of any shape as float32 (malloc'd, caller frees); *n gets
 // the element count, and shape/ndim if non-NULL. Aborts the test if absent.
-float *tu_golden_load(msf_weights *g, const char *name, size_t *n, int *ndim, int64_t *shape);
+float *tu_golden_load(msf_h5_reader *g, const char *name, size_t *n, int *ndim, int64_t *shape);
 
 // The same in float64.
-double *tu_golden_load_f64(msf_weights *g, const char *name, size_t *n);
+double *tu_golden_load_f64(msf_h5_reader *g, const char *name, size_t *n);
 
 // The cases of a golden group written as <group>/case0, case1, ... with an
 // integer attribute `cases` on the group (group NULL: the root and case0,
 // ...): returns that count after checking that it is at least 1, that each
 // case holds `dataset` and that no case follows the last; aborts otherwise,
 // so that no case can go unchecked.
-int tu_golden_cases(msf_weights *g, const char *group, const char *dataset);
+int tu_golden_cases(msf_h5_reader *g, const char *group, const char *dataset);
 
 // Integer attribute of a group (aborts if absent).
-int64_t tu_golden_int(msf_weights *g, const char *obj, const char *name);
-double tu_golden_double(msf_weights *g, const char *obj, const char *name);
+int64_t tu_golden_int(msf_h5_reader *g, const char *obj, const char *name);
+double tu_golden_double(msf_h5_reader *g, const char *obj, const char *name);
 
 // A stage's sampling options from the attributes PREFIX_steps, _sampler,
 // _cfg_mode, _variance, _eta, _cfg_scale, _clip_x0 of golden object `obj`
 // (tools/golden/gen_msf.py's stage_attrs); o->steps points at `steps` (16 chars).
-void tu_stage_opts(msf_weights *g, const char *obj, const char *prefix, diff_stage_opts *o, char *steps);
+void tu_stage_opts(msf_h5_reader *g, const char *obj, const char *prefix, diff_stage_opts *o, char *steps);
 
 // Replayed noise of a 2-stage MSF golden trajectory, as msf_noise_fn: x_T at
 // step -1, z[step] (rows per step) otherwise, and the condition's noise at

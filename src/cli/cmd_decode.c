@@ -12,7 +12,7 @@
 #include "core/tensor.h"
 #include "core/version.h"
 #include "io/images.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/vae.h"
 
 const char cmd_decode_usage[] =
@@ -97,11 +97,11 @@ int cmd_decode(int argc, char **argv) {
 }
 
 int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *o) {
-    msf_weights *lf = NULL;
+    msf_h5_reader *lf = NULL;
     float *latents = NULL;
     int64_t *labels = NULL;
-    if (msf_weights_open_as(&lf, in, "latents file")) goto done;
-    const msf_weight_info *li = msf_weights_find(lf, dataset);
+    if (msf_h5_open_as(&lf, in, "latents file")) goto done;
+    const msf_h5_tensor *li = msf_h5_find(lf, dataset);
     if (!li) {
         msf_fail(MSF_ERR_NOT_FOUND, "%s has no dataset '%s' (expected float32 latents [N, C, h, w])", in, dataset);
         goto done;
@@ -118,9 +118,9 @@ int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *
         msf_fail(MSF_ERR_NOMEM, "out of memory for the latents of %s", in);
         goto done;
     }
-    if (msf_weights_read(lf, dataset, latents, 4, li->shape)) goto done;
+    if (msf_h5_read(lf, dataset, latents, 4, li->shape)) goto done;
     // The labels for the grid's legend.
-    const msf_weight_info *yi = o->grid ? msf_weights_find(lf, "labels") : NULL;
+    const msf_h5_tensor *yi = o->grid ? msf_h5_find(lf, "labels") : NULL;
     if (yi) {
         if (yi->ndim != 1 || yi->shape[0] != li->shape[0]) {
             char got[96];
@@ -133,7 +133,7 @@ int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *
             msf_fail(MSF_ERR_NOMEM, "out of memory for the labels of %s", in);
             goto done;
         }
-        if (msf_weights_read_i64(lf, "labels", labels, 1, yi->shape)) goto done;
+        if (msf_h5_read_i64(lf, "labels", labels, 1, yi->shape)) goto done;
     }
     char source[512];
     snprintf(source, sizeof source, "dataset '%s' of %s", dataset, in);
@@ -141,12 +141,12 @@ int cli_decode_file(const char *in, const char *dataset, const cli_decode_opts *
     named.source = source;
     named.labels = labels;
     int rc = cli_decode_latents(&named, latents, li->shape[0], (int)li->shape[1], (int)li->shape[2], (int)li->shape[3]);
-    msf_weights_close(lf);
+    msf_h5_close(lf);
     free(latents), free(labels);
     return rc;
 done:
     cli_fail("decode");
-    msf_weights_close(lf);
+    msf_h5_close(lf);
     free(latents), free(labels);
     return 1;
 }
@@ -155,7 +155,7 @@ done:
 
 int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N, int C, int h, int w) {
     const char *vae_path = o->vae, *group = o->group, *out_path = o->out, *png_dir = o->png_dir, *grid_path = o->grid;
-    msf_weights *vf = NULL;
+    msf_h5_reader *vf = NULL;
     vae_model vae = {0};
     uint8_t *pixels = NULL;
     msf_npz_writer *npz = NULL;
@@ -164,7 +164,7 @@ int cli_decode_latents(const cli_decode_opts *o, const float *latents, int64_t N
     char legend[4200] = "";
     int64_t pngs = 0;  // PNGs written to png_dir, removed again on failure
     vae_config cfg;
-    if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
+    if (msf_h5_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
     if (C != cfg.latent_channels) {
         msf_fail(MSF_ERR_SHAPE, "%s has %d channels; the VAE %s takes %d latent channels",
                  o->source ? o->source : "latents", C, vae_path, cfg.latent_channels);
@@ -252,6 +252,6 @@ done:
     free(pixels);
     msf_png_grid_free(&g);
     vae_free(&vae);
-    msf_weights_close(vf);
+    msf_h5_close(vf);
     return rc;
 }

@@ -14,7 +14,7 @@
 #include "eval/evaluate.h"
 #include "io/h5write.h"
 #include "io/images.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/vae.h"
 
 const char cmd_encode_usage[] =
@@ -227,7 +227,7 @@ int cmd_encode(int argc, char **argv) {
     }
     if (!cli_output_ok(out_path, "latents file")) return cli_fail("encode");
 
-    msf_weights *vf = NULL;
+    msf_h5_reader *vf = NULL;
     vae_model vae = {0};
     image_source src;
     memset(&src, 0, sizeof src);
@@ -236,7 +236,7 @@ int cmd_encode(int argc, char **argv) {
     msf_h5_writer *writer = NULL;
     int rc = 1;
     vae_config cfg;
-    if (msf_weights_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
+    if (msf_h5_open(&vf, vae_path) || vae_config_read(&cfg, vf, group)) goto done;
     if (source_open(&src, in, array)) goto done;
     // num_classes: the class folders', --num-classes, else the largest label + 1.
     if (src.labels) {
@@ -308,6 +308,6 @@ done:
     source_close(&src);
     free(latents), free(pixels);
     vae_free(&vae);
-    msf_weights_close(vf);
+    msf_h5_close(vf);
     return rc;
 }

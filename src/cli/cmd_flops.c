@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/dit.h"
 #include "msf/msf_model.h"
 
@@ -46,7 +46,7 @@ static int flops_msf(msf_model *mp, long base_steps, long residual_steps, double
     }
     double per_stage[MSF_MAX_LEVELS], total = msf_sample_gflops(&m, st, per_stage);
     for (int k = 0; k < m.num_stages; k++) {
-        const dit_config *c = &m.stage[k].cfg;
+        const dit_config *c = &m.stage[k].config;
         printf(
             "stage %-10s DiT depth %d hidden %d patch %d on %dx%dx%d: %.5g GFLOPs per forward; "
             "%s steps, cfg %.3g: %.1f GFLOPs per sample\n",
@@ -54,7 +54,7 @@ static int flops_msf(msf_model *mp, long base_steps, long residual_steps, double
             dit_gflops(c), spec[k], st[k].cfg_scale, per_stage[k]);
     }
     printf("MSF total: %.1f GFLOPs per sample\n", total);
-    dit_config ref = m.stage[0].cfg;
+    dit_config ref = m.stage[0].config;
     if (compare && dit_config_named(&ref, compare, m.size)) {
         cli_fail("flops");
         return 2;  // a bad --compare value
@@ -73,11 +73,11 @@ static int flops_msf(msf_model *mp, long base_steps, long residual_steps, double
 
 static int flops_msf_file(const char *weights, long base_steps, long residual_steps, double base_cfg,
                           double residual_cfg, const char *compare) {
-    msf_weights *w;
-    if (msf_weights_open(&w, weights)) return cli_fail("flops");
+    msf_h5_reader *w;
+    if (msf_h5_open(&w, weights)) return cli_fail("flops");
     msf_model m;
     msf_status s = msf_model_read_layout(&m, w, NULL);
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (s) return cli_fail("flops");
     int rc = flops_msf(&m, base_steps, residual_steps, base_cfg, residual_cfg, compare);
     msf_model_free(&m);
@@ -100,7 +100,7 @@ static int flops_msf_named(const char *base, const char *residual, long size, lo
     m.factor = (nn_pyramid_opts){.scale = (int)scale, .levels = 2};
     const char *names[2] = {base, residual};
     for (int k = 0; k < 2; k++) {
-        dit_config *c = &m.stage[k].cfg;
+        dit_config *c = &m.stage[k].config;
         msf_stage_group(m.group[k], sizeof m.group[k], 2, k);
         if (dit_config_named(c, names[k], k == 0 ? (int)(size / scale) : (int)size)) {
             cli_fail("flops");
@@ -160,15 +160,15 @@ int cmd_flops(int argc, char **argv) {
                                residual_steps > 0 ? residual_steps : st, bc, rc, compare);
     dit_config c;
     if (weights) {
-        msf_weights *w;
-        if (msf_weights_open(&w, weights)) return cli_fail("flops");
-        if (msf_weights_is_msf(w)) {
-            msf_weights_close(w);
+        msf_h5_reader *w;
+        if (msf_h5_open(&w, weights)) return cli_fail("flops");
+        if (msf_h5_is_msf(w)) {
+            msf_h5_close(w);
             return flops_msf_file(weights, base_steps > 0 ? base_steps : st, residual_steps > 0 ? residual_steps : st,
                                   bc, rc, compare);
         }
         msf_status s = dit_config_read(&c, w, group);
-        msf_weights_close(w);
+        msf_h5_close(w);
         if (s) return cli_fail("flops");
     } else if (dit_config_named(&c, name, (int)input_size)) {
         cli_fail("flops");

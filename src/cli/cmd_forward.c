@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "io/h5write.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/dit.h"
 #include "models/vae.h"
 
@@ -39,7 +39,7 @@ const char cmd_forward_usage[] =
     "step, 2 on a usage error (an unknown option, a bad value).\n";
 
 // The VAE's raw passes on dataset x of `inf`.
-static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, const char *part, const char *in,
+static int forward_vae(msf_h5_reader *wf, msf_h5_reader *inf, const char *group, const char *part, const char *in,
                        const char *out_path, const char *weights, nn_precision precision) {
     vae_config cfg;
     vae_model vae = {0};
@@ -51,7 +51,7 @@ static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, con
         return 2;
     }
     if (vae_config_read(&cfg, wf, group)) goto done;
-    const msf_weight_info *xi = msf_weights_find(inf, "x");
+    const msf_h5_tensor *xi = msf_h5_find(inf, "x");
     int want_c = decoder ? cfg.latent_channels : cfg.in_channels, f = vae_factor(&cfg);
     if (!xi || xi->ndim != 4 || xi->shape[1] != want_c || xi->shape[0] < 1 ||
         (!decoder && (xi->shape[2] % f || xi->shape[3] % f))) {
@@ -69,7 +69,7 @@ static int forward_vae(msf_weights *wf, msf_weights *inf, const char *group, con
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld inputs", (long long)N);
         goto done;
     }
-    if (msf_weights_read(inf, "x", x, 4, xi->shape) ||
+    if (msf_h5_read(inf, "x", x, 4, xi->shape) ||
         vae_load(&vae, wf, group, decoder ? VAE_DECODER : VAE_ENCODER, (int)(decoder ? oh : h),
                  (int)(decoder ? ow : w)) ||
         vae_set_precision(&vae, precision))
@@ -126,19 +126,19 @@ int cmd_forward(int argc, char **argv) {
     }
     if (!cli_output_ok(out_path, "output file")) return cli_fail("forward");
 
-    msf_weights *wf = NULL, *inf = NULL;
+    msf_h5_reader *wf = NULL, *inf = NULL;
     dit_model model = {0};
     float *x = NULL, *t = NULL, *out = NULL;
     int64_t *y = NULL;
     msf_h5_writer *writer = NULL;
     int rc = 1;
-    if (msf_weights_open(&wf, weights)) goto done;
+    if (msf_h5_open(&wf, weights)) goto done;
     char kind[16] = "";
-    if (msf_weights_attr_string(wf, group, "model", kind, sizeof kind) == MSF_OK && !strcmp(kind, "vae")) {
-        if (msf_weights_open_as(&inf, in, "input file")) goto done;
+    if (msf_h5_get_attr_string(wf, group, "model", kind, sizeof kind) == MSF_OK && !strcmp(kind, "vae")) {
+        if (msf_h5_open_as(&inf, in, "input file")) goto done;
         rc = forward_vae(wf, inf, group, part, in, out_path, weights, precision);
-        msf_weights_close(inf);
-        msf_weights_close(wf);
+        msf_h5_close(inf);
+        msf_h5_close(wf);
         return rc;
     }
     if (part) {
@@ -146,9 +146,9 @@ int cmd_forward(int argc, char **argv) {
         goto done;
     }
     if (dit_load(&model, wf, group, (int)batch) || dit_set_precision(&model, precision)) goto done;
-    const dit_config *c = &model.cfg;
-    if (msf_weights_open_as(&inf, in, "input file")) goto done;
-    const msf_weight_info *xi = msf_weights_find(inf, "x");
+    const dit_config *c = &model.config;
+    if (msf_h5_open_as(&inf, in, "input file")) goto done;
+    const msf_h5_tensor *xi = msf_h5_find(inf, "x");
     if (!xi) {
         msf_fail(MSF_ERR_NOT_FOUND, "%s has no dataset 'x' (expected float32 [N, %d, %d, %d])", in, c->in_channels,
                  c->input_size, c->input_size);
@@ -167,8 +167,8 @@ int cmd_forward(int argc, char **argv) {
         msf_fail(MSF_ERR_NOMEM, "out of memory for %lld inputs", (long long)N);
         goto done;
     }
-    if (msf_weights_read(inf, "x", x, 4, xshape) || msf_weights_read(inf, "t", t, 1, vshape) ||
-        msf_weights_read_i64(inf, "y", y, 1, vshape))
+    if (msf_h5_read(inf, "x", x, 4, xshape) || msf_h5_read(inf, "t", t, 1, vshape) ||
+        msf_h5_read_i64(inf, "y", y, 1, vshape))
         goto done;
     // Inputs checked as read: finite x, timesteps of the 1000-step diffusion
     // (fractional ones are allowed: the embedding is continuous).
@@ -201,7 +201,7 @@ done:
     msf_h5_abort(writer);
     free(x), free(t), free(y), free(out);
     dit_free(&model);
-    msf_weights_close(inf);
-    msf_weights_close(wf);
+    msf_h5_close(inf);
+    msf_h5_close(wf);
     return rc;
 }

@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "core/tensor.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 const char cmd_info_usage[] =
     "usage: msf info FILE.h5 [--tensor NAME [--shape D0,D1,...]]\n\n"
@@ -34,10 +34,10 @@ static void print_attr_indented(void *user, const char *name, const char *value)
 
 // Attributes of every group that holds tensors (a multi-model file keeps each
 // model's config on its group), each group once, in name order.
-static int print_group_attrs(msf_weights *w) {
+static int print_group_attrs(msf_h5_reader *w) {
     char last[256] = "";
-    for (int i = 0; i < msf_weights_count(w); i++) {
-        const char *name = msf_weights_get_info(w, i)->name, *slash = strrchr(name, '/');
+    for (int i = 0; i < msf_h5_count(w); i++) {
+        const char *name = msf_h5_tensor_at(w, i)->name, *slash = strrchr(name, '/');
         if (!slash || (size_t)(slash - name) >= sizeof last) continue;
         char group[256];
         memcpy(group, name, (size_t)(slash - name));
@@ -45,19 +45,19 @@ static int print_group_attrs(msf_weights *w) {
         if (!strcmp(group, last)) continue;
         strcpy(last, group);
         printf("  %s/\n", group);
-        if (msf_weights_visit_attrs(w, group, print_attr_indented, NULL) != MSF_OK) return cli_fail("info");
+        if (msf_h5_visit_attrs(w, group, print_attr_indented, NULL) != MSF_OK) return cli_fail("info");
     }
     return 0;
 }
 
-static int print_all(msf_weights *w, const char *path) {
+static int print_all(msf_h5_reader *w, const char *path) {
     printf("file: %s\nattributes:\n", path);
-    if (msf_weights_visit_attrs(w, NULL, print_attr, NULL) != MSF_OK || print_group_attrs(w)) return cli_fail("info");
-    int n = msf_weights_count(w);
+    if (msf_h5_visit_attrs(w, NULL, print_attr, NULL) != MSF_OK || print_group_attrs(w)) return cli_fail("info");
+    int n = msf_h5_count(w);
     int64_t values = 0;
     printf("tensors:\n");
     for (int i = 0; i < n; i++) {
-        const msf_weight_info *t = msf_weights_get_info(w, i);
+        const msf_h5_tensor *t = msf_h5_tensor_at(w, i);
         char shape[160];
         int64_t numel = 1;
         for (int d = 0; d < t->ndim; d++) numel *= t->shape[d];
@@ -84,8 +84,8 @@ static int parse_shape(const char *text, int64_t *shape) {
     return -1;
 }
 
-static int print_tensor(msf_weights *w, const char *name, const char *shape_text) {
-    const msf_weight_info *t = msf_weights_find(w, name);
+static int print_tensor(msf_h5_reader *w, const char *name, const char *shape_text) {
+    const msf_h5_tensor *t = msf_h5_find(w, name);
     int64_t shape[MSF_WEIGHTS_MAX_DIMS];
     int ndim;
     if (shape_text) {
@@ -99,8 +99,8 @@ static int print_tensor(msf_weights *w, const char *name, const char *shape_text
         for (int d = 0; d < ndim; d++) shape[d] = t->shape[d];
     }
     float *x = NULL;
-    if (msf_weights_load(w, name, ndim, shape, &x) != MSF_OK) return cli_fail("info");
-    t = msf_weights_find(w, name);
+    if (msf_h5_load(w, name, ndim, shape, &x) != MSF_OK) return cli_fail("info");
+    t = msf_h5_find(w, name);
     size_t n = 1;
     for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
     double lo = INFINITY, hi = -INFINITY, sum = 0, sum2 = 0;
@@ -137,9 +137,9 @@ int cmd_info(int argc, char **argv) {
         fputs(cmd_info_usage, stderr);
         return 2;
     }
-    msf_weights *w;
-    if (msf_weights_open_as(&w, path, "HDF5 file") != MSF_OK) return cli_fail("info");
+    msf_h5_reader *w;
+    if (msf_h5_open_as(&w, path, "HDF5 file") != MSF_OK) return cli_fail("info");
     int rc = tensor ? print_tensor(w, tensor, shape) : print_all(w, path);
-    msf_weights_close(w);
+    msf_h5_close(w);
     return rc;
 }

@@ -179,29 +179,31 @@ static int dry_run(const msf_experiment *e) {
     int64_t samples = 0, shards = 0, most = 0;
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
-        int64_t n = msf_run_int(p->cfg, "num_samples"), shard = msf_run_int(p->cfg, "shard_size");
+        int64_t n = msf_run_int(p->config, "num_samples"), shard = msf_run_int(p->config, "shard_size");
         int64_t k = shard > 0 && n > 0 ? (n + shard - 1) / shard : 0;
         if (strcmp(msf_run_point_kind(p), "samples")) shards += k, most = k > most ? k : most;
         const char *kind = msf_run_point_kind(p);
         if (!strcmp(kind, "samples")) {
             printf("%-44s %9s %7s %-12s %6s %14s %12s  (given samples: %s)\n", p->name, "given", "-", "-", "-", "?",
-                   "?", cfg_str(p->cfg, "samples", ""));
+                   "?", config_str(p->config, "samples", ""));
             continue;
         }
         int msf = !strcmp(kind, "msf");
-        const char *steps = msf_run_str(p->cfg, "sampler.steps"), *from = msf_run_str(p->cfg, "sampler.base_from");
+        const char *steps = msf_run_str(p->config, "sampler.steps"),
+                   *from = msf_run_str(p->config, "sampler.base_from");
         char st[64];
         if (msf)
-            snprintf(st, sizeof st, "%s+%s",
-                     from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", steps),
-                     strcmp(msf_run_str(p->cfg, "sampler.residual"), "none")
-                         ? cfg_str(p->cfg, "sampler.residual_steps", steps)
-                         : "none");
+            snprintf(
+                st, sizeof st, "%s+%s",
+                from ? (strcmp(from, "real") ? "file" : "real") : config_str(p->config, "sampler.base_steps", steps),
+                strcmp(msf_run_str(p->config, "sampler.residual"), "none")
+                    ? config_str(p->config, "sampler.residual_steps", steps)
+                    : "none");
         else snprintf(st, sizeof st, "%s", steps);
         double g;
         printf("%-44s %9lld %7lld %-12s %6g ", p->name, (long long)n,
                shard > 0 ? (long long)((n + shard - 1) / shard) : 0LL, st,
-               cfg_num(p->cfg, "sampler.base_cfg_scale", msf_run_num(p->cfg, "sampler.cfg_scale")));
+               config_num(p->config, "sampler.base_cfg_scale", msf_run_num(p->config, "sampler.cfg_scale")));
         if (msf_run_point_gflops(&g, p)) {
             printf("%14s %12s  (%s)\n", "?", "?", msf_error_message());
             continue;
@@ -259,9 +261,9 @@ static void show_progress(void *user, const char *label, int64_t done, int64_t t
 static msf_status run_point(msf_point_result *r, const msf_run_point *p, const char *pdir, msf_base_cache *bases,
                             const msf_dist *dist, const msf_progress *progress) {
     msf_status s;
-    int spectra = cfg_find(p->cfg, "spectrum") != NULL;
+    int spectra = config_find(p->config, "spectrum") != NULL;
     if ((s = msf_run_point_generate(r, p, pdir, spectra, bases, dist, progress))) return s;
-    if (cfg_find(p->cfg, "evaluator") && (s = msf_run_point_metrics(r, p, pdir, dist, NULL))) return s;
+    if (config_find(p->config, "evaluator") && (s = msf_run_point_metrics(r, p, pdir, dist, NULL))) return s;
     if (!msf_dist_is_root(dist)) return msf_dist_agree(dist, MSF_OK, NULL, NULL);
     if (spectra) {
         msf_spectrum_report sr;

@@ -14,7 +14,7 @@
 #include "io/h5write.h"
 #include "models/vae.h"
 #include "io/npz.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/dit.h"
 #include "msf/bases.h"
 #include "msf/generator.h"
@@ -331,25 +331,25 @@ typedef struct {
     size_t numel;         // C*h*w
 } replay_noise;
 
-static msf_status replay_load(replay_noise *r, msf_weights *f, const char *group, int64_t N, int steps, int C,
+static msf_status replay_load(replay_noise *r, msf_h5_reader *f, const char *group, int64_t N, int steps, int C,
                               int side) {
     char xn[64], zn[64];
     snprintf(xn, sizeof xn, "%s%sx_T", group ? group : "", group ? "/" : "");
     snprintf(zn, sizeof zn, "%s%sz", group ? group : "", group ? "/" : "");
-    const msf_weight_info *zi = msf_weights_find(f, zn);
+    const msf_h5_tensor *zi = msf_h5_find(f, zn);
     int64_t rows = zi && zi->ndim == 5 ? zi->shape[1] : -1;
     if (rows != N && rows != 2 * N)
-        return msf_fail(MSF_ERR_SHAPE, "%s: %s must be [%d, %lld or %lld, %d, %d, %d]", msf_weights_path(f), zn, steps,
+        return msf_fail(MSF_ERR_SHAPE, "%s: %s must be [%d, %lld or %lld, %d, %d, %d]", msf_h5_path(f), zn, steps,
                         (long long)N, (long long)(2 * N), C, side, side);
     int64_t xs[4] = {N, C, side, side}, zs[5] = {steps, rows, C, side, side};
     r->numel = (size_t)C * side * side;
     r->rows = rows;
     r->steps = steps;
-    msf_status s = msf_weights_load(f, xn, 4, xs, &r->x_T);
+    msf_status s = msf_h5_load(f, xn, 4, xs, &r->x_T);
     if (s) return s;
     r->z = msf_aligned_alloc((size_t)steps * rows * r->numel * sizeof *r->z);
-    if (!r->z) return msf_fail(MSF_ERR_NOMEM, "out of memory for the noise of %s", msf_weights_path(f));
-    if ((s = msf_weights_read(f, zn, r->z, 5, zs))) return s;
+    if (!r->z) return msf_fail(MSF_ERR_NOMEM, "out of memory for the noise of %s", msf_h5_path(f));
+    if ((s = msf_h5_read(f, zn, r->z, 5, zs))) return s;
     // Checked on read: a NaN here would come out of the sampler as if the model made it.
     const struct {
         const char *name;
@@ -360,7 +360,7 @@ static msf_status replay_load(replay_noise *r, msf_weights *f, const char *group
         for (size_t i = 0; i < parts[p].n; i++)
             if (!isfinite(parts[p].x[i]))
                 return msf_fail(MSF_ERR_NUMERIC, "noise file %s: %s element %zu is %g (expected finite noise)",
-                                msf_weights_path(f), parts[p].name, i, (double)parts[p].x[i]);
+                                msf_h5_path(f), parts[p].name, i, (double)parts[p].x[i]);
     return MSF_OK;
 }
 
@@ -466,7 +466,7 @@ static int64_t first_sample(const sample_args *a) { return a->noise ? 0 : (int64
 // -----------------------------------------------------------------------------
 // DiT
 
-static int run_dit(const sample_args *a, msf_weights *wf) {
+static int run_dit(const sample_args *a, msf_h5_reader *wf) {
     if (a->residual_start || a->residual_cond_noise || a->residual_mode) {
         fprintf(stderr, "msf sample: %s applies to MSF models; %s holds a DiT\n",
                 a->residual_start  ? "--residual-start"
@@ -485,7 +485,7 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
     msf_generator gen = {0};
     int64_t *labels = NULL;
     float *latents = NULL;
-    msf_weights *nf = NULL;
+    msf_h5_reader *nf = NULL;
     replay_noise rp = {0};
     msf_h5_writer *writer = NULL;
     int rc = 1;
@@ -528,7 +528,7 @@ static int run_dit(const sample_args *a, msf_weights *wf) {
         rc = 2;  // a --labels value that does not fit the model: a usage error
         goto done;
     }
-    if (a->noise && (msf_weights_open_as(&nf, a->noise, "noise file") ||
+    if (a->noise && (msf_h5_open_as(&nf, a->noise, "noise file") ||
                      replay_load(&rp, nf, NULL, N, gen.num_steps[0], gen.channels, gen.size)))
         goto done;
 
@@ -553,14 +553,14 @@ done:
     replay_free(&rp);
     free(labels), free(latents);
     msf_generator_free(&gen);
-    msf_weights_close(nf);
+    msf_h5_close(nf);
     return rc;
 }
 
 // -----------------------------------------------------------------------------
 // MSF
 
-static int run_msf(const sample_args *a, msf_weights *wf) {
+static int run_msf(const sample_args *a, msf_h5_reader *wf) {
     msf_generator gen = {0};
     msf_bases given = {0};
     int64_t row = 0;  // of the first sample in the given bases
@@ -570,7 +570,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     memset(rp, 0, sizeof rp);
     int64_t *labels = NULL;
     float *latents = NULL, *base = NULL, *residual = NULL;
-    msf_weights *nf = NULL;
+    msf_h5_reader *nf = NULL;
     msf_h5_writer *writer = NULL;
     int rc = 1, start_t = 0;
     const char *label_mode;
@@ -612,7 +612,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     }
     // Read the level count first to size per-stage options.
     int64_t levels;
-    if (msf_weights_attr_int(wf, NULL, "levels", &levels) || levels < 2 || levels > MSF_MAX_LEVELS) {
+    if (msf_h5_get_attr_int(wf, NULL, "levels", &levels) || levels < 2 || levels > MSF_MAX_LEVELS) {
         msf_fail(MSF_ERR_FORMAT, "%s: MSF attribute levels missing or outside 2..%d", a->weights, MSF_MAX_LEVELS);
         cli_fail("sample");
         return 1;
@@ -633,7 +633,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
                              .noise_user = rp,
                              .precision = a->precision};
     for (int k = 0; k < L; k++) {
-        st[k].var = layout.stage[k].cfg.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
+        st[k].var = layout.stage[k].config.learn_sigma ? DIFF_VAR_LEARNED_RANGE : DIFF_VAR_FIXED_LARGE;
         go.stage[k] = st[k];
     }
     if (msf_generator_open(&gen, wf, NULL, 1, &go)) goto done;
@@ -674,7 +674,7 @@ static int run_msf(const sample_args *a, msf_weights *wf) {
     int64_t total = 0;  // (msf_generator_open fails when --residual-start leaves a stage no step)
     for (int k = k0; k < k1; k++) total += gen.num_steps[k];
     if (a->noise) {
-        if (msf_weights_open_as(&nf, a->noise, "noise file")) goto done;
+        if (msf_h5_open_as(&nf, a->noise, "noise file")) goto done;
         for (int k = k0; k < k1; k++)
             if (replay_load(&rp[k], nf, gen.msf.group[k], N, gen.num_steps[k], C, msf_stage_side(&gen.msf, k)))
                 goto done;
@@ -726,7 +726,7 @@ done:
     free(labels), free(latents), free(base), free(residual);
     msf_bases_free(&given);
     msf_generator_free(&gen);
-    msf_weights_close(nf);
+    msf_h5_close(nf);
     return rc;
 }
 
@@ -735,10 +735,10 @@ done:
 // [N, H, W, C], with the conversion DiT's sample_ddp.py applies after the
 // VAE (clamp(127.5 x + 128) truncated), as msf run does for pixel models.
 static msf_status write_pixel_images(const char *latents_path, const char *images) {
-    msf_weights *w = NULL;
-    msf_status s = msf_weights_open_as(&w, latents_path, "latents file");
+    msf_h5_reader *w = NULL;
+    msf_status s = msf_h5_open_as(&w, latents_path, "latents file");
     if (s) return s;
-    const msf_weight_info *t = msf_weights_find(w, "latents");
+    const msf_h5_tensor *t = msf_h5_find(w, "latents");
     float *x = NULL;
     uint8_t *px = NULL;
     msf_npz_writer *npz = NULL;
@@ -750,7 +750,7 @@ static msf_status write_pixel_images(const char *latents_path, const char *image
                      "of images (a latent model needs --vae)",
                      (long long)t->shape[1]);
     }
-    if (!s) s = msf_weights_load(w, "latents", 4, t->shape, &x);
+    if (!s) s = msf_h5_load(w, "latents", 4, t->shape, &x);
     const int64_t N = s ? 0 : t->shape[0];
     const int C = s ? 0 : (int)t->shape[1], H = s ? 0 : (int)t->shape[2], W = s ? 0 : (int)t->shape[3];
     if (!s) {
@@ -770,7 +770,7 @@ static msf_status write_pixel_images(const char *latents_path, const char *image
     msf_npz_abort(npz);
     free(px);
     msf_aligned_free(x);
-    msf_weights_close(w);
+    msf_h5_close(w);
     return s;
 }
 
@@ -782,10 +782,10 @@ int cmd_sample(int argc, char **argv) {
         (a.base_from && !cli_input_ok(a.base_from, "bases file")) ||
         (a.images && !cli_output_ok(a.images, "images file")))
         return cli_fail("sample");
-    msf_weights *wf = NULL;
-    if (msf_weights_open(&wf, a.weights)) return cli_fail("sample");
-    int rc = msf_weights_is_msf(wf) ? run_msf(&a, wf) : run_dit(&a, wf);
-    msf_weights_close(wf);
+    msf_h5_reader *wf = NULL;
+    if (msf_h5_open(&wf, a.weights)) return cli_fail("sample");
+    int rc = msf_h5_is_msf(wf) ? run_msf(&a, wf) : run_dit(&a, wf);
+    msf_h5_close(wf);
     if (!rc && !a.vae && a.images && write_pixel_images(a.out, a.images)) {
         cli_fail("sample");
         fprintf(stderr, "msf sample: %s holds the complete samples; no images were written\n", a.out);

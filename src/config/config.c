@@ -13,8 +13,8 @@
 // -----------------------------------------------------------------------------
 // Nodes
 
-static cfg_node *node_new(cfg_kind kind, const char *file, int line) {
-    cfg_node *n = calloc(1, sizeof *n);
+static config_node *node_new(config_kind kind, const char *file, int line) {
+    config_node *n = calloc(1, sizeof *n);
     if (!n) return NULL;
     n->kind = kind;
     n->line = line;
@@ -26,23 +26,23 @@ static cfg_node *node_new(cfg_kind kind, const char *file, int line) {
     return n;
 }
 
-void cfg_free(cfg_node *n) {
+void config_free(config_node *n) {
     if (!n) return;
     for (int i = 0; i < n->count; i++) {
         if (n->keys) free(n->keys[i]);
-        cfg_free(n->items[i]);
+        config_free(n->items[i]);
     }
     free(n->keys), free(n->key_lines), free(n->items), free(n->text), free(n->file);
     free(n);
 }
 
 // Append an entry (key NULL for a sequence); takes ownership of value.
-static msf_status node_append(cfg_node *n, const char *key, int key_line, cfg_node *value) {
+static msf_status node_append(config_node *n, const char *key, int key_line, config_node *value) {
     int c = n->count + 1;
-    cfg_node **items = realloc(n->items, (size_t)c * sizeof *items);
+    config_node **items = realloc(n->items, (size_t)c * sizeof *items);
     if (!items) return msf_fail(MSF_ERR_NOMEM, "out of memory for a config");
     n->items = items;
-    if (n->kind == CFG_MAP) {
+    if (n->kind == CONFIG_MAP) {
         char **keys = realloc(n->keys, (size_t)c * sizeof *keys);
         if (keys) n->keys = keys;
         int *lines = realloc(n->key_lines, (size_t)c * sizeof *lines);
@@ -60,37 +60,37 @@ static msf_status node_append(cfg_node *n, const char *key, int key_line, cfg_no
     return MSF_OK;
 }
 
-cfg_node *cfg_clone(const cfg_node *n) {
-    cfg_node *c = node_new(n->kind, n->file, n->line);
+config_node *config_clone(const config_node *n) {
+    config_node *c = node_new(n->kind, n->file, n->line);
     if (!c) return NULL;
     c->quoted = n->quoted;
     if (n->text && !(c->text = strdup(n->text))) goto fail;
     for (int i = 0; i < n->count; i++) {
-        cfg_node *v = cfg_clone(n->items[i]);
+        config_node *v = config_clone(n->items[i]);
         if (!v || node_append(c, n->keys ? n->keys[i] : NULL, n->key_lines ? n->key_lines[i] : 0, v)) {
-            cfg_free(v);
+            config_free(v);
             goto fail;
         }
     }
     return c;
 fail:
-    cfg_free(c);
+    config_free(c);
     return NULL;
 }
 
-static int map_index(const cfg_node *n, const char *key) {
-    if (!n || n->kind != CFG_MAP) return -1;
+static int map_index(const config_node *n, const char *key) {
+    if (!n || n->kind != CONFIG_MAP) return -1;
     for (int i = 0; i < n->count; i++)
         if (!strcmp(n->keys[i], key)) return i;
     return -1;
 }
 
-const cfg_node *cfg_get(const cfg_node *n, const char *key) {
+const config_node *config_get(const config_node *n, const char *key) {
     int i = map_index(n, key);
     return i < 0 ? NULL : n->items[i];
 }
 
-const cfg_node *cfg_find(const cfg_node *n, const char *path) {
+const config_node *config_find(const config_node *n, const char *path) {
     char key[128];
     while (n && *path) {
         const char *dot = strchr(path, '.');
@@ -98,23 +98,23 @@ const cfg_node *cfg_find(const cfg_node *n, const char *path) {
         if (len >= sizeof key) return NULL;
         memcpy(key, path, len);
         key[len] = '\0';
-        n = cfg_get(n, key);
+        n = config_get(n, key);
         path += len + (dot ? 1 : 0);
     }
     return n;
 }
 
 // Replace the contents of dst by those of src (src is consumed).
-static void node_take(cfg_node *dst, cfg_node *src) {
-    cfg_node tmp = *dst;
+static void node_take(config_node *dst, config_node *src) {
+    config_node tmp = *dst;
     *dst = *src;
     *src = tmp;
-    cfg_free(src);
+    config_free(src);
 }
 
-msf_status cfg_merge(cfg_node *dst, const cfg_node *over) {
-    if (dst->kind != CFG_MAP || over->kind != CFG_MAP) {
-        cfg_node *c = cfg_clone(over);
+msf_status config_merge(config_node *dst, const config_node *over) {
+    if (dst->kind != CONFIG_MAP || over->kind != CONFIG_MAP) {
+        config_node *c = config_clone(over);
         if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory for a config");
         node_take(dst, c);
         return MSF_OK;
@@ -123,42 +123,42 @@ msf_status cfg_merge(cfg_node *dst, const cfg_node *over) {
         int j = map_index(dst, over->keys[i]);
         msf_status s;
         if (j >= 0) {
-            if ((s = cfg_merge(dst->items[j], over->items[i]))) return s;
+            if ((s = config_merge(dst->items[j], over->items[i]))) return s;
             dst->key_lines[j] = over->key_lines[i];
             continue;
         }
-        cfg_node *c = cfg_clone(over->items[i]);
+        config_node *c = config_clone(over->items[i]);
         if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory for a config");
         if ((s = node_append(dst, over->keys[i], over->key_lines[i], c))) {
-            cfg_free(c);
+            config_free(c);
             return s;
         }
     }
     return MSF_OK;
 }
 
-msf_status cfg_set(cfg_node *root, const char *path, const cfg_node *value) {
+msf_status config_set(config_node *root, const char *path, const config_node *value) {
     char key[128];
     const char *dot = strchr(path, '.');
     size_t len = dot ? (size_t)(dot - path) : strlen(path);
-    if (len == 0 || len >= sizeof key || root->kind != CFG_MAP)
+    if (len == 0 || len >= sizeof key || root->kind != CONFIG_MAP)
         return msf_fail(MSF_ERR_INVALID, "%s:%d: cannot set '%s' here", root->file, root->line, path);
     memcpy(key, path, len);
     key[len] = '\0';
     int i = map_index(root, key);
     if (i < 0) {
-        cfg_node *m = dot ? node_new(CFG_MAP, value->file, value->line) : cfg_clone(value);
+        config_node *m = dot ? node_new(CONFIG_MAP, value->file, value->line) : config_clone(value);
         msf_status s;
         if (!m) return msf_fail(MSF_ERR_NOMEM, "out of memory for a config");
         if ((s = node_append(root, key, value->line, m))) {
-            cfg_free(m);
+            config_free(m);
             return s;
         }
         i = root->count - 1;
         if (!dot) return MSF_OK;
     }
-    if (dot) return cfg_set(root->items[i], dot + 1, value);
-    cfg_node *c = cfg_clone(value);
+    if (dot) return config_set(root->items[i], dot + 1, value);
+    config_node *c = config_clone(value);
     if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory for a config");
     node_take(root->items[i], c);
     return MSF_OK;
@@ -169,19 +169,19 @@ msf_status cfg_set(cfg_node *root, const char *path, const cfg_node *value) {
 //
 // libyaml's events are turned into the tree directly (not through
 // yaml_parser_load), so the limits below stop a hostile file at the event
-// that crosses them: nesting deeper than CFG_MAX_DEPTH, more than
-// CFG_MAX_ALIASES aliases, more than CFG_MAX_NODES values in all (aliases
-// expanded; an alias bomb), more than CFG_MAX_ENTRIES entries in one mapping
-// or list, or a file over CFG_MAX_FILE_BYTES.
+// that crosses them: nesting deeper than CONFIG_MAX_DEPTH, more than
+// CONFIG_MAX_ALIASES aliases, more than CONFIG_MAX_NODES values in all (aliases
+// expanded; an alias bomb), more than CONFIG_MAX_ENTRIES entries in one mapping
+// or list, or a file over CONFIG_MAX_FILE_BYTES.
 
 typedef struct {
     char *name;
-    cfg_node *node;
+    config_node *node;
     int open;  // the anchored node is still being read (an alias to it would be a cycle)
 } anchor;
 
 typedef struct {
-    cfg_node *node;
+    config_node *node;
     char *key;  // a mapping's key waiting for its value
     int key_line;
     int anchor;  // index in anchors of the node's anchor, or -1
@@ -189,34 +189,34 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    frame stack[CFG_MAX_DEPTH + 1];
+    frame stack[CONFIG_MAX_DEPTH + 1];
     int depth;
     anchor *anchors;
     int num_anchors, cap_anchors;
     int aliases;
     int64_t nodes;
-    cfg_node *root;
+    config_node *root;
 } builder;
 
 static void builder_free(builder *b) {
     for (int i = 0; i < b->depth; i++) free(b->stack[i].key);
     for (int i = 0; i < b->num_anchors; i++) free(b->anchors[i].name);
     free(b->anchors);
-    cfg_free(b->root);
+    config_free(b->root);
 }
 
 // Levels of mappings and lists in n (0 for a scalar).
-static int node_height(const cfg_node *n) {
+static int node_height(const config_node *n) {
     int h = 0;
     for (int i = 0; i < n->count; i++) {
         int k = node_height(n->items[i]);
         if (k > h) h = k;
     }
-    return n->kind == CFG_SCALAR ? 0 : h + 1;
+    return n->kind == CONFIG_SCALAR ? 0 : h + 1;
 }
 
 // Nodes of the tree n, counting no further than `limit`.
-static int64_t count_nodes(const cfg_node *n, int64_t limit) {
+static int64_t count_nodes(const config_node *n, int64_t limit) {
     int64_t c = 1;
     for (int i = 0; i < n->count && c <= limit; i++) c += count_nodes(n->items[i], limit - c);
     return c;
@@ -226,10 +226,10 @@ static msf_status too_many_nodes(const char *file, int line) {
     return msf_fail(MSF_ERR_FORMAT,
                     "%s:%d: the config holds more than %d values once aliases are expanded (an "
                     "alias bomb?)",
-                    file, line, CFG_MAX_NODES);
+                    file, line, CONFIG_MAX_NODES);
 }
 
-static msf_status add_anchor(builder *b, const yaml_char_t *name, cfg_node *n, int open) {
+static msf_status add_anchor(builder *b, const yaml_char_t *name, config_node *n, int open) {
     if (b->num_anchors == b->cap_anchors) {
         int cap = b->cap_anchors ? 2 * b->cap_anchors : 16;
         anchor *a = realloc(b->anchors, (size_t)cap * sizeof *a);
@@ -245,44 +245,44 @@ static msf_status add_anchor(builder *b, const yaml_char_t *name, cfg_node *n, i
 // A new value v (a scalar, an alias's copy or a collection just opened) at
 // `line`: the root, a list item, a mapping's key or its value. Takes v.
 // *key_taken: v was a key (a scalar, freed here) rather than a value.
-static msf_status attach(builder *b, cfg_node *v, int line, int *key_taken) {
+static msf_status attach(builder *b, config_node *v, int line, int *key_taken) {
     *key_taken = 0;
     if (b->depth == 0) {
-        if (v->kind != CFG_MAP) {
-            cfg_free(v);
+        if (v->kind != CONFIG_MAP) {
+            config_free(v);
             return msf_fail(MSF_ERR_FORMAT, "%s:%d: expected a mapping (key: value lines) at the top", b->name, line);
         }
         b->root = v;
         return MSF_OK;
     }
     frame *f = &b->stack[b->depth - 1];
-    cfg_node *parent = f->node;
-    if (parent->count >= CFG_MAX_ENTRIES) {
-        cfg_free(v);
+    config_node *parent = f->node;
+    if (parent->count >= CONFIG_MAX_ENTRIES) {
+        config_free(v);
         return msf_fail(MSF_ERR_FORMAT, "%s:%d: a %s with more than %d entries", b->name, line,
-                        parent->kind == CFG_MAP ? "mapping" : "list", CFG_MAX_ENTRIES);
+                        parent->kind == CONFIG_MAP ? "mapping" : "list", CONFIG_MAX_ENTRIES);
     }
-    if (parent->kind == CFG_MAP && !f->key) {
-        if (v->kind != CFG_SCALAR) {
-            cfg_free(v);
+    if (parent->kind == CONFIG_MAP && !f->key) {
+        if (v->kind != CONFIG_SCALAR) {
+            config_free(v);
             return msf_fail(MSF_ERR_FORMAT, "%s:%d: a key must be a plain name", b->name, line);
         }
         int prev = map_index(parent, v->text);
         if (prev >= 0) {
             msf_status s = msf_fail(MSF_ERR_FORMAT, "%s:%d: duplicate key '%s' (first at line %d)", b->name, line,
                                     v->text, parent->key_lines[prev]);
-            cfg_free(v);
+            config_free(v);
             return s;
         }
         f->key = v->text;
         v->text = NULL;
         f->key_line = line;
-        cfg_free(v);
+        config_free(v);
         *key_taken = 1;
         return MSF_OK;
     }
     msf_status s = node_append(parent, f->key, f->key_line, v);
-    if (s) cfg_free(v);
+    if (s) config_free(v);
     free(f->key);
     f->key = NULL;
     return s;
@@ -295,11 +295,11 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
     case YAML_SCALAR_EVENT:
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
-        if (++b->nodes > CFG_MAX_NODES) return too_many_nodes(b->name, line);
-        cfg_node *n = node_new(ev->type == YAML_SCALAR_EVENT           ? CFG_SCALAR
-                               : ev->type == YAML_SEQUENCE_START_EVENT ? CFG_SEQ
-                                                                       : CFG_MAP,
-                               b->name, line);
+        if (++b->nodes > CONFIG_MAX_NODES) return too_many_nodes(b->name, line);
+        config_node *n = node_new(ev->type == YAML_SCALAR_EVENT           ? CONFIG_SCALAR
+                                  : ev->type == YAML_SEQUENCE_START_EVENT ? CONFIG_SEQ
+                                                                          : CONFIG_MAP,
+                                  b->name, line);
         if (!n) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
         const yaml_char_t *anchor_name;
         if (ev->type == YAML_SCALAR_EVENT) {
@@ -307,18 +307,19 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
             n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                         ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             if (!(n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length))) {
-                cfg_free(n);
+                config_free(n);
                 return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
             }
         } else {
             anchor_name =
                 ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
-            if (b->depth >= CFG_MAX_DEPTH) {
-                cfg_free(n);
-                return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d levels", b->name, line, CFG_MAX_DEPTH);
+            if (b->depth >= CONFIG_MAX_DEPTH) {
+                config_free(n);
+                return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d levels", b->name, line,
+                                CONFIG_MAX_DEPTH);
             }
         }
-        int is_scalar = n->kind == CFG_SCALAR;
+        int is_scalar = n->kind == CONFIG_SCALAR;
         if ((s = attach(b, n, line, &key_taken))) return s;
         if (key_taken) {
             if (anchor_name)
@@ -345,16 +346,16 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
         if (a < 0) return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s names no earlier anchor", b->name, line, name);
         if (b->anchors[a].open)
             return msf_fail(MSF_ERR_FORMAT, "%s:%d: alias *%s refers to a value that contains it", b->name, line, name);
-        if (++b->aliases > CFG_MAX_ALIASES)
+        if (++b->aliases > CONFIG_MAX_ALIASES)
             return msf_fail(MSF_ERR_FORMAT, "%s:%d: more than %d aliases (an alias bomb?)", b->name, line,
-                            CFG_MAX_ALIASES);
-        int64_t size = count_nodes(b->anchors[a].node, CFG_MAX_NODES - b->nodes);
-        if (b->nodes + size > CFG_MAX_NODES) return too_many_nodes(b->name, line);
+                            CONFIG_MAX_ALIASES);
+        int64_t size = count_nodes(b->anchors[a].node, CONFIG_MAX_NODES - b->nodes);
+        if (b->nodes + size > CONFIG_MAX_NODES) return too_many_nodes(b->name, line);
         b->nodes += size;
-        if (b->depth + node_height(b->anchors[a].node) > CFG_MAX_DEPTH)
+        if (b->depth + node_height(b->anchors[a].node) > CONFIG_MAX_DEPTH)
             return msf_fail(MSF_ERR_FORMAT, "%s:%d: nesting deeper than %d levels (alias *%s)", b->name, line,
-                            CFG_MAX_DEPTH, name);
-        cfg_node *n = cfg_clone(b->anchors[a].node);
+                            CONFIG_MAX_DEPTH, name);
+        config_node *n = config_clone(b->anchors[a].node);
         if (!n) return msf_fail(MSF_ERR_NOMEM, "out of memory reading %s", b->name);
         return attach(b, n, line, &key_taken);
     }
@@ -364,7 +365,7 @@ static msf_status on_event(builder *b, const yaml_event_t *ev, int *done) {
     }
 }
 
-// Reads at most CFG_MAX_FILE_BYTES of a file for libyaml.
+// Reads at most CONFIG_MAX_FILE_BYTES of a file for libyaml.
 typedef struct {
     FILE *f;
     size_t read;
@@ -373,17 +374,17 @@ typedef struct {
 
 static int read_file_input(void *data, unsigned char *buffer, size_t size, size_t *size_read) {
     file_input *in = data;
-    if (in->read + size > (size_t)CFG_MAX_FILE_BYTES + 1) size = (size_t)CFG_MAX_FILE_BYTES + 1 - in->read;
+    if (in->read + size > (size_t)CONFIG_MAX_FILE_BYTES + 1) size = (size_t)CONFIG_MAX_FILE_BYTES + 1 - in->read;
     *size_read = fread(buffer, 1, size, in->f);
     in->read += *size_read;
-    if (in->read > (size_t)CFG_MAX_FILE_BYTES) {
+    if (in->read > (size_t)CONFIG_MAX_FILE_BYTES) {
         in->too_big = 1;
         return 0;
     }
     return !ferror(in->f);
 }
 
-static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name, const file_input *in) {
+static msf_status parse(config_node **out, yaml_parser_t *parser, const char *name, const file_input *in) {
     *out = NULL;
     builder b = {.name = name};
     msf_status s = MSF_OK;
@@ -393,7 +394,7 @@ static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name,
         if (!yaml_parser_parse(parser, &ev)) {
             if (in && in->too_big)
                 s = msf_fail(MSF_ERR_FORMAT, "%s: larger than %d bytes (a config file is a few kB)", name,
-                             CFG_MAX_FILE_BYTES);
+                             CONFIG_MAX_FILE_BYTES);
             else
                 s = msf_fail(MSF_ERR_FORMAT, "%s:%d: YAML syntax error: %s%s%s", name,
                              (int)parser->problem_mark.line + 1, parser->problem ? parser->problem : "unknown",
@@ -430,7 +431,7 @@ static msf_status parse(cfg_node **out, yaml_parser_t *parser, const char *name,
     return MSF_OK;
 }
 
-msf_status cfg_parse_text(cfg_node **out, const char *text, const char *name) {
+msf_status config_parse_text(config_node **out, const char *text, const char *name) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return msf_fail(MSF_ERR_NOMEM, "cannot start the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
@@ -439,7 +440,7 @@ msf_status cfg_parse_text(cfg_node **out, const char *text, const char *name) {
     return s;
 }
 
-msf_status cfg_parse_file(cfg_node **out, const char *path) {
+msf_status config_parse_file(config_node **out, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return msf_fail(MSF_ERR_IO, "cannot open config %s: %s", path, strerror(errno));
     yaml_parser_t parser;
@@ -463,75 +464,75 @@ typedef struct {
     int64_t nodes;  // values read, the top file's included
 } use_budget;
 
-static msf_status resolve(cfg_node *n, int depth, use_budget *budget) {
-    if (n->kind == CFG_SCALAR) return MSF_OK;
+static msf_status resolve(config_node *n, int depth, use_budget *budget) {
+    if (n->kind == CONFIG_SCALAR) return MSF_OK;
     for (int i = 0; i < n->count; i++) {
         msf_status s = resolve(n->items[i], depth, budget);
         if (s) return s;
     }
     int u = map_index(n, "use");
     if (u < 0) return MSF_OK;
-    const cfg_node *use = n->items[u];
-    if (use->kind != CFG_SCALAR || !use->text[0])
+    const config_node *use = n->items[u];
+    if (use->kind != CONFIG_SCALAR || !use->text[0])
         return msf_fail(MSF_ERR_INVALID, "%s:%d: 'use' expects the path of a config file", use->file, use->line);
-    if (depth >= CFG_MAX_USE_DEPTH)
+    if (depth >= CONFIG_MAX_USE_DEPTH)
         return msf_fail(MSF_ERR_INVALID, "%s:%d: 'use: %s' nests more than %d files deep (a cycle?)", use->file,
-                        use->line, use->text, CFG_MAX_USE_DEPTH);
+                        use->line, use->text, CONFIG_MAX_USE_DEPTH);
     // Relative to the directory of the file that names it.
     char path[4096];
     const char *slash = strrchr(use->file, '/');
     if (use->text[0] == '/' || !slash) snprintf(path, sizeof path, "%s", use->text);
     else snprintf(path, sizeof path, "%.*s/%s", (int)(slash - use->file), use->file, use->text);
-    if (++budget->files > CFG_MAX_USE_FILES)
+    if (++budget->files > CONFIG_MAX_USE_FILES)
         return msf_fail(MSF_ERR_INVALID, "%s:%d: 'use: %s': more than %d files pulled in with use:", use->file,
-                        use->line, use->text, CFG_MAX_USE_FILES);
-    cfg_node *piece;
-    msf_status s = cfg_parse_file(&piece, path);
+                        use->line, use->text, CONFIG_MAX_USE_FILES);
+    config_node *piece;
+    msf_status s = config_parse_file(&piece, path);
     if (s) return msf_fail_context(s, "%s:%d: use", use->file, use->line);
-    budget->nodes += count_nodes(piece, CFG_MAX_NODES);
-    if (budget->nodes > CFG_MAX_NODES) {
-        cfg_free(piece);
+    budget->nodes += count_nodes(piece, CONFIG_MAX_NODES);
+    if (budget->nodes > CONFIG_MAX_NODES) {
+        config_free(piece);
         return msf_fail(MSF_ERR_INVALID, "%s:%d: 'use: %s': the config and its pieces hold more than %d values",
-                        use->file, use->line, use->text, CFG_MAX_NODES);
+                        use->file, use->line, use->text, CONFIG_MAX_NODES);
     }
     if ((s = resolve(piece, depth + 1, budget))) {
-        cfg_free(piece);
+        config_free(piece);
         return s;
     }
     // The piece, then every key of n but `use` over it.
     for (int i = 0; i < n->count && !s; i++) {
         if (i == u) continue;
-        cfg_node one = {.kind = CFG_MAP,
-                        .count = 1,
-                        .keys = &n->keys[i],
-                        .key_lines = &n->key_lines[i],
-                        .items = &n->items[i],
-                        .file = n->file,
-                        .line = n->line};
-        s = cfg_merge(piece, &one);
+        config_node one = {.kind = CONFIG_MAP,
+                           .count = 1,
+                           .keys = &n->keys[i],
+                           .key_lines = &n->key_lines[i],
+                           .items = &n->items[i],
+                           .file = n->file,
+                           .line = n->line};
+        s = config_merge(piece, &one);
     }
     if (s) {
-        cfg_free(piece);
+        config_free(piece);
         return s;
     }
     node_take(n, piece);
     return MSF_OK;
 }
 
-msf_status cfg_resolve_uses(cfg_node *root) {
-    use_budget budget = {.nodes = count_nodes(root, CFG_MAX_NODES)};
+msf_status config_resolve_uses(config_node *root) {
+    use_budget budget = {.nodes = count_nodes(root, CONFIG_MAX_NODES)};
     return resolve(root, 0, &budget);
 }
 
 // -----------------------------------------------------------------------------
 // Scalars
 
-static int is_null(const cfg_node *v) {
-    return v->kind == CFG_SCALAR && !v->quoted && (!v->text[0] || !strcmp(v->text, "~") || !strcmp(v->text, "null"));
+static int is_null(const config_node *v) {
+    return v->kind == CONFIG_SCALAR && !v->quoted && (!v->text[0] || !strcmp(v->text, "~") || !strcmp(v->text, "null"));
 }
 
-static int parse_int(const cfg_node *v, int64_t *out) {
-    if (v->kind != CFG_SCALAR || v->quoted || !v->text[0]) return 0;
+static int parse_int(const config_node *v, int64_t *out) {
+    if (v->kind != CONFIG_SCALAR || v->quoted || !v->text[0]) return 0;
     char *end;
     errno = 0;
     long long x = strtoll(v->text, &end, 10);
@@ -540,8 +541,8 @@ static int parse_int(const cfg_node *v, int64_t *out) {
     return 1;
 }
 
-static int parse_num(const cfg_node *v, double *out) {
-    if (v->kind != CFG_SCALAR || v->quoted || !v->text[0]) return 0;
+static int parse_num(const config_node *v, double *out) {
+    if (v->kind != CONFIG_SCALAR || v->quoted || !v->text[0]) return 0;
     char *end;
     errno = 0;
     double x = strtod(v->text, &end);
@@ -550,33 +551,33 @@ static int parse_num(const cfg_node *v, double *out) {
     return 1;
 }
 
-static int parse_bool(const cfg_node *v, int *out) {
-    if (v->kind != CFG_SCALAR || v->quoted) return 0;
+static int parse_bool(const config_node *v, int *out) {
+    if (v->kind != CONFIG_SCALAR || v->quoted) return 0;
     if (!strcmp(v->text, "true")) *out = 1;
     else if (!strcmp(v->text, "false")) *out = 0;
     else return 0;
     return 1;
 }
 
-const char *cfg_str(const cfg_node *n, const char *path, const char *def) {
-    const cfg_node *v = cfg_find(n, path);
-    return v && v->kind == CFG_SCALAR && !is_null(v) ? v->text : def;
+const char *config_str(const config_node *n, const char *path, const char *def) {
+    const config_node *v = config_find(n, path);
+    return v && v->kind == CONFIG_SCALAR && !is_null(v) ? v->text : def;
 }
 
-int64_t cfg_int(const cfg_node *n, const char *path, int64_t def) {
-    const cfg_node *v = cfg_find(n, path);
+int64_t config_int(const config_node *n, const char *path, int64_t def) {
+    const config_node *v = config_find(n, path);
     int64_t x;
     return v && parse_int(v, &x) ? x : def;
 }
 
-double cfg_num(const cfg_node *n, const char *path, double def) {
-    const cfg_node *v = cfg_find(n, path);
+double config_num(const config_node *n, const char *path, double def) {
+    const config_node *v = config_find(n, path);
     double x;
     return v && parse_num(v, &x) ? x : def;
 }
 
-int cfg_bool(const cfg_node *n, const char *path, int def) {
-    const cfg_node *v = cfg_find(n, path);
+int config_bool(const config_node *n, const char *path, int def) {
+    const config_node *v = config_find(n, path);
     int x;
     return v && parse_bool(v, &x) ? x : def;
 }
@@ -584,40 +585,40 @@ int cfg_bool(const cfg_node *n, const char *path, int def) {
 // -----------------------------------------------------------------------------
 // Schema
 
-static const char *type_text(cfg_type t) {
+static const char *type_text(config_type t) {
     switch (t) {
-    case CFG_T_STRING: return "a string";
-    case CFG_T_INT: return "an integer";
-    case CFG_T_NUMBER: return "a number";
-    case CFG_T_BOOL: return "true or false";
-    case CFG_T_MAP: return "a mapping (key: value lines)";
-    case CFG_T_MAPLIST: return "a list of mappings";
-    case CFG_T_SWEEP: return "a mapping of field paths to lists of values";
+    case CONFIG_T_STRING: return "a string";
+    case CONFIG_T_INT: return "an integer";
+    case CONFIG_T_NUMBER: return "a number";
+    case CONFIG_T_BOOL: return "true or false";
+    case CONFIG_T_MAP: return "a mapping (key: value lines)";
+    case CONFIG_T_MAPLIST: return "a list of mappings";
+    case CONFIG_T_SWEEP: return "a mapping of field paths to lists of values";
     }
     return "?";
 }
 
-static const char *kind_text(const cfg_node *v) {
-    if (v->kind == CFG_MAP) return "a mapping";
-    if (v->kind == CFG_SEQ) return v->count ? "a list" : "an empty list";
+static const char *kind_text(const config_node *v) {
+    if (v->kind == CONFIG_MAP) return "a mapping";
+    if (v->kind == CONFIG_SEQ) return v->count ? "a list" : "an empty list";
     return is_null(v) ? "nothing" : v->quoted ? "a quoted string" : "a scalar";
 }
 
-static msf_status wrong_type(const cfg_node *v, const cfg_field *f, const char *path) {
-    if (v->kind == CFG_SCALAR)
+static msf_status wrong_type(const config_node *v, const config_field *f, const char *path) {
+    if (v->kind == CONFIG_SCALAR)
         return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' expects %s, got %s '%s'", v->file, v->line, path,
                         type_text(f->type), kind_text(v), v->text);
     return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' expects %s, got %s", v->file, v->line, path, type_text(f->type),
                     kind_text(v));
 }
 
-msf_status cfg_validate_value(const cfg_node *v, const cfg_field *f, const char *path) {
+msf_status config_validate_value(const config_node *v, const config_field *f, const char *path) {
     int64_t i;
     double d;
     int b;
     switch (f->type) {
-    case CFG_T_STRING:
-        if (v->kind != CFG_SCALAR || is_null(v)) return wrong_type(v, f, path);
+    case CONFIG_T_STRING:
+        if (v->kind != CONFIG_SCALAR || is_null(v)) return wrong_type(v, f, path);
         if (f->choices) {
             char list[256] = "";
             for (const char *const *c = f->choices; *c; c++) {
@@ -629,26 +630,26 @@ msf_status cfg_validate_value(const cfg_node *v, const cfg_field *f, const char 
                             v->text, list);
         }
         return MSF_OK;
-    case CFG_T_INT: return parse_int(v, &i) ? MSF_OK : wrong_type(v, f, path);
-    case CFG_T_NUMBER: return parse_num(v, &d) ? MSF_OK : wrong_type(v, f, path);
-    case CFG_T_BOOL: return parse_bool(v, &b) ? MSF_OK : wrong_type(v, f, path);
-    case CFG_T_MAP:
-        if (v->kind != CFG_MAP) return wrong_type(v, f, path);
-        return f->fields ? cfg_validate(v, f->fields, path) : MSF_OK;
-    case CFG_T_MAPLIST:
-        if (v->kind != CFG_SEQ || v->count == 0) return wrong_type(v, f, path);
+    case CONFIG_T_INT: return parse_int(v, &i) ? MSF_OK : wrong_type(v, f, path);
+    case CONFIG_T_NUMBER: return parse_num(v, &d) ? MSF_OK : wrong_type(v, f, path);
+    case CONFIG_T_BOOL: return parse_bool(v, &b) ? MSF_OK : wrong_type(v, f, path);
+    case CONFIG_T_MAP:
+        if (v->kind != CONFIG_MAP) return wrong_type(v, f, path);
+        return f->fields ? config_validate(v, f->fields, path) : MSF_OK;
+    case CONFIG_T_MAPLIST:
+        if (v->kind != CONFIG_SEQ || v->count == 0) return wrong_type(v, f, path);
         for (int k = 0; k < v->count; k++) {
             char sub[256];
             snprintf(sub, sizeof sub, "%s[%d]", path, k);
-            if (v->items[k]->kind != CFG_MAP) return wrong_type(v->items[k], f, sub);
-            msf_status s = f->fields ? cfg_validate(v->items[k], f->fields, sub) : MSF_OK;
+            if (v->items[k]->kind != CONFIG_MAP) return wrong_type(v->items[k], f, sub);
+            msf_status s = f->fields ? config_validate(v->items[k], f->fields, sub) : MSF_OK;
             if (s) return s;
         }
         return MSF_OK;
-    case CFG_T_SWEEP:
-        if (v->kind != CFG_MAP) return wrong_type(v, f, path);
+    case CONFIG_T_SWEEP:
+        if (v->kind != CONFIG_MAP) return wrong_type(v, f, path);
         for (int k = 0; k < v->count; k++)
-            if (v->items[k]->kind != CFG_SEQ || v->items[k]->count == 0)
+            if (v->items[k]->kind != CONFIG_SEQ || v->items[k]->count == 0)
                 return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' expects a non-empty list of values", v->file,
                                 v->key_lines[k], path, v->keys[k]);
         return MSF_OK;
@@ -656,25 +657,25 @@ msf_status cfg_validate_value(const cfg_node *v, const cfg_field *f, const char 
     return MSF_OK;
 }
 
-msf_status cfg_validate(const cfg_node *n, const cfg_field *fields, const char *where) {
+msf_status config_validate(const config_node *n, const config_field *fields, const char *where) {
     char path[256];
     for (int i = 0; i < n->count; i++) {
-        const cfg_field *f = fields;
+        const config_field *f = fields;
         while (f->key && strcmp(f->key, n->keys[i])) f++;
         snprintf(path, sizeof path, "%s%s%s", where && *where ? where : "", where && *where ? "." : "", n->keys[i]);
         if (!f->key) {
             char list[512] = "";
-            for (const cfg_field *g = fields; g->key; g++) {
+            for (const config_field *g = fields; g->key; g++) {
                 size_t len = strlen(list);
                 snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", g->key);
             }
             return msf_fail(MSF_ERR_INVALID, "%s:%d: unknown key '%s' (known here: %s)", n->file, n->key_lines[i], path,
                             list);
         }
-        msf_status s = cfg_validate_value(n->items[i], f, path);
+        msf_status s = config_validate_value(n->items[i], f, path);
         if (s) return s;
     }
-    for (const cfg_field *f = fields; f->key; f++)
+    for (const config_field *f = fields; f->key; f++)
         if (f->required && map_index(n, f->key) < 0)
             return msf_fail(MSF_ERR_INVALID, "%s:%d: %s%s'%s' is missing (required: %s)", n->file, n->line,
                             where && *where ? where : "", where && *where ? ": " : "", f->key,
@@ -682,36 +683,36 @@ msf_status cfg_validate(const cfg_node *n, const cfg_field *fields, const char *
     return MSF_OK;
 }
 
-const cfg_field *cfg_schema_find(const cfg_field *fields, const char *path) {
+const config_field *config_schema_find(const config_field *fields, const char *path) {
     const char *dot = strchr(path, '.');
     size_t len = dot ? (size_t)(dot - path) : strlen(path);
-    for (const cfg_field *f = fields; f && f->key; f++) {
+    for (const config_field *f = fields; f && f->key; f++) {
         if (strlen(f->key) != len || strncmp(f->key, path, len)) continue;
         if (!dot) return f;
-        return f->type == CFG_T_MAP ? cfg_schema_find(f->fields, dot + 1) : NULL;
+        return f->type == CONFIG_T_MAP ? config_schema_find(f->fields, dot + 1) : NULL;
     }
     return NULL;
 }
 
-const char *cfg_type_name(cfg_type t) {
+const char *config_type_name(config_type t) {
     switch (t) {
-    case CFG_T_STRING: return "string";
-    case CFG_T_INT: return "integer";
-    case CFG_T_NUMBER: return "number";
-    case CFG_T_BOOL: return "bool";
-    case CFG_T_MAP: return "mapping";
-    case CFG_T_MAPLIST: return "list of mappings";
-    case CFG_T_SWEEP: return "sweep";
+    case CONFIG_T_STRING: return "string";
+    case CONFIG_T_INT: return "integer";
+    case CONFIG_T_NUMBER: return "number";
+    case CONFIG_T_BOOL: return "bool";
+    case CONFIG_T_MAP: return "mapping";
+    case CONFIG_T_MAPLIST: return "list of mappings";
+    case CONFIG_T_SWEEP: return "sweep";
     }
     return "?";
 }
 
-void cfg_schema_visit(const cfg_field *fields, const char *where, void *user,
-                      void (*fn)(void *user, const char *path, const cfg_field *f)) {
-    for (const cfg_field *f = fields; f && f->key; f++) {
+void config_schema_visit(const config_field *fields, const char *where, void *user,
+                         void (*fn)(void *user, const char *path, const config_field *f)) {
+    for (const config_field *f = fields; f && f->key; f++) {
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", where && *where ? where : "", where && *where ? "." : "", f->key);
-        if (f->type == CFG_T_MAP && f->fields) cfg_schema_visit(f->fields, path, user, fn);
+        if (f->type == CONFIG_T_MAP && f->fields) config_schema_visit(f->fields, path, user, fn);
         else fn(user, path, f);
     }
 }
@@ -721,12 +722,12 @@ typedef struct {
     msf_status status;
 } schema_check;
 
-static void check_field(void *user, const char *path, const cfg_field *f) {
+static void check_field(void *user, const char *path, const config_field *f) {
     schema_check *c = user;
     if (c->status) return;
     if (f->def) {
-        cfg_node v = {.kind = CFG_SCALAR, .text = (char *)f->def, .file = (char *)c->where, .line = 0};
-        if ((c->status = cfg_validate_value(&v, f, path)))
+        config_node v = {.kind = CONFIG_SCALAR, .text = (char *)f->def, .file = (char *)c->where, .line = 0};
+        if ((c->status = config_validate_value(&v, f, path)))
             msf_fail_context(c->status, "%s: the default of '%s'", c->where, path);
     }
     if (f->flag) {
@@ -741,16 +742,16 @@ static void check_field(void *user, const char *path, const cfg_field *f) {
     }
 }
 
-msf_status cfg_schema_check(const cfg_field *fields, const char *where) {
+msf_status config_schema_check(const config_field *fields, const char *where) {
     schema_check c = {where, MSF_OK};
-    cfg_schema_visit(fields, NULL, &c, check_field);
+    config_schema_visit(fields, NULL, &c, check_field);
     return c.status;
 }
 
 // -----------------------------------------------------------------------------
 // JSON
 
-void cfg_json_string(FILE *f, const char *s) {
+void config_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -769,22 +770,22 @@ static void newline(FILE *f, int indent, int depth) {
     for (int i = 0; i < indent * depth; i++) fputc(' ', f);
 }
 
-static void write_json(FILE *f, const cfg_node *n, int indent, int depth) {
+static void write_json(FILE *f, const config_node *n, int indent, int depth) {
     double d;
     int b;
-    if (n->kind == CFG_SCALAR) {
+    if (n->kind == CONFIG_SCALAR) {
         if (is_null(n)) fputs("null", f);
         else if (parse_num(n, &d) || parse_bool(n, &b)) fputs(n->text, f);
-        else cfg_json_string(f, n->text);
+        else config_json_string(f, n->text);
         return;
     }
-    int map = n->kind == CFG_MAP;
+    int map = n->kind == CONFIG_MAP;
     fputc(map ? '{' : '[', f);
     for (int i = 0; i < n->count; i++) {
         if (i) fputc(',', f);
         newline(f, indent, depth + 1);
         if (map) {
-            cfg_json_string(f, n->keys[i]);
+            config_json_string(f, n->keys[i]);
             fputs(indent < 0 ? ":" : ": ", f);
         }
         write_json(f, n->items[i], indent, depth + 1);
@@ -793,9 +794,9 @@ static void write_json(FILE *f, const cfg_node *n, int indent, int depth) {
     fputc(map ? '}' : ']', f);
 }
 
-void cfg_write_json(FILE *f, const cfg_node *n, int indent) { write_json(f, n, indent, 0); }
+void config_write_json(FILE *f, const config_node *n, int indent) { write_json(f, n, indent, 0); }
 
-uint64_t cfg_hash(const cfg_node *n) {
+uint64_t config_hash(const config_node *n) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

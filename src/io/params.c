@@ -125,46 +125,45 @@ msf_status msf_params_alloc(msf_params *t, float **slab, size_t *floats) {
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static msf_status check_entry(const msf_params *t, const msf_param *e, const msf_weights *w, const char *full,
-                              const msf_weight_info **found) {
-    *found = msf_weights_find(w, full);
+static msf_status check_entry(const msf_params *t, const msf_param *e, const msf_h5_reader *w, const char *full,
+                              const msf_h5_tensor **found) {
+    *found = msf_h5_find(w, full);
     char want[128], got[128];
     msf_shape_str(want, sizeof want, e->ndim, e->shape);
     if (!*found) {
         if (e->flags & MSF_PARAM_OPTIONAL) return MSF_OK;
-        return msf_fail(MSF_ERR_NOT_FOUND, "tensor '%s' not found in %s (expected %s)", full, msf_weights_path(w),
-                        want);
+        return msf_fail(MSF_ERR_NOT_FOUND, "tensor '%s' not found in %s (expected %s)", full, msf_h5_path(w), want);
     }
-    const msf_weight_info *info = *found;
+    const msf_h5_tensor *info = *found;
     int same = info->ndim == e->ndim;
     for (int d = 0; same && d < e->ndim; d++) same = info->shape[d] == e->shape[d];
     if (!same)
-        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has shape %s, expected %s", full, msf_weights_path(w),
+        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has shape %s, expected %s", full, msf_h5_path(w),
                         msf_shape_str(got, sizeof got, info->ndim, info->shape), want);
     return MSF_OK;
 }
 
-static msf_status check_finite(const msf_param *e, const msf_weights *w, const char *full) {
+static msf_status check_finite(const msf_param *e, const msf_h5_reader *w, const char *full) {
     const float *x = *e->dst;
     size_t n = msf_param_numel(e);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
             return msf_fail(MSF_ERR_NUMERIC, "tensor '%s' in %s holds a non-finite value (%g) at element %zu", full,
-                            msf_weights_path(w), (double)x[i], i);
+                            msf_h5_path(w), (double)x[i], i);
     return MSF_OK;
 }
 
 // Tensors directly in the group (not in its sub-groups) that no entry names.
-static msf_status check_unknown(const msf_params *t, const msf_weights *w, const char *prefix) {
+static msf_status check_unknown(const msf_params *t, const msf_h5_reader *w, const char *prefix) {
     size_t plen = strlen(prefix);
     const char **names = malloc((size_t)(t->count ? t->count : 1) * sizeof *names);
-    if (!names) return msf_fail(MSF_ERR_NOMEM, "out of memory checking the tensors of %s", msf_weights_path(w));
+    if (!names) return msf_fail(MSF_ERR_NOMEM, "out of memory checking the tensors of %s", msf_h5_path(w));
     for (int i = 0; i < t->count; i++) names[i] = t->entries[i].name;
     qsort(names, (size_t)t->count, sizeof *names, name_cmp);
     const char *first = NULL, *more[UNKNOWN_NAMED];
     int unknown = 0;
-    for (int i = 0; i < msf_weights_count(w); i++) {
-        const char *name = msf_weights_get_info(w, i)->name;
+    for (int i = 0; i < msf_h5_count(w); i++) {
+        const char *name = msf_h5_tensor_at(w, i)->name;
         if (strncmp(name, prefix, plen) || strchr(name + plen, '/')) continue;
         const char *key = name + plen;
         if (bsearch(&key, names, (size_t)t->count, sizeof *names, name_cmp)) continue;
@@ -175,17 +174,17 @@ static msf_status check_unknown(const msf_params *t, const msf_weights *w, const
     free(names);
     if (!unknown) return MSF_OK;
     if (unknown == 1)
-        return msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of %s", first, msf_weights_path(w), t->what);
+        return msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of %s", first, msf_h5_path(w), t->what);
     char list[4 * MSF_PARAM_NAME_MAX + 64] = "";
     size_t len = 0;
     for (int i = 0; i < unknown - 1 && i < UNKNOWN_NAMED; i++)
         len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", i ? ", " : "", more[i]);
     if (unknown - 1 > UNKNOWN_NAMED && len < sizeof list) snprintf(list + len, sizeof list - len, ", ...");
     return msf_fail(MSF_ERR_FORMAT, "tensor '%s' in %s is not part of %s (%d more unknown tensor%s: %s)", first,
-                    msf_weights_path(w), t->what, unknown - 1, unknown > 2 ? "s" : "", list);
+                    msf_h5_path(w), t->what, unknown - 1, unknown > 2 ? "s" : "", list);
 }
 
-msf_status msf_params_load(msf_params *t, msf_weights *w, const char *group) {
+msf_status msf_params_load(msf_params *t, msf_h5_reader *w, const char *group) {
     if (t->error) return table_error(t);
     char prefix[MSF_PARAM_NAME_MAX + 1] = "";
     if (group && *group) {
@@ -197,7 +196,7 @@ msf_status msf_params_load(msf_params *t, msf_weights *w, const char *group) {
         const msf_param *e = &t->entries[i];
         char full[sizeof prefix + MSF_PARAM_NAME_MAX];
         snprintf(full, sizeof full, "%s%s", prefix, e->name);
-        const msf_weight_info *info;
+        const msf_h5_tensor *info;
         msf_status s = check_entry(t, e, w, full, &info);
         if (s) return s;
         if (e->flags & MSF_PARAM_SKIP) continue;
@@ -208,7 +207,7 @@ msf_status msf_params_load(msf_params *t, msf_weights *w, const char *group) {
         if (!*e->dst)
             return msf_fail(MSF_ERR_INVALID, "tensor '%s' of %s has no place in the slab (msf_params_alloc first)",
                             e->name, t->what);
-        if ((s = msf_weights_read(w, full, *e->dst, e->ndim, e->shape))) return s;
+        if ((s = msf_h5_read(w, full, *e->dst, e->ndim, e->shape))) return s;
         // Every tensor is checked once here: a NaN or infinity in a weight
         // would otherwise surface steps later, far from its cause.
         if ((s = check_finite(e, w, full))) return s;

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 #define MSF_PARAM_MAX_DIMS 4
 #define MSF_PARAM_NAME_MAX 128
@@ -80,6 +80,6 @@ msf_status msf_params_alloc(msf_params *t, float **slab, size_t *floats);
 
 // Fill the slab from the tensors of `group` (NULL or "" = the file root;
 // "base" and "base/" are the same), with the checks above.
-msf_status msf_params_load(msf_params *t, msf_weights *w, const char *group);
+msf_status msf_params_load(msf_params *t, msf_h5_reader *w, const char *group);
 
 #endif

@@ -61,17 +61,17 @@ double dit_gflops(const dit_config *c) {
 // -----------------------------------------------------------------------------
 // Loading
 
-static msf_status attr_int(const msf_weights *w, const char *group, const char *name, int64_t *v) {
-    msf_status s = msf_weights_attr_int(w, group, name, v);
+static msf_status attr_int(const msf_h5_reader *w, const char *group, const char *name, int64_t *v) {
+    msf_status s = msf_h5_get_attr_int(w, group, name, v);
     if (s) return msf_fail_context(s, "DiT config");
     return MSF_OK;
 }
 
-msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *group) {
+msf_status dit_config_read(dit_config *c, const msf_h5_reader *w, const char *group) {
     memset(c, 0, sizeof *c);
     char model[32] = "";
-    if (msf_weights_attr_string(w, group, "model", model, sizeof model) == MSF_OK && strcmp(model, "dit"))
-        return msf_fail(MSF_ERR_FORMAT, "%s%s%s holds a '%s' model, expected 'dit'", msf_weights_path(w),
+    if (msf_h5_get_attr_string(w, group, "model", model, sizeof model) == MSF_OK && strcmp(model, "dit"))
+        return msf_fail(MSF_ERR_FORMAT, "%s%s%s holds a '%s' model, expected 'dit'", msf_h5_path(w),
                         group && *group ? ":" : "", group ? group : "", model);
     int64_t v[9];
     static const char *names[9] = {"input_size",  "patch_size",  "in_channels",
@@ -81,12 +81,12 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
         msf_status s = attr_int(w, group, names[i], &v[i]);
         if (s) return s;
         if (v[i] < 0 || v[i] > (1 << 24) || (v[i] == 0 && i != 7))
-            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute %s = %lld is out of range", msf_weights_path(w),
-                            names[i], (long long)v[i]);
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute %s = %lld is out of range", msf_h5_path(w), names[i],
+                            (long long)v[i]);
     }
     double mlp_ratio = 4.0, dropout = 0.1;
-    if (msf_weights_attr_double(w, group, "mlp_ratio", &mlp_ratio) != MSF_OK) mlp_ratio = 4.0;
-    if (msf_weights_attr_double(w, group, "class_dropout_prob", &dropout) != MSF_OK)
+    if (msf_h5_get_attr_double(w, group, "mlp_ratio", &mlp_ratio) != MSF_OK) mlp_ratio = 4.0;
+    if (msf_h5_get_attr_double(w, group, "class_dropout_prob", &dropout) != MSF_OK)
         return msf_fail_context(MSF_ERR_FORMAT, "DiT config");
     c->input_size = (int)v[0];
     c->patch_size = (int)v[1];
@@ -101,35 +101,35 @@ msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *grou
     // A conditional DiT (MSF's residual model: noisy residual + condition in,
     // eps [+ variance] of the residual out) states its output width.
     int64_t out_channels;
-    if (msf_weights_attr_int(w, group, "out_channels", &out_channels) == MSF_OK) {
+    if (msf_h5_get_attr_int(w, group, "out_channels", &out_channels) == MSF_OK) {
         if (out_channels < 1 || out_channels > (1 << 16))
-            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute out_channels = %lld is out of range",
-                            msf_weights_path(w), (long long)out_channels);
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute out_channels = %lld is out of range", msf_h5_path(w),
+                            (long long)out_channels);
         c->out_channels = (int)out_channels;
     }
     int64_t cond_aug;
-    if (msf_weights_attr_int(w, group, "cond_aug", &cond_aug) == MSF_OK) {
+    if (msf_h5_get_attr_int(w, group, "cond_aug", &cond_aug) == MSF_OK) {
         if (cond_aug != 0 && cond_aug != 1)
-            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute cond_aug = %lld, expected 0 or 1", msf_weights_path(w),
+            return msf_fail(MSF_ERR_FORMAT, "%s: DiT attribute cond_aug = %lld, expected 0 or 1", msf_h5_path(w),
                             (long long)cond_aug);
         c->cond_aug = (int)cond_aug;
     }
     if (c->learn_sigma && c->out_channels % 2)
         return msf_fail(MSF_ERR_FORMAT, "%s: a DiT with learned sigma needs an even out_channels, got %d",
-                        msf_weights_path(w), c->out_channels);
+                        msf_h5_path(w), c->out_channels);
     c->mlp_hidden = (int)(c->hidden_size * mlp_ratio);
     c->has_null_class = dropout > 0;
     if (c->input_size % c->patch_size || c->hidden_size % c->num_heads || c->freq_dim % 2)
         return msf_fail(MSF_ERR_FORMAT,
                         "%s: inconsistent DiT config (input %d, patch %d, hidden %d, heads %d, frequency size %d)",
-                        msf_weights_path(w), c->input_size, c->patch_size, c->hidden_size, c->num_heads, c->freq_dim);
+                        msf_h5_path(w), c->input_size, c->patch_size, c->hidden_size, c->num_heads, c->freq_dim);
     return MSF_OK;
 }
 
 // The tensor table, in state_dict order (the order of the random streams of
 // dit_init_random).
 static void dit_tensor_table(dit_model *m, msf_params *t) {
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     int64_t D = c->hidden_size, C = c->in_channels, p = c->patch_size, M = c->mlp_hidden;
     int64_t out = p * p * c->out_channels;
     msf_params_init(t, "a DiT with depth %d", c->depth);
@@ -212,9 +212,9 @@ static size_t dit_workspace_bytes(const dit_config *c, int n, nn_precision p) {
 }
 
 // Allocate weights (one slab, laid out by the tensor table) and workspace
-// for config m->cfg; *table gets the table (caller frees it with msf_params_free).
+// for config m->config; *table gets the table (caller frees it with msf_params_free).
 static msf_status dit_alloc(dit_model *m, int max_batch, msf_params *table) {
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     memset(table, 0, sizeof *table);
     if (max_batch < 1) return msf_fail(MSF_ERR_INVALID, "DiT batch size %d must be at least 1", max_batch);
     m->blocks = calloc((size_t)c->depth, sizeof *m->blocks);
@@ -227,9 +227,9 @@ static msf_status dit_alloc(dit_model *m, int max_batch, msf_params *table) {
     return MSF_OK;
 }
 
-msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch) {
+msf_status dit_load(dit_model *m, msf_h5_reader *w, const char *group, int max_batch) {
     memset(m, 0, sizeof *m);
-    msf_status s = dit_config_read(&m->cfg, w, group);
+    msf_status s = dit_config_read(&m->config, w, group);
     if (s) return s;
     // Any tensor of the group outside the table means the config attributes
     // do not describe these weights (e.g. a depth mismatch): refused.
@@ -265,7 +265,7 @@ void dit_pos_embed(float *out, int D, int G) {
 
 msf_status dit_init_random(dit_model *m, const dit_config *c, uint64_t seed, float scale, int max_batch) {
     memset(m, 0, sizeof *m);
-    m->cfg = *c;
+    m->config = *c;
     if (c->hidden_size % 4 || c->input_size % c->patch_size || c->hidden_size % c->num_heads)
         return msf_fail(MSF_ERR_INVALID, "inconsistent DiT config for random weights");
     msf_params table;
@@ -284,7 +284,7 @@ msf_status dit_init_random(dit_model *m, const dit_config *c, uint64_t seed, flo
 }
 
 msf_status dit_save(dit_model *m, const char *path, const char *source) {
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     msf_params table;
     dit_tensor_table(m, &table);  // (re-derives the same pointers)
     if (table.error) {
@@ -332,7 +332,7 @@ static int dit_num_linears(const dit_config *c) { return LIN_BLOCKS + LIN_PER_BL
 
 static void dit_free_bf16(dit_model *m) {
     if (m->lin16)
-        for (int i = 0; i < dit_num_linears(&m->cfg); i++) nn_bf16_linear_free(m->lin16[i]);
+        for (int i = 0; i < dit_num_linears(&m->config); i++) nn_bf16_linear_free(m->lin16[i]);
     free(m->lin16);
     m->lin16 = NULL;
     nn_bf16_attention_free(m->att16);
@@ -343,7 +343,7 @@ static void dit_free_bf16(dit_model *m) {
 msf_status dit_set_precision(dit_model *m, nn_precision p) {
     dit_free_bf16(m);
     if (p == NN_FP32) return MSF_OK;
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     const int D = c->hidden_size, M = c->mlp_hidden, p2 = c->patch_size * c->patch_size;
     int n = dit_num_linears(c);
     struct {
@@ -498,7 +498,7 @@ msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t,
 
 msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, const float *aug,
                            int n) {
-    const dit_config *c = &m->cfg;
+    const dit_config *c = &m->config;
     if (c->cond_aug != (aug != NULL))
         return msf_fail(MSF_ERR_INVALID, c->cond_aug ? "DiT forward: the model was trained with conditioning "
                                                        "augmentation and needs its condition's noise level"

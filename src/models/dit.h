@@ -13,7 +13,7 @@
 
 #include "core/arena.h"
 #include "core/status.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "nn/linear_bf16.h"
 
 typedef struct {
@@ -56,7 +56,7 @@ typedef struct {
 } dit_block;
 
 typedef struct {
-    dit_config cfg;
+    dit_config config;
     float *params;  // one allocation; the pointers below point into it
     size_t num_params;
     float *patch_w, *patch_b;  // x_embedder.proj: (D, C, p, p), (D)
@@ -79,8 +79,8 @@ typedef struct {
 // Read the config from the attributes of `group` (NULL or "" = the file root)
 // and every tensor under that group, checking each shape against the config.
 // A missing, mis-shaped or unexpected tensor is an error naming it.
-msf_status dit_config_read(dit_config *c, const msf_weights *w, const char *group);
-msf_status dit_load(dit_model *m, msf_weights *w, const char *group, int max_batch);
+msf_status dit_config_read(dit_config *c, const msf_h5_reader *w, const char *group);
+msf_status dit_load(dit_model *m, msf_h5_reader *w, const char *group, int max_batch);
 void dit_free(dit_model *m);
 
 // The arithmetic of the matrix products: fp32 (the default) or bf16. In bf16
@@ -106,7 +106,7 @@ void dit_pos_embed(float *out, int D, int G);
 // t is the original diffusion step (0..999, may be fractional); y in
 // [0, num_classes], num_classes being the null class when the model has one.
 msf_status dit_forward(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, int n);
-// dit_forward of a conditioning-augmented model (cfg.cond_aug): aug (n) is the
+// dit_forward of a conditioning-augmented model (config.cond_aug): aug (n) is the
 // noise level of each row's condition, embedded as t is. aug must be NULL
 // exactly when the model has no cond_aug.
 msf_status dit_forward_aug(dit_model *m, float *out, const float *x, const float *t, const int64_t *y, const float *aug,

@@ -292,10 +292,10 @@ static void encoder_pass(vae_pass *p, const vae_coder *e, const vae_config *c, i
 
 // Sizes of one pass at image size H x W (plan mode).
 static vae_pass plan_pass(vae_model *m, int part, int H, int W) {
-    vae_pass p = {.plan = 1, .groups = m->cfg.norm_groups, .m = m};
-    int f = vae_factor(&m->cfg);
-    if (part == VAE_DECODER) decoder_pass(&p, &m->dec, &m->cfg, H / f, W / f);
-    else encoder_pass(&p, &m->enc, &m->cfg, H, W);
+    vae_pass p = {.plan = 1, .groups = m->config.norm_groups, .m = m};
+    int f = vae_factor(&m->config);
+    if (part == VAE_DECODER) decoder_pass(&p, &m->dec, &m->config, H / f, W / f);
+    else encoder_pass(&p, &m->enc, &m->config, H, W);
     return p;
 }
 
@@ -323,7 +323,7 @@ static size_t pass_bytes(const vae_pass *p) {
 // size up to H x W (a plan costs microseconds).
 static size_t workspace_bytes(vae_model *m, int parts, int H, int W) {
     size_t best = 0;
-    int f = vae_factor(&m->cfg);
+    int f = vae_factor(&m->config);
     for (int part = VAE_ENCODER; part <= VAE_DECODER; part++) {
         if (!(parts & part)) continue;
         vae_pass big = plan_pass(m, part, H, W);
@@ -334,7 +334,7 @@ static size_t workspace_bytes(vae_model *m, int parts, int H, int W) {
                 if (s.scratch > scratch) scratch = s.scratch;
             }
         big.scratch = scratch;
-        size_t total = pass_bytes(&big) + io_bytes(&m->cfg, part, H, W) + 16 * MSF_ALIGN;
+        size_t total = pass_bytes(&big) + io_bytes(&m->config, part, H, W) + 16 * MSF_ALIGN;
         if (total > best) best = total;
     }
     return best;
@@ -343,7 +343,7 @@ static size_t workspace_bytes(vae_model *m, int parts, int H, int W) {
 size_t vae_workspace_bytes(const vae_config *c, int parts, int h, int w) {
     vae_model m;
     memset(&m, 0, sizeof m);
-    m.cfg = *c;
+    m.config = *c;
     if (vae_check_config(c, "vae_workspace_bytes")) return 0;
     int L = c->num_levels, r = c->layers_per_block;
     m.resnets = calloc((size_t)L * (2 * r + 1), sizeof *m.resnets);
@@ -372,7 +372,7 @@ static msf_status check_size(const vae_config *c, int H, int W, const char *what
 // The half not in `parts` stays in the table as SKIP entries: checked in the
 // file but not loaded, so a file is accepted or refused as a whole.
 static msf_status vae_alloc(vae_model *m, int parts, int max_h, int max_w, msf_params *table) {
-    const vae_config *c = &m->cfg;
+    const vae_config *c = &m->config;
     memset(table, 0, sizeof *table);
     msf_status s = check_size(c, max_h, max_w, "VAE workspace");
     if (s) return s;
@@ -389,9 +389,9 @@ static msf_status vae_alloc(vae_model *m, int parts, int max_h, int max_w, msf_p
     return MSF_OK;
 }
 
-msf_status vae_load(vae_model *m, msf_weights *w, const char *group, int parts, int max_h, int max_w) {
+msf_status vae_load(vae_model *m, msf_h5_reader *w, const char *group, int parts, int max_h, int max_w) {
     memset(m, 0, sizeof *m);
-    msf_status s = vae_config_read(&m->cfg, w, group);
+    msf_status s = vae_config_read(&m->config, w, group);
     if (s) return msf_fail_context(s, "loading VAE");
     // Any tensor of the group outside the table means the attributes do not
     // describe these weights (e.g. another layers_per_block): refused.
@@ -408,7 +408,7 @@ msf_status vae_load(vae_model *m, msf_weights *w, const char *group, int parts, 
 
 msf_status vae_init_random(vae_model *m, const vae_config *c, uint64_t seed, int parts, int max_h, int max_w) {
     memset(m, 0, sizeof *m);
-    m->cfg = *c;
+    m->config = *c;
     msf_status s = vae_check_config(c, "random VAE");
     if (s) return s;
     msf_params table;
@@ -433,7 +433,7 @@ msf_status vae_init_random(vae_model *m, const vae_config *c, uint64_t seed, int
 }
 
 msf_status vae_save(vae_model *m, const char *path, const char *source) {
-    const vae_config *c = &m->cfg;
+    const vae_config *c = &m->config;
     if (m->parts != VAE_BOTH)
         return msf_fail(MSF_ERR_INVALID, "saving %s: only a VAE with both halves loaded can be saved", path);
     msf_params table;
@@ -521,7 +521,7 @@ void vae_free(vae_model *m) {
 // Run `part` on one image with the slots taken from the workspace.
 static msf_status run_pass(vae_model *m, int part, float *out, const float *in, int H, int W) {
     vae_pass plan = plan_pass(m, part, H, W);
-    vae_pass p = {.in = in, .out = out, .ws = &m->ws, .groups = m->cfg.norm_groups, .m = m};
+    vae_pass p = {.in = in, .out = out, .ws = &m->ws, .groups = m->config.norm_groups, .m = m};
     size_t mark = msf_arena_mark(&m->ws);
     for (int s = 0; s < SLOTS; s++) {
         p.slot[s] = msf_arena_alloc(&m->ws, plan.need[s] * sizeof(float));
@@ -530,9 +530,9 @@ static msf_status run_pass(vae_model *m, int part, float *out, const float *in, 
             return msf_fail_context(MSF_ERR_NOMEM, "VAE %s", part == VAE_DECODER ? "decoder" : "encoder");
         }
     }
-    int f = vae_factor(&m->cfg);
-    if (part == VAE_DECODER) decoder_pass(&p, &m->dec, &m->cfg, H / f, W / f);
-    else encoder_pass(&p, &m->enc, &m->cfg, H, W);
+    int f = vae_factor(&m->config);
+    if (part == VAE_DECODER) decoder_pass(&p, &m->dec, &m->config, H / f, W / f);
+    else encoder_pass(&p, &m->enc, &m->config, H, W);
     msf_arena_release(&m->ws, mark);
     if (p.status) return msf_fail_context(p.status, "VAE %s", part == VAE_DECODER ? "decoder" : "encoder");
     return MSF_OK;
@@ -542,7 +542,7 @@ static msf_status check_call(vae_model *m, int part, int n, int H, int W) {
     const char *what = part == VAE_DECODER ? "VAE decoder" : "VAE encoder";
     if (!(m->parts & part)) return msf_fail(MSF_ERR_INVALID, "%s: not loaded (load the model with it)", what);
     if (n < 0) return msf_fail(MSF_ERR_INVALID, "%s: negative batch %d", what, n);
-    msf_status s = check_size(&m->cfg, H, W, what);
+    msf_status s = check_size(&m->config, H, W, what);
     if (s) return s;
     if (H > m->max_h || W > m->max_w)
         return msf_fail(MSF_ERR_INVALID, "%s: image size %dx%d exceeds the %dx%d the model was loaded for", what, H, W,
@@ -551,17 +551,17 @@ static msf_status check_call(vae_model *m, int part, int n, int H, int W) {
 }
 
 msf_status vae_decoder_forward(vae_model *m, float *images, const float *z, int n, int h, int w) {
-    int f = vae_factor(&m->cfg), H = h * f, W = w * f;
+    int f = vae_factor(&m->config), H = h * f, W = w * f;
     msf_status s = check_call(m, VAE_DECODER, n, H, W);
-    size_t zs = (size_t)m->cfg.latent_channels * h * w, xs = (size_t)m->cfg.out_channels * H * W;
+    size_t zs = (size_t)m->config.latent_channels * h * w, xs = (size_t)m->config.out_channels * H * W;
     for (int i = 0; i < n && !s; i++) s = run_pass(m, VAE_DECODER, images + i * xs, z + i * zs, H, W);
     return s;
 }
 
 msf_status vae_encoder_forward(vae_model *m, float *moments, const float *x, int n, int H, int W) {
-    int f = vae_factor(&m->cfg);
+    int f = vae_factor(&m->config);
     msf_status s = check_call(m, VAE_ENCODER, n, H, W);
-    size_t xs = (size_t)m->cfg.in_channels * H * W, ms = (size_t)2 * m->cfg.latent_channels * (H / f) * (W / f);
+    size_t xs = (size_t)m->config.in_channels * H * W, ms = (size_t)2 * m->config.latent_channels * (H / f) * (W / f);
     for (int i = 0; i < n && !s; i++) s = run_pass(m, VAE_ENCODER, moments + i * ms, x + i * xs, H, W);
     return s;
 }
@@ -598,7 +598,7 @@ static long first_nonfinite(const float *x, size_t n) {
 
 msf_status vae_decode(vae_model *m, uint8_t *pixels, float *x, const float *latents, int n, int h, int w,
                       int64_t first) {
-    const vae_config *c = &m->cfg;
+    const vae_config *c = &m->config;
     int f = vae_factor(c), H = h * f, W = w * f;
     msf_status s = check_call(m, VAE_DECODER, n, H, W);
     if (s) return s;
@@ -641,7 +641,7 @@ msf_status vae_decode(vae_model *m, uint8_t *pixels, float *x, const float *late
 
 msf_status vae_encode(vae_model *m, float *latents, const uint8_t *pixels, int n, int H, int W, vae_posterior mode,
                       uint64_t seed, int64_t first) {
-    const vae_config *c = &m->cfg;
+    const vae_config *c = &m->config;
     msf_status s = check_call(m, VAE_ENCODER, n, H, W);
     if (s) return s;
     if (mode != VAE_POSTERIOR_MEAN && mode != VAE_POSTERIOR_SAMPLE)

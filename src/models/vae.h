@@ -31,7 +31,7 @@
 
 #include "core/arena.h"
 #include "core/status.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "nn/linear_bf16.h"
 
 #define VAE_MAX_LEVELS 8
@@ -92,7 +92,7 @@ typedef struct {
 } vae_coder;
 
 typedef struct {
-    vae_config cfg;
+    vae_config config;
     int parts;      // VAE_ENCODER | VAE_DECODER as loaded
     float *params;  // one allocation; the pointers below point into it
     size_t num_params;
@@ -107,13 +107,13 @@ typedef struct {
 } vae_model;
 
 // Read the config from the attributes of `group` (NULL or "" = file root).
-msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *group);
+msf_status vae_config_read(vae_config *c, const msf_h5_reader *w, const char *group);
 
 // Load the halves in `parts` from `group` of w, checking every tensor's shape
 // against the config (also of the half not loaded) and refusing unknown
 // tensors; the workspace fits images up to max_h x max_w (pixels; multiples
 // of vae_factor).
-msf_status vae_load(vae_model *m, msf_weights *w, const char *group, int parts, int max_h, int max_w);
+msf_status vae_load(vae_model *m, msf_h5_reader *w, const char *group, int parts, int max_h, int max_w);
 void vae_free(vae_model *m);
 // The arithmetic of the convolutions: fp32 (the default, exact) or bf16
 // (oneDNN's convolution on bf16 input and weights, fp32 sums: nn_bf16_conv,

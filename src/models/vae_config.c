@@ -43,11 +43,11 @@ msf_status vae_check_config(const vae_config *c, const char *where) {
                     c->out_channels, c->latent_channels, c->scaling_factor);
 }
 
-msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *group) {
+msf_status vae_config_read(vae_config *c, const msf_h5_reader *w, const char *group) {
     memset(c, 0, sizeof *c);
-    const char *path = msf_weights_path(w);
+    const char *path = msf_h5_path(w);
     char model[32] = "", chans[256] = "";
-    msf_status s = msf_weights_attr_string(w, group, "model", model, sizeof model);
+    msf_status s = msf_h5_get_attr_string(w, group, "model", model, sizeof model);
     if (s) return msf_fail_context(s, "%s is not a VAE weight file (made by tools/convert_vae.py)", path);
     if (strcmp(model, "vae"))
         return msf_fail(MSF_ERR_FORMAT, "%s%s%s holds a '%s' model, expected 'vae'", path, group && *group ? ":" : "",
@@ -56,7 +56,7 @@ msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *grou
     static const char *names[5] = {"in_channels", "out_channels", "latent_channels", "layers_per_block",
                                    "norm_num_groups"};
     for (int i = 0; i < 5; i++) {
-        s = msf_weights_attr_int(w, group, names[i], &v[i]);
+        s = msf_h5_get_attr_int(w, group, names[i], &v[i]);
         if (s) return msf_fail_context(s, "VAE config");
         if (v[i] < 1 || v[i] > 65536)
             return msf_fail(MSF_ERR_FORMAT, "%s: VAE attribute %s = %lld is out of range", path, names[i],
@@ -64,9 +64,9 @@ msf_status vae_config_read(vae_config *c, const msf_weights *w, const char *grou
     }
     c->in_channels = (int)v[0], c->out_channels = (int)v[1], c->latent_channels = (int)v[2];
     c->layers_per_block = (int)v[3], c->norm_groups = (int)v[4];
-    if ((s = msf_weights_attr_double(w, group, "scaling_factor", &c->scaling_factor)))
+    if ((s = msf_h5_get_attr_double(w, group, "scaling_factor", &c->scaling_factor)))
         return msf_fail_context(s, "VAE config");
-    if ((s = msf_weights_attr_string(w, group, "block_out_channels", chans, sizeof chans)))
+    if ((s = msf_h5_get_attr_string(w, group, "block_out_channels", chans, sizeof chans)))
         return msf_fail_context(s, "VAE config");
     const char *p = chans;
     while (*p) {
@@ -147,7 +147,7 @@ static void add_mid(table_builder *b, vae_mid *mid, int c) {
 
 // Both halves, in state_dict order; m->resnets must hold num_levels * (2r + 1).
 void vae_tensor_table(vae_model *m, msf_params *t) {
-    const vae_config *c = &m->cfg;
+    const vae_config *c = &m->config;
     int L = c->num_levels, r = c->layers_per_block, z = c->latent_channels;
     char path[96];
     msf_params_init(t, "a VAE with the file's config (%d levels, layers_per_block %d)", L, r);

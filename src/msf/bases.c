@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/arena.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "nn/pyramid.h"
 
 void msf_bases_free(msf_bases *b) {
@@ -19,12 +19,12 @@ void msf_bases_free(msf_bases *b) {
 }
 
 // The dataset of w holding the bases, and whether it is full size (to be factorised).
-static msf_status find_dataset(const msf_weight_info **out, int *full, msf_weights *w, const msf_model *m) {
-    const char *path = msf_weights_path(w);
+static msf_status find_dataset(const msf_h5_tensor **out, int *full, msf_h5_reader *w, const msf_model *m) {
+    const char *path = msf_h5_path(w);
     const int C = m->channels, H = m->size, hb = msf_stage_side(m, 0);
-    const msf_weight_info *t = msf_weights_find(w, "base");
+    const msf_h5_tensor *t = msf_h5_find(w, "base");
     const char *name = "base";
-    if (!t) t = msf_weights_find(w, "latents"), name = "latents";
+    if (!t) t = msf_h5_find(w, "latents"), name = "latents";
     if (!t)
         return msf_fail(MSF_ERR_FORMAT,
                         "%s has neither a dataset 'base' [N, %d, %d, %d] (msf sample output of an "
@@ -57,17 +57,17 @@ static msf_status find_dataset(const msf_weight_info **out, int *full, msf_weigh
 }
 
 // The layout part of probe and read, with w open.
-static msf_status probe_open(msf_bases *b, msf_weights *w, const msf_model *m, const msf_weight_info **t, int *full) {
-    const char *path = msf_weights_path(w);
+static msf_status probe_open(msf_bases *b, msf_h5_reader *w, const msf_model *m, const msf_h5_tensor **t, int *full) {
+    const char *path = msf_h5_path(w);
     msf_status s = find_dataset(t, full, w, m);
     if (s) return s;
     b->n = (*t)->shape[0];
     b->channels = m->channels, b->side = msf_stage_side(m, 0);
     snprintf(b->source, sizeof b->source, "%s%s", (*t)->name, *full ? " (factorised)" : "");
-    if (msf_weights_attr_int(w, NULL, "first_index", &b->first_index) != MSF_OK) b->first_index = 0;
+    if (msf_h5_get_attr_int(w, NULL, "first_index", &b->first_index) != MSF_OK) b->first_index = 0;
     if (b->first_index < 0)
         return msf_fail(MSF_ERR_FORMAT, "%s: attribute first_index %lld is negative", path, (long long)b->first_index);
-    const msf_weight_info *y = msf_weights_find(w, "labels");
+    const msf_h5_tensor *y = msf_h5_find(w, "labels");
     if (y && (y->ndim != 1 || y->shape[0] != b->n))
         return msf_fail(MSF_ERR_SHAPE, "%s: labels must be [%lld], one per row of %s", path, (long long)b->n,
                         (*t)->name);
@@ -77,13 +77,13 @@ static msf_status probe_open(msf_bases *b, msf_weights *w, const msf_model *m, c
 
 msf_status msf_bases_probe(msf_bases *b, const char *path, const msf_model *m) {
     memset(b, 0, sizeof *b);
-    msf_weights *w;
-    msf_status s = msf_weights_open_as(&w, path, "bases file");
+    msf_h5_reader *w;
+    msf_status s = msf_h5_open_as(&w, path, "bases file");
     if (s) return s;
-    const msf_weight_info *t;
+    const msf_h5_tensor *t;
     int full;
     s = probe_open(b, w, m, &t, &full);
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (s) msf_bases_free(b);
     return s;
 }
@@ -127,23 +127,22 @@ msf_status msf_bases_factorise(msf_bases *b, const float *z, int64_t n, const ms
 
 msf_status msf_bases_read(msf_bases *b, const char *path, const msf_model *m) {
     memset(b, 0, sizeof *b);
-    msf_weights *w;
-    msf_status s = msf_weights_open_as(&w, path, "bases file");
+    msf_h5_reader *w;
+    msf_status s = msf_h5_open_as(&w, path, "bases file");
     if (s) return s;
-    const msf_weight_info *t = NULL;
+    const msf_h5_tensor *t = NULL;
     int full = 0;
     float *z = NULL;
-    if (!(s = probe_open(b, w, m, &t, &full))) s = msf_weights_load(w, t->name, 4, t->shape, &z);
+    if (!(s = probe_open(b, w, m, &t, &full))) s = msf_h5_load(w, t->name, 4, t->shape, &z);
     const size_t row = s ? 0 : (size_t)t->shape[1] * t->shape[2] * t->shape[3];
     for (size_t i = 0; !s && i < (size_t)b->n * row; i++)
         if (!isfinite(z[i]))
             s = msf_fail(MSF_ERR_NUMERIC, "%s: %s row %lld has a non-finite value (%g)", path, t->name,
                          (long long)(i / row), (double)z[i]);
-    if (!s && msf_weights_find(w, "labels")) {
+    if (!s && msf_h5_find(w, "labels")) {
         int64_t shape[1] = {b->n};
         b->labels = malloc((size_t)b->n * sizeof *b->labels);
-        s = b->labels ? msf_weights_read_i64(w, "labels", b->labels, 1, shape)
-                      : msf_fail(MSF_ERR_NOMEM, "out of memory");
+        s = b->labels ? msf_h5_read_i64(w, "labels", b->labels, 1, shape) : msf_fail(MSF_ERR_NOMEM, "out of memory");
     }
     if (!s && full) {
         b->base = msf_aligned_alloc((size_t)b->n * b->channels * b->side * b->side * sizeof *b->base);
@@ -153,7 +152,7 @@ msf_status msf_bases_read(msf_bases *b, const char *path, const msf_model *m) {
     } else {
         b->base = z;
     }
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (s) msf_bases_free(b);
     return s;
 }

@@ -69,7 +69,7 @@ static void base_cache_add(msf_base_cache *c, uint64_t key, const float *base, s
 static uint64_t base_hash(const msf_generator *g) {
     const dit_model *b = &g->msf.stage[0];
     const diff_stage_opts *o = &g->opts.stage[0];
-    uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, &b->cfg, sizeof b->cfg);
+    uint64_t h = msf_fnv1a(MSF_FNV1A_INIT, &b->config, sizeof b->config);
     h = msf_fnv1a(h, b->params, b->num_params * sizeof *b->params);
     h = msf_fnv1a(h, &b->precision, sizeof b->precision);
     h = msf_fnv1a(h, o->steps, strlen(o->steps) + 1);
@@ -114,15 +114,15 @@ void msf_generator_free(msf_generator *g) {
     memset(g, 0, sizeof *g);
 }
 
-static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, int guided) {
+static msf_status open_dit(msf_generator *g, msf_h5_reader *w, const char *group, int guided) {
     const diff_stage_opts *st = &g->opts.stage[0];
     msf_status s = dit_load(&g->dit, w, group, guided ? 2 * g->opts.batch : g->opts.batch);
     if (!s) s = dit_set_precision(&g->dit, g->opts.precision);
     if (s) return s;
-    const dit_config *c = &g->dit.cfg;
+    const dit_config *c = &g->dit.config;
     g->channels = c->in_channels, g->size = g->base_side = c->input_size, g->num_classes = c->num_classes;
     if (guided && !c->has_null_class)
-        return msf_fail(MSF_ERR_INVALID, "%s has no null class: use a guidance scale of 1", msf_weights_path(w));
+        return msf_fail(MSF_ERR_INVALID, "%s has no null class: use a guidance scale of 1", msf_h5_path(w));
     if (c->learn_sigma != (st->var == DIFF_VAR_LEARNED_RANGE))
         return msf_fail(MSF_ERR_INVALID, "variance %s needs a model %s learned sigma", diff_var_type_name(st->var),
                         c->learn_sigma ? "without" : "with");
@@ -142,14 +142,14 @@ static msf_status open_dit(msf_generator *g, msf_weights *w, const char *group, 
     return MSF_OK;
 }
 
-static msf_status open_msf(msf_generator *g, msf_weights *w, const char *group, int guided) {
+static msf_status open_msf(msf_generator *g, msf_h5_reader *w, const char *group, int guided) {
     msf_status s = msf_model_load(&g->msf, w, group, guided ? 2 * g->opts.batch : g->opts.batch);
     for (int k = 0; k < g->msf.num_stages && !s; k++) s = dit_set_precision(&g->msf.stage[k], g->opts.precision);
     if (s) return s;
     if (g->msf.num_stages != g->opts.num_stages)
-        return msf_fail(MSF_ERR_INVALID, "%s: the model has %d stages, the sampling options %d", msf_weights_path(w),
+        return msf_fail(MSF_ERR_INVALID, "%s: the model has %d stages, the sampling options %d", msf_h5_path(w),
                         g->msf.num_stages, g->opts.num_stages);
-    g->channels = g->msf.channels, g->size = g->msf.size, g->num_classes = g->msf.stage[0].cfg.num_classes;
+    g->channels = g->msf.channels, g->size = g->msf.size, g->num_classes = g->msf.stage[0].config.num_classes;
     g->base_side = msf_stage_side(&g->msf, 0);
     if ((s = msf_sampler_init(&g->sampler, &g->msf, g->opts.stage, g->opts.batch))) return s;
     for (int k = 0; k < g->opts.num_stages; k++) g->num_steps[k] = g->sampler.stage[k].num_steps;
@@ -157,7 +157,7 @@ static msf_status open_msf(msf_generator *g, msf_weights *w, const char *group, 
     return MSF_OK;
 }
 
-msf_status msf_generator_open(msf_generator *g, msf_weights *w, const char *group, int is_msf,
+msf_status msf_generator_open(msf_generator *g, msf_h5_reader *w, const char *group, int is_msf,
                               const msf_generator_opts *opts) {
     memset(g, 0, sizeof *g);
     if (opts->batch < 1 || opts->batch > 4096) return msf_fail(MSF_ERR_INVALID, "batch must be 1..4096");

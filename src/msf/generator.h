@@ -24,7 +24,7 @@
 #include "core/progress.h"
 #include "core/status.h"
 #include "diffusion/sampler.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/dit.h"
 #include "msf/msf_model.h"
 
@@ -69,7 +69,7 @@ typedef struct {
 // rows when a stage is guided), and prepare sampling with opts. Checks the
 // stage count, guidance against a null class and a DiT's variance against its
 // learned sigma; callers that word these checks for their users do so first.
-msf_status msf_generator_open(msf_generator *g, msf_weights *w, const char *group, int is_msf,
+msf_status msf_generator_open(msf_generator *g, msf_h5_reader *w, const char *group, int is_msf,
                               const msf_generator_opts *opts);
 void msf_generator_free(msf_generator *g);
 

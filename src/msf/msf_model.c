@@ -8,9 +8,9 @@
 
 #include "core/arena.h"
 
-int msf_weights_is_msf(const msf_weights *w) {
+int msf_h5_is_msf(const msf_h5_reader *w) {
     char model[16];
-    return msf_weights_attr_string(w, NULL, "model", model, sizeof model) == MSF_OK && !strcmp(model, "msf");
+    return msf_h5_get_attr_string(w, NULL, "model", model, sizeof model) == MSF_OK && !strcmp(model, "msf");
 }
 
 void msf_stage_group(char *buf, int size, int levels, int stage) {
@@ -30,16 +30,16 @@ void msf_model_free(msf_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-static msf_status root_int(const msf_weights *w, const char *root, const char *name, int64_t *v) {
-    msf_status s = msf_weights_attr_int(w, root, name, v);
+static msf_status root_int(const msf_h5_reader *w, const char *root, const char *name, int64_t *v) {
+    msf_status s = msf_h5_get_attr_int(w, root, name, v);
     return s ? msf_fail_context(s, "MSF config") : MSF_OK;
 }
 
-msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root) {
+msf_status msf_model_read_layout(msf_model *m, msf_h5_reader *w, const char *root) {
     memset(m, 0, sizeof *m);
-    const char *path = msf_weights_path(w);
+    const char *path = msf_h5_path(w);
     char model[16] = "";
-    if (msf_weights_attr_string(w, root, "model", model, sizeof model) || strcmp(model, "msf"))
+    if (msf_h5_get_attr_string(w, root, "model", model, sizeof model) || strcmp(model, "msf"))
         return msf_fail(MSF_ERR_FORMAT, "%s%s%s is not an MSF model (attribute model != \"msf\")", path,
                         root && *root ? ":" : "", root ? root : "");
     int64_t scale, levels, channels, size;
@@ -48,8 +48,8 @@ msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root)
     if ((s = root_int(w, root, "scale", &scale)) || (s = root_int(w, root, "levels", &levels)) ||
         (s = root_int(w, root, "channels", &channels)) || (s = root_int(w, root, "input_size", &size)))
         return s;
-    if (msf_weights_attr_string(w, root, "down", down, sizeof down) ||
-        msf_weights_attr_string(w, root, "up", up, sizeof up))
+    if (msf_h5_get_attr_string(w, root, "down", down, sizeof down) ||
+        msf_h5_get_attr_string(w, root, "up", up, sizeof up))
         return msf_fail_context(MSF_ERR_FORMAT, "MSF config");
     if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2 || channels < 1 || size < 1)
         return msf_fail(MSF_ERR_FORMAT, "%s: MSF levels %lld, scale %lld, channels %lld, size %lld out of range", path,
@@ -86,19 +86,19 @@ msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root)
         m->residual_scale[k] = 1.0f;
         if (k > 0) {
             double rs;
-            if (msf_weights_attr_double(w, group, "residual_scale", &rs) || !(rs > 0)) {
+            if (msf_h5_get_attr_double(w, group, "residual_scale", &rs) || !(rs > 0)) {
                 msf_model_free(m);
                 return msf_fail(MSF_ERR_FORMAT, "%s: MSF stage '%s' needs a positive residual_scale attribute", path,
                                 m->group[k]);
             }
             m->residual_scale[k] = (float)rs;
         }
-        m->stage[k].cfg = c;
+        m->stage[k].config = c;
     }
     return MSF_OK;
 }
 
-msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows) {
+msf_status msf_model_load(msf_model *m, msf_h5_reader *w, const char *root, int max_rows) {
     msf_status s = msf_model_read_layout(m, w, root);
     for (int k = 0; k < m->num_stages && !s; k++) {
         char group[96];
@@ -184,12 +184,12 @@ msf_status msf_sampler_init(msf_sampler *s, const msf_model *m, const diff_stage
     s->batch = batch;
     for (int k = 0; k < L && !st; k++) {
         guided_any |= opts[k].cfg_scale > 1.0f;
-        if (opts[k].cfg_scale > 1.0f && !m->stage[k].cfg.has_null_class)
+        if (opts[k].cfg_scale > 1.0f && !m->stage[k].config.has_null_class)
             st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s' has no null class: use a guidance scale of 1", m->group[k]);
         else if (opts[k].cond_noise < 0 || opts[k].cond_noise > 1000)
             st = msf_fail(MSF_ERR_INVALID, "MSF stage '%s': condition noise level %d outside 0..1000", m->group[k],
                           opts[k].cond_noise);
-        else if (opts[k].cond_noise > 0 && !m->stage[k].cfg.cond_aug)
+        else if (opts[k].cond_noise > 0 && !m->stage[k].config.cond_aug)
             st = msf_fail(MSF_ERR_INVALID,
                           "MSF stage '%s': a condition noise level (%d) needs a residual trained with "
                           "conditioning augmentation (DiT attribute cond_aug); this one was not",
@@ -233,7 +233,7 @@ static msf_status sample_stages(msf_model *m, msf_sampler *sp, uint64_t seed, ms
     for (int k = k0; k < k1 && !s; k++) {
         const diff_stage *stage = &sp->stage[k];
         int side = msf_stage_side(m, k);
-        const dit_config *c = &m->stage[k].cfg;
+        const dit_config *c = &m->stage[k].config;
         const int level = stage->opts.cond_noise;
         stage_denoiser sd = {.model = &m->stage[k],
                              .cond = level > 0 ? sp->cond_in : cond,
@@ -314,7 +314,7 @@ double msf_sample_gflops(const msf_model *m, const diff_stage_opts *opts, double
     for (int k = 0; k < m->num_stages; k++) {
         int steps;
         diff_stage_count_steps(&opts[k], &steps);  // 0 steps for a bad respacing
-        double g = steps * dit_gflops(&m->stage[k].cfg) * (opts[k].cfg_scale > 1.0f ? 2 : 1);
+        double g = steps * dit_gflops(&m->stage[k].config) * (opts[k].cfg_scale > 1.0f ? 2 : 1);
         if (per_stage) per_stage[k] = g;
         total += g;
     }

@@ -23,7 +23,7 @@
 
 #include "core/progress.h"
 #include "diffusion/sampler.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/dit.h"
 #include "nn/pyramid.h"
 
@@ -39,7 +39,7 @@ typedef struct {
 } msf_model;
 
 // Whether the file holds an MSF model (root attribute model = "msf").
-int msf_weights_is_msf(const msf_weights *w);
+int msf_h5_is_msf(const msf_h5_reader *w);
 // Group name of a stage for `levels` levels ("base", "residual", "residual2", ...).
 void msf_stage_group(char *buf, int size, int levels, int stage);
 // Side of the tensors a stage generates.
@@ -53,12 +53,12 @@ msf_status msf_model_init_random(msf_model *m, const nn_pyramid_opts *f, int cha
 
 // Load from the file root (root NULL or "") or from a group holding the same
 // layout. max_rows: rows per network call (2x the batch with guidance).
-msf_status msf_model_load(msf_model *m, msf_weights *w, const char *root, int max_rows);
+msf_status msf_model_load(msf_model *m, msf_h5_reader *w, const char *root, int max_rows);
 // The layout alone, checked as msf_model_load checks it: factorisation,
 // channels, size, stage groups, residual scales and each stage's config
-// (m->stage[k].cfg), no parameters. msf_model_free frees nothing then, but may
+// (m->stage[k].config), no parameters. msf_model_free frees nothing then, but may
 // be called.
-msf_status msf_model_read_layout(msf_model *m, msf_weights *w, const char *root);
+msf_status msf_model_read_layout(msf_model *m, msf_h5_reader *w, const char *root);
 void msf_model_free(msf_model *m);
 
 // Noise of `stage` (x_T when step = -1, the condition's noise when step = -2),

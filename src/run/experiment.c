@@ -30,168 +30,171 @@ static const char *const precisions[] = {"fp32", "bf16", NULL};
 // place a default is written: msf_run_str/int/num/bool and msf sample take it
 // from here; NULL: none, or one the doc names), the msf sample option of the
 // same name (NULL: none). msf run --keys prints the table.
-static const cfg_field model_schema[] = {
-    {"kind", CFG_T_STRING, 1, NULL, model_kinds, "dit or msf", NULL, NULL},
-    {"weights", CFG_T_STRING, 1, NULL, NULL, "the HDF5 weight file", NULL, "--weights"},
-    {"group", CFG_T_STRING, 0, NULL, NULL, "group of the weight file holding the model", NULL, "--group"},
-    {"obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the weights (shown when missing)", NULL, NULL},
-    {"arch", CFG_T_STRING, 0, NULL, NULL, "DiT-XL/2 ...: the (base) architecture, for costs without weights", NULL,
+static const config_field model_schema[] = {
+    {"kind", CONFIG_T_STRING, 1, NULL, model_kinds, "dit or msf", NULL, NULL},
+    {"weights", CONFIG_T_STRING, 1, NULL, NULL, "the HDF5 weight file", NULL, "--weights"},
+    {"group", CONFIG_T_STRING, 0, NULL, NULL, "group of the weight file holding the model", NULL, "--group"},
+    {"obtain", CONFIG_T_STRING, 0, NULL, NULL, "how to obtain or convert the weights (shown when missing)", NULL, NULL},
+    {"arch", CONFIG_T_STRING, 0, NULL, NULL, "DiT-XL/2 ...: the (base) architecture, for costs without weights", NULL,
      NULL},
-    {"residual_arch", CFG_T_STRING, 0, NULL, NULL, "MSF: the residual architecture (default arch)", NULL, NULL},
-    {"input_size", CFG_T_INT, 0, NULL, NULL, "latent side at full resolution, for costs without weights", "32", NULL},
-    {"channels", CFG_T_INT, 0, NULL, NULL, "latent channels, for costs without weights", "4", NULL},
-    {"scale", CFG_T_INT, 0, NULL, NULL, "MSF scale factor, for costs without weights", "2", NULL},
-    {"levels", CFG_T_INT, 0, NULL, NULL, "MSF levels, for costs without weights", "2", NULL},
-    {"vae", CFG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]", NULL,
+    {"residual_arch", CONFIG_T_STRING, 0, NULL, NULL, "MSF: the residual architecture (default arch)", NULL, NULL},
+    {"input_size", CONFIG_T_INT, 0, NULL, NULL, "latent side at full resolution, for costs without weights", "32",
+     NULL},
+    {"channels", CONFIG_T_INT, 0, NULL, NULL, "latent channels, for costs without weights", "4", NULL},
+    {"scale", CONFIG_T_INT, 0, NULL, NULL, "MSF scale factor, for costs without weights", "2", NULL},
+    {"levels", CONFIG_T_INT, 0, NULL, NULL, "MSF levels, for costs without weights", "2", NULL},
+    {"vae", CONFIG_T_STRING, 0, NULL, NULL, "SD VAE weights; without one the samples are pixels in [-1, 1]", NULL,
      "--vae"},
-    {"precision", CFG_T_STRING, 0, NULL, precisions,
+    {"precision", CONFIG_T_STRING, 0, NULL, precisions,
      "fp32 or bf16: the DiT's products and the VAE's convolutions, as msf sample --precision", "fp32", "--precision"},
-    {"vae_group", CFG_T_STRING, 0, NULL, NULL, "group of the VAE file", NULL, "--vae-group"},
-    {"vae_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE", NULL, NULL},
-    {"train_gflops", CFG_T_NUMBER, 0, NULL, NULL,
+    {"vae_group", CONFIG_T_STRING, 0, NULL, NULL, "group of the VAE file", NULL, "--vae-group"},
+    {"vae_obtain", CONFIG_T_STRING, 0, NULL, NULL, "how to obtain or convert the VAE", NULL, NULL},
+    {"train_gflops", CONFIG_T_NUMBER, 0, NULL, NULL,
      "training compute of the weights (forward GFLOPs x samples seen, as tools/train.py logs it)", NULL, NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const cfg_field sampler_schema[] = {
-    {"steps", CFG_T_STRING, 0, NULL, NULL,
+static const config_field sampler_schema[] = {
+    {"steps", CONFIG_T_STRING, 0, NULL, NULL,
      "respacing, \"250\", \"ddim50\", or SPEC@T: SPEC over original steps 0..T-1 (\"5@500\")", "250", "--steps"},
-    {"sampler", CFG_T_STRING, 0, NULL, samplers, "ddpm or ddim", "ddpm", "--sampler"},
-    {"eta", CFG_T_NUMBER, 0, NULL, NULL, "DDIM eta (>= 0)", "0", "--eta"},
-    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "guidance scale (<= 1: none)", "1.5", "--cfg-scale"},
-    {"cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "dit3 (guidance on eps channels 0..2, as DiT) or all", "dit3",
+    {"sampler", CONFIG_T_STRING, 0, NULL, samplers, "ddpm or ddim", "ddpm", "--sampler"},
+    {"eta", CONFIG_T_NUMBER, 0, NULL, NULL, "DDIM eta (>= 0)", "0", "--eta"},
+    {"cfg_scale", CONFIG_T_NUMBER, 0, NULL, NULL, "guidance scale (<= 1: none)", "1.5", "--cfg-scale"},
+    {"cfg_mode", CONFIG_T_STRING, 0, NULL, cfg_modes, "dit3 (guidance on eps channels 0..2, as DiT) or all", "dit3",
      "--cfg-mode"},
-    {"label_mode", CFG_T_STRING, 0, NULL, label_modes, "uniform (drawn from the seed) or balanced (i mod classes)",
+    {"label_mode", CONFIG_T_STRING, 0, NULL, label_modes, "uniform (drawn from the seed) or balanced (i mod classes)",
      "uniform", "--label-mode"},
-    {"labels", CFG_T_STRING, 0, NULL, label_modes, "the earlier name of label_mode (still read)", NULL, NULL},
-    {"variance", CFG_T_STRING, 0, NULL, variances, "DiT: the variance type (default: the model's)", NULL, "--variance"},
-    {"base_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: base stage respacing (default steps)", NULL, "--base-steps"},
-    {"residual_steps", CFG_T_STRING, 0, NULL, NULL, "MSF: residual stage respacing (default steps)", NULL,
+    {"labels", CONFIG_T_STRING, 0, NULL, label_modes, "the earlier name of label_mode (still read)", NULL, NULL},
+    {"variance", CONFIG_T_STRING, 0, NULL, variances, "DiT: the variance type (default: the model's)", NULL,
+     "--variance"},
+    {"base_steps", CONFIG_T_STRING, 0, NULL, NULL, "MSF: base stage respacing (default steps)", NULL, "--base-steps"},
+    {"residual_steps", CONFIG_T_STRING, 0, NULL, NULL, "MSF: residual stage respacing (default steps)", NULL,
      "--residual-steps"},
-    {"base_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: base guidance (default cfg_scale)", NULL, "--base-cfg-scale"},
-    {"residual_cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual guidance (default cfg_scale)", NULL,
+    {"base_cfg_scale", CONFIG_T_NUMBER, 0, NULL, NULL, "MSF: base guidance (default cfg_scale)", NULL,
+     "--base-cfg-scale"},
+    {"residual_cfg_scale", CONFIG_T_NUMBER, 0, NULL, NULL, "MSF: residual guidance (default cfg_scale)", NULL,
      "--residual-cfg-scale"},
-    {"base_cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "MSF: base guidance mode (default cfg_mode)", NULL,
+    {"base_cfg_mode", CONFIG_T_STRING, 0, NULL, cfg_modes, "MSF: base guidance mode (default cfg_mode)", NULL,
      "--base-cfg-mode"},
-    {"residual_cfg_mode", CFG_T_STRING, 0, NULL, cfg_modes, "MSF: residual guidance mode (default cfg_mode)", NULL,
+    {"residual_cfg_mode", CONFIG_T_STRING, 0, NULL, cfg_modes, "MSF: residual guidance mode (default cfg_mode)", NULL,
      "--residual-cfg-mode"},
-    {"base_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: base sampler (default sampler)", NULL, "--base-sampler"},
-    {"residual_sampler", CFG_T_STRING, 0, NULL, samplers, "MSF: residual sampler (default sampler)", NULL,
+    {"base_sampler", CONFIG_T_STRING, 0, NULL, samplers, "MSF: base sampler (default sampler)", NULL, "--base-sampler"},
+    {"residual_sampler", CONFIG_T_STRING, 0, NULL, samplers, "MSF: residual sampler (default sampler)", NULL,
      "--residual-sampler"},
-    {"base_eta", CFG_T_NUMBER, 0, NULL, NULL, "MSF: base DDIM eta (default eta)", NULL, "--base-eta"},
-    {"residual_eta", CFG_T_NUMBER, 0, NULL, NULL, "MSF: residual DDIM eta (default eta)", NULL, "--residual-eta"},
-    {"residual_start", CFG_T_STRING, 0, NULL, NULL,
+    {"base_eta", CONFIG_T_NUMBER, 0, NULL, NULL, "MSF: base DDIM eta (default eta)", NULL, "--base-eta"},
+    {"residual_eta", CONFIG_T_NUMBER, 0, NULL, NULL, "MSF: residual DDIM eta (default eta)", NULL, "--residual-eta"},
+    {"residual_start", CONFIG_T_STRING, 0, NULL, NULL,
      "MSF: noise, or an original step T: only the residual's spaced steps <= T, from x_T (unit variance)", "noise",
      "--residual-start"},
-    {"clip_x0", CFG_T_BOOL, 0, NULL, NULL,
+    {"clip_x0", CONFIG_T_BOOL, 0, NULL, NULL,
      "clamp x0 estimates to [-1, 1] (false, as DiT); only meaningful for pixel-bounded targets", "false", "--clip-x0"},
-    {"base_clip_x0", CFG_T_BOOL, 0, NULL, NULL, "MSF: the base's clip_x0 (default clip_x0)", NULL, "--base-clip-x0"},
-    {"residual_clip_x0", CFG_T_BOOL, 0, NULL, NULL,
+    {"base_clip_x0", CONFIG_T_BOOL, 0, NULL, NULL, "MSF: the base's clip_x0 (default clip_x0)", NULL, "--base-clip-x0"},
+    {"residual_clip_x0", CONFIG_T_BOOL, 0, NULL, NULL,
      "MSF: the residual's clip_x0 (default clip_x0); its target r/residual_scale is not bounded to [-1, 1]", NULL,
      "--residual-clip-x0"},
-    {"residual_cond_noise", CFG_T_INT, 0, NULL, NULL,
+    {"residual_cond_noise", CONFIG_T_INT, 0, NULL, NULL,
      "MSF: the residual's condition noised to this level 0..1000 (conditioning augmentation)", "0",
      "--residual-cond-noise"},
-    {"base_from", CFG_T_STRING, 0, NULL, NULL,
+    {"base_from", CONFIG_T_STRING, 0, NULL, NULL,
      "MSF: the bases instead of the base stage: an HDF5 file (msf sample's base, or latents at the base or full "
      "size), or real (D^(L-1) of evaluator.reference's images; msf run only)",
      NULL, "--base-from"},
-    {"residual", CFG_T_STRING, 0, NULL, residual_modes,
+    {"residual", CONFIG_T_STRING, 0, NULL, residual_modes,
      "MSF: sample the residual stage(s), or none: the samples are U(base) at full size", "sample", "--residual"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const cfg_field evaluator_schema[] = {
-    {"featnet", CFG_T_STRING, 1, NULL, NULL, "feature network weights (inception or fmnist_classifier)", NULL, NULL},
-    {"featnet_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain or convert the feature network", NULL, NULL},
-    {"reference", CFG_T_STRING, 1, NULL, NULL, "reference batch (.npz images, or statistics)", NULL, NULL},
-    {"reference_obtain", CFG_T_STRING, 0, NULL, NULL, "how to obtain the reference batch", NULL, NULL},
-    {"resize", CFG_T_STRING, 0, NULL, resize_modes, "adm, pytorch or clean", "adm", NULL},
-    {"batch", CFG_T_INT, 0, NULL, NULL, "images per feature network call", "50", NULL},
-    {"precision", CFG_T_STRING, 0, NULL, precisions,
+static const config_field evaluator_schema[] = {
+    {"featnet", CONFIG_T_STRING, 1, NULL, NULL, "feature network weights (inception or fmnist_classifier)", NULL, NULL},
+    {"featnet_obtain", CONFIG_T_STRING, 0, NULL, NULL, "how to obtain or convert the feature network", NULL, NULL},
+    {"reference", CONFIG_T_STRING, 1, NULL, NULL, "reference batch (.npz images, or statistics)", NULL, NULL},
+    {"reference_obtain", CONFIG_T_STRING, 0, NULL, NULL, "how to obtain the reference batch", NULL, NULL},
+    {"resize", CONFIG_T_STRING, 0, NULL, resize_modes, "adm, pytorch or clean", "adm", NULL},
+    {"batch", CONFIG_T_INT, 0, NULL, NULL, "images per feature network call", "50", NULL},
+    {"precision", CONFIG_T_STRING, 0, NULL, precisions,
      "fp32 or bf16: the feature network's convolutions, as msf features --precision (the reference's "
      "features too, unless it is given as statistics)",
      "fp32", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const cfg_field spectrum_schema[] = {
-    {"factorize", CFG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC", NULL, NULL},
-    {"max", CFG_T_INT, 0, NULL, NULL, "use the first N samples (0: all)", "0", NULL},
+static const config_field spectrum_schema[] = {
+    {"factorize", CONFIG_T_STRING, 0, NULL, NULL, "msf spectrum --factorize SPEC", NULL, NULL},
+    {"max", CONFIG_T_INT, 0, NULL, NULL, "use the first N samples (0: all)", "0", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const cfg_field reproduces_schema[] = {
-    {"model", CFG_T_STRING, 1, NULL, NULL, "the model column of paper/reported.csv", NULL, NULL},
-    {"resolution", CFG_T_INT, 0, NULL, NULL, "its resolution column", NULL, NULL},
-    {"cfg_scale", CFG_T_NUMBER, 0, NULL, NULL, "its cfg_scale column", NULL, NULL},
-    {"steps", CFG_T_STRING, 0, NULL, NULL, "its steps column", NULL, NULL},
+static const config_field reproduces_schema[] = {
+    {"model", CONFIG_T_STRING, 1, NULL, NULL, "the model column of paper/reported.csv", NULL, NULL},
+    {"resolution", CONFIG_T_INT, 0, NULL, NULL, "its resolution column", NULL, NULL},
+    {"cfg_scale", CONFIG_T_NUMBER, 0, NULL, NULL, "its cfg_scale column", NULL, NULL},
+    {"steps", CONFIG_T_STRING, 0, NULL, NULL, "its steps column", NULL, NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-const cfg_field msf_run_schema[] = {
-    {"name", CFG_T_STRING, 1, NULL, NULL, "the run's name", NULL, NULL},
-    {"series", CFG_T_STRING, 0, NULL, NULL, "the curve of the plots over seeds this run belongs to (default name)",
+const config_field msf_run_schema[] = {
+    {"name", CONFIG_T_STRING, 1, NULL, NULL, "the run's name", NULL, NULL},
+    {"series", CONFIG_T_STRING, 0, NULL, NULL, "the curve of the plots over seeds this run belongs to (default name)",
      NULL, NULL},
-    {"seed", CFG_T_INT, 0, NULL, NULL, "sampling seed", "0", "--seed"},
-    {"num_samples", CFG_T_INT, 0, NULL, NULL, "samples per grid point (required with model)", NULL, "--num-samples"},
-    {"batch", CFG_T_INT, 0, NULL, NULL, "samples per network call", "8", "--batch"},
-    {"shard_size", CFG_T_INT, 0, NULL, NULL, "samples per shard file", "1000", NULL},
-    {"grid", CFG_T_INT, 0, NULL, NULL, "images in the sample grid PNG", "16", NULL},
-    {"model", CFG_T_MAP, 0, model_schema, NULL, "a model mapping (use: ../configs/models/...); required unless samples",
-     NULL, NULL},
-    {"samples", CFG_T_STRING, 0, NULL, NULL,
+    {"seed", CONFIG_T_INT, 0, NULL, NULL, "sampling seed", "0", "--seed"},
+    {"num_samples", CONFIG_T_INT, 0, NULL, NULL, "samples per grid point (required with model)", NULL, "--num-samples"},
+    {"batch", CONFIG_T_INT, 0, NULL, NULL, "samples per network call", "8", "--batch"},
+    {"shard_size", CONFIG_T_INT, 0, NULL, NULL, "samples per shard file", "1000", NULL},
+    {"grid", CONFIG_T_INT, 0, NULL, NULL, "images in the sample grid PNG", "16", NULL},
+    {"model", CONFIG_T_MAP, 0, model_schema, NULL,
+     "a model mapping (use: ../configs/models/...); required unless samples", NULL, NULL},
+    {"samples", CONFIG_T_STRING, 0, NULL, NULL,
      "an external sample batch to evaluate instead of a model's samples (.npz, arr_0 uint8 [N, H, W, C], arr_1 "
      "labels optional)",
      NULL, NULL},
-    {"sampler", CFG_T_MAP, 0, sampler_schema, NULL, NULL, NULL, NULL},
-    {"evaluator", CFG_T_MAP, 0, evaluator_schema, NULL, NULL, NULL, NULL},
-    {"spectrum", CFG_T_MAP, 0, spectrum_schema, NULL, NULL, NULL, NULL},
-    {"reproduces", CFG_T_MAP, 0, reproduces_schema, NULL, NULL, NULL, NULL},
-    {"sweep", CFG_T_SWEEP, 0, NULL, NULL, "key paths to lists of values: a grid point per combination", NULL, NULL},
+    {"sampler", CONFIG_T_MAP, 0, sampler_schema, NULL, NULL, NULL, NULL},
+    {"evaluator", CONFIG_T_MAP, 0, evaluator_schema, NULL, NULL, NULL, NULL},
+    {"spectrum", CONFIG_T_MAP, 0, spectrum_schema, NULL, NULL, NULL, NULL},
+    {"reproduces", CONFIG_T_MAP, 0, reproduces_schema, NULL, NULL, NULL, NULL},
+    {"sweep", CONFIG_T_SWEEP, 0, NULL, NULL, "key paths to lists of values: a grid point per combination", NULL, NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
-static const cfg_field top_schema[] = {
-    {"experiment", CFG_T_STRING, 1, NULL, NULL, "the experiment's name (its results folder)", NULL, NULL},
-    {"description", CFG_T_STRING, 0, NULL, NULL, NULL, NULL, NULL},
-    {"defaults", CFG_T_MAP, 0, NULL, NULL, NULL, NULL, NULL},  // run keys, checked in each run
-    {"runs", CFG_T_MAPLIST, 1, NULL, NULL, "a list of runs", NULL, NULL},
+static const config_field top_schema[] = {
+    {"experiment", CONFIG_T_STRING, 1, NULL, NULL, "the experiment's name (its results folder)", NULL, NULL},
+    {"description", CONFIG_T_STRING, 0, NULL, NULL, NULL, NULL, NULL},
+    {"defaults", CONFIG_T_MAP, 0, NULL, NULL, NULL, NULL, NULL},  // run keys, checked in each run
+    {"runs", CONFIG_T_MAPLIST, 1, NULL, NULL, "a list of runs", NULL, NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL}};
 
 // -----------------------------------------------------------------------------
 // Values with the schema's defaults
 
-static const cfg_field *run_field(const char *path) {
-    const cfg_field *f = cfg_schema_find(msf_run_schema, path);
-    assert(f && f->type != CFG_T_MAP && "a run key read by the code is in msf_run_schema");
+static const config_field *run_field(const char *path) {
+    const config_field *f = config_schema_find(msf_run_schema, path);
+    assert(f && f->type != CONFIG_T_MAP && "a run key read by the code is in msf_run_schema");
     return f;
 }
 
 const char *msf_run_default(const char *path) { return run_field(path)->def; }
 
-const char *msf_run_str(const cfg_node *run, const char *path) {
-    const cfg_field *f = run_field(path);
-    assert(f->type == CFG_T_STRING);
-    return cfg_str(run, path, f->def);
+const char *msf_run_str(const config_node *run, const char *path) {
+    const config_field *f = run_field(path);
+    assert(f->type == CONFIG_T_STRING);
+    return config_str(run, path, f->def);
 }
 
-int64_t msf_run_int(const cfg_node *run, const char *path) {
-    const cfg_field *f = run_field(path);
-    assert(f->type == CFG_T_INT);
-    return cfg_int(run, path, f->def ? strtoll(f->def, NULL, 10) : 0);
+int64_t msf_run_int(const config_node *run, const char *path) {
+    const config_field *f = run_field(path);
+    assert(f->type == CONFIG_T_INT);
+    return config_int(run, path, f->def ? strtoll(f->def, NULL, 10) : 0);
 }
 
-double msf_run_num(const cfg_node *run, const char *path) {
-    const cfg_field *f = run_field(path);
-    assert(f->type == CFG_T_NUMBER);
-    return cfg_num(run, path, f->def ? strtod(f->def, NULL) : NAN);
+double msf_run_num(const config_node *run, const char *path) {
+    const config_field *f = run_field(path);
+    assert(f->type == CONFIG_T_NUMBER);
+    return config_num(run, path, f->def ? strtod(f->def, NULL) : NAN);
 }
 
-int msf_run_bool(const cfg_node *run, const char *path) {
-    const cfg_field *f = run_field(path);
-    assert(f->type == CFG_T_BOOL);
-    return cfg_bool(run, path, f->def && !strcmp(f->def, "true"));
+int msf_run_bool(const config_node *run, const char *path) {
+    const config_field *f = run_field(path);
+    assert(f->type == CONFIG_T_BOOL);
+    return config_bool(run, path, f->def && !strcmp(f->def, "true"));
 }
 
-static void print_key(void *user, const char *path, const cfg_field *f) {
+static void print_key(void *user, const char *path, const config_field *f) {
     FILE *out = user;
     char type[160];
-    snprintf(type, sizeof type, "%s", f->choices ? "" : cfg_type_name(f->type));
+    snprintf(type, sizeof type, "%s", f->choices ? "" : config_type_name(f->type));
     for (const char *const *c = f->choices; c && *c; c++) {  // a string of given choices: the choices
         size_t n = strlen(type);
         snprintf(type + n, sizeof type - n, "%s%s", c == f->choices ? "" : "|", *c);
@@ -204,18 +207,18 @@ static void print_key(void *user, const char *path, const cfg_field *f) {
 
 void msf_run_print_keys(FILE *f) {
     fprintf(f, "%-28s %-36s %-8s %-22s %s\n", "key", "type", "default", "msf sample", "meaning");
-    cfg_schema_visit(msf_run_schema, NULL, f, print_key);
+    config_schema_visit(msf_run_schema, NULL, f, print_key);
 }
 
 // -----------------------------------------------------------------------------
 // Loading and sweeps
 
 // Remove `key` from map n (no-op if absent).
-static void map_remove(cfg_node *n, const char *key) {
+static void map_remove(config_node *n, const char *key) {
     for (int i = 0; i < n->count; i++) {
         if (strcmp(n->keys[i], key)) continue;
         free(n->keys[i]);
-        cfg_free(n->items[i]);
+        config_free(n->items[i]);
         n->count--;
         memmove(&n->keys[i], &n->keys[i + 1], (size_t)(n->count - i) * sizeof *n->keys);
         memmove(&n->items[i], &n->items[i + 1], (size_t)(n->count - i) * sizeof *n->items);
@@ -224,45 +227,46 @@ static void map_remove(cfg_node *n, const char *key) {
     }
 }
 
-static msf_status add_point(msf_experiment *e, cfg_node *cfg, const char *sweep) {
+static msf_status add_point(msf_experiment *e, config_node *cfg, const char *sweep) {
     if (e->num_points >= MSF_RUN_MAX_POINTS) {
-        cfg_free(cfg);
+        config_free(cfg);
         return msf_fail(MSF_ERR_INVALID, "%s: more than %d grid points", e->path, MSF_RUN_MAX_POINTS);
     }
     msf_run_point *p = &e->points[e->num_points++];
     memset(p, 0, sizeof *p);
-    p->cfg = cfg;
-    const char *run = cfg_str(cfg, "name", "");
+    p->config = cfg;
+    const char *run = config_str(cfg, "name", "");
     snprintf(p->run, sizeof p->run, "%s", run);
     snprintf(p->sweep, sizeof p->sweep, "%s", sweep);
     snprintf(p->name, sizeof p->name, "%s%s%s", run, *sweep ? "," : "", sweep);
     // Hashed without a model.precision that says the default, fp32: writing
     // it out does not change a point, bf16 does.
-    cfg_node *key = cfg_clone(cfg);
+    config_node *key = config_clone(cfg);
     if (!key) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    cfg_node *model = (cfg_node *)cfg_find(key, "model"), *evaluator = (cfg_node *)cfg_find(key, "evaluator");
-    if (model && !strcmp(cfg_str(key, "model.precision", ""), "fp32")) map_remove(model, "precision");
-    if (evaluator && !strcmp(cfg_str(key, "evaluator.precision", ""), "fp32")) map_remove(evaluator, "precision");
+    config_node *model = (config_node *)config_find(key, "model"),
+                *evaluator = (config_node *)config_find(key, "evaluator");
+    if (model && !strcmp(config_str(key, "model.precision", ""), "fp32")) map_remove(model, "precision");
+    if (evaluator && !strcmp(config_str(key, "evaluator.precision", ""), "fp32")) map_remove(evaluator, "precision");
     // sampler.label_mode is hashed under its earlier name, labels, so points
     // finished before the rename are reused.
-    cfg_node *sampler = (cfg_node *)cfg_find(key, "sampler");
+    config_node *sampler = (config_node *)config_find(key, "sampler");
     for (int i = 0; sampler && i < sampler->count; i++)
         if (!strcmp(sampler->keys[i], "label_mode")) {
             char *name = strdup("labels");
             if (!name) {
-                cfg_free(key);
+                config_free(key);
                 return msf_fail(MSF_ERR_NOMEM, "out of memory");
             }
             free(sampler->keys[i]);
             sampler->keys[i] = name;
         }
-    p->hash = cfg_hash(key);
+    p->hash = config_hash(key);
     // What decides the samples (not num_samples: more samples extend a run).
     static const char *const ignore[] = {"name",      "series",   "num_samples", "grid",
                                          "evaluator", "spectrum", "reproduces",  "sweep"};
     for (size_t k = 0; k < sizeof ignore / sizeof ignore[0]; k++) map_remove(key, ignore[k]);
-    p->sample_hash = cfg_hash(key);
-    cfg_free(key);
+    p->sample_hash = config_hash(key);
+    config_free(key);
     return MSF_OK;
 }
 
@@ -279,19 +283,19 @@ static const char *point_value_text(char *buf, size_t size, const char *text) {
 }
 
 // Expand sweep keys k.. of `sweep` over `cfg` (a resolved run without `sweep`).
-static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node *sweep, int k, const char *desc) {
+static msf_status expand(msf_experiment *e, const config_node *cfg, const config_node *sweep, int k, const char *desc) {
     if (!sweep || k == sweep->count) {
-        cfg_node *c = cfg_clone(cfg);
+        config_node *c = config_clone(cfg);
         if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory");
         return add_point(e, c, desc);
     }
-    const cfg_node *values = sweep->items[k];
+    const config_node *values = sweep->items[k];
     const char *leaf = strrchr(sweep->keys[k], '.');
     leaf = leaf ? leaf + 1 : sweep->keys[k];
     for (int i = 0; i < values->count; i++) {
-        cfg_node *c = cfg_clone(cfg);
+        config_node *c = config_clone(cfg);
         if (!c) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-        msf_status s = cfg_set(c, sweep->keys[k], values->items[i]);
+        msf_status s = config_set(c, sweep->keys[k], values->items[i]);
         char d[160], v[160];
         int len = snprintf(d, sizeof d, "%s%s%s=%s", desc, *desc ? "," : "", leaf,
                            point_value_text(v, sizeof v, values->items[i]->text));
@@ -299,7 +303,7 @@ static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node 
             s = msf_fail(MSF_ERR_INVALID, "%s:%d: the grid point name '%s...' is longer than %zu characters",
                          values->items[i]->file, values->items[i]->line, d, sizeof d - 1);
         if (!s) s = expand(e, c, sweep, k + 1, d);
-        cfg_free(c);
+        config_free(c);
         if (s) return s;
     }
     return MSF_OK;
@@ -309,13 +313,14 @@ static msf_status expand(msf_experiment *e, const cfg_node *cfg, const cfg_node 
 // sample batch (samples): that one has no model, sampler or spectrum of its
 // own, and drops those it inherits from `defaults`. `own` is the run as
 // written, `run` with the defaults laid under it.
-static msf_status check_run_source(cfg_node *run, const cfg_node *own, const cfg_node *sweep, const char *where) {
-    int samples = cfg_get(run, "samples") != NULL;
+static msf_status check_run_source(config_node *run, const config_node *own, const config_node *sweep,
+                                   const char *where) {
+    int samples = config_get(run, "samples") != NULL;
     for (int k = 0; sweep && k < sweep->count; k++) samples |= !strcmp(sweep->keys[k], "samples");
     if (!samples) {
         static const char *const need[] = {"model", "num_samples"};
         for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-            if (!cfg_get(run, need[i]))
+            if (!config_get(run, need[i]))
                 return msf_fail(MSF_ERR_INVALID,
                                 "%s:%d: %s: '%s' is missing (required unless the run evaluates "
                                 "given samples)",
@@ -324,7 +329,7 @@ static msf_status check_run_source(cfg_node *run, const cfg_node *own, const cfg
     }
     static const char *const unused[] = {"model", "sampler", "spectrum"};
     for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
-        const cfg_node *v = cfg_get(own, unused[i]);
+        const config_node *v = config_get(own, unused[i]);
         if (v)
             return msf_fail(MSF_ERR_INVALID,
                             "%s:%d: %s: '%s' does not apply to a run of given samples (it evaluates "
@@ -340,10 +345,10 @@ static msf_status check_run_source(cfg_node *run, const cfg_node *own, const cfg
     return MSF_OK;
 }
 
-static msf_status check_sweep(const cfg_node *sweep, const char *where) {
+static msf_status check_sweep(const config_node *sweep, const char *where) {
     for (int k = 0; k < sweep->count; k++) {
-        const cfg_field *f = cfg_schema_find(msf_run_schema, sweep->keys[k]);
-        if (!f || f->type == CFG_T_MAP || f->type == CFG_T_MAPLIST || f->type == CFG_T_SWEEP ||
+        const config_field *f = config_schema_find(msf_run_schema, sweep->keys[k]);
+        if (!f || f->type == CONFIG_T_MAP || f->type == CONFIG_T_MAPLIST || f->type == CONFIG_T_SWEEP ||
             !strcmp(sweep->keys[k], "name"))
             return msf_fail(MSF_ERR_INVALID,
                             "%s:%d: %s.sweep: '%s' is not a field that can be swept (e.g. "
@@ -352,11 +357,11 @@ static msf_status check_sweep(const cfg_node *sweep, const char *where) {
         char path[256];
         snprintf(path, sizeof path, "%s.sweep.%s", where, sweep->keys[k]);
         for (int i = 0; i < sweep->items[k]->count; i++) {
-            const cfg_node *v = sweep->items[k]->items[i];
-            msf_status s = v->kind == CFG_SCALAR
-                               ? cfg_validate_value(v, f, path)
+            const config_node *v = sweep->items[k]->items[i];
+            msf_status s = v->kind == CONFIG_SCALAR
+                               ? config_validate_value(v, f, path)
                                : msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' lists values, not %s", v->file, v->line, path,
-                                          v->kind == CFG_MAP ? "mappings" : "lists");
+                                          v->kind == CONFIG_MAP ? "mappings" : "lists");
             if (s) return s;
         }
     }
@@ -399,9 +404,9 @@ static const struct {
 // same checks for --dry-run and a run, with file:line of the value.
 static msf_status check_point(const msf_run_point *p, const char *where) {
     for (size_t i = 0; i < sizeof count_limits / sizeof count_limits[0]; i++) {
-        const cfg_node *v = cfg_find(p->cfg, count_limits[i].key);
+        const config_node *v = config_find(p->config, count_limits[i].key);
         if (!v) continue;
-        int64_t x = cfg_int(p->cfg, count_limits[i].key, 0);
+        int64_t x = config_int(p->config, count_limits[i].key, 0);
         if (x < count_limits[i].min || x > count_limits[i].max)
             return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.%s' must be an integer in [%lld, %lld] (%s), got %s", v->file,
                             v->line, where, count_limits[i].key, (long long)count_limits[i].min,
@@ -409,7 +414,7 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
     }
     static const char *const steps[] = {"sampler.steps", "sampler.base_steps", "sampler.residual_steps"};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        const cfg_node *v = cfg_find(p->cfg, steps[i]);
+        const config_node *v = config_find(p->config, steps[i]);
         if (!v) continue;
         int64_t *map = NULL;
         int count;
@@ -419,7 +424,7 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
             return msf_fail_context(MSF_ERR_INVALID, "%s:%d: '%s.%s' is '%s'", v->file, v->line, where, steps[i],
                                     v->text);
     }
-    const cfg_node *v = cfg_find(p->cfg, "sampler.residual_start");
+    const config_node *v = config_find(p->config, "sampler.residual_start");
     if (v && strcmp(v->text, "noise")) {
         char *end;
         long t0 = strtol(v->text, &end, 10);
@@ -427,19 +432,20 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
             return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s.sampler.residual_start' is 'noise' or a step 1..999, got '%s'",
                             v->file, v->line, where, v->text);
     }
-    if ((v = cfg_find(p->cfg, "sampler.base_from")) && !strcmp(v->text, "real") && !cfg_find(p->cfg, "evaluator"))
+    if ((v = config_find(p->config, "sampler.base_from")) && !strcmp(v->text, "real") &&
+        !config_find(p->config, "evaluator"))
         return msf_fail(MSF_ERR_INVALID,
                         "%s:%d: '%s.sampler.base_from: real' takes the bases of the evaluator's "
                         "reference images; the point has no evaluator",
                         v->file, v->line, where);
     static const char *const prec_keys[] = {"model.precision", "evaluator.precision"};
     for (size_t i = 0; i < 2; i++)
-        if ((v = cfg_find(p->cfg, prec_keys[i])) && !strcmp(v->text, "bf16") && !nn_bf16_available())
+        if ((v = config_find(p->config, prec_keys[i])) && !strcmp(v->text, "bf16") && !nn_bf16_available())
             return msf_fail(MSF_ERR_INVALID,
                             "%s:%d: '%s.%s: bf16' needs oneDNN, and this msf was built without it "
                             "(install libdnnl-dev and rebuild: make deps && make)",
                             v->file, v->line, where, prec_keys[i]);
-    if ((v = cfg_find(p->cfg, "spectrum.factorize"))) {
+    if ((v = config_find(p->config, "spectrum.factorize"))) {
         nn_pyramid_opts fo = nn_pyramid_defaults();
         if (nn_pyramid_opts_parse(&fo, v->text))
             return msf_fail_context(MSF_ERR_INVALID, "%s:%d: '%s.spectrum.factorize' is '%s'", v->file, v->line, where,
@@ -448,18 +454,20 @@ static msf_status check_point(const msf_run_point *p, const char *where) {
     return MSF_OK;
 }
 
-const char *msf_run_point_precision(const msf_run_point *p) { return msf_run_str(p->cfg, "model.precision"); }
+const char *msf_run_point_precision(const msf_run_point *p) { return msf_run_str(p->config, "model.precision"); }
 
-const char *msf_run_point_eval_precision(const msf_run_point *p) { return msf_run_str(p->cfg, "evaluator.precision"); }
+const char *msf_run_point_eval_precision(const msf_run_point *p) {
+    return msf_run_str(p->config, "evaluator.precision");
+}
 
 msf_status msf_experiment_load(msf_experiment *e, const char *path) {
     memset(e, 0, sizeof *e);
     msf_status s;
     if (!(e->path = strdup(path))) return msf_fail(MSF_ERR_NOMEM, "out of memory");
-    if ((s = cfg_parse_file(&e->root, path)) || (s = cfg_resolve_uses(e->root)) ||
-        (s = cfg_validate(e->root, top_schema, "")))
+    if ((s = config_parse_file(&e->root, path)) || (s = config_resolve_uses(e->root)) ||
+        (s = config_validate(e->root, top_schema, "")))
         goto fail;
-    const cfg_node *name_node = cfg_get(e->root, "experiment");
+    const config_node *name_node = config_get(e->root, "experiment");
     const char *name = name_node->text;
     if (!safe_name(name, sizeof e->name)) {
         s = msf_fail(MSF_ERR_INVALID,
@@ -473,11 +481,11 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
         s = msf_fail(MSF_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    const cfg_node *defaults = cfg_get(e->root, "defaults"), *runs = cfg_get(e->root, "runs");
+    const config_node *defaults = config_get(e->root, "defaults"), *runs = config_get(e->root, "runs");
     for (int r = 0; r < runs->count; r++) {
         char where[32];
         snprintf(where, sizeof where, "runs[%d]", r);
-        cfg_node *run = defaults ? cfg_clone(defaults) : NULL;
+        config_node *run = defaults ? config_clone(defaults) : NULL;
         if (defaults && !run) {
             s = msf_fail(MSF_ERR_NOMEM, "out of memory");
             goto fail;
@@ -487,32 +495,32 @@ msf_status msf_experiment_load(msf_experiment *e, const char *path) {
             free(run->file);
             run->file = strdup(runs->items[r]->file);
             run->line = runs->items[r]->line;
-            s = run->file ? cfg_merge(run, runs->items[r]) : msf_fail(MSF_ERR_NOMEM, "out of memory");
-        } else if (!(run = cfg_clone(runs->items[r]))) {
+            s = run->file ? config_merge(run, runs->items[r]) : msf_fail(MSF_ERR_NOMEM, "out of memory");
+        } else if (!(run = config_clone(runs->items[r]))) {
             s = msf_fail(MSF_ERR_NOMEM, "out of memory");
         }
-        if (!s) s = cfg_validate(run, msf_run_schema, where);
-        const char *rn = s ? "" : cfg_str(run, "name", "");
+        if (!s) s = config_validate(run, msf_run_schema, where);
+        const char *rn = s ? "" : config_str(run, "name", "");
         if (!s && !safe_name(rn, sizeof e->points[0].run)) {
-            const cfg_node *n = cfg_get(run, "name");
+            const config_node *n = config_get(run, "name");
             s = msf_fail(MSF_ERR_INVALID,
                          "%s:%d: %s.name must be a folder name: 1 to %zu letters, digits, '-', '_' "
                          "or '.', not starting with '.'; got '%s'",
                          n->file, n->line, where, sizeof e->points[0].run - 1, rn);
         }
-        const cfg_node *sweep = s ? NULL : cfg_get(run, "sweep");
+        const config_node *sweep = s ? NULL : config_get(run, "sweep");
         if (sweep) s = check_sweep(sweep, where);
         if (!s) s = check_run_source(run, runs->items[r], sweep, where);
         int first_point = e->num_points;
         if (!s) {
             // Expand without the sweep key itself.
-            cfg_node *base = cfg_clone(run), *sw = sweep ? cfg_clone(sweep) : NULL;
+            config_node *base = config_clone(run), *sw = sweep ? config_clone(sweep) : NULL;
             if (!base || (sweep && !sw)) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
             if (base) map_remove(base, "sweep");
             if (!s) s = expand(e, base, sw, 0, "");
-            cfg_free(base), cfg_free(sw);
+            config_free(base), config_free(sw);
         }
-        cfg_free(run);
+        config_free(run);
         for (int i = first_point; i < e->num_points && !s; i++) s = check_point(&e->points[i], where);
         if (s) goto fail;
     }
@@ -532,9 +540,9 @@ fail:
 }
 
 void msf_experiment_free(msf_experiment *e) {
-    for (int i = 0; i < e->num_points; i++) cfg_free(e->points[i].cfg);
+    for (int i = 0; i < e->num_points; i++) config_free(e->points[i].config);
     free(e->points);
-    cfg_free(e->root);
+    config_free(e->root);
     free(e->path);
     memset(e, 0, sizeof *e);
 }
@@ -545,7 +553,7 @@ void msf_experiment_free(msf_experiment *e) {
 static int file_missing(const char *path) { return access(path, R_OK) != 0; }
 
 const char *msf_run_point_kind(const msf_run_point *p) {
-    return cfg_find(p->cfg, "samples") ? "samples" : cfg_str(p->cfg, "model.kind", "dit");
+    return config_find(p->config, "samples") ? "samples" : config_str(p->config, "model.kind", "dit");
 }
 
 int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user) {
@@ -559,11 +567,11 @@ int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user)
                  {"evaluator.reference", "evaluator.reference_obtain", "reference batch"}};
     int count = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        const char *path = cfg_str(p->cfg, files[i].key, NULL);
+        const char *path = config_str(p->config, files[i].key, NULL);
         if (!path || !file_missing(path) || (!strcmp(files[i].key, "sampler.base_from") && !strcmp(path, "real")))
             continue;
         count++;
-        if (fn) fn(user, path, files[i].what, files[i].how ? cfg_str(p->cfg, files[i].how, NULL) : NULL);
+        if (fn) fn(user, path, files[i].what, files[i].how ? config_str(p->config, files[i].how, NULL) : NULL);
     }
     return count;
 }
@@ -578,23 +586,23 @@ static msf_status named_arch(dit_config *c, const char *arch, int side, int in_c
 
 msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
     memset(m, 0, sizeof *m);
-    const cfg_node *c = p->cfg;
-    const char *weights = cfg_str(c, "model.weights", ""), *group = msf_run_str(c, "model.group");
-    int msf = !strcmp(cfg_str(c, "model.kind", "dit"), "msf");
+    const config_node *c = p->config;
+    const char *weights = config_str(c, "model.weights", ""), *group = msf_run_str(c, "model.group");
+    int msf = !strcmp(config_str(c, "model.kind", "dit"), "msf");
     msf_status s = MSF_OK;
     if (!file_missing(weights)) {
-        msf_weights *w;
-        if ((s = msf_weights_open(&w, weights))) return s;
+        msf_h5_reader *w;
+        if ((s = msf_h5_open(&w, weights))) return s;
         if (!msf) {
             m->num_stages = 1;
-            s = dit_config_read(&m->stage[0].cfg, w, group);
-            m->size = m->stage[0].cfg.input_size, m->channels = m->stage[0].cfg.in_channels;
+            s = dit_config_read(&m->stage[0].config, w, group);
+            m->size = m->stage[0].config.input_size, m->channels = m->stage[0].config.in_channels;
         } else {
             int64_t levels = 0, size = 0, channels = 0;
-            if ((s = msf_weights_attr_int(w, group, "levels", &levels)) ||
-                (s = msf_weights_attr_int(w, group, "input_size", &size)) ||
-                (s = msf_weights_attr_int(w, group, "channels", &channels)) || levels < 2 || levels > MSF_MAX_LEVELS) {
-                msf_weights_close(w);
+            if ((s = msf_h5_get_attr_int(w, group, "levels", &levels)) ||
+                (s = msf_h5_get_attr_int(w, group, "input_size", &size)) ||
+                (s = msf_h5_get_attr_int(w, group, "channels", &channels)) || levels < 2 || levels > MSF_MAX_LEVELS) {
+                msf_h5_close(w);
                 return msf_fail(MSF_ERR_FORMAT,
                                 "%s%s%s: not an MSF model (attributes levels 2..%d, input_size, "
                                 "channels; model.kind is msf)",
@@ -605,10 +613,10 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
                 char g[MSF_MAX_LEVELS * 4], full[256];
                 msf_stage_group(g, sizeof g, m->num_stages, k);
                 snprintf(full, sizeof full, "%s%s%s", group ? group : "", group ? "/" : "", g);
-                s = dit_config_read(&m->stage[k].cfg, w, full);
+                s = dit_config_read(&m->stage[k].config, w, full);
             }
         }
-        msf_weights_close(w);
+        msf_h5_close(w);
         return s;
     }
     const char *arch = msf_run_str(c, "model.arch");
@@ -619,7 +627,7 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
     m->size = size, m->channels = C;
     if (!msf) {
         m->num_stages = 1;
-        return named_arch(&m->stage[0].cfg, arch, size, C, 2 * C);
+        return named_arch(&m->stage[0].config, arch, size, C, 2 * C);
     }
     int scale = (int)msf_run_int(c, "model.scale"), levels = (int)msf_run_int(c, "model.levels");
     if (levels < 2 || levels > MSF_MAX_LEVELS || scale < 2)
@@ -627,40 +635,40 @@ msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p) {
     m->num_stages = levels;
     int side = size;
     for (int k = 1; k < levels; k++) side /= scale;
-    s = named_arch(&m->stage[0].cfg, arch, side, C, 2 * C);
+    s = named_arch(&m->stage[0].config, arch, side, C, 2 * C);
     for (int k = 1; k < levels && !s; k++) {
         side *= scale;
-        s = named_arch(&m->stage[k].cfg, cfg_str(c, "model.residual_arch", arch), side, 2 * C, 2 * C);
+        s = named_arch(&m->stage[k].config, config_str(c, "model.residual_arch", arch), side, 2 * C, 2 * C);
     }
     return s;
 }
 
 // The key a stage reads for sampler.LEAF: its own sampler.base_LEAF or
 // sampler.residual_LEAF when given, else the shared sampler.LEAF.
-static const char *stage_key(char key[64], const cfg_node *c, const char *prefix, const char *leaf) {
+static const char *stage_key(char key[64], const config_node *c, const char *prefix, const char *leaf) {
     snprintf(key, 64, "sampler.%s_%s", prefix, leaf);
-    if (!cfg_find(c, key)) snprintf(key, 64, "sampler.%s", leaf);
+    if (!config_find(c, key)) snprintf(key, 64, "sampler.%s", leaf);
     return key;
 }
 
 msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, int num_stages, const int *learn_sigma) {
     memset(o, 0, sizeof *o);
-    const cfg_node *c = p->cfg;
+    const config_node *c = p->config;
     o->num_stages = num_stages;
     char key[64];
     // The per-stage keys (base_*, residual*) apply to MSF models only.
-    const cfg_node *sampler = cfg_find(c, "sampler");
+    const config_node *sampler = config_find(c, "sampler");
     for (int i = 0; num_stages == 1 && sampler && i < sampler->count; i++)
         if (!strncmp(sampler->keys[i], "base_", 5) || !strncmp(sampler->keys[i], "residual", 8))
             return msf_fail(MSF_ERR_INVALID, "%s:%d: %s: 'sampler.%s' applies to MSF models; %s is a DiT",
                             sampler->file, sampler->key_lines[i], p->name, sampler->keys[i],
-                            cfg_str(c, "model.weights", ""));
-    const cfg_node *old_labels = cfg_find(c, "sampler.labels");
-    if (old_labels && cfg_find(c, "sampler.label_mode"))
+                            config_str(c, "model.weights", ""));
+    const config_node *old_labels = config_find(c, "sampler.labels");
+    if (old_labels && config_find(c, "sampler.label_mode"))
         return msf_fail(MSF_ERR_INVALID,
                         "%s:%d: %s: 'sampler.labels' is the earlier name of 'sampler.label_mode': give one",
                         old_labels->file, old_labels->line, p->name);
-    const cfg_node *var = cfg_find(c, "sampler.variance");
+    const config_node *var = config_find(c, "sampler.variance");
     if (var && num_stages > 1)
         return msf_fail(MSF_ERR_INVALID,
                         "%s:%d: %s: 'sampler.variance' applies to DiT models; MSF stages use their "
@@ -672,7 +680,7 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
     if (strcmp(start, "noise")) {
         char *end;
         long t0 = strtol(start, &end, 10);
-        const cfg_node *v = cfg_find(c, "sampler.residual_start");
+        const config_node *v = config_find(c, "sampler.residual_start");
         if (*end || t0 < 1 || t0 > 999)
             return msf_fail(MSF_ERR_INVALID, "%s:%d: 'sampler.residual_start' is 'noise' or a step 1..999, got '%s'",
                             v->file, v->line, start);
@@ -690,7 +698,7 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
         if (!s) s = diff_cfg_mode_parse(msf_run_str(c, stage_key(key, c, prefix, "cfg_mode")), &st->cfg_mode);
         st->eta = (float)msf_run_num(c, stage_key(key, c, prefix, "eta"));
         if (!s && !(st->eta >= 0)) {
-            const cfg_node *v = cfg_find(c, key);
+            const config_node *v = config_find(c, key);
             return msf_fail(MSF_ERR_INVALID, "%s:%d: '%s' is %g; expected >= 0 (0 is deterministic DDIM)", v->file,
                             v->line, key, st->eta);
         }
@@ -701,7 +709,7 @@ msf_status msf_run_sampling_make(msf_run_sampling *o, const msf_run_point *p, in
         if (k > 0) {
             int64_t level = msf_run_int(c, "sampler.residual_cond_noise");
             if (level < 0 || level > 1000) {
-                const cfg_node *v = cfg_find(c, "sampler.residual_cond_noise");
+                const config_node *v = config_find(c, "sampler.residual_cond_noise");
                 return msf_fail(MSF_ERR_INVALID, "%s:%d: 'sampler.residual_cond_noise' is a level 0..1000, got %lld",
                                 v->file, v->line, (long long)level);
             }
@@ -725,15 +733,15 @@ msf_status msf_run_point_gflops(double *gflops, const msf_run_point *p) {
     msf_status s = msf_run_point_arch(&m, p);
     if (s) return s;
     int ls[MSF_MAX_LEVELS];
-    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
+    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].config.learn_sigma;
     msf_run_sampling o;
     if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
     double per_stage[MSF_MAX_LEVELS];
     *gflops = msf_sample_gflops(&m, o.stage, per_stage);
     // The stages a point skips: the base stage with given bases, the residual ones with residual: none.
     if (m.num_stages > 1) {
-        int base = !cfg_find(p->cfg, "sampler.base_from");
-        int residual = strcmp(msf_run_str(p->cfg, "sampler.residual"), "none") != 0;
+        int base = !config_find(p->config, "sampler.base_from");
+        int residual = strcmp(msf_run_str(p->config, "sampler.residual"), "none") != 0;
         *gflops = 0;
         for (int k = 0; k < m.num_stages; k++)
             if (k == 0 ? base : residual) *gflops += per_stage[k];

@@ -39,14 +39,14 @@
 
 // The schema of one run (after `defaults` are laid under it), with each
 // key's default and its msf sample option.
-extern const cfg_field msf_run_schema[];
+extern const config_field msf_run_schema[];
 
 // A run's value at a dotted path of msf_run_schema, else the schema's default
 // (absent without one: NULL, 0, NAN, false). The path must be in the schema.
-const char *msf_run_str(const cfg_node *run, const char *path);
-int64_t msf_run_int(const cfg_node *run, const char *path);
-double msf_run_num(const cfg_node *run, const char *path);
-int msf_run_bool(const cfg_node *run, const char *path);
+const char *msf_run_str(const config_node *run, const char *path);
+int64_t msf_run_int(const config_node *run, const char *path);
+double msf_run_num(const config_node *run, const char *path);
+int msf_run_bool(const config_node *run, const char *path);
 // The schema's default at a path (NULL: none); msf sample's defaults.
 const char *msf_run_default(const char *path);
 // The schema as a table (msf run --keys): key, type, default, option, doc.
@@ -56,8 +56,8 @@ typedef struct {
     char name[232];  // "RUN" or "RUN,leaf=value,..." (a directory name)
     char run[64];
     char sweep[160];       // "leaf=value,..." or ""
-    cfg_node *cfg;         // the resolved run config of this point (owned)
-    uint64_t hash;         // cfg_hash of cfg
+    config_node *config;   // the resolved run config of this point (owned)
+    uint64_t hash;         // config_hash of config
     uint64_t sample_hash;  // of what decides the samples: model, sampler, seed
     // Of the contents of the files the config names (msf_run_point_hash_inputs):
     // a changed weight file makes earlier shards and point.json stale even
@@ -70,7 +70,7 @@ typedef struct {
 typedef struct {
     char *path;  // the experiment file
     char name[64];
-    cfg_node *root;  // the file with `use:` resolved
+    config_node *root;  // the file with `use:` resolved
     int num_points;
     msf_run_point *points;
 } msf_experiment;
@@ -112,7 +112,7 @@ int msf_run_point_missing(const msf_run_point *p, msf_missing_fn fn, void *user)
 
 // Stage configs of a point's model: from the weight file when it exists,
 // else from model.arch / residual_arch / input_size / channels / scale /
-// levels. Fills m->stage[k].cfg, m->num_stages, m->size, m->channels.
+// levels. Fills m->stage[k].config, m->num_stages, m->size, m->channels.
 msf_status msf_run_point_arch(msf_model *m, const msf_run_point *p);
 // GFLOPs per sample of a point (msf_sample_gflops over the stages it samples:
 // not the base stage with sampler.base_from, not the residual stages with

@@ -65,7 +65,7 @@ static msf_status file_content_hash(msf_run_input_cache *c, const char *path, ui
 
 // Chain the config key and, when the config names it, the file's content hash.
 static msf_status hash_input(msf_run_input_cache *c, uint64_t *h, const msf_run_point *p, const char *key) {
-    const char *path = cfg_str(p->cfg, key, NULL);
+    const char *path = config_str(p->config, key, NULL);
     if (!path) return MSF_OK;
     uint64_t content = 0;
     msf_status s = file_content_hash(c, path, &content);
@@ -82,7 +82,7 @@ msf_status msf_run_point_hash_inputs(msf_run_point *p, msf_run_input_cache *cach
         (s = hash_input(cache, &h, p, "samples")))
         return s;
     // Given bases: a file's contents, or with `real` the reference images they are made of.
-    const char *bases = msf_run_str(p->cfg, "sampler.base_from");
+    const char *bases = msf_run_str(p->config, "sampler.base_from");
     if (bases && (s = hash_input(cache, &h, p, strcmp(bases, "real") ? "sampler.base_from" : "evaluator.reference")))
         return s;
     p->model_hash = h;

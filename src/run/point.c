@@ -20,7 +20,7 @@
 #include "eval/image_input.h"
 #include "io/idx.h"
 #include "io/npz.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 #include "models/dit.h"
 #include "models/vae.h"
 #include "nn/pyramid.h"
@@ -36,7 +36,7 @@
 // byte b mapped to b / 127.5 - 1, and their labels when the reference has
 // them (NULL when not).
 static msf_status real_images(const msf_run_point *p, const msf_model *m, float **z, int64_t *n, int64_t **labels) {
-    const char *ref = cfg_str(p->cfg, "evaluator.reference", "");
+    const char *ref = config_str(p->config, "evaluator.reference", "");
     size_t len = strlen(ref);
     int c = 1, h = 0, w = 0;
     struct stat st;
@@ -65,13 +65,13 @@ static msf_status real_images(const msf_run_point *p, const msf_model *m, float 
 
 // The bases of sampler.base_from for model m: a bases file, or `real`.
 static msf_status given_bases(msf_bases *b, const msf_run_point *p, const msf_model *m) {
-    const char *from = cfg_str(p->cfg, "sampler.base_from", "");
+    const char *from = config_str(p->config, "sampler.base_from", "");
     if (strcmp(from, "real")) return msf_bases_read(b, from, m);
     float *z;
     int64_t n, *labels;
     msf_status s = real_images(p, m, &z, &n, &labels);
     if (s) return s;
-    s = msf_bases_factorise(b, z, n, m, cfg_str(p->cfg, "evaluator.reference", ""));
+    s = msf_bases_factorise(b, z, n, m, config_str(p->config, "evaluator.reference", ""));
     msf_aligned_free(z);
     if (s) free(labels);
     else b->labels = labels;
@@ -100,30 +100,30 @@ static msf_status point_generator_open(point_generator *pg, const msf_run_point 
     msf_status s = msf_run_point_arch(&arch, p);
     if (s) return s;
     int ls[MSF_MAX_LEVELS];
-    for (int k = 0; k < arch.num_stages; k++) ls[k] = arch.stage[k].cfg.learn_sigma;
+    for (int k = 0; k < arch.num_stages; k++) ls[k] = arch.stage[k].config.learn_sigma;
     msf_run_sampling o;
     if ((s = msf_run_sampling_make(&o, p, arch.num_stages, ls))) return s;
-    int is_msf = !strcmp(cfg_str(p->cfg, "model.kind", "dit"), "msf");
-    int64_t batch = msf_run_int(p->cfg, "batch");
+    int is_msf = !strcmp(config_str(p->config, "model.kind", "dit"), "msf");
+    int64_t batch = msf_run_int(p->config, "batch");
     if (batch < 1 || batch > 4096) return msf_fail(MSF_ERR_INVALID, "%s: batch must be 1..4096", p->name);
-    int given = cfg_find(p->cfg, "sampler.base_from") != NULL;
+    int given = config_find(p->config, "sampler.base_from") != NULL;
     msf_generator_opts go = {.num_stages = o.num_stages,
-                             .seed = (uint64_t)msf_run_int(p->cfg, "seed"),
+                             .seed = (uint64_t)msf_run_int(p->config, "seed"),
                              .batch = (int)batch,
                              .base_cache = is_msf && !given ? bases : NULL,
                              .precision = strcmp(msf_run_point_precision(p), "bf16") ? NN_FP32 : NN_BF16};
     memcpy(go.stage, o.stage, sizeof go.stage);
     pg->labels = o.labels;
-    pg->residual = strcmp(msf_run_str(p->cfg, "sampler.residual"), "none") != 0;
-    const char *path = cfg_str(p->cfg, "model.weights", ""), *group = msf_run_str(p->cfg, "model.group");
-    msf_weights *w;
-    if ((s = msf_weights_open(&w, path))) return s;
+    pg->residual = strcmp(msf_run_str(p->config, "sampler.residual"), "none") != 0;
+    const char *path = config_str(p->config, "model.weights", ""), *group = msf_run_str(p->config, "model.group");
+    msf_h5_reader *w;
+    if ((s = msf_h5_open(&w, path))) return s;
     s = msf_generator_open(&pg->gen, w, group, is_msf, &go);
-    msf_weights_close(w);
+    msf_h5_close(w);
     if (!s && given) {
         int64_t row;
         if (!(s = given_bases(&pg->given, p, &pg->gen.msf)) &&
-            !(s = msf_bases_row(&pg->given, 0, msf_run_int(p->cfg, "num_samples"), &row)))
+            !(s = msf_bases_row(&pg->given, 0, msf_run_int(p->config, "num_samples"), &row)))
             s = msf_bases_check_labels(&pg->given, pg->gen.num_classes);
     } else if (!s && is_msf && !pg->residual) {
         pg->base = malloc((size_t)shard * pg->gen.channels * pg->gen.base_side * pg->gen.base_side * sizeof *pg->base);
@@ -171,12 +171,12 @@ typedef struct {
 
 // The image shape of a point's samples; with a VAE, *vf and *vc are its file
 // (open, for the caller to close) and config.
-static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h, int w, msf_weights **vf,
+static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h, int w, msf_h5_reader **vf,
                                vae_config *vc) {
     memset(d, 0, sizeof *d);
     *vf = NULL;
     d->h = h, d->w = w, d->C = C;
-    const char *path = msf_run_str(p->cfg, "model.vae"), *group = msf_run_str(p->cfg, "model.vae_group");
+    const char *path = msf_run_str(p->config, "model.vae"), *group = msf_run_str(p->config, "model.vae_group");
     if (!path) {
         if (C != 1 && C != 3)
             return msf_fail(MSF_ERR_INVALID,
@@ -186,7 +186,7 @@ static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h,
         d->H = h, d->W = w, d->c = C;
         return MSF_OK;
     }
-    msf_status s = msf_weights_open(vf, path);
+    msf_status s = msf_h5_open(vf, path);
     if (s) return s;
     if (!(s = vae_config_read(vc, *vf, group))) {
         int f = vae_factor(vc);
@@ -198,21 +198,21 @@ static msf_status decoder_plan(decoder *d, const msf_run_point *p, int C, int h,
             s = msf_fail(MSF_ERR_FORMAT, "%s: the decoder makes %d channels; images need 3", path, vc->out_channels);
     }
     if (s) {
-        msf_weights_close(*vf);
+        msf_h5_close(*vf);
         *vf = NULL;
     }
     return s;
 }
 
 static msf_status decoder_open(decoder *d, const msf_run_point *p, int C, int h, int w) {
-    msf_weights *vf;
+    msf_h5_reader *vf;
     vae_config vc;
     msf_status s = decoder_plan(d, p, C, h, w, &vf, &vc);
     if (s || !vf) return s;
-    s = vae_load(&d->vae, vf, msf_run_str(p->cfg, "model.vae_group"), VAE_DECODER, d->H, d->W);
+    s = vae_load(&d->vae, vf, msf_run_str(p->config, "model.vae_group"), VAE_DECODER, d->H, d->W);
     if (!s) s = vae_set_precision(&d->vae, strcmp(msf_run_point_precision(p), "bf16") ? NN_FP32 : NN_BF16);
     d->use_vae = !s;
-    msf_weights_close(vf);
+    msf_h5_close(vf);
     return s;
 }
 
@@ -239,7 +239,7 @@ static msf_status decoder_run(decoder *d, uint8_t *pixels, const float *latents,
 // A file the config names exists but cannot be read (a missing one is
 // reported by msf_run_point_missing).
 static msf_status check_readable(const msf_run_point *p, const char *key) {
-    const char *path = cfg_str(p->cfg, key, NULL);
+    const char *path = config_str(p->config, key, NULL);
     if (!path || access(path, F_OK) != 0) return MSF_OK;
     FILE *f = fopen(path, "rb");
     int ok = f && fgetc(f) != EOF;
@@ -254,7 +254,7 @@ static msf_status check_readable(const msf_run_point *p, const char *key) {
 // The images of a point of given samples: arr_0 uint8 [N, H, W, C] of
 // `samples`, N equal to num_samples when that is given.
 static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h, int *w, int *c) {
-    const char *path = cfg_str(p->cfg, "samples", "");
+    const char *path = config_str(p->config, "samples", "");
     msf_npz_reader *r;
     msf_status s = msf_npz_open_u8(&r, path, "arr_0");
     if (s) return msf_fail_context(s, "%s: samples", p->name);
@@ -267,8 +267,8 @@ static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h
                      p->name, path);
     else *n = sh[0], *h = (int)sh[1], *w = (int)sh[2], *c = (int)sh[3];
     msf_npz_close(r);
-    const cfg_node *v = cfg_find(p->cfg, "num_samples");
-    if (!s && v && msf_run_int(p->cfg, "num_samples") != *n)
+    const config_node *v = config_find(p->config, "num_samples");
+    if (!s && v && msf_run_int(p->config, "num_samples") != *n)
         s = msf_fail(MSF_ERR_SHAPE,
                      "%s:%d: %s: num_samples is %s but %s holds %lld images (leave num_samples out for "
                      "given samples)",
@@ -280,10 +280,11 @@ static msf_status given_samples_shape(const msf_run_point *p, int64_t *n, int *h
 // reading them: a file of another shape or too few rows, `real` for a latent
 // model.
 static msf_status check_given_bases(const msf_run_point *p) {
-    const char *from = msf_run_str(p->cfg, "sampler.base_from"), *weights = cfg_str(p->cfg, "model.weights", "");
+    const char *from = msf_run_str(p->config, "sampler.base_from"),
+               *weights = config_str(p->config, "model.weights", "");
     if (!from) return MSF_OK;
     if (!strcmp(from, "real")) {
-        if (cfg_find(p->cfg, "model.vae"))
+        if (config_find(p->config, "model.vae"))
             return msf_fail(MSF_ERR_INVALID,
                             "%s: sampler.base_from: real takes the reference's pixels as z, for a "
                             "pixel-space model; this one has a VAE (encode the images with msf encode and give the "
@@ -292,16 +293,16 @@ static msf_status check_given_bases(const msf_run_point *p) {
         return MSF_OK;
     }
     if (access(from, R_OK) != 0 || access(weights, R_OK) != 0) return MSF_OK;  // missing: listed elsewhere
-    msf_weights *w;
+    msf_h5_reader *w;
     msf_model layout;
     msf_bases b;
     int64_t row;
-    msf_status s = msf_weights_open(&w, weights);
+    msf_status s = msf_h5_open(&w, weights);
     if (s) return s;
-    s = msf_model_read_layout(&layout, w, msf_run_str(p->cfg, "model.group"));
-    msf_weights_close(w);
+    s = msf_model_read_layout(&layout, w, msf_run_str(p->config, "model.group"));
+    msf_h5_close(w);
     if (!s && !(s = msf_bases_probe(&b, from, &layout))) {
-        s = msf_bases_row(&b, 0, msf_run_int(p->cfg, "num_samples"), &row);
+        s = msf_bases_row(&b, 0, msf_run_int(p->config, "num_samples"), &row);
         msf_bases_free(&b);
     }
     return s ? msf_fail_context(s, "%s: sampler.base_from", p->name) : MSF_OK;
@@ -313,44 +314,47 @@ msf_status msf_run_point_check(const msf_run_point *p) {
         (s = check_readable(p, "samples")) || (s = check_readable(p, "evaluator.featnet")) ||
         (s = check_readable(p, "evaluator.reference")))
         return s;
-    if (strcmp(cfg_str(p->cfg, "sampler.base_from", "real"), "real") && (s = check_readable(p, "sampler.base_from")))
+    if (strcmp(config_str(p->config, "sampler.base_from", "real"), "real") &&
+        (s = check_readable(p, "sampler.base_from")))
         return s;
-    if (cfg_find(p->cfg, "samples")) {
+    if (config_find(p->config, "samples")) {
         int64_t n;
         int h, w, c;
-        return access(cfg_str(p->cfg, "samples", ""), R_OK) == 0 ? given_samples_shape(p, &n, &h, &w, &c) : MSF_OK;
+        return access(config_str(p->config, "samples", ""), R_OK) == 0 ? given_samples_shape(p, &n, &h, &w, &c)
+                                                                       : MSF_OK;
     }
-    const char *weights = cfg_str(p->cfg, "model.weights", "");
+    const char *weights = config_str(p->config, "model.weights", "");
     int have_weights = access(weights, R_OK) == 0;
-    if (!have_weights && !cfg_find(p->cfg, "model.arch")) return MSF_OK;  // missing: listed by msf_run_point_missing
+    if (!have_weights && !config_find(p->config, "model.arch"))
+        return MSF_OK;  // missing: listed by msf_run_point_missing
     msf_model m;
     if ((s = msf_run_point_arch(&m, p))) return msf_fail_context(s, "%s", p->name);
     int ls[MSF_MAX_LEVELS];
-    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].cfg.learn_sigma;
+    for (int k = 0; k < m.num_stages; k++) ls[k] = m.stage[k].config.learn_sigma;
     msf_run_sampling o;
     if ((s = msf_run_sampling_make(&o, p, m.num_stages, ls))) return s;
     if ((s = check_given_bases(p))) return s;
     if (have_weights && m.num_stages == 1) {
         // What msf_generator_open finds once the weights are loaded.
-        const dit_config *c = &m.stage[0].cfg;
+        const dit_config *c = &m.stage[0].config;
         if (o.stage[0].cfg_scale > 1.0f && !c->has_null_class)
             return msf_fail(MSF_ERR_INVALID, "%s: %s has no null class: set sampler.cfg_scale to 1", p->name, weights);
         if (c->learn_sigma != (o.stage[0].var == DIFF_VAR_LEARNED_RANGE))
             return msf_fail(MSF_ERR_INVALID, "%s: sampler.variance %s needs a model %s learned sigma", p->name,
                             diff_var_type_name(o.stage[0].var), c->learn_sigma ? "without" : "with");
     }
-    const char *vae = msf_run_str(p->cfg, "model.vae");
+    const char *vae = msf_run_str(p->config, "model.vae");
     if (!vae || access(vae, R_OK) == 0) {
         decoder d;
-        msf_weights *vf;
+        msf_h5_reader *vf;
         vae_config vc;
         if ((s = decoder_plan(&d, p, m.channels, m.size, m.size, &vf, &vc))) return s;
-        msf_weights_close(vf);
+        msf_h5_close(vf);
     }
-    if (cfg_find(p->cfg, "spectrum")) {
+    if (config_find(p->config, "spectrum")) {
         // The spectrum stage factorises the latents: the factorisation must fit them.
         nn_pyramid_opts fo = nn_pyramid_defaults();
-        const char *spec = msf_run_str(p->cfg, "spectrum.factorize");
+        const char *spec = msf_run_str(p->config, "spectrum.factorize");
         if ((spec && (s = nn_pyramid_opts_parse(&fo, spec))) || (s = nn_pyramid_check(&fo, m.size, m.size)))
             return msf_fail_context(s, "%s: spectrum.factorize", p->name);
     }
@@ -369,7 +373,8 @@ static msf_status generate_given(msf_point_result *r, const msf_run_point *p, co
     r->seconds_per_sample = NAN;
     r->num_samples = n, r->img_h = h, r->img_w = w, r->img_c = c;
     if (!s && !(s = run_make_dir(dir)) && !(s = msf_run_clean_temporaries(dir)))
-        s = run_write_grid(dir, p, cfg_str(p->cfg, "samples", ""), n, (int)msf_run_int(p->cfg, "grid"), h, w, c);
+        s = run_write_grid(dir, p, config_str(p->config, "samples", ""), n, (int)msf_run_int(p->config, "grid"), h, w,
+                           c);
     return s ? msf_fail_context(s, "%s", p->name) : MSF_OK;
 }
 
@@ -390,7 +395,7 @@ static msf_status merge_point(const msf_point_result *r, const msf_run_point *p,
     if (want_latents && run_exists(path) && !run_latents_file_ok(path, p, N, C, H, why, sizeof why))
         run_drop_damaged(path, why);
     if (want_latents && !run_exists(path) && (s = run_merge_latents(dir, p, r->shards_total, N, S, C, H))) return s;
-    return run_write_grid(dir, p, images, N, (int)msf_run_int(p->cfg, "grid"), d->H, d->W, d->c);
+    return run_write_grid(dir, p, images, N, (int)msf_run_int(p->config, "grid"), d->H, d->W, d->c);
 }
 
 // The shards of a point that are on disk (sampled by any rank): rank 0's
@@ -422,11 +427,11 @@ msf_status msf_run_point_generate(msf_point_result *r, const msf_run_point *p, c
                             .class_consistency = NAN,
                             .decode_seconds_per_sample = NAN};
     const int root = msf_dist_is_root(dist);
-    if (cfg_find(p->cfg, "samples")) {
+    if (config_find(p->config, "samples")) {
         msf_status s = root ? generate_given(r, p, dir) : MSF_OK;
         return msf_dist_agree(dist, s, NULL, NULL);
     }
-    const int64_t N = msf_run_int(p->cfg, "num_samples"), S64 = msf_run_int(p->cfg, "shard_size");
+    const int64_t N = msf_run_int(p->config, "num_samples"), S64 = msf_run_int(p->config, "shard_size");
     if (N < 1 || S64 < 1 || S64 > (1 << 20))
         return msf_fail(MSF_ERR_INVALID, "%s: num_samples must be >= 1 and shard_size 1..%d", p->name, 1 << 20);
     const int S = (int)S64;
@@ -550,15 +555,15 @@ msf_status msf_run_point_spectrum(msf_spectrum_report *r, const msf_run_point *p
     int n = 0;
     args[n++] = "spectrum", args[n++] = in, args[n++] = "--out", args[n++] = out, args[n++] = "--title";
     args[n++] = p->name;
-    const char *factorize = msf_run_str(p->cfg, "spectrum.factorize");
+    const char *factorize = msf_run_str(p->config, "spectrum.factorize");
     msf_status s;
     if (factorize) {
         if ((s = nn_pyramid_opts_parse(&o.freq.factor, factorize)))
             return msf_fail_context(s, "%s: spectrum.factorize", p->name);
         args[n++] = "--factorize", args[n++] = factorize;
     }
-    if (cfg_find(p->cfg, "spectrum.max")) {
-        o.max = msf_run_int(p->cfg, "spectrum.max");
+    if (config_find(p->config, "spectrum.max")) {
+        o.max = msf_run_int(p->config, "spectrum.max");
         snprintf(max, sizeof max, "%lld", (long long)o.max);
         args[n++] = "--max", args[n++] = max;
     }

@@ -13,7 +13,7 @@
 
 #include "eval/evaluate.h"
 #include "io/textfile.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 // -----------------------------------------------------------------------------
 // Metrics
@@ -26,11 +26,11 @@ static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S)
     char path[4096];
     for (int k = 0; (int64_t)k * S < N && !s; k++) {
         int64_t first = (int64_t)k * S, n = N - first < S ? N - first : S, shape[1] = {n};
-        msf_weights *w;
+        msf_h5_reader *w;
         snprintf(path, sizeof path, "%s/shards/shard_%05d.h5", dir, k);
-        if (!(s = msf_weights_open_as(&w, path, "sample shard"))) {
-            s = msf_weights_read_i64(w, "labels", y + first, 1, shape);
-            msf_weights_close(w);
+        if (!(s = msf_h5_open_as(&w, path, "sample shard"))) {
+            s = msf_h5_read_i64(w, "labels", y + first, 1, shape);
+            msf_h5_close(w);
         }
     }
     if (s) free(y);
@@ -40,10 +40,11 @@ static msf_status shard_labels(int64_t **out, const char *dir, int64_t N, int S)
 
 msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, const char *dir, const msf_dist *dist,
                                  const msf_progress *progress) {
-    const char *net_path = cfg_str(p->cfg, "evaluator.featnet", ""), *ref = cfg_str(p->cfg, "evaluator.reference", "");
-    int batch = (int)msf_run_int(p->cfg, "evaluator.batch");
+    const char *net_path = config_str(p->config, "evaluator.featnet", ""),
+               *ref = config_str(p->config, "evaluator.reference", "");
+    int batch = (int)msf_run_int(p->config, "evaluator.batch");
     // The point's images, or the given samples where they are.
-    const char *given = cfg_str(p->cfg, "samples", NULL);
+    const char *given = config_str(p->config, "samples", NULL);
     char images[4096];
     if (given) snprintf(images, sizeof images, "%s", given);
     else snprintf(images, sizeof images, "%s/images.npz", dir);
@@ -51,7 +52,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     msf_featnet *net = NULL;
     msf_eval_input ref_in = {0}, smp_in = {0};
     int have_ref = 0, have_smp = 0;
-    msf_status s = msf_resize_mode_parse(msf_run_str(p->cfg, "evaluator.resize"), &mode);
+    msf_status s = msf_resize_mode_parse(msf_run_str(p->config, "evaluator.resize"), &mode);
     if (!s && (batch < 1 || batch > 4096))
         s = msf_fail(MSF_ERR_INVALID, "%s: evaluator.batch must be 1..4096", p->name);
     if (!s) s = msf_featnet_load(net_path, &net);
@@ -71,7 +72,7 @@ msf_status msf_run_point_metrics(msf_point_result *r, const msf_run_point *p, co
     }
     const int root = msf_dist_is_root(dist);
     if (!s && root && !given && smp_in.has_features && !smp_in.features.labels)
-        s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)msf_run_int(p->cfg, "shard_size"));
+        s = shard_labels(&smp_in.features.labels, dir, r->num_samples, (int)msf_run_int(p->config, "shard_size"));
     msf_metrics m;
     msf_eval_opts o = msf_eval_opts_default();
     if (!s && root) s = msf_evaluate(&m, &ref_in, &smp_in, &o);
@@ -142,14 +143,14 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
     char path[4096], want[17];
     snprintf(path, sizeof path, "%s/point.json", dir);
     if (!run_exists(path)) return 0;
-    cfg_node *n;
-    if (cfg_parse_file(&n, path)) {  // JSON is YAML flow syntax
+    config_node *n;
+    if (config_parse_file(&n, path)) {  // JSON is YAML flow syntax
         if (repair) run_drop_damaged(path, msf_error_message());
         return 0;
     }
     run_hex64(want, p->hash);
-    int ok = !strcmp(cfg_str(n, "config_hash", ""), want);
-    const char *inputs = cfg_str(n, "inputs_hash", NULL);
+    int ok = !strcmp(config_str(n, "config_hash", ""), want);
+    const char *inputs = config_str(n, "inputs_hash", NULL);
     char want_inputs[17];
     run_hex64(want_inputs, p->inputs_hash);
     if (ok && inputs && strcmp(inputs, want_inputs)) {
@@ -175,8 +176,8 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
         snprintf(file, sizeof file, "%s/images.npz", dir);
         int damaged =
             run_exists(file) &&
-            !run_images_file_ok(file, N, (int)cfg_int(n, "image_height", 0), (int)cfg_int(n, "image_width", 0),
-                                (int)cfg_int(n, "image_channels", 0), NULL, why, sizeof why);
+            !run_images_file_ok(file, N, (int)config_int(n, "image_height", 0), (int)config_int(n, "image_width", 0),
+                                (int)config_int(n, "image_channels", 0), NULL, why, sizeof why);
         if (!damaged) {
             snprintf(file, sizeof file, "%s/latents.h5", dir);
             damaged = run_exists(file) && !run_latents_file_ok(file, p, N, 0, 0, why, sizeof why);
@@ -191,13 +192,13 @@ static int load_done(msf_point_result *r, const msf_run_point *p, const char *di
         memset(r, 0, sizeof *r);
         r->num_samples = msf_run_int(n, "num_samples");
         for (size_t i = 0; i < RUN_NUM_POINT_NUMBERS; i++)
-            *run_point_number(r, i) = cfg_num(n, run_point_numbers[i].key, NAN);
-        r->shards_total = (int)cfg_int(n, "shards", 0);
+            *run_point_number(r, i) = config_num(n, run_point_numbers[i].key, NAN);
+        r->shards_total = (int)config_int(n, "shards", 0);
         r->shards_reused = r->shards_total;
-        r->img_h = (int)cfg_int(n, "image_height", 0), r->img_w = (int)cfg_int(n, "image_width", 0);
-        r->img_c = (int)cfg_int(n, "image_channels", 0);
+        r->img_h = (int)config_int(n, "image_height", 0), r->img_w = (int)config_int(n, "image_width", 0);
+        r->img_c = (int)config_int(n, "image_channels", 0);
     }
-    cfg_free(n);
+    config_free(n);
     return ok;
 }
 
@@ -216,7 +217,7 @@ msf_status msf_run_point_write_done(const msf_point_result *r, const msf_run_poi
     char h[17], sh[17], ih[17];
     run_hex64(h, p->hash), run_hex64(sh, p->sample_hash), run_hex64(ih, p->inputs_hash);
     fprintf(t.f, "{\n  \"point\": ");
-    cfg_json_string(t.f, p->name);
+    config_json_string(t.f, p->name);
     fprintf(t.f, ",\n  \"config_hash\": \"%s\",\n  \"sample_hash\": \"%s\",\n  \"inputs_hash\": \"%s\",\n", h, sh, ih);
     fprintf(t.f, "  \"model_precision\": \"%s\",\n  \"evaluator_precision\": \"%s\",\n", msf_run_point_precision(p),
             msf_run_point_eval_precision(p));
@@ -241,7 +242,7 @@ void msf_run_point_mark_failed(msf_point_result *r, const msf_run_point *p, cons
     snprintf(reason, sizeof reason, "%s", why && *why ? why : "failed");
     double gflops = NAN;
     if (msf_run_point_gflops(&gflops, p)) gflops = NAN;
-    *r = (msf_point_result){.num_samples = msf_run_int(p->cfg, "num_samples"),
+    *r = (msf_point_result){.num_samples = msf_run_int(p->config, "num_samples"),
                             .fid = NAN,
                             .sfid = NAN,
                             .is = NAN,

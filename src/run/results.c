@@ -38,20 +38,22 @@ static void csv_num(FILE *f, double v) {
 // MSF point's base is "file" or "real" when given (sampler.base_from), its
 // residual "none" when not sampled.
 static void point_steps(const msf_run_point *p, const char **steps, const char **base, const char **residual) {
-    const char *kind = msf_run_point_kind(p), *from = msf_run_str(p->cfg, "sampler.base_from");
+    const char *kind = msf_run_point_kind(p), *from = msf_run_str(p->config, "sampler.base_from");
     int msf = !strcmp(kind, "msf");
-    *steps = strcmp(kind, "samples") ? msf_run_str(p->cfg, "sampler.steps") : "";
-    *base = !msf ? "" : from ? (strcmp(from, "real") ? "file" : "real") : cfg_str(p->cfg, "sampler.base_steps", *steps);
+    *steps = strcmp(kind, "samples") ? msf_run_str(p->config, "sampler.steps") : "";
+    *base = !msf   ? ""
+            : from ? (strcmp(from, "real") ? "file" : "real")
+                   : config_str(p->config, "sampler.base_steps", *steps);
     *residual = !msf ? ""
-                : !strcmp(msf_run_str(p->cfg, "sampler.residual"), "none")
+                : !strcmp(msf_run_str(p->config, "sampler.residual"), "none")
                     ? "none"
-                    : cfg_str(p->cfg, "sampler.residual_steps", *steps);
+                    : config_str(p->config, "sampler.residual_steps", *steps);
 }
 
 // The guidance scale of a point's (base) stage; NaN for given samples.
 static double point_cfg_scale(const msf_run_point *p) {
     if (!strcmp(msf_run_point_kind(p), "samples")) return NAN;
-    return cfg_num(p->cfg, "sampler.base_cfg_scale", msf_run_num(p->cfg, "sampler.cfg_scale"));
+    return config_num(p->config, "sampler.base_cfg_scale", msf_run_num(p->config, "sampler.cfg_scale"));
 }
 
 _Static_assert(RUN_NUM_METRICS == MSF_SEED_METRICS, "one list of metrics");
@@ -100,10 +102,11 @@ static msf_status write_metrics_csv(const char *dir, const msf_experiment *e, co
             fputc(',', t.f);
             csv_num(t.f, result_column(r, k));
         }
-        fprintf(t.f, ",%016llx,\"%s\",%s,", (unsigned long long)p->hash, cfg_str(p->cfg, "reproduces.model", ""),
-                cfg_str(p->cfg, "reproduces.resolution", ""));
-        if (cfg_find(p->cfg, "reproduces.cfg_scale")) fprintf(t.f, "%g", cfg_num(p->cfg, "reproduces.cfg_scale", 0));
-        fprintf(t.f, ",%s\n", cfg_str(p->cfg, "reproduces.steps", ""));
+        fprintf(t.f, ",%016llx,\"%s\",%s,", (unsigned long long)p->hash, config_str(p->config, "reproduces.model", ""),
+                config_str(p->config, "reproduces.resolution", ""));
+        if (config_find(p->config, "reproduces.cfg_scale"))
+            fprintf(t.f, "%g", config_num(p->config, "reproduces.cfg_scale", 0));
+        fprintf(t.f, ",%s\n", config_str(p->config, "reproduces.steps", ""));
     }
     return msf_text_commit(&t);
 }
@@ -113,17 +116,17 @@ static msf_status write_metrics_json(const char *dir, const msf_experiment *e, c
     msf_status s = msf_text_create_in(&t, dir, "metrics.json");
     if (s) return s;
     fprintf(t.f, "{\n  \"experiment\": ");
-    cfg_json_string(t.f, e->name);
+    config_json_string(t.f, e->name);
     fprintf(t.f, ",\n  \"points\": [");
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         const msf_point_result *r = &res[i];
         fprintf(t.f, "%s\n    {\"point\": ", i ? "," : "");
-        cfg_json_string(t.f, p->name);
+        config_json_string(t.f, p->name);
         fprintf(t.f, ", \"run\": ");
-        cfg_json_string(t.f, p->run);
+        config_json_string(t.f, p->run);
         fprintf(t.f, ", \"sweep\": ");
-        cfg_json_string(t.f, p->sweep);
+        config_json_string(t.f, p->sweep);
         fprintf(t.f, ", \"config_hash\": \"%016llx\", \"num_samples\": %lld", (unsigned long long)p->hash,
                 (long long)r->num_samples);
         for (size_t k = 0; k < RUN_NUM_POINT_NUMBERS; k++) {
@@ -132,7 +135,7 @@ static msf_status write_metrics_json(const char *dir, const msf_experiment *e, c
         }
         if (r->failed[0]) {
             fprintf(t.f, ", \"failed\": ");
-            cfg_json_string(t.f, r->failed);
+            config_json_string(t.f, r->failed);
         }
         fputc('}', t.f);
     }
@@ -151,7 +154,7 @@ static msf_status write_table_md(const char *dir, const msf_experiment *e, const
     msf_status s = msf_text_create_in(&t, dir, "table.md");
     if (s) return s;
     fprintf(t.f, "# %s\n\n", e->name);
-    const char *desc = cfg_str(e->root, "description", NULL);
+    const char *desc = config_str(e->root, "description", NULL);
     if (desc) fprintf(t.f, "%s\n\n", desc);
     fprintf(t.f,
             "| point | model | steps | cfg | samples | FID | sFID | IS | Prec. | Rec. | class cons. | s/sample | "
@@ -480,12 +483,12 @@ static void library_versions(FILE *f) {
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
     fprintf(f, "{\"hdf5\": \"%u.%u.%u\", \"openblas\": ", maj, min, rel);
-    cfg_json_string(f, openblas_get_config());
+    config_json_string(f, openblas_get_config());
     fprintf(f, ", \"fftw\": ");
-    cfg_json_string(f, msf_fftw_version());
+    config_json_string(f, msf_fftw_version());
     fprintf(f, ", \"libpng\": \"%s\", \"zlib\": \"%s\", \"libzip\": \"%s\", \"libyaml\": \"%s\", \"onednn\": ",
             png_get_libpng_ver(NULL), zlibVersion(), zip_libzip_version(), yaml_get_version_string());
-    if (nn_bf16_available()) cfg_json_string(f, nn_bf16_library());
+    if (nn_bf16_available()) config_json_string(f, nn_bf16_library());
     else fputs("null", f);
     fputc('}', f);
 }
@@ -499,15 +502,15 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
     char host[1024] = "unknown";
     if (uname(&u) == 0) snprintf(host, sizeof host, "%s (%s %s %s)", u.nodename, u.sysname, u.release, u.machine);
     fprintf(f, "{\n  \"experiment\": ");
-    cfg_json_string(f, e->name);
+    config_json_string(f, e->name);
     fprintf(f, ",\n  \"experiment_file\": ");
-    cfg_json_string(f, e->path);
+    config_json_string(f, e->path);
     fprintf(f, ",\n  \"command\": ");
-    cfg_json_string(f, info->command ? info->command : "");
+    config_json_string(f, info->command ? info->command : "");
     fprintf(f, ",\n  \"msf_version\": \"%s\",\n  \"git_commit\": ", msf_version());
-    cfg_json_string(f, msf_git_commit());
-    fprintf(f, ",\n  \"config_hash\": \"%016llx\",\n  \"host\": ", (unsigned long long)cfg_hash(e->root));
-    cfg_json_string(f, host);
+    config_json_string(f, msf_git_commit());
+    fprintf(f, ",\n  \"config_hash\": \"%016llx\",\n  \"host\": ", (unsigned long long)config_hash(e->root));
+    config_json_string(f, host);
     fprintf(f, ",\n  \"threads\": %d,\n  \"processes\": %d,\n  \"started\": \"%s\",\n  \"ended\": ", info->threads,
             info->processes, info->started);
     if (info->ended) fprintf(f, "\"%s\"", info->ended);
@@ -515,21 +518,21 @@ static msf_status write_manifest(const char *dir, const msf_experiment *e, const
     fprintf(f, ",\n  \"resumed\": %s,\n  \"libraries\": ", info->resumed ? "true" : "false");
     library_versions(f);
     fprintf(f, ",\n  \"config\": ");
-    cfg_write_json(f, e->root, 2);
+    config_write_json(f, e->root, 2);
     fprintf(f, ",\n  \"points\": [");
     for (int i = 0; i < e->num_points; i++) {
         const msf_run_point *p = &e->points[i];
         fprintf(f, "%s\n    {\"point\": ", i ? "," : "");
-        cfg_json_string(f, p->name);
+        config_json_string(f, p->name);
         fprintf(
             f,
             ", \"seed\": %lld, \"num_samples\": %lld, \"model_precision\": \"%s\", \"evaluator_precision\": \"%s\", "
             "\"config_hash\": \"%016llx\", "
             "\"sample_hash\": \"%016llx\", \"inputs_hash\": \"%016llx\",\n     \"config\": ",
-            (long long)msf_run_int(p->cfg, "seed"), (long long)msf_run_int(p->cfg, "num_samples"),
+            (long long)msf_run_int(p->config, "seed"), (long long)msf_run_int(p->config, "num_samples"),
             msf_run_point_precision(p), msf_run_point_eval_precision(p), (unsigned long long)p->hash,
             (unsigned long long)p->sample_hash, (unsigned long long)p->inputs_hash);
-        cfg_write_json(f, p->cfg, -1);
+        config_write_json(f, p->config, -1);
         fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");

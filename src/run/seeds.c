@@ -53,10 +53,10 @@ int msf_seed_groups(msf_seed_group *groups, const msf_experiment *e, const msf_p
             memset(G, 0, sizeof *G);
             snprintf(G->name, sizeof G->name, "%s", name);
             snprintf(G->run, sizeof G->run, "%s", e->points[i].run);
-            snprintf(G->series, sizeof G->series, "%s", cfg_str(e->points[i].cfg, "series", e->points[i].run));
+            snprintf(G->series, sizeof G->series, "%s", config_str(e->points[i].config, "series", e->points[i].run));
             G->first = i;
             G->gflops_per_sample = res[i].gflops_per_sample;
-            G->train_gflops = msf_run_num(e->points[i].cfg, "model.train_gflops");
+            G->train_gflops = msf_run_num(e->points[i].config, "model.train_gflops");
         }
         groups[g].count++;
         group_of[i] = g;
@@ -126,7 +126,7 @@ void msf_seed_table_md(FILE *f, const msf_seed_group *groups, int n, const msf_e
         const msf_seed_group *G = &groups[g];
         const msf_run_point *p = &e->points[G->first];
         fprintf(f, "| %s | %s | %d | %lld | ", G->name, msf_run_point_kind(p), G->count,
-                (long long)msf_run_int(p->cfg, "num_samples"));
+                (long long)msf_run_int(p->config, "num_samples"));
         for (int k = 0; k < MSF_SEED_METRICS; k++) {
             md_mean_sd(f, G->mean[k], G->sd[k], fmt[k]);
             fputs(" | ", f);
@@ -160,9 +160,9 @@ msf_status msf_seed_write_csv(const char *dir, const msf_seed_group *groups, int
             char name[232];
             msf_seed_group_name(name, sizeof name, e->points[i].name);
             if (strcmp(name, G->name)) continue;
-            fprintf(t.f, "%s%lld", listed++ ? " " : "", (long long)msf_run_int(e->points[i].cfg, "seed"));
+            fprintf(t.f, "%s%lld", listed++ ? " " : "", (long long)msf_run_int(e->points[i].config, "seed"));
         }
-        fprintf(t.f, "\",%lld", (long long)msf_run_int(p0->cfg, "num_samples"));
+        fprintf(t.f, "\",%lld", (long long)msf_run_int(p0->config, "num_samples"));
         for (int k = 0; k < MSF_SEED_METRICS; k++) {
             fputc(',', t.f);
             csv_value(t.f, G->mean[k]);

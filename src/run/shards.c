@@ -18,7 +18,7 @@
 #include "eval/evaluate.h"
 #include "io/h5write.h"
 #include "io/images.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 // -----------------------------------------------------------------------------
 // Files
@@ -73,26 +73,26 @@ void run_drop_damaged(const char *path, const char *what) {
 int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int n, int C, int H, float *latents,
                     int64_t *labels, double *seconds) {
     if (!run_exists(path)) return 0;
-    msf_weights *w;
-    if (msf_weights_open_as(&w, path, "sample shard")) {
+    msf_h5_reader *w;
+    if (msf_h5_open_as(&w, path, "sample shard")) {
         run_drop_damaged(path, msf_error_message());
         return 0;
     }
     char hash[32] = "", want[17];
     int64_t f = -1, count = -1;
     char model[32] = "", want_model[17], sum[32] = "";
-    int has_hash = msf_weights_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK;
-    int ok = msf_weights_attr_int(w, NULL, "first", &f) == MSF_OK &&
-             msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK &&
-             msf_weights_attr_double(w, NULL, "seconds", seconds) == MSF_OK;
+    int has_hash = msf_h5_get_attr_string(w, NULL, "sample_hash", hash, sizeof hash) == MSF_OK;
+    int ok = msf_h5_get_attr_int(w, NULL, "first", &f) == MSF_OK &&
+             msf_h5_get_attr_int(w, NULL, "count", &count) == MSF_OK &&
+             msf_h5_get_attr_double(w, NULL, "seconds", seconds) == MSF_OK;
     // Shards written before msf hashed its inputs have no model_hash, before
     // it summed their contents no checksum.
-    int has_model = msf_weights_attr_string(w, NULL, "model_hash", model, sizeof model) == MSF_OK;
-    int has_sum = msf_weights_attr_string(w, NULL, "checksum", sum, sizeof sum) == MSF_OK;
+    int has_model = msf_h5_get_attr_string(w, NULL, "model_hash", model, sizeof model) == MSF_OK;
+    int has_sum = msf_h5_get_attr_string(w, NULL, "checksum", sum, sizeof sum) == MSF_OK;
     run_hex64(want, p->sample_hash);
     run_hex64(want_model, p->model_hash);
     if (has_hash && (strcmp(hash, want) || (ok && f != first))) {
-        msf_weights_close(w);
+        msf_h5_close(w);
         msf_fail(MSF_ERR_INVALID,
                  "%s was made by another config of '%s' (sample hash %s, this config %s): rerun "
                  "with --force to start over",
@@ -100,7 +100,7 @@ int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int
         return -1;
     }
     if (has_hash && ok && (!has_model || strcmp(model, want_model))) {
-        msf_weights_close(w);
+        msf_h5_close(w);
         msf_fail(MSF_ERR_INVALID,
                  "%s was made with %s model weights than '%s' has now (model hash %s, now %s): rerun "
                  "with --force to start over",
@@ -109,18 +109,18 @@ int run_shard_check(const char *path, const msf_run_point *p, int64_t first, int
         return -1;
     }
     if (!has_hash || !ok) {
-        msf_weights_close(w);
+        msf_h5_close(w);
         run_drop_damaged(path, "attributes sample_hash, first, count or seconds missing");
         return 0;
     }
     if (count != n) {
-        msf_weights_close(w);
+        msf_h5_close(w);
         return 0;
     }
     int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
-    msf_status s = msf_weights_read(w, "latents", latents, 4, ls);
-    if (!s) s = msf_weights_read_i64(w, "labels", labels, 1, ys);
-    msf_weights_close(w);
+    msf_status s = msf_h5_read(w, "latents", latents, 4, ls);
+    if (!s) s = msf_h5_read_i64(w, "labels", labels, 1, ys);
+    msf_h5_close(w);
     char got[17];
     if (!s) run_hex64(got, latents_checksum(latents, labels, n, (size_t)C * H * H));
     if (s || (has_sum && strcmp(got, sum))) {
@@ -157,13 +157,12 @@ msf_status run_shard_write(const char *path, const msf_run_point *p, int C, int 
 }
 
 static msf_status shard_read(const char *path, float *latents, int64_t *labels, int n, int C, int H) {
-    msf_weights *w;
-    msf_status s = msf_weights_open_as(&w, path, "sample shard");
+    msf_h5_reader *w;
+    msf_status s = msf_h5_open_as(&w, path, "sample shard");
     if (s) return s;
     int64_t ls[4] = {n, C, H, H}, ys[1] = {n};
-    if (!(s = msf_weights_read(w, "latents", latents, 4, ls)) && labels)
-        s = msf_weights_read_i64(w, "labels", labels, 1, ys);
-    msf_weights_close(w);
+    if (!(s = msf_h5_read(w, "latents", latents, 4, ls)) && labels) s = msf_h5_read_i64(w, "labels", labels, 1, ys);
+    msf_h5_close(w);
     return s;
 }
 
@@ -214,12 +213,12 @@ int run_images_file_ok(const char *path, int64_t n, int H, int W, int c, uint8_t
 // C, H) of this point's sample and model hashes. 1 if so, else 0 with the
 // reason in `why`.
 int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int C, int H, char *why, size_t size) {
-    msf_weights *w;
-    if (msf_weights_open_as(&w, path, "latents file")) {
+    msf_h5_reader *w;
+    if (msf_h5_open_as(&w, path, "latents file")) {
         snprintf(why, size, "%s", msf_error_message());
         return 0;
     }
-    const msf_weight_info *z = msf_weights_find(w, "latents"), *y = msf_weights_find(w, "labels");
+    const msf_h5_tensor *z = msf_h5_find(w, "latents"), *y = msf_h5_find(w, "labels");
     char hash[32], want[17];
     int64_t count;
     int ok = 1;
@@ -227,7 +226,7 @@ int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int
         !y || y->ndim != 1 || y->shape[0] != N) {
         snprintf(why, size, "expected latents [%lld, C, H, W] and labels [%lld]", (long long)N, (long long)N);
         ok = 0;
-    } else if (msf_weights_attr_int(w, NULL, "count", &count) == MSF_OK && count != N) {
+    } else if (msf_h5_get_attr_int(w, NULL, "count", &count) == MSF_OK && count != N) {
         snprintf(why, size, "attribute count %lld, expected %lld", (long long)count, (long long)N);
         ok = 0;
     }
@@ -235,12 +234,12 @@ int run_latents_file_ok(const char *path, const msf_run_point *p, int64_t N, int
     const uint64_t values[] = {p->sample_hash, p->model_hash};
     for (int k = 0; k < 2 && ok; k++) {
         run_hex64(want, values[k]);
-        if (msf_weights_attr_string(w, NULL, keys[k], hash, sizeof hash) == MSF_OK && strcmp(hash, want)) {
+        if (msf_h5_get_attr_string(w, NULL, keys[k], hash, sizeof hash) == MSF_OK && strcmp(hash, want)) {
             snprintf(why, size, "%s %s, this point's %s", keys[k], hash, want);
             ok = 0;
         }
     }
-    msf_weights_close(w);
+    msf_h5_close(w);
     return ok;
 }
 
@@ -306,8 +305,8 @@ msf_status run_merge_latents(const char *dir, const msf_run_point *p, int shards
 static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const char *dir, const char *images, int64_t N,
                               int n) {
     *labels = NULL;
-    if (cfg_find(p->cfg, "samples")) return msf_image_input_labels(images, N, 0, labels);
-    int64_t S = msf_run_int(p->cfg, "shard_size");
+    if (config_find(p->config, "samples")) return msf_image_input_labels(images, N, 0, labels);
+    int64_t S = msf_run_int(p->config, "shard_size");
     int64_t *y = malloc((size_t)n * sizeof *y);
     if (!y) return msf_fail(MSF_ERR_NOMEM, "out of memory");
     msf_status s = MSF_OK;
@@ -316,12 +315,11 @@ static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const ch
         snprintf(path, sizeof path, "%s/shards/shard_%05lld.h5", dir, (long long)(first / S));
         int64_t m = N - first < S ? N - first : S, shape[1] = {m};
         int64_t *all = malloc((size_t)m * sizeof *all);
-        msf_weights *w = NULL;
+        msf_h5_reader *w = NULL;
         if (!all) s = msf_fail(MSF_ERR_NOMEM, "out of memory");
-        else if (!(s = msf_weights_open_as(&w, path, "sample shard")) &&
-                 !(s = msf_weights_read_i64(w, "labels", all, 1, shape)))
+        else if (!(s = msf_h5_open_as(&w, path, "sample shard")) && !(s = msf_h5_read_i64(w, "labels", all, 1, shape)))
             memcpy(y + first, all, (size_t)(n - first < m ? n - first : m) * sizeof *y);
-        msf_weights_close(w);
+        msf_h5_close(w);
         free(all);
     }
     if (s) free(y);
@@ -334,13 +332,13 @@ static msf_status grid_labels(int64_t **labels, const msf_run_point *p, const ch
 // takes the labels to be its classes), with a line saying so in `about`; else
 // NULL (names unknown: ImageNet's are not shipped).
 static const char *const *grid_class_names(const msf_run_point *p, char *about, size_t size) {
-    const char *net = cfg_str(p->cfg, "evaluator.featnet", NULL);
+    const char *net = config_str(p->config, "evaluator.featnet", NULL);
     char model[64] = "";
     int64_t classes = 0;
-    msf_weights *w = NULL;
-    if (net && !msf_weights_open(&w, net) && !msf_weights_attr_string(w, NULL, "model", model, sizeof model))
-        msf_weights_attr_int(w, NULL, "num_classes", &classes);
-    msf_weights_close(w);
+    msf_h5_reader *w = NULL;
+    if (net && !msf_h5_open(&w, net) && !msf_h5_get_attr_string(w, NULL, "model", model, sizeof model))
+        msf_h5_get_attr_int(w, NULL, "num_classes", &classes);
+    msf_h5_close(w);
     if (strcmp(model, "fmnist_classifier") || classes != MSF_FMNIST_CLASSES) return NULL;
     snprintf(about, size, "class names: Fashion-MNIST's (the evaluator's network %s is the Fashion-MNIST classifier)",
              net);
@@ -372,8 +370,9 @@ msf_status run_write_grid(const char *dir, const msf_run_point *p, const char *i
         char about[4200];
         const char *const *names = grid_class_names(p, about, sizeof about);
         if (!names)
-            snprintf(about, sizeof about, "class names: unknown here (the index is %s)",
-                     cfg_find(p->cfg, "samples") ? "arr_1 of the samples file" : "the label the model sampled for");
+            snprintf(
+                about, sizeof about, "class names: unknown here (the index is %s)",
+                config_find(p->config, "samples") ? "arr_1 of the samples file" : "the label the model sampled for");
         s = msf_png_grid_write_legend(&g, path, "grid.png", labels, names, names ? MSF_FMNIST_CLASSES : 0, about);
     } else if (!s && unlink(path) != 0 && errno != ENOENT) {
         s = msf_fail(MSF_ERR_IO, "cannot remove %s: %s", path, strerror(errno));

@@ -1,7 +1,7 @@
-// fuzz_h5.c: the HDF5 reader (src/io/weights.c) on arbitrary bytes: open,
+// fuzz_h5.c: the HDF5 reader (src/io/h5read.c) on arbitrary bytes: open,
 // list the tensors, load each (float and int64) and visit the attributes,
 // as msf info, msf evaluate (features files) and the model loaders do.
-// msf_weights_open_as lets a forked child parse the file first; a fault of
+// msf_h5_open_as lets a forked child parse the file first; a fault of
 // libhdf5 there (ASan's report is silenced in the child, its libFuzzer death
 // callback removed) comes back as an error, which this target survives. A
 // fault in this process, after a clean probe, is a finding
@@ -10,7 +10,7 @@
 
 #include "core/arena.h"
 #include "fuzz.h"
-#include "io/weights.h"
+#include "io/h5read.h"
 
 static void visit(void *user, const char *name, const char *value) { (void)user, (void)name, (void)value; }
 
@@ -18,11 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_quiet();
     char path[4096];
     if (fuzz_write_temp(path, sizeof path, ".h5", data, size)) return 0;
-    msf_weights *w;
-    if (msf_weights_open_as(&w, path, "fuzz input") == MSF_OK) {
-        for (int i = 0; i < msf_weights_count(w) && i < 64; i++) {
-            const msf_weight_info *t = msf_weights_get_info(w, i);
-            // msf_weights_open bounds an extent by the bytes the file stores
+    msf_h5_reader *w;
+    if (msf_h5_open_as(&w, path, "fuzz input") == MSF_OK) {
+        for (int i = 0; i < msf_h5_count(w) && i < 64; i++) {
+            const msf_h5_tensor *t = msf_h5_tensor_at(w, i);
+            // msf_h5_open bounds an extent by the bytes the file stores
             // (65536 per byte; tests/cli_bad_input.sh); within that bound a
             // few-kB input may still ask for gigabytes, which libFuzzer's
             // malloc limit would report. Loads here stop at 16 Mi elements.
@@ -30,12 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (int d = 0; d < t->ndim; d++) elems *= (double)t->shape[d];
             if (elems > (double)(1 << 24)) continue;
             float *x;
-            if (msf_weights_load(w, t->name, t->ndim, t->shape, &x) == MSF_OK) msf_aligned_free(x);
+            if (msf_h5_load(w, t->name, t->ndim, t->shape, &x) == MSF_OK) msf_aligned_free(x);
         }
-        msf_weights_visit_attrs(w, NULL, visit, NULL);
+        msf_h5_visit_attrs(w, NULL, visit, NULL);
         char buf[256];
-        msf_weights_attr_string(w, NULL, "model", buf, sizeof buf);
-        msf_weights_close(w);
+        msf_h5_get_attr_string(w, NULL, "model", buf, sizeof buf);
+        msf_h5_close(w);
     }
     unlink(path);
     return 0;

@@ -12,10 +12,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_quiet();
     char path[4096];
     if (fuzz_write_temp(path, sizeof path, ".yaml", data, size)) return 0;
-    cfg_node *n = NULL;
-    if (cfg_parse_file(&n, path) == MSF_OK) {
-        cfg_resolve_uses(n);
-        cfg_free(n);
+    config_node *n = NULL;
+    if (config_parse_file(&n, path) == MSF_OK) {
+        config_resolve_uses(n);
+        config_free(n);
     }
     msf_experiment e;
     if (msf_experiment_load(&e, path) == MSF_OK) msf_experiment_free(&e);

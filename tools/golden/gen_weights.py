@@ -4,7 +4,7 @@
 It mimics a converted state_dict: datasets named by state_dict keys (one under
 a group, as multi-model files do), several dtypes, and config attributes of
 the types h5py writes (int, float, str, bool, int array). Values follow simple
-formulas so that tests/test_weights.c can check them without this script.
+formulas so that tests/test_h5read.c can check them without this script.
 
 Usage: /usr/bin/python3 tools/golden/gen_weights.py [--out DIR] [--full]
 (--full is accepted for `make check-full` and writes the same file).

@@ -1,5 +1,6 @@
-// weights.c: HDF5 weight files (one dataset per state_dict tensor, config in attributes).
-#include "io/weights.h"
+// h5read.c: the HDF5 reader: weight files (one dataset per state_dict tensor,
+// config in attributes) and every other HDF5 file msf reads.
+#include "io/h5read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +17,11 @@
 #include "core/arena.h"
 #include "core/tensor.h"
 
-struct msf_weights {
+struct msf_h5_reader {
     char *path;
     hid_t file;
     int count, capacity;
-    msf_weight_info *info;  // sorted by name
+    msf_h5_tensor *info;    // sorted by name
     msf_status bad_extent;  // set when a dataset's extent failed check_extent
 };
 
@@ -77,16 +78,16 @@ static msf_status check_extent(const char *path, const char *name, hid_t ds, hid
 }
 
 static herr_t collect_dataset(hid_t root, const char *name, const H5O_info_t *oinfo, void *data) {
-    msf_weights *w = data;
+    msf_h5_reader *w = data;
     if (oinfo->type != H5O_TYPE_DATASET) return 0;
     if (w->count == w->capacity) {
         int cap = w->capacity ? 2 * w->capacity : 64;
-        msf_weight_info *grown = realloc(w->info, (size_t)cap * sizeof *grown);
+        msf_h5_tensor *grown = realloc(w->info, (size_t)cap * sizeof *grown);
         if (!grown) return -1;
         w->info = grown;
         w->capacity = cap;
     }
-    msf_weight_info *t = &w->info[w->count];
+    msf_h5_tensor *t = &w->info[w->count];
     memset(t, 0, sizeof *t);
     hid_t ds = H5Dopen2(root, name, H5P_DEFAULT);
     if (ds < 0) return -1;
@@ -111,20 +112,18 @@ static herr_t collect_dataset(hid_t root, const char *name, const H5O_info_t *oi
 }
 
 static int info_cmp(const void *a, const void *b) {
-    return strcmp(((const msf_weight_info *)a)->name, ((const msf_weight_info *)b)->name);
+    return strcmp(((const msf_h5_tensor *)a)->name, ((const msf_h5_tensor *)b)->name);
 }
 
 // -----------------------------------------------------------------------------
 // Open / close
 
-msf_status msf_weights_open(msf_weights **out, const char *path) {
-    return msf_weights_open_as(out, path, "weight file");
-}
+msf_status msf_h5_open(msf_h5_reader **out, const char *path) { return msf_h5_open_as(out, path, "weight file"); }
 
 static msf_status probe_in_child(const char *path, const char *kind);
-static msf_status open_parse(msf_weights **out, const char *path);
+static msf_status open_parse(msf_h5_reader **out, const char *path);
 
-msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *kind) {
+msf_status msf_h5_open_as(msf_h5_reader **out, const char *path, const char *kind) {
     *out = NULL;
     hdf5_quiet();
     FILE *f = fopen(path, "rb");
@@ -140,13 +139,13 @@ msf_status msf_weights_open_as(msf_weights **out, const char *path, const char *
     return probe ? probe : open_parse(out, path);
 }
 
-// What msf_weights_open_as does after its checks, in the parent and first in
+// What msf_h5_open_as does after its checks, in the parent and first in
 // the probing child.
-static msf_status open_parse(msf_weights **out, const char *path) {
+static msf_status open_parse(msf_h5_reader **out, const char *path) {
     *out = NULL;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return msf_fail(MSF_ERR_FORMAT, "cannot read HDF5 file %s (truncated or corrupt?)", path);
-    msf_weights *w = calloc(1, sizeof *w);
+    msf_h5_reader *w = calloc(1, sizeof *w);
     if (!w) {
         H5Fclose(file);
         return msf_fail(MSF_ERR_NOMEM, "out of memory opening %s", path);
@@ -155,7 +154,7 @@ static msf_status open_parse(msf_weights **out, const char *path) {
     w->path = dup_string(path);
     if (!w->path || H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, w) < 0) {
         msf_status bad = w->bad_extent;  // its message is set
-        msf_weights_close(w);
+        msf_h5_close(w);
         if (bad) return bad;
         return msf_fail(MSF_ERR_FORMAT, "cannot list the tensors of %s (corrupt HDF5 file?)", path);
     }
@@ -164,7 +163,7 @@ static msf_status open_parse(msf_weights **out, const char *path) {
     return MSF_OK;
 }
 
-void msf_weights_close(msf_weights *w) {
+void msf_h5_close(msf_h5_reader *w) {
     if (!w) return;
     for (int i = 0; i < w->count; i++) free((char *)w->info[i].name);
     free(w->info);
@@ -173,24 +172,24 @@ void msf_weights_close(msf_weights *w) {
     free(w);
 }
 
-const char *msf_weights_path(const msf_weights *w) { return w->path; }
-int msf_weights_count(const msf_weights *w) { return w->count; }
+const char *msf_h5_path(const msf_h5_reader *w) { return w->path; }
+int msf_h5_count(const msf_h5_reader *w) { return w->count; }
 
-const msf_weight_info *msf_weights_get_info(const msf_weights *w, int index) {
+const msf_h5_tensor *msf_h5_tensor_at(const msf_h5_reader *w, int index) {
     return index >= 0 && index < w->count ? &w->info[index] : NULL;
 }
 
-const msf_weight_info *msf_weights_find(const msf_weights *w, const char *name) {
-    msf_weight_info key = {.name = name};
+const msf_h5_tensor *msf_h5_find(const msf_h5_reader *w, const char *name) {
+    msf_h5_tensor key = {.name = name};
     return bsearch(&key, w->info, (size_t)w->count, sizeof key, info_cmp);
 }
 
 // -----------------------------------------------------------------------------
 // Tensors
 
-static msf_status check_tensor(msf_weights *w, const char *name, int ndim, const int64_t *shape,
-                               msf_weight_info **found) {
-    msf_weight_info *t = (msf_weight_info *)msf_weights_find(w, name);
+static msf_status check_tensor(msf_h5_reader *w, const char *name, int ndim, const int64_t *shape,
+                               msf_h5_tensor **found) {
+    msf_h5_tensor *t = (msf_h5_tensor *)msf_h5_find(w, name);
     if (!t) return msf_fail(MSF_ERR_NOT_FOUND, "tensor '%s' not found in %s", name, w->path);
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = shape[i] < 0 || shape[i] == t->shape[i];
@@ -204,7 +203,7 @@ static msf_status check_tensor(msf_weights *w, const char *name, int ndim, const
     return MSF_OK;
 }
 
-static msf_status read_dataset(msf_weights *w, msf_weight_info *t, hid_t memtype, void *dst) {
+static msf_status read_dataset(msf_h5_reader *w, msf_h5_tensor *t, hid_t memtype, void *dst) {
     hid_t ds = H5Dopen2(w->file, t->name, H5P_DEFAULT);
     herr_t rc = ds < 0 ? -1 : H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
     if (ds >= 0) H5Dclose(ds);
@@ -213,8 +212,8 @@ static msf_status read_dataset(msf_weights *w, msf_weight_info *t, hid_t memtype
     return MSF_OK;
 }
 
-msf_status msf_weights_read(msf_weights *w, const char *name, float *dst, int ndim, const int64_t *shape) {
-    msf_weight_info *t;
+msf_status msf_h5_read(msf_h5_reader *w, const char *name, float *dst, int ndim, const int64_t *shape) {
+    msf_h5_tensor *t;
     msf_status s = check_tensor(w, name, ndim, shape, &t);
     if (s) return s;
     if (strncmp(t->dtype, "float", 5) && strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
@@ -223,8 +222,8 @@ msf_status msf_weights_read(msf_weights *w, const char *name, float *dst, int nd
     return read_dataset(w, t, H5T_NATIVE_FLOAT, dst);
 }
 
-msf_status msf_weights_read_f64(msf_weights *w, const char *name, double *dst, int ndim, const int64_t *shape) {
-    msf_weight_info *t;
+msf_status msf_h5_read_f64(msf_h5_reader *w, const char *name, double *dst, int ndim, const int64_t *shape) {
+    msf_h5_tensor *t;
     msf_status s = check_tensor(w, name, ndim, shape, &t);
     if (s) return s;
     if (strncmp(t->dtype, "float", 5) && strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
@@ -233,16 +232,16 @@ msf_status msf_weights_read_f64(msf_weights *w, const char *name, double *dst, i
     return read_dataset(w, t, H5T_NATIVE_DOUBLE, dst);
 }
 
-msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const int64_t *shape, float **out) {
+msf_status msf_h5_load(msf_h5_reader *w, const char *name, int ndim, const int64_t *shape, float **out) {
     *out = NULL;
-    msf_weight_info *t;
+    msf_h5_tensor *t;
     msf_status s = check_tensor(w, name, ndim, shape, &t);
     if (s) return s;
     size_t n = 1;  // checked against the limit and the stored bytes at open
     for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
     float *buf = msf_aligned_alloc(n * sizeof *buf);
     if (!buf) return msf_fail(MSF_ERR_NOMEM, "out of memory loading tensor '%s' from %s", name, w->path);
-    s = msf_weights_read(w, name, buf, ndim, shape);
+    s = msf_h5_read(w, name, buf, ndim, shape);
     if (s) {
         msf_aligned_free(buf);
         return s;
@@ -251,8 +250,8 @@ msf_status msf_weights_load(msf_weights *w, const char *name, int ndim, const in
     return MSF_OK;
 }
 
-msf_status msf_weights_read_i64(msf_weights *w, const char *name, int64_t *dst, int ndim, const int64_t *shape) {
-    msf_weight_info *t;
+msf_status msf_h5_read_i64(msf_h5_reader *w, const char *name, int64_t *dst, int ndim, const int64_t *shape) {
+    msf_h5_tensor *t;
     msf_status s = check_tensor(w, name, ndim, shape, &t);
     if (s) return s;
     if (strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
@@ -261,7 +260,7 @@ msf_status msf_weights_read_i64(msf_weights *w, const char *name, int64_t *dst, 
     return read_dataset(w, t, H5T_NATIVE_INT64, dst);
 }
 
-int msf_weights_report_unused(const msf_weights *w) {
+int msf_h5_report_unused(const msf_h5_reader *w) {
     int unused = 0;
     for (int i = 0; i < w->count; i++) {
         if (w->info[i].used) continue;
@@ -276,7 +275,7 @@ int msf_weights_report_unused(const msf_weights *w) {
 
 static const char *obj_path(const char *obj) { return obj && *obj ? obj : "."; }
 
-static msf_status open_attr(const msf_weights *w, const char *obj, const char *name, hid_t *attr) {
+static msf_status open_attr(const msf_h5_reader *w, const char *obj, const char *name, hid_t *attr) {
     htri_t exists = H5Aexists_by_name(w->file, obj_path(obj), name, H5P_DEFAULT);
     if (exists <= 0)
         return msf_fail(MSF_ERR_NOT_FOUND, "attribute '%s' not found on %s in %s", name, obj && *obj ? obj : "/",
@@ -316,7 +315,7 @@ static herr_t read_numeric(hid_t attr, hid_t type, int as_double, void *dst) {
     return H5Aread(attr, as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, dst);
 }
 
-static msf_status attr_scalar(const msf_weights *w, const char *obj, const char *name, int as_double, void *out) {
+static msf_status attr_scalar(const msf_h5_reader *w, const char *obj, const char *name, int as_double, void *out) {
     hid_t attr = -1;
     msf_status s = open_attr(w, obj, name, &attr);
     if (s) return s;
@@ -333,11 +332,11 @@ static msf_status attr_scalar(const msf_weights *w, const char *obj, const char 
     return MSF_OK;
 }
 
-msf_status msf_weights_attr_int(const msf_weights *w, const char *obj, const char *name, int64_t *out) {
+msf_status msf_h5_get_attr_int(const msf_h5_reader *w, const char *obj, const char *name, int64_t *out) {
     return attr_scalar(w, obj, name, 0, out);
 }
 
-msf_status msf_weights_attr_double(const msf_weights *w, const char *obj, const char *name, double *out) {
+msf_status msf_h5_get_attr_double(const msf_h5_reader *w, const char *obj, const char *name, double *out) {
     return attr_scalar(w, obj, name, 1, out);
 }
 
@@ -365,7 +364,7 @@ static herr_t read_string(hid_t attr, hid_t type, char *buf, size_t size) {
     return rc;
 }
 
-msf_status msf_weights_attr_string(const msf_weights *w, const char *obj, const char *name, char *buf, size_t size) {
+msf_status msf_h5_get_attr_string(const msf_h5_reader *w, const char *obj, const char *name, char *buf, size_t size) {
     hid_t attr = -1;
     msf_status s = open_attr(w, obj, name, &attr);
     if (s) return s;
@@ -422,7 +421,7 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
     return 0;
 }
 
-msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_attr_visit_fn fn, void *user) {
+msf_status msf_h5_visit_attrs(const msf_h5_reader *w, const char *obj, msf_attr_visit_fn fn, void *user) {
     visit_ctx ctx = {fn, user, 0};
     hsize_t idx = 0;
     if (H5Aiterate_by_name(w->file, obj_path(obj), H5_INDEX_NAME, H5_ITER_INC, &idx, visit_attr, &ctx, H5P_DEFAULT) < 0)
@@ -437,8 +436,8 @@ msf_status msf_weights_visit_attrs(const msf_weights *w, const char *obj, msf_at
 // files: fuzzing finds heap overflows, wild reads, endless loops and
 // terabyte allocations in its attribute and object-header code
 // (tests/fuzz/known-crashes). So a forked child parses each file first, in
-// the order msf itself does: the open and listing of msf_weights_open, then
-// every attribute of the root and of every object, read as msf_weights_attr_*
+// the order msf itself does: the open and listing of msf_h5_open, then
+// every attribute of the root and of every object, read as msf_h5_get_attr_*
 // and msf info read them, then every chunked (filtered) dataset in slabs.
 // It runs under limits (CPU time, and address space in builds without a
 // sanitizer) and reports its status and message through a pipe; msf parses
@@ -542,7 +541,7 @@ static herr_t probe_data(hid_t root, const char *name, const H5O_info_t *oinfo, 
 
 // The child's parse: the status of the first failure, its message set.
 static msf_status probe_parse(const char *path) {
-    msf_weights *w;
+    msf_h5_reader *w;
     msf_status s = open_parse(&w, path);
     if (s) return s;
     probe_ctx p = {path, MSF_OK};
