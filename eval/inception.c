@@ -1,6 +1,9 @@
 // inception.c: pytorch-fid's FIDInceptionV3 in C (see inception.h): weight
 // loading with BatchNorm folding, the NHWC forward pass, and the "inception"
 // feature-network backend of featnet.h.
+// Over 700 lines on purpose: the layer table, its weight loading and the
+// forward pass (fp32 and bf16) of one network read best side by side, as
+// pytorch-fid keeps FIDInceptionV3 in one file; the kernels are in src/nn.
 #include "eval/inception.h"
 
 #include <math.h>

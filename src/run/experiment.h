@@ -37,8 +37,10 @@
 #define MSF_RUN_MAX_SHARD (1 << 20)
 #define MSF_RUN_MAX_GRID 256
 
-// The schema of one run (after `defaults` are laid under it), with each
-// key's default and its msf sample option.
+// The schema of an experiment file's top level, and of one run (after
+// `defaults` are laid under it) with each key's default and its msf sample
+// option (schema.c).
+extern const config_field msf_experiment_schema[];
 extern const config_field msf_run_schema[];
 
 // A run's value at a dotted path of msf_run_schema, else the schema's default
