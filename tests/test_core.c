@@ -1,6 +1,7 @@
 // test_core.c: status/error messages, log callback, arena, tensor views,
 // timers and the CLI progress line.
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,20 @@ START_TEST(test_arena) {
 }
 END_TEST
 
+// The internal contracts are asserts (also in release builds, which do not
+// define NDEBUG): releasing an outer mark before an inner one aborts.
+START_TEST(test_arena_release_order) {
+    msf_arena a;
+    ck_assert_int_eq(msf_arena_init(&a, 1000), MSF_OK);
+    size_t outer = msf_arena_mark(&a);
+    msf_arena_alloc(&a, 10);
+    size_t inner = msf_arena_mark(&a);
+    msf_arena_release(&a, outer);
+    ck_assert_ptr_nonnull(freopen("/dev/null", "w", stderr));  // (Check forks each test: this one's stderr)
+    msf_arena_release(&a, inner);                              // aborts: inner is past the arena's use now
+}
+END_TEST
+
 START_TEST(test_tensor_view) {
     float buf[24];
     msf_tensor t = msf_tensor_4d(buf, 1, 2, 3, 4);
@@ -146,6 +161,7 @@ int main(void) {
     tcase_add_test(tc, test_error_messages);
     tcase_add_test(tc, test_log_callback);
     tcase_add_test(tc, test_arena);
+    tcase_add_test_raise_signal(tc, test_arena_release_order, SIGABRT);
     tcase_add_test(tc, test_tensor_view);
     tcase_add_test(tc, test_timer);
     tcase_add_test(tc, test_progress);

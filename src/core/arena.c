@@ -1,6 +1,8 @@
 // arena.c: aligned allocation and the workspace arena.
 #include "core/arena.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 void *msf_aligned_alloc(size_t bytes) {
@@ -38,6 +40,7 @@ void *msf_arena_alloc(msf_arena *a, size_t bytes) {
     }
     void *p = a->base + a->used;
     a->used += need;
+    assert(a->used <= a->capacity && ((uintptr_t)p & (MSF_ALIGN - 1)) == 0);
     if (a->used > a->peak) a->peak = a->used;
     return p;
 }

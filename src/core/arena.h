@@ -6,6 +6,7 @@
 #ifndef MSF_CORE_ARENA_H
 #define MSF_CORE_ARENA_H
 
+#include <assert.h>
 #include <stddef.h>
 
 #include "core/status.h"
@@ -35,6 +36,10 @@ void *msf_arena_alloc(msf_arena *a, size_t bytes);
 
 // Save and restore the allocation point (LIFO scratch use inside a kernel).
 static inline size_t msf_arena_mark(const msf_arena *a) { return a->used; }
-static inline void msf_arena_release(msf_arena *a, size_t mark) { a->used = mark; }
+// Release what was allocated since `mark` (marks are released innermost first).
+static inline void msf_arena_release(msf_arena *a, size_t mark) {
+    assert(mark <= a->used && "a mark released after an outer one");
+    a->used = mark;
+}
 
 #endif

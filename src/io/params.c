@@ -1,6 +1,7 @@
 // params.c: parameter tables (see params.h).
 #include "io/params.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -115,6 +116,7 @@ msf_status msf_params_alloc(msf_params *t, float **slab, size_t *floats) {
         if (e->dst) *e->dst = e->flags & MSF_PARAM_SKIP ? NULL : next;
         next += slab_floats_of(e);
     }
+    assert((size_t)(next - p) == total && "every entry laid out in the slab it was sized for");
     *slab = p;
     if (floats) *floats = total;
     return MSF_OK;

@@ -2,6 +2,7 @@
 // sgemm + OpenMP; the threading rules of nn.c hold here too).
 #include "nn/attention.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -29,6 +30,7 @@ static void softmax_row(float *y, const float *x, int dim) {
 }
 
 void nn_softmax(float *y, const float *x, int rows, int dim) {
+    assert(rows <= 0 || dim > 0);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) softmax_row(y + (size_t)r * dim, x + (size_t)r * dim, dim);
 }
@@ -62,6 +64,7 @@ msf_status nn_attention_rows(float *out, const float *qkv, int n, int t, int hea
                              msf_arena *ws) {
     if (block_rows < 1) return msf_fail(MSF_ERR_INVALID, "attention: block of %d rows", block_rows);
     if (n < 1 || t < 1 || heads < 1) return MSF_OK;
+    assert(head_dim > 0 && out != qkv);
     int rows = clamp_rows(t, block_rows);
     size_t per_thread = attention_thread_bytes(t, rows);
     size_t need = per_thread * (size_t)omp_get_max_threads();

@@ -13,6 +13,7 @@
 // OpenMP build of OpenBLAS runs single-threaded;
 // note that it also does so when the region has a single thread, because it
 // then reads omp_get_max_threads() == 1.
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -142,6 +143,7 @@ size_t nn_linear_workspace_bytes(int M, int K, int N) {
 
 void nn_linear(float *y, const float *x, const float *w, const float *b, int M, int K, int N, msf_arena *ws) {
     if (M <= 0 || N <= 0) return;
+    assert(K > 0 && y && x && w && "nn_linear: [M, K] x [K, N]^T with K > 0");
     size_t main_rows = (size_t)M / LINEAR_ROW_TILE * LINEAR_ROW_TILE;
     if (main_rows && !linear_tiled(y, x, w, b, main_rows, K, N)) main_rows = 0;
     if (main_rows < (size_t)M) linear_padded(y + main_rows * N, x + main_rows * K, w, b, M - (int)main_rows, K, N, ws);

@@ -3,7 +3,6 @@
 // sampling options, architecture, cost).
 #include "run/experiment.h"
 
-#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
