@@ -368,6 +368,9 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("params");
     TCase *tc = tcase_create("params");
+    // Five loads of a full InceptionV3 copy, each file parsed first by the
+    // HDF5 probe child (src/io/h5read.c): ~5 s under the sanitizers.
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_slab_and_widening);
     tcase_add_test(tc, test_group);
     tcase_add_test(tc, test_skip_and_optional);
