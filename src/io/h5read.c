@@ -212,24 +212,24 @@ static msf_status read_dataset(msf_h5_reader *w, msf_h5_tensor *t, hid_t memtype
     return MSF_OK;
 }
 
-msf_status msf_h5_read(msf_h5_reader *w, const char *name, float *dst, int ndim, const int64_t *shape) {
+// A number tensor of the given shape, converted by HDF5 to memtype.
+static msf_status read_numbers(msf_h5_reader *w, const char *name, int ndim, const int64_t *shape, hid_t memtype,
+                               void *dst) {
     msf_h5_tensor *t;
     msf_status s = check_tensor(w, name, ndim, shape, &t);
     if (s) return s;
     if (strncmp(t->dtype, "float", 5) && strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
         return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has dtype %s, expected a number type", name, w->path,
                         t->dtype);
-    return read_dataset(w, t, H5T_NATIVE_FLOAT, dst);
+    return read_dataset(w, t, memtype, dst);
+}
+
+msf_status msf_h5_read(msf_h5_reader *w, const char *name, float *dst, int ndim, const int64_t *shape) {
+    return read_numbers(w, name, ndim, shape, H5T_NATIVE_FLOAT, dst);
 }
 
 msf_status msf_h5_read_f64(msf_h5_reader *w, const char *name, double *dst, int ndim, const int64_t *shape) {
-    msf_h5_tensor *t;
-    msf_status s = check_tensor(w, name, ndim, shape, &t);
-    if (s) return s;
-    if (strncmp(t->dtype, "float", 5) && strncmp(t->dtype, "int", 3) && strncmp(t->dtype, "uint", 4))
-        return msf_fail(MSF_ERR_SHAPE, "tensor '%s' in %s has dtype %s, expected a number type", name, w->path,
-                        t->dtype);
-    return read_dataset(w, t, H5T_NATIVE_DOUBLE, dst);
+    return read_numbers(w, name, ndim, shape, H5T_NATIVE_DOUBLE, dst);
 }
 
 msf_status msf_h5_load(msf_h5_reader *w, const char *name, int ndim, const int64_t *shape, float **out) {
